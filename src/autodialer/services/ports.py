@@ -1,0 +1,84 @@
+"""Ports: what the services need from the outside world, as typing.Protocols.
+
+Adapters implement them (adapters/asterisk for the PBX, adapters/db for storage, adapters/clock for time); tests
+implement them with small fakes. Services import only this module and the domain, never an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autodialer.domain.call_events import CallEvent
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch (UTC)."""
+        ...
+
+
+class AvailabilityView(Protocol):
+    """Who can take a call right now, kept current from PBX events by the adapter."""
+
+    def free_agents(self, inner_num: str) -> frozenset[str]:
+        """Device interfaces (e.g. ``PJSIP/201``) that can take a call for this inner number now.
+
+        An extension yields its own device when it is idle, reachable and not on DND; a queue yields its members that
+        are not in use, not ringing, not paused and reachable. Unknown numbers and busy targets yield an empty set.
+        The engine reserves one of them per call so that tasks sharing a target never over-dial it.
+        """
+        ...
+
+    def is_connected(self) -> bool:
+        """False while the PBX link is down or re-syncing: nothing is known to be free then."""
+        ...
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (synchronously, from the event loop) after any availability change or re-sync."""
+        ...
+
+
+class OriginateRejected(Exception):
+    """The PBX refused the Originate outright (no such context/extension, not connected, permission)."""
+
+    error_id = "originate-rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateRequest:
+    call_id: str  # our attempt id; becomes ChannelId / Uniqueid / Linkedid
+    dial_number: str  # what the outgoing context dials: dial prefix + digits
+    inner_num: str  # extension / queue / poll id handed to the connect step
+    mode: str  # "connect" or "poll"
+    timeout_s: int
+    caller_id: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    call_id: str  # our attempt id (the ChannelId), taken from the channel's Linkedid/Uniqueid
+    channel: str
+    state: str  # ChannelStateDesc, e.g. "Up", "Ring"
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+class CallControl(Protocol):
+    async def originate(self, request: OriginateRequest) -> None:
+        """Queue the call (async Originate). Raises OriginateRejected if the PBX refuses it at once; otherwise the
+        outcome arrives later as call events for ``request.call_id``."""
+        ...
+
+    async def hangup(self, call_id: str, cause: int = 16) -> None:
+        """Hang up every channel of the call; a no-op for an unknown call."""
+        ...
+
+    async def live_calls(self) -> Sequence[LiveCall]:
+        """Calls the PBX knows right now that carry one of our call ids (for reconciliation after a restart)."""
+        ...
+
+    def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:
+        """Deliver every call event, in PBX arrival order, to ``callback``."""
+        ...

@@ -1,0 +1,104 @@
+"""Service settings: one validated object, built once by the composition root.
+
+Values come from environment variables prefixed ``AUTODIALER_`` (``AUTODIALER_DATABASE_URL`` …) or from keyword
+arguments in tests. Nothing here is read at import time; call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTODIALER_", extra="forbid")
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path("./var")
+    # Empty means SQLite (WAL) at <data_dir>/autodialer.sqlite3.
+    database_url: str = ""
+
+    # --- HTTP API
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    # Requests from these peer addresses skip authentication (MikoPBX: 127.0.0.1; 2025+ also ::1).
+    auth_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
+    admin_login: str = "admin"
+    # Plain password to seed the stored hash on start-up when none is stored yet (dev convenience);
+    # `autodialer admin set-password` is the production way.
+    admin_password: str = ""
+    session_lifetime_s: int = Field(default=3600, ge=60)
+    jwt_secret: str = ""
+    jwt_lifetime_s: int = Field(default=900, ge=60)
+    login_failures_per_window: int = Field(default=10, ge=1)
+    login_failure_window_s: int = Field(default=300, ge=1)
+
+    # --- MikoPBX compatibility
+    pbx_timezone: str = "Europe/Moscow"
+    def_dial_prefix: str = ""
+    results_page_limit: int = Field(default=10000, ge=1)
+    max_count_channels_ceiling: int = Field(default=100, ge=1)
+
+    # --- audio and TTS
+    audio_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    tts_engine: Literal["espeak-ng"] = "espeak-ng"
+    tts_default_lang: str = "ru-RU"
+    # Where Asterisk finds prompts: a directory it reads (same host or shared mount) or an http base URL.
+    prompt_delivery: Literal["files", "http"] = "files"
+    prompt_http_base_url: str = ""
+
+    # --- Asterisk
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_username: str = "dialer"
+    ami_secret: str = "dialerpass"  # noqa: S105 - the lab default, refused in production
+    ami_ping_interval_s: float = Field(default=5.0, gt=0)
+    ami_trace: bool = False
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int = Field(default=4573, ge=0, le=65535)
+    outgoing_context: str = "dialer-out"
+    connect_context: str = "dialer-connect"
+    internal_context: str = "internal"
+    originate_timeout_s: int = Field(default=30, ge=5, le=600)
+    originate_caller_id: str = "Dialer"
+
+    @field_validator("pbx_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"pbx_timezone: unknown IANA time zone {value!r}") from e
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.jwt_secret or len(self.jwt_secret) < 32:
+                raise ValueError("jwt_secret: must be set to at least 32 characters in production")
+            if self.ami_secret == "dialerpass":  # noqa: S105
+                raise ValueError("ami_secret: the lab default must not be used in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'autodialer.sqlite3').resolve()}"
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.data_dir / "audio"
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        return self.data_dir / "tts"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (tests, CLI flags) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]
