@@ -1,0 +1,64 @@
+"""Database engines and migrations: the one place that knows SQLite from PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, so the API and the engine (one process) can read
+while one writes. PostgreSQL is for several instances. Both are brought to the schema by Alembic (``migrate``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+psycopg://…``)."""
+    kwargs: dict[str, Any] = {"echo": echo}
+    if is_sqlite(url):
+        if url.startswith("sqlite+aiosqlite:///") and not url.endswith(":memory:"):
+            Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` (an empty database included)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, str(engine.url), revision)
+
+
+def _upgrade(sync_connection: Any, url: str, revision: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, revision)

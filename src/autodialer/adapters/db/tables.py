@@ -1,0 +1,259 @@
+"""The relational schema, shared by SQLite (embedded default) and PostgreSQL (several instances).
+
+SQLAlchemy Core tables; Alembic migrations in src/autodialer/migrations build exactly this from an empty database.
+Conventions:
+- Times are epoch seconds as floats (created_at …) except the feed clocks below, which are integer microseconds.
+- ``change_time_us`` on task_numbers and poll_answers is allocated from ``feed_clocks`` inside the writing
+  transaction: strictly increasing, unique per feed, in commit order (the clock row is locked until commit), so a
+  reader of ``/results/{changeTime}`` that keeps the largest value it has seen can never miss or loop on rows.
+- Wire values (MikoPBX strings, PHP-serialized params) are rendered by the API layer, not stored pre-rendered, except
+  ``params_php`` which is kept exactly as the original serves it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# First task id, as MikoPBX installs number them (ConnectorDB inserts and deletes 1000000000 on start).
+FIRST_TASK_ID = 1_000_000_001
+
+# BigInteger that is still an auto-incrementing INTEGER PRIMARY KEY on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", BigId, Identity(start=FIRST_TASK_ID), primary_key=True),
+    Column("crm_id", String(255), nullable=False, unique=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("inner_num", String(64), nullable=False, server_default=""),
+    Column("inner_num_type", String(16), nullable=False, server_default="exten"),
+    Column("max_count_channels", Integer, nullable=False, server_default="1"),
+    Column("state", SmallInteger, nullable=False, server_default="0"),  # 0 open, 1 closed, 2 paused
+    Column("dial_prefix", String(32), nullable=False, server_default=""),
+    # Our extensions (old clients omit them): per-task retry overrides, JSON object or NULL for the settings' policy.
+    Column("retry_policy", JSON, nullable=True),
+    # Soft delete: a deleted task disappears from the API at once; its rows in a live call are purged when it ends.
+    Column("deleted", Boolean, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+task_numbers = Table(
+    "task_numbers",  # MikoPBX m_TaskResults: one row per number per task
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("task_id", BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("phone_id", String(64), nullable=False),  # last 10 digits (MikoPBX getPhoneIndex)
+    Column("phone", String(64), nullable=False),  # as sent
+    Column("dial_digits", String(32), nullable=False),  # what we dial, before the prefix
+    Column("params_json", JSON, nullable=True),  # the number's params object, for <key> substitution
+    Column("params_php", Text, nullable=False, server_default=""),  # the wire form: "" | s:0:""; | a:1:{…}
+    Column("linked_id", String(64), nullable=True),
+    Column("call_file", String(300), nullable=True),
+    Column("result", String(50), nullable=False, server_default=""),
+    Column("out_dial_state", String(32), nullable=True),
+    Column("in_dial_state", String(32), nullable=True),
+    Column("state", String(50), nullable=False, server_default="CreateTask"),
+    Column("verbose_call_id", String(50), nullable=True),
+    Column("cause", String(100), nullable=True),
+    Column("change_time_us", BigInteger, nullable=False),
+    Column("count_try", Integer, nullable=True),
+    Column("time_call_allow", BigInteger, nullable=False, server_default="0"),
+    Column("close_time", BigInteger, nullable=False, server_default="0"),
+    # Scheduling (ours): not before this epoch second (retries); the attempt in progress, if any.
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("active_attempt_id", String(64), nullable=True),
+    # Removed by a re-POST or DELETE while in a call: deleted when that call ends (never under a live call).
+    Column("pending_delete", Boolean, nullable=False, server_default="0"),
+    UniqueConstraint("task_id", "phone_id"),
+    Index(None, "change_time_us", "id"),
+    Index(None, "task_id", "close_time", "next_attempt_at", "id"),
+)
+
+attempts = Table(
+    "attempts",  # every dial attempt, kept forever: the history behind countTry and retries
+    metadata,
+    Column("id", String(64), primary_key=True),  # our call id: Originate ChannelId, Asterisk Uniqueid/Linkedid
+    Column("task_id", BigInteger, nullable=False),
+    Column("number_id", BigInteger, nullable=False),
+    Column("phone", String(64), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("agent", String(128), nullable=True),  # the reserved device, e.g. PJSIP/201
+    Column("state", String(32), nullable=False),  # created, originated, ringing, answered, ended
+    Column("outcome", String(50), nullable=True),  # MikoPBX result or a retryable customer outcome
+    Column("cause", Integer, nullable=True),
+    Column("cause_text", String(100), nullable=True),
+    Column("dial_status", String(32), nullable=True),
+    Column("instance_id", String(64), nullable=True),  # which service instance placed it
+    Column("created_at", Float, nullable=False),
+    Column("answered_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Index(None, "task_id", "number_id"),
+    Index(None, "ended_at"),
+)
+
+polls = Table(
+    "polls",  # MikoPBX Polling
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("crm_id", String(255), nullable=False, unique=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("version", Integer, nullable=False, server_default="1"),  # bumped by every re-POST
+    Column("digit_timeout_s", Float, nullable=False, server_default="5"),
+    Column("max_repeats", Integer, nullable=False, server_default="3"),
+    Column("max_duration_s", Float, nullable=False, server_default="120"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+poll_questions = Table(
+    "poll_questions",  # MikoPBX Question; rows of old versions stay, answers point at them
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("poll_id", BigInteger, ForeignKey("polls.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("crm_id", String(255), nullable=False),  # the client's questionId
+    Column("question_text", Text, nullable=True),
+    Column("question_file", Text, nullable=True),
+    Column("lang", String(16), nullable=False, server_default="ru-RU"),
+    Index(None, "poll_id", "version", "position"),
+)
+
+poll_actions = Table(
+    "poll_actions",  # MikoPBX QuestionActions
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("question_id", BigInteger, ForeignKey("poll_questions.id", ondelete="CASCADE"), nullable=False),
+    Column("poll_id", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("key", String(16), nullable=False),  # 0-9 * #, or our pseudo-keys timeout / invalid
+    Column("action", String(16), nullable=False, server_default=""),  # "" answer dial playback optout
+    Column("value", Text, nullable=True),
+    Column("value_options", String(8), nullable=True),  # text | file
+    Column("next_question", String(255), nullable=True),
+    Index(None, "question_id"),
+)
+
+poll_answers = Table(
+    "poll_answers",  # MikoPBX PolingResults: one row per key press, never updated
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("question_crm_id", String(255), nullable=False),
+    Column("polling_id", BigInteger, nullable=False),
+    Column("question_id", BigInteger, nullable=True),  # the versioned question row it was given under
+    Column("question_text", Text, nullable=True),  # the text as asked (after params substitution)
+    Column("phone_id", String(64), nullable=False),
+    Column("phone", String(64), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("exten", String(16), nullable=True),
+    Column("attempt_id", String(64), nullable=True),
+    Column("change_time_us", BigInteger, nullable=False),
+    Index(None, "change_time_us", "id"),
+    Index(None, "task_id"),
+)
+
+feed_clocks = Table(
+    "feed_clocks",  # one row per feed ("results", "polling_results"): the last change_time_us handed out
+    metadata,
+    Column("feed", String(32), primary_key=True),
+    Column("last_us", BigInteger, nullable=False),
+)
+
+audio_files = Table(
+    "audio_files",  # MikoPBX AudioFiles: the uploaded name is the identity
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("stored_name", String(64), nullable=False),  # <hex>, files <hex>.wav / <hex>.mp3 / original in audio_dir
+    Column("original_ext", String(16), nullable=False),
+    Column("content_type", String(64), nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+dnc_numbers = Table(
+    "dnc_numbers",  # do-not-call list, keyed like task numbers
+    metadata,
+    Column("phone_id", String(64), primary_key=True),
+    Column("phone", String(64), nullable=False),
+    Column("source", String(64), nullable=False),  # api, poll-optout, …
+    Column("created_at", Float, nullable=False),
+)
+
+settings_kv = Table(
+    "settings",  # runtime settings a client or admin may change (defDialPrefix, PBX time zone, retry policy …)
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+admin_credentials = Table(
+    "admin_credentials",
+    metadata,
+    Column("login", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),  # scrypt, self-describing string
+    Column("updated_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),  # shown in listings, looks the key up
+    Column("key_hash", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+)
+
+sessions = Table(
+    "sessions",  # PHPSESSID sessions, shared by every instance
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value; the value itself is not stored
+    Column("login", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "expires_at"),
+)
+
+login_failures = Table(
+    "login_failures",  # failed logins only (MikoPBX also counted successes and locked 1C out)
+    metadata,
+    Column("id", BigId, Identity(), primary_key=True),
+    Column("address", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index(None, "address", "at"),
+)

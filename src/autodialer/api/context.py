@@ -1,0 +1,30 @@
+"""What every HTTP handler may use, built once by the composition root (bootstrap) and stored on ``app.state``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from autodialer.settings import Settings
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    db: AsyncEngine
+    now: Callable[[], float] = time.time
+    # The dialer engine's wake-up: called after any change to tasks or numbers (a no-op without an engine).
+    on_tasks_changed: Callable[[], None] = field(default=_nothing)
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
