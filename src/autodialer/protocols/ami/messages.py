@@ -1,0 +1,161 @@
+"""AMI messages as plain immutable data: what the parser produces and the encoder consumes.
+
+A message is an ordered tuple of ``(key, value)`` pairs in wire order. Keys may repeat (``Variable:`` on an
+Originate, ``ChanVariable:``), so the tuple is the truth and lookups are helpers on top of it: ``get`` is
+case-insensitive (Asterisk matches header names with ``strncasecmp``) and returns the first occurrence.
+
+The kind of a message (``Action``/``Response``/``Event``) is its class; its name (``Action: Originate``,
+``Response: Success``, ``Event: Hangup``) is still one of its fields, so ``fields`` alone encodes it losslessly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of Action, Response and Event: the fields in wire order, repeated keys kept."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """Value of the first field named ``key`` (case-insensitive), or ``default`` when there is none."""
+        wanted = key.lower()
+        for k, v in self.fields:
+            # The exact-case test is the common case and saves a lower() per field.
+            if k == key or k.lower() == wanted:
+                return v
+        return default
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key`` (case-insensitive), in wire order; ``[]`` when absent."""
+        wanted = key.lower()
+        return [v for k, v in self.fields if k.lower() == wanted]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    @property
+    def action_id(self) -> str | None:
+        return self.get("ActionID")
+
+
+def _build_fields(
+    head: tuple[str, str], fields: Iterable[tuple[str, str]], action_id: str | None
+) -> tuple[tuple[str, str], ...]:
+    # Asterisk writes the kind line first and the echoed ActionID right after it (see the traces).
+    out = [head]
+    if action_id is not None:
+        out.append(("ActionID", action_id))
+    out.extend((str(k), str(v)) for k, v in fields)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Action(Message):
+    """A request from the client. ``name`` is the ``Action:`` value ("" if the header is missing)."""
+
+    @property
+    def name(self) -> str:
+        return self.get("Action") or ""
+
+    @classmethod
+    def build(cls, name: str, fields: Iterable[tuple[str, str]] = (), *, action_id: str | None = None) -> Action:
+        """``Action: name``, then ``ActionID`` when given, then ``fields`` in order (repeats allowed)."""
+        return cls(_build_fields(("Action", name), fields, action_id))
+
+
+@dataclass(frozen=True)
+class Response(Message):
+    """The server's answer to one Action.
+
+    ``status`` is the ``Response:`` value: Success, Error, Goodbye, or Follows (the legacy ``Command`` output
+    format, whose free-text lines up to ``--END COMMAND--`` are kept in ``output``).
+    """
+
+    output: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return self.get("Response") or ""
+
+    @property
+    def message(self) -> str | None:
+        return self.get("Message")
+
+    @property
+    def is_success(self) -> bool:
+        return self.status.lower() in ("success", "follows")
+
+    @classmethod
+    def build(
+        cls,
+        status: str,
+        fields: Iterable[tuple[str, str]] = (),
+        *,
+        action_id: str | None = None,
+        output: Iterable[str] = (),
+    ) -> Response:
+        """``Response: status``, then ``ActionID`` when given, then ``fields``; ``output`` only for Follows."""
+        return cls(_build_fields(("Response", status), fields, action_id), tuple(output))
+
+
+@dataclass(frozen=True)
+class Event(Message):
+    """An event from the server; ``name`` is the ``Event:`` value. List items carry their action's ActionID."""
+
+    @property
+    def name(self) -> str:
+        return self.get("Event") or ""
+
+    @classmethod
+    def build(cls, name: str, fields: Iterable[tuple[str, str]] = (), *, action_id: str | None = None) -> Event:
+        """``Event: name``, then ``ActionID`` when given, then ``fields`` in order."""
+        return cls(_build_fields(("Event", name), fields, action_id))
+
+
+DEFAULT_PRODUCT = "Asterisk Call Manager"
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The greeting line ``Asterisk Call Manager/11.0.0\\r\\n`` (one line, no blank line after it)."""
+
+    version: str
+    product: str = DEFAULT_PRODUCT
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """A folded list action: its Response, the item events, and the closing ``…Complete`` event.
+
+    ``complete`` is None when the action did not start a list (an ``Error`` response, or a success without
+    ``EventList: start``); ``items`` is then empty.
+    """
+
+    response: Response
+    items: tuple[Event, ...]
+    complete: Event | None
+
+    @property
+    def action_id(self) -> str | None:
+        return self.response.action_id
+
+
+@dataclass(frozen=True)
+class ConnectionClosed:
+    """The peer closed the connection (EOF) cleanly, between messages."""
+
+
+class _Sentinel(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA: Literal[_Sentinel.NEED_DATA] = _Sentinel.NEED_DATA
+"""Returned by ``next_event`` when more bytes are needed before anything else can be produced."""
+
+NeedData = Literal[_Sentinel.NEED_DATA]
