@@ -1,0 +1,3 @@
+from autodialer.cli import main
+
+raise SystemExit(main())

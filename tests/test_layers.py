@@ -1,0 +1,70 @@
+"""The import rules of ARCHITECTURE.md, checked with ast so a wrong import fails CI rather than review.
+
+protocols: stdlib only. domain: stdlib + domain. services: stdlib + domain + services (ports, never adapters).
+simulator: from our code only protocols (it is the independent oracle the client is tested against).
+adapters: never api, cli or bootstrap.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "autodialer"
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against the file's package
+                parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[: -node.level]
+                names.add(".".join([*parts, node.module] if node.module else parts))
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def allowed(layer: str, module: str) -> bool:
+    top = module.split(".")[0]
+    if top != "autodialer":
+        if layer in {"protocols", "domain", "services"}:
+            return top in STDLIB
+        return True
+    inner = module.split(".")[1] if "." in module else ""
+    rules = {
+        "protocols": {"protocols"},
+        "domain": {"domain"},
+        "services": {"domain", "services"},
+        "simulator": {"protocols", "simulator"},
+        "adapters": {"protocols", "domain", "services", "adapters", "settings"},
+    }
+    return inner in rules.get(layer, {inner})
+
+
+LAYERS = ["protocols", "domain", "services", "simulator", "adapters"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for module in sorted(imported_modules(path))
+        if not allowed(layer, module)
+    ]
+    assert offenders == []
+
+
+def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
+    assert not allowed("services", "autodialer.adapters.db.tables")
+    assert not allowed("simulator", "autodialer.domain.call_events")
+    assert not allowed("protocols", "sqlalchemy")
+    assert allowed("adapters", "autodialer.services.ports")
