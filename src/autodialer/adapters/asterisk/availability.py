@@ -1,0 +1,95 @@
+"""AvailabilityView over AMI: the pure AvailabilityState plus the connection lifecycle and the re-sync queries.
+
+Invariants: while the link is down or a re-sync is running, ``is_connected()`` is False and nothing is free. Every
+(re)connect clears the state and asks Asterisk again for everything (hints, device states, PJSIP endpoints, queues,
+the MikoPBX DND family), because events missed while disconnected are gone for good. Events that arrive during the
+re-sync are applied as they come; a list snapshot that completes later may briefly hold an older value, which the
+next state event corrects (Asterisk sends one per change).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from autodialer.adapters.asterisk.ami_link import AMILink
+from autodialer.adapters.asterisk.availability_state import DND_FAMILY, AvailabilityState
+from autodialer.protocols.ami import Action, Event, ListResult
+
+log = logging.getLogger(__name__)
+
+# (action, fields) sent on every (re)connect, in this order. DeviceStateList before PJSIPShowEndpoints so that the
+# endpoint list (which also knows "Unavailable" endpoints without contacts) has the last word for PJSIP devices.
+RESYNC_QUERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("ExtensionStateList", ()),
+    ("DeviceStateList", ()),
+    ("PJSIPShowEndpoints", ()),
+    ("QueueStatus", ()),
+    ("DBGetTree", (("Family", DND_FAMILY),)),
+)
+
+
+class AvailabilityTracker:
+    """Implements services.ports.AvailabilityView. Feed it every AMI event with ``handle_event``."""
+
+    def __init__(self) -> None:
+        self._state = AvailabilityState()
+        self._connected = False
+        self._callbacks: list[Callable[[], None]] = []
+        self._resync_generation = 0
+
+    # ---- AvailabilityView
+
+    def free_agents(self, inner_num: str) -> frozenset[str]:
+        if not self._connected:
+            return frozenset()
+        return self._state.free_agents(inner_num)
+
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+
+    # ---- fed by the AMI client
+
+    def handle_event(self, item: Event | ListResult) -> None:
+        """Apply one unsolicited event (or a list result someone else asked for)."""
+        if self._state.apply(item) and self._connected:
+            self._notify()
+
+    def disconnected(self) -> None:
+        """The link dropped: nothing is known to be free until the next re-sync completes."""
+        self._resync_generation += 1
+        was_connected = self._connected
+        self._connected = False
+        self._state.clear()
+        if was_connected:
+            log.info("availability: PBX link down, no agent counts as free")
+            self._notify()
+
+    async def resync(self, ami: AMILink) -> None:
+        """Rebuild the state from list queries; call after every successful login.
+
+        A list that Asterisk refuses (e.g. QueueStatus without app_queue) just leaves that fact unknown. If the link
+        drops meanwhile, the ConnectionError propagates and the tracker stays disconnected.
+        """
+        self._resync_generation += 1
+        generation = self._resync_generation
+        self._connected = False
+        self._state.clear()
+        for name, fields in RESYNC_QUERIES:
+            result = await ami.send_list_action(Action.build(name, list(fields)))
+            if generation != self._resync_generation:
+                return  # a disconnect or a newer re-sync took over
+            if result.response.status != "Success":
+                log.warning("availability: %s refused: %s", name, result.response.get("Message"))
+                continue
+            self._state.apply(result)
+        self._connected = True
+        log.info("availability: re-synced from the PBX")
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in list(self._callbacks):
+            callback()

@@ -1,0 +1,241 @@
+"""Correlate the AMI events of our originated calls and turn them into domain call events. Pure: events in, events out.
+
+A call is known by our call id, which we pass as the Originate ChannelId: it is the Uniqueid of the originated
+channel (Local ;1, or the PJSIP channel of a direct originate), the Uniqueid in OriginateResponse, and the Linkedid
+of every channel of the call (Local ;2, the trunk channel, the agent's channel). So channel events are matched on
+Linkedid (DestLinkedid for Dial events that carry only Dest* fields) and OriginateResponse on Uniqueid, or ActionID.
+
+Per call, exactly once and in this order: CustomerRinging (optional), then either CustomerFailed, or
+CustomerAnswered and later CallEnded. The relative order of OriginateResponse and the channels' own events is not
+fixed (README §6), so:
+
+* answered = OriginateResponse Success, or the originated channel reaching Up, whichever comes first;
+* failed = OriginateResponse Failure *and* every channel of the call gone, because the Hangup causes that name the
+  outcome may arrive after the OriginateResponse (trace 03) or before it (trace 05);
+* ended = answered and every channel gone.
+
+Asterisk creates the originated channel before it can report the Originate's result, so an OriginateResponse
+Failure with no channel seen means no channel will come (``PJSIP/nosuchendpoint``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from autodialer.domain.call_events import (
+    CallEnded,
+    CallEvent,
+    CustomerAnswered,
+    CustomerFailed,
+    CustomerOutcome,
+    CustomerRinging,
+)
+from autodialer.protocols.ami import Event
+
+# OriginateResponse Reason (enum ast_control_frame_type): 3 ringing when the timeout hit, 4 answered, 5 busy,
+# 8 congestion. Asterisk 22 says 0 for busy/congestion/404 alike; the Hangup cause tells them apart.
+REASON_TIMEOUT = 3
+REASON_BUSY = 5
+REASON_CONGESTION = 8
+
+_BUSY_CAUSES = frozenset({17})
+_UNALLOCATED_CAUSES = frozenset({1, 22, 28})  # unallocated, number changed, invalid number format
+_NO_ANSWER_CAUSES = frozenset({18, 19})
+_CONGESTION_CAUSES = frozenset({34, 41, 42, 44, 47})
+_UNAVAILABLE_CAUSES = frozenset({20, 27, 38, 66})  # subscriber absent, destination out of order, network down
+
+
+def customer_outcome(
+    *, reason: int | None, cause: int | None, dial_status: str | None, had_channel: bool, had_customer_leg: bool
+) -> CustomerOutcome:
+    """Classify a customer leg that never answered (mapping of shared/asterisk/README.md §6).
+
+    The cause wins over the DialStatus because a SIP 404 gives DialStatus NOANSWER with cause 1.
+    """
+    if not had_channel or dial_status == "CHANUNAVAIL":
+        return CustomerOutcome.PROVIDER_UNAVAILABLE
+    if cause in _BUSY_CAUSES or dial_status == "BUSY" or reason == REASON_BUSY:
+        return CustomerOutcome.BUSY
+    if cause in _UNALLOCATED_CAUSES:
+        return CustomerOutcome.UNALLOCATED
+    if reason == REASON_TIMEOUT or cause in _NO_ANSWER_CAUSES or dial_status in {"NOANSWER", "CANCEL"}:
+        return CustomerOutcome.NO_ANSWER
+    if cause in _CONGESTION_CAUSES or dial_status == "CONGESTION" or reason == REASON_CONGESTION:
+        return CustomerOutcome.CONGESTION
+    if cause in _UNAVAILABLE_CAUSES:
+        return CustomerOutcome.PROVIDER_UNAVAILABLE
+    if not had_customer_leg and cause in {0, None}:
+        return CustomerOutcome.NO_ROUTE  # the outgoing context had no route: its Dial never started
+    return CustomerOutcome.FAILED
+
+
+def _is_local(channel: str | None) -> bool:
+    return (channel or "").startswith("Local/")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Call:
+    call_id: str
+    action_id: str | None = None
+    live: dict[str, str] = field(default_factory=dict)  # Uniqueid -> channel name, channels not yet hung up
+    causes: dict[str, tuple[int | None, str]] = field(default_factory=dict)  # Uniqueid -> Hangup cause, text
+    seen_channel: bool = False
+    originated_channel: str | None = None
+    customer_leg: str | None = None  # Uniqueid of the first non-Local channel dialled before the answer
+    dial_status: str | None = None
+    originate_failed: bool = False
+    reason: int | None = None
+    ringing: bool = False
+    answered: bool = False
+
+    def cause(self) -> tuple[int | None, str]:
+        """The customer leg's cause; else the originated channel's; else the first one seen."""
+        for uid in (self.customer_leg, self.call_id):
+            if uid is not None and uid in self.causes:
+                return self.causes[uid]
+        return next(iter(self.causes.values()), (None, ""))
+
+
+class CallTracker:
+    """Feed every AMI event with ``feed``; register calls with ``expect`` before their Originate is sent."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, _Call] = {}
+        self._by_action_id: dict[str, str] = {}
+
+    def expect(self, call_id: str, action_id: str | None = None) -> None:
+        """Start tracking ``call_id`` (also used to adopt a live call found after a restart)."""
+        call = self._calls.setdefault(call_id, _Call(call_id))
+        if action_id:
+            call.action_id = action_id
+            self._by_action_id[action_id] = call_id
+
+    def forget(self, call_id: str) -> None:
+        """Stop tracking without reporting (the Originate was rejected, so no event will follow)."""
+        call = self._calls.pop(call_id, None)
+        if call is not None and call.action_id is not None:
+            self._by_action_id.pop(call.action_id, None)
+
+    def is_tracking(self, call_id: str) -> bool:
+        return call_id in self._calls
+
+    def live_channels(self, call_id: str) -> tuple[str, ...]:
+        """Names of the call's channels that have not hung up yet, in creation order."""
+        call = self._calls.get(call_id)
+        return tuple(call.live.values()) if call else ()
+
+    def feed(self, event: Event) -> list[CallEvent]:
+        """Fold one event; return the call events it completes (usually none)."""
+        name = event.name
+        if name == "OriginateResponse":
+            call = self._call_for_originate(event)
+        else:
+            linked = event.get("Linkedid") or event.get("DestLinkedid")
+            call = self._calls.get(linked) if linked else None
+        if call is None:
+            return []
+        out: list[CallEvent] = []
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            handler(self, call, event, out)
+        self._finish_if_done(call, out)
+        return out
+
+    def _call_for_originate(self, event: Event) -> _Call | None:
+        call_id = event.get("Uniqueid")
+        if call_id not in self._calls and event.action_id is not None:
+            call_id = self._by_action_id.get(event.action_id)
+        return self._calls.get(call_id) if call_id else None
+
+    # ---- per event
+
+    def _on_originate_response(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        call.reason = _int(event.get("Reason"))
+        if (event.get("Response") or "").lower() == "success":
+            self._answer(call, event.get("Channel") or call.originated_channel or "", out)
+        else:
+            call.originate_failed = True
+
+    def _on_newchannel(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        uid, channel = event.get("Uniqueid"), event.get("Channel")
+        if uid and channel:
+            call.live[uid] = channel
+            call.seen_channel = True
+            if uid == call.call_id:
+                call.originated_channel = channel
+
+    def _on_newstate(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        state = event.get("ChannelStateDesc")
+        if state == "Ringing":
+            self._ring(call, out)
+        elif state == "Up" and event.get("Uniqueid") == call.call_id:
+            self._answer(call, event.get("Channel") or "", out)
+
+    def _on_dial_begin(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        dest = event.get("DestChannel")
+        if call.customer_leg is None and not call.answered and dest and not _is_local(dest):
+            call.customer_leg = event.get("DestUniqueid")
+
+    def _on_dial_state(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        if event.get("DialStatus") == "RINGING":
+            self._ring(call, out)
+
+    def _on_dial_end(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        if call.customer_leg is not None and event.get("DestUniqueid") == call.customer_leg:
+            call.dial_status = event.get("DialStatus")
+
+    def _on_hangup(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        uid = event.get("Uniqueid")
+        if uid:
+            call.live.pop(uid, None)
+            call.causes[uid] = (_int(event.get("Cause")), event.get("Cause-txt") or "")
+
+    # ---- transitions
+
+    def _ring(self, call: _Call, out: list[CallEvent]) -> None:
+        if not call.ringing and not call.answered:
+            call.ringing = True
+            out.append(CustomerRinging(call.call_id))
+
+    def _answer(self, call: _Call, channel: str, out: list[CallEvent]) -> None:
+        if not call.answered:
+            call.answered = True
+            out.append(CustomerAnswered(call.call_id, linked_id=call.call_id, channel=channel))
+
+    def _finish_if_done(self, call: _Call, out: list[CallEvent]) -> None:
+        if call.live:
+            return
+        if call.answered and call.seen_channel:
+            cause, text = call.cause()
+            out.append(CallEnded(call.call_id, cause=cause, cause_text=text))
+        elif call.originate_failed:
+            cause, text = call.cause()
+            outcome = customer_outcome(
+                reason=call.reason,
+                cause=cause,
+                dial_status=call.dial_status,
+                had_channel=call.seen_channel,
+                had_customer_leg=call.customer_leg is not None,
+            )
+            out.append(CustomerFailed(call.call_id, outcome, cause, text, call.dial_status))
+        else:
+            return
+        self.forget(call.call_id)
+
+
+_HANDLERS = {
+    "OriginateResponse": CallTracker._on_originate_response,
+    "Newchannel": CallTracker._on_newchannel,
+    "Newstate": CallTracker._on_newstate,
+    "DialBegin": CallTracker._on_dial_begin,
+    "DialState": CallTracker._on_dial_state,
+    "DialEnd": CallTracker._on_dial_end,
+    "Hangup": CallTracker._on_hangup,
+}
