@@ -161,7 +161,7 @@ class AMIConnection:
 
     @staticmethod
     def _encode_server_message(message: Response | Event) -> bytes:
-        if isinstance(message, Response) and message.status.lower() == "follows":
+        if isinstance(message, Response) and message.status.strip(" \t").lower() == "follows":
             return encode_fields(message.fields, message.output)
         return encode_fields(message.fields)
 
