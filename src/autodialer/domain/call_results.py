@@ -1,0 +1,106 @@
+"""From our call facts to the MikoPBX event sequence, so /results shows what MikoPBX would have shown.
+
+MikoPBX learns a call's fate from AGI scripts on several channels; we learn it from AMI (``call_events``) and from
+our FastAGI handlers. Each function here returns the MikoPBX events that the same call would have produced there, in
+order; feeding them to ``mikopbx_results.apply_event`` gives the row 1C expects:
+
+* customer busy / no answer / congestion / 404 → afterDialOut(DIALSTATUS), endCall(cause), failedOriginate → FAIL
+  (MikoPBX's provider hangup handler runs endCall before the failed extension runs failedOriginate);
+* no route → failedOriginate straight after CreateCallFile → FAIL_ROUTE;
+* provider unavailable → afterDialOut(CHANUNAVAIL) with no provider hangup (cause stays null) → FAIL_PROVIDER;
+* answered: startDial → [allUserBusy | endDial(M_DIALSTATUS)] → endCall; who hung up first decides whether endDial
+  ran before endCall (SUCCESS_USER_H) or not (SUCCESS_CLIENT_H).
+
+Every event carries our call id as linkedId: it is the Asterisk Linkedid of every channel of the call (we pass it as
+the Originate ChannelId), so 1C can find the CDR with it exactly as with MikoPBX's ``CHANNEL(linkedid)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from autodialer.domain.call_events import CustomerFailed, CustomerOutcome
+from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultCode, ResultRow, RowEvent
+
+# DIALSTATUS Asterisk reports for each outcome, used when the adapter saw no DialEnd (README §6 table).
+_DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
+    CustomerOutcome.BUSY: "BUSY",
+    CustomerOutcome.NO_ANSWER: "NOANSWER",
+    CustomerOutcome.CONGESTION: "CONGESTION",
+    CustomerOutcome.UNALLOCATED: "NOANSWER",
+    CustomerOutcome.PROVIDER_UNAVAILABLE: "CHANUNAVAIL",
+    CustomerOutcome.FAILED: "CHANUNAVAIL",
+}
+
+LOST_CAUSE = "call unknown to the PBX"
+
+
+def call_file_name(task_id: int, dial_digits: str, inner_num: str) -> str:
+    """The ``callFile`` value MikoPBX would have written; we write no file but 1C stores the name."""
+    return f"dialer-{task_id}-{dial_digits}-{inner_num}.call"
+
+
+def attempt_started(call_id: str, call_file: str) -> RowEvent:
+    return RowEvent(EventName.CREATE_CALL_FILE, call_file=call_file, linked_id=call_id)
+
+
+def customer_failed(event: CustomerFailed) -> list[RowEvent]:
+    """The events for a customer leg that never answered (ends with the result set)."""
+    call_id = event.call_id
+    failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
+    if event.outcome is CustomerOutcome.NO_ROUTE:
+        return [failed]
+    dial_status = event.dial_status or _DIAL_STATUS_FOR[event.outcome]
+    after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=dial_status, linked_id=call_id)
+    if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE:
+        return [after_dial, failed]
+    cause = event.cause_text or (str(event.cause) if event.cause is not None else "")
+    return [after_dial, RowEvent(EventName.END_CALL, cause=cause, linked_id=call_id), failed]
+
+
+def connect_started(call_id: str, verbose_call_id: str | None = None) -> RowEvent:
+    return RowEvent(EventName.START_DIAL, linked_id=call_id, verbose_call_id=verbose_call_id)
+
+
+def agent_busy(call_id: str) -> RowEvent:
+    return RowEvent(EventName.ALL_USER_BUSY, linked_id=call_id)
+
+
+def connect_ended(call_id: str, dial_status: str, customer_hung_up_first: bool) -> list[RowEvent]:
+    """After the Dial/Queue to the employee returned. An answered call the customer ended first never reached
+    MikoPBX's endDial (the channel was gone), which is how endCall tells SUCCESS_CLIENT_H from SUCCESS_USER_H."""
+    if dial_status == ANSWER and customer_hung_up_first:
+        return []
+    return [RowEvent(EventName.END_DIAL, dial_status=dial_status, linked_id=call_id)]
+
+
+def call_ended(call_id: str, cause_text: str, m_dial_status: str | None) -> RowEvent:
+    return RowEvent(EventName.END_CALL, cause=cause_text, m_dial_status=m_dial_status, linked_id=call_id)
+
+
+def poll_started(call_id: str) -> RowEvent:
+    return RowEvent(EventName.EVENT_POLLING, linked_id=call_id)
+
+
+def poll_completed(call_id: str) -> RowEvent:
+    return RowEvent(EventName.EVENT_POLLING_END, linked_id=call_id)
+
+
+def call_lost(call_id: str, answered: bool, m_dial_status: str | None) -> list[RowEvent]:
+    """A call the PBX no longer knows although we never saw it end (restart, lost events, watchdog)."""
+    if answered:
+        return [call_ended(call_id, LOST_CAUSE, m_dial_status)]
+    return customer_failed(
+        CustomerFailed(call_id, CustomerOutcome.FAILED, cause=None, cause_text=LOST_CAUSE, dial_status=None)
+    )
+
+
+def close_unresolved(row: ResultRow, now: float) -> ResultRow:
+    """Give FAIL to a row whose call is over but whose events set no result.
+
+    MikoPBX leaves such a row open for ever (e.g. an answered call whose connect step never ran), which keeps the
+    1C document and the task open; we close it so that every finished attempt leaves a final or retried row.
+    """
+    if row.is_closed:
+        return row
+    return replace(row, result=ResultCode.FAIL.value, close_time=int(now), change_time=now)
