@@ -88,7 +88,7 @@ class _Call:
     causes: dict[str, tuple[int | None, str]] = field(default_factory=dict)  # Uniqueid -> Hangup cause, text
     seen_channel: bool = False
     originated_channel: str | None = None
-    customer_leg: str | None = None  # Uniqueid of the first non-Local channel dialled before the answer
+    customer_leg: str | None = None  # Uniqueid of the trunk channel that rings the customer
     dial_status: str | None = None
     originate_failed: bool = False
     reason: int | None = None
@@ -179,8 +179,10 @@ class CallTracker:
             self._answer(call, event.get("Channel") or "", out)
 
     def _on_dial_begin(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        # The customer leg is the first non-Local channel dialled by anything but the originated channel: ;2 dials
+        # the trunk, a direct originate has no caller at all, while the agent is dialled later from ;1 itself.
         dest = event.get("DestChannel")
-        if call.customer_leg is None and not call.answered and dest and not _is_local(dest):
+        if call.customer_leg is None and dest and not _is_local(dest) and event.get("Uniqueid") != call.call_id:
             call.customer_leg = event.get("DestUniqueid")
 
     def _on_dial_state(self, call: _Call, event: Event, out: list[CallEvent]) -> None:

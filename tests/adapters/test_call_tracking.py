@@ -1,0 +1,191 @@
+"""CallTracker against the recorded Asterisk 22 traces: the domain call events each call produces, exactly once,
+whatever the position of OriginateResponse among the call's channel events."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autodialer.adapters.asterisk.call_tracking import CallTracker, customer_outcome
+from autodialer.domain.call_events import (
+    CallEnded,
+    CallEvent,
+    CustomerAnswered,
+    CustomerFailed,
+    CustomerOutcome,
+    CustomerRinging,
+)
+from autodialer.protocols.ami import Event
+from tests.adapters.trace_items import trace_events
+
+O = CustomerOutcome
+
+
+def _failed(call_id: str, outcome: CustomerOutcome, cause: int | None, text: str, dial: str | None) -> CustomerFailed:
+    return CustomerFailed(call_id, outcome, cause, text, dial)
+
+
+def _answered(call_id: str, channel: str) -> CustomerAnswered:
+    return CustomerAnswered(call_id, linked_id=call_id, channel=channel)
+
+
+EXPECTED: dict[str, list[CallEvent]] = {
+    "02-originate-answer-bridge-customer-hangup": [
+        CustomerRinging("dlr-68c70912c8de"),
+        _answered("dlr-68c70912c8de", "Local/5551001@dialer-out-000007d0;1"),
+        CallEnded("dlr-68c70912c8de", 16, "Normal Clearing"),
+    ],
+    "03": [_failed("dlr-72fc7bd0783c", O.BUSY, 17, "User busy", "BUSY")],
+    "04": [
+        CustomerRinging("dlr-2bc08d14894c"),
+        _failed("dlr-2bc08d14894c", O.NO_ANSWER, 19, "User alerting, no answer", "CANCEL"),
+    ],
+    "05": [
+        _failed("dlr-e3a04bed5bb1", O.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
+        _failed("dlr-cfb844a0dd0f", O.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
+        _failed("dlr-19fa02bbd645", O.NO_ROUTE, 0, "Unknown", None),
+        _failed("dlr-badendpoint", O.PROVIDER_UNAVAILABLE, None, "", None),
+    ],
+    "06": [
+        CustomerRinging("dlr-13832ba0c9c4"),
+        _answered("dlr-13832ba0c9c4", "Local/5551003@dialer-out-000007d7;1"),
+        CallEnded("dlr-13832ba0c9c4", 16, "Normal Clearing"),
+        CustomerRinging("dlr-a46254a8e55c"),
+        _answered("dlr-a46254a8e55c", "Local/5551003@dialer-out-000007d8;1"),
+        CallEnded("dlr-a46254a8e55c", 16, "Normal Clearing"),
+    ],
+    "10": [
+        _failed("direct-5551486", O.BUSY, 17, "User busy", "BUSY"),
+        _failed("direct-5551503", O.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
+        _failed("direct-5551404", O.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
+        CustomerRinging("direct-5551999"),
+        _failed("direct-5551999", O.NO_ANSWER, 19, "User alerting, no answer", None),
+        CustomerRinging("direct-5551001"),
+        _answered("direct-5551001", "PJSIP/trunk-00000016"),
+        CallEnded("direct-5551001", 0, "Unknown"),
+    ],
+    "11": [_answered("sample-10", "Local/10@load-00000000;1"), CallEnded("sample-10", 16, "Normal Clearing")],
+    "12": [
+        CustomerRinging("dlr-30e37f004aa4"),
+        _answered("dlr-30e37f004aa4", "Local/5551001@dialer-out-000007dc;1"),
+        CallEnded("dlr-30e37f004aa4", 16, "Normal Clearing"),
+    ],
+}
+
+
+def _events(trace: str) -> list[Event]:
+    return [e for e in trace_events(trace) if isinstance(e, Event)]
+
+
+def _run(events: list[Event], call_ids: set[str]) -> list[CallEvent]:
+    tracker = CallTracker()
+    for call_id in call_ids:
+        tracker.expect(call_id)
+    out: list[CallEvent] = []
+    for event in events:
+        out.extend(tracker.feed(event))
+    return out
+
+
+def _call_ids(trace: str) -> set[str]:
+    return {e.call_id for e in EXPECTED[trace]}
+
+
+@pytest.mark.parametrize("trace", sorted(EXPECTED))
+def test_trace_produces_the_expected_call_events(trace: str) -> None:
+    assert _run(_events(trace), _call_ids(trace)) == EXPECTED[trace]
+
+
+def test_calls_we_did_not_originate_are_ignored() -> None:
+    # Trace 01 originates PJSIP/201 (ChannelId state-test-201) outside the dialer; trace 02 has one of ours.
+    assert _run(_events("01"), set()) == []
+    assert _run(_events("02-originate-answer-bridge-customer-hangup"), set()) == []
+
+
+def test_originate_response_matched_by_action_id_when_uniqueid_is_unknown() -> None:
+    tracker = CallTracker()
+    tracker.expect("c1", action_id="orig-c1")
+    response = Event.build("OriginateResponse", [("Response", "Failure"), ("Reason", "0")], action_id="orig-c1")
+    assert tracker.feed(response) == [_failed("c1", O.PROVIDER_UNAVAILABLE, None, "", None)]
+    assert not tracker.is_tracking("c1")
+
+
+def test_events_after_the_terminal_event_are_ignored() -> None:
+    events = _events("03")
+    assert _run(events + events, _call_ids("03")) == EXPECTED["03"]
+
+
+def test_live_channels_follow_newchannel_and_hangup() -> None:
+    tracker = CallTracker()
+    tracker.expect("dlr-68c70912c8de")
+    seen: set[tuple[str, ...]] = set()
+    for event in _events("02-originate-answer-bridge-customer-hangup"):
+        tracker.feed(event)
+        seen.add(tracker.live_channels("dlr-68c70912c8de"))
+    assert (
+        "Local/5551001@dialer-out-000007d0;1",
+        "Local/5551001@dialer-out-000007d0;2",
+        "PJSIP/trunk-00000005",
+        "PJSIP/201-00000006",
+    ) in seen
+    assert tracker.live_channels("dlr-68c70912c8de") == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), trace=st.sampled_from(sorted(EXPECTED)))
+def test_originate_response_position_does_not_change_the_outcome(data: st.DataObject, trace: str) -> None:
+    events = _events(trace)
+    responses = [i for i, e in enumerate(events) if e.name == "OriginateResponse"]
+    index = data.draw(st.sampled_from(responses))
+    moved = events.pop(index)
+    call_id = moved.get("Uniqueid")
+    # Asterisk creates the originated channel before it can report the Originate's result.
+    first_channel = next(
+        (i for i, e in enumerate(events) if e.name == "Newchannel" and e.get("Uniqueid") == call_id), None
+    )
+    lo = 0 if first_channel is None else first_channel + 1
+    last_own = max((i for i, e in enumerate(events) if e.get("Linkedid") == call_id), default=lo)
+    events.insert(data.draw(st.integers(lo, max(lo, last_own + 1))), moved)
+
+    out = _run(events, _call_ids(trace))
+    expected = EXPECTED[trace]
+    for call_id in _call_ids(trace):
+        # Per call, everything but CustomerRinging is identical; Ringing can only vanish if the answer comes first.
+        assert [e for e in out if e.call_id == call_id and not isinstance(e, CustomerRinging)] == [
+            e for e in expected if e.call_id == call_id and not isinstance(e, CustomerRinging)
+        ]
+        mine = [type(e) for e in out if e.call_id == call_id]
+        assert mine.count(CustomerRinging) <= 1
+        assert mine[-1] in (CustomerFailed, CallEnded)
+        assert sum(t in (CustomerFailed, CallEnded) for t in mine) == 1
+        assert mine in (
+            [CustomerRinging, CustomerFailed],
+            [CustomerFailed],
+            [CustomerRinging, CustomerAnswered, CallEnded],
+            [CustomerAnswered, CallEnded],
+        )
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause", "dial", "channel", "leg", "outcome"),
+    [
+        (0, 17, "BUSY", True, True, O.BUSY),
+        (0, 34, "CONGESTION", True, True, O.CONGESTION),
+        (0, 1, "NOANSWER", True, True, O.UNALLOCATED),
+        (3, 19, "CANCEL", True, True, O.NO_ANSWER),
+        (3, 19, "NOANSWER", True, True, O.NO_ANSWER),
+        (0, 0, None, True, False, O.NO_ROUTE),
+        (0, None, None, False, False, O.PROVIDER_UNAVAILABLE),
+        (0, 66, "CHANUNAVAIL", True, False, O.PROVIDER_UNAVAILABLE),
+        (0, 38, None, True, True, O.PROVIDER_UNAVAILABLE),
+        (5, 0, None, True, True, O.BUSY),
+        (8, 0, None, True, True, O.CONGESTION),
+        (0, 21, "ANSWER", True, True, O.FAILED),
+    ],
+)
+def test_outcome_table(
+    reason: int, cause: int | None, dial: str | None, channel: bool, leg: bool, outcome: CustomerOutcome
+) -> None:
+    result = customer_outcome(reason=reason, cause=cause, dial_status=dial, had_channel=channel, had_customer_leg=leg)
+    assert result == outcome
