@@ -167,6 +167,11 @@ def test_encoding_refuses_line_breaks_and_nul(bad: str) -> None:
         AMIConnection(Role.SERVER).send(Event.build("UserEvent", [("Body", bad)]))
 
 
+def test_encoding_refuses_lone_surrogates() -> None:
+    with pytest.raises(AMIProtocolError, match="UTF-8"):
+        AMIConnection(Role.CLIENT).send(Action.build("Originate", [("CallerID", "\ud800")]))
+
+
 @pytest.mark.parametrize("key", ["", "a:b"])
 def test_encoding_refuses_keys_that_would_not_parse_back(key: str) -> None:
     with pytest.raises(AMIProtocolError):
@@ -253,8 +258,8 @@ def test_action_id_sequence() -> None:
 
 # ----- invariants
 
-_key = st.text(st.characters(blacklist_characters="\r\n\x00:"), min_size=1, max_size=12)
-_value = st.text(st.characters(blacklist_characters="\r\n\x00"), max_size=30)
+_key = st.text(st.characters(codec="utf-8", blacklist_characters="\r\n\x00:"), min_size=1, max_size=12)
+_value = st.text(st.characters(codec="utf-8", blacklist_characters="\r\n\x00"), max_size=30)
 _fields = st.lists(st.tuples(_key, _value), max_size=6)
 
 

@@ -196,7 +196,7 @@ def encode_fields(fields: Iterable[tuple[str, str]], output: Iterable[str] | Non
                 raise AMIProtocolError(f"unsafe command output line {line[:80]!r}")
             lines.append(line + "\n")
         text += "".join(lines) + END_COMMAND + "\r\n"
-    return (text + "\r\n").encode("utf-8")
+    return _utf8(text + "\r\n")
 
 
 def encode_banner(banner: Banner) -> bytes:
@@ -206,4 +206,11 @@ def encode_banner(banner: Banner) -> bytes:
         raise AMIProtocolError(f"invalid banner {product!r}/{banner.version!r}")
     if _UNSAFE.search(product) or _UNSAFE.search(banner.version):
         raise AMIProtocolError("banner holds CR, LF or NUL")
-    return f"{product}/{banner.version}\r\n".encode()
+    return _utf8(f"{product}/{banner.version}\r\n")
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate, e.g. from a surrogateescape-decoded file name
+        raise AMIProtocolError(f"text is not encodable as UTF-8: {e.reason}") from e
