@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.adapters.trace_items import trace_events
 
 from autodialer.adapters.asterisk.call_tracking import CallTracker, customer_outcome
 from autodialer.domain.call_events import (
@@ -17,9 +18,8 @@ from autodialer.domain.call_events import (
     CustomerRinging,
 )
 from autodialer.protocols.ami import Event
-from tests.adapters.trace_items import trace_events
 
-O = CustomerOutcome
+OC = CustomerOutcome
 
 
 def _failed(call_id: str, outcome: CustomerOutcome, cause: int | None, text: str, dial: str | None) -> CustomerFailed:
@@ -36,16 +36,16 @@ EXPECTED: dict[str, list[CallEvent]] = {
         _answered("dlr-68c70912c8de", "Local/5551001@dialer-out-000007d0;1"),
         CallEnded("dlr-68c70912c8de", 16, "Normal Clearing"),
     ],
-    "03": [_failed("dlr-72fc7bd0783c", O.BUSY, 17, "User busy", "BUSY")],
+    "03": [_failed("dlr-72fc7bd0783c", OC.BUSY, 17, "User busy", "BUSY")],
     "04": [
         CustomerRinging("dlr-2bc08d14894c"),
-        _failed("dlr-2bc08d14894c", O.NO_ANSWER, 19, "User alerting, no answer", "CANCEL"),
+        _failed("dlr-2bc08d14894c", OC.NO_ANSWER, 19, "User alerting, no answer", "CANCEL"),
     ],
     "05": [
-        _failed("dlr-e3a04bed5bb1", O.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
-        _failed("dlr-cfb844a0dd0f", O.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
-        _failed("dlr-19fa02bbd645", O.NO_ROUTE, 0, "Unknown", None),
-        _failed("dlr-badendpoint", O.PROVIDER_UNAVAILABLE, None, "", None),
+        _failed("dlr-e3a04bed5bb1", OC.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
+        _failed("dlr-cfb844a0dd0f", OC.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
+        _failed("dlr-19fa02bbd645", OC.NO_ROUTE, 0, "Unknown", None),
+        _failed("dlr-badendpoint", OC.PROVIDER_UNAVAILABLE, None, "", None),
     ],
     "06": [
         CustomerRinging("dlr-13832ba0c9c4"),
@@ -56,11 +56,11 @@ EXPECTED: dict[str, list[CallEvent]] = {
         CallEnded("dlr-a46254a8e55c", 16, "Normal Clearing"),
     ],
     "10": [
-        _failed("direct-5551486", O.BUSY, 17, "User busy", "BUSY"),
-        _failed("direct-5551503", O.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
-        _failed("direct-5551404", O.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
+        _failed("direct-5551486", OC.BUSY, 17, "User busy", "BUSY"),
+        _failed("direct-5551503", OC.CONGESTION, 34, "Circuit/channel congestion", "CONGESTION"),
+        _failed("direct-5551404", OC.UNALLOCATED, 1, "Unallocated (unassigned) number", "NOANSWER"),
         CustomerRinging("direct-5551999"),
-        _failed("direct-5551999", O.NO_ANSWER, 19, "User alerting, no answer", None),
+        _failed("direct-5551999", OC.NO_ANSWER, 19, "User alerting, no answer", None),
         CustomerRinging("direct-5551001"),
         _answered("direct-5551001", "PJSIP/trunk-00000016"),
         CallEnded("direct-5551001", 0, "Unknown"),
@@ -107,7 +107,7 @@ def test_originate_response_matched_by_action_id_when_uniqueid_is_unknown() -> N
     tracker = CallTracker()
     tracker.expect("c1", action_id="orig-c1")
     response = Event.build("OriginateResponse", [("Response", "Failure"), ("Reason", "0")], action_id="orig-c1")
-    assert tracker.feed(response) == [_failed("c1", O.PROVIDER_UNAVAILABLE, None, "", None)]
+    assert tracker.feed(response) == [_failed("c1", OC.PROVIDER_UNAVAILABLE, None, "", None)]
     assert not tracker.is_tracking("c1")
 
 
@@ -170,18 +170,18 @@ def test_originate_response_position_does_not_change_the_outcome(data: st.DataOb
 @pytest.mark.parametrize(
     ("reason", "cause", "dial", "channel", "leg", "outcome"),
     [
-        (0, 17, "BUSY", True, True, O.BUSY),
-        (0, 34, "CONGESTION", True, True, O.CONGESTION),
-        (0, 1, "NOANSWER", True, True, O.UNALLOCATED),
-        (3, 19, "CANCEL", True, True, O.NO_ANSWER),
-        (3, 19, "NOANSWER", True, True, O.NO_ANSWER),
-        (0, 0, None, True, False, O.NO_ROUTE),
-        (0, None, None, False, False, O.PROVIDER_UNAVAILABLE),
-        (0, 66, "CHANUNAVAIL", True, False, O.PROVIDER_UNAVAILABLE),
-        (0, 38, None, True, True, O.PROVIDER_UNAVAILABLE),
-        (5, 0, None, True, True, O.BUSY),
-        (8, 0, None, True, True, O.CONGESTION),
-        (0, 21, "ANSWER", True, True, O.FAILED),
+        (0, 17, "BUSY", True, True, OC.BUSY),
+        (0, 34, "CONGESTION", True, True, OC.CONGESTION),
+        (0, 1, "NOANSWER", True, True, OC.UNALLOCATED),
+        (3, 19, "CANCEL", True, True, OC.NO_ANSWER),
+        (3, 19, "NOANSWER", True, True, OC.NO_ANSWER),
+        (0, 0, None, True, False, OC.NO_ROUTE),
+        (0, None, None, False, False, OC.PROVIDER_UNAVAILABLE),
+        (0, 66, "CHANUNAVAIL", True, False, OC.PROVIDER_UNAVAILABLE),
+        (0, 38, None, True, True, OC.PROVIDER_UNAVAILABLE),
+        (5, 0, None, True, True, OC.BUSY),
+        (8, 0, None, True, True, OC.CONGESTION),
+        (0, 21, "ANSWER", True, True, OC.FAILED),
     ],
 )
 def test_outcome_table(

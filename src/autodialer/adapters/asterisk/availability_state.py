@@ -101,6 +101,13 @@ class AvailabilityState:
             return frozenset()
         return frozenset({devices[0]})
 
+    def extension_status(self, exten: str) -> int | None:
+        """The last ExtensionStatus bit mask of ``exten``; None if unknown."""
+        return self._ext_status.get(exten)
+
+    def queue_member(self, queue: str, interface: str) -> QueueMember | None:
+        return self._queues.get(queue, {}).get(interface)
+
     def snapshot(self) -> tuple[object, ...]:
         """Everything known, comparable with ``==`` (tests and change detection)."""
         return (

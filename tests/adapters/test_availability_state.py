@@ -1,0 +1,159 @@
+"""AvailabilityState fed the recorded traces and small synthetic events."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.adapters.trace_items import trace_events
+
+from autodialer.adapters.asterisk.availability_state import AvailabilityState
+from autodialer.protocols.ami import Event, ListResult, Response
+
+STATE_EVENTS = {"ExtensionStatus", "DeviceStateChange", "QueueMemberStatus"}
+
+
+def _initial_lists() -> list[ListResult]:
+    """The ExtensionStateList, DeviceStateList, PJSIPShowEndpoints and QueueStatus answers recorded in trace 01."""
+    return [i for i in trace_events("01") if isinstance(i, ListResult)]
+
+
+def _primed() -> AvailabilityState:
+    state = AvailabilityState()
+    for result in _initial_lists():
+        state.apply(result)
+    return state
+
+
+def _compressed(values: list[object]) -> list[object]:
+    return [v for v, _ in groupby(values)]
+
+
+def test_trace_01_extension_201_goes_idle_ringing_in_use_idle() -> None:
+    state = AvailabilityState()
+    statuses: list[object] = []
+    free: list[object] = []
+    for item in trace_events("01"):
+        state.apply(item)
+        statuses.append(state.extension_status("201"))
+        free.append(state.free_agents("201"))
+    assert _compressed(statuses) == [None, 0, 8, 1, 0]
+    assert _compressed(free) == [frozenset(), {"PJSIP/201"}, frozenset(), {"PJSIP/201"}]
+    assert state.free_agents("202") == {"PJSIP/202"}
+
+
+def test_initial_queries_know_queue_members_and_hints() -> None:
+    state = _primed()
+    assert state.free_agents("2200") == {"PJSIP/201", "PJSIP/202"}
+    assert state.free_agents("201") == {"PJSIP/201"}
+    assert state.free_agents("999") == frozenset()
+    member = state.queue_member("2200", "PJSIP/201")
+    assert member is not None and member.status == 1 and not member.paused
+
+
+def test_trace_12_queue_2200_members_ring_then_201_takes_the_call() -> None:
+    state = _primed()
+    free: list[object] = [state.free_agents("2200")]
+    for item in trace_events("12"):
+        state.apply(item)
+        free.append(state.free_agents("2200"))
+    assert _compressed(free) == [
+        {"PJSIP/201", "PJSIP/202"},
+        {"PJSIP/202"},  # 201 rings first
+        frozenset(),  # both ring (ringall)
+        {"PJSIP/202"},  # 201 answered, 202 is cancelled
+        {"PJSIP/201", "PJSIP/202"},
+    ]
+
+
+def _change_groups(trace: str) -> list[tuple[bool, list[Event | ListResult]]]:
+    """The trace split into runs; a run of consecutive state events is one state change (or a few at once)."""
+    key = lambda i: isinstance(i, Event) and i.name in STATE_EVENTS  # noqa: E731
+    return [(is_state, list(run)) for is_state, run in groupby(trace_events(trace), key=key)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), trace=st.sampled_from(["01", "02-originate-answer-bridge-customer-hangup", "06", "12"]))
+def test_any_order_of_the_events_of_one_change_converges(data: st.DataObject, trace: str) -> None:
+    baseline, shuffled = _primed(), _primed()
+    for is_state, group in _change_groups(trace):
+        for item in group:
+            baseline.apply(item)
+        for item in data.draw(st.permutations(group)) if is_state else group:
+            shuffled.apply(item)
+        assert shuffled.snapshot() == baseline.snapshot()
+        assert shuffled.free_agents("2200") == baseline.free_agents("2200")
+        assert shuffled.free_agents("201") == baseline.free_agents("201")
+
+
+def _ev(name: str, **fields: str) -> Event:
+    return Event.build(name, list(fields.items()))
+
+
+def _list(*items: Event) -> ListResult:
+    return ListResult(Response.build("Success", [("EventList", "start")]), items, _ev("Complete"))
+
+
+def test_dnd_from_db_tree_and_user_event() -> None:
+    state = _primed()
+    assert state.apply(_list(_ev("DBGetTreeResponse", Key="/UserBuddyStatus/201", Val="1")))
+    assert state.free_agents("201") == frozenset()
+    assert state.free_agents("2200") == {"PJSIP/202"}
+    assert state.apply(_ev("UserEvent", UserEvent="DB_UserBuddyStatus", key="201", val="0"))
+    assert state.free_agents("201") == {"PJSIP/201"}
+    state.apply(_ev("UserEvent", UserEvent="DB_UserBuddyStatus", key="UserBuddyStatus/202", val="busy"))
+    assert state.free_agents("2200") == {"PJSIP/201"}
+    # Other families and other user events are not DND.
+    assert not state.apply(_list(_ev("DBGetTreeResponse", Key="/dialer/201", Val="1")))
+    assert not state.apply(_ev("UserEvent", UserEvent="DialerAMD", key="201", val="1"))
+
+
+def test_unreachable_and_unavailable_devices_are_not_free() -> None:
+    state = _primed()
+    state.apply(_ev("PeerStatus", ChannelType="PJSIP", Peer="PJSIP/201", PeerStatus="Unreachable"))
+    assert state.free_agents("201") == frozenset()
+    assert state.free_agents("2200") == {"PJSIP/202"}
+    state.apply(_ev("ContactStatus", EndpointName="201", ContactStatus="Reachable"))
+    assert state.free_agents("201") == {"PJSIP/201"}
+    state.apply(_list(_ev("EndpointList", ObjectName="202", DeviceState="Unavailable")))
+    assert state.free_agents("202") == frozenset()
+
+
+def test_queue_pause_add_and_remove() -> None:
+    state = _primed()
+    state.apply(_ev("QueueMemberPause", Queue="2200", Interface="PJSIP/202", Paused="1"))
+    assert state.free_agents("2200") == {"PJSIP/201"}
+    state.apply(_ev("QueueMemberRemoved", Queue="2200", Interface="PJSIP/201"))
+    assert state.free_agents("2200") == frozenset()
+    state.apply(
+        _ev("QueueMemberAdded", Queue="2200", Interface="Local/203@internal/n", StateInterface="PJSIP/203", Status="1")
+    )
+    assert state.free_agents("2200") == {"PJSIP/203"}
+
+
+def test_hint_survives_empty_boot_time_hint_and_removal_forgets_it() -> None:
+    state = _primed()
+    state.apply(_ev("ExtensionStatus", Exten="201", Context="internal", Hint="", Status="0"))
+    assert state.free_agents("201") == {"PJSIP/201"}
+    state.apply(_ev("ExtensionStatus", Exten="201", Context="internal", Hint="PJSIP/201", Status="-1"))
+    assert state.free_agents("201") == frozenset()
+
+
+def test_every_hint_device_must_be_free() -> None:
+    state = AvailabilityState()
+    state.apply(_ev("ExtensionStatus", Exten="301", Hint="PJSIP/301&PJSIP/301-mobile", Status="0"))
+    assert state.free_agents("301") == {"PJSIP/301"}
+    state.apply(_ev("DeviceStateChange", Device="PJSIP/301-mobile", State="INUSE"))
+    assert state.free_agents("301") == frozenset()
+    state.apply(_ev("DeviceStateChange", Device="PJSIP/301-mobile", State="UNKNOWN"))
+    assert state.free_agents("301") == {"PJSIP/301"}
+    state.apply(_ev("ExtensionStatus", Exten="301", Hint="PJSIP/301&PJSIP/301-mobile", Status="16"))
+    assert state.free_agents("301") == frozenset()
+
+
+def test_unrelated_events_change_nothing() -> None:
+    state = _primed()
+    assert not state.apply(_ev("Newchannel", Channel="PJSIP/201-00000001", Uniqueid="x", Linkedid="x"))
+    state.clear()
+    assert state.free_agents("2200") == frozenset()
