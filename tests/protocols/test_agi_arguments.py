@@ -105,7 +105,7 @@ def test_split_arguments_matches_the_c_transcription(line: str) -> None:
     assert split_arguments(line) == c_parse_args(line)
 
 
-ARG = st.text(st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)), max_size=12)
+ARG = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=12)
 
 
 @given(st.lists(ARG, min_size=1, max_size=MAX_KEPT_ARGS))

@@ -276,7 +276,7 @@ def test_results_that_would_read_back_differently_are_refused(result: CommandRes
 
 
 KEY = st.from_regex(r"agi_[a-z]{1,12}", fullmatch=True)
-VALUE = st.text(st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)), max_size=20)
+VALUE = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=20)
 
 
 @given(st.dictionaries(KEY, VALUE, max_size=25), st.lists(VALUE, max_size=10))
@@ -286,12 +286,12 @@ def test_environment_round_trips(variables: dict[str, str], args: list[str]) -> 
     assert events == [env]
 
 
-WORD = st.text(st.characters(blacklist_characters="\r\n\x00 ()=", blacklist_categories=("Cs",)), max_size=8)
+WORD = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00 ()="), max_size=8)
 
 
 @given(
     st.one_of(st.none(), WORD),
-    st.one_of(st.none(), st.text(st.characters(blacklist_characters="\r\n\x00", blacklist_categories=("Cs",)))),
+    st.one_of(st.none(), st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"))),
     st.dictionaries(st.text("abcdefgh", min_size=1, max_size=6), WORD.filter(bool), max_size=3),
 )
 def test_success_results_round_trip(result: str | None, data: str | None, extras: dict[str, str]) -> None:
