@@ -117,6 +117,15 @@ class CallTracker:
             call.action_id = action_id
             self._by_action_id[action_id] = call_id
 
+    def adopt(self, call_id: str, live: dict[str, str], *, answered: bool) -> None:
+        """Track a call found alive on the PBX (after our restart): its channels by Uniqueid, and whether the
+        customer already answered. Nothing is reported for the past; the terminal event comes when it ends."""
+        call = self._calls.setdefault(call_id, _Call(call_id))
+        call.live.update(live)
+        call.seen_channel = call.seen_channel or bool(live)
+        call.answered = call.answered or answered
+        call.ringing = call.ringing or answered
+
     def forget(self, call_id: str) -> None:
         """Stop tracking without reporting (the Originate was rejected, so no event will follow)."""
         call = self._calls.pop(call_id, None)

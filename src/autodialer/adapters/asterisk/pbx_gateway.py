@@ -1,0 +1,240 @@
+"""CallControl over AMI: async Originate through a Local channel, hangup, live-call listing, and call events.
+
+Every call is ``Originate Channel: Local/<dial_number>@<outgoing_context>`` with ``Async: true`` and our call id as
+``ChannelId`` (so it is the Uniqueid/Linkedid of every channel of the call, README §6) and ``<call_id>-2`` as
+``OtherChannelId`` (the ;2 half). When the customer answers, ;1 continues at ``<connect_context>,<inner_num>,1``,
+which hands the call to our FastAGI server (docs/dialplan.md).
+
+Invariants: every field we put on the wire is validated first (no CR/LF/control characters, dialplan tokens only
+where they become part of a dial string), so a request can never inject AMI headers or reroute the call. A refused
+Originate (``Response: Error``, or the link down) raises OriginateRejected and leaves nothing tracked; an accepted
+one produces exactly one terminal call event later (call_tracking.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from autodialer.adapters.asterisk.ami_link import AMILink
+from autodialer.adapters.asterisk.call_tracking import CallTracker
+from autodialer.domain.call_events import CallEnded, CallEvent, CustomerFailed
+from autodialer.protocols.ami import Action, Event, ListResult
+from autodialer.services.ports import LiveCall, OriginateRejected, OriginateRequest
+
+log = logging.getLogger(__name__)
+
+# Asterisk keeps uniqueids in AST_MAX_UNIQUEID (150) bytes with the NUL; ";2"/"-2" must still fit.
+MAX_CALL_ID = 147
+_CALL_ID = re.compile(r"[A-Za-z0-9._:-]+")
+# What may become part of a dial string or an extension: digits, letters and the DTMF symbols.
+_DIAL_TOKEN = re.compile(r"[0-9A-Za-z+*#]+")
+_CONTEXT = re.compile(r"[A-Za-z0-9_.-]+")
+_VARIABLE_NAME = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MODES = frozenset({"connect", "poll"})
+
+# Sent once per session: drop the per-call noise we never use (README §7: 79 of 175 events of an answered call are
+# VarSet). Needs the AMI user's "system" write class; without it a refusal is logged and manager.conf's
+# eventfilter lines (docs/dialplan.md) do the same job.
+EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived", "!Event: Newexten")
+
+OUR_VARIABLES = ("DIALER_CALL_ID", "DIALER_MODE")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    outgoing_context: str = "dialer-out"
+    connect_context: str = "dialer-connect"
+    live_call_variables: tuple[str, ...] = OUR_VARIABLES
+
+
+def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{what}: {value!r} is not allowed here")
+    return value
+
+
+def _plain(value: str, what: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError(f"{what}: control characters are not allowed")
+    return value
+
+
+def originate_action(request: OriginateRequest, config: GatewayConfig) -> Action:
+    """The Originate action for ``request``; raises ValueError for anything unsafe or out of range."""
+    call_id = _check(request.call_id, _CALL_ID, "call_id")
+    if len(call_id) > MAX_CALL_ID:
+        raise ValueError(f"call_id: longer than {MAX_CALL_ID} characters")
+    if request.mode not in MODES:
+        raise ValueError(f"mode: {request.mode!r} is not one of {sorted(MODES)}")
+    if request.timeout_s <= 0:
+        raise ValueError("timeout_s: must be positive")
+    dial = _check(request.dial_number, _DIAL_TOKEN, "dial_number")
+    inner = _check(request.inner_num, _DIAL_TOKEN, "inner_num")
+    out_ctx = _check(config.outgoing_context, _CONTEXT, "outgoing_context")
+    connect_ctx = _check(config.connect_context, _CONTEXT, "connect_context")
+    variables = {"DIALER_MODE": request.mode, "DIALER_CALL_ID": call_id, **request.variables}
+    fields = [
+        ("Channel", f"Local/{dial}@{out_ctx}"),
+        ("Context", connect_ctx),
+        ("Exten", inner),
+        ("Priority", "1"),
+        ("Timeout", str(request.timeout_s * 1000)),
+        ("CallerID", _plain(request.caller_id, "caller_id")),
+        ("Async", "true"),
+        ("ChannelId", call_id),
+        ("OtherChannelId", f"{call_id}-2"),
+    ]
+    for name, value in variables.items():
+        fields.append(("Variable", f"{_check(name, _VARIABLE_NAME, 'variable name')}={_plain(value, name)}"))
+    return Action.build("Originate", fields)
+
+
+class AsteriskPbxGateway:
+    """Implements services.ports.CallControl. Feed it every AMI event with ``handle_event``."""
+
+    def __init__(self, ami: AMILink, config: GatewayConfig | None = None) -> None:
+        self._ami = ami
+        self._config = config or GatewayConfig()
+        self._tracker = CallTracker()
+        self._callbacks: list[Callable[[CallEvent], None]] = []
+        self._pending_hangups: dict[str, int] = {}  # call id -> cause, for calls with no channel yet
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- CallControl
+
+    def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:
+        self._callbacks.append(callback)
+
+    async def originate(self, request: OriginateRequest) -> None:
+        try:
+            action = originate_action(request, self._config)
+        except ValueError as e:
+            raise OriginateRejected(f"invalid-request: {e}") from e
+        if not self._ami.is_connected():
+            raise OriginateRejected("pbx-not-connected")
+        # Track before sending: the first channel events can arrive before the response is handed to us.
+        self._tracker.expect(request.call_id)
+        try:
+            response = await self._ami.send_action(action)
+        except ConnectionError as e:
+            self._tracker.forget(request.call_id)
+            raise OriginateRejected("pbx-not-connected") from e
+        except TimeoutError as e:
+            # Asterisk may still have queued it: we report a rejection, so make sure no call survives it.
+            self._tracker.forget(request.call_id)
+            self._pending_hangups[request.call_id] = 16
+            raise OriginateRejected("pbx-timeout") from e
+        if not response.is_success:
+            self._tracker.forget(request.call_id)
+            raise OriginateRejected(response.message or response.status or "originate refused")
+        self._tracker.expect(request.call_id, response.action_id)
+        log.info("originate queued: call %s to %s, then %s", request.call_id, request.dial_number, request.inner_num)
+
+    async def hangup(self, call_id: str, cause: int = 16) -> None:
+        channels = self._tracker.live_channels(call_id) or await self._channels_from_pbx(call_id)
+        if not channels and self._tracker.is_tracking(call_id):
+            # Originate queued but no channel yet: hang up each channel as soon as it appears.
+            self._pending_hangups[call_id] = cause
+            return
+        await self._hangup_channels(channels, cause)
+
+    async def live_calls(self) -> Sequence[LiveCall]:
+        result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
+        groups: dict[str, list[Event]] = {}
+        for item in result.items:
+            linked = item.get("Linkedid")
+            if linked:
+                groups.setdefault(linked, []).append(item)
+        calls: list[LiveCall] = []
+        for linked, channels in groups.items():
+            call = await self._our_call(linked, channels)
+            if call is not None:
+                calls.append(call)
+        return calls
+
+    # ---- fed by the AMI client
+
+    def handle_event(self, event: Event | ListResult) -> None:
+        """Fold one AMI event; deliver the call events it completes, in arrival order."""
+        if not isinstance(event, Event):
+            return
+        for call_event in self._tracker.feed(event):
+            if isinstance(call_event, (CallEnded, CustomerFailed)):
+                self._pending_hangups.pop(call_event.call_id, None)
+            for callback in list(self._callbacks):
+                callback(call_event)
+        if event.name == "Newchannel":
+            cause = self._pending_hangups.get(event.get("Linkedid") or "")
+            channel = event.get("Channel")
+            if cause is not None and channel:
+                self._spawn(self._hangup_quietly(channel, cause))
+
+    async def install_event_filters(self) -> None:
+        """Ask Asterisk to drop the event kinds we never use on this session (call after every login)."""
+        for expression in EVENT_FILTERS:
+            response = await self._ami.send_action(
+                Action.build("Filter", [("Operation", "Add"), ("Filter", expression)])
+            )
+            if not response.is_success:
+                log.info("AMI filter %r refused (%s); relying on manager.conf", expression, response.message)
+                return
+
+    # ---- helpers
+
+    async def _hangup_channels(self, channels: Iterable[str], cause: int) -> None:
+        # One Hangup per exact channel name: names are known from Newchannel/CoreShowChannels, and an exact name
+        # cannot match another call the way a regular expression over "Local/<number>@…" could.
+        for channel in channels:
+            response = await self._ami.send_action(
+                Action.build("Hangup", [("Channel", _plain(channel, "channel")), ("Cause", str(cause))])
+            )
+            if not response.is_success:
+                log.debug("hangup %s: %s", channel, response.message)  # already gone: fine
+
+    async def _hangup_quietly(self, channel: str, cause: int) -> None:
+        try:
+            await self._hangup_channels((channel,), cause)
+        except (ConnectionError, TimeoutError) as e:  # the link is gone, and so is the call with it
+            log.warning("hangup %s failed: %s", channel, e)
+
+    async def _channels_from_pbx(self, call_id: str) -> tuple[str, ...]:
+        if not self._ami.is_connected():
+            return ()
+        result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
+        return tuple(c for i in result.items if i.get("Linkedid") == call_id and (c := i.get("Channel")))
+
+    async def _our_call(self, linked: str, channels: list[Event]) -> LiveCall | None:
+        """The call if one of its channels carries DIALER_CALL_ID equal to its Linkedid, else None."""
+        # The originated channel (Uniqueid == Linkedid) carries the Originate variables; try it first.
+        channels.sort(key=lambda c: c.get("Uniqueid") != linked)
+        for item in channels:
+            channel = item.get("Channel") or ""
+            variables = await self._get_variables(channel)
+            if variables.get("DIALER_CALL_ID") == linked:
+                state = item.get("ChannelStateDesc") or ""
+                live = {uid: name for c in channels if (uid := c.get("Uniqueid")) and (name := c.get("Channel"))}
+                self._tracker.adopt(linked, live, answered=state == "Up")
+                return LiveCall(linked, channel, state, variables)
+        return None
+
+    async def _get_variables(self, channel: str) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name in self._config.live_call_variables:
+            response = await self._ami.send_action(Action.build("Getvar", [("Channel", channel), ("Variable", name)]))
+            if not response.is_success:
+                return values  # the channel is gone
+            value = response.get("Value")
+            if value:
+                values[name] = value
+        return values
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

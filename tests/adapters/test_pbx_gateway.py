@@ -1,0 +1,360 @@
+"""AsteriskPbxGateway over loopback TCP against a small fake Asterisk built on the AMI server role.
+
+The fake answers Originate like Asterisk 22 does and then replays the recorded events of a trace call with the ids
+rewritten to the new call id, so the gateway sees real event sequences. It records every action it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from tests.adapters.trace_items import trace_events
+
+from autodialer.adapters.asterisk.pbx_gateway import (
+    EVENT_FILTERS,
+    AsteriskPbxGateway,
+    GatewayConfig,
+    originate_action,
+)
+from autodialer.domain.call_events import CallEnded, CallEvent, CustomerAnswered, CustomerFailed, CustomerOutcome
+from autodialer.protocols.ami import (
+    Action,
+    ActionIdSequence,
+    AMIConnection,
+    Banner,
+    ConnectionClosed,
+    Event,
+    ListResult,
+    Response,
+    Role,
+)
+from autodialer.services.ports import OriginateRejected, OriginateRequest
+
+# Dial number -> (trace, the call id recorded in it): the fake PBX replays that call.
+SCRIPTS = {
+    "5551486": ("03", "dlr-72fc7bd0783c"),
+    "5551001": ("02-originate-answer-bridge-customer-hangup", "dlr-68c70912c8de"),
+    "5551999": ("04", "dlr-2bc08d14894c"),
+}
+
+
+def _rewrite(event: Event, old: str, new: str) -> Event:
+    return Event(tuple((k, v.replace(old, new)) for k, v in event.fields))
+
+
+def _script(dial: str, call_id: str, action_id: str | None) -> list[Event]:
+    trace, old = SCRIPTS[dial]
+    out = []
+    for item in trace_events(trace):
+        if not isinstance(item, Event) or old not in " ".join(v for _, v in item.fields):
+            continue
+        event = _rewrite(item, old, call_id)
+        if event.name == "OriginateResponse":
+            event = Event(tuple((k, action_id or "") if k == "ActionID" else (k, v) for k, v in event.fields))
+        out.append(event)
+    return out
+
+
+@dataclass
+class FakeAsterisk:
+    """Answers like Asterisk 22; ``channels`` is what CoreShowChannels lists, ``variables`` what Getvar returns."""
+
+    received: list[Action] = field(default_factory=list)
+    channels: list[Event] = field(default_factory=list)
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
+    refuse_filters: bool = False
+    hold_events: bool = False  # keep the scripted events until release() (to test hangup before any channel)
+    held: list[Event] = field(default_factory=list)
+    writer: asyncio.StreamWriter | None = None
+    conn: AMIConnection | None = None
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = AMIConnection(Role.SERVER)
+        self.writer, self.conn = writer, conn
+        writer.write(conn.send(Banner("11.0.0")))
+        while data := await reader.read(65536):
+            conn.receive_data(data)
+            for action in conn.events():
+                if isinstance(action, Action):
+                    self.received.append(action)
+                    for reply in self._answer(action):
+                        writer.write(conn.send(reply))
+            await writer.drain()
+        writer.close()
+
+    def release(self) -> None:
+        assert self.writer is not None and self.conn is not None
+        for event in self.held:
+            self.writer.write(self.conn.send(event))
+        self.held.clear()
+
+    def _answer(self, action: Action) -> list[Response | Event | ListResult]:
+        aid = action.action_id
+        if action.name == "Originate":
+            if action.get("Exten") == "999":
+                return [Response.build("Error", [("Message", "Extension does not exist.")], action_id=aid)]
+            queued = Response.build("Success", [("Message", "Originate successfully queued")], action_id=aid)
+            dial = (action.get("Channel") or "").removeprefix("Local/").split("@")[0]
+            script = _script(dial, action.get("ChannelId") or "", aid)
+            if self.hold_events:
+                self.held.extend(script)
+                return [queued]
+            return [queued, *script]
+        if action.name == "Filter" and self.refuse_filters:
+            return [Response.build("Error", [("Message", "Permission denied")], action_id=aid)]
+        if action.name == "CoreShowChannels":
+            start = Response.build("Success", [("EventList", "start")], action_id=aid)
+            items = tuple(Event.build("CoreShowChannel", c.fields[1:], action_id=aid) for c in self.channels)
+            done = Event.build("CoreShowChannelsComplete", [("EventList", "Complete")], action_id=aid)
+            return [ListResult(start, items, done)]
+        if action.name == "Getvar":
+            value = self.variables.get((action.get("Channel") or "", action.get("Variable") or ""))
+            if value is None and not any(c.get("Channel") == action.get("Channel") for c in self.channels):
+                return [Response.build("Error", [("Message", "No such channel")], action_id=aid)]
+            return [
+                Response.build(
+                    "Success", [("Variable", action.get("Variable") or ""), ("Value", value or "")], action_id=aid
+                )
+            ]
+        return [Response.build("Success", [("Message", "Success")], action_id=aid)]
+
+
+class LoopbackLink:
+    """The smallest AMILink over TCP: the AMI client role, ActionID correlation, events to a callback."""
+
+    def __init__(self, on_event: Callable[[Event | ListResult], None]) -> None:
+        self._on_event = on_event
+        self._ids = ActionIdSequence("gw")
+        self._conn = AMIConnection(Role.CLIENT)
+        self._pending: dict[str, asyncio.Future[Response | ListResult]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def connect(self, port: int) -> None:
+        reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
+        self._task = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            data = await reader.read(65536)
+            self._conn.receive_data(data)
+            for item in self._conn.events():
+                if isinstance(item, ConnectionClosed):
+                    self._writer = None
+                    for future in self._pending.values():
+                        future.set_exception(ConnectionError("closed"))
+                    return
+                if isinstance(item, (Response, ListResult)) and item.action_id in self._pending:
+                    self._pending.pop(item.action_id).set_result(item)
+                elif isinstance(item, Event):
+                    self._on_event(item)
+
+    def is_connected(self) -> bool:
+        return self._writer is not None
+
+    async def _send(self, action: Action, *, fold: bool) -> Response | ListResult:
+        if self._writer is None:
+            raise ConnectionError("not connected")
+        aid = self._ids.next()
+        action = Action(((action.fields[0]), ("ActionID", aid), *action.fields[1:]))
+        if fold:
+            self._conn.expect_list(aid)
+        future: asyncio.Future[Response | ListResult] = asyncio.get_running_loop().create_future()
+        self._pending[aid] = future
+        self._writer.write(self._conn.send(action))
+        return await future
+
+    async def send_action(self, action: Action) -> Response:
+        result = await self._send(action, fold=False)
+        assert isinstance(result, Response)
+        return result
+
+    async def send_list_action(self, action: Action) -> ListResult:
+        result = await self._send(action, fold=True)
+        assert isinstance(result, ListResult)
+        return result
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._task is not None:
+            await self._task
+
+
+@dataclass
+class Rig:
+    pbx: FakeAsterisk
+    gateway: AsteriskPbxGateway
+    link: LoopbackLink
+    events: list[CallEvent]
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.events) < count:
+                await asyncio.sleep(0.001)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    pbx = FakeAsterisk()
+    server = await asyncio.start_server(pbx.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    events: list[CallEvent] = []
+    holder: list[AsteriskPbxGateway] = []
+    link = LoopbackLink(lambda e: holder[0].handle_event(e))
+    gateway = AsteriskPbxGateway(link, GatewayConfig())
+    holder.append(gateway)
+    gateway.on_call_event(events.append)
+    await link.connect(port)
+    yield Rig(pbx, gateway, link, events)
+    await link.close()
+    server.close()
+    await server.wait_closed()
+
+
+def _request(call_id: str, dial: str, inner: str = "201", **kw: object) -> OriginateRequest:
+    fields: dict[str, object] = {"timeout_s": 30, "caller_id": '"Dialer" <4930000000>', "mode": "connect"}
+    fields.update(kw)
+    return OriginateRequest(call_id=call_id, dial_number=dial, inner_num=inner, **fields)  # type: ignore[arg-type]
+
+
+async def test_originate_sends_the_documented_action_and_reports_busy(rig: Rig) -> None:
+    await rig.gateway.originate(_request("c-busy", "5551486", variables={"CAMPAIGN_ID": "42"}))
+    await rig.wait_for(1)
+    assert rig.events == [CustomerFailed("c-busy", CustomerOutcome.BUSY, 17, "User busy", "BUSY")]
+    (sent,) = [a for a in rig.pbx.received if a.name == "Originate"]
+    assert sent.get("Channel") == "Local/5551486@dialer-out"
+    assert (sent.get("Context"), sent.get("Exten"), sent.get("Priority")) == ("dialer-connect", "201", "1")
+    assert (sent.get("Async"), sent.get("ChannelId"), sent.get("OtherChannelId")) == ("true", "c-busy", "c-busy-2")
+    assert sent.get("Timeout") == "30000"
+    assert sent.get("CallerID") == '"Dialer" <4930000000>'
+    assert sent.get_all("Variable") == ["DIALER_MODE=connect", "DIALER_CALL_ID=c-busy", "CAMPAIGN_ID=42"]
+
+
+async def test_answered_call_reports_answer_then_end(rig: Rig) -> None:
+    await rig.gateway.originate(_request("c-ok", "5551001", mode="poll"))
+    await rig.wait_for(3)
+    assert isinstance(rig.events[1], CustomerAnswered)
+    assert rig.events[1].channel == "Local/5551001@dialer-out-000007d0;1"
+    assert rig.events[2] == CallEnded("c-ok", 16, "Normal Clearing")
+
+
+async def test_error_response_is_a_rejection_and_nothing_is_tracked(rig: Rig) -> None:
+    with pytest.raises(OriginateRejected, match=r"Extension does not exist\."):
+        await rig.gateway.originate(_request("c-bad", "5551486", inner="999"))
+    assert rig.events == []
+
+
+async def test_link_down_is_pbx_not_connected(rig: Rig) -> None:
+    await rig.link.close()
+    with pytest.raises(OriginateRejected, match="pbx-not-connected"):
+        await rig.gateway.originate(_request("c-down", "5551486"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dial_number": "5551486@other-context"},
+        {"dial_number": "555\r\nAction: Hangup"},
+        {"inner_num": "201,1"},
+        {"call_id": "c 1"},
+        {"call_id": "x" * 148},
+        {"caller_id": "Dialer\r\nAction: Command"},
+        {"variables": {"BAD NAME": "1"}},
+        {"variables": {"OK": "line\nbreak"}},
+        {"mode": "shout"},
+        {"timeout_s": 0},
+    ],
+)
+async def test_unsafe_fields_are_refused_before_anything_is_sent(rig: Rig, change: dict[str, object]) -> None:
+    base: dict[str, object] = {"call_id": "c-1", "dial_number": "5551486", "inner_num": "201"}
+    base.update(change)
+    request = _request(str(base.pop("call_id")), str(base.pop("dial_number")), str(base.pop("inner_num")), **base)
+    with pytest.raises(OriginateRejected, match="invalid-request"):
+        await rig.gateway.originate(request)
+    assert not any(a.name == "Originate" for a in rig.pbx.received)
+
+
+def test_call_id_of_147_characters_fits_the_uniqueid_limit() -> None:
+    action = originate_action(_request("x" * 147, "5551486"), GatewayConfig())
+    assert len(action.get("OtherChannelId") or "") == 149
+
+
+async def test_hangup_before_any_channel_hangs_up_each_channel_as_it_appears(rig: Rig) -> None:
+    rig.pbx.hold_events = True
+    await rig.gateway.originate(_request("c-ring", "5551999"))
+    await rig.gateway.hangup("c-ring", cause=16)
+    rig.pbx.release()
+    await rig.wait_for(2)
+
+    def hung() -> list[tuple[str | None, str | None]]:
+        return [(a.get("Channel"), a.get("Cause")) for a in rig.pbx.received if a.name == "Hangup"]
+
+    async with asyncio.timeout(5):
+        while len(hung()) < 2:  # the spawned Hangup actions are still on their way to the fake
+            await asyncio.sleep(0.001)
+    assert ("Local/5551999@dialer-out-000007d2;1", "16") in hung()
+    assert ("Local/5551999@dialer-out-000007d2;2", "16") in hung()
+
+
+async def test_hangup_of_a_live_call_names_its_channels(rig: Rig) -> None:
+    rig.pbx.channels = [
+        Event.build(
+            "CoreShowChannel", [("Channel", "Local/1@dialer-out-0000000a;1"), ("Uniqueid", "c-9"), ("Linkedid", "c-9")]
+        ),
+        Event.build(
+            "CoreShowChannel", [("Channel", "PJSIP/trunk-00000001"), ("Uniqueid", "17.1"), ("Linkedid", "c-9")]
+        ),
+        Event.build(
+            "CoreShowChannel", [("Channel", "PJSIP/201-00000002"), ("Uniqueid", "17.2"), ("Linkedid", "other")]
+        ),
+    ]
+    await rig.gateway.hangup("c-9", cause=21)
+    hung = [(a.get("Channel"), a.get("Cause")) for a in rig.pbx.received if a.name == "Hangup"]
+    assert hung == [("Local/1@dialer-out-0000000a;1", "21"), ("PJSIP/trunk-00000001", "21")]
+    await rig.gateway.hangup("unknown-call")
+    assert len([a for a in rig.pbx.received if a.name == "Hangup"]) == 2
+
+
+async def test_live_calls_keep_only_channels_carrying_our_call_id(rig: Rig) -> None:
+    def chan(name: str, uid: str, linked: str, state: str) -> Event:
+        fields = [("Channel", name), ("Uniqueid", uid), ("Linkedid", linked), ("ChannelStateDesc", state)]
+        return Event.build("CoreShowChannel", fields)
+
+    rig.pbx.channels = [
+        chan("PJSIP/trunk-00000003", "17.3", "c-live", "Up"),
+        chan("Local/5551001@dialer-out-00000001;1", "c-live", "c-live", "Up"),
+        chan("PJSIP/202-00000004", "17.4", "17.4", "Up"),  # somebody else's call
+    ]
+    rig.pbx.variables = {
+        ("Local/5551001@dialer-out-00000001;1", "DIALER_CALL_ID"): "c-live",
+        ("Local/5551001@dialer-out-00000001;1", "DIALER_MODE"): "poll",
+    }
+    calls = await rig.gateway.live_calls()
+    assert [(c.call_id, c.channel, c.state, dict(c.variables)) for c in calls] == [
+        ("c-live", "Local/5551001@dialer-out-00000001;1", "Up", {"DIALER_CALL_ID": "c-live", "DIALER_MODE": "poll"})
+    ]
+    # The adopted call ends with CallEnded once its channels hang up.
+    for uid, name in (("c-live", "Local/5551001@dialer-out-00000001;1"), ("17.3", "PJSIP/trunk-00000003")):
+        fields = [
+            ("Channel", name),
+            ("Uniqueid", uid),
+            ("Linkedid", "c-live"),
+            ("Cause", "16"),
+            ("Cause-txt", "Normal Clearing"),
+        ]
+        rig.gateway.handle_event(Event.build("Hangup", fields))
+    assert rig.events == [CallEnded("c-live", 16, "Normal Clearing")]
+
+
+async def test_event_filters_are_installed_or_left_to_manager_conf(rig: Rig) -> None:
+    await rig.gateway.install_event_filters()
+    assert [a.get("Filter") for a in rig.pbx.received if a.name == "Filter"] == list(EVENT_FILTERS)
+    rig.pbx.refuse_filters = True
+    rig.pbx.received.clear()
+    await rig.gateway.install_event_filters()
+    assert len([a for a in rig.pbx.received if a.name == "Filter"]) == 1
