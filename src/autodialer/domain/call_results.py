@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from autodialer.domain.call_events import CustomerFailed, CustomerOutcome
-from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultCode, ResultRow, RowEvent
+from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultCode, ResultRow, RowEvent, apply_event
 
 # DIALSTATUS Asterisk reports for each outcome, used when the adapter saw no DialEnd (README §6 table).
 _DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
@@ -104,3 +104,24 @@ def close_unresolved(row: ResultRow, now: float) -> ResultRow:
     if row.is_closed:
         return row
     return replace(row, result=ResultCode.FAIL.value, close_time=int(now), change_time=now)
+
+
+def begin_attempt(row: ResultRow, call_id: str, call_file: str, now: float) -> ResultRow:
+    """The row as a new attempt starts: one more try, the previous attempt's call facts cleared, CreateCallFile.
+
+    MikoPBX dials a number once, so its rows never needed clearing; with retries the last attempt's outDialState or
+    cause would otherwise leak into the next attempt's result (e.g. turn FAIL_PROVIDER into FAIL). A closed row is
+    never dialed again: ValueError.
+    """
+    if row.is_closed:
+        raise ValueError("a number with a result is never dialed again")
+    fresh = replace(
+        row,
+        out_dial_state=None,
+        in_dial_state=None,
+        cause=None,
+        verbose_call_id=None,
+        count_try=row.count_try + 1,
+        next_attempt_at=0.0,
+    )
+    return apply_event(fresh, attempt_started(call_id, call_file), now)

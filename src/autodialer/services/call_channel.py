@@ -1,0 +1,41 @@
+"""The port for one answered call's channel, as the FastAGI handlers drive it.
+
+The FastAGI adapter's per-session object (``AGICall``) satisfies these Protocols structurally; tests use a scripted
+fake. Commands follow Asterisk's AGI semantics (shared/asterisk/README.md §6): ``exec`` returns the application's
+result (Dial: 0 when it returned normally, -1 when the channel hung up); ``get_variable`` still answers after the
+hangup; ``hung_up`` turns True as soon as Asterisk's asynchronous ``HANGUP`` line arrives. After a hangup the
+handlers send no channel command other than ``get_variable``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class CallChannel(Protocol):
+    @property
+    def hung_up(self) -> bool: ...
+
+    async def answer(self) -> None: ...
+
+    async def exec(self, app: str, *args: str) -> int:
+        """EXEC ``app`` with ``args`` (joined with ``,``); the application's result."""
+        ...
+
+    async def get_variable(self, name: str) -> str | None:
+        """The variable's value, None when it is not set."""
+        ...
+
+    async def set_variable(self, name: str, value: str) -> None: ...
+
+    async def hangup(self) -> None: ...
+
+
+class PromptChannel(CallChannel, Protocol):
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+        """Play ``name`` (no extension); the key among ``escape_digits`` that interrupted it, else None."""
+        ...
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        """One key pressed within ``timeout_ms``, None on timeout."""
+        ...

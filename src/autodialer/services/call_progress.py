@@ -1,0 +1,62 @@
+"""The port between the FastAGI handlers (connect, poll) and the dialer engine that owns the attempt.
+
+The handlers run on the answered customer's channel; they learn who the call is for and report what happened in
+our own words. The engine (DialerEngine implements this Protocol) turns the reports into MikoPBX events on the
+number's row. Every method is a no-op for an unknown or already finished call id, so a late or duplicate report
+can never reopen or change a settled row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from autodialer.domain.poll_flow import PollDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectContext:
+    call_id: str
+    task_id: int
+    inner_num: str  # the extension or queue number of the task
+    agent: str | None  # the agent interface the engine reserved for this call (e.g. "PJSIP/201")
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    call_id: str
+    task_id: int
+    poll: PollDefinition
+    params: Mapping[str, str]  # the number's params, for <key> substitution
+
+
+class CallProgress(Protocol):
+    async def connect_context(self, call_id: str) -> ConnectContext | None:
+        """What the connect step needs, None if the call is unknown (not ours, or already finished)."""
+        ...
+
+    async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
+        """About to dial the employee (MikoPBX startDial)."""
+        ...
+
+    async def agent_busy(self, call_id: str) -> None:
+        """Nobody can take the answered call; the handler hangs up (allUserBusy → FAIL_USER_BUSY)."""
+        ...
+
+    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
+        """The Dial to the employee returned with ``dial_status`` (ANSWER, NOANSWER, BUSY …). Report before the
+        FastAGI socket closes: Asterisk keeps the channel until then, so this always precedes CallEnded."""
+        ...
+
+    async def poll_context(self, call_id: str) -> PollContext | None: ...
+
+    async def poll_started(self, call_id: str) -> None: ...
+
+    async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None: ...
+
+    async def poll_completed(self, call_id: str) -> None: ...
+
+    async def opt_out(self, call_id: str) -> None:
+        """The customer asked not to be called again: put the number on the do-not-call list."""
+        ...

@@ -1,0 +1,85 @@
+"""ConnectCallHandler: the FastAGI ``/connect`` logic, run on the customer's channel once the customer answered.
+
+MikoPBX's ``dialer-out-originate-in`` did the same in dialplan: startDial → busy check (allUserBusy and hang up) →
+Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ran endCall. Here:
+
+1. ask the engine for the call's context (unknown call: hang up, nothing is reported);
+2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId;
+3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since);
+   if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
+4. Dial with option ``g`` so an employee hangup returns to us and can be told from a customer hangup: an extension
+   whose reserved agent is its own device is dialed directly (``PJSIP/201``); anything else, queues included, through
+   the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue strategy, announcements and statistics
+   still apply;
+5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from autodialer.services.call_channel import CallChannel
+from autodialer.services.call_progress import CallProgress, ConnectContext
+from autodialer.services.ports import AvailabilityView
+
+log = logging.getLogger(__name__)
+
+# Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
+_DIALABLE = re.compile(r"[0-9*#+]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectSettings:
+    dial_timeout_s: int = 60
+    internal_context: str = "internal"
+
+
+def dial_target(context: ConnectContext, internal_context: str) -> str | None:
+    """The Dial destination for the call, None when the inner number is not a plain number."""
+    if not _DIALABLE.fullmatch(context.inner_num):
+        return None
+    agent = context.agent
+    if agent is not None and "/" in agent and agent.split("/", 1)[1] == context.inner_num:
+        return agent
+    return f"Local/{context.inner_num}@{internal_context}"
+
+
+class ConnectCallHandler:
+    def __init__(
+        self, progress: CallProgress, availability: AvailabilityView, settings: ConnectSettings | None = None
+    ) -> None:
+        self._progress = progress
+        self._availability = availability
+        self._settings = settings or ConnectSettings()
+
+    async def handle(self, channel: CallChannel, call_id: str) -> None:
+        """Run the connect step for ``call_id`` (the FastAGI ``agi_uniqueid``) on ``channel``."""
+        context = await self._progress.connect_context(call_id)
+        if context is None:
+            log.warning("connect: call %s is not a call of ours in progress, hanging up", call_id)
+            await channel.hangup()
+            return
+        await self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
+        target = dial_target(context, self._settings.internal_context)
+        if target is None or not self._target_free(context):
+            log.info("connect: %s cannot take call %s now", context.inner_num, call_id)
+            await self._progress.agent_busy(call_id)
+            if not channel.hung_up:
+                await channel.hangup()
+            return
+        await channel.exec("Dial", target, str(self._settings.dial_timeout_s), "g")
+        status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
+        customer_first = channel.hung_up
+        await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+        if not channel.hung_up:
+            await channel.hangup()
+
+    def _target_free(self, context: ConnectContext) -> bool:
+        if not self._availability.is_connected():
+            return True  # unknown: let the Dial find out rather than drop a customer who answered
+        free = self._availability.free_agents(context.inner_num)
+        if context.agent is not None and dial_target(context, "") == context.agent:
+            return context.agent in free
+        return bool(free)

@@ -1,0 +1,467 @@
+"""DialerEngine: places the campaign calls and keeps every number's MikoPBX result row current.
+
+The loop is event driven: it wakes on an availability change, a call event, a task change (``task_changed``, called
+by the API) or the next due time the domain computed (``plan_dials``), never on a fixed timer. For each call:
+reserve an agent → store the attempt (``start_attempt``) BEFORE the Originate, with our call id that becomes the
+Asterisk ChannelId/Linkedid → ``CallControl.originate`` → call events and FastAGI reports update the row through
+the result state machine → the reservation is released on every outcome (rejected, failed, ended, lost).
+
+Crash safety: on start, stored in-flight attempts are reconciled with ``CallControl.live_calls()``: live ones are
+adopted (their numbers and agents stay held), vanished ones are closed. An attempt is never originated twice: a
+new call for the same number is a new attempt with a new id, made only after the old one finished. A watchdog
+periodically closes attempts the PBX no longer knows, so a lost event cannot hold a channel slot forever.
+
+All state changes run under one lock: AMI events, FastAGI reports and the planner interleave only between whole
+steps, so a number's row is never updated from two stale copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from autodialer.domain import call_results
+from autodialer.domain.call_events import (
+    CallEnded,
+    CallEvent,
+    CustomerAnswered,
+    CustomerFailed,
+    CustomerOutcome,
+    CustomerRinging,
+)
+from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
+from autodialer.domain.mikopbx_results import ANSWER, EventName, RowEvent, apply_event
+from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
+from autodialer.services.call_progress import ConnectContext, PollContext
+from autodialer.services.dialer_store import Attempt, DialerStore, DialTask, PollAnswer
+from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields, start_dial_fields
+from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
+from autodialer.services.timing import Sleeper
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    originate_timeout_s: int = 30
+    caller_id: str = "Dialer"
+    def_dial_prefix: str = ""
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    watchdog_interval_s: float = 30.0
+    # An attempt younger than this is never closed as lost: the PBX may not list a call it is still setting up.
+    watchdog_grace_s: float = 90.0
+    max_backoff_s: float = 30.0
+
+
+def new_call_id() -> str:
+    return f"dlr-{uuid.uuid4().hex[:16]}"
+
+
+class DialerEngine:
+    """Implements services.call_progress.CallProgress for the FastAGI handlers."""
+
+    def __init__(
+        self,
+        store: DialerStore,
+        calls: CallControl,
+        availability: AvailabilityView,
+        clock: Clock,
+        sleeper: Sleeper,
+        events: UserEventSink,
+        settings: EngineSettings | None = None,
+        call_ids: Callable[[], str] = new_call_id,
+    ) -> None:
+        self._store = store
+        self._calls = calls
+        self._availability = availability
+        self._clock = clock
+        self._sleeper = sleeper
+        self._events = events
+        self._settings = settings or EngineSettings()
+        self._call_ids = call_ids
+        self._attempts: dict[str, Attempt] = {}
+        self._pending: deque[CallEvent] = deque()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._next_watchdog = 0.0
+        self._started = False
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        """Subscribe to the PBX and reconcile the attempts a previous run left in flight. Call once."""
+        if self._started:
+            return
+        self._started = True
+        self._calls.on_call_event(self._enqueue)
+        self._availability.on_change(self.wake)
+        async with self._lock:
+            await self._reconcile()
+
+    async def run(self) -> None:
+        """Start, then loop until cancelled: handle events, plan, sleep until the next deadline or a wake-up.
+
+        This is the engine's task supervisor: an unexpected error is logged and the loop resumes after a capped
+        backoff, so one bad row cannot stop every campaign.
+        """
+        await self.start()
+        failures = 0
+        while True:
+            try:
+                deadline = await self.step()
+                failures = 0
+            except Exception:
+                failures += 1
+                backoff = min(self._settings.max_backoff_s, 0.5 * 2**failures)
+                log.exception("dialer engine step failed, retrying in %.1fs", backoff)
+                deadline = self._clock.now() + backoff
+            await self._wait(deadline)
+
+    async def step(self) -> float | None:
+        """Handle the queued call events, then plan and start calls; return the next deadline (None: events only)."""
+        await self.process_events()
+        async with self._lock:
+            return await self._tick()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def task_changed(self) -> None:
+        """The API created, changed, paused, resumed or deleted a task or its numbers."""
+        self.wake()
+
+    @property
+    def calls_in_flight(self) -> int:
+        return len(self._attempts)
+
+    def reserved_agents(self) -> frozenset[str]:
+        return frozenset(a.agent for a in self._attempts.values() if a.agent is not None)
+
+    # ---- call events
+
+    def _enqueue(self, event: CallEvent) -> None:
+        # Called synchronously by the adapter: keep arrival order, do the work in the loop.
+        self._pending.append(event)
+        self._wake.set()
+
+    async def process_events(self) -> None:
+        while self._pending:
+            event = self._pending.popleft()
+            async with self._lock:
+                await self._handle(event)
+
+    async def _handle(self, event: CallEvent) -> None:
+        attempt = self._attempts.get(event.call_id)
+        if attempt is None:
+            log.debug("event for a call that is not ours or already finished: %s", event)
+            return
+        now = self._clock.now()
+        match event:
+            case CustomerRinging():
+                pass
+            case CustomerAnswered():
+                await self._save_attempt(replace(attempt, answered=True))
+            case CustomerFailed():
+                attempt = await self._apply(attempt, call_results.customer_failed(event), now, outcome=event.outcome)
+                await self._finish(attempt, now, dial_status=event.dial_status or event.outcome.value.upper())
+            case CallEnded():
+                ended = call_results.call_ended(event.call_id, event.cause_text, attempt.m_dial_status)
+                attempt = await self._apply(attempt, [ended], now)
+                await self._finish(attempt, now, dial_status=ANSWER)
+
+    # ---- planning and starting calls
+
+    async def _tick(self) -> float | None:
+        now = self._clock.now()
+        watchdog_at = await self._maybe_watchdog(now)
+        if not self._availability.is_connected():
+            # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
+            return watchdog_at
+        tasks = await self._open_tasks(now)
+        slices = [await self._slice(task, now) for task in tasks]
+        snapshot = DialSnapshot(
+            now=now,
+            tasks=slices,
+            free_agents={t.inner_num: self._availability.free_agents(t.inner_num) for t in tasks if not t.is_poll},
+            reserved=self.reserved_agents(),
+            numbers_in_call=frozenset(a.number_id for a in self._attempts.values()),
+            next_due_at=await self._store.next_due_at(now),
+        )
+        plan = plan_dials(snapshot)
+        by_id = {t.task_id: t for t in tasks}
+        for start in plan.starts:
+            await self._start_call(by_id[start.task_id], start, now)
+        return _earliest(plan.next_deadline, watchdog_at)
+
+    async def _open_tasks(self, now: float) -> list[DialTask]:
+        busy_tasks = {a.task_id for a in self._attempts.values()}
+        tasks: list[DialTask] = []
+        for task in await self._store.open_tasks():
+            if task.open_numbers == 0 and task.task_id not in busy_tasks:
+                # MikoPBX getSliceTask: an open task without open rows is finished (also one that never had any).
+                await self._store.close_task(task.task_id, now)
+                log.info("task %s: every number has a result, task closed", task.task_id)
+                continue
+            tasks.append(task)
+        return tasks
+
+    async def _slice(self, task: DialTask, now: float) -> TaskSlice:
+        in_progress = sum(1 for a in self._attempts.values() if a.task_id == task.task_id)
+        capacity = task.max_channels - in_progress
+        numbers = await self._store.due_numbers(task.task_id, now, capacity) if capacity > 0 else []
+        return TaskSlice(
+            task_id=task.task_id,
+            state=task.state,
+            inner_num=task.inner_num,
+            needs_agent=not task.is_poll,
+            max_channels=task.max_channels,
+            in_progress=in_progress,
+            numbers=[DueNumber(n.number_id, n.due_at) for n in numbers],
+        )
+
+    async def _start_call(self, task: DialTask, start: DialStart, now: float) -> None:
+        number = await self._store.get_number(start.number_id)
+        if number is None:
+            return
+        call_id = self._call_ids()
+        call_file = call_results.call_file_name(task.task_id, number.dial_digits, task.inner_num)
+        row = call_results.begin_attempt(number.row, call_id, call_file, now)
+        attempt = Attempt(
+            call_id=call_id,
+            task_id=task.task_id,
+            number_id=number.number_id,
+            phone=number.phone,
+            inner_num=task.inner_num,
+            mode="poll" if task.is_poll else "connect",
+            agent=start.agent,
+            created_at=now,
+        )
+        if not await self._store.start_attempt(attempt, row):
+            return  # the API changed the number or task meanwhile
+        self._attempts[call_id] = attempt
+        log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, start.agent)
+        request = OriginateRequest(
+            call_id=call_id,
+            dial_number=(task.dial_prefix or self._settings.def_dial_prefix) + number.dial_digits,
+            inner_num=task.inner_num,
+            mode=attempt.mode,
+            timeout_s=self._settings.originate_timeout_s,
+            caller_id=self._settings.caller_id,
+            variables={"DIALER_TASK_ID": str(task.task_id), "DIALER_AGENT": start.agent or ""},
+        )
+        try:
+            await self._calls.originate(request)
+        except OriginateRejected as e:
+            log.warning("task %s: Originate for %s refused: %s", task.task_id, call_id, e)
+            failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
+            attempt = await self._apply(attempt, [failed], now, rejected=True)
+            await self._finish(attempt, now, dial_status="CHANUNAVAIL", announce=False)
+            return
+        await self._user_event(start_dial_fields(number.phone, task.task_id))
+
+    # ---- applying results
+
+    async def _apply(
+        self,
+        attempt: Attempt,
+        events: Sequence[RowEvent],
+        now: float,
+        outcome: CustomerOutcome | None = None,
+        rejected: bool = False,
+    ) -> Attempt:
+        """Run ``events`` through the state machine on the attempt's number; decide retry vs final on a result."""
+        if attempt.settled:
+            return attempt  # the row already has this attempt's verdict (possibly reopened for a retry)
+        number = await self._store.get_number(attempt.number_id)
+        if number is None:
+            return attempt
+        row = number.row
+        for event in events:
+            row = apply_event(row, event, now)
+        if row.is_closed:
+            result = row.result
+            row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
+            attempt = replace(attempt, settled=True, outcome=result)
+            await self._save_attempt(attempt)
+            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
+        await self._store.save_row(attempt.number_id, row)
+        return attempt
+
+    async def _finish(self, attempt: Attempt, now: float, dial_status: str, announce: bool = True) -> None:
+        """The call is over: settle a row left without result, free the number and the agent, wake the planner."""
+        if not attempt.settled:
+            number = await self._store.get_number(attempt.number_id)
+            if number is not None and not number.row.is_closed:
+                await self._store.save_row(attempt.number_id, call_results.close_unresolved(number.row, now))
+        await self._store.finish_attempt(attempt.call_id, now)
+        self._attempts.pop(attempt.call_id, None)
+        if announce:
+            await self._user_event(end_call_fields(attempt.phone, attempt.task_id, dial_status))
+        self.wake()
+
+    async def _policy(self, task_id: int) -> RetryPolicy:
+        base = self._settings.retry_policy
+        task = await self._store.get_task(task_id)
+        if task is None or not task.retry_overrides:
+            return base
+        try:
+            return base.with_overrides(task.retry_overrides)
+        except InvalidRetryPolicy as e:
+            log.warning("task %s: stored retry policy ignored: %s", task_id, e)
+            return base
+
+    async def _save_attempt(self, attempt: Attempt) -> None:
+        if attempt.call_id in self._attempts:
+            self._attempts[attempt.call_id] = attempt
+            await self._store.update_attempt(attempt)
+
+    async def _user_event(self, fields: dict[str, str]) -> None:
+        try:
+            await self._events.user_event(AUTODIALER_EVENT, fields)
+        except ConnectionError as e:
+            log.warning("AutoDialer UserEvent not sent (%s): %s", e, fields)
+
+    # ---- reconciliation and watchdog
+
+    async def _reconcile(self) -> None:
+        stored = await self._store.attempts_in_flight()
+        if not stored:
+            return
+        for attempt in stored:
+            self._attempts[attempt.call_id] = attempt
+        try:
+            live = {call.call_id: call for call in await self._calls.live_calls()}
+        except ConnectionError:
+            log.warning("PBX unreachable at start: %d attempts held until the watchdog can check", len(stored))
+            return
+        now = self._clock.now()
+        for attempt in stored:
+            call = live.get(attempt.call_id)
+            if call is None:
+                log.info("call %s vanished while we were down: closing it", attempt.call_id)
+                await self._close_lost(attempt, now)
+            elif call.state == "Up" and not attempt.answered:
+                await self._save_attempt(replace(attempt, answered=True))
+        log.info("reconciled %d stored attempts, %d still live", len(stored), len(self._attempts))
+
+    async def _maybe_watchdog(self, now: float) -> float:
+        if now < self._next_watchdog:
+            return self._next_watchdog
+        self._next_watchdog = now + self._settings.watchdog_interval_s
+        old = [a for a in self._attempts.values() if now - a.created_at >= self._settings.watchdog_grace_s]
+        if old:
+            try:
+                live = {call.call_id for call in await self._calls.live_calls()}
+            except ConnectionError:
+                return self._next_watchdog
+            # Events that arrived while we asked belong before the verdict: a call that ended normally is not lost.
+            while self._pending:
+                await self._handle(self._pending.popleft())
+            for attempt in old:
+                if attempt.call_id in self._attempts and attempt.call_id not in live:
+                    log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
+                    await self._close_lost(self._attempts[attempt.call_id], now)
+        return self._next_watchdog
+
+    async def _close_lost(self, attempt: Attempt, now: float) -> None:
+        events = call_results.call_lost(attempt.call_id, attempt.answered, attempt.m_dial_status)
+        attempt = await self._apply(attempt, events, now)
+        await self._finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL")
+
+    # ---- waiting
+
+    async def _wait(self, deadline: float | None) -> None:
+        if self._wake.is_set() or self._pending:
+            self._wake.clear()
+            return
+        waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._wake.wait())]
+        if deadline is not None:
+            waiters.append(asyncio.create_task(self._sleeper.sleep(max(0.0, deadline - self._clock.now()))))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        self._wake.clear()
+
+    # ---- CallProgress (FastAGI handlers)
+
+    async def connect_context(self, call_id: str) -> ConnectContext | None:
+        attempt = self._attempts.get(call_id)
+        if attempt is None or attempt.mode != "connect":
+            return None
+        return ConnectContext(call_id, attempt.task_id, attempt.inner_num, attempt.agent)
+
+    async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
+        await self._report(call_id, [call_results.connect_started(call_id, verbose_call_id)])
+
+    async def agent_busy(self, call_id: str) -> None:
+        await self._report(call_id, [call_results.agent_busy(call_id)])
+
+    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
+        async with self._lock:
+            attempt = self._attempts.get(call_id)
+            if attempt is None:
+                return
+            await self._save_attempt(replace(attempt, m_dial_status=dial_status))
+            events = call_results.connect_ended(call_id, dial_status, customer_hung_up_first)
+            await self._apply(self._attempts[call_id], events, self._clock.now())
+
+    async def poll_context(self, call_id: str) -> PollContext | None:
+        attempt = self._attempts.get(call_id)
+        if attempt is None or attempt.mode != "poll":
+            return None
+        number = await self._store.get_number(attempt.number_id)
+        poll = await self._store.get_poll(int(attempt.inner_num)) if attempt.inner_num.isdigit() else None
+        if number is None or poll is None:
+            return None
+        return PollContext(call_id, attempt.task_id, poll, number.params)
+
+    async def poll_started(self, call_id: str) -> None:
+        await self._report(call_id, [call_results.poll_started(call_id)])
+
+    async def poll_completed(self, call_id: str) -> None:
+        await self._report(call_id, [call_results.poll_completed(call_id)])
+
+    async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None:
+        attempt = self._attempts.get(call_id)
+        number = None if attempt is None else await self._store.get_number(attempt.number_id)
+        if attempt is None or number is None:
+            return
+        answer = PollAnswer(
+            task_id=attempt.task_id,
+            question_crm_id=question_id,
+            polling_id=int(attempt.inner_num),
+            phone_id=number.phone_id,
+            phone=number.phone,
+            result=result,
+            exten=exten,
+            call_id=call_id,
+            change_time=self._clock.now(),
+        )
+        await self._store.add_poll_answer(answer)
+
+    async def opt_out(self, call_id: str) -> None:
+        attempt = self._attempts.get(call_id)
+        if attempt is not None:
+            await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=self._clock.now())
+            log.info("call %s: %s asked not to be called again", call_id, attempt.phone)
+
+    async def _report(self, call_id: str, events: Sequence[RowEvent]) -> None:
+        async with self._lock:
+            attempt = self._attempts.get(call_id)
+            if attempt is not None:
+                await self._apply(attempt, events, self._clock.now())
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)

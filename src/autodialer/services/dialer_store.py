@@ -1,0 +1,150 @@
+"""The storage port of the dialer engine: tasks, numbers, attempts, polls and poll answers.
+
+The SQL implementation lives in adapters/db; ``services.memory_store.InMemoryDialerStore`` is the reference
+implementation the engine's tests run against. Every method is one transaction. Times are epoch seconds (float);
+the store converts to its column units (``change_time_us`` …).
+
+Invariants the engine relies on:
+* a number with an attempt in flight (``start_attempt`` … ``finish_attempt``) is never returned by ``due_numbers``
+  and is never deleted: a delete requested meanwhile is carried out by ``finish_attempt``;
+* a number with a result (``close_time != 0``) is never returned by ``due_numbers``;
+* ``start_attempt`` is the only way a number enters a call, and it refuses a number that is no longer dialable, so
+  an API change racing with the engine can never make it dial a deleted, closed or busy number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.poll_flow import PollDefinition
+
+INNER_NUM_POLLING = "polling"
+
+
+@dataclass(frozen=True, slots=True)
+class DialTask:
+    task_id: int
+    state: int  # 0 open, 1 closed, 2 paused
+    inner_num: str
+    inner_num_type: str  # "exten" (extension or queue) or "polling" (inner_num is the poll id)
+    max_channels: int
+    dial_prefix: str  # as stored; "" means the service default
+    open_numbers: int  # numbers with close_time == 0 (in a call or not)
+    retry_overrides: Mapping[str, object] | None = None  # tasks.retry_policy (see RetryPolicy.with_overrides)
+
+    @property
+    def is_poll(self) -> bool:
+        return self.inner_num_type == INNER_NUM_POLLING
+
+
+@dataclass(frozen=True, slots=True)
+class DialNumber:
+    number_id: int
+    task_id: int
+    phone: str  # as the client sent it
+    phone_id: str  # MikoPBX phoneId (last 10 digits)
+    dial_digits: str  # what the outgoing route dials, without the prefix
+    time_call_allow: int
+    row: ResultRow
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def due_at(self) -> float:
+        return max(float(self.time_call_allow), self.row.next_attempt_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call placed for one number; ``call_id`` is the Asterisk ChannelId/Linkedid of that call."""
+
+    call_id: str
+    task_id: int
+    number_id: int
+    phone: str
+    inner_num: str
+    mode: str  # "connect" or "poll"
+    agent: str | None  # the reserved agent interface, None for polls
+    created_at: float
+    answered: bool = False
+    m_dial_status: str | None = None  # DIALSTATUS of the Dial to the employee (MikoPBX M_DIALSTATUS)
+    settled: bool = False  # this attempt already gave the row its result (final or reopened for a retry)
+    outcome: str | None = None  # the result this attempt produced (attempts.outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class PollAnswer:
+    """One PolingResults row: one key press, inserted and never updated."""
+
+    task_id: int
+    question_crm_id: str
+    polling_id: int
+    phone_id: str
+    phone: str
+    result: str
+    exten: str
+    call_id: str
+    change_time: float
+
+
+class DialerStore(Protocol):
+    async def open_tasks(self) -> Sequence[DialTask]:
+        """Tasks with state 0 (open), lowest id first. Deleted tasks are not returned."""
+        ...
+
+    async def get_task(self, task_id: int) -> DialTask | None:
+        """Any task by id (whatever its state), None if it does not exist or was deleted."""
+        ...
+
+    async def due_numbers(self, task_id: int, now: float, limit: int) -> Sequence[DialNumber]:
+        """Up to ``limit`` numbers of the task that may be dialed at ``now``, lowest id first: close_time == 0,
+        ``max(time_call_allow, next_attempt_at) <= now``, no attempt in flight, phone_id not on the DNC list."""
+        ...
+
+    async def next_due_at(self, now: float) -> float | None:
+        """The earliest ``max(time_call_allow, next_attempt_at)`` that is > ``now`` among open numbers of open
+        tasks that have no attempt in flight; None when there is none."""
+        ...
+
+    async def get_number(self, number_id: int) -> DialNumber | None:
+        """The number row, None once it was deleted."""
+        ...
+
+    async def close_task(self, task_id: int, now: float) -> None:
+        """Auto-close: set state 1 if the task is still open (0) and has no open numbers; otherwise do nothing."""
+        ...
+
+    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
+        """Atomically record ``attempt`` as in flight and store ``row`` (the CreateCallFile row) on its number.
+
+        Returns False, changing nothing, when the number is gone, closed, already in an attempt or its task is no
+        longer open. Called before the Originate, so a crash between the two leaves an attempt that reconciliation
+        closes instead of a call nobody knows about.
+        """
+        ...
+
+    async def save_row(self, number_id: int, row: ResultRow) -> None:
+        """Store the number's result row (and its change time); a no-op if the number was deleted."""
+        ...
+
+    async def update_attempt(self, attempt: Attempt) -> None:
+        """Store the progress of an in-flight attempt (answered, m_dial_status, settled, outcome)."""
+        ...
+
+    async def finish_attempt(self, call_id: str, now: float) -> None:
+        """The attempt is over: it no longer holds its number, and a deletion requested during the call is done."""
+        ...
+
+    async def attempts_in_flight(self) -> Sequence[Attempt]:
+        """Attempts started and not finished (after a restart: the calls that may still be up)."""
+        ...
+
+    async def get_poll(self, poll_id: int) -> PollDefinition | None: ...
+
+    async def add_poll_answer(self, answer: PollAnswer) -> None: ...
+
+    async def add_dnc(self, phone: str, source: str, now: float) -> None:
+        """Put the phone on the do-not-call list (idempotent); its open numbers are no longer due."""
+        ...

@@ -1,0 +1,165 @@
+"""InMemoryDialerStore: the reference implementation of the DialerStore contract, used by the engine's tests.
+
+It keeps the same rules the SQL store must keep (see dialer_store); the ``add_*``/``set_*``/``delete_*`` helpers
+stand in for what the REST API does to tasks and numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.poll_flow import PollDefinition
+from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
+
+
+def phone_id_for(phone: str) -> str:
+    """MikoPBX getPhoneIndex: the last 10 characters of a numeric number ('+' ignored), else the number itself."""
+    return phone[-10:] if phone.replace("+", "").isdigit() else phone
+
+
+class InMemoryDialerStore:
+    def __init__(self) -> None:
+        self.tasks: dict[int, DialTask] = {}
+        self.numbers: dict[int, DialNumber] = {}
+        self.attempts: dict[str, Attempt] = {}
+        self.finished: list[Attempt] = []
+        self.polls: dict[int, PollDefinition] = {}
+        self.poll_answers: list[PollAnswer] = []
+        self.dnc: set[str] = set()
+        self._pending_delete: set[int] = set()
+        self._next_number_id = 1
+
+    # ---- what the API would do
+
+    def add_task(
+        self,
+        task_id: int,
+        inner_num: str = "201",
+        *,
+        inner_num_type: str = "exten",
+        max_channels: int = 1,
+        state: int = 0,
+        dial_prefix: str = "",
+        retry_overrides: Mapping[str, object] | None = None,
+    ) -> DialTask:
+        task = DialTask(task_id, state, inner_num, inner_num_type, max_channels, dial_prefix, 0, retry_overrides)
+        self.tasks[task_id] = task
+        return task
+
+    def add_number(
+        self, task_id: int, phone: str, *, time_call_allow: int = 0, params: Mapping[str, str] | None = None
+    ) -> DialNumber:
+        number = DialNumber(
+            number_id=self._next_number_id,
+            task_id=task_id,
+            phone=phone,
+            phone_id=phone_id_for(phone),
+            dial_digits="".join(c for c in phone if c.isdigit()),
+            time_call_allow=time_call_allow,
+            row=ResultRow(),
+            params=dict(params or {}),
+        )
+        self.numbers[number.number_id] = number
+        self._next_number_id += 1
+        return number
+
+    def set_task_state(self, task_id: int, state: int) -> None:
+        self.tasks[task_id] = replace(self.tasks[task_id], state=state)
+
+    def delete_number(self, number_id: int) -> None:
+        """Delete now, or when its call ends if it is in one (never under a running call)."""
+        if self._in_flight(number_id):
+            self._pending_delete.add(number_id)
+        else:
+            self.numbers.pop(number_id, None)
+
+    def rows(self, task_id: int) -> list[ResultRow]:
+        return [n.row for n in sorted(self.numbers.values(), key=lambda n: n.number_id) if n.task_id == task_id]
+
+    # ---- DialerStore
+
+    async def open_tasks(self) -> Sequence[DialTask]:
+        return [self._with_count(t) for _, t in sorted(self.tasks.items()) if t.state == 0]
+
+    async def get_task(self, task_id: int) -> DialTask | None:
+        task = self.tasks.get(task_id)
+        return None if task is None else self._with_count(task)
+
+    async def due_numbers(self, task_id: int, now: float, limit: int) -> Sequence[DialNumber]:
+        due = [n for n in self._dialable(task_id) if n.due_at <= now]
+        return sorted(due, key=lambda n: n.number_id)[: max(0, limit)]
+
+    async def next_due_at(self, now: float) -> float | None:
+        open_ids = {t.task_id for t in self.tasks.values() if t.state == 0}
+        future = [n.due_at for tid in open_ids for n in self._dialable(tid) if n.due_at > now]
+        return min(future, default=None)
+
+    async def get_number(self, number_id: int) -> DialNumber | None:
+        return self.numbers.get(number_id)
+
+    async def close_task(self, task_id: int, now: float) -> None:
+        task = self.tasks.get(task_id)
+        if task is not None and task.state == 0 and self._with_count(task).open_numbers == 0:
+            self.tasks[task_id] = replace(task, state=1)
+
+    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
+        number = self.numbers.get(attempt.number_id)
+        task = self.tasks.get(attempt.task_id)
+        if number is None or task is None or task.state != 0 or number.row.is_closed:
+            return False
+        if self._in_flight(number.number_id) or number.number_id in self._pending_delete:
+            return False
+        self.attempts[attempt.call_id] = attempt
+        self.numbers[number.number_id] = replace(number, row=row)
+        return True
+
+    async def save_row(self, number_id: int, row: ResultRow) -> None:
+        number = self.numbers.get(number_id)
+        if number is not None:
+            self.numbers[number_id] = replace(number, row=row)
+
+    async def update_attempt(self, attempt: Attempt) -> None:
+        if attempt.call_id in self.attempts:
+            self.attempts[attempt.call_id] = attempt
+
+    async def finish_attempt(self, call_id: str, now: float) -> None:
+        attempt = self.attempts.pop(call_id, None)
+        if attempt is None:
+            return
+        self.finished.append(attempt)
+        if attempt.number_id in self._pending_delete:
+            self._pending_delete.discard(attempt.number_id)
+            self.numbers.pop(attempt.number_id, None)
+
+    async def attempts_in_flight(self) -> Sequence[Attempt]:
+        return list(self.attempts.values())
+
+    async def get_poll(self, poll_id: int) -> PollDefinition | None:
+        return self.polls.get(poll_id)
+
+    async def add_poll_answer(self, answer: PollAnswer) -> None:
+        self.poll_answers.append(answer)
+
+    async def add_dnc(self, phone: str, source: str, now: float) -> None:
+        self.dnc.add(phone_id_for(phone))
+
+    # ---- internals
+
+    def _in_flight(self, number_id: int) -> bool:
+        return any(a.number_id == number_id for a in self.attempts.values())
+
+    def _dialable(self, task_id: int) -> list[DialNumber]:
+        return [
+            n
+            for n in self.numbers.values()
+            if n.task_id == task_id
+            and not n.row.is_closed
+            and n.phone_id not in self.dnc
+            and not self._in_flight(n.number_id)
+        ]
+
+    def _with_count(self, task: DialTask) -> DialTask:
+        open_numbers = sum(1 for n in self.numbers.values() if n.task_id == task.task_id and not n.row.is_closed)
+        return replace(task, open_numbers=open_numbers)

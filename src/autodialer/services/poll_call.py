@@ -1,0 +1,114 @@
+"""PollCallHandler: the FastAGI ``/poll`` runner that executes the poll_flow instructions on the channel.
+
+The flow itself (which question, which key does what, replays, limits) is the pure ``domain.poll_flow``; this
+module only renders prompts, plays them, collects keys and passes reports to the engine. If a prompt cannot be
+rendered (TTS failure, missing file) the call is hung up, which ends the poll as FAIL_POLLING: MikoPBX silently
+skipped such a question, which changed the meaning of the answers that followed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from autodialer.domain import poll_flow
+from autodialer.domain.mikopbx_results import EventName
+from autodialer.services.call_channel import PromptChannel
+from autodialer.services.call_progress import CallProgress, PollContext
+from autodialer.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+_DIALABLE = re.compile(r"[0-9*#+]{1,32}")
+
+
+class PromptUnavailable(Exception):
+    error_id = "prompt-unavailable"
+
+
+class PromptRenderer(Protocol):
+    async def render(self, prompt: poll_flow.Prompt) -> str:
+        """A name Asterisk can play (STREAM FILE, no extension) for a text in ``prompt.lang`` or a stored file.
+
+        Raises PromptUnavailable when it cannot (TTS failed, file missing or outside the audio directory).
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    dial_timeout_s: int = 60
+    internal_context: str = "internal"
+
+
+class PollCallHandler:
+    def __init__(
+        self, progress: CallProgress, renderer: PromptRenderer, clock: Clock, settings: PollSettings | None = None
+    ) -> None:
+        self._progress = progress
+        self._renderer = renderer
+        self._clock = clock
+        self._settings = settings or PollSettings()
+
+    async def handle(self, channel: PromptChannel, call_id: str) -> None:
+        """Run the poll of ``call_id`` (the FastAGI ``agi_uniqueid``) until it ends or the customer hangs up."""
+        context = await self._progress.poll_context(call_id)
+        if context is None:
+            log.warning("poll: call %s is not a poll call of ours in progress, hanging up", call_id)
+            await channel.hangup()
+            return
+        step = poll_flow.start_poll(context.poll, context.params, self._clock.now())
+        pending = list(step.instructions)
+        state = step.state
+        while pending:
+            instruction = pending.pop(0)
+            if channel.hung_up:
+                return
+            if isinstance(instruction, poll_flow.Ask):
+                try:
+                    key = await self._ask(channel, instruction)
+                except PromptUnavailable as e:
+                    log.warning("poll: question unavailable, ending call %s: %s", call_id, e)
+                    await channel.hangup()
+                    return
+                step = poll_flow.on_input(context.poll, context.params, state, key, self._clock.now())
+                state = step.state
+                pending.extend(step.instructions)
+            else:
+                await self._execute(channel, context, instruction)
+
+    async def _ask(self, channel: PromptChannel, ask: poll_flow.Ask) -> str | None:
+        name = await self._renderer.render(ask.prompt)
+        key = await channel.stream_file(name, poll_flow.DIGITS)
+        if key is None and not channel.hung_up:
+            key = await channel.wait_for_digit(int(ask.timeout_s * 1000))
+        return key
+
+    async def _execute(self, channel: PromptChannel, context: PollContext, instruction: poll_flow.Instruction) -> None:
+        call_id = context.call_id
+        match instruction:
+            case poll_flow.Play(prompt=prompt):
+                try:
+                    await channel.stream_file(await self._renderer.render(prompt), "")
+                except PromptUnavailable as e:
+                    log.warning("poll: playback unavailable, skipped: %s", e)
+            case poll_flow.SaveAnswer(question_id=question_id, result=result, exten=exten):
+                await self._progress.poll_answer(call_id, question_id, result, exten)
+            case poll_flow.Report(event=EventName.EVENT_POLLING):
+                await self._progress.poll_started(call_id)
+            case poll_flow.Report():
+                await self._progress.poll_completed(call_id)
+            case poll_flow.OptOut():
+                await self._progress.opt_out(call_id)
+            case poll_flow.Dial(exten=exten):
+                if _DIALABLE.fullmatch(exten):
+                    target = f"Local/{exten}@{self._settings.internal_context}"
+                    await channel.exec("Dial", target, str(self._settings.dial_timeout_s), "g")
+                else:
+                    log.warning("poll: refusing to dial %r (not a plain number)", exten)
+            case poll_flow.Hangup():
+                await channel.hangup()
+            case poll_flow.Ask():
+                raise AssertionError("Ask is handled by the loop")
