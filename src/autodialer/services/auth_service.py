@@ -132,7 +132,8 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def token_hash(value: str) -> str:
-    return "sha256$" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+    """SHA-256 hex (64 characters: the sessions table's key width)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 # --- the service -------------------------------------------------------------------------------------------------

@@ -1,0 +1,206 @@
+"""The authentication gate in front of every route, and MikoPBX's framework error bodies (401, 404).
+
+A request passes if any of these holds (MikoPBX 2024.1 and 2025+ together, so both kinds of client work):
+- its peer address is in ``settings.auth_exempt_addresses`` (addresses or networks; IPv4-mapped IPv6 is unwrapped);
+- its path is a login route (``PUBLIC_PATHS``);
+- a ``PHPSESSID`` cookie names a live session. The cookie header is parsed leniently, because 1C echoes the whole
+  ``Set-Cookie`` value back (``Cookie: PHPSESSID=abc; path=/``);
+- ``Authorization: Bearer`` carries a live JWT or an unrevoked API key.
+Everything else gets the 2024.1 401 body (not the 2025+ envelope): the clients we replace the module for (1C and
+CRMs written against ModuleAutoDialer on 2024.1) treat any non-200 as ``result:false`` and never parse the body, and
+2024.1 is the release whose cookie flow they use. Authentication runs before routing, so an unauthenticated request
+to an unknown path also gets 401 (MikoPBX answers 404 there, which tells a stranger which routes exist).
+
+The gate is a plain ASGI middleware (not BaseHTTPMiddleware) so it streams uploads untouched. Note for deployments:
+behind a reverse proxy on the same host every request comes from 127.0.0.1 unless the server is told to trust the
+proxy's X-Forwarded-For (uvicorn does for 127.0.0.1 by default); otherwise remove 127.0.0.1 from the exempt list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from autodialer.adapters.db.auth_repository import SqlAuthRepository
+from autodialer.api.context import AppContext
+from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
+
+log = logging.getLogger(__name__)
+# The 2024.1 auth log line that fail2ban's mikopbx-www jail matches; kept so existing jails keep working.
+auth_log = logging.getLogger("autodialer.auth")
+
+SESSION_START_PATH = "/admin-cabinet/session/start"
+V3_LOGIN_PATH = "/pbxcore/api/v3/auth:login"
+V3_REFRESH_PATH = "/pbxcore/api/v3/auth:refresh"
+V3_LOGOUT_PATH = "/pbxcore/api/v3/auth:logout"
+PUBLIC_PATHS = frozenset({SESSION_START_PATH, V3_LOGIN_PATH, V3_REFRESH_PATH, V3_LOGOUT_PATH})
+
+NOT_AUTHENTICATED = "The user isn't authenticated."
+NOT_FOUND = "404 (Not Found)"
+
+
+def php_json(payload: Any) -> str:
+    """``json_encode`` with PHP's default flags: compact, non-ASCII as ``\\uXXXX``, ``/`` escaped as ``\\/``."""
+    # "/" only ever occurs inside JSON strings, so a textual replace is exact.
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
+
+
+def framework_error(status_code: int, message: str, now: float, timezone: str) -> Response:
+    """MikoPBX 2024.1 Response::send for a halted request: jsonapi + errors + meta, with an ``E-Tag`` header.
+
+    As in the original, ``hash`` = sha1(timestamp + content) and ``E-Tag`` = sha1(content), where content is the
+    PHP-encoded ``{"errors":[message]}``; the timestamp is ``date('c')`` in the PBX time zone.
+    """
+    timestamp = datetime.fromtimestamp(now, ZoneInfo(timezone)).isoformat(timespec="seconds")
+    content = php_json({"errors": [message]})
+    body = {
+        "jsonapi": {"version": "1.0"},
+        "errors": [message],
+        "meta": {"timestamp": timestamp, "hash": hashlib.sha1((timestamp + content).encode()).hexdigest()},  # noqa: S324
+    }
+    headers = {
+        "E-Tag": hashlib.sha1(content.encode()).hexdigest(),  # noqa: S324 - an ETag, not a security hash
+        "Access-Control-Allow-Origin": "*",
+    }
+    return Response(php_json(body), status_code=status_code, media_type="application/json", headers=headers)
+
+
+def session_cookie(cookie_header: str) -> str:
+    """The PHPSESSID value from a Cookie header, tolerating echoed attributes (``path=/``, ``HttpOnly`` …)."""
+    for part in cookie_header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name.strip() == "PHPSESSID":
+            return value.strip().strip('"')
+    return ""
+
+
+class AddressMatcher:
+    """Membership of peer addresses in a list of addresses and networks (``127.0.0.1``, ``::1``, ``10.0.0.0/8``)."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._networks = [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str):
+            return False
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == net.version and ip in net for net in self._networks)
+
+
+class AuthMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: AuthService,
+        exempt: AddressMatcher,
+        now: Callable[[], float],
+        timezone: str,
+        public_paths: frozenset[str] = PUBLIC_PATHS,
+    ) -> None:
+        self._app = app
+        self._service = service
+        self._exempt = exempt
+        self._now = now
+        self._timezone = timezone
+        self._public_paths = public_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        peer = (scope.get("client") or ("", 0))[0]
+        principal: Principal | None
+        if peer in self._exempt:
+            principal = Principal("exempt-address", peer)
+        elif scope["path"] in self._public_paths:
+            principal = Principal("public", "")
+        else:
+            principal = await self._principal(scope)
+        if principal is None:
+            headers = _headers(scope)
+            auth_log.warning("From: %s UserAgent:%s Cause: Wrong password", peer, headers.get("user-agent", ""))
+            response = framework_error(401, NOT_AUTHENTICATED, self._now(), self._timezone)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self._app(scope, receive, send)
+
+    async def _principal(self, scope: Scope) -> Principal | None:
+        headers = _headers(scope)
+        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            principal = await self._service.bearer_principal(token.strip())
+            if principal is not None:
+                return principal
+        session_id = session_cookie(headers.get("cookie", ""))
+        return await self._service.session_principal(session_id) if session_id else None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # Later duplicates win except for Cookie, whose several headers (HTTP/2) are joined.
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
+    return headers
+
+
+def build_auth_service(context: AppContext) -> AuthService:
+    settings = context.settings
+    policy = AuthPolicy(
+        admin_login=settings.admin_login,
+        seed_password=settings.admin_password,
+        session_lifetime_s=settings.session_lifetime_s,
+        jwt_secret=settings.jwt_secret,
+        jwt_lifetime_s=settings.jwt_lifetime_s,
+        failures_per_window=settings.login_failures_per_window,
+        failure_window_s=settings.login_failure_window_s,
+    )
+    return AuthService(SqlAuthRepository(context.db), policy, context.now)
+
+
+def get_auth_service(request: Request) -> AuthService:
+    service: AuthService = request.app.state.auth_service
+    return service
+
+
+def install_auth(app: FastAPI, context: AppContext, service: AuthService | None = None) -> AuthService:
+    """Guard every route of ``app`` and answer unknown routes with MikoPBX's 404 body.
+
+    Builds the AuthService from ``context`` unless one is given, and keeps it on ``app.state.auth_service`` for the
+    login routes. Call once, after the routers are included.
+    """
+    auth = service or build_auth_service(context)
+    app.state.auth_service = auth
+    settings = context.settings
+    app.add_middleware(
+        AuthMiddleware,
+        service=auth,
+        exempt=AddressMatcher(settings.auth_exempt_addresses),
+        now=context.now,
+        timezone=settings.pbx_timezone,
+    )
+
+    async def not_found(_request: Request, _exc: Exception) -> Response:
+        # Phalcon Micro routes by method too, so a known path with another method is "not found" as well.
+        return framework_error(404, NOT_FOUND, context.now(), settings.pbx_timezone)
+
+    app.add_exception_handler(404, not_found)
+    app.add_exception_handler(405, not_found)
+    return auth
