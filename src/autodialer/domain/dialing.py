@@ -81,6 +81,8 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
         progress = False
         for task in snapshot.tasks:
             pending = queues.get(task.task_id)
+            while pending and pending[0] in taken:
+                pending.pop(0)  # the same number id listed by two tasks: only one call
             if not pending or capacity[task.task_id] <= 0:
                 continue
             agent: str | None = None

@@ -1,0 +1,162 @@
+"""plan_dials: capacity, agent reservations, paused/closed tasks, due times, and the next deadline."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autodialer.domain.dialing import DialSnapshot, DueNumber, TaskSlice, TaskState, plan_dials
+
+
+def task(
+    task_id: int,
+    numbers: list[int | tuple[int, float]],
+    *,
+    inner: str = "201",
+    channels: int = 1,
+    state: int = TaskState.OPEN,
+    in_progress: int = 0,
+    needs_agent: bool = True,
+) -> TaskSlice:
+    due = [DueNumber(n, 0.0) if isinstance(n, int) else DueNumber(*n) for n in numbers]
+    return TaskSlice(task_id, state, inner, needs_agent, channels, in_progress, due)
+
+
+def snap(*tasks: TaskSlice, free: dict[str, set[str]] | None = None, now: float = 100.0, **kw: object) -> DialSnapshot:
+    agents = {k: frozenset(v) for k, v in (free if free is not None else {"201": {"PJSIP/201"}}).items()}
+    return DialSnapshot(
+        now=now,
+        tasks=list(tasks),
+        free_agents=agents,
+        reserved=frozenset(kw.get("reserved", frozenset())),  # type: ignore[arg-type]
+        numbers_in_call=frozenset(kw.get("in_call", frozenset())),  # type: ignore[arg-type]
+        next_due_at=kw.get("next_due_at"),  # type: ignore[arg-type]
+    )
+
+
+def test_one_free_extension_one_call_lowest_number_first() -> None:
+    plan = plan_dials(snap(task(1, [12, 11, 13], channels=5)))
+    assert [(s.task_id, s.number_id, s.agent) for s in plan.starts] == [(1, 11, "PJSIP/201")]
+
+
+def test_two_tasks_on_one_extension_never_over_dial_it() -> None:
+    plan = plan_dials(snap(task(1, [1, 2]), task(2, [3, 4])))
+    assert len(plan.starts) == 1
+    assert plan_dials(snap(task(1, [1]), task(2, [3]), reserved={"PJSIP/201"})).starts == ()
+
+
+def test_a_queue_reserves_one_free_member_per_call() -> None:
+    free = {"2200": {"PJSIP/201", "PJSIP/202", "PJSIP/203"}}
+    plan = plan_dials(snap(task(1, [1, 2, 3, 4], inner="2200", channels=10), free=free, reserved={"PJSIP/202"}))
+    assert sorted(s.agent or "" for s in plan.starts) == ["PJSIP/201", "PJSIP/203"]
+    assert [s.number_id for s in plan.starts] == [1, 2]
+
+
+def test_tasks_sharing_a_queue_take_turns() -> None:
+    free = {"2200": {"PJSIP/201", "PJSIP/202"}}
+    plan = plan_dials(
+        snap(task(1, [1, 2], inner="2200", channels=2), task(2, [3, 4], inner="2200", channels=2), free=free)
+    )
+    assert sorted(s.task_id for s in plan.starts) == [1, 2]
+
+
+def test_capacity_counts_calls_in_progress() -> None:
+    free = {"2200": {f"PJSIP/{i}" for i in range(10)}}
+    plan = plan_dials(snap(task(1, [1, 2, 3, 4], inner="2200", channels=3, in_progress=1), free=free))
+    assert len(plan.starts) == 2
+
+
+def test_paused_and_closed_tasks_start_nothing() -> None:
+    assert plan_dials(snap(task(1, [1], state=TaskState.PAUSED))).starts == ()
+    assert plan_dials(snap(task(1, [1], state=TaskState.CLOSED))).starts == ()
+
+
+def test_polls_need_no_agent() -> None:
+    plan = plan_dials(snap(task(1, [1, 2], inner="7", channels=2, needs_agent=False), free={}))
+    assert [(s.number_id, s.agent) for s in plan.starts] == [(1, None), (2, None)]
+
+
+def test_numbers_not_due_wait_and_set_the_deadline() -> None:
+    plan = plan_dials(snap(task(1, [(1, 150.0), (2, 130.0)], channels=2), now=100.0))
+    assert plan.starts == ()
+    assert plan.next_deadline == 130.0
+    assert plan_dials(snap(task(1, []), next_due_at=120.0)).next_deadline == 120.0
+    assert plan_dials(snap(task(1, [1]))).next_deadline is None
+    # a paused task's future numbers do not wake us
+    assert plan_dials(snap(task(1, [(1, 150.0)], state=TaskState.PAUSED))).next_deadline is None
+
+
+def test_a_number_in_a_call_is_not_started_again() -> None:
+    plan = plan_dials(snap(task(1, [1, 2], channels=2), free={"201": {"a", "b"}}, in_call={1}))
+    assert [s.number_id for s in plan.starts] == [2]
+
+
+def test_no_free_agent_no_call() -> None:
+    assert plan_dials(snap(task(1, [1]), free={"201": set()})).starts == ()
+    assert plan_dials(snap(task(1, [1]), free={})).starts == ()
+
+
+AGENTS = [f"PJSIP/{i}" for i in range(201, 206)]
+
+
+@st.composite
+def snapshots(draw: st.DrawFn) -> DialSnapshot:
+    now = 1000.0
+    inners = ["201", "202", "2200", "9"]
+    free = {i: frozenset(draw(st.sets(st.sampled_from(AGENTS)))) for i in inners}
+    tasks = []
+    for task_id in range(1, draw(st.integers(1, 5)) + 1):
+        ids = draw(st.lists(st.integers(1, 30), max_size=8))
+        numbers = [DueNumber(n, draw(st.sampled_from([0.0, 999.0, 1000.0, 1001.0]))) for n in ids]
+        tasks.append(
+            TaskSlice(
+                task_id=task_id,
+                state=draw(st.sampled_from(list(TaskState))),
+                inner_num=draw(st.sampled_from(inners)),
+                needs_agent=draw(st.booleans()),
+                max_channels=draw(st.integers(1, 4)),
+                in_progress=draw(st.integers(0, 4)),
+                numbers=numbers,
+            )
+        )
+    return DialSnapshot(
+        now=now,
+        tasks=tasks,
+        free_agents=free,
+        reserved=frozenset(draw(st.sets(st.sampled_from(AGENTS)))),
+        numbers_in_call=frozenset(draw(st.sets(st.integers(1, 30), max_size=5))),
+    )
+
+
+@given(snapshots())
+def test_plan_invariants(snapshot: DialSnapshot) -> None:
+    plan = plan_dials(snapshot)
+    by_id = {t.task_id: t for t in snapshot.tasks}
+    per_task = Counter(s.task_id for s in plan.starts)
+    for task_id, count in per_task.items():
+        t = by_id[task_id]
+        assert t.state == TaskState.OPEN
+        assert t.in_progress + count <= t.max_channels
+    agents = [s.agent for s in plan.starts if s.agent is not None]
+    assert len(agents) == len(set(agents))
+    assert not set(agents) & snapshot.reserved
+    numbers = [s.number_id for s in plan.starts]
+    assert len(numbers) == len(set(numbers))
+    assert not set(numbers) & snapshot.numbers_in_call
+    for start in plan.starts:
+        t = by_id[start.task_id]
+        assert any(n.number_id == start.number_id and n.due_at <= snapshot.now for n in t.numbers)
+        if t.needs_agent:
+            assert start.agent in snapshot.free_agents[t.inner_num]
+        else:
+            assert start.agent is None
+    if plan.next_deadline is not None:
+        assert plan.next_deadline > snapshot.now
+
+
+def test_a_number_listed_twice_is_started_once() -> None:
+    free = {"201": {"a", "b"}}
+    plan = plan_dials(snap(task(1, [5]), task(2, [5]), free=free))
+    assert [s.number_id for s in plan.starts] == [5]
