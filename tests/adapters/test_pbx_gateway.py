@@ -14,7 +14,6 @@ import pytest
 from tests.adapters.trace_items import trace_events
 
 from autodialer.adapters.asterisk.pbx_gateway import (
-    EVENT_FILTERS,
     AsteriskPbxGateway,
     GatewayConfig,
     originate_action,
@@ -65,7 +64,6 @@ class FakeAsterisk:
     received: list[Action] = field(default_factory=list)
     channels: list[Event] = field(default_factory=list)
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
-    refuse_filters: bool = False
     hold_events: bool = False  # keep the scripted events until release() (to test hangup before any channel)
     held: list[Event] = field(default_factory=list)
     writer: asyncio.StreamWriter | None = None
@@ -103,8 +101,6 @@ class FakeAsterisk:
                 self.held.extend(script)
                 return [queued]
             return [queued, *script]
-        if action.name == "Filter" and self.refuse_filters:
-            return [Response.build("Error", [("Message", "Permission denied")], action_id=aid)]
         if action.name == "CoreShowChannels":
             start = Response.build("Success", [("EventList", "start")], action_id=aid)
             items = tuple(Event.build("CoreShowChannel", c.fields[1:], action_id=aid) for c in self.channels)
@@ -349,12 +345,3 @@ async def test_live_calls_keep_only_channels_carrying_our_call_id(rig: Rig) -> N
         ]
         rig.gateway.handle_event(Event.build("Hangup", fields))
     assert rig.events == [CallEnded("c-live", 16, "Normal Clearing")]
-
-
-async def test_event_filters_are_installed_or_left_to_manager_conf(rig: Rig) -> None:
-    await rig.gateway.install_event_filters()
-    assert [a.get("Filter") for a in rig.pbx.received if a.name == "Filter"] == list(EVENT_FILTERS)
-    rig.pbx.refuse_filters = True
-    rig.pbx.received.clear()
-    await rig.gateway.install_event_filters()
-    assert len([a for a in rig.pbx.received if a.name == "Filter"]) == 1

@@ -38,9 +38,9 @@ _VARIABLE_NAME = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MODES = frozenset({"connect", "poll"})
 
-# Sent once per session: drop the per-call noise we never use (README §7: 79 of 175 events of an answered call are
-# VarSet). Needs the AMI user's "system" write class; without it a refusal is logged and manager.conf's
-# eventfilter lines (docs/dialplan.md) do the same job.
+# Session filters for the AMI client (``AMIClient(event_filters=EVENT_FILTERS)``): drop the per-call noise nobody
+# reads (README §7: 79 of 175 events of an answered call are VarSet). ``Filter`` needs the "system" write class;
+# without it the client logs the refusal, and the read classes of docs/dialplan.md keep these events away anyway.
 EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived", "!Event: Newexten")
 
 OUR_VARIABLES = ("DIALER_CALL_ID", "DIALER_MODE")
@@ -174,16 +174,6 @@ class AsteriskPbxGateway:
             channel = event.get("Channel")
             if cause is not None and channel:
                 self._spawn(self._hangup_quietly(channel, cause))
-
-    async def install_event_filters(self) -> None:
-        """Ask Asterisk to drop the event kinds we never use on this session (call after every login)."""
-        for expression in EVENT_FILTERS:
-            response = await self._ami.send_action(
-                Action.build("Filter", [("Operation", "Add"), ("Filter", expression)])
-            )
-            if not response.is_success:
-                log.info("AMI filter %r refused (%s); relying on manager.conf", expression, response.message)
-                return
 
     # ---- helpers
 
