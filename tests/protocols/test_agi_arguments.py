@@ -131,6 +131,7 @@ def test_encode_of_parse_round_trips(line: str) -> None:
         ("dialer-prompt", "dialer-prompt"),
         ("PJSIP/201,20", "PJSIP/201,20"),
         ("${POLL_RESULT}-${CHANNEL}", "${POLL_RESULT}-${CHANNEL}"),
+        ("${CALLERID(num)}", "${CALLERID(num)}"),
         ("0123456789*#", '"0123456789*#"'),
         ("a b", '"a b"'),
         ('say "hi"', '"say \\"hi\\""'),

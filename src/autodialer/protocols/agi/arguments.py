@@ -29,7 +29,7 @@ MAX_KEPT_ARGS = MAX_ARGS - 1
 # Characters written bare. Anything else (space, tab, quote, backslash, '*', '#', non-ASCII, ...) makes the
 # argument quoted. Quoting is always accepted by Asterisk, so a conservative set costs nothing; it also
 # matches how the lab trace writes escape digits: STREAM FILE dialer-prompt "0123456789*#".
-_BARE_CHARS = frozenset(string.ascii_letters + string.digits + "_-./,:;@${}=+%")
+_BARE_CHARS = frozenset(string.ascii_letters + string.digits + "_-./,:;@${}()=+%")
 _FORBIDDEN = ("\r", "\n", "\x00")
 
 

@@ -1,0 +1,83 @@
+"""AGICall seen through the services' channel port (services/call_channel.py: CallChannel, PromptChannel).
+
+The services never import adapter errors, so hangups are translated here, once: a channel command that
+meets a hangup (511, -1 after HANGUP, closed socket) returns the value Asterisk itself would give a dialplan
+in that case (no key, ``exec`` -1) and leaves ``hung_up`` true, which the handlers check. A prompt that
+cannot be played (result -1 on a live channel, e.g. a missing sound file) is logged and counts as "no key".
+A rejected command (510/520) is a bug in our command building and still raises AGICommandError.
+
+``channel_handler(service.handle)`` turns a service entry point ``handle(channel, call_id)`` into a
+FastAGIServer route handler; the call id is the channel's ``agi_uniqueid`` (the Originate ChannelId).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandFailed, AGIHangup
+
+log = logging.getLogger(__name__)
+
+
+class AGIChannel:
+    """Implements services.call_channel.PromptChannel (and so CallChannel) on top of an AGICall."""
+
+    def __init__(self, call: AGICall) -> None:
+        self._call = call
+
+    @property
+    def hung_up(self) -> bool:
+        return self._call.hung_up
+
+    async def answer(self) -> None:
+        try:
+            await self._call.answer()
+        except (AGIHangup, AGICommandFailed) as exc:
+            log.info("AGI %s: ANSWER did not succeed: %s", self._call.uniqueid, exc)
+
+    async def exec(self, app: str, *args: str) -> int:
+        try:
+            return await self._call.exec(app, *args)
+        except AGIHangup:
+            return -1
+
+    async def get_variable(self, name: str) -> str | None:
+        try:
+            return await self._call.get_variable(name)
+        except AGIHangup:
+            return None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        with contextlib.suppress(AGIHangup):  # nothing left to set it on
+            await self._call.set_variable(name, value)
+
+    async def hangup(self) -> None:
+        await self._call.hangup()
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+        try:
+            digit, _ = await self._call.stream_file(name, escape_digits)
+        except AGIHangup:
+            return None
+        except AGICommandFailed:
+            log.warning("AGI %s: could not play %r", self._call.uniqueid, name)
+            return None
+        return digit
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        try:
+            return await self._call.wait_for_digit(timeout_ms)
+        except (AGIHangup, AGICommandFailed):
+            return None
+
+
+def channel_handler(handle: Callable[[AGIChannel, str], Awaitable[None]]) -> Callable[[AGICall], Awaitable[None]]:
+    """Route handler running ``handle(AGIChannel(call), call.uniqueid)``."""
+
+    async def run(call: AGICall) -> None:
+        await handle(AGIChannel(call), call.uniqueid)
+
+    run.__qualname__ = getattr(handle, "__qualname__", "channel_handler")
+    return run
