@@ -1,0 +1,169 @@
+"""AMI over TCP, server role: one `AMISession` per client, fed by the PBX event bus.
+
+Per session: the banner, Login (FullyBooted + SuccessfulAuth after success), `Events: off`, and Filter rules
+with Asterisk's semantics: with no include filter every event passes unless an exclude (`!...`) filter
+matches; with include filters an event must match one of them and no exclude. A filter is a regular
+expression searched in the event's text (`Event: VarSet` matches the header line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from autodialer.protocols.ami import Action, AMIConnection, AMIProtocolError, Banner, Event, Response, Role
+
+from .events import Fields
+
+if TYPE_CHECKING:
+    from .pbx import PBX
+
+log = logging.getLogger(__name__)
+_SIMPLE_EVENT_FILTER = re.compile(r"Event: ?([A-Za-z0-9_]+)")
+
+
+class EventFilter:
+    def __init__(self, text: str) -> None:
+        self.exclude = text.startswith("!")
+        body = text[1:] if self.exclude else text
+        simple = _SIMPLE_EVENT_FILTER.fullmatch(body)
+        self.event_name = simple.group(1) if simple else None  # fast path for the usual "Event: X" form
+        self.regex = re.compile(body)
+
+    def matches(self, name: str, fields: Fields) -> bool:
+        if self.event_name is not None:
+            return name == self.event_name
+        return self.regex.search("\r\n".join(f"{k}: {v}" for k, v in fields)) is not None
+
+
+class AMISession:
+    def __init__(self, server: AMIServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.pbx = server.pbx
+        self.reader, self.writer = reader, writer
+        self.conn = AMIConnection(Role.SERVER)
+        self.authenticated = False
+        self.events_on = True
+        self.filters: list[EventFilter] = []
+        self.session_id = f"0x{id(self):x}"
+        peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
+        self.local = f"IPV4/TCP/{server.host}/{server.port}"
+        self._unsubscribe = self.pbx.bus.subscribe(self.on_event)
+
+    # --- output --------------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def respond(self, action: Action, status: str, fields: Fields = ()) -> None:  # type: ignore[assignment]
+        self.write(self.conn.send(Response.build(status, fields, action_id=action.action_id)))
+
+    def send_event(self, name: str, fields: Fields, action_id: str | None = None, id_last: bool = False) -> None:
+        """A list item or session-only event; `id_last` puts ActionID last as some Asterisk lists do."""
+        if action_id is not None and id_last:
+            self.write(self.conn.send(Event.build(name, [*fields, ("ActionID", action_id)])))
+        else:
+            self.write(self.conn.send(Event.build(name, fields, action_id=action_id)))
+
+    def on_event(self, name: str, fields: Fields) -> None:
+        if not self.authenticated or not self.events_on:
+            return
+        if not self.passes(name, fields):
+            return
+        try:
+            self.write(self.conn.send(Event(tuple(fields))))
+        except AMIProtocolError:
+            log.warning("dropping unencodable event %s", name)
+
+    def passes(self, name: str, fields: Fields) -> bool:
+        if not self.filters:
+            return True
+        includes = [f for f in self.filters if not f.exclude]
+        if includes and not any(f.matches(name, fields) for f in includes):
+            return False
+        return not any(f.matches(name, fields) for f in self.filters if f.exclude)
+
+    # --- input ---------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        from .ami_actions import dispatch
+
+        try:
+            self.write(self.conn.send(Banner("11.0.0")))
+            while True:
+                data = await self.reader.read(65536)
+                self.conn.receive_data(data)
+                for item in self.conn.events():
+                    if isinstance(item, Action) and await dispatch(self, item) == "close":
+                        await self._drain_close()
+                        return
+                if not data:
+                    return
+        except (ConnectionError, AMIProtocolError) as exc:
+            log.info("AMI session %s ended: %s", self.session_id, exc)
+        finally:
+            self.close()
+
+    async def _drain_close(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self.writer.drain()
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self.server.sessions.discard(self)
+        if not self.writer.is_closing():
+            self.writer.close()
+
+
+class AMIServer:
+    def __init__(self, pbx: PBX, host: str, port: int) -> None:
+        self.pbx = pbx
+        self.host = host
+        self.port = port
+        self.sessions: set[AMISession] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = AMISession(self, reader, writer)
+        self.sessions.add(session)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await session.run()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    def drop_all(self, graceful: bool = True, restart: bool = True) -> None:
+        """Simulate an Asterisk restart: `Event: Shutdown` (graceful) and then EOF on every session."""
+        for session in list(self.sessions):
+            if graceful and session.authenticated:
+                session.send_event(
+                    "Shutdown",
+                    [("Privilege", "system,all"), ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")],
+                )
+            if not graceful:
+                transport = session.writer.transport
+                transport.abort()
+            session.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.drop_all(graceful=False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()

@@ -1,0 +1,130 @@
+"""Dialplan applications the simulator understands, by name (case-insensitive, as Asterisk).
+
+Each returns HANGUP to stop the PBX loop or "" to go on to the next priority. Unknown applications are
+skipped like NoOp so that a production dialplan with extras still runs; only what changes call flow or
+events is modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from .channels import SOFT_APPUNLOAD, UP, Channel, wait_any
+from .dial import dial
+from .dialplan import split_args
+from .pbx import HANGUP
+
+if TYPE_CHECKING:
+    from .pbx import PBX
+
+App = Callable[["PBX", Channel, str], Awaitable[str]]
+
+
+async def app_noop(pbx: PBX, ch: Channel, data: str) -> str:
+    return ""
+
+
+async def app_answer(pbx: PBX, ch: Channel, data: str) -> str:
+    if ch.state != UP:
+        pbx.new_state(ch, UP)
+    return ""
+
+
+async def app_hangup(pbx: PBX, ch: Channel, data: str) -> str:
+    if data.strip().isdigit():
+        ch.hangup_cause = int(data)
+    elif ch.hangup_cause == 0:
+        ch.hangup_cause = 16
+    ch.pbx_soft_hangup_sent = True
+    pbx.soft_hangup(ch, SOFT_APPUNLOAD)
+    return HANGUP
+
+
+async def hold(pbx: PBX, ch: Channel, seconds: float) -> bool:
+    """Stay on `ch` for `seconds` simulated seconds; False if it was hung up meanwhile."""
+    loop_deadline = pbx.clock.real(seconds)
+    import asyncio
+
+    end = asyncio.get_running_loop().time() + loop_deadline
+    while not ch.hungup:
+        remaining = end - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return True
+        await wait_any([ch], remaining)
+    return False
+
+
+async def app_wait(pbx: PBX, ch: Channel, data: str) -> str:
+    return "" if await hold(pbx, ch, float(data or 0)) else HANGUP
+
+
+async def app_playback(pbx: PBX, ch: Channel, data: str) -> str:
+    for name in (split_args(data)[:1] or [""])[0].split("&"):
+        if name in pbx.config.missing_sounds:
+            continue
+        pbx.prompts.append((ch.name, name))
+        if not await hold(pbx, ch, pbx.config.sound_seconds.get(name, pbx.config.default_sound_seconds)):
+            return HANGUP
+    return ""
+
+
+async def app_dial(pbx: PBX, ch: Channel, data: str) -> str:
+    args = split_args(data)
+    targets = args[0].split("&") if args else []
+    timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
+    return await dial(pbx, ch, targets, timeout)
+
+
+async def app_set(pbx: PBX, ch: Channel, data: str) -> str:
+    name, _, value = data.partition("=")
+    pbx.set_var(ch, name.strip(), value)
+    return ""
+
+
+async def app_user_event(pbx: PBX, ch: Channel, data: str) -> str:
+    args = split_args(data)
+    extra = [("UserEvent", args[0] if args else "")]
+    for item in args[1:]:
+        key, _, value = item.partition(":")
+        extra.append((key.strip(), value.strip()))
+    pbx.chan_event("UserEvent", ch, extra)
+    return ""
+
+
+async def app_amd(pbx: PBX, ch: Channel, data: str) -> str:
+    # AMD() sends no AMI event (trace 08); the scenario decides what it "hears" from the customer.
+    status = pbx.scenario.amd(ch.caller_num)
+    pbx.set_var(ch, "AMDSTATUS", status[0])
+    pbx.set_var(ch, "AMDCAUSE", status[1])
+    return "" if await hold(pbx, ch, status[2]) else HANGUP
+
+
+async def app_queue(pbx: PBX, ch: Channel, data: str) -> str:
+    return await pbx.queues.run(ch, data)
+
+
+async def app_agi(pbx: PBX, ch: Channel, data: str) -> str:
+    from .agi_client import run_agi
+
+    return await run_agi(pbx, ch, data)
+
+
+APPLICATIONS: dict[str, App] = {
+    "noop": app_noop,
+    "answer": app_answer,
+    "hangup": app_hangup,
+    "wait": app_wait,
+    "playback": app_playback,
+    "dial": app_dial,
+    "set": app_set,
+    "userevent": app_user_event,
+    "amd": app_amd,
+    "queue": app_queue,
+    "agi": app_agi,
+}
+
+
+async def run_application(pbx: PBX, ch: Channel, app: str, data: str) -> str:
+    handler = APPLICATIONS.get(app.lower(), app_noop)
+    return await handler(pbx, ch, data)

@@ -1,0 +1,188 @@
+"""Channels: names, ids and the per-channel state that AMI events describe.
+
+Naming follows Asterisk 22 (README §6): Local pairs are `Local/<exten>@<ctx>-<8 hex>;1/;2` with one shared
+counter per pair; PJSIP channels are `PJSIP/<endpoint>-<8 hex>` with their own counter. `ChannelId` becomes the
+Uniqueid of the originated channel, `OtherChannelId` (default `X;2`) that of `;2`; channels the PBX makes
+itself get `<epoch>.<counter>`. Every channel of one call shares the originated channel's Linkedid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .events import Fields
+
+if TYPE_CHECKING:
+    from .bridges import Bridge
+
+DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+STATE_DESC = {
+    DOWN: "Down",
+    1: "Rsrvd",
+    2: "OffHook",
+    3: "Dialing",
+    RING: "Ring",
+    RINGING: "Ringing",
+    UP: "Up",
+    BUSY: "Busy",
+}
+
+CAUSE_TEXT = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    3: "No route to destination",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    21: "Call Rejected",
+    26: "Answered elsewhere",
+    27: "Destination out of order",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+}
+# SoftHangupRequest's Cause is not a Q.850 cause but Asterisk's soft-hangup flag: 16 = AST_SOFTHANGUP_APPUNLOAD
+# (the PBX loop ending), 32 = AST_SOFTHANGUP_EXPLICIT (AGI HANGUP, AMI Hangup).
+SOFT_APPUNLOAD, SOFT_EXPLICIT = 16, 32
+
+
+@dataclass(eq=False)
+class Channel:
+    name: str
+    uniqueid: str
+    linkedid: str
+    context: str
+    exten: str
+    tech: str  # "Local" or "PJSIP"
+    device: str  # device-state key: "PJSIP/201", "Local/5551001@dialer-out"
+    priority: int = 1
+    state: int = DOWN
+    caller_num: str = "<unknown>"
+    caller_name: str = "<unknown>"
+    connected_num: str = "<unknown>"
+    connected_name: str = "<unknown>"
+    language: str = "en"
+    accountcode: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
+    peer: Channel | None = None  # the other half of a Local pair
+    endpoint: str = ""  # PJSIP endpoint name
+    bridge: Bridge | None = None
+    hangup_cause: int = 0
+    hungup: bool = False  # a hangup was requested (soft or hard); apps must stop
+    destroyed: bool = False
+    dtmf: list[str] = field(default_factory=list)  # digits received and not yet read by an app
+    watchers: set[asyncio.Event] = field(default_factory=set)
+    created_at: float = 0.0
+    answered_at: float | None = None
+    pbx_soft_hangup_sent: bool = False
+    in_agi: bool = False  # an AGI session owns the channel: apps it EXECs must not destroy it
+
+    @property
+    def half(self) -> int:
+        return 2 if self.name.endswith(";2") else 1
+
+    def fields(self, prefix: str = "") -> Fields:
+        p = prefix
+        return [
+            (f"{p}Channel", self.name),
+            (f"{p}ChannelState", str(self.state)),
+            (f"{p}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
+            (f"{p}CallerIDNum", self.caller_num),
+            (f"{p}CallerIDName", self.caller_name),
+            (f"{p}ConnectedLineNum", self.connected_num),
+            (f"{p}ConnectedLineName", self.connected_name),
+            (f"{p}Language", self.language),
+            (f"{p}AccountCode", self.accountcode),
+            (f"{p}Context", self.context),
+            (f"{p}Exten", self.exten),
+            (f"{p}Priority", str(self.priority)),
+            (f"{p}Uniqueid", self.uniqueid),
+            (f"{p}Linkedid", self.linkedid),
+        ]
+
+    def poke(self) -> None:
+        """Wake whatever app is waiting on this channel (hangup, state, bridge or DTMF changed)."""
+        for event in self.watchers:
+            event.set()
+
+
+async def wait_any(channels: list[Channel], timeout: float | None) -> bool:
+    """Wait until one of `channels` is poked or `timeout` real seconds pass; True if poked.
+
+    Callers re-check their condition after every wake-up: a poke only says "something changed".
+    """
+    event = asyncio.Event()
+    for ch in channels:
+        ch.watchers.add(event)
+    try:
+        if timeout is None:
+            await event.wait()
+            return True
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+    finally:
+        for ch in channels:
+            ch.watchers.discard(event)
+
+
+class ChannelRegistry:
+    """Live channels plus the counters that name them."""
+
+    def __init__(self, now: float, uniqueid_start: int = 0, local_start: int = 0, pjsip_start: int = 0) -> None:
+        self._epoch = int(now)
+        self._uid = uniqueid_start
+        self._local = local_start
+        self._pjsip = pjsip_start
+        self.live: dict[str, Channel] = {}
+        self.processed = 0
+
+    def new_uniqueid(self, now: float) -> str:
+        self._uid += 1
+        return f"{int(now)}.{self._uid}"
+
+    def local_pair(self, exten: str, context: str, uid1: str, uid2: str, now: float) -> tuple[Channel, Channel]:
+        suffix = f"{self._local:08x}"
+        self._local += 1
+        base = f"Local/{exten}@{context}-{suffix}"
+        device = f"Local/{exten}@{context}"
+        one = Channel(f"{base};1", uid1, uid1, context, exten, "Local", device, created_at=now)
+        two = Channel(f"{base};2", uid2, uid1, context, exten, "Local", device, state=RING, created_at=now)
+        one.peer, two.peer = two, one
+        self._add(one)
+        self._add(two)
+        return one, two
+
+    def pjsip(self, endpoint: str, uniqueid: str, linkedid: str, context: str, now: float) -> Channel:
+        name = f"PJSIP/{endpoint}-{self._pjsip:08x}"
+        self._pjsip += 1
+        ch = Channel(
+            name,
+            uniqueid,
+            linkedid or uniqueid,
+            context,
+            "s",
+            "PJSIP",
+            f"PJSIP/{endpoint}",
+            endpoint=endpoint,
+            created_at=now,
+        )
+        self._add(ch)
+        return ch
+
+    def _add(self, ch: Channel) -> None:
+        self.live[ch.name] = ch
+        self.processed += 1
+
+    def remove(self, ch: Channel) -> None:
+        self.live.pop(ch.name, None)
+
+    def by_name(self, name: str) -> Channel | None:
+        return self.live.get(name)
+
+    def by_uniqueid(self, uniqueid: str) -> Channel | None:
+        return next((c for c in self.live.values() if c.uniqueid == uniqueid), None)

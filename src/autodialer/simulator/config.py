@@ -1,0 +1,66 @@
+"""Configuration of the PBX simulator: the lab topology of /work/shared/asterisk plus knobs for tests.
+
+Every default mirrors the real lab (AMI 127.0.0.1:5038, user dialer/dialerpass, employees 201/202, queue 2200,
+trunk endpoint `trunk`, dialer contexts) so the simulator can stand in for it unchanged; tests use port 0 and a
+small `time_scale` so that a 6 s call lasts 6 ms of real time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class EmployeeConfig:
+    """One internal extension with a PJSIP endpoint of the same name (`PJSIP/201`)."""
+
+    exten: str
+    name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"Employee {self.exten}"
+
+
+@dataclass
+class QueueConfig:
+    """A ringall queue (app_queue) whose members are employee extensions."""
+
+    name: str = "2200"
+    members: tuple[str, ...] = ("201", "202")
+    timeout_s: float = 15.0
+    ringinuse: bool = False
+
+
+@dataclass
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    ami_port: int = 5038
+    username: str = "dialer"
+    secret: str = "dialerpass"  # noqa: S105 - the lab's documented AMI secret, not a real credential
+    # Dialplan: None = the built-in lab dialplan (extensions.conf of the lab), else a path to such a file.
+    dialplan_path: Path | None = None
+    # Rewrites `agi://127.0.0.1:4573/...` targets so tests can point AGI() at an ephemeral port.
+    agi_host: str | None = None
+    agi_port: int | None = None
+    outgoing_context: str = "dialer-out"
+    connect_context: str = "dialer-connect"
+    internal_context: str = "internal"
+    trunk_endpoint: str = "trunk"
+    trunk_from_user: str = "4930000000"
+    employees: tuple[EmployeeConfig, ...] = (EmployeeConfig("201"), EmployeeConfig("202"))
+    queues: tuple[QueueConfig, ...] = (QueueConfig(),)
+    # Real seconds per simulated second (1.0 = real time; tests use ~0.002).
+    time_scale: float = 1.0
+    scenario_path: Path | None = None
+    control_http_port: int | None = None  # optional JSON control endpoint; None = off, 0 = ephemeral
+    # Length of sound files played by STREAM FILE / Playback / GET DATA (seconds); missing ones fail.
+    sound_seconds: dict[str, float] = field(default_factory=dict)
+    default_sound_seconds: float = 1.0
+    missing_sounds: frozenset[str] = frozenset({"no-such-file"})
+    # How long AGI waits for the FastAGI server to close after the channel hung up before giving up.
+    agi_hangup_grace_s: float = 3600.0
+    uniqueid_counter_start: int = 0
+    local_counter_start: int = 0
+    pjsip_counter_start: int = 0

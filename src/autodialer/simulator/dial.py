@@ -1,0 +1,225 @@
+"""The Dial application: create the called channels, follow them, bridge the first one that answers.
+
+Outcomes (README §6, traces 02-06): DIALSTATUS ANSWER / BUSY (cause 17) / CONGESTION (34) / NOANSWER (cause 1,
+or the Dial timeout) / CANCEL (the caller hung up) / CHANUNAVAIL (nothing could be dialled). The caller's
+HANGUPCAUSE takes the failed callee's cause. While bridged: if the callee hangs up the bridge dissolves and
+the caller is soft-hung-up (flag 16); if the caller goes away the callee is hung up with cause 16. A Dial run
+from AGI EXEC never destroys the caller itself: the AGI session owns it until the AGI server disconnects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
+from .endpoints import far_end
+from .pbx import HANGUP
+from .scenario import Behaviour
+
+if TYPE_CHECKING:
+    from .pbx import PBX
+
+
+def dial_status(cause: int) -> str:
+    return {17: "BUSY", 21: "BUSY", 34: "CONGESTION", 38: "CONGESTION", 3: "CHANUNAVAIL"}.get(cause, "NOANSWER")
+
+
+@dataclass
+class Target:
+    endpoint: str  # PJSIP endpoint, or "" for a Local target
+    number: str  # dialled number / extension
+    dial_string: str  # as shown in DialBegin (without the technology)
+    context: str = ""  # Local only
+
+
+def parse_target(pbx: PBX, target: str) -> Target | None:
+    tech, _, rest = target.partition("/")
+    if tech == "PJSIP":
+        number, at, endpoint = rest.partition("@")
+        endpoint = endpoint if at else number
+        known = {e.exten for e in pbx.config.employees} | {pbx.config.trunk_endpoint}
+        return Target(endpoint, number, rest) if endpoint in known else None
+    if tech == "Local":
+        exten, _, context = rest.partition("@")
+        context = context.split("/", 1)[0]
+        return Target("", exten, rest, context) if pbx.dialplan.find(context, exten) else None
+    return None
+
+
+def behaviour_for(pbx: PBX, target: Target) -> Behaviour:
+    if target.endpoint == pbx.config.trunk_endpoint:
+        return pbx.scenario.customer(target.number)
+    behaviour = pbx.scenario.employee(target.endpoint)
+    if f"PJSIP/{target.endpoint}" in pbx.devices.dnd:
+        return Behaviour(outcome="dnd", ring=False)
+    return behaviour
+
+
+def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial") -> Channel:
+    """Create and announce the called PJSIP channel (Newchannel, Newexten "(Outgoing Line)", callerid)."""
+    now = pbx.clock.now()
+    trunk = target.endpoint == pbx.config.trunk_endpoint
+    context = "from-trunk" if trunk else pbx.config.internal_context
+    out = pbx.channels.pjsip(target.endpoint, pbx.channels.new_uniqueid(now), caller.linkedid, context, now)
+    if not trunk:
+        emp = next(e for e in pbx.config.employees if e.exten == target.endpoint)
+        out.caller_num, out.caller_name = emp.exten, emp.display_name
+    pbx.chan_event("Newchannel", out)
+    out.exten = target.number
+    out.connected_num, out.connected_name = caller.caller_num, caller.caller_name
+    if trunk:
+        out.caller_num, out.caller_name = target.number, caller.caller_name
+    if app == "AppDial":
+        pbx.new_exten(out, app, "(Outgoing Line)")
+    if trunk:
+        pbx.new_callerid(out)
+    if app == "AppDial":
+        pbx.new_connected_line(out)
+    return out
+
+
+def indicate_ringing(pbx: PBX, caller: Channel, out: Channel) -> None:
+    """Ringing on the callee rings the caller's originating side (Local ;2 -> ;1)."""
+    one = caller.peer if caller.tech == "Local" and caller.half == 2 else None
+    if one is not None and not one.destroyed and one.state not in (RINGING, UP):
+        one.caller_num = out.caller_num
+        pbx.new_state(one, RINGING)
+        pbx.new_callerid(one)
+
+
+def dial_event(pbx: PBX, name: str, caller: Channel | None, out: Channel, extra: list[tuple[str, str]]) -> None:
+    fields = [*(caller.fields() if caller is not None else []), *out.fields("Dest"), *extra]
+    pbx.emit(name, fields)
+
+
+async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float | None) -> str:
+    """Run Dial(targets, timeout) for `caller`; returns HANGUP if the caller must stop its dialplan."""
+    outs: list[Channel] = []
+    for raw in targets:
+        target = parse_target(pbx, raw)
+        if target is None or not target.endpoint:
+            if target is not None:  # Local targets: dial the ;1 of a new pair
+                outs.append(_dial_local(pbx, caller, target))
+            continue
+        out = make_callee(pbx, caller, target)
+        dial_event(pbx, "DialBegin", caller, out, [("DialString", target.dial_string)])
+        caller.connected_num, caller.connected_name = out.caller_num, out.caller_name
+        pbx.new_connected_line(caller)
+        pbx.spawn(far_end(pbx, out, behaviour_for(pbx, target)))
+        outs.append(out)
+    if not outs:
+        pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
+        return ""
+    answered = await _wait_answer(pbx, caller, outs, timeout_s)
+    if answered is None:
+        return HANGUP if caller.hungup else ""
+    return await _bridge(pbx, caller, answered, caller.in_agi)
+
+
+def _dial_local(pbx: PBX, caller: Channel, target: Target) -> Channel:
+    from .originate import start_local_pair
+
+    now = pbx.clock.now()
+    one = start_local_pair(
+        pbx,
+        target.number,
+        target.context,
+        pbx.channels.new_uniqueid(now),
+        None,
+        caller.linkedid,
+        caller_num=caller.caller_num,
+        caller_name=caller.caller_name,
+    )
+    dial_event(pbx, "DialBegin", caller, one, [("DialString", target.dial_string)])
+    return one
+
+
+async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s: float | None) -> Channel | None:
+    loop_time = pbx.clock
+    deadline = None if timeout_s is None else _now() + loop_time.real(timeout_s)
+    rang: set[int] = set()
+    status = "NOANSWER"
+    while True:
+        for out in outs:
+            if out.state == RINGING and id(out) not in rang:
+                rang.add(id(out))
+                indicate_ringing(pbx, caller, out)
+                dial_event(pbx, "DialState", caller, out, [("DialStatus", "RINGING")])
+        answered = next((o for o in outs if o.state == UP and not o.hungup), None)
+        if answered is not None:
+            for other in outs:
+                if other is not answered:
+                    _end_callee(pbx, caller, other, "CANCEL", 26)
+            dial_event(pbx, "DialEnd", caller, answered, [("DialStatus", "ANSWER")])
+            pbx.set_var(caller, "DIALSTATUS", "ANSWER")
+            return answered
+        for out in [o for o in outs if o.hungup]:
+            status = dial_status(out.hangup_cause)
+            dial_event(pbx, "DialEnd", caller, out, [("DialStatus", status)])
+            caller.hangup_cause = out.hangup_cause
+            outs.remove(out)
+            pbx.destroy(out)
+        if not outs:
+            pbx.set_var(caller, "DIALSTATUS", status)
+            return None
+        if caller.hungup:
+            for out in outs:
+                _end_callee(pbx, caller, out, "CANCEL", caller.hangup_cause or 16)
+            pbx.set_var(caller, "DIALSTATUS", "CANCEL")
+            return None
+        remaining = None if deadline is None else deadline - _now()
+        if remaining is not None and remaining <= 0:
+            for out in outs:
+                _end_callee(pbx, caller, out, "NOANSWER", 0)
+            pbx.set_var(caller, "DIALSTATUS", "NOANSWER")
+            return None
+        await wait_any([caller, *outs], remaining)
+
+
+def _end_callee(pbx: PBX, caller: Channel, out: Channel, status: str, cause: int) -> None:
+    dial_event(pbx, "DialEnd", caller, out, [("DialStatus", status)])
+    out.hangup_cause = cause
+    pbx.destroy(out)
+
+
+async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool) -> str:
+    if caller.state != UP:
+        pbx.new_state(caller, UP)
+    bridge = pbx.bridges.create()
+    if callee.tech == "PJSIP":
+        callee.exten = ""
+        pbx.new_exten(callee, "AppDial", "(Outgoing Line)")
+    pbx.bridges.enter(bridge, callee)
+    pbx.bridges.enter(bridge, caller)
+    while not caller.hungup and not callee.hungup:
+        await wait_any([caller, callee], None)
+    if callee.hungup and not caller.hungup:
+        pbx.bridges.leave(callee)
+        pbx.bridges.leave(caller)
+        caller.hangup_cause = callee.hangup_cause
+        caller.pbx_soft_hangup_sent = True
+        pbx.soft_hangup(caller, SOFT_APPUNLOAD)
+        if not from_agi:
+            pbx.end_pbx(caller)
+        _finish_callee(pbx, callee, callee.hangup_cause)
+        return HANGUP
+    pbx.bridges.leave(caller)
+    if not from_agi:
+        if caller.hangup_cause == 0:
+            caller.hangup_cause = 16
+        pbx.end_pbx(caller)
+    pbx.bridges.leave(callee)
+    _finish_callee(pbx, callee, 16)
+    return HANGUP
+
+
+def _finish_callee(pbx: PBX, callee: Channel, cause: int) -> None:
+    callee.hangup_cause = cause
+    pbx.destroy(callee)
+
+
+def _now() -> float:
+    import asyncio
+
+    return asyncio.get_running_loop().time()

@@ -1,0 +1,180 @@
+"""A small extensions.conf interpreter: contexts, patterns, priorities, hints and ${VAR} substitution.
+
+Supports the subset the lab and our production snippet use: `exten => X,prio,App(args)`, `same => n,...`,
+`exten => X,hint,DEV`, numeric and `n` priorities, `[context]` headers, `;` comments. Patterns follow Asterisk:
+`_` prefix, X=[0-9], Z=[1-9], N=[2-9], [..] sets, `.` = one or more further characters, `!` = zero or more.
+So `_X.` needs at least two digits (trace 13) and `_555XXXX` exactly seven.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LAB_DIALPLAN = """
+[internal]
+exten => 201,hint,PJSIP/201
+exten => 202,hint,PJSIP/202
+exten => 201,1,NoOp(internal call to 201)
+ same => n,Dial(PJSIP/201,20)
+ same => n,Hangup()
+exten => 202,1,NoOp(internal call to 202)
+ same => n,Dial(PJSIP/202,20)
+ same => n,Hangup()
+exten => 2200,1,NoOp(queue 2200)
+ same => n,Queue(2200,,,,30)
+ same => n,Hangup()
+
+[dialer-out]
+exten => _555XXXX,1,NoOp(dialer-out ${EXTEN} campaign=${CAMPAIGN_ID} lead=${LEAD_ID})
+ same => n,Dial(PJSIP/${EXTEN}@trunk,60)
+ same => n,NoOp(dialer-out result DIALSTATUS=${DIALSTATUS} HANGUPCAUSE=${HANGUPCAUSE})
+ same => n,Hangup()
+
+[dialer-connect]
+exten => _X.,1,NoOp(customer answered, connect to ${EXTEN} mode=${DIALER_MODE})
+ same => n,AGI(agi://127.0.0.1:4573/connect,${EXTEN},${DIALER_MODE})
+ same => n,NoOp(after AGI AGISTATUS=${AGISTATUS})
+ same => n,Hangup()
+
+[dialer-amd]
+exten => _X.,1,NoOp(AMD on answered customer)
+ same => n,AMD()
+ same => n,NoOp(AMDSTATUS=${AMDSTATUS} AMDCAUSE=${AMDCAUSE})
+ same => n,UserEvent(DialerAMD,AMDStatus: ${AMDSTATUS},AMDCause: ${AMDCAUSE})
+ same => n,Hangup()
+
+[load]
+exten => _X.,1,Answer()
+ same => n,Hangup()
+
+[load-connect]
+exten => _X.,1,Hangup()
+
+[from-trunk]
+exten => _X.,1,Hangup(21)
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    app: str
+    data: str  # unsubstituted
+
+
+@dataclass
+class Extension:
+    pattern: str
+    steps: dict[int, Step] = field(default_factory=dict)
+    hint: str | None = None
+
+
+@dataclass
+class Context:
+    name: str
+    extensions: dict[str, Extension] = field(default_factory=dict)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    if not pattern.startswith("_"):
+        return re.compile(re.escape(pattern) + r"\Z")
+    out = []
+    i, p = 0, pattern[1:]
+    while i < len(p):
+        c = p[i]
+        if c in "Xx":
+            out.append("[0-9]")
+        elif c in "Zz":
+            out.append("[1-9]")
+        elif c in "Nn":
+            out.append("[2-9]")
+        elif c == "[":
+            end = p.index("]", i)
+            out.append("[" + p[i + 1 : end] + "]")
+            i = end
+        elif c == ".":
+            out.append(".+")
+        elif c == "!":
+            out.append(".*")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+class Dialplan:
+    def __init__(self, text: str = LAB_DIALPLAN) -> None:
+        self.contexts: dict[str, Context] = {}
+        self._regex: dict[str, re.Pattern[str]] = {}
+        self.load(text)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Dialplan:
+        return cls(path.read_text())
+
+    def load(self, text: str) -> None:
+        ctx: Context | None = None
+        last: tuple[Extension, int] | None = None
+        for raw in text.splitlines():
+            line = raw.split(";", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith("[") and "]" in line:
+                name = line[1 : line.index("]")]
+                ctx = None if name in ("general", "globals") else self.contexts.setdefault(name, Context(name))
+                last = None
+                continue
+            if ctx is None or "=>" not in line:
+                continue
+            kind, rest = (s.strip() for s in line.split("=>", 1))
+            if kind == "exten":
+                pattern, prio, body = (s.strip() for s in rest.split(",", 2))
+                ext = ctx.extensions.setdefault(pattern, Extension(pattern))
+                self._regex.setdefault(pattern, _pattern_regex(pattern))
+            elif kind == "same" and last is not None:
+                ext = last[0]
+                prio, body = (s.strip() for s in rest.split(",", 1))
+            else:
+                continue
+            if prio == "hint":
+                ext.hint = body
+                continue
+            number = (last[1] + 1 if last else 1) if prio == "n" else int(prio)
+            app, _, data = body.partition("(")
+            ext.steps[number] = Step(app.strip(), data[:-1] if data.endswith(")") else data)
+            last = (ext, number)
+
+    def find(self, context: str, exten: str) -> Extension | None:
+        """The extension `exten` runs in `context`: exact names first, then patterns (first match)."""
+        ctx = self.contexts.get(context)
+        if ctx is None:
+            return None
+        found = ctx.extensions.get(exten)
+        if found is not None and found.steps:
+            return found
+        for pattern, ext in ctx.extensions.items():
+            if pattern.startswith("_") and ext.steps and self._regex[pattern].match(exten):
+                return ext
+        return None
+
+    def exists(self, context: str, exten: str, priority: int = 1) -> bool:
+        ext = self.find(context, exten)
+        return ext is not None and priority in ext.steps
+
+    def hints(self) -> list[tuple[str, str, str]]:
+        """(context, exten, device) for every hint, in definition order."""
+        return [(c.name, e.pattern, e.hint) for c in self.contexts.values() for e in c.extensions.values() if e.hint]
+
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9_()]+)\}")
+
+
+def substitute(text: str, lookup: dict[str, str]) -> str:
+    """Expand ${NAME}; unknown variables expand to "" as in Asterisk."""
+    return _VAR.sub(lambda m: lookup.get(m.group(1), ""), text)
+
+
+def split_args(data: str) -> list[str]:
+    """Split application data on commas (no quoting: the lab dialplan never needs it)."""
+    return data.split(",") if data else []
