@@ -1,0 +1,62 @@
+"""An engine wired to fakes and the in-memory store, plus helpers that drive whole calls."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from tests.services.fakes import FakeAvailability, FakeCallControl, FakeClock, FakeUserEvents
+
+from autodialer.domain.call_events import CallEnded, CustomerAnswered, CustomerFailed, CustomerOutcome
+from autodialer.domain.retry_policy import RetryPolicy, RetryRule
+from autodialer.services.dialer_engine import DialerEngine, EngineSettings
+from autodialer.services.memory_store import InMemoryDialerStore
+
+_CALL_IDS = itertools.count(1)
+NO_RETRIES = RetryPolicy(*(RetryRule(60.0, 0) for _ in range(5)))
+
+
+@dataclass
+class Harness:
+    settings: EngineSettings = field(default_factory=lambda: EngineSettings(retry_policy=NO_RETRIES))
+    store: InMemoryDialerStore = field(default_factory=InMemoryDialerStore)
+    calls: FakeCallControl = field(default_factory=FakeCallControl)
+    availability: FakeAvailability = field(default_factory=FakeAvailability)
+    clock: FakeClock = field(default_factory=FakeClock)
+    events: FakeUserEvents = field(default_factory=FakeUserEvents)
+    engine: DialerEngine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = self.new_engine()
+
+    def new_engine(self) -> DialerEngine:
+        """Another engine on the same store and PBX, as after a restart."""
+        return DialerEngine(
+            self.store,
+            self.calls,
+            self.availability,
+            self.clock,
+            self.clock,
+            self.events,
+            self.settings,
+            call_ids=lambda: f"dlr-{next(_CALL_IDS)}",
+        )
+
+    async def step(self) -> float | None:
+        await self.engine.start()
+        return await self.engine.step()
+
+    def last_call(self) -> str:
+        return self.calls.originated[-1].call_id
+
+    def end(self, call_id: str, cause: str = "Normal Clearing") -> None:
+        self.calls.live.pop(call_id, None)
+        self.calls.emit(CallEnded(call_id, 16, cause))
+
+    def fail(self, call_id: str, outcome: CustomerOutcome, cause: int | None, text: str, dial: str | None) -> None:
+        self.calls.live.pop(call_id, None)
+        self.calls.emit(CustomerFailed(call_id, outcome, cause, text, dial))
+
+    def answer(self, call_id: str) -> None:
+        self.calls.live[call_id] = "Up"
+        self.calls.emit(CustomerAnswered(call_id, call_id, "Local/x@dialer-out-00000001;1"))

@@ -1,0 +1,409 @@
+"""DialerEngine against fakes on virtual time: results, retries, shared targets, pause, restart, watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.services.harness import NO_RETRIES, Harness
+
+from autodialer.domain.call_events import CustomerOutcome, CustomerRinging
+from autodialer.domain.retry_policy import RetryPolicy, RetryRule
+from autodialer.services.dialer_engine import EngineSettings
+
+
+async def test_a_call_is_stored_before_originate_and_reserves_the_agent() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "+7 (900) 123-45-67")
+    await h.step()
+    [request] = h.calls.originated
+    assert request.dial_number == "79001234567"
+    assert (request.inner_num, request.mode, request.variables["DIALER_AGENT"]) == ("201", "connect", "PJSIP/201")
+    attempt = h.store.attempts[request.call_id]
+    assert attempt.number_id == number.number_id
+    row = h.store.numbers[number.number_id].row
+    assert (row.state, row.count_try, row.linked_id) == ("CreateCallFile", 1, request.call_id)
+    assert row.call_file == "dialer-1-79001234567-201.call"
+    assert h.engine.reserved_agents() == {"PJSIP/201"}
+    assert h.events.sent == [
+        ("AutoDialer", {"dEvent": "StartDial", "OUT_NUMBER": "+7 (900) 123-45-67", "TASK_ID": "1"})
+    ]
+
+
+async def test_dial_prefix_task_then_default() -> None:
+    h = Harness(settings=EngineSettings(def_dial_prefix="9", retry_policy=NO_RETRIES))
+    h.availability.free["202"] = {"PJSIP/202"}
+    h.store.add_task(1, "201", dial_prefix="8")
+    h.store.add_task(2, "202")
+    h.store.add_number(1, "5551001")
+    h.store.add_number(2, "5551002")
+    await h.step()
+    assert sorted(r.dial_number for r in h.calls.originated) == ["85551001", "95551002"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "cause", "text", "dial", "result", "out_dial_state"),
+    [
+        (CustomerOutcome.BUSY, 17, "User busy", "BUSY", "FAIL", "BUSY"),
+        (CustomerOutcome.NO_ANSWER, 19, "User alerting, no answer", "CANCEL", "FAIL", "CANCEL"),
+        (CustomerOutcome.NO_ROUTE, 0, "Unknown", None, "FAIL_ROUTE", None),
+        (CustomerOutcome.PROVIDER_UNAVAILABLE, None, "", None, "FAIL_PROVIDER", "CHANUNAVAIL"),
+    ],
+)
+async def test_customer_failures_release_everything(
+    outcome: CustomerOutcome, cause: int | None, text: str, dial: str | None, result: str, out_dial_state: str | None
+) -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551486")
+    await h.step()
+    call_id = h.last_call()
+    h.calls.emit(CustomerRinging(call_id))
+    h.clock.advance(3)
+    h.fail(call_id, outcome, cause, text, dial)
+    await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.out_dial_state, row.close_time) == (result, out_dial_state, int(h.clock.now()))
+    assert h.engine.reserved_agents() == frozenset()
+    assert h.engine.calls_in_flight == 0
+    assert h.events.sent[-1][1]["dEvent"] == "EndCall"
+    assert h.store.tasks[1].state == 1  # no open number left: auto-closed
+
+
+async def connected_call(h: Harness, *, employee_answers: bool, customer_first: bool) -> str:
+    await h.step()
+    call_id = h.last_call()
+    h.answer(call_id)
+    await h.step()
+    await h.engine.connect_started(call_id, "[C-00000001]")
+    await h.engine.connect_ended(call_id, "ANSWER" if employee_answers else "NOANSWER", customer_first)
+    h.end(call_id)
+    await h.step()
+    return call_id
+
+
+@pytest.mark.parametrize(
+    ("employee_answers", "customer_first", "result"),
+    [(True, True, "SUCCESS_CLIENT_H"), (True, False, "SUCCESS_USER_H"), (False, False, "FAIL_USER_NO_ANSWER")],
+)
+async def test_connected_calls(employee_answers: bool, customer_first: bool, result: str) -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    call_id = await connected_call(h, employee_answers=employee_answers, customer_first=customer_first)
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.verbose_call_id, row.linked_id) == (result, "[C-00000001]", call_id)
+    assert h.events.sent[-1][1] == {
+        "dEvent": "EndCall",
+        "OUT_NUMBER": "5551001",
+        "TASK_ID": "1",
+        "DIAL_STATUS": "ANSWER",
+    }
+
+
+async def test_customer_hangs_up_before_the_employee_answers() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    call_id = h.last_call()
+    h.answer(call_id)
+    await h.engine.connect_started(call_id, None)
+    h.end(call_id)  # the AGI never reported an end of Dial
+    await h.step()
+    assert h.store.numbers[number.number_id].row.result == "FAIL_CLIENT_H_BEFORE_ANSWER"
+
+
+async def test_answered_call_without_any_connect_report_is_closed_as_fail() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    h.answer(h.last_call())
+    h.end(h.last_call())
+    await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.state, row.close_time) == ("FAIL", "endCall", int(h.clock.now()))
+
+
+async def test_busy_customer_is_retried_after_the_delay_and_the_engine_sleeps_until_then() -> None:
+    policy = RetryPolicy(customer_busy=RetryRule(delay_s=300, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551486")
+    await h.step()
+    first = h.last_call()
+    h.fail(first, CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    deadline = await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.close_time, row.out_dial_state, row.count_try) == ("", 0, "BUSY", 1)
+    assert deadline == pytest.approx(h.clock.now() + 300)
+    assert h.store.tasks[1].state == 0
+    h.clock.advance(299)
+    await h.step()
+    assert h.calls.call_ids == [first]
+    h.clock.advance(1)
+    await h.step()
+    second = h.last_call()
+    assert second != first
+    assert h.store.numbers[number.number_id].row.count_try == 2
+    h.fail(second, CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.count_try) == ("FAIL", 2)
+    assert h.store.tasks[1].state == 1
+
+
+async def test_agent_busy_requeues_the_customer_without_charging_an_attempt() -> None:
+    policy = RetryPolicy(agent_busy=RetryRule(delay_s=60, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    call_id = h.last_call()
+    h.answer(call_id)
+    await h.engine.connect_started(call_id, None)
+    await h.engine.agent_busy(call_id)
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.requeues, row.state) == ("", 1, "allUserBusy")
+    await h.step()
+    assert len(h.calls.originated) == 1  # still in its call: never dialed twice at once
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number.number_id].row.state == "allUserBusy"  # later events of that call are ignored
+    h.clock.advance(60)
+    await h.step()
+    assert len(h.calls.originated) == 2
+
+
+async def test_queue_target_reserves_one_member_per_call() -> None:
+    h = Harness()
+    h.availability.free["2200"] = {"PJSIP/201", "PJSIP/202"}
+    h.store.add_task(1, "2200", max_channels=5)
+    for i in range(4):
+        h.store.add_number(1, f"555100{i}")
+    await h.step()
+    assert sorted(r.variables["DIALER_AGENT"] for r in h.calls.originated) == ["PJSIP/201", "PJSIP/202"]
+    h.fail(h.calls.call_ids[0], CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert len(h.calls.originated) == 3
+    assert len(h.engine.reserved_agents()) == 2
+
+
+async def test_two_tasks_on_one_extension_never_over_dial_it() -> None:
+    h = Harness()
+    h.store.add_task(1, "201", max_channels=3)
+    h.store.add_task(2, "201", max_channels=3)
+    for task_id in (1, 2):
+        for i in range(3):
+            h.store.add_number(task_id, f"55{task_id}{i}")
+    for _ in range(6):
+        await h.step()
+        assert h.engine.calls_in_flight == 1
+        h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+        await h.step()
+    assert len(h.calls.originated) == 6
+    assert {h.store.attempts.get(c) for c in h.calls.call_ids} == {None}
+
+
+async def test_pause_stops_new_calls_and_resume_restarts_them() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    first = h.store.add_number(1, "5551001")
+    second = h.store.add_number(1, "5551002")
+    await h.step()
+    h.store.set_task_state(1, 2)
+    h.engine.task_changed()
+    h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert h.store.numbers[first.number_id].row.result == "FAIL"  # the call in progress still closes its row
+    assert len(h.calls.originated) == 1
+    assert h.store.tasks[1].state == 2  # a paused task is not auto-closed
+    h.store.set_task_state(1, 0)
+    h.engine.task_changed()
+    await h.step()
+    assert len(h.calls.originated) == 2
+    assert h.store.attempts[h.last_call()].number_id == second.number_id
+
+
+async def test_availability_gates_dialing() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001")
+    h.availability.connected = False
+    assert await h.step() is not None  # only the watchdog
+    assert h.calls.originated == []
+    h.availability.connected = True
+    h.availability.set_free("201", set())
+    await h.step()
+    assert h.calls.originated == []
+    h.availability.set_free("201", {"PJSIP/201"})
+    await h.step()
+    assert len(h.calls.originated) == 1
+
+
+async def test_rejected_originate_releases_and_retries_later() -> None:
+    policy = RetryPolicy(originate_rejected=RetryRule(delay_s=60, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    h.calls.reject_next = 2
+    await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.state, row.count_try) == ("", "failedOriginate", 1)
+    assert h.engine.reserved_agents() == frozenset() and h.store.attempts == {}
+    h.clock.advance(60)
+    await h.step()
+    row = h.store.numbers[number.number_id].row
+    assert (row.result, row.count_try) == ("FAIL_ROUTE", 2)
+    assert h.events.sent == []  # no call was placed, so no StartDial/EndCall
+
+
+async def test_restart_adopts_live_calls_and_closes_vanished_ones_without_redialing() -> None:
+    h = Harness()
+    h.availability.free["2200"] = {"PJSIP/201", "PJSIP/202"}
+    h.store.add_task(1, "2200", max_channels=2)
+    live_number = h.store.add_number(1, "5551001")
+    lost_number = h.store.add_number(1, "5551002")
+    await h.step()
+    live, lost = h.calls.call_ids
+    h.answer(live)
+    await h.step()
+    del h.calls.live[lost]  # it ended while we were down; the event is gone
+    h.engine = h.new_engine()  # "restart": a new engine on the same store and PBX
+    await h.step()
+    assert len(h.calls.originated) == 2  # nothing dialed again
+    assert h.store.numbers[lost_number.number_id].row.result == "FAIL"
+    assert h.store.numbers[lost_number.number_id].row.cause == "call unknown to the PBX"
+    assert h.engine.reserved_agents() == {h.store.attempts[live].agent}
+    await h.engine.connect_started(live, None)
+    await h.engine.connect_ended(live, "ANSWER", customer_hung_up_first=False)
+    h.end(live)
+    await h.step()
+    assert h.store.numbers[live_number.number_id].row.result == "SUCCESS_USER_H"
+
+
+async def test_restart_while_the_pbx_is_unreachable_holds_attempts_until_the_watchdog() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    call_id = h.last_call()
+    h.calls.unreachable = True
+    h.calls.live.clear()
+    h.engine = h.new_engine()
+    await h.step()
+    assert h.engine.calls_in_flight == 1 and len(h.calls.originated) == 1
+    h.calls.unreachable = False
+    h.clock.advance(h.settings.watchdog_grace_s)
+    await h.step()
+    assert h.store.numbers[number.number_id].row.result == "FAIL"
+    assert call_id not in h.store.attempts
+
+
+async def test_watchdog_closes_calls_the_pbx_no_longer_knows() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, watchdog_interval_s=30, watchdog_grace_s=90))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    deadline = await h.step()
+    call_id = h.last_call()
+    assert deadline == pytest.approx(h.clock.now() + 30)
+    h.calls.live.clear()  # the PBX lost it and we got no event
+    h.clock.advance(60)
+    await h.step()
+    assert call_id in h.store.attempts  # younger than the grace period
+    h.clock.advance(30)
+    await h.step()
+    assert h.store.numbers[number.number_id].row.result == "FAIL"
+    assert h.engine.reserved_agents() == frozenset()
+
+
+async def test_watchdog_prefers_a_real_end_event_that_arrived_meanwhile() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, watchdog_interval_s=30, watchdog_grace_s=0))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    call_id = h.last_call()
+    h.clock.advance(30)
+    h.fail(call_id, CustomerOutcome.BUSY, 17, "User busy", "BUSY")  # queued, not yet handled
+    async with h.engine._lock:  # the watchdog runs inside a step; call it directly with the queue still full
+        await h.engine._maybe_watchdog(h.clock.now())
+    assert h.store.numbers[number.number_id].row.out_dial_state == "BUSY"
+
+
+async def test_number_deleted_during_its_call_goes_when_the_call_ends() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    h.store.delete_number(number.number_id)
+    assert number.number_id in h.store.numbers
+    h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert number.number_id not in h.store.numbers
+
+
+async def test_events_for_unknown_calls_are_ignored() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    h.end("not-ours")
+    await h.engine.connect_started("not-ours", None)
+    await h.step()
+    assert h.store.numbers[number.number_id].row.state == "CreateCallFile"
+
+
+async def test_user_events_survive_a_pbx_outage() -> None:
+    h = Harness()
+    h.events.down = True
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001")
+    await h.step()
+    assert len(h.calls.originated) == 1
+
+
+async def test_per_task_retry_overrides() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES))
+    h.store.add_task(1, "201", retry_overrides={"customer_busy": {"delay_s": 10, "max_retries": 1}})
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert h.store.numbers[number.number_id].row.next_attempt_at == h.clock.now() + 10
+
+
+async def test_time_call_allow_and_the_loop_sleeps_on_virtual_time() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, watchdog_interval_s=3600))
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001", time_call_allow=int(h.clock.now()) + 120)
+    runner = asyncio.create_task(h.engine.run())
+    await settle()
+    assert h.calls.originated == []
+    assert h.clock.sleeping == [pytest.approx(h.clock.now() + 120)]
+    h.clock.advance(119)
+    await settle()
+    assert h.calls.originated == []
+    h.clock.advance(1)
+    await settle()
+    assert len(h.calls.originated) == 1
+    # a call event wakes the loop at once, without any time passing
+    h.store.add_number(1, "5551002")
+    h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await settle()
+    assert len(h.calls.originated) == 2
+    # so does a task change
+    h.store.add_task(2, "202")
+    h.store.add_number(2, "5551003")
+    h.availability.free["202"] = {"PJSIP/202"}
+    h.engine.task_changed()
+    await settle()
+    assert len(h.calls.originated) == 3
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+
+
+async def settle() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
