@@ -76,7 +76,7 @@ class FakeAsterisk:
 
 @pytest.fixture
 async def server() -> AsyncIterator[FastAGIServer]:
-    srv = FastAGIServer(port=0, hangup_grace=0.05, env_timeout=0.5, stop_timeout=0.5)
+    srv = FastAGIServer(port=0, hangup_grace=0.05, env_timeout=0.2, stop_timeout=0.5)
     await srv.start()
     yield srv
     await srv.stop()
