@@ -8,18 +8,19 @@ input (4xx with the same envelope; 1C treats any non-200 as ``result:false``, so
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from fastapi.responses import Response
 
+from autodialer.api.fast_json import render_json_fast
+
 JSON_MEDIA_TYPE = "application/json; charset=UTF-8"
 
 
 def render_json(payload: Any) -> bytes:
-    """PHP-compatible pretty JSON (see module docstring)."""
-    return json.dumps(payload, indent=4, ensure_ascii=True).encode("ascii")
+    """PHP-compatible pretty JSON (see module docstring); same bytes as ``json.dumps(payload, indent=4)``."""
+    return render_json_fast(payload)
 
 
 def envelope(result: bool, data: Any = None, messages: Any = None) -> dict[str, Any]:

@@ -1,0 +1,304 @@
+"""Tasks and their numbers (MikoPBX m_Tasks / m_TaskResults) as the REST API writes and reads them.
+
+Every public method is one transaction. Writes follow ConnectorDB's rules, minus its bugs:
+- a task is found by ``crm_id`` when one is given, else by ``id``; a new task gets the given ``id`` or the next one
+  (from 1000000001) and ``crm_id`` defaults to its id;
+- the posted ``numbers`` list is authoritative: numbers not in it are deleted, except a number in a live call
+  (``active_attempt_id`` set), which is only marked ``pending_delete`` and removed when its call ends; a posted
+  number that exists keeps state/result/closeTime and gets new params, timeCallAllow and changeTime; a body without
+  ``numbers`` leaves the numbers alone;
+- a deleted task is soft-deleted: it vanishes from the API, its crm_id is released (renamed to a value no client can
+  send, as clients cannot send control characters), its numbers go as above.
+
+Numbers are written in chunks with one executemany per chunk (``INSERT … ON CONFLICT (task_id, phone_id) DO
+UPDATE``), their change times from one ``feed_clock.allocate`` for the whole list; "not in the posted list" is then
+simply "change time older than this post's first one", so no set of a million phone ids is ever held in memory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import and_, insert, select, text, update
+from sqlalchemy.engine import Row, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from autodialer.adapters.db import feed_clock
+from autodialer.adapters.db.tables import poll_answers, polls, task_numbers, tasks
+
+DELETED_CRM_PREFIX = "\x1fdeleted:"
+
+
+class NumberRow(NamedTuple):
+    """One validated number of a POST, ready for storage."""
+
+    position: int  # position in the posted list: later duplicates win
+    phone: str
+    digits: str
+    phone_id: str
+    params_json: str | None  # JSON text of the params object
+    params_php: str
+    time_call_allow: int
+
+
+class TaskConflict(Exception):
+    """The request names a task it cannot have (e.g. the id of a deleted task); ``field`` and ``rule`` say why."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+@dataclass(frozen=True, slots=True)
+class SavedTask:
+    row: RowMapping  # the tasks row after the write (column names)
+    created: bool
+
+
+TASK_WIRE_COLUMNS = (
+    tasks.c.id,
+    tasks.c.crm_id,
+    tasks.c.name,
+    tasks.c.inner_num,
+    tasks.c.inner_num_type,
+    tasks.c.max_count_channels,
+    tasks.c.state,
+    tasks.c.dial_prefix,
+)
+
+NUMBER_WIRE_COLUMNS = (
+    task_numbers.c.id,
+    task_numbers.c.task_id,
+    task_numbers.c.phone_id,
+    task_numbers.c.phone,
+    task_numbers.c.linked_id,
+    task_numbers.c.call_file,
+    task_numbers.c.result,
+    task_numbers.c.out_dial_state,
+    task_numbers.c.in_dial_state,
+    task_numbers.c.state,
+    task_numbers.c.verbose_call_id,
+    task_numbers.c.cause,
+    task_numbers.c.params_php,
+    task_numbers.c.change_time_us,
+    task_numbers.c.count_try,
+    task_numbers.c.time_call_allow,
+    task_numbers.c.close_time,
+)
+
+ANSWER_WIRE_COLUMNS = (
+    poll_answers.c.id,
+    poll_answers.c.task_id,
+    poll_answers.c.question_crm_id,
+    poll_answers.c.polling_id,
+    poll_answers.c.phone_id,
+    poll_answers.c.phone,
+    poll_answers.c.result,
+    poll_answers.c.exten,
+    poll_answers.c.change_time_us,
+)
+
+_UPSERT_COLUMNS = "task_id, phone_id, phone, dial_digits, params_json, params_php, change_time_us, time_call_allow"
+_UPSERT_TAIL = (
+    " ON CONFLICT (task_id, phone_id) DO UPDATE SET params_json = excluded.params_json,"
+    " params_php = excluded.params_php, time_call_allow = excluded.time_call_allow,"
+    " change_time_us = excluded.change_time_us, pending_delete = excluded.pending_delete"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDetails:
+    task: Row[Any]
+    numbers: Sequence[Row[Any]]
+    answers: Sequence[Row[Any]]
+
+
+class SqlTaskRepository:
+    def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
+        self._engine = engine
+        self._step = feed_clock.step_us(page_limit)
+
+    async def save_task(
+        self,
+        *,
+        task_id: int | None,
+        crm_id: str,
+        columns: Mapping[str, Any],
+        numbers: Iterable[list[NumberRow]] | None,
+        number_count: int,
+        now: float,
+    ) -> SavedTask:
+        """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring."""
+        async with self._engine.begin() as connection:
+            existing = await self._find(connection, task_id, crm_id)
+            if existing is not None and existing["deleted"]:
+                raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
+            if existing is not None:
+                row = await self._update(connection, existing["id"], columns, now)
+            else:
+                row = await self._create(connection, task_id, crm_id, columns, now)
+            await _check_poll(connection, row)
+            if numbers is not None:
+                await self._write_numbers(connection, row["id"], numbers, number_count, now, existing is not None)
+            return SavedTask(row=row, created=existing is None)
+
+    async def change_task(
+        self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
+    ) -> RowMapping | None:
+        """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
+        async with self._engine.begin() as connection:
+            existing = await self._find(connection, None if crm_id else task_id, crm_id)
+            if existing is None or existing["deleted"]:
+                return None
+            row = await self._update(connection, existing["id"], columns, now)
+            await _check_poll(connection, row)
+            return row
+
+    async def delete_task(self, task_id: int, now: float) -> bool:
+        """DELETE /task/{id}: soft-delete; numbers go except those in a live call (marked pending_delete)."""
+        async with self._engine.begin() as connection:
+            found = await connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+                .values(deleted=True, crm_id=f"{DELETED_CRM_PREFIX}{task_id}", updated_at=now)
+            )
+            if found.rowcount == 0:
+                return False
+            await _drop_numbers(connection, task_id, older_than=None)
+            return True
+
+    async def get_task(self, task_id: int) -> TaskDetails | None:
+        async with self._engine.connect() as connection:
+            task = (
+                await connection.execute(
+                    select(*TASK_WIRE_COLUMNS).where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+                )
+            ).first()
+            if task is None:
+                return None
+            numbers = (
+                await connection.execute(
+                    select(*NUMBER_WIRE_COLUMNS)
+                    .where(task_numbers.c.task_id == task_id, task_numbers.c.pending_delete.is_(False))
+                    .order_by(task_numbers.c.id)
+                )
+            ).all()
+            answers = (
+                await connection.execute(
+                    select(*ANSWER_WIRE_COLUMNS).where(poll_answers.c.task_id == task_id).order_by(poll_answers.c.id)
+                )
+            ).all()
+            return TaskDetails(task, numbers, answers)
+
+    async def list_tasks(self, *, state: int | None, limit: int | None, after_id: int | None) -> Sequence[Row[Any]]:
+        """GET /task: ordered by id; ``after_id`` is MikoPBX's keyset ``offset`` (id > offset)."""
+        query = select(*TASK_WIRE_COLUMNS).where(tasks.c.deleted.is_(False)).order_by(tasks.c.id)
+        if state is not None:
+            query = query.where(tasks.c.state == state)
+        if after_id is not None:
+            query = query.where(tasks.c.id > after_id)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).all()
+
+    async def _find(self, connection: AsyncConnection, task_id: int | None, crm_id: str) -> RowMapping | None:
+        if crm_id:
+            condition = tasks.c.crm_id == crm_id
+        elif task_id is not None:
+            condition = tasks.c.id == task_id
+        else:
+            return None
+        return (await connection.execute(select(tasks).where(condition))).mappings().first()
+
+    async def _update(
+        self, connection: AsyncConnection, task_id: int, columns: Mapping[str, Any], now: float
+    ) -> RowMapping:
+        await connection.execute(update(tasks).where(tasks.c.id == task_id).values(**columns, updated_at=now))
+        return (await connection.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one()
+
+    async def _create(
+        self, connection: AsyncConnection, task_id: int | None, crm_id: str, columns: Mapping[str, Any], now: float
+    ) -> RowMapping:
+        values: dict[str, Any] = {
+            **{k: v for k, v in columns.items() if v is not None},
+            "crm_id": crm_id or f"\x1fnew:{uuid.uuid4().hex}",
+            "created_at": now,
+            "updated_at": now,
+        }
+        if task_id is not None:
+            values["id"] = task_id
+        new_id = (await connection.execute(insert(tasks).values(**values).returning(tasks.c.id))).scalar_one()
+        if task_id is not None and connection.dialect.name == "postgresql":
+            # An explicit id does not advance the identity sequence; keep it ahead of every id in use.
+            await connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('tasks', 'id'), (SELECT MAX(id) FROM tasks))")
+            )
+        if not crm_id:
+            taken = await connection.execute(select(tasks.c.id).where(tasks.c.crm_id == str(new_id)))
+            if taken.first() is not None:
+                raise TaskConflict("crmId", f"the new task's id {new_id} is another task's crmId; send a crmId")
+            await connection.execute(update(tasks).where(tasks.c.id == new_id).values(crm_id=str(new_id)))
+        return (await connection.execute(select(tasks).where(tasks.c.id == new_id))).mappings().one()
+
+    async def _write_numbers(
+        self,
+        connection: AsyncConnection,
+        task_id: int,
+        chunks: Iterable[list[NumberRow]],
+        count: int,
+        now: float,
+        existed: bool,
+    ) -> None:
+        first = await feed_clock.allocate(connection, feed_clock.RESULTS, count, now, self._step) if count else None
+        if first is not None:
+            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+            sql = f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) VALUES ({', '.join([mark] * 8)}){_UPSERT_TAIL}"  # noqa: S608 - constants only
+            step = self._step
+            for chunk in chunks:
+                latest: dict[str, NumberRow] = {}
+                for number in chunk:  # one statement must not touch a row twice (PostgreSQL refuses)
+                    latest[number.phone_id] = number
+                params = [
+                    (
+                        task_id,
+                        n.phone_id,
+                        n.phone,
+                        n.digits,
+                        n.params_json,
+                        n.params_php,
+                        first + n.position * step,
+                        n.time_call_allow,
+                    )
+                    for n in latest.values()
+                ]
+                await connection.exec_driver_sql(sql, params)
+        else:
+            for _chunk in chunks:  # an empty list: nothing to validate, but keep the contract
+                pass
+        if existed:
+            await _drop_numbers(connection, task_id, older_than=first)
+
+
+async def _drop_numbers(connection: AsyncConnection, task_id: int, older_than: int | None) -> None:
+    """Delete the task's numbers (those with a change time below ``older_than``), sparing live calls."""
+    condition = task_numbers.c.task_id == task_id
+    if older_than is not None:
+        condition = and_(condition, task_numbers.c.change_time_us < older_than)
+    await connection.execute(task_numbers.delete().where(condition, task_numbers.c.active_attempt_id.is_(None)))
+    await connection.execute(update(task_numbers).where(condition).values(pending_delete=True))
+
+
+async def _check_poll(connection: AsyncConnection, row: RowMapping) -> None:
+    if row["inner_num_type"] != "polling":
+        return
+    inner = str(row["inner_num"] or "")
+    exists = None
+    if inner.isdigit() and len(inner) <= 18:
+        exists = (await connection.execute(select(polls.c.id).where(polls.c.id == int(inner)))).first()
+    if exists is None:
+        raise TaskConflict("innerNum", f"must name an existing poll (the id POST /polling returned), got {inner!r}")

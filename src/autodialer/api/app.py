@@ -1,0 +1,28 @@
+"""The HTTP application: MikoPBX ModuleAutoDialer's REST API on FastAPI.
+
+``create_app(context)`` is called by the composition root (bootstrap) with everything the handlers need; nothing
+is read from globals. Routes live under ``/pbxcore/api/module-dialer/v1`` (tasks, polls, results feeds, audio);
+the session login lives where MikoPBX has it (``/admin-cabinet/session/start``, ``/pbxcore/api/v3/auth:login``).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from autodialer.api.context import AppContext
+from autodialer.api.errors import install_error_handlers
+from autodialer.api.routes import polling, results, tasks
+
+MODULE_PREFIX = "/pbxcore/api/module-dialer/v1"
+
+
+def create_app(context: AppContext) -> FastAPI:
+    app = FastAPI(title="autodialer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(tasks.router, prefix=MODULE_PREFIX)
+    app.include_router(polling.router, prefix=MODULE_PREFIX)
+    app.include_router(results.router, prefix=MODULE_PREFIX)
+    # --- auth, sessions and audio (the auth/audio engineer's modules) go here:
+    #     install_auth(app, context); app.include_router(session.router); app.include_router(audio.router, prefix=…)
+    return app

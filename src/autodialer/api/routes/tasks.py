@@ -1,0 +1,132 @@
+"""GET/POST /task, GET/PUT/DELETE /task/{id}: MikoPBX ModuleAutoDialer call tasks (spec §3.2).
+
+POST and PUT answer with the task's eight columns; the fields the client sent come back in the client's JSON types,
+the others as stored (strings), or null on a new task (``innerNumType`` "exten" and ``state`` 0 excepted), as
+Phalcon's ``toArray()`` did. Every successful write wakes the dialer (``context.on_tasks_changed``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import RowMapping
+
+from autodialer.adapters.db.task_repository import TASK_WIRE_COLUMNS, SqlTaskRepository, TaskConflict
+from autodialer.api.context import AppContext, get_context
+from autodialer.api.envelope import envelope_response
+from autodialer.api.errors import Refusal
+from autodialer.api.validation import FieldErrors, integer, parse_json_object
+from autodialer.api.validation_tasks import MAX_TASK_ID, TaskBody, number_chunks, parse_task_body
+from autodialer.api.wire_rows import TASK_KEYS, answer_row, number_row, task_row
+
+router = APIRouter()
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def _repository(context: AppContext) -> SqlTaskRepository:
+    return SqlTaskRepository(context.db, page_limit=context.settings.results_page_limit)
+
+
+def path_id(raw: str, field: str = "id") -> int:
+    """A numeric id from the URL; anything else (``1 OR 1=1``) is refused before it reaches a query."""
+    errors = FieldErrors()
+    value = integer(errors, field, raw, 1, MAX_TASK_ID)
+    errors.raise_if_any()
+    assert value is not None
+    return value
+
+
+def _conflict(e: TaskConflict) -> Refusal:
+    return Refusal([f"{e.field}: {e.rule}"], 400 if e.field == "innerNum" else 409)
+
+
+def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
+    stored = task_row(tuple(row[c.name] for c in TASK_WIRE_COLUMNS))
+    data: dict[str, Any] = {}
+    for key in TASK_KEYS:
+        if key in body.echo:
+            data[key] = body.echo[key]
+        elif key in ("id", "crmId", "innerNumType") or not created:
+            data[key] = stored[key]
+        elif key == "state":
+            data[key] = 0
+        else:
+            data[key] = None
+    if "retryPolicy" in body.echo:
+        data["retryPolicy"] = body.echo["retryPolicy"]
+    return data
+
+
+@router.post("/task")
+async def post_task(request: Request, context: ContextDep) -> Response:
+    body = parse_json_object(await request.body())
+    settings = context.settings
+    task = parse_task_body(body, channels_ceiling=settings.max_count_channels_ceiling, with_numbers=True)
+    chunks = None if task.numbers is None else number_chunks(task.numbers, settings.pbx_timezone)
+    try:
+        saved = await _repository(context).save_task(
+            task_id=task.task_id,
+            crm_id=task.crm_id,
+            columns=task.columns,
+            numbers=chunks,
+            number_count=0 if task.numbers is None else len(task.numbers),
+            now=context.now(),
+        )
+    except TaskConflict as e:
+        raise _conflict(e) from e
+    context.on_tasks_changed()
+    return envelope_response(True, _echo(task, saved.row, saved.created))
+
+
+@router.put("/task/{task_id}")
+async def put_task(task_id: str, request: Request, context: ContextDep) -> Response:
+    body = parse_json_object(await request.body())
+    task = parse_task_body(body, channels_ceiling=context.settings.max_count_channels_ceiling, with_numbers=False)
+    url_id = 0 if task.crm_id else path_id(task_id)
+    task.echo.pop("id", None)  # PUT never moves a task to another id
+    try:
+        row = await _repository(context).change_task(
+            task_id=url_id, crm_id=task.crm_id, columns=task.columns, now=context.now()
+        )
+    except TaskConflict as e:
+        raise _conflict(e) from e
+    if row is None:
+        return envelope_response(False, {"error": "TaskNotFound"})
+    context.on_tasks_changed()
+    return envelope_response(True, _echo(task, row, created=False))
+
+
+@router.delete("/task/{task_id}")
+async def delete_task(task_id: str, context: ContextDep) -> Response:
+    if await _repository(context).delete_task(path_id(task_id), context.now()):
+        context.on_tasks_changed()
+    return envelope_response(True)  # true for unknown ids too, as the original
+
+
+@router.get("/task/{task_id}")
+async def get_task(task_id: str, context: ContextDep) -> Response:
+    details = await _repository(context).get_task(path_id(task_id))
+    if details is None:
+        return envelope_response(False)
+    data: dict[str, Any] = task_row(details.task)
+    data["results"] = [number_row(row) for row in details.numbers]
+    data["resultsPoling"] = [answer_row(row) for row in details.answers]  # sic: MikoPBX's spelling
+    return envelope_response(True, data)
+
+
+@router.get("/task")
+async def list_tasks(request: Request, context: ContextDep) -> Response:
+    query = request.query_params
+    errors = FieldErrors()
+    state = limit = offset = None
+    if query.get("state"):
+        state = integer(errors, "state", query["state"], 0, 2)
+    if query.get("limit"):
+        limit = integer(errors, "limit", query["limit"], 0, 100_000)
+    if query.get("offset"):
+        offset = integer(errors, "offset", query["offset"], 0, MAX_TASK_ID)
+    errors.raise_if_any()
+    rows = await _repository(context).list_tasks(state=state, limit=limit, after_id=offset)
+    return envelope_response(True, {"results": [task_row(row) for row in rows]})

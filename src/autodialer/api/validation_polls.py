@@ -1,0 +1,118 @@
+"""POST /polling bodies: a survey's questions and key actions, checked before anything is stored.
+
+Rules: ``questions`` 1..100, each with a unique ``questionId`` (default: its index, as in the original) and a
+``questionText`` or ``questionFile``; ``lang`` like ``ru-RU``; ``press`` items with a ``key`` in 0-9 * # (or our
+pseudo-keys ``timeout``/``invalid``), unique within the question, an ``action`` in "" answer playback dial
+(or our ``optout``), ``valueOptions`` text/file; a ``dial`` value must be an extension; ``nextQuestion`` must name
+a ``questionId`` of the same poll. Question-level ``nextQuestion`` (a quirk of the docs) is ignored, as the
+original ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData
+from autodialer.api.validation import FieldErrors, one_of, text
+
+MAX_QUESTIONS = 100
+KEYS = (*"0123456789", "*", "#", "timeout", "invalid")
+ACTIONS = ("", "answer", "playback", "dial", "optout")
+VALUE_OPTIONS = ("", "text", "file")
+LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
+EXTENSION = re.compile(r"[0-9*#]{1,32}")
+
+
+@dataclass(frozen=True, slots=True)
+class PollBody:
+    crm_id: str  # "" = generate
+    echo: dict[str, Any]  # crmId/name as the client typed them
+    name: str | None
+    questions: list[PollQuestionData]
+
+
+def parse_poll_body(body: dict[str, Any]) -> PollBody:
+    errors = FieldErrors()
+    echo: dict[str, Any] = {}
+    crm_id = text(errors, "crmId", body.get("crmId"), max_len=255, allow_int=True) or ""
+    if crm_id:
+        echo["crmId"] = body["crmId"]
+    name = None
+    if "name" in body:
+        name = text(errors, "name", body["name"], max_len=255, allow_int=True)
+        echo["name"] = body["name"]
+    questions: list[PollQuestionData] = []
+    raw = body.get("questions")
+    if not isinstance(raw, list) or not raw:
+        errors.add("questions", "must be a non-empty list")
+    elif len(raw) > MAX_QUESTIONS:
+        errors.add("questions", f"must have at most {MAX_QUESTIONS} items")
+    else:
+        questions = _questions(errors, raw)
+    errors.raise_if_any()
+    return PollBody(crm_id, echo, name, questions)
+
+
+def _questions(errors: FieldErrors, raw: list[Any]) -> list[PollQuestionData]:
+    questions: list[PollQuestionData] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        where = f"questions[{index}]"
+        if not isinstance(item, dict):
+            errors.add(where, "must be an object")
+            continue
+        qid = text(errors, f"{where}.questionId", item.get("questionId"), max_len=255, allow_int=True)
+        qid = qid if qid not in (None, "") else str(index)
+        if qid in seen:
+            errors.add(f"{where}.questionId", f"duplicates questionId {qid!r}")
+        seen.add(qid)
+        question_text = text(errors, f"{where}.questionText", item.get("questionText"), max_len=4000)
+        question_file = text(errors, f"{where}.questionFile", item.get("questionFile"), max_len=1024)
+        if item.get("questionText") in (None, "") and item.get("questionFile") in (None, ""):
+            errors.add(where, "needs a questionText or a questionFile")
+        lang = "ru-RU"
+        if item.get("lang") not in (None, ""):
+            rule = "must be a language tag like ru-RU"
+            lang = text(errors, f"{where}.lang", item["lang"], max_len=16, pattern=LANG, rule=rule) or lang
+        actions = _actions(errors, where, item.get("press"))
+        questions.append(PollQuestionData(qid, question_text, question_file, lang, actions))
+    for index, question in enumerate(questions):
+        for position, action in enumerate(question.actions):
+            if action.next_question and action.next_question not in seen:
+                errors.add(
+                    f"questions[{index}].press[{position}].nextQuestion",
+                    f"must name a questionId of this poll, got {action.next_question!r}",
+                )
+    return questions
+
+
+def _actions(errors: FieldErrors, where: str, raw: object) -> list[PollActionData]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > len(KEYS):
+        errors.add(f"{where}.press", f"must be a list of at most {len(KEYS)} items")
+        return []
+    actions: list[PollActionData] = []
+    keys: set[str] = set()
+    for index, item in enumerate(raw):
+        at = f"{where}.press[{index}]"
+        if not isinstance(item, dict):
+            errors.add(at, "must be an object")
+            continue
+        key = one_of(errors, f"{at}.key", item.get("key"), KEYS)
+        if key is not None and key in keys:
+            errors.add(f"{at}.key", f"duplicates key {key!r} in this question")
+        keys.add(key or "")
+        action = one_of(errors, f"{at}.action", item.get("action") or "", ACTIONS)
+        value = text(errors, f"{at}.value", item.get("value"), max_len=1000, allow_int=True)
+        if action == "dial" and (value is None or not EXTENSION.fullmatch(value)):
+            errors.add(f"{at}.value", "a dial action needs an extension (digits, * or #)")
+        options = item.get("valueOptions")
+        if options is not None:
+            options = one_of(errors, f"{at}.valueOptions", options, VALUE_OPTIONS)
+        next_question = text(errors, f"{at}.nextQuestion", item.get("nextQuestion"), max_len=255, allow_int=True)
+        if key is not None and action is not None:
+            actions.append(PollActionData(key, action, value, options, next_question))
+    return actions
