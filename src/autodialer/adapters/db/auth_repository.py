@@ -8,8 +8,9 @@ database (a session created by one is seen by all).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -130,8 +131,8 @@ class SqlAuthRepository:
             await connection.execute(delete(login_failures).where(login_failures.c.at <= at))
 
 
-def _api_key(row: object) -> ApiKeyRecord:
-    mapping = row._mapping  # type: ignore[attr-defined]
+def _api_key(row: Row[Any]) -> ApiKeyRecord:
+    mapping = row._mapping
     return ApiKeyRecord(
         id=int(mapping["id"]),
         name=mapping["name"],

@@ -1,0 +1,120 @@
+"""POST/GET/DELETE ``/pbxcore/api/module-dialer/v1/audio``: the MikoPBX prompt upload routes.
+
+The multipart body is read through a byte counter and refused with 413 as soon as it outgrows the limit (plus room
+for the multipart framing), before it is parsed or stored; the first file part is taken whatever its field name.
+Refusals keep the envelope with ``messages: {"error": [...]}`` and a 4xx status (one table, ``STATUS``).
+GET answers a list of ``{"id","name","path"}`` (``id`` a string, like every database value the original serves);
+``path`` is the wav rendition, which exists. DELETE answers ``result:true`` whether or not the name was known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from autodialer.adapters.audio.conversion import AudioConverter
+from autodialer.adapters.audio.file_store import AudioFileStore
+from autodialer.adapters.db.audio_repository import SqlAudioRepository
+from autodialer.api.context import AppContext, get_context
+from autodialer.api.envelope import envelope_response, error_response
+from autodialer.services.audio_library import (
+    AudioConversionFailed,
+    AudioError,
+    AudioLibrary,
+    AudioMissing,
+    AudioNameInvalid,
+    AudioNotRecognised,
+    AudioTooLarge,
+)
+
+PREFIX = "/pbxcore/api/module-dialer/v1"
+MULTIPART_OVERHEAD = 64 * 1024
+EMPTY_UPLOAD = "error upload file: file is empty"  # MikoPBX's own wording
+
+STATUS: dict[type[AudioError], int] = {
+    AudioMissing: 400,
+    AudioNameInvalid: 400,
+    AudioTooLarge: 413,
+    AudioNotRecognised: 415,
+    AudioConversionFailed: 422,
+}
+
+router = APIRouter(prefix=PREFIX)
+
+
+def build_audio_library(context: AppContext) -> AudioLibrary:
+    store = AudioFileStore(context.settings.audio_dir, AudioConverter())
+    return AudioLibrary(SqlAudioRepository(context.db), store, context.settings.audio_max_bytes, context.now)
+
+
+def get_audio_library(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> AudioLibrary:
+    """The library on ``app.state.audio_library`` (bootstrap or a test may put one there), else built once."""
+    library: AudioLibrary | None = getattr(request.app.state, "audio_library", None)
+    if library is None:
+        library = build_audio_library(context)
+        request.app.state.audio_library = library
+    return library
+
+
+LibraryDep = Annotated[AudioLibrary, Depends(get_audio_library)]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    received = 0
+    async for chunk in stream:
+        received += len(chunk)
+        if received > limit:
+            raise _BodyTooLarge
+        yield chunk
+
+
+def _too_large(library: AudioLibrary) -> Response:
+    return error_response([f"file: larger than the limit of {library.max_bytes} bytes"], 413)
+
+
+@router.post("/audio")
+async def upload_audio(request: Request, library: LibraryDep) -> Response:
+    limit = library.max_bytes + MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _too_large(library)
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return error_response([EMPTY_UPLOAD], 400)
+    parser = MultiPartParser(request.headers, _limited(request.stream(), limit), max_files=16, max_fields=64)
+    try:
+        form = await parser.parse()
+    except _BodyTooLarge:
+        return _too_large(library)
+    except MultiPartException as e:
+        return error_response([f"file: malformed multipart body ({e.message})"], 400)
+    try:
+        upload = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            return error_response([EMPTY_UPLOAD], 400)
+        stored = await library.upload(upload.filename or "", upload.file)
+    except AudioError as e:
+        return error_response([str(e)], STATUS.get(type(e), 400))
+    finally:
+        await form.close()
+    return envelope_response(True, {"filename": stored.path})
+
+
+@router.get("/audio")
+async def list_audio(library: LibraryDep) -> Response:
+    files = await library.list()
+    return envelope_response(True, [{"id": str(f.id), "name": f.name, "path": f.path} for f in files])
+
+
+@router.delete("/audio/{name:path}")
+async def delete_audio(name: str, library: LibraryDep) -> Response:
+    await library.delete(name)
+    return envelope_response(True)
