@@ -1,0 +1,127 @@
+"""PollCallHandler on a scripted channel, reporting to a real engine on fakes."""
+
+from __future__ import annotations
+
+from tests.services.fakes import FakeChannel, FakeRenderer
+from tests.services.harness import Harness
+
+from autodialer.domain.poll_flow import PollDefinition, Press, Prompt, Question
+from autodialer.services.poll_call import PollCallHandler
+
+POLL = PollDefinition(
+    7,
+    (
+        Question(
+            "q1",
+            "Debt <speach>. Press 1 to confirm",
+            press=(
+                Press("1", "answer", "yes", next_question="q2"),
+                Press("3", "dial", "201"),
+                Press("9", "dnc", "stop"),
+            ),
+        ),
+        Question("q2", "", file="/audio/taxi", press=(Press("1", "playback", "Thanks", "text"),)),
+    ),
+    max_repeats=1,
+)
+
+
+async def answered_poll(h: Harness) -> tuple[str, int]:
+    h.store.polls[7] = POLL
+    h.store.add_task(1, "7", inner_num_type="polling")
+    number = h.store.add_number(1, "79001234567", params={"speach": "1000"})
+    await h.step()
+    call_id = h.last_call()
+    assert h.calls.originated[-1].mode == "poll"
+    assert h.calls.originated[-1].variables["DIALER_AGENT"] == ""
+    h.answer(call_id)
+    await h.step()
+    return call_id, number.number_id
+
+
+async def run(h: Harness, call_id: str, channel: FakeChannel, renderer: FakeRenderer | None = None) -> FakeRenderer:
+    renderer = renderer or FakeRenderer()
+    await PollCallHandler(h.engine, renderer, h.clock).handle(channel, call_id)
+    return renderer
+
+
+async def test_completed_poll_saves_answers_and_succeeds() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = FakeChannel(keys=["1", None, "1"])  # 1 during the first prompt; silence after the second, replayed: 1
+    renderer = await run(h, call_id, channel)
+    assert renderer.rendered == [
+        Prompt("ru-RU", text="Debt 1000. Press 1 to confirm"),
+        Prompt("ru-RU", file="/audio/taxi"),
+        Prompt("ru-RU", file="/audio/taxi"),
+        Prompt("ru-RU", text="Thanks"),
+    ]
+    assert ("WAIT FOR DIGIT", "5000") in channel.commands
+    assert [(a.question_crm_id, a.result, a.exten, a.polling_id) for a in h.store.poll_answers] == [
+        ("q1", "yes", "1", 7),
+        ("q2", "1", "1", 7),
+    ]
+    assert h.store.poll_answers[0].phone_id == "9001234567"
+    row = h.store.numbers[number_id].row
+    assert (row.result, row.state) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
+    assert channel.commands[-1] == ("HANGUP",)
+
+
+async def test_customer_hangs_up_mid_poll_is_fail_polling() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = FakeChannel(keys=[])  # silence, then the customer is gone
+    await run(h, call_id, channel)
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
+
+
+async def test_no_valid_key_replays_then_hangs_up_as_fail_polling() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = FakeChannel(keys=[None, "7", None, "8"])
+    renderer = await run(h, call_id, channel)
+    assert len(renderer.rendered) == 2  # asked, replayed once, then given up
+    assert channel.commands[-1] == ("HANGUP",)
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
+
+
+async def test_dial_action_ends_the_poll_and_connects() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = FakeChannel(keys=["3"])
+    await run(h, call_id, channel)
+    assert ("EXEC", "Dial", "Local/201@internal,60,g") in channel.commands
+    assert h.store.numbers[number_id].row.result == "SUCCESS_POLLING"
+
+
+async def test_opt_out_puts_the_number_on_the_dnc_list() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    await run(h, call_id, FakeChannel(keys=["9"]))
+    assert "9001234567" in h.store.dnc
+    assert h.store.poll_answers[-1].result == "stop"
+    assert h.store.numbers[number_id].row.result == "SUCCESS_POLLING"
+    h.store.add_number(1, "+79001234567")  # the same phone again in the task: never due
+    assert await h.store.due_numbers(1, h.clock.now() + 10, 10) == []
+
+
+async def test_unrenderable_question_ends_the_call() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = FakeChannel(keys=["1"])
+    await run(h, call_id, channel, FakeRenderer(broken=True))
+    assert channel.commands == [("HANGUP",)]
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
+
+
+async def test_unknown_call_is_hung_up() -> None:
+    h = Harness()
+    channel = FakeChannel()
+    await run(h, "nobody", channel)
+    assert channel.commands == [("HANGUP",)]
