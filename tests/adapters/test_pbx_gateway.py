@@ -345,3 +345,48 @@ async def test_live_calls_keep_only_channels_carrying_our_call_id(rig: Rig) -> N
         ]
         rig.gateway.handle_event(Event.build("Hangup", fields))
     assert rig.events == [CallEnded("c-live", 16, "Normal Clearing")]
+
+
+async def test_live_calls_know_our_own_calls_without_asking_and_forget_calls_ended_unseen(rig: Rig) -> None:
+    rig.pbx.hold_events = True  # the call's events never reach us, as if the link had been down
+    await rig.gateway.originate(_request("c-own", "5551001", mode="poll", variables={"CAMPAIGN_ID": "7"}))
+    rig.gateway.handle_event(
+        Event.build(
+            "Newchannel",
+            [("Channel", "Local/5551001@dialer-out-00000009;1"), ("Uniqueid", "c-own"), ("Linkedid", "c-own")],
+        )
+    )
+    rig.pbx.channels = [
+        Event.build(
+            "CoreShowChannel",
+            [
+                ("Channel", "Local/5551001@dialer-out-00000009;1"),
+                ("Uniqueid", "c-own"),
+                ("Linkedid", "c-own"),
+                ("ChannelStateDesc", "Up"),
+            ],
+        )
+    ]
+    (call,) = await rig.gateway.live_calls()
+    assert (call.call_id, call.state, dict(call.variables)) == (
+        "c-own",
+        "Up",
+        {"DIALER_CALL_ID": "c-own", "DIALER_MODE": "poll"},
+    )
+    assert not any(a.name == "Getvar" for a in rig.pbx.received)
+
+    # The call hangs up while we do not see it: after two listings without it, it is no longer tracked.
+    rig.pbx.channels = []
+    assert await rig.gateway.live_calls() == []
+    rig.pbx.received.clear()
+    await rig.gateway.hangup("c-own")  # still tracked: its last known channel is hung up by name
+    assert [(a.name, a.get("Channel")) for a in rig.pbx.received] == [("Hangup", "Local/5551001@dialer-out-00000009;1")]
+    assert await rig.gateway.live_calls() == []
+    rig.pbx.received.clear()
+    await rig.gateway.hangup("c-own")  # forgotten: looked up on the PBX, nothing to hang up, nothing left pending
+    assert [a.name for a in rig.pbx.received] == ["CoreShowChannels"]
+    rig.gateway.handle_event(
+        Event.build("Newchannel", [("Channel", "Local/5551001@dialer-out-00000009;2"), ("Linkedid", "c-own")])
+    )
+    await asyncio.sleep(0)
+    assert [a.name for a in rig.pbx.received] == ["CoreShowChannels"]  # no hangup was left pending

@@ -132,6 +132,10 @@ class CallTracker:
         if call is not None and call.action_id is not None:
             self._by_action_id.pop(call.action_id, None)
 
+    def calls_with_channels(self) -> set[str]:
+        """Tracked calls that have had at least one channel (the others still wait for their Originate)."""
+        return {c.call_id for c in self._calls.values() if c.seen_channel}
+
     def is_tracking(self, call_id: str) -> bool:
         return call_id in self._calls
 

@@ -104,6 +104,8 @@ class AsteriskPbxGateway:
         self._tracker = CallTracker()
         self._callbacks: list[Callable[[CallEvent], None]] = []
         self._pending_hangups: dict[str, int] = {}  # call id -> cause, for calls with no channel yet
+        self._variables: dict[str, dict[str, str]] = {}  # call id -> the live_call_variables we originated with
+        self._missing: set[str] = set()  # tracked calls the last CoreShowChannels did not list
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- CallControl
@@ -134,6 +136,8 @@ class AsteriskPbxGateway:
             self._tracker.forget(request.call_id)
             raise OriginateRejected(response.message or response.status or "originate refused")
         self._tracker.expect(request.call_id, response.action_id)
+        sent = dict(v.split("=", 1) for v in action.get_all("Variable"))
+        self._variables[request.call_id] = {k: sent[k] for k in self._config.live_call_variables if k in sent}
         log.info("originate queued: call %s to %s, then %s", request.call_id, request.dial_number, request.inner_num)
 
     async def hangup(self, call_id: str, cause: int = 16) -> None:
@@ -145,6 +149,7 @@ class AsteriskPbxGateway:
         await self._hangup_channels(channels, cause)
 
     async def live_calls(self) -> Sequence[LiveCall]:
+        candidates = self._tracker.calls_with_channels()
         result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
         groups: dict[str, list[Event]] = {}
         for item in result.items:
@@ -153,9 +158,10 @@ class AsteriskPbxGateway:
                 groups.setdefault(linked, []).append(item)
         calls: list[LiveCall] = []
         for linked, channels in groups.items():
-            call = await self._our_call(linked, channels)
+            call = self._known_call(linked, channels) or await self._our_call(linked, channels)
             if call is not None:
                 calls.append(call)
+        self._forget_vanished(candidates - set(groups))
         return calls
 
     # ---- fed by the AMI client
@@ -167,6 +173,7 @@ class AsteriskPbxGateway:
         for call_event in self._tracker.feed(event):
             if isinstance(call_event, (CallEnded, CustomerFailed)):
                 self._pending_hangups.pop(call_event.call_id, None)
+                self._variables.pop(call_event.call_id, None)
             for callback in list(self._callbacks):
                 callback(call_event)
         if event.name == "Newchannel":
@@ -198,6 +205,24 @@ class AsteriskPbxGateway:
             return ()
         result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
         return tuple(c for i in result.items if i.get("Linkedid") == call_id and (c := i.get("Channel")))
+
+    def _forget_vanished(self, missing: set[str]) -> None:
+        """Stop tracking calls whose end we missed (the link was down when they hung up). A call must be missing
+        from two listings in a row: a Hangup event can still be on its way when the channel is already unlisted."""
+        for call_id in missing & self._missing:
+            log.info("call %s is gone from the PBX without a Hangup we saw: no longer tracked", call_id)
+            self._tracker.forget(call_id)
+            self._variables.pop(call_id, None)
+            self._pending_hangups.pop(call_id, None)
+        self._missing = missing - self._missing
+
+    def _known_call(self, linked: str, channels: list[Event]) -> LiveCall | None:
+        """A call we originated in this process: no need to ask the PBX whose it is."""
+        if not self._tracker.is_tracking(linked):
+            return None
+        first = min(channels, key=lambda c: c.get("Uniqueid") != linked)
+        variables = self._variables.get(linked, {})
+        return LiveCall(linked, first.get("Channel") or "", first.get("ChannelStateDesc") or "", dict(variables))
 
     async def _our_call(self, linked: str, channels: list[Event]) -> LiveCall | None:
         """The call if one of its channels carries DIALER_CALL_ID equal to its Linkedid, else None."""
