@@ -180,6 +180,8 @@ class AudioLibrary:
 
     async def delete(self, name: str) -> bool:
         """Delete the prompt called exactly ``name``; False (and nothing touched) when there is none."""
+        if len(name) > MAX_NAME_LENGTH or any(unicodedata.category(ch)[0] == "C" for ch in name):
+            return False  # no stored name looks like this (and PostgreSQL refuses NUL in a parameter)
         record = await self._records.delete_audio(name)
         if record is None:
             return False
