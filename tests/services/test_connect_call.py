@@ -123,3 +123,15 @@ def test_dial_targets() -> None:
     assert dial_target(ConnectContext("c", 1, "201", None), "internal") == "Local/201@internal"
     assert dial_target(ConnectContext("c", 1, "201,30,U(x)", "PJSIP/201"), "internal") is None
     assert dial_target(ConnectContext("c", 1, "201&PJSIP/666", None), "internal") is None
+
+
+async def test_customer_gone_before_the_dial() -> None:
+    h = Harness()
+    call_id, number_id = await answered(h)
+    channel = FakeChannel()
+    channel.customer_hangs_up()
+    await handler(h).handle(channel, call_id)
+    assert not any(c[0] in ("EXEC", "HANGUP") for c in channel.commands)
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_CLIENT_H_BEFORE_ANSWER"

@@ -69,6 +69,8 @@ class ConnectCallHandler:
             if not channel.hung_up:
                 await channel.hangup()
             return
+        if channel.hung_up:
+            return  # gone before we dialed: endCall after startDial says FAIL_CLIENT_H_BEFORE_ANSWER
         await channel.exec("Dial", target, str(self._settings.dial_timeout_s), "g")
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         customer_first = channel.hung_up

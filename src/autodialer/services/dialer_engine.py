@@ -430,8 +430,10 @@ class DialerEngine:
 
     async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None:
         attempt = self._attempts.get(call_id)
-        number = None if attempt is None else await self._store.get_number(attempt.number_id)
-        if attempt is None or number is None:
+        if attempt is None or attempt.mode != "poll" or not attempt.inner_num.isdigit():
+            return
+        number = await self._store.get_number(attempt.number_id)
+        if number is None:
             return
         answer = PollAnswer(
             task_id=attempt.task_id,
