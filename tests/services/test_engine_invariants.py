@@ -7,12 +7,12 @@ from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.services.harness import Harness
 
 from autodialer.domain.call_events import CustomerOutcome
 from autodialer.domain.poll_flow import PollDefinition, Question
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
-from tests.services.harness import Harness
 
 RULE = RetryRule(delay_s=10, max_retries=1)
 POLICY = RetryPolicy(RULE, RULE, RULE, RetryRule(delay_s=5, max_retries=2), RULE)
