@@ -262,6 +262,9 @@ class SqlTaskRepository:
             for chunk in chunks:
                 latest: dict[str, NumberRow] = {}
                 for number in chunk:  # one statement must not touch a row twice (PostgreSQL refuses)
+                    prior = latest.get(number.phone_id)
+                    if prior is not None:  # as ON CONFLICT does: the first spelling stays, the last params win
+                        number = number._replace(phone=prior.phone, digits=prior.digits)
                     latest[number.phone_id] = number
                 params = [
                     (
