@@ -48,6 +48,8 @@ class FakeCallControl:
         self._callbacks: list[Callable[[CallEvent], None]] = []
 
     async def originate(self, request: OriginateRequest) -> None:
+        if not request.dial_number.isalnum():
+            raise ValueError(f"dial_number: {request.dial_number!r} is not allowed here")
         if self.reject_next:
             self.reject_next -= 1
             raise OriginateRejected("Extension does not exist.")
@@ -154,11 +156,11 @@ class FakeChannel:
         self._command("HANGUP")
         self._hung_up = True
 
-    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+    async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         self._command("STREAM FILE", name, escape_digits)
         if escape_digits and self.keys and self.keys[0] is not None:
-            return self.keys.pop(0)
-        return None
+            return self.keys.pop(0), 4000
+        return None, 8000
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
         self._command("WAIT FOR DIGIT", str(timeout_ms))

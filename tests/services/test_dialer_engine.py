@@ -407,3 +407,14 @@ async def test_time_call_allow_and_the_loop_sleeps_on_virtual_time() -> None:
 async def settle() -> None:
     for _ in range(50):
         await asyncio.sleep(0)
+
+
+async def test_a_number_the_gateway_refuses_to_send_is_fail_route_at_once() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=RetryPolicy()))
+    h.store.add_task(1, "201", max_channels=2)
+    h.availability.free["201"] = {"PJSIP/201", "PJSIP/201b"}
+    bad = h.store.add_number(1, "no digits")
+    good = h.store.add_number(1, "5551001")
+    await h.step()
+    assert h.store.numbers[bad.number_id].row.result == "FAIL_ROUTE"
+    assert h.store.attempts[h.last_call()].number_id == good.number_id

@@ -4,7 +4,9 @@ The FastAGI adapter's per-session object (``AGICall``) satisfies these Protocols
 fake. Commands follow Asterisk's AGI semantics (shared/asterisk/README.md §6): ``exec`` returns the application's
 result (Dial: 0 when it returned normally, -1 when the channel hung up); ``get_variable`` still answers after the
 hangup; ``hung_up`` turns True as soon as Asterisk's asynchronous ``HANGUP`` line arrives. After a hangup the
-handlers send no channel command other than ``get_variable``.
+handlers send no channel command other than ``get_variable``; a command that meets a hangup may raise the
+adapter's hangup error, which ends the handler (every report made so far stands, and the engine learns the end of
+the call from CallEnded).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class CallChannel(Protocol):
 
 
 class PromptChannel(CallChannel, Protocol):
-    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
-        """Play ``name`` (no extension); the key among ``escape_digits`` that interrupted it, else None."""
+    async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
+        """Play ``name`` (no extension); the key among ``escape_digits`` that interrupted it (else None) and the
+        end position in samples."""
         ...
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:

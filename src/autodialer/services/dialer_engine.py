@@ -255,10 +255,12 @@ class DialerEngine:
         )
         try:
             await self._calls.originate(request)
-        except OriginateRejected as e:
+        except (OriginateRejected, ValueError) as e:
+            # OriginateRejected: the PBX refused it now (link down, config), worth another try later. ValueError:
+            # the adapter found the request unsafe to send (e.g. a number without digits): no route, final.
             log.warning("task %s: Originate for %s refused: %s", task.task_id, call_id, e)
             failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
-            attempt = await self._apply(attempt, [failed], now, rejected=True)
+            attempt = await self._apply(attempt, [failed], now, rejected=isinstance(e, OriginateRejected))
             await self._finish(attempt, now, dial_status="CHANUNAVAIL", announce=False)
             return
         await self._user_event(start_dial_fields(number.phone, task.task_id))

@@ -81,7 +81,7 @@ class PollCallHandler:
 
     async def _ask(self, channel: PromptChannel, ask: poll_flow.Ask) -> str | None:
         name = await self._renderer.render(ask.prompt)
-        key = await channel.stream_file(name, poll_flow.DIGITS)
+        key, _ = await channel.stream_file(name, poll_flow.DIGITS)
         if key is None and not channel.hung_up:
             key = await channel.wait_for_digit(int(ask.timeout_s * 1000))
         return key
