@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from tests.services.fakes import FakeAvailability, FakeCallControl, FakeClock, FakeUserEvents
 
 from autodialer.domain.call_events import CallEnded, CustomerAnswered, CustomerFailed, CustomerOutcome
+from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.memory_store import InMemoryDialerStore
@@ -41,6 +42,16 @@ class Harness:
             self.settings,
             call_ids=lambda: f"dlr-{next(_CALL_IDS)}",
         )
+
+    async def dial_one(self, phone: str = "5551001", inner: str = "201") -> int:
+        """Task 1 on ``inner`` with one number, dialed: returns the number id (the call is ``last_call()``)."""
+        self.store.add_task(1, inner)
+        number = self.store.add_number(1, phone)
+        await self.step()
+        return number.number_id
+
+    def row(self, number_id: int) -> ResultRow:
+        return self.store.numbers[number_id].row
 
     async def step(self) -> float | None:
         await self.engine.start()

@@ -55,15 +55,13 @@ async def test_customer_failures_release_everything(
     outcome: CustomerOutcome, cause: int | None, text: str, dial: str | None, result: str, out_dial_state: str | None
 ) -> None:
     h = Harness()
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551486")
-    await h.step()
+    number_id = await h.dial_one("5551486")
     call_id = h.last_call()
     h.calls.emit(CustomerRinging(call_id))
     h.clock.advance(3)
     h.fail(call_id, outcome, cause, text, dial)
     await h.step()
-    row = h.store.numbers[number.number_id].row
+    row = h.row(number_id)
     assert (row.result, row.out_dial_state, row.close_time) == (result, out_dial_state, int(h.clock.now()))
     assert h.engine.reserved_agents() == frozenset()
     assert h.engine.calls_in_flight == 0
@@ -104,39 +102,33 @@ async def test_connected_calls(employee_answers: bool, customer_first: bool, res
 
 async def test_customer_hangs_up_before_the_employee_answers() -> None:
     h = Harness()
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
+    number_id = await h.dial_one("5551001")
     call_id = h.last_call()
     h.answer(call_id)
     await h.engine.connect_started(call_id, None)
     h.end(call_id)  # the AGI never reported an end of Dial
     await h.step()
-    assert h.store.numbers[number.number_id].row.result == "FAIL_CLIENT_H_BEFORE_ANSWER"
+    assert h.row(number_id).result == "FAIL_CLIENT_H_BEFORE_ANSWER"
 
 
 async def test_answered_call_without_any_connect_report_is_closed_as_fail() -> None:
     h = Harness()
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
+    number_id = await h.dial_one("5551001")
     h.answer(h.last_call())
     h.end(h.last_call())
     await h.step()
-    row = h.store.numbers[number.number_id].row
+    row = h.row(number_id)
     assert (row.result, row.state, row.close_time) == ("FAIL", "endCall", int(h.clock.now()))
 
 
 async def test_busy_customer_is_retried_after_the_delay_and_the_engine_sleeps_until_then() -> None:
     policy = RetryPolicy(customer_busy=RetryRule(delay_s=300, max_retries=1))
     h = Harness(settings=EngineSettings(retry_policy=policy))
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551486")
-    await h.step()
+    number_id = await h.dial_one("5551486")
     first = h.last_call()
     h.fail(first, CustomerOutcome.BUSY, 17, "User busy", "BUSY")
     deadline = await h.step()
-    row = h.store.numbers[number.number_id].row
+    row = h.row(number_id)
     assert (row.result, row.close_time, row.out_dial_state, row.count_try) == ("", 0, "BUSY", 1)
     assert deadline == pytest.approx(h.clock.now() + 300)
     assert h.store.tasks[1].state == 0
@@ -147,10 +139,10 @@ async def test_busy_customer_is_retried_after_the_delay_and_the_engine_sleeps_un
     await h.step()
     second = h.last_call()
     assert second != first
-    assert h.store.numbers[number.number_id].row.count_try == 2
+    assert h.row(number_id).count_try == 2
     h.fail(second, CustomerOutcome.BUSY, 17, "User busy", "BUSY")
     await h.step()
-    row = h.store.numbers[number.number_id].row
+    row = h.row(number_id)
     assert (row.result, row.count_try) == ("FAIL", 2)
     assert h.store.tasks[1].state == 1
 
@@ -158,20 +150,18 @@ async def test_busy_customer_is_retried_after_the_delay_and_the_engine_sleeps_un
 async def test_agent_busy_requeues_the_customer_without_charging_an_attempt() -> None:
     policy = RetryPolicy(agent_busy=RetryRule(delay_s=60, max_retries=1))
     h = Harness(settings=EngineSettings(retry_policy=policy))
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
+    number_id = await h.dial_one("5551001")
     call_id = h.last_call()
     h.answer(call_id)
     await h.engine.connect_started(call_id, None)
     await h.engine.agent_busy(call_id)
-    row = h.store.numbers[number.number_id].row
+    row = h.row(number_id)
     assert (row.result, row.requeues, row.state) == ("", 1, "allUserBusy")
     await h.step()
     assert len(h.calls.originated) == 1  # still in its call: never dialed twice at once
     h.end(call_id)
     await h.step()
-    assert h.store.numbers[number.number_id].row.state == "allUserBusy"  # later events of that call are ignored
+    assert h.row(number_id).state == "allUserBusy"  # later events of that call are ignored
     h.clock.advance(60)
     await h.step()
     assert len(h.calls.originated) == 2
@@ -286,9 +276,7 @@ async def test_restart_adopts_live_calls_and_closes_vanished_ones_without_redial
 
 async def test_restart_while_the_pbx_is_unreachable_holds_attempts_until_the_watchdog() -> None:
     h = Harness()
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
+    number_id = await h.dial_one("5551001")
     call_id = h.last_call()
     h.calls.unreachable = True
     h.calls.live.clear()
@@ -298,7 +286,7 @@ async def test_restart_while_the_pbx_is_unreachable_holds_attempts_until_the_wat
     h.calls.unreachable = False
     h.clock.advance(h.settings.watchdog_grace_s)
     await h.step()
-    assert h.store.numbers[number.number_id].row.result == "FAIL"
+    assert h.row(number_id).result == "FAIL"
     assert call_id not in h.store.attempts
 
 
@@ -321,27 +309,23 @@ async def test_watchdog_closes_calls_the_pbx_no_longer_knows() -> None:
 
 async def test_watchdog_prefers_a_real_end_event_that_arrived_meanwhile() -> None:
     h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, watchdog_interval_s=30, watchdog_grace_s=0))
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
+    number_id = await h.dial_one("5551001")
     call_id = h.last_call()
     h.clock.advance(30)
     h.fail(call_id, CustomerOutcome.BUSY, 17, "User busy", "BUSY")  # queued, not yet handled
     async with h.engine._lock:  # the watchdog runs inside a step; call it directly with the queue still full
         await h.engine._maybe_watchdog(h.clock.now())
-    assert h.store.numbers[number.number_id].row.out_dial_state == "BUSY"
+    assert h.row(number_id).out_dial_state == "BUSY"
 
 
 async def test_number_deleted_during_its_call_goes_when_the_call_ends() -> None:
     h = Harness()
-    h.store.add_task(1, "201")
-    number = h.store.add_number(1, "5551001")
-    await h.step()
-    h.store.delete_number(number.number_id)
-    assert number.number_id in h.store.numbers
+    number_id = await h.dial_one("5551001")
+    h.store.delete_number(number_id)
+    assert number_id in h.store.numbers
     h.fail(h.last_call(), CustomerOutcome.BUSY, 17, "User busy", "BUSY")
     await h.step()
-    assert number.number_id not in h.store.numbers
+    assert number_id not in h.store.numbers
 
 
 async def test_events_for_unknown_calls_are_ignored() -> None:
