@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autodialer.domain.dialing import DialSnapshot, DueNumber, TaskSlice, TaskState, plan_dials
@@ -130,6 +130,7 @@ def snapshots(draw: st.DrawFn) -> DialSnapshot:
     )
 
 
+@settings(max_examples=50, deadline=None)
 @given(snapshots())
 def test_plan_invariants(snapshot: DialSnapshot) -> None:
     plan = plan_dials(snapshot)

@@ -87,7 +87,7 @@ async def scenario(data: st.DataObject) -> None:
         check(h)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_engine_invariants_hold_under_random_histories(data: st.DataObject) -> None:
     asyncio.run(scenario(data))
