@@ -402,3 +402,48 @@ async def test_a_number_the_gateway_refuses_to_send_is_fail_route_at_once() -> N
     await h.step()
     assert h.store.numbers[bad.number_id].row.result == "FAIL_ROUTE"
     assert h.store.attempts[h.last_call()].number_id == good.number_id
+
+
+async def test_a_call_stuck_on_the_pbx_is_hung_up_after_the_maximum_duration() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, watchdog_interval_s=60, max_call_s=3600))
+    number_id = await h.dial_one()
+    call_id = h.last_call()
+    h.answer(call_id)
+    h.clock.advance(3540)
+    await h.step()
+    assert h.calls.hung_up == []
+    h.clock.advance(60)
+    await h.step()
+    assert h.calls.hung_up == [call_id]
+    h.end(call_id)
+    await h.step()
+    assert h.row(number_id).close_time != 0 and h.engine.calls_in_flight == 0
+
+
+async def test_reconciliation_is_retried_until_it_succeeds_and_nothing_is_dialed_before() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001")
+    await h.step()
+    first = h.last_call()
+    h.engine = h.new_engine()
+    broken = h.store.attempts_in_flight
+
+    async def failing() -> list[object]:
+        raise OSError("database is locked")
+
+    h.store.attempts_in_flight = failing  # type: ignore[method-assign,assignment]
+    with pytest.raises(OSError):
+        await h.step()
+    h.store.attempts_in_flight = broken  # type: ignore[method-assign]
+    await h.step()
+    assert h.calls.call_ids == [first]
+    assert h.engine.calls_in_flight == 1
+
+
+async def test_end_call_event_reports_the_customer_dial_status() -> None:
+    h = Harness()
+    await h.dial_one()
+    h.fail(h.last_call(), CustomerOutcome.NO_ROUTE, 0, "Unknown", None)
+    await h.step()
+    assert h.events.sent[-1][1]["DIAL_STATUS"] == "CHANUNAVAIL"

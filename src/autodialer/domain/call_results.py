@@ -44,14 +44,22 @@ def attempt_started(call_id: str, call_file: str) -> RowEvent:
     return RowEvent(EventName.CREATE_CALL_FILE, call_file=call_file, linked_id=call_id)
 
 
+def customer_dial_status(event: CustomerFailed) -> str:
+    """The DIALSTATUS of the customer leg: as Asterisk reported it, else what Asterisk reports for the outcome."""
+    if event.dial_status:
+        return event.dial_status
+    if event.outcome is CustomerOutcome.NO_ROUTE:
+        return "CHANUNAVAIL"
+    return _DIAL_STATUS_FOR[event.outcome]
+
+
 def customer_failed(event: CustomerFailed) -> list[RowEvent]:
     """The events for a customer leg that never answered (ends with the result set)."""
     call_id = event.call_id
     failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
     if event.outcome is CustomerOutcome.NO_ROUTE:
         return [failed]
-    dial_status = event.dial_status or _DIAL_STATUS_FOR[event.outcome]
-    after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=dial_status, linked_id=call_id)
+    after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=customer_dial_status(event), linked_id=call_id)
     if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE:
         return [after_dial, failed]
     cause = event.cause_text or (str(event.cause) if event.cause is not None else "")

@@ -54,6 +54,8 @@ class EngineSettings:
     watchdog_interval_s: float = 30.0
     # An attempt younger than this is never closed as lost: the PBX may not list a call it is still setting up.
     watchdog_grace_s: float = 90.0
+    # A call still up after this long is hung up (a stuck channel must not hold a slot and an agent for ever).
+    max_call_s: float = 4 * 3600.0
     max_backoff_s: float = 30.0
 
 
@@ -88,19 +90,24 @@ class DialerEngine:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._next_watchdog = 0.0
-        self._started = False
+        self._subscribed = False
+        self._reconciled = False
 
     # ---- lifecycle
 
     async def start(self) -> None:
-        """Subscribe to the PBX and reconcile the attempts a previous run left in flight. Call once."""
-        if self._started:
-            return
-        self._started = True
-        self._calls.on_call_event(self._enqueue)
-        self._availability.on_change(self.wake)
+        """Subscribe to the PBX and reconcile the attempts a previous run left in flight (idempotent).
+
+        Until reconciliation succeeded no call is placed: ``step`` retries it first.
+        """
+        if not self._subscribed:
+            self._subscribed = True
+            self._calls.on_call_event(self._enqueue)
+            self._availability.on_change(self.wake)
         async with self._lock:
-            await self._reconcile()
+            if not self._reconciled:
+                await self._reconcile()
+                self._reconciled = True
 
     async def run(self) -> None:
         """Start, then loop until cancelled: handle events, plan, sleep until the next deadline or a wake-up.
@@ -108,10 +115,10 @@ class DialerEngine:
         This is the engine's task supervisor: an unexpected error is logged and the loop resumes after a capped
         backoff, so one bad row cannot stop every campaign.
         """
-        await self.start()
         failures = 0
         while True:
             try:
+                await self.start()
                 deadline = await self.step()
                 failures = 0
             except Exception:
@@ -123,6 +130,7 @@ class DialerEngine:
 
     async def step(self) -> float | None:
         """Handle the queued call events, then plan and start calls; return the next deadline (None: events only)."""
+        await self.start()
         await self.process_events()
         async with self._lock:
             return await self._tick()
@@ -167,7 +175,7 @@ class DialerEngine:
                 await self._save_attempt(replace(attempt, answered=True))
             case CustomerFailed():
                 attempt = await self._apply(attempt, call_results.customer_failed(event), now, outcome=event.outcome)
-                await self._finish(attempt, now, dial_status=event.dial_status or event.outcome.value.upper())
+                await self._finish(attempt, now, dial_status=call_results.customer_dial_status(event))
             case CallEnded():
                 ended = call_results.call_ended(event.call_id, event.cause_text, attempt.m_dial_status)
                 attempt = await self._apply(attempt, [ended], now)
@@ -334,7 +342,7 @@ class DialerEngine:
         if not stored:
             return
         for attempt in stored:
-            self._attempts[attempt.call_id] = attempt
+            self._attempts.setdefault(attempt.call_id, attempt)
         try:
             live = {call.call_id: call for call in await self._calls.live_calls()}
         except ConnectionError:
@@ -367,6 +375,9 @@ class DialerEngine:
                 if attempt.call_id in self._attempts and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
                     await self._close_lost(self._attempts[attempt.call_id], now)
+                elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
+                    log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
+                    await self._calls.hangup(attempt.call_id)
         return self._next_watchdog
 
     async def _close_lost(self, attempt: Attempt, now: float) -> None:
