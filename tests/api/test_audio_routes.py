@@ -15,9 +15,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from autodialer.api.auth import install_auth
+from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
-from autodialer.api.routes import audio as audio_routes
 from autodialer.settings import load_settings
 
 AUDIO = "/pbxcore/api/module-dialer/v1/audio"
@@ -60,10 +59,7 @@ class Harness:
 async def harness(migrated_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = load_settings(environment="test", data_dir=tmp_path / "data", audio_max_bytes=64 * 1024)
     context = AppContext(settings=settings, db=migrated_engine)
-    app = FastAPI()
-    app.state.context = context
-    app.include_router(audio_routes.router)
-    install_auth(app, context)
+    app = create_app(context)
     yield Harness(app, settings.audio_dir.resolve(), tmp_path)
 
 

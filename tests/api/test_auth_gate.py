@@ -17,10 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.tables import admin_credentials, sessions
-from autodialer.api.auth import install_auth
+from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
-from autodialer.api.envelope import envelope_response
-from autodialer.api.routes import session as session_routes
 from autodialer.services.auth_service import AuthService
 from autodialer.settings import load_settings
 
@@ -28,6 +26,11 @@ PROTECTED = "/pbxcore/api/module-dialer/v1/task"
 START = "/admin-cabinet/session/start"
 AJAX = {"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
 T0 = 1_724_235_065.0
+MODULE_ROUTES = [  # spec §3: all 13
+    ("POST", "polling"), ("GET", "polling"), ("GET", "polling/1"), ("GET", "task"), ("POST", "task"),
+    ("GET", "task/1000000001"), ("PUT", "task/1000000001"), ("DELETE", "task/1000000001"), ("GET", "results/0"),
+    ("GET", "polling-results/0"), ("POST", "audio"), ("GET", "audio"), ("DELETE", "audio/1.mp3"),
+]  # fmt: skip
 
 
 @dataclass
@@ -61,16 +64,8 @@ def build_app(
         **overrides,
     )
     context = AppContext(settings=settings, db=engine, now=clock.now)
-    app = FastAPI()
-    app.state.context = context
-    app.include_router(session_routes.router)
-
-    @app.get(PROTECTED)
-    async def protected() -> object:
-        return envelope_response(True, [])
-
-    auth = install_auth(app, context)
-    return app, auth
+    app = create_app(context)
+    return app, app.state.auth_service
 
 
 @pytest.fixture
@@ -171,6 +166,19 @@ async def test_exempt_list_is_configurable(migrated_engine: AsyncEngine, tmp_pat
             assert (await client.get(PROTECTED)).status_code == status, host
 
 
+async def test_every_route_needs_credentials_from_a_non_exempt_address(harness: Harness) -> None:
+    routes = [(method, f"/pbxcore/api/module-dialer/v1/{path}") for method, path in MODULE_ROUTES]
+    key = (await harness.auth.create_api_key("crm")).key
+    async with harness.client() as client:
+        cookie = (await session_login(client, "login=admin&password=s3cret")).headers["set-cookie"]
+        client.cookies.clear()
+        for method, path in routes:
+            assert (await client.request(method, path)).status_code == 401, (method, path)
+            for headers in ({"Cookie": cookie}, {"Authorization": f"Bearer {key}"}):
+                reply = await client.request(method, path, headers=headers)
+                assert reply.status_code != 401 and "result" in reply.json(), (method, path)
+
+
 async def test_unknown_route_is_401_without_credentials_and_mikopbx_404_with(harness: Harness) -> None:
     async with harness.client() as client:
         assert (await client.get("/pbxcore/api/nothing")).status_code == 401
@@ -185,7 +193,7 @@ async def test_unknown_route_is_401_without_credentials_and_mikopbx_404_with(har
 
 async def test_only_failed_logins_are_throttled(harness: Harness) -> None:
     async with harness.client() as client:
-        for _ in range(10):  # more successes than the limit of 3 failures
+        for _ in range(4):  # more successes than the limit of 3 failures
             assert json.loads((await session_login(client, "login=admin&password=s3cret")).content)["success"]
         for _ in range(3):
             await session_login(client, "login=admin&password=bad")

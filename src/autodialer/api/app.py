@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from autodialer.api.auth import install_auth
 from autodialer.api.context import AppContext
 from autodialer.api.errors import install_error_handlers
-from autodialer.api.routes import polling, results, tasks
+from autodialer.api.routes import audio, polling, results, session, tasks
 
 MODULE_PREFIX = "/pbxcore/api/module-dialer/v1"
 
@@ -23,6 +24,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(tasks.router, prefix=MODULE_PREFIX)
     app.include_router(polling.router, prefix=MODULE_PREFIX)
     app.include_router(results.router, prefix=MODULE_PREFIX)
-    # --- auth, sessions and audio (the auth/audio engineer's modules) go here:
-    #     install_auth(app, context); app.include_router(session.router); app.include_router(audio.router, prefix=…)
+    app.include_router(audio.router, prefix=MODULE_PREFIX)
+    app.include_router(session.router)
+    install_auth(app, context)
     return app

@@ -46,7 +46,6 @@ V3_LOGOUT_PATH = "/pbxcore/api/v3/auth:logout"
 PUBLIC_PATHS = frozenset({SESSION_START_PATH, V3_LOGIN_PATH, V3_REFRESH_PATH, V3_LOGOUT_PATH})
 
 NOT_AUTHENTICATED = "The user isn't authenticated."
-NOT_FOUND = "404 (Not Found)"
 
 
 def php_json(payload: Any) -> str:
@@ -181,7 +180,7 @@ def get_auth_service(request: Request) -> AuthService:
 
 
 def install_auth(app: FastAPI, context: AppContext, service: AuthService | None = None) -> AuthService:
-    """Guard every route of ``app`` and answer unknown routes with MikoPBX's 404 body.
+    """Guard every route of ``app`` (unknown routes' 404 body is api.errors' job).
 
     Builds the AuthService from ``context`` unless one is given, and keeps it on ``app.state.auth_service`` for the
     login routes. Call once, after the routers are included.
@@ -196,11 +195,4 @@ def install_auth(app: FastAPI, context: AppContext, service: AuthService | None 
         now=context.now,
         timezone=settings.pbx_timezone,
     )
-
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        # Phalcon Micro routes by method too, so a known path with another method is "not found" as well.
-        return framework_error(404, NOT_FOUND, context.now(), settings.pbx_timezone)
-
-    app.add_exception_handler(404, not_found)
-    app.add_exception_handler(405, not_found)
     return auth

@@ -350,4 +350,5 @@ def _api_key_prefix(key: str) -> str | None:
     if not key.startswith(API_KEY_PREFIX):
         return None
     prefix, sep, _secret = key.removeprefix(API_KEY_PREFIX).partition("_")
-    return prefix if sep and len(prefix) == 12 else None
+    is_hex = all(ch in "0123456789abcdef" for ch in prefix)
+    return prefix if sep and len(prefix) == 12 and is_hex else None

@@ -32,7 +32,6 @@ from autodialer.services.audio_library import (
     AudioTooLarge,
 )
 
-PREFIX = "/pbxcore/api/module-dialer/v1"
 MULTIPART_OVERHEAD = 64 * 1024
 EMPTY_UPLOAD = "error upload file: file is empty"  # MikoPBX's own wording
 
@@ -44,7 +43,7 @@ STATUS: dict[type[AudioError], int] = {
     AudioConversionFailed: 422,
 }
 
-router = APIRouter(prefix=PREFIX)
+router = APIRouter()  # mounted under /pbxcore/api/module-dialer/v1 by create_app
 
 
 def build_audio_library(context: AppContext) -> AudioLibrary:
