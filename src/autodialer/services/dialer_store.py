@@ -10,6 +10,12 @@ Invariants the engine relies on:
 * a number with a result (``close_time != 0``) is never returned by ``due_numbers``;
 * ``start_attempt`` is the only way a number enters a call, and it refuses a number that is no longer dialable, so
   an API change racing with the engine can never make it dial a deleted, closed or busy number.
+
+Mapping onto the 0001 schema: ``ResultRow`` is the MikoPBX columns of ``task_numbers`` plus ``count_try`` and
+``next_attempt_at``; ``ResultRow.requeues`` needs a column (or the count of the number's attempts whose
+``outcome`` is FAIL_USER_BUSY). ``Attempt`` is an ``attempts`` row: ``answered`` ↔ ``answered_at`` set,
+``settled`` ↔ ``outcome`` set, ``m_dial_status`` ↔ ``dial_status``; ``mode``/``inner_num`` are the task's at
+start time (a column each, or read from the task). ``task_numbers.active_attempt_id`` is the "in flight" marker.
 """
 
 from __future__ import annotations
