@@ -161,3 +161,9 @@ def test_a_number_listed_twice_is_started_once() -> None:
     free = {"201": {"a", "b"}}
     plan = plan_dials(snap(task(1, [5]), task(2, [5]), free=free))
     assert [s.number_id for s in plan.starts] == [5]
+
+
+def test_the_task_that_started_least_recently_goes_first() -> None:
+    one = TaskSlice(1, TaskState.OPEN, "201", True, 1, 0, [DueNumber(1, 0.0)], last_turn=5)
+    two = TaskSlice(2, TaskState.OPEN, "201", True, 1, 0, [DueNumber(2, 0.0)], last_turn=4)
+    assert [s.task_id for s in plan_dials(snap(one, two)).starts] == [2]

@@ -195,6 +195,9 @@ async def test_two_tasks_on_one_extension_never_over_dial_it() -> None:
         await h.step()
     assert len(h.calls.originated) == 6
     assert {h.store.attempts.get(c) for c in h.calls.call_ids} == {None}
+    # they took turns on the one extension rather than task 1 first emptying its list
+    tasks = [h.store.finished[i].task_id for i in range(6)]
+    assert tasks == [1, 2, 1, 2, 1, 2]
 
 
 async def test_pause_stops_new_calls_and_resume_restarts_them() -> None:

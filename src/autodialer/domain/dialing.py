@@ -11,8 +11,9 @@ Invariants (tested with Hypothesis):
 * paused (2) and closed (1) tasks start nothing;
 * a number is never started twice, nor while it is already in a call, nor before it is due.
 
-Tasks take turns (one start per task per round), so tasks sharing an agent pool share it instead of the lowest id
-taking everything; within a task the lowest number id goes first.
+Tasks take turns (one start per task per round, the task that started a call least recently first), so tasks
+sharing an agent pool share it instead of the lowest id taking everything, also across successive plans when the
+agent frees up one call at a time; within a task the lowest number id goes first.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TaskSlice:
     max_channels: int
     in_progress: int  # calls of this task not yet ended
     numbers: Sequence[DueNumber]  # open numbers, lowest id first; may include ones not due yet
+    last_turn: int = 0  # the engine's sequence number of this task's latest start (0: never); lowest goes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +78,11 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
     queues = {t.task_id: _eligible(t, now, taken) for t in snapshot.tasks if t.state == TaskState.OPEN}
     capacity = {t.task_id: max(0, t.max_channels - t.in_progress) for t in snapshot.tasks}
     starts: list[DialStart] = []
+    turns = sorted(snapshot.tasks, key=lambda t: (t.last_turn, t.task_id))
     progress = True
     while progress:
         progress = False
-        for task in snapshot.tasks:
+        for task in turns:
             pending = queues.get(task.task_id)
             while pending and pending[0] in taken:
                 pending.pop(0)  # the same number id listed by two tasks: only one call

@@ -90,6 +90,8 @@ class DialerEngine:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._next_watchdog = 0.0
+        self._turns = 0
+        self._last_turn: dict[int, int] = {}  # task id -> sequence number of its latest start (turn-taking)
         self._subscribed = False
         self._reconciled = False
 
@@ -229,6 +231,7 @@ class DialerEngine:
             max_channels=task.max_channels,
             in_progress=in_progress,
             numbers=[DueNumber(n.number_id, n.due_at) for n in numbers],
+            last_turn=self._last_turn.get(task.task_id, 0),
         )
 
     async def _start_call(self, task: DialTask, start: DialStart, now: float) -> None:
@@ -251,6 +254,8 @@ class DialerEngine:
         if not await self._store.start_attempt(attempt, row):
             return  # the API changed the number or task meanwhile
         self._attempts[call_id] = attempt
+        self._turns += 1
+        self._last_turn[task.task_id] = self._turns
         log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, start.agent)
         request = OriginateRequest(
             call_id=call_id,
