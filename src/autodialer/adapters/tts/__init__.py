@@ -1,0 +1,1 @@
+"""Text-to-speech for poll prompts: the engine interface, espeak-ng, and the content-addressed prompt cache."""
