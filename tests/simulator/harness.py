@@ -90,9 +90,15 @@ class AGISessionLog:
 class ScriptedAGIServer:
     """Runs `script` (command lines, or callables returning one from the session log) for each session."""
 
-    def __init__(self, script: list[str | Callable[[AGISessionLog], str | None]], linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: list[str | Callable[[AGISessionLog], str | None]],
+        linger: float = 0.0,
+        per_session: list[list[str]] | None = None,
+    ) -> None:
         self.script = script
         self.linger = linger
+        self.per_session = per_session
         self.sessions: list[AGISessionLog] = []
 
     async def start(self) -> int:
@@ -124,7 +130,11 @@ class ScriptedAGIServer:
                     log.env = item
                 elif item is None:
                     return
-            for step in self.script:
+            script: list[str | Callable[[AGISessionLog], str | None]] = list(self.script)
+            if self.per_session is not None:
+                index = len(self.sessions) - 1
+                script = list(self.per_session[index]) if index < len(self.per_session) else []
+            for step in script:
                 line = step(log) if callable(step) else step
                 if line is None:
                     break

@@ -26,9 +26,13 @@ async def app_noop(pbx: PBX, ch: Channel, data: str) -> str:
 
 
 async def app_answer(pbx: PBX, ch: Channel, data: str) -> str:
-    if ch.state != UP:
-        pbx.new_state(ch, UP)
-    return ""
+    if ch.state == UP:
+        return ""
+    pbx.new_state(ch, UP)
+    # Asterisk's __ast_answer then waits up to 500 ms for the first voice frame; a Local channel never gets
+    # one, so the other half runs its dialplan first (trace 11).
+    delay = float(data) / 1000 if data.strip().isdigit() else 0.5
+    return "" if await hold(pbx, ch, delay) else HANGUP
 
 
 async def app_hangup(pbx: PBX, ch: Channel, data: str) -> str:

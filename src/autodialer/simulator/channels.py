@@ -77,6 +77,7 @@ class Channel:
     created_at: float = 0.0
     answered_at: float | None = None
     pbx_soft_hangup_sent: bool = False
+    callerid_refresh_pending: bool = False
     in_agi: bool = False  # an AGI session owns the channel: apps it EXECs must not destroy it
 
     @property

@@ -79,6 +79,23 @@ def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial")
     return out
 
 
+def update_connected_line(pbx: PBX, caller: Channel, out: Channel) -> None:
+    """The caller now talks to `out`; through a Local pair that reaches the far side's bridge peer too.
+
+    Asterisk 22 also refreshes the caller id of `;2` once, when its bridge breaks up (traces 02, 06, 12).
+    """
+    caller.connected_num, caller.connected_name = out.caller_num, out.caller_name
+    pbx.new_connected_line(caller)
+    two = caller.peer if caller.tech == "Local" and caller.half == 1 else None
+    if two is None or two.destroyed:
+        return
+    two.callerid_refresh_pending = True
+    far = pbx.bridges.peer_of(two)
+    if far is not None:
+        far.connected_num, far.connected_name = out.caller_num, out.caller_name
+        pbx.new_connected_line(far)
+
+
 def indicate_ringing(pbx: PBX, caller: Channel, out: Channel) -> None:
     """Ringing on the callee rings the caller's originating side (Local ;2 -> ;1)."""
     one = caller.peer if caller.tech == "Local" and caller.half == 2 else None
@@ -104,8 +121,7 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
             continue
         out = make_callee(pbx, caller, target)
         dial_event(pbx, "DialBegin", caller, out, [("DialString", target.dial_string)])
-        caller.connected_num, caller.connected_name = out.caller_num, out.caller_name
-        pbx.new_connected_line(caller)
+        update_connected_line(pbx, caller, out)
         pbx.spawn(far_end(pbx, out, behaviour_for(pbx, target)))
         outs.append(out)
     if not outs:
@@ -194,6 +210,9 @@ async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool) ->
     pbx.bridges.enter(bridge, caller)
     while not caller.hungup and not callee.hungup:
         await wait_any([caller, callee], None)
+    if caller.callerid_refresh_pending:
+        caller.callerid_refresh_pending = False
+        pbx.new_callerid(caller)
     if callee.hungup and not caller.hungup:
         pbx.bridges.leave(callee)
         pbx.bridges.leave(caller)

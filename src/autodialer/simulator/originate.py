@@ -121,8 +121,8 @@ def start_local_pair(
     *,
     caller_num: str | None = None,
     caller_name: str | None = None,
-    variables: list[tuple[str, str]] = (),
-) -> Channel:  # type: ignore[assignment]
+    variables: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+) -> Channel:
     """Create `Local/exten@context` ;1/;2, start ;2's dialplan; returns ;1 (destroyed if no route)."""
     now = pbx.clock.now()
     one, two = pbx.channels.local_pair(exten, context, uid1, uid2 or f"{uid1};2", now)
@@ -141,6 +141,7 @@ def start_local_pair(
             pbx.new_callerid(ch)
             pbx.new_connected_line(ch)
     if pbx.dialplan.find(context, exten) is None:
+        one.peer = two.peer = None  # no HangupRequest crosses a pair that never got bridged (trace 05)
         pbx.destroy(two)
         pbx.destroy(one)
         return one
@@ -161,6 +162,8 @@ def start_local_pair(
 def originate_response(
     pbx: PBX, req: OriginateRequest, success: bool, channel: str, reason: int, uniqueid: str
 ) -> None:
+    if not req.is_async:  # only Async originates report through an event; sync ones answer in the Response
+        return
     fields = [("ActionID", req.action_id)] if req.action_id is not None else []
     fields += [("Response", "Success" if success else "Failure"), ("Channel", channel)]
     if req.application is not None:
@@ -235,7 +238,7 @@ async def _follow(pbx: PBX, req: OriginateRequest, ch: Channel, uid: str) -> boo
         if ch.state == RINGING and not rang:
             rang = True
             dial_event(pbx, "DialState", None, ch, [("DialStatus", "RINGING")])
-        if ch.state == UP and not ch.hungup:
+        if ch.state == UP:
             originate_response(pbx, req, True, ch.name, 4, uid)
             dial_event(pbx, "DialEnd", None, ch, [("DialStatus", "ANSWER")])
             pbx.spawn(_after_answer(pbx, req, ch))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
 from .config import QueueConfig
 from .devices import MEMBER_STATUS
-from .dial import Target, behaviour_for, dial_event, make_callee
+from .dial import Target, behaviour_for, dial_event, make_callee, update_connected_line
 from .dialplan import split_args
 from .endpoints import far_end
 from .pbx import HANGUP
@@ -194,6 +194,7 @@ class _QueueCall:
         self.pbx = queues._pbx
         self.loop = asyncio.get_running_loop()
         self.start = self.pbx.clock.now()
+        self.losers: list[Channel] = []
         self.deadline = None if timeout is None else self.loop.time() + self.pbx.clock.real(timeout)
 
     def _left(self) -> float | None:
@@ -227,6 +228,7 @@ class _QueueCall:
                 continue
             target = Target(m.exten, m.exten, m.exten)
             out = make_callee(self.pbx, self.caller, target, app="AppQueue")
+            out.exten = self.caller.exten
             self.pbx.chan_event(
                 "AgentCalled",
                 self.caller,
@@ -245,7 +247,6 @@ class _QueueCall:
             for _, out in calls:
                 if out.state == RINGING and id(out) not in rang:
                     rang.add(id(out))
-                    out.exten = self.caller.exten
                     self.pbx.new_exten(out, "AppQueue", "(Outgoing Line)")
                     self.pbx.new_connected_line(out)
                     dial_event(self.pbx, "DialState", self.caller, out, [("DialStatus", "RINGING")])
@@ -257,6 +258,8 @@ class _QueueCall:
             left = self._left()
             expired = self.loop.time() >= ring_end or (left is not None and left <= 0)
             if winner is not None or self.caller.hungup or expired or not calls:
+                if winner is not None:
+                    dial_event(self.pbx, "DialEnd", self.caller, winner[1], [("DialStatus", "ANSWER")])
                 for m, out in calls:
                     if winner is None or out is not winner[1]:
                         if winner is None and not self.caller.hungup:
@@ -272,12 +275,13 @@ class _QueueCall:
                                 ],
                             )
                         dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "CANCEL")])
+                        if winner is not None:
+                            self.losers.append(out)
                         out.hangup_cause = 26 if winner is not None else 0
                         self.pbx.destroy(out)
                 if winner is None:
                     return None
                 m, out = winner
-                dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "ANSWER")])
                 return m, out, self.pbx.clock.now() - t0
             budget = ring_end - self.loop.time()
             if left is not None:
@@ -287,8 +291,9 @@ class _QueueCall:
     async def _connect(self, m: Member, out: Channel, ring_time: float) -> str:
         pbx, caller = self.pbx, self.caller
         hold = self._hold()
-        caller.connected_num, caller.connected_name = out.caller_num, out.caller_name
-        pbx.new_connected_line(caller)
+        update_connected_line(pbx, caller, out)
+        for loser in self.losers:  # app_queue really reports the losers' CANCEL twice (trace 12)
+            dial_event(pbx, "DialEnd", caller, loser, [("DialStatus", "CANCEL")])
         self.q.leave(self.queue, caller)
         pbx.chan_event(
             "AgentConnect",
