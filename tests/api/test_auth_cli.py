@@ -1,0 +1,72 @@
+"""``autodialer admin`` commands (cli_admin.register) against a SQLite database in a temporary data dir."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import pytest
+
+from autodialer import cli_admin
+from autodialer.adapters.db.auth_repository import SqlAuthRepository
+from autodialer.adapters.db.engine import create_engine
+from autodialer.services.auth_service import AuthPolicy, AuthService, LoginStatus
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="autodialer")
+    cli_admin.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return int(args.handler(args))
+
+
+def check(data_dir: Path, probe: str) -> object:
+    async def go() -> object:
+        engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'autodialer.sqlite3'}")
+        policy = AuthPolicy("admin", "", 3600, "k" * 40, 900, 10, 300)
+        service = AuthService(SqlAuthRepository(engine), policy, time.time)
+        try:
+            if probe.startswith("login:"):
+                return (await service.login("admin", [probe.removeprefix("login:")], "10.0.0.1")).status
+            return await service.bearer_principal(probe)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AUTODIALER_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("AUTODIALER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("AUTODIALER_ADMIN_PASSWORD", raising=False)
+    return tmp_path
+
+
+def test_set_password_from_stdin(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("n3w pass\n"))
+    assert run("admin", "set-password", "--password-stdin") == 0
+    assert check(data_dir, "login:n3w pass") is LoginStatus.OK
+    assert check(data_dir, "login:n3w") is LoginStatus.WRONG
+
+
+def test_empty_password_is_refused(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert run("admin", "set-password", "--password-stdin") == 2
+
+
+def test_api_key_create_list_revoke(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("admin", "api-key", "create", "crm-1c") == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("adk_")
+    assert check(data_dir, key) is not None
+    assert run("admin", "api-key", "list") == 0
+    listing = capsys.readouterr().out
+    prefix = key.split("_")[1]
+    assert prefix in listing and "crm-1c" in listing and key not in listing
+    assert run("admin", "api-key", "revoke", prefix) == 0
+    assert check(data_dir, key) is None
+    assert run("admin", "api-key", "revoke", prefix) == 1
