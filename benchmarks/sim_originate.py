@@ -81,7 +81,7 @@ class Client:
             await self.wake.wait()
         return self.responses.pop(aid)
 
-    async def wait(self, predicate) -> None:  # noqa: ANN001
+    async def wait(self, predicate) -> None:
         while not predicate():
             self.wake.clear()
             await self.wake.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -36,10 +37,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_simulator(parse_args(argv)))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
