@@ -41,6 +41,7 @@ class SimulatorConfig:
     secret: str = "dialerpass"  # noqa: S105 - the lab's documented AMI secret, not a real credential
     # Dialplan: None = the built-in lab dialplan (extensions.conf of the lab), else a path to such a file.
     dialplan_path: Path | None = None
+    extra_dialplan: str = ""  # extensions.conf text appended to the dialplan (tests, production snippets)
     # Rewrites `agi://127.0.0.1:4573/...` targets so tests can point AGI() at an ephemeral port.
     agi_host: str | None = None
     agi_port: int | None = None

@@ -39,6 +39,8 @@ class PBX:
         self.clock = clock
         self.bus = EventBus()
         self.dialplan = Dialplan.from_file(config.dialplan_path) if config.dialplan_path else Dialplan()
+        if config.extra_dialplan:
+            self.dialplan.load(config.extra_dialplan)
         self.channels = ChannelRegistry(
             clock.now(), config.uniqueid_counter_start, config.local_counter_start, config.pjsip_counter_start
         )
