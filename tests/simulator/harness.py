@@ -18,6 +18,7 @@ class AMITestClient:
         self.conn = AMIConnection(Role.CLIENT)
         self.events: list[Event] = []
         self.responses: list[Response] = []
+        self.log: list[Event | Response] = []  # both, in arrival order
         self.banner: Banner | None = None
         self.closed = asyncio.Event()
         self._changed = asyncio.Event()
@@ -37,8 +38,10 @@ class AMITestClient:
                     self.banner = item
                 elif isinstance(item, Event):
                     self.events.append(item)
+                    self.log.append(item)
                 elif isinstance(item, Response):
                     self.responses.append(item)
+                    self.log.append(item)
             self._changed.set()
             if not data:
                 self.closed.set()

@@ -70,9 +70,16 @@ async def agi_sim() -> AsyncIterator[tuple[PBXSimulator, list[Session], AMITestC
 
 
 def originate(number: str) -> list[tuple[str, str]]:
-    return [("Channel", f"Local/{number}@dialer-out"), ("Context", "dialer-connect"), ("Exten", "201"),
-            ("Priority", "1"), ("Async", "true"), ("ChannelId", f"c-{number}"), ("CallerID", "Dialer <4930000000>"),
-            ("Variable", "DIALER_MODE=poll")]
+    return [
+        ("Channel", f"Local/{number}@dialer-out"),
+        ("Context", "dialer-connect"),
+        ("Exten", "201"),
+        ("Priority", "1"),
+        ("Async", "true"),
+        ("ChannelId", f"c-{number}"),
+        ("CallerID", "Dialer <4930000000>"),
+        ("Variable", "DIALER_MODE=poll"),
+    ]
 
 
 def ones(client: AMITestClient, name: str) -> list[str]:
@@ -91,7 +98,7 @@ async def test_environment_and_idle_hangup_notice(agi_sim) -> None:  # noqa: ANN
         seen["notice"] = await peer.next(timeout=5)  # idle: Asterisk tells us about the hangup by itself
         await asyncio.sleep(0.05)
         seen["live_before_close"] = [c["channel"] for c in sim.control.channels()]
-        seen["dead"], _ = await peer.run("STREAM FILE dialer-prompt \"\"")
+        seen["dead"], _ = await peer.run('STREAM FILE dialer-prompt ""')
         seen["var"], _ = await peer.run("GET VARIABLE DIALER_MODE")
 
     handlers.append(session)
@@ -100,7 +107,10 @@ async def test_environment_and_idle_hangup_notice(agi_sim) -> None:  # noqa: ANN
     env = seen["env"]
     assert isinstance(env, Environment)
     assert (env.get("agi_callerid"), env.get("agi_uniqueid"), env.get("agi_network_script")) == (
-        "5550001", "c-5550001", "connect")
+        "5550001",
+        "c-5550001",
+        "connect",
+    )
     assert env.args == ("201", "poll")
     assert isinstance(seen["notice"], HangupNotice)
     assert any(name.endswith(";1") for name in seen["live_before_close"])  # torn down only after our close
@@ -121,9 +131,13 @@ async def test_get_data_and_wait_for_digit_timeouts_and_digits(agi_sim) -> None:
     handlers.append(session)
     await ami.request("Originate", originate("5550002"))
     await ami.wait_for(lambda: ones(ami, "Hangup"), 5)
-    assert results == [CommandResult.success("42"), CommandResult.success(0),
-                       CommandResult.success("", "timeout"), CommandResult.success(1)]
-    assert ("dialer-prompt" not in [p for _, p in sim.control.prompts])
+    assert results == [
+        CommandResult.success("42"),
+        CommandResult.success(0),
+        CommandResult.success("", "timeout"),
+        CommandResult.success(1),
+    ]
+    assert "dialer-prompt" not in [p for _, p in sim.control.prompts]
     assert ones(ami, "SoftHangupRequest")  # HANGUP: SoftHangupRequest on ;1
 
 

@@ -105,6 +105,8 @@ async def test_originate_validation_and_sync_answers(ami: AMITestClient, sim: PB
     sim.control.set_customer("5551486", Behaviour(outcome="busy", ring=False))
     busy = await ami.request("Originate", [("Channel", "PJSIP/5551486@trunk"), ("Application", "Wait"), ("Data", "1")])
     assert (busy.status, busy.message) == ("Error", "Originate failed")
+    await ami.wait_for(lambda: ami.named("Hangup"))
+    assert ami.log.index(busy) < ami.log.index(ami.named("Hangup")[0])  # the answer precedes the Hangup
     ok = await ami.request("Originate", [("Channel", "PJSIP/5551003@trunk"), ("Application", "Wait"), ("Data", "1")])
     assert (ok.status, ok.message) == ("Success", "Originate successfully queued")
     assert not ami.named("OriginateResponse")  # only Async originates report by event

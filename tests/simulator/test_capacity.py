@@ -20,8 +20,16 @@ async def test_two_thousand_concurrent_calls() -> None:
     try:
         await client.login(sim.ami_port, ("Event: OriginateResponse",))
         for i in range(CALLS):
-            client.send("Originate", [("Channel", f"Local/{10000 + i}@hold"), ("Application", "Wait"),
-                                      ("Data", "600"), ("Async", "true"), ("ChannelId", f"cap-{i}")])
+            client.send(
+                "Originate",
+                [
+                    ("Channel", f"Local/{10000 + i}@hold"),
+                    ("Application", "Wait"),
+                    ("Data", "600"),
+                    ("Async", "true"),
+                    ("ChannelId", f"cap-{i}"),
+                ],
+            )
         await client.wait_for(lambda: len(client.named("OriginateResponse")) == CALLS, 60)
         assert {e.get("Reason") for e in client.named("OriginateResponse")} == {"4"}
         client.send("CoreShowChannels", action_id="count")

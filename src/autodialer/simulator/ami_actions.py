@@ -161,11 +161,19 @@ async def originate(s: AMISession, a: Action) -> str | None:
         s.respond(a, "Error", [("Message", "Originate failed")])
         await run_originate(pbx, req)
         return None
+    answered: list[bool] = []
+
+    def respond(ok: bool) -> None:
+        answered.append(ok)
+        if ok:
+            s.respond(a, "Success", [("Message", "Originate successfully queued")])
+        else:
+            s.respond(a, "Error", [("Message", "Originate failed")])
+
+    req.on_result = respond
     ok = await run_originate(pbx, req)
-    if ok:
-        s.respond(a, "Success", [("Message", "Originate successfully queued")])
-    else:
-        s.respond(a, "Error", [("Message", "Originate failed")])
+    if not answered:
+        respond(ok)
     return None
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ class OriginateRequest:
     other_channel_id: str | None = None
     is_async: bool = False
     action_id: str | None = None
+    # Sync originate: called once with the outcome, before the failed channels' Hangup events (trace 05).
+    on_result: Callable[[bool], None] | None = None
 
     @classmethod
     def from_fields(cls, get: Any, get_all: Any) -> OriginateRequest:
@@ -163,6 +166,9 @@ def originate_response(
     pbx: PBX, req: OriginateRequest, success: bool, channel: str, reason: int, uniqueid: str
 ) -> None:
     if not req.is_async:  # only Async originates report through an event; sync ones answer in the Response
+        if req.on_result is not None:
+            req.on_result(success)
+            req.on_result = None
         return
     fields = [("ActionID", req.action_id)] if req.action_id is not None else []
     fields += [("Response", "Success" if success else "Failure"), ("Channel", channel)]
