@@ -63,7 +63,6 @@ async def _with_service(settings: Settings, action: Callable[[AuthService], Awai
             admin_login=settings.admin_login,
             seed_password="",  # the CLI sets passwords explicitly, it never seeds
             session_lifetime_s=settings.session_lifetime_s,
-            jwt_secret=settings.jwt_secret or "unused-by-the-cli-" + "x" * 32,
             jwt_lifetime_s=settings.jwt_lifetime_s,
             failures_per_window=settings.login_failures_per_window,
             failure_window_s=settings.login_failure_window_s,

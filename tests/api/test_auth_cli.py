@@ -26,7 +26,7 @@ def run(*argv: str) -> int:
 def check(data_dir: Path, probe: str) -> object:
     async def go() -> object:
         engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'autodialer.sqlite3'}")
-        policy = AuthPolicy("admin", "", 3600, "k" * 40, 900, 10, 300)
+        policy = AuthPolicy("admin", "", 3600, 900, 10, 300)
         service = AuthService(SqlAuthRepository(engine), policy, time.time)
         try:
             if probe.startswith("login:"):

@@ -32,6 +32,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
+from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.context import AppContext
 from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
 
@@ -166,12 +167,11 @@ def build_auth_service(context: AppContext) -> AuthService:
         admin_login=settings.admin_login,
         seed_password=settings.admin_password,
         session_lifetime_s=settings.session_lifetime_s,
-        jwt_secret=settings.jwt_secret,
         jwt_lifetime_s=settings.jwt_lifetime_s,
         failures_per_window=settings.login_failures_per_window,
         failure_window_s=settings.login_failure_window_s,
     )
-    return AuthService(SqlAuthRepository(context.db), policy, context.now)
+    return AuthService(SqlAuthRepository(context.db), policy, context.now, Hs256Tokens(settings.jwt_secret))
 
 
 def get_auth_service(request: Request) -> AuthService:

@@ -20,12 +20,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
-
-import jwt
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +87,16 @@ class LoginFailureStore(Protocol):
     async def add_failure(self, address: str, at: float) -> None: ...
 
     async def delete_failures_before(self, at: float) -> None: ...
+
+
+class TokenCodec(Protocol):
+    """Signed access tokens (HS256 JWTs in the adapter)."""
+
+    def encode(self, claims: Mapping[str, Any]) -> str: ...
+
+    def decode(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token whose signature is valid, else None. Expiry is NOT checked (the service does)."""
+        ...
 
 
 # --- password hashing --------------------------------------------------------------------------------------------
@@ -172,7 +180,6 @@ class AuthPolicy:
     admin_login: str
     seed_password: str  # "" = do not seed
     session_lifetime_s: float
-    jwt_secret: str  # "" = a random per-process secret (tokens die with the process)
     jwt_lifetime_s: int
     failures_per_window: int
     failure_window_s: float
@@ -185,13 +192,14 @@ class AuthStores(CredentialStore, ApiKeyStore, SessionStore, LoginFailureStore, 
 
 
 class AuthService:
-    def __init__(self, stores: AuthStores, policy: AuthPolicy, now: Callable[[], float]) -> None:
+    def __init__(
+        self, stores: AuthStores, policy: AuthPolicy, now: Callable[[], float], tokens: TokenCodec | None = None
+    ) -> None:
+        """``tokens`` may be omitted where no JWT is issued or checked (the CLI): Bearer JWTs then never pass."""
         self._stores = stores
         self._policy = policy
         self._now = now
-        self._jwt_secret = policy.jwt_secret or secrets.token_urlsafe(48)
-        if not policy.jwt_secret:
-            log.warning("jwt_secret is not set: using a random per-process secret; tokens die with this process")
+        self._tokens = tokens
 
     @property
     def jwt_lifetime_s(self) -> int:
@@ -269,8 +277,11 @@ class AuthService:
 
     def issue_access_token(self, login: str) -> str:
         now = int(self._now())
-        claims = {"sub": login, "typ": "access", "iat": now, "exp": now + self._policy.jwt_lifetime_s}
-        return jwt.encode(claims, self._jwt_secret, algorithm="HS256")
+        if self._tokens is None:
+            raise RuntimeError("this AuthService was built without a token codec")
+        return self._tokens.encode(
+            {"sub": login, "typ": "access", "iat": now, "exp": now + self._policy.jwt_lifetime_s}
+        )
 
     async def issue_refresh_token(self, login: str) -> str:
         token = secrets.token_urlsafe(32)
@@ -291,14 +302,8 @@ class AuthService:
         await self._stores.delete_session(token_hash(_REFRESH_NAMESPACE + refresh_token))
 
     def _jwt_principal(self, token: str) -> Principal | None:
-        try:
-            claims = jwt.decode(
-                token,
-                self._jwt_secret,
-                algorithms=["HS256"],
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["exp", "sub"]},
-            )
-        except jwt.InvalidTokenError:
+        claims = self._tokens.decode(token) if self._tokens is not None else None
+        if claims is None:
             return None
         exp, sub = claims.get("exp"), claims.get("sub")
         if claims.get("typ") != "access" or not isinstance(exp, int | float) or not isinstance(sub, str):
