@@ -96,8 +96,9 @@ async def test_polling_results_golden_row_and_order(api: Api) -> None:
     for n, us in enumerate([1724324374248700, 1724324374248701, 1724324300000000]):
         await api.execute(
             "INSERT INTO poll_answers (task_id, question_crm_id, polling_id, phone_id, phone, result, exten,"
-            " change_time_us) VALUES (1000000002, '0', 10, '9522233446', '79522233446', :r, :r, :us)",
+            " change_time_us) VALUES (1000000002, '0', 10, '9522233446', '79522233446', :r, :x, :us)",
             r=str(n + 1),
+            x=str(n + 1),
             us=us,
         )
     _, payload = await api.get("/polling-results/1724324374.2487")

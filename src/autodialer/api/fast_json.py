@@ -8,6 +8,7 @@ strings by the C escaper. Output: 4-space indent, ``": "`` and ``","``, non-ASCI
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as _string  # the C implementation when available
 from typing import Any
 
@@ -38,6 +39,8 @@ def _write(value: Any, out: list[str], newline: str) -> None:
     scalar = _scalar(value)
     if scalar is not None:
         out.append(scalar)
+    elif isinstance(value, RowsJson):
+        out.append(value.render(newline))
     elif isinstance(value, dict):
         _write_dict(value, out, newline)
     elif isinstance(value, list | tuple):
@@ -62,7 +65,7 @@ def _write_dict(value: dict[Any, Any], out: list[str], newline: str) -> None:
     parts: list[str] = []
     nested = False
     for key, item in value.items():
-        scalar = _scalar(item)
+        scalar = None if isinstance(item, RowsJson) else _scalar(item)
         if scalar is None:
             nested = True
             break
@@ -75,3 +78,31 @@ def _write_dict(value: dict[Any, Any], out: list[str], newline: str) -> None:
         out.append(("" if index == 0 else ",") + inner + _string(str(key)) + ": ")
         _write(item, out, inner)
     out.append(newline + "}")
+
+
+class RowsJson:
+    """A list of rows rendered straight to JSON text: ``rows`` of ``str | None`` under ``keys`` (one object each).
+
+    All values go through the C encoder in one call, joined by a control character (which the encoder always
+    escapes, so it cannot occur inside a value), and are then poured into a per-row template.
+    """
+
+    def __init__(self, keys: tuple[str, ...], rows: Sequence[Sequence[str | None]]) -> None:
+        self.keys = keys
+        self.rows = rows
+
+    def render(self, newline: str) -> str:
+        if not self.rows:
+            return "[]"
+        inner = newline + _INDENT
+        field = inner + _INDENT
+        template = "{" + ",".join(field + _string(key) + ": %s" for key in self.keys) + inner + "}"
+        flat = [value for row in self.rows for value in row]
+        encoded = _flat_encoder.encode(flat)[1:-1].split(_SEPARATOR)
+        width = len(self.keys)
+        parts = [template % tuple(encoded[i : i + width]) for i in range(0, len(encoded), width)]
+        return "[" + inner + ("," + inner).join(parts) + newline + "]"
+
+
+_SEPARATOR = "\x01"
+_flat_encoder = json.JSONEncoder(ensure_ascii=True, separators=(_SEPARATOR, ":"))

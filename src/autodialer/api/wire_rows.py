@@ -30,9 +30,7 @@ NUMBER_KEYS = (
     "timeCallAllow",
     "closeTime",
 )
-_NUMBER_CHANGE_TIME = NUMBER_KEYS.index("changeTime")
 ANSWER_KEYS = ("id", "taskId", "questionCrmId", "pollingId", "phoneId", "phone", "result", "exten", "changeTime")
-_ANSWER_CHANGE_TIME = ANSWER_KEYS.index("changeTime")
 TASK_KEYS = ("id", "crmId", "name", "innerNum", "innerNumType", "maxCountChannels", "state", "dialPrefix")
 
 
@@ -41,20 +39,14 @@ def change_time(us: int) -> str:
     return f"{seconds}.{micro:06d}"
 
 
-def _strings(row: Sequence[Any], keys: tuple[str, ...], change_time_at: int) -> dict[str, str | None]:
-    values = [None if v is None else str(v) for v in row]
-    values[change_time_at] = change_time(row[change_time_at])
-    return dict(zip(keys, values, strict=True))
+def number_row(row: Sequence[str | None]) -> dict[str, str | None]:
+    """A task_numbers row selected with task_repository.NUMBER_WIRE_COLUMNS (already strings)."""
+    return dict(zip(NUMBER_KEYS, row, strict=True))
 
 
-def number_row(row: Sequence[Any]) -> dict[str, str | None]:
-    """A task_numbers row selected with task_repository.NUMBER_WIRE_COLUMNS."""
-    return _strings(row, NUMBER_KEYS, _NUMBER_CHANGE_TIME)
-
-
-def answer_row(row: Sequence[Any]) -> dict[str, str | None]:
-    """A poll_answers row selected with task_repository.ANSWER_WIRE_COLUMNS."""
-    return _strings(row, ANSWER_KEYS, _ANSWER_CHANGE_TIME)
+def answer_row(row: Sequence[str | None]) -> dict[str, str | None]:
+    """A poll_answers row selected with task_repository.ANSWER_WIRE_COLUMNS (already strings)."""
+    return dict(zip(ANSWER_KEYS, row, strict=True))
 
 
 def task_row(row: Sequence[Any]) -> dict[str, str | None]:

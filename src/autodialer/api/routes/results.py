@@ -9,6 +9,7 @@ re-send a row); without one the client may have rounded, so the feed starts one 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -18,7 +19,8 @@ from autodialer.adapters.db.results_feed import US, SqlResultsFeed, whole_second
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response
 from autodialer.api.errors import Refusal
-from autodialer.api.wire_rows import answer_row, number_row
+from autodialer.api.fast_json import RowsJson
+from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS
 
 router = APIRouter()
 ContextDep = Annotated[AppContext, Depends(get_context)]
@@ -40,17 +42,17 @@ def _feed(context: AppContext) -> SqlResultsFeed:
     return SqlResultsFeed(context.db, page_limit=context.settings.results_page_limit)
 
 
-def _page(rows: list[dict[str, str | None]]) -> Response:
-    return envelope_response(True, {"results": rows})
+def _page(keys: tuple[str, ...], rows: Sequence[Sequence[str | None]]) -> Response:
+    return envelope_response(True, {"results": RowsJson(keys, rows)})
 
 
 @router.get("/results/{change_time}")
 async def task_results(change_time: str, context: ContextDep) -> Response:
     rows = await _feed(context).task_results_since(feed_start(change_time))
-    return _page([number_row(row) for row in rows])
+    return _page(NUMBER_KEYS, rows)
 
 
 @router.get("/polling-results/{change_time}")
 async def polling_results(change_time: str, context: ContextDep) -> Response:
     rows = await _feed(context).poll_results_since(feed_start(change_time))
-    return _page([answer_row(row) for row in rows])
+    return _page(ANSWER_KEYS, rows)
