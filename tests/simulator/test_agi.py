@@ -86,7 +86,7 @@ def ones(client: AMITestClient, name: str) -> list[str]:
     return [e.get("Channel") or "" for e in client.named(name) if (e.get("Channel") or "").endswith(";1")]
 
 
-async def test_environment_and_idle_hangup_notice(agi_sim) -> None:  # noqa: ANN001
+async def test_environment_and_idle_hangup_notice(agi_sim) -> None:
     sim, handlers, ami = agi_sim
     sim.control.set_customer("5550001", Behaviour(answer_after=0.5, hangup_after=2.0))
     seen: dict[str, object] = {}
@@ -118,7 +118,7 @@ async def test_environment_and_idle_hangup_notice(agi_sim) -> None:  # noqa: ANN
     assert seen["var"] == CommandResult.success(1, "poll")
 
 
-async def test_get_data_and_wait_for_digit_timeouts_and_digits(agi_sim) -> None:  # noqa: ANN001
+async def test_get_data_and_wait_for_digit_timeouts_and_digits(agi_sim) -> None:
     sim, handlers, ami = agi_sim
     sim.control.set_customer("5550002", Behaviour(answer_after=0.2, dtmf=((1.5, "4"), (1.9, "2"))))
     results: list[CommandResult] = []
@@ -141,7 +141,7 @@ async def test_get_data_and_wait_for_digit_timeouts_and_digits(agi_sim) -> None:
     assert ones(ami, "SoftHangupRequest")  # HANGUP: SoftHangupRequest on ;1
 
 
-async def test_exec_dial_to_employee_on_dnd_is_busy(agi_sim) -> None:  # noqa: ANN001
+async def test_exec_dial_to_employee_on_dnd_is_busy(agi_sim) -> None:
     sim, handlers, ami = agi_sim
     sim.control.set_dnd("201")
     results: list[CommandResult] = []

@@ -57,3 +57,22 @@ def test_x_dot_matches_exactly_two_or_more_leading_digit_strings(exten: str) -> 
     plan = Dialplan("[c]\nexten => _X.,1,NoOp()\n")
     expected = len(exten) >= 2 and exten[0].isdigit()
     assert plan.exists("c", exten) == expected
+
+
+def test_configured_topology_is_added_to_the_dialplan() -> None:
+    from autodialer.simulator import EmployeeConfig, QueueConfig, SimulatorConfig
+    from autodialer.simulator.topology import complete
+
+    plan = Dialplan()
+    config = SimulatorConfig(
+        employees=(EmployeeConfig("201"), EmployeeConfig("305")),
+        queues=(QueueConfig("2200"), QueueConfig("3000", members=("305",))),
+        outgoing_context="out-x",
+        connect_context="connect-x",
+    )
+    complete(plan, config)
+    assert ("internal", "305", "PJSIP/305") in plan.hints()
+    assert plan.exists("internal", "3000") and plan.exists("out-x", "4951234567")
+    step = plan.find("connect-x", "201")
+    assert step is not None and step.steps[2].app == "AGI"
+    assert len(plan.hints()) == 3  # the lab's own 201/202 hints are not duplicated

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from . import topology
 from .bridges import Bridges
 from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, UP, Channel, ChannelRegistry
 from .clock import SimClock
@@ -41,6 +42,7 @@ class PBX:
         self.dialplan = Dialplan.from_file(config.dialplan_path) if config.dialplan_path else Dialplan()
         if config.extra_dialplan:
             self.dialplan.load(config.extra_dialplan)
+        topology.complete(self.dialplan, config)
         self.channels = ChannelRegistry(
             clock.now(), config.uniqueid_counter_start, config.local_counter_start, config.pjsip_counter_start
         )
