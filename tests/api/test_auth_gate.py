@@ -296,3 +296,11 @@ async def test_api_keys_authenticate_until_revoked(harness: Harness) -> None:
         assert await harness.auth.revoke_api_key(created.record.prefix)
         assert (await client.get(PROTECTED, headers=bearer)).status_code == 401
     assert not await harness.auth.revoke_api_key(created.record.prefix)
+
+
+async def test_an_unknown_login_fails_even_with_the_admin_password(harness: Harness) -> None:
+    async with harness.client() as client:
+        reply = await session_login(client, "login=root&password=s3cret")
+        assert json.loads(reply.content)["success"] is False
+        client.cookies.clear()
+        assert (await client.get(PROTECTED, headers={"Cookie": reply.headers["set-cookie"]})).status_code == 401

@@ -200,6 +200,7 @@ class AuthService:
         self._policy = policy
         self._now = now
         self._tokens = tokens
+        self._decoy: str | None = None
 
     @property
     def jwt_lifetime_s(self) -> int:
@@ -242,17 +243,24 @@ class AuthService:
         return LoginOutcome(LoginStatus.WRONG, login, max(limit - failures - 1, 0))
 
     async def _password_matches(self, login: str, candidates: Sequence[str]) -> bool:
-        if login != self._policy.admin_login:
-            return False
-        stored = await self._stores.password_hash(login)
-        if stored is None and await self.seed_admin():
+        stored = None
+        if login == self._policy.admin_login:
             stored = await self._stores.password_hash(login)
+            if stored is None and await self.seed_admin():
+                stored = await self._stores.password_hash(login)
         if stored is None:
+            # Same scrypt work as a real check, so response time does not tell which logins exist.
+            await asyncio.to_thread(verify_password, "", self._decoy_hash())
             return False
         for candidate in dict.fromkeys(candidates):
             if await asyncio.to_thread(verify_password, candidate, stored):
                 return True
         return False
+
+    def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = hash_password(secrets.token_hex(8), self._policy.scrypt_cost)
+        return self._decoy
 
     # --- PHPSESSID sessions
 
