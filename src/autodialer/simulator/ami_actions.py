@@ -7,6 +7,7 @@ RequestBadFormat security event. Actions other than Login/Logoff/Ping need an au
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -92,6 +93,9 @@ async def login(s: AMISession, a: Action) -> str | None:
     s.authenticated = True
     s.events_on = (a.get("Events") or "on").lower() not in ("off", "no", "false", "0")
     s.respond(a, "Success", [("Message", "Authentication accepted")])
+    if asyncio.get_running_loop().time() < s.server.booting_until:
+        _login_while_booting(s)
+        return None
     uptime = str(int(s.pbx.clock.now() - s.pbx.started_at))
     if s.events_on:
         s.send_event(
@@ -107,6 +111,33 @@ async def login(s: AMISession, a: Action) -> str | None:
         ],
     )
     return None
+
+
+def _login_while_booting(s: AMISession) -> None:
+    """Trace 09: a login during boot sees SuccessfulAuth, PeerStatus per endpoint, the hints, then FullyBooted."""
+    cfg = s.pbx.config
+    s.pbx.emit(
+        "SuccessfulAuth",
+        [
+            *_security(s, "SuccessfulAuth", "Informational", [("AccountID", cfg.username)]),
+            ("UsingPassword", "0"),
+            ("SessionTV", _tv(s.pbx.clock.now())),
+        ],
+    )
+    for name in [e.exten for e in cfg.employees] + [cfg.trunk_endpoint]:
+        s.pbx.emit("PeerStatus", [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{name}"), ("PeerStatus", "Reachable")])
+    for ctx, exten, device in s.pbx.dialplan.hints():
+        s.pbx.emit("ExtensionStatus", _ext_fields(ctx, exten, device, s.pbx.devices.get(device)))
+    delay = max(0.0, s.server.booting_until - asyncio.get_running_loop().time())
+
+    def booted() -> None:
+        if s in s.server.sessions and s.events_on:
+            s.send_event(
+                "FullyBooted",
+                [("Privilege", "system,all"), ("Uptime", "1"), ("LastReload", "1"), ("Status", "Fully Booted")],
+            )
+
+    asyncio.get_running_loop().call_later(delay, booted)
 
 
 @action("Logoff")

@@ -48,6 +48,7 @@ class AMISession:
         self.authenticated = False
         self.events_on = True
         self.filters: list[EventFilter] = []
+        self.backlog: list[bytes] = []  # events produced while the PBX is "frozen" (SIGSTOP)
         self.session_id = f"0x{id(self):x}"
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
@@ -75,9 +76,19 @@ class AMISession:
         if not self.passes(name, fields):
             return
         try:
-            self.write(self.conn.send(Event(tuple(fields))))
+            data = self.conn.send(Event(tuple(fields)))
         except AMIProtocolError:
             log.warning("dropping unencodable event %s", name)
+            return
+        if self.server.frozen:
+            self.backlog.append(data)
+        else:
+            self.write(data)
+
+    def flush_backlog(self) -> None:
+        for data in self.backlog:
+            self.write(data)
+        self.backlog.clear()
 
     def passes(self, name: str, fields: Fields) -> bool:
         if not self.filters:
@@ -95,6 +106,7 @@ class AMISession:
             self.write(self.conn.send(Banner("11.0.0")))
             while True:
                 data = await self.reader.read(65536)
+                await self.server.thawed.wait()  # a frozen Asterisk reads nothing and answers nothing
                 self.conn.receive_data(data)
                 for item in self.conn.events():
                     if isinstance(item, Action) and await dispatch(self, item) == "close":
@@ -126,12 +138,31 @@ class AMIServer:
         self.sessions: set[AMISession] = set()
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.thawed = asyncio.Event()
+        self.thawed.set()
+        self.reject_until = 0.0  # loop time: connections accepted and closed before the banner (restarting)
+        self.booting_until = 0.0  # loop time: logins get PeerStatus/ExtensionStatus, FullyBooted later
+
+    @property
+    def frozen(self) -> bool:
+        return not self.thawed.is_set()
+
+    def freeze(self) -> None:
+        self.thawed.clear()
+
+    def thaw(self) -> None:
+        self.thawed.set()
+        for session in list(self.sessions):
+            session.flush_backlog()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if asyncio.get_running_loop().time() < self.reject_until:
+            writer.close()
+            return
         session = AMISession(self, reader, writer)
         self.sessions.add(session)
         task = asyncio.current_task()
@@ -157,6 +188,25 @@ class AMIServer:
                 transport = session.writer.transport
                 transport.abort()
             session.close()
+
+    async def restart(self, graceful: bool, down_s: float, boot_s: float) -> None:
+        """Drop every session as `core restart now` (graceful) or `kill -9` does, then come back.
+
+        Graceful: Shutdown + EOF, then for `down_s` real seconds connections are accepted and closed before
+        the banner, then a boot phase of `boot_s`. Crash: EOF without Shutdown, connections refused for
+        `down_s` (the listening socket is closed), then the PBX is up again at once.
+        """
+        loop = asyncio.get_running_loop()
+        self.drop_all(graceful=graceful)
+        if graceful:
+            self.reject_until = loop.time() + down_s
+            self.booting_until = self.reject_until + boot_s
+            return
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.sleep(down_s)
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
 
     async def stop(self) -> None:
         if self._server is not None:

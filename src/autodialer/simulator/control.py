@@ -7,7 +7,7 @@ list live channels, and read every Originate received (`requests`, wazo-mock sty
 
 HTTP (when enabled): GET /channels, /requests, /prompts, /scenario; POST /scenario (merge JSON),
 /requests/reset, /dnd {"exten","on"}, /pause {"interface","paused","queue"?}, /drop {"graceful"},
-/hangup {"channel","cause"?}.
+/hangup {"channel","cause"?}, /restart {"graceful","down_s"}, /freeze, /thaw.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class SimulatorControl:
     def __init__(self, pbx: PBX, ami: AMIServer) -> None:
         self._pbx = pbx
         self._ami = ami
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- behaviour ---------------------------------------------------------------------------------
     def set_customer(self, number: str, behaviour: Behaviour | None = None, **changes: Any) -> None:
@@ -61,6 +62,26 @@ class SimulatorControl:
     def drop_ami_connections(self, graceful: bool = True) -> None:
         """`Event: Shutdown` then EOF (graceful, like `core restart now`) or an abrupt EOF (like kill -9)."""
         self._ami.drop_all(graceful=graceful)
+
+    async def restart(self, graceful: bool = True, down_s: float = 0.5, boot_s: float = 0.14) -> None:
+        """Restart the "PBX" as trace 09 recorded it; every call is gone afterwards (simulated seconds)."""
+        self._pbx.reset()
+        clock = self._pbx.clock
+        await self._ami.restart(graceful, clock.real(down_s), clock.real(boot_s))
+
+    def _spawn_restart(self, body: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.restart(bool(body.get("graceful", True)), float(body.get("down_s", 0.5)))
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the TCP connections stay up, but nothing is read or answered until `thaw()`."""
+        self._ami.freeze()
+
+    def thaw(self) -> None:
+        self._ami.thaw()
 
     def hangup(self, channel: str, cause: int = 16) -> bool:
         ch = self._pbx.channels.by_name(channel)
@@ -120,6 +141,9 @@ class SimulatorControl:
                 str(body["interface"]), bool(body.get("paused", True)), body.get("queue")
             ),
             ("POST", "/drop"): lambda: self.drop_ami_connections(bool(body.get("graceful", True))),
+            ("POST", "/restart"): lambda: self._spawn_restart(body),
+            ("POST", "/freeze"): lambda: self.freeze(),
+            ("POST", "/thaw"): lambda: self.thaw(),
             ("POST", "/hangup"): lambda: self.hangup(str(body["channel"]), int(body.get("cause", 16))),
         }
         route = routes.get((method, path))

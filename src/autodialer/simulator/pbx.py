@@ -82,6 +82,19 @@ class PBX:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def reset(self) -> None:
+        """Forget every call without a single event, as a PBX restart does (the sessions are gone anyway)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for ch in list(self.channels.live.values()):
+            ch.destroyed = ch.hungup = True
+        self.channels.live.clear()
+        for device in self.devices.state:
+            self.devices.state[device] = "NOT_INUSE"
+        for queue in self.queues.queues.values():
+            queue.callers.clear()
+        self.started_at = self.clock.now()
+
     async def sleep(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
 
