@@ -4,6 +4,9 @@ An async Originate over AMI (the simulator's public interface) puts the customer
 whose ``AGI(agi://…/connect,${EXTEN},${DIALER_MODE})`` reaches our server. The handler bridges to 201 like
 the lab's script. The simulator, like Asterisk, keeps the ``;1`` channel until the AGI socket is closed, so
 its Hangup event proves that the server closed the socket on its own once the call was over.
+
+As in trace 06(a), 201 is busy and the customer (5551003) waits for our BYE, so we hang up and close. Unlike
+trace 02's timed customer BYE, nothing here races against our own latency on the scaled simulator clock.
 """
 
 from __future__ import annotations
@@ -62,18 +65,22 @@ async def test_simulated_asterisk_runs_a_connect_call_through_our_server() -> No
     handler_done = asyncio.Event()
 
     async def connect(call: AGICall) -> None:
-        seen.append(call.args)
-        await call.verbose(f"dialer: bridging to {call.args[0]}", 1)
-        seen.append(await call.get_variable("CAMPAIGN_ID"))
-        seen.append(await call.exec("Dial", f"PJSIP/{call.args[0]}", "20"))
-        seen.append(await call.get_variable("DIALSTATUS"))
-        if not call.hung_up:
-            await call.hangup()
-        handler_done.set()
+        try:
+            seen.append(call.args)
+            await call.verbose(f"dialer: bridging to {call.args[0]}", 1)
+            seen.append(await call.get_variable("CAMPAIGN_ID"))
+            seen.append(await call.exec("Dial", f"PJSIP/{call.args[0]}", "20"))
+            seen.append(await call.get_variable("DIALSTATUS"))
+            seen.append(call.hung_up)
+            if not call.hung_up:
+                await call.hangup()
+        finally:
+            handler_done.set()
 
     async with FastAGIServer({"/connect": connect}, port=0, hangup_grace=0.5) as server:
-        config = sim_config.SimulatorConfig(ami_port=0, agi_port=server.port, time_scale=0.002)
+        config = sim_config.SimulatorConfig(ami_port=0, agi_port=server.port, time_scale=0.02)
         async with simulator.PBXSimulator(config) as sim:
+            sim.control.set_employee("201", outcome="busy")
             reader, writer = await asyncio.open_connection("127.0.0.1", sim.ami_port)
             ami = RawAMI(reader, writer)
             try:
@@ -82,7 +89,7 @@ async def test_simulated_asterisk_runs_a_connect_call_through_our_server() -> No
                     assert login.is_success
                     queued = await ami.send(
                         "Originate",
-                        ("Channel", "Local/5551001@dialer-out"),
+                        ("Channel", "Local/5551003@dialer-out"),
                         ("Context", "dialer-connect"),
                         ("Exten", "201"),
                         ("Priority", "1"),
@@ -100,4 +107,4 @@ async def test_simulated_asterisk_runs_a_connect_call_through_our_server() -> No
                 await writer.wait_closed()
     assert seen[0] == ("201", "bridge")
     assert seen[1] == "42"
-    assert seen[2:] == [-1, "ANSWER"]  # trace 02: the customer hung up during the bridge
+    assert seen[2:] == [0, "BUSY", False]  # Dial returned normally; we hung the customer up

@@ -78,7 +78,7 @@ class FastAGISession:
 
     async def run_reader(self) -> None:
         """Read until the peer closes; dispatch results and HANGUP notices. Ends the session on any error."""
-        reason = "connection closed by Asterisk"
+        reason = "reader stopped"
         try:
             while not self._closed:
                 for event in self._conn.events():
@@ -88,6 +88,7 @@ class FastAGISession:
                         log.info("AGI %s: HANGUP from Asterisk", self.label)
                         self.mark_hung_up()
                     elif isinstance(event, ConnectionClosed):
+                        reason = "connection closed by Asterisk"
                         return
                 await self._receive()
         except AGIProtocolError as exc:
