@@ -86,6 +86,7 @@ task_numbers = Table(
     Column("cause", String(100), nullable=True),
     Column("change_time_us", BigInteger, nullable=False),
     Column("count_try", Integer, nullable=True),
+    Column("requeues", Integer, nullable=False, server_default="0"),  # attempts ended "every employee busy" (0002)
     Column("time_call_allow", BigInteger, nullable=False, server_default="0"),
     Column("close_time", BigInteger, nullable=False, server_default="0"),
     # Scheduling (ours): not before this epoch second (retries); the attempt in progress, if any.
@@ -106,6 +107,8 @@ attempts = Table(
     Column("number_id", BigInteger, nullable=False),
     Column("phone", String(64), nullable=False),
     Column("attempt_no", Integer, nullable=False),
+    Column("mode", String(16), nullable=False, server_default="connect"),  # connect | poll, at start (0002)
+    Column("inner_num", String(64), nullable=False, server_default=""),  # the task's inner number at start (0002)
     Column("agent", String(128), nullable=True),  # the reserved device, e.g. PJSIP/201
     Column("state", String(32), nullable=False),  # created, originated, ringing, answered, ended
     Column("outcome", String(50), nullable=True),  # MikoPBX result or a retryable customer outcome

@@ -1,0 +1,373 @@
+"""SqlDialerStore: the dialer engine's storage port (services.dialer_store.DialerStore) on the shared schema.
+
+Every method is one transaction. Rows the engine writes get a new ``change_time_us`` from the results feed clock
+(the row's ``change_time`` as the wall time; see feed_clock), so the REST feed delivers each change exactly in
+commit order. Poll answers take theirs from the polling-results clock.
+
+How the port maps onto the tables: ``ResultRow`` is the MikoPBX columns of ``task_numbers`` plus ``count_try``,
+``requeues`` and ``next_attempt_at``; an ``Attempt`` is an ``attempts`` row (``answered`` ↔ ``answered_at`` set,
+``settled`` ↔ ``outcome`` not null, ``m_dial_status`` ↔ ``dial_status``); ``task_numbers.active_attempt_id`` marks
+the number in flight. ``start_attempt`` claims the number with one conditional UPDATE (still open, not in a call,
+not being deleted, its task open), so an API change racing with the engine cannot make it dial a deleted, closed
+or busy number. Poll actions the API calls ``optout`` are the domain's ``dnc``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from autodialer.adapters.db import feed_clock
+from autodialer.adapters.db.tables import (
+    attempts,
+    dnc_numbers,
+    poll_actions,
+    poll_answers,
+    poll_questions,
+    polls,
+    task_numbers,
+    tasks,
+)
+from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.poll_flow import PollAction, PollDefinition, Press, Question
+from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
+
+_API_TO_DOMAIN_ACTION = {"optout": PollAction.OPT_OUT.value}
+
+_open_numbers = (
+    select(func.count())
+    .where(task_numbers.c.task_id == tasks.c.id, task_numbers.c.result == "")
+    .correlate(tasks)
+    .scalar_subquery()
+)
+_due_at = case(
+    (task_numbers.c.time_call_allow > task_numbers.c.next_attempt_at, task_numbers.c.time_call_allow),
+    else_=task_numbers.c.next_attempt_at,
+)
+_dialable = and_(
+    task_numbers.c.result == "",
+    task_numbers.c.active_attempt_id.is_(None),
+    task_numbers.c.pending_delete.is_(False),
+    ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
+)
+
+
+def _row_values(row: ResultRow) -> dict[str, Any]:
+    return {
+        "state": row.state,
+        "result": row.result,
+        "out_dial_state": row.out_dial_state,
+        "in_dial_state": row.in_dial_state,
+        "cause": row.cause,
+        "linked_id": row.linked_id,
+        "verbose_call_id": row.verbose_call_id,
+        "call_file": row.call_file,
+        "close_time": row.close_time,
+        "count_try": row.count_try,
+        "requeues": row.requeues,
+        "next_attempt_at": row.next_attempt_at,
+    }
+
+
+def _task(row: RowMapping) -> DialTask:
+    return DialTask(
+        task_id=row["id"],
+        state=row["state"],
+        inner_num=row["inner_num"],
+        inner_num_type=row["inner_num_type"],
+        max_channels=row["max_count_channels"],
+        dial_prefix=row["dial_prefix"],
+        open_numbers=row["open_numbers"],
+        retry_overrides=_json(row["retry_policy"]),
+    )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _number(row: RowMapping) -> DialNumber:
+    params = _json(row["params_json"])
+    return DialNumber(
+        number_id=row["id"],
+        task_id=row["task_id"],
+        phone=row["phone"],
+        phone_id=row["phone_id"],
+        dial_digits=row["dial_digits"],
+        time_call_allow=row["time_call_allow"],
+        row=ResultRow(
+            state=row["state"],
+            result=row["result"],
+            out_dial_state=row["out_dial_state"],
+            in_dial_state=row["in_dial_state"],
+            cause=row["cause"],
+            linked_id=row["linked_id"],
+            verbose_call_id=row["verbose_call_id"],
+            call_file=row["call_file"],
+            change_time=row["change_time_us"] / 1_000_000,
+            close_time=row["close_time"],
+            count_try=row["count_try"] or 0,
+            requeues=row["requeues"],
+            next_attempt_at=row["next_attempt_at"],
+        ),
+        params={str(k): "" if v is None else str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+    )
+
+
+def _attempt(row: RowMapping) -> Attempt:
+    return Attempt(
+        call_id=row["id"],
+        task_id=row["task_id"],
+        number_id=row["number_id"],
+        phone=row["phone"],
+        inner_num=row["inner_num"],
+        mode=row["mode"],
+        agent=row["agent"],
+        created_at=row["created_at"],
+        answered=row["answered_at"] is not None,
+        m_dial_status=row["dial_status"],
+        settled=row["outcome"] is not None,
+        outcome=row["outcome"] or None,
+    )
+
+
+class SqlDialerStore:
+    def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
+        self._engine = engine
+        self._step = feed_clock.step_us(page_limit)
+
+    async def open_tasks(self) -> Sequence[DialTask]:
+        query = self._tasks_query().where(tasks.c.state == 0).order_by(tasks.c.id)
+        async with self._engine.connect() as connection:
+            return [_task(r) for r in (await connection.execute(query)).mappings()]
+
+    async def get_task(self, task_id: int) -> DialTask | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(self._tasks_query().where(tasks.c.id == task_id))).mappings().first()
+        return None if row is None else _task(row)
+
+    async def due_numbers(self, task_id: int, now: float, limit: int) -> Sequence[DialNumber]:
+        query = (
+            select(task_numbers)
+            .where(task_numbers.c.task_id == task_id, _dialable, _due_at <= now)
+            .order_by(task_numbers.c.id)
+            .limit(max(0, limit))
+        )
+        async with self._engine.connect() as connection:
+            return [_number(r) for r in (await connection.execute(query)).mappings()]
+
+    async def next_due_at(self, now: float) -> float | None:
+        query = (
+            select(func.min(_due_at))
+            .select_from(task_numbers.join(tasks, tasks.c.id == task_numbers.c.task_id))
+            .where(tasks.c.state == 0, tasks.c.deleted.is_(False), _dialable, _due_at > now)
+        )
+        async with self._engine.connect() as connection:
+            value = (await connection.execute(query)).scalar_one_or_none()
+        return None if value is None else float(value)
+
+    async def get_number(self, number_id: int) -> DialNumber | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(task_numbers).where(task_numbers.c.id == number_id))).mappings()
+            found = row.first()
+        return None if found is None else _number(found)
+
+    async def close_task(self, task_id: int, now: float) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(tasks)
+                .where(
+                    tasks.c.id == task_id,
+                    tasks.c.state == 0,
+                    tasks.c.deleted.is_(False),
+                    ~exists().where(task_numbers.c.task_id == task_id, task_numbers.c.result == ""),
+                )
+                .values(state=1, updated_at=now)
+            )
+
+    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
+        async with self._engine.begin() as connection:
+            task_open = exists().where(
+                tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)
+            )
+            at = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, row.change_time, self._step)
+            claimed = await connection.execute(
+                update(task_numbers)
+                .where(
+                    task_numbers.c.id == attempt.number_id,
+                    task_numbers.c.task_id == attempt.task_id,
+                    task_numbers.c.result == "",
+                    task_numbers.c.active_attempt_id.is_(None),
+                    task_numbers.c.pending_delete.is_(False),
+                    task_open,
+                )
+                .values(**_row_values(row), change_time_us=at, active_attempt_id=attempt.call_id)
+            )
+            if claimed.rowcount != 1:
+                await connection.rollback()  # give the clock value back: nothing changed
+                return False
+            await connection.execute(
+                insert(attempts).values(
+                    id=attempt.call_id,
+                    task_id=attempt.task_id,
+                    number_id=attempt.number_id,
+                    phone=attempt.phone,
+                    attempt_no=row.count_try,
+                    mode=attempt.mode,
+                    inner_num=attempt.inner_num,
+                    agent=attempt.agent,
+                    state="created",
+                    created_at=attempt.created_at,
+                    **self._progress(attempt),
+                )
+            )
+            return True
+
+    async def save_row(self, number_id: int, row: ResultRow) -> None:
+        async with self._engine.begin() as connection:
+            present = await connection.execute(select(task_numbers.c.id).where(task_numbers.c.id == number_id))
+            if present.first() is None:
+                return
+            at = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, row.change_time, self._step)
+            await connection.execute(
+                update(task_numbers).where(task_numbers.c.id == number_id).values(**_row_values(row), change_time_us=at)
+            )
+
+    async def update_attempt(self, attempt: Attempt) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(attempts)
+                .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
+                .values(**self._progress(attempt))
+            )
+
+    async def finish_attempt(self, call_id: str, now: float) -> None:
+        async with self._engine.begin() as connection:
+            number_id = (
+                await connection.execute(
+                    update(attempts)
+                    .where(attempts.c.id == call_id, attempts.c.ended_at.is_(None))
+                    .values(ended_at=now, state="ended")
+                    .returning(attempts.c.number_id)
+                )
+            ).scalar_one_or_none()
+            if number_id is None:
+                return
+            held = and_(task_numbers.c.id == number_id, task_numbers.c.active_attempt_id == call_id)
+            await connection.execute(task_numbers.delete().where(held, task_numbers.c.pending_delete.is_(True)))
+            await connection.execute(update(task_numbers).where(held).values(active_attempt_id=None))
+
+    async def attempts_in_flight(self) -> Sequence[Attempt]:
+        query = select(attempts).where(attempts.c.ended_at.is_(None)).order_by(attempts.c.created_at)
+        async with self._engine.connect() as connection:
+            return [_attempt(r) for r in (await connection.execute(query)).mappings()]
+
+    async def get_poll(self, poll_id: int) -> PollDefinition | None:
+        async with self._engine.connect() as connection:
+            poll = (await connection.execute(select(polls).where(polls.c.id == poll_id))).mappings().first()
+            if poll is None:
+                return None
+            questions = (
+                (
+                    await connection.execute(
+                        select(poll_questions)
+                        .where(poll_questions.c.poll_id == poll_id, poll_questions.c.version == poll["version"])
+                        .order_by(poll_questions.c.position)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            actions = (
+                (
+                    await connection.execute(
+                        select(poll_actions)
+                        .where(poll_actions.c.question_id.in_([q["id"] for q in questions]))
+                        .order_by(poll_actions.c.question_id, poll_actions.c.position)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return PollDefinition(
+            poll_id=poll_id,
+            questions=tuple(_question(q, [a for a in actions if a["question_id"] == q["id"]]) for q in questions),
+            digit_timeout_s=poll["digit_timeout_s"],
+            max_repeats=poll["max_repeats"],
+            max_duration_s=poll["max_duration_s"],
+        )
+
+    async def add_poll_answer(self, answer: PollAnswer) -> None:
+        async with self._engine.begin() as connection:
+            question_id = (
+                await connection.execute(
+                    select(poll_questions.c.id)
+                    .join(
+                        polls, and_(polls.c.id == poll_questions.c.poll_id, polls.c.version == poll_questions.c.version)
+                    )
+                    .where(polls.c.id == answer.polling_id, poll_questions.c.crm_id == answer.question_crm_id)
+                )
+            ).scalar_one_or_none()
+            at = await feed_clock.allocate(connection, feed_clock.POLLING_RESULTS, 1, answer.change_time, self._step)
+            await connection.execute(
+                insert(poll_answers).values(
+                    task_id=answer.task_id,
+                    question_crm_id=answer.question_crm_id,
+                    polling_id=answer.polling_id,
+                    question_id=question_id,
+                    phone_id=answer.phone_id,
+                    phone=answer.phone,
+                    result=answer.result,
+                    exten=answer.exten,
+                    attempt_id=answer.call_id,
+                    change_time_us=at,
+                )
+            )
+
+    async def add_dnc(self, phone: str, source: str, now: float) -> None:
+        digits = "".join(c for c in phone if c.isdigit()) or phone
+        values = {"phone_id": digits[-10:], "phone": phone[:64], "source": source[:64], "created_at": now}
+        async with self._engine.begin() as connection:
+            dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
+
+    @staticmethod
+    def _tasks_query() -> Any:
+        return select(tasks, _open_numbers.label("open_numbers")).where(tasks.c.deleted.is_(False))
+
+    @staticmethod
+    def _progress(attempt: Attempt) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "dial_status": attempt.m_dial_status,
+            "outcome": (attempt.outcome or "") if attempt.settled else None,
+        }
+        if attempt.answered:
+            values["answered_at"] = attempt.created_at
+            values["state"] = "answered"
+        return values
+
+
+def _question(question: RowMapping, actions: Sequence[RowMapping]) -> Question:
+    return Question(
+        question_id=question["crm_id"],
+        text=question["question_text"] or "",
+        file=question["question_file"] or None,
+        lang=question["lang"],
+        press=tuple(
+            Press(
+                key=a["key"],
+                action=_API_TO_DOMAIN_ACTION.get(a["action"], a["action"]),
+                value=a["value"] or "",
+                value_options=a["value_options"] or None,
+                next_question=a["next_question"] or None,
+            )
+            for a in actions
+        ),
+    )

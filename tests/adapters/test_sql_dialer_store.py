@@ -1,0 +1,161 @@
+"""SqlDialerStore keeps the DialerStore contract on both back ends, with tasks and polls written by the REST API's
+repositories (the way they really get there)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, SqlPollRepository
+from autodialer.adapters.db.results_feed import SqlResultsFeed
+from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.db.task_repository import NumberRow, SqlTaskRepository
+from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.services.dialer_store import Attempt, DialerStore, PollAnswer
+
+T0 = 1_724_235_073.0
+TASK = 1_000_000_001
+
+
+def numbers(*phones: str, allow: int = 0) -> list[list[NumberRow]]:
+    return [[NumberRow(i, p, p, p[-10:], '{"speach": 1000}', "", allow) for i, p in enumerate(phones)]]
+
+
+async def make_task(engine: AsyncEngine, *phones: str, crm: str = "c", allow: int = 0, **columns: object) -> int:
+    saved = await SqlTaskRepository(engine, page_limit=10_000).save_task(
+        task_id=None,
+        crm_id=crm,
+        columns={"inner_num": "201", "max_count_channels": 2, **columns},
+        numbers=numbers(*phones, allow=allow),
+        number_count=len(phones),
+        now=T0,
+    )
+    return int(saved.row["id"])
+
+
+def attempt(number_id: int, call_id: str = "call-1", task_id: int = TASK) -> Attempt:
+    return Attempt(call_id, task_id, number_id, "100", "201", "connect", "PJSIP/201", T0)
+
+
+@pytest.fixture
+def store(migrated_engine: AsyncEngine) -> SqlDialerStore:
+    return SqlDialerStore(migrated_engine, page_limit=10_000)
+
+
+def test_it_is_a_dialer_store(store: SqlDialerStore) -> None:
+    port: DialerStore = store
+    assert port is store
+
+
+async def test_tasks_with_open_number_counts(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    await make_task(migrated_engine, "100", "200")
+    await make_task(migrated_engine, "300", crm="paused", state=2)
+    (task,) = await store.open_tasks()
+    assert (task.task_id, task.inner_num, task.max_channels, task.open_numbers) == (TASK, "201", 2, 2)
+    paused = await store.get_task(TASK + 1)
+    assert paused is not None and paused.state == 2
+    assert await store.get_task(999) is None
+
+
+async def test_due_numbers_and_the_claim(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    await make_task(migrated_engine, "100", "200")
+    due = await store.due_numbers(TASK, T0, 10)
+    assert [n.phone for n in due] == ["100", "200"] and due[0].params == {"speach": "1000"}
+    first = due[0]
+    row = replace(first.row, state="CreateCallFile", change_time=T0 + 1, count_try=1)
+    assert await store.start_attempt(attempt(first.number_id), row)
+    assert not await store.start_attempt(attempt(first.number_id, "call-2"), row)  # already in a call
+    assert [n.phone for n in await store.due_numbers(TASK, T0, 10)] == ["200"]
+    assert [a.call_id for a in await store.attempts_in_flight()] == ["call-1"]
+    stored = await store.get_number(first.number_id)
+    assert stored is not None and stored.row.state == "CreateCallFile" and stored.row.count_try == 1
+    # The feed delivers the change after everything written before it.
+    feed = SqlResultsFeed(migrated_engine, page_limit=10_000)
+    rows = await feed.task_results_since(0)
+    assert [r[3] for r in rows] == ["200", "100"]
+
+
+async def test_start_attempt_refuses_closed_deleted_and_paused(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200", "300")
+    one, two, three = await store.due_numbers(TASK, T0, 10)
+    await store.save_row(one.number_id, replace(one.row, result="FAIL", close_time=int(T0)))
+    assert not await store.start_attempt(attempt(one.number_id), one.row)
+    await SqlTaskRepository(migrated_engine, page_limit=10_000).change_task(
+        task_id=TASK, crm_id="", columns={"state": 2}, now=T0
+    )
+    assert not await store.start_attempt(attempt(two.number_id), two.row)
+    await SqlTaskRepository(migrated_engine, page_limit=10_000).delete_task(TASK, T0)
+    assert not await store.start_attempt(attempt(three.number_id), three.row)
+    assert await store.attempts_in_flight() == []
+
+
+async def test_a_number_deleted_during_its_call_goes_when_the_call_ends(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200")
+    one, _two = await store.due_numbers(TASK, T0, 10)
+    assert await store.start_attempt(attempt(one.number_id), replace(one.row, state="CreateCallFile"))
+    await make_task(migrated_engine, "200")  # re-POST without "100"
+    assert await store.get_number(one.number_id) is not None
+    await store.update_attempt(
+        replace(attempt(one.number_id), answered=True, m_dial_status="ANSWER", settled=True, outcome="SUCCESS")
+    )
+    (live,) = await store.attempts_in_flight()
+    assert (live.answered, live.m_dial_status, live.settled, live.outcome) == (True, "ANSWER", True, "SUCCESS")
+    await store.finish_attempt("call-1", T0 + 30)
+    assert await store.get_number(one.number_id) is None
+    assert await store.attempts_in_flight() == []
+    await store.save_row(one.number_id, one.row)  # a late event for a deleted number: nothing happens
+
+
+async def test_finish_releases_the_number_and_close_task(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    await make_task(migrated_engine, "100")
+    (one,) = await store.due_numbers(TASK, T0, 10)
+    await store.start_attempt(attempt(one.number_id), one.row)
+    await store.close_task(TASK, T0)
+    assert (await store.get_task(TASK)).state == 0  # type: ignore[union-attr]
+    retry = ResultRow(state="failedOriginate", next_attempt_at=T0 + 300, count_try=1, change_time=T0 + 5)
+    await store.save_row(one.number_id, retry)
+    await store.finish_attempt("call-1", T0 + 5)
+    assert await store.due_numbers(TASK, T0 + 10, 10) == []
+    assert await store.next_due_at(T0 + 10) == T0 + 300
+    assert [n.number_id for n in await store.due_numbers(TASK, T0 + 300, 10)] == [one.number_id]
+    await store.save_row(one.number_id, replace(retry, result="FAIL", close_time=int(T0 + 400)))
+    await store.close_task(TASK, T0 + 400)
+    assert (await store.get_task(TASK)).state == 1  # type: ignore[union-attr]
+    assert await store.next_due_at(T0) is None
+
+
+async def test_time_call_allow_and_dnc(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    await make_task(migrated_engine, "79522233446", "100", allow=int(T0) + 60)
+    assert await store.due_numbers(TASK, T0, 10) == []
+    assert await store.next_due_at(T0) == T0 + 60
+    await store.add_dnc("+7 952 223-34-46", "poll-optout", T0)
+    await store.add_dnc("79522233446", "api", T0)  # idempotent
+    assert [n.phone for n in await store.due_numbers(TASK, T0 + 60, 10)] == ["100"]
+
+
+async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    polls = SqlPollRepository(migrated_engine)
+    old = [PollQuestionData("1", "old", None, "ru-RU", [PollActionData("1", "answer", "1", None, None)])]
+    new = [
+        PollQuestionData("1", "Hello <speach>", None, "en-US", [PollActionData("3", "optout", None, None, "2")]),
+        PollQuestionData("2", None, "/audio/x.wav", "ru-RU", []),
+    ]
+    await polls.save_poll(crm_id="p", name="P", questions=old, now=T0)
+    await polls.save_poll(crm_id="p", name="P", questions=new, now=T0)
+    poll = await store.get_poll(1)
+    assert poll is not None and [q.question_id for q in poll.questions] == ["1", "2"]
+    assert poll.questions[0].text == "Hello <speach>" and poll.questions[0].lang == "en-US"
+    assert (poll.questions[0].press[0].action, poll.questions[0].press[0].next_question) == ("dnc", "2")
+    assert poll.questions[1].file == "/audio/x.wav"
+    assert await store.get_poll(2) is None
+    await store.add_poll_answer(PollAnswer(TASK, "1", 1, "9522233446", "79522233446", "3", "3", "call-1", T0))
+    async with migrated_engine.connect() as connection:
+        row = (await connection.execute(text("SELECT question_id, attempt_id, change_time_us FROM poll_answers"))).one()
+    assert (row[0], row[1], row[2]) == (2, "call-1", int(T0 * 1_000_000))  # question "1" of version 2
