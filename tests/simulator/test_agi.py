@@ -169,3 +169,37 @@ async def test_unreachable_agi_server_hangs_up_the_channel() -> None:
     finally:
         await client.close()
         await sim.stop()
+
+
+async def test_exec_dial_local_and_queue_reach_the_employee(agi_sim) -> None:
+    sim, handlers, ami = agi_sim
+    sim.control.set_employee("201", Behaviour(answer_after=0.3, hangup_after=1.0))
+    sim.control.set_employee("202", Behaviour(outcome="noanswer"))
+    results: list[CommandResult] = []
+
+    async def session(peer: AGIPeer) -> None:
+        await peer.next()
+        for line in ("EXEC Dial Local/201@internal,10", "GET VARIABLE DIALSTATUS"):
+            results.append((await peer.run(line))[0])
+
+    async def queue_session(peer: AGIPeer) -> None:
+        await peer.next()
+        results.append((await peer.run("EXEC Queue 2200"))[0])
+
+    handlers.extend([session, queue_session])
+    await ami.request("Originate", originate("5551003"))
+    await ami.wait_for(lambda: len(ones(ami, "Hangup")) == 2, 5)  # the customer's ;1 and the Local/201 ;1
+    assert results == [CommandResult.success(-1), CommandResult.success(1, "ANSWER")]
+    assert any(e.get("DestChannel", "").startswith("PJSIP/201-") for e in ami.named("DialBegin"))
+    await ami.request("Originate", originate("5551001"))
+    await ami.wait_for(lambda: ami.named("AgentComplete"), 5)
+    assert ami.named("AgentComplete")[0].get("Reason") == "agent"
+
+
+async def test_unroutable_customer_gives_chanunavail(agi_sim) -> None:
+    sim, _, ami = agi_sim
+    sim.control.set_customer("5550009", Behaviour(outcome="noroute"))
+    await ami.request("Originate", originate("5550009"))
+    await ami.wait_for(lambda: ami.named("OriginateResponse"), 5)
+    assert (ami.named("OriginateResponse")[0].get("Reason"), ami.named("Hangup")[0].get("Cause")) == ("0", "3")
+    assert not [e for e in ami.named("Newchannel") if e.get("Channel", "").startswith("PJSIP/")]

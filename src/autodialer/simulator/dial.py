@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .pbx import PBX
 
 
+NO_ROUTE = 3  # AST_CAUSE_NO_ROUTE_DESTINATION
+
+
 def dial_status(cause: int) -> str:
     return {17: "BUSY", 21: "BUSY", 34: "CONGESTION", 38: "CONGESTION", 3: "CHANUNAVAIL"}.get(cause, "NOANSWER")
 
@@ -119,12 +122,16 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
             if target is not None:  # Local targets: dial the ;1 of a new pair
                 outs.append(_dial_local(pbx, caller, target))
             continue
+        behaviour = behaviour_for(pbx, target)
+        if behaviour.outcome == "noroute":  # the channel cannot even be created
+            continue
         out = make_callee(pbx, caller, target)
         dial_event(pbx, "DialBegin", caller, out, [("DialString", target.dial_string)])
         update_connected_line(pbx, caller, out)
-        pbx.spawn(far_end(pbx, out, behaviour_for(pbx, target)))
+        pbx.spawn(far_end(pbx, out, behaviour))
         outs.append(out)
     if not outs:
+        caller.hangup_cause = NO_ROUTE
         pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
         return ""
     answered = await _wait_answer(pbx, caller, outs, timeout_s)

@@ -208,7 +208,7 @@ async def run_originate(pbx: PBX, req: OriginateRequest) -> bool:
         dial_event(pbx, "DialBegin", None, one, [("DialString", rest)])
         return await _follow(pbx, req, one, uid)
     target = parse_target(pbx, req.channel) if tech == "PJSIP" else None
-    if target is None:
+    if target is None or behaviour_for(pbx, target).outcome == "noroute":
         originate_response(pbx, req, False, req.channel, 0, uid)
         return False
     out = _pjsip_channel(pbx, req, target, uid)
