@@ -304,3 +304,19 @@ async def test_an_unknown_login_fails_even_with_the_admin_password(harness: Harn
         assert json.loads(reply.content)["success"] is False
         client.cookies.clear()
         assert (await client.get(PROTECTED, headers={"Cookie": reply.headers["set-cookie"]})).status_code == 401
+
+
+async def test_a_huge_login_body_is_not_buffered(harness: Harness) -> None:
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b"login=admin&password=s3cret&pad="
+        for _ in range(10_000):  # 640 MB if anyone read it all
+            sent += 1
+            yield b"x" * 65536
+
+    async with harness.client() as client:
+        reply = await client.post(START, content=endless(), headers=AJAX)
+    assert reply.status_code == 200
+    assert sent < 10  # the handler stopped reading after 16 KiB

@@ -77,8 +77,18 @@ def _peer(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+async def _read_at_most(request: Request, limit: int) -> bytes:
+    """The body's first ``limit`` bytes: a login route is public, so it must not buffer an unbounded body."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
 async def _login(request: Request, service: AuthService) -> LoginOutcome:
-    form = parse_login_body(await request.body())
+    form = parse_login_body(await _read_at_most(request, MAX_LOGIN_BODY))
     return await service.login(form.login, form.passwords, _peer(request))
 
 
