@@ -320,3 +320,28 @@ async def test_a_huge_login_body_is_not_buffered(harness: Harness) -> None:
         reply = await client.post(START, content=endless(), headers=AJAX)
     assert reply.status_code == 200
     assert sent < 10  # the handler stopped reading after 16 KiB
+
+
+async def test_websockets_are_guarded_too(harness: Harness) -> None:
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/anything",
+        "raw_path": b"/anything",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.2", 1),
+        "server": ("pbx", 80),
+        "scheme": "ws",
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
+    await harness.app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]

@@ -121,7 +121,7 @@ class AuthMiddleware:
         self._public_paths = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self._app(scope, receive, send)
             return
         peer = (scope.get("client") or ("", 0))[0]
@@ -135,6 +135,9 @@ class AuthMiddleware:
         if principal is None:
             headers = _headers(scope)
             auth_log.warning("From: %s UserAgent:%s Cause: Wrong password", peer, headers.get("user-agent", ""))
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation, before accepting
+                return
             response = framework_error(401, NOT_AUTHENTICATED, self._now(), self._timezone)
             await response(scope, receive, send)
             return
