@@ -127,6 +127,13 @@ def test_multi_line_usage_result_is_one_event_even_with_hangup_like_lines_inside
     assert CommandResult.parse(result.text) == result
 
 
+def test_results_built_from_fields_alone_always_encode() -> None:
+    for built in (CommandResult(503, "-2"), CommandResult(299), CommandResult(200)):
+        conn, _ = server("X")
+        assert drain(conn, built.encode()) == [built]
+    assert CommandResult(503, "-2").text == "503 result=-2"
+
+
 def test_usage_error_builder_round_trips() -> None:
     built = CommandResult.usage_error("Usage: ANSWER\n Answers the channel.")
     conn, _ = server("ANSWER x")

@@ -48,6 +48,8 @@ class CommandResult:
     text: str = ""
 
     def __post_init__(self) -> None:
+        if self.code == SUCCESS and self.result is None:
+            object.__setattr__(self, "result", "")  # "200 result=" reads back as the empty string
         if not self.text:
             object.__setattr__(self, "text", _format(self))
 
@@ -121,7 +123,9 @@ class CommandResult:
 
 def _format(res: CommandResult) -> str:
     if res.code != SUCCESS:
-        return _DEFAULT_TEXT.get(res.code, str(res.code))
+        if res.result is not None:
+            return f"{res.code} result={res.result}"
+        return _DEFAULT_TEXT.get(res.code, f"{res.code} Error")
     for part in (res.result, res.data, *res.extras, *res.extras.values()):
         if part is not None and "\n" in part:
             raise AGIProtocolError(f"newline in result field {part!r}")
