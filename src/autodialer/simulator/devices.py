@@ -41,6 +41,11 @@ MEMBER_STATUS = {
 }
 
 
+def extension_status_fields(ctx: str, exten: str, device: str, state: str) -> list[tuple[str, str]]:
+    code, text = EXT_STATUS[state]
+    return [("Exten", exten), ("Context", ctx), ("Hint", device), ("Status", str(code)), ("StatusText", text)]
+
+
 class DeviceStates:
     def __init__(self, pbx: PBX) -> None:
         self._pbx = pbx
@@ -76,11 +81,7 @@ class DeviceStates:
         self.state[device] = new
         self._pbx.emit("DeviceStateChange", [("Device", device), ("State", new)])
         for ctx, exten in self.hint_for(device):
-            code, text = EXT_STATUS[new]
-            self._pbx.emit(
-                "ExtensionStatus",
-                [("Exten", exten), ("Context", ctx), ("Hint", device), ("Status", str(code)), ("StatusText", text)],
-            )
+            self._pbx.emit("ExtensionStatus", extension_status_fields(ctx, exten, device, new))
         self._pbx.queues.member_state_changed(device)
 
     def local(self, ch: Channel, state: str) -> None:
