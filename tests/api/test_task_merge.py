@@ -88,7 +88,7 @@ async def test_crm_id_lookup_before_id_and_new_task_when_not_found(api: Api) -> 
     await api.post("/task", {"crmId": "A", "name": "a"})
     await api.post("/task", {"crmId": "B", "name": "b"})
     _, payload = await api.post("/task", {"id": 1000000001, "crmId": "B", "name": "b2"})
-    assert payload["data"]["id"] == 1000000001  # echoed as sent
+    assert payload["data"]["id"] == "1000000002"  # found by crmId: the real id, not the one sent
     assert await api.rows("SELECT id, crm_id, name FROM tasks ORDER BY id") == [
         (1000000001, "A", "a"),
         (1000000002, "B", "b2"),

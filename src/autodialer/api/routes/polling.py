@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response
-from autodialer.api.validation import parse_json_object
+from autodialer.api.validation import parse_json_object, read_body
 from autodialer.api.validation_polls import parse_poll_body
 
 router = APIRouter()
@@ -25,7 +25,7 @@ MAX_POLL_ID = 2**53 - 1
 
 @router.post("/polling")
 async def post_polling(request: Request, context: ContextDep) -> Response:
-    poll = parse_poll_body(parse_json_object(await request.body()))
+    poll = parse_poll_body(parse_json_object(await read_body(request)))
     saved = await SqlPollRepository(context.db).save_poll(
         crm_id=poll.crm_id, name=poll.name, questions=poll.questions, now=context.now()
     )

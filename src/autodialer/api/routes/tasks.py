@@ -17,7 +17,7 @@ from autodialer.adapters.db.task_repository import TASK_WIRE_COLUMNS, SqlTaskRep
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response
 from autodialer.api.errors import Refusal
-from autodialer.api.validation import FieldErrors, integer, parse_json_object
+from autodialer.api.validation import FieldErrors, integer, parse_json_object, read_body
 from autodialer.api.validation_tasks import MAX_TASK_ID, TaskBody, number_chunks, parse_task_body
 from autodialer.api.wire_rows import TASK_KEYS, answer_row, number_row, task_row
 
@@ -46,7 +46,7 @@ def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
     stored = task_row(tuple(row[c.name] for c in TASK_WIRE_COLUMNS))
     data: dict[str, Any] = {}
     for key in TASK_KEYS:
-        if key in body.echo:
+        if key in body.echo and (key != "id" or str(body.echo[key]) == stored["id"]):
             data[key] = body.echo[key]
         elif key in ("id", "crmId", "innerNumType") or not created:
             data[key] = stored[key]
@@ -61,7 +61,7 @@ def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
 
 @router.post("/task")
 async def post_task(request: Request, context: ContextDep) -> Response:
-    body = parse_json_object(await request.body())
+    body = parse_json_object(await read_body(request))
     settings = context.settings
     task = parse_task_body(body, channels_ceiling=settings.max_count_channels_ceiling, with_numbers=True)
     chunks = None if task.numbers is None else number_chunks(task.numbers, settings.pbx_timezone)
@@ -82,7 +82,7 @@ async def post_task(request: Request, context: ContextDep) -> Response:
 
 @router.put("/task/{task_id}")
 async def put_task(task_id: str, request: Request, context: ContextDep) -> Response:
-    body = parse_json_object(await request.body())
+    body = parse_json_object(await read_body(request))
     task = parse_task_body(body, channels_ceiling=context.settings.max_count_channels_ceiling, with_numbers=False)
     url_id = 0 if task.crm_id else path_id(task_id)
     task.echo.pop("id", None)  # PUT never moves a task to another id
