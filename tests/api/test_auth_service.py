@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.auth import AddressMatcher, php_json, session_cookie
 from autodialer.api.routes.session import parse_login_body
-from autodialer.services.auth_service import ScryptCost, hash_password, verify_password
+from autodialer.services.auth_service import AuthPolicy, AuthService, ScryptCost, hash_password, verify_password
 
 CHEAP = ScryptCost(n=2**4, r=1, p=1)  # the format and comparison are under test here, not the work factor
 
@@ -59,3 +62,40 @@ def test_address_matcher() -> None:
     matcher = AddressMatcher(["127.0.0.1", "::1", "10.0.0.0/8"])
     assert "127.0.0.1" in matcher and "::1" in matcher and "::ffff:127.0.0.1" in matcher and "10.9.9.9" in matcher
     assert "127.0.0.2" not in matcher and "" not in matcher and "garbage" not in matcher and None not in matcher
+
+
+class NoStores:
+    """Stores that know no session and no key: every lookup misses (enough for the Bearer/cookie paths)."""
+
+    async def api_key_by_prefix(self, prefix: str) -> None:
+        assert len(prefix) == 12 and all(ch in "0123456789abcdef" for ch in prefix)
+        return None
+
+    async def session_login(self, id_hash: str, now: float) -> None:
+        return None
+
+
+def _service() -> AuthService:
+    policy = AuthPolicy("admin", "", 3600, 900, 10, 300)
+    return AuthService(NoStores(), policy, lambda: 1e9, Hs256Tokens("k" * 40))  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=200) | st.from_regex(r"adk_[0-9a-f]{12}_.{0,40}", fullmatch=True))
+def test_any_bearer_token_or_cookie_is_refused_without_raising(token: str) -> None:
+    service = _service()
+    assert asyncio.run(service.bearer_principal(token)) is None
+    assert asyncio.run(service.session_principal(session_cookie(token))) is None
+
+
+def test_a_token_signed_with_another_secret_or_expired_is_refused() -> None:
+    service = _service()
+    good = service.issue_access_token("admin")
+    assert asyncio.run(service.bearer_principal(good)) is not None
+    other = AuthService(NoStores(), AuthPolicy("admin", "", 3600, 900, 10, 300), lambda: 1e9, Hs256Tokens("z" * 40))  # type: ignore[arg-type]
+    assert asyncio.run(other.bearer_principal(good)) is None
+    later = AuthService(
+        NoStores(), AuthPolicy("admin", "", 3600, 900, 10, 300), lambda: 1e9 + 900, Hs256Tokens("k" * 40)
+    )  # type: ignore[arg-type]
+    assert asyncio.run(later.bearer_principal(good)) is None
+    unsigned = Hs256Tokens("k" * 40).encode({"sub": "admin", "typ": "access", "exp": 2e9}).rsplit(".", 1)[0] + "."
+    assert asyncio.run(service.bearer_principal(unsigned)) is None
