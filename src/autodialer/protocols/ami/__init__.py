@@ -6,7 +6,13 @@ holds the immutable data types, ``framing`` the wire rules, ``correlation`` Acti
 """
 
 from autodialer.protocols.ami.connection import AMIConnection, Item, Role
-from autodialer.protocols.ami.correlation import ActionIdSequence, is_list_complete, is_list_start
+from autodialer.protocols.ami.correlation import (
+    LIST_ACTIONS,
+    ActionIdSequence,
+    is_list_action,
+    is_list_complete,
+    is_list_start,
+)
 from autodialer.protocols.ami.errors import AMIProtocolError
 from autodialer.protocols.ami.framing import DEFAULT_MAX_MESSAGE_SIZE, encode_fields
 from autodialer.protocols.ami.messages import (
@@ -23,6 +29,7 @@ from autodialer.protocols.ami.messages import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "LIST_ACTIONS",
     "NEED_DATA",
     "AMIConnection",
     "AMIProtocolError",
@@ -38,6 +45,7 @@ __all__ = [
     "Response",
     "Role",
     "encode_fields",
+    "is_list_action",
     "is_list_complete",
     "is_list_start",
 ]

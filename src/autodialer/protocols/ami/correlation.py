@@ -16,6 +16,55 @@ from dataclasses import dataclass, field
 
 from autodialer.protocols.ami.messages import Event, ListResult, Response
 
+# Actions that Asterisk answers with an event list (EventList: start … …Complete), lower-cased. Used by clients to
+# decide whether to fold by default; anything else can still be folded with an explicit request.
+LIST_ACTIONS = frozenset(
+    name.lower()
+    for name in (
+        "Agents",
+        "BridgeInfo",
+        "BridgeList",
+        "BridgeTechnologyList",
+        "ConfbridgeList",
+        "ConfbridgeListRooms",
+        "CoreShowChannelMap",
+        "CoreShowChannels",
+        "DBGet",
+        "DBGetTree",
+        "DeviceStateList",
+        "ExtensionStateList",
+        "IAXpeerlist",
+        "MeetmeList",
+        "MeetmeListRooms",
+        "MWIGet",
+        "ParkedCalls",
+        "Parkinglots",
+        "PJSIPShowAors",
+        "PJSIPShowAuths",
+        "PJSIPShowContacts",
+        "PJSIPShowEndpoint",
+        "PJSIPShowEndpoints",
+        "PJSIPShowRegistrationsInbound",
+        "PJSIPShowRegistrationsOutbound",
+        "PJSIPShowResourceLists",
+        "PJSIPShowSubscriptionsInbound",
+        "PJSIPShowSubscriptionsOutbound",
+        "PresenceStateList",
+        "QueueStatus",
+        "QueueSummary",
+        "ShowDialPlan",
+        "SIPpeers",
+        "SIPshowregistry",
+        "Status",
+        "VoicemailUsersList",
+    )
+)
+
+
+def is_list_action(name: str) -> bool:
+    """True when Asterisk answers the action ``name`` (case-insensitive) with an event list."""
+    return name.lower() in LIST_ACTIONS
+
 
 class ActionIdSequence:
     """``<prefix>-1``, ``<prefix>-2``, … The caller picks a prefix unique per connection (e.g. per login)."""

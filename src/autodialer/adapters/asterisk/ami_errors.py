@@ -1,0 +1,48 @@
+"""The AMI client's exceptions, each with a stable kebab-case ``error_id``.
+
+    AMIClientError
+    ├── AMIConnectionLost (also ConnectionError)   the link dropped before the answer came: error_id ami-connection-lost
+    │   └── AMINotConnected                        nothing sent, the client is not logged in: ami-not-connected
+    ├── AMILoginFailed (also ConnectionError)      Asterisk refused the credentials: ami-login-failed
+    ├── AMIActionTimeout (also TimeoutError)       no response within the timeout: ami-action-timeout
+    └── EventQueueOverflow                         a subscriber fell too far behind: ami-event-queue-overflow
+
+Bad input to ``send`` (CR/LF in a value…) raises ``autodialer.protocols.ami.AMIProtocolError`` (a ValueError) before
+anything is written. ``AMIConnectionLost`` being a ``ConnectionError`` is what ``AMILink`` users catch.
+"""
+
+from __future__ import annotations
+
+
+class AMIClientError(Exception):
+    error_id = "ami-error"
+
+
+class AMIConnectionLost(AMIClientError, ConnectionError):
+    """The connection dropped (EOF, reset, protocol error, dead-link Ping timeout) while an action was pending."""
+
+    error_id = "ami-connection-lost"
+
+
+class AMINotConnected(AMIConnectionLost):
+    """The client is not logged in right now; the action was not sent."""
+
+    error_id = "ami-not-connected"
+
+
+class AMILoginFailed(AMIClientError, ConnectionError):
+    """Asterisk answered the Login with an error (wrong user/secret, or a denied address)."""
+
+    error_id = "ami-login-failed"
+
+
+class AMIActionTimeout(AMIClientError, TimeoutError):
+    """No response to an action within its timeout. The connection itself may be fine."""
+
+    error_id = "ami-action-timeout"
+
+
+class EventQueueOverflow(AMIClientError):
+    """A subscription's bounded queue filled up; its consumer must re-sync (events after this point are lost)."""
+
+    error_id = "ami-event-queue-overflow"
