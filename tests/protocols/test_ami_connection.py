@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from autodialer.protocols.ami import (
     Response,
     Role,
 )
+from autodialer.protocols.ami.framing import _parse_block, _parse_fields
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -315,3 +317,19 @@ def test_encode_then_parse_round_trips(messages: list[tuple[str, str, list[tuple
         wire += srv.send(item)
     got = _feed_all(Role.CLIENT, wire, [c for c in cuts if c < len(wire)])
     assert got == [*sent, ConnectionClosed()]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from(["\r", "\n", "\r\n", ":", ": ", " ", "a", "Key", "é", "\x00"]), max_size=30).map("".join)
+)
+def test_block_parser_fast_path_matches_line_by_line_rules(block: str) -> None:
+    def outcome(parse: Callable[[], object]) -> object:
+        try:
+            return parse()
+        except AMIProtocolError:
+            return "error"
+
+    slow = outcome(lambda: _parse_fields(block.split("\n")))
+    assert outcome(lambda: _parse_block(block)) == slow
+    assert outcome(lambda: _parse_block(block + "\r")) == slow  # as cut before the terminator's LF

@@ -120,8 +120,10 @@ class ListFolder:
 
     def feed(self, item: Response | Event) -> Response | Event | ListResult | None:
         """Returns the item to emit now (itself, or a finished ListResult), or None when it was held back."""
+        if not self._pending:
+            return item
         action_id = item.action_id
-        if action_id is None or not self._pending:
+        if action_id is None:
             return item
         pending = self._pending.get(action_id)
         if pending is None:

@@ -124,7 +124,7 @@ class FrameReader:
         del buf[: m.end()]
         self._scan_from = 0
         follows, self._follows = self._follows, None
-        return _parse_follows(block) if follows else RawMessage(_parse_fields(block.split("\n")))
+        return _parse_follows(block) if follows else RawMessage(_parse_block(block))
 
     def _check_incomplete(self, frame_size_at_least: int) -> None:
         if frame_size_at_least > self._max:
@@ -140,6 +140,29 @@ def _parse_field(line: str) -> tuple[str, str]:
     if value.startswith(" "):
         value = value[1:]
     return key, value
+
+
+# One "Key: Value" line; the same rules as _parse_field, run in C over a whole block. The first form is for
+# blocks whose every CR belongs to a CRLF (all of Asterisk's output), after CRLF -> LF; it avoids the lazy match.
+_FIELD_LINE_LF = re.compile(r"^([^:\n]+):(?: )?(.*)$", re.MULTILINE)
+_FIELD_LINE_ANY = re.compile(r"^([^:\n]+):(?: )?(.*?)\r?$", re.MULTILINE)
+
+
+def _parse_block(block: str) -> Fields:
+    if block.endswith("\r"):
+        block = block[:-1]  # the CR of the last line's CRLF: the terminator match starts at its LF
+    crs = block.count("\r")
+    if crs == 0:
+        fields: list[tuple[str, str]] = _FIELD_LINE_LF.findall(block)
+    elif crs == block.count("\r\n"):
+        block = block.replace("\r\n", "\n")
+        fields = _FIELD_LINE_LF.findall(block)
+    else:
+        fields = _FIELD_LINE_ANY.findall(block)
+    if len(fields) == block.count("\n") + 1:
+        return tuple(fields)
+    # Some line is not "Key: Value": the line-by-line path finds it and raises with the offending line.
+    return _parse_fields(block.split("\n"))
 
 
 def _parse_fields(lines: list[str]) -> Fields:
