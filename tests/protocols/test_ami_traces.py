@@ -28,7 +28,14 @@ from autodialer.protocols.ami import (
     Role,
 )
 
-TRACES = Path("/work/shared/asterisk/traces")
+TRACES = next(
+    (
+        candidate / "asterisk" / "traces"
+        for candidate in (Path(__file__).resolve().parents[2].parent / "shared", Path("/work/shared"))
+        if (candidate / "asterisk" / "traces").is_dir()
+    ),
+    Path("/work/shared/asterisk/traces"),
+)
 EOF_MARK = "<<TCP connection closed"
 LIST_ACTIONS = {
     "PJSIPShowEndpoints",

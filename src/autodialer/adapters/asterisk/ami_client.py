@@ -202,7 +202,8 @@ class AMIClient:
             with contextlib.suppress(AMIClientError, OSError):
                 await self._request(session, Action.build("Logoff"), logoff_timeout, expect_list=False)
         for task in (self._supervisor, self._hooks_task):
-            if task is not None and not task.done():
+            # close() may be called from an on_connected hook: never cancel and await the calling task itself.
+            if task is not None and not task.done() and task is not asyncio.current_task():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         for subscription in self._subscriptions:
