@@ -25,6 +25,7 @@ from autodialer.adapters.asterisk.ami_errors import (
     EventQueueOverflow,
 )
 from autodialer.adapters.asterisk.backoff import Backoff
+from autodialer.adapters.asterisk.wire_trace import render
 from autodialer.protocols.ami import (
     Action,
     AMIConnection,
@@ -402,3 +403,42 @@ def test_backoff_is_capped_and_jittered_within_bounds() -> None:
         assert 0.7 * base <= backoff.delay(attempt) <= base
     with pytest.raises(ValueError):
         Backoff(initial=0)
+
+
+async def test_connection_refused_backs_off_until_the_server_is_back(server: FakeAMIServer) -> None:
+    # kill -9 (trace 09): ECONNREFUSED until Asterisk listens again.
+    port = server.port
+    assert server.server is not None
+    server.server.close()
+    await server.server.wait_closed()
+    sleep = FakeSleep()
+    client = AMIClient("127.0.0.1", port, "dialer", SECRET, ping_interval=None, sleep=sleep)
+    client.start()
+    await until(lambda: len(sleep.delays) >= 3)
+    assert isinstance(client.last_error, ConnectionRefusedError)
+    assert client.state in (AMIState.WAITING, AMIState.CONNECTING) and not client.is_connected()
+    server.server = await asyncio.start_server(server._handle, "127.0.0.1", port)
+    assert await client.wait_connected(timeout=2)
+    await client.close()
+
+
+async def test_close_from_an_on_connected_hook(server: FakeAMIServer) -> None:
+    client = make_client(server)
+    closed = asyncio.Event()
+
+    async def stop_at_once() -> None:
+        await client.close()
+        closed.set()
+
+    client.on_connected(stop_at_once)
+    client.start()
+    async with asyncio.timeout(2):
+        await closed.wait()
+    assert client.state is AMIState.CLOSED and server.names()[-1] == "Logoff"
+
+
+def test_wire_trace_render_redacts_md5_key_of_login_only() -> None:
+    login = Action.build("Login", [("AuthType", "MD5"), ("Username", "dialer"), ("Key", "abc123")])
+    assert render(login) == "Action: Login | AuthType: MD5 | Username: dialer | Key: ***"
+    db = Action.build("DBGet", [("Family", "dialer"), ("Key", "campaign/42/state")])
+    assert "Key: campaign/42/state" in render(db)  # DBGet's Key is data, not a secret
