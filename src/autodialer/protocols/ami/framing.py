@@ -149,17 +149,15 @@ _FIELD_LINE_ANY = re.compile(r"^([^:\n]+):(?: )?(.*?)\r?$", re.MULTILINE)
 
 
 def _parse_block(block: str) -> Fields:
-    if block.endswith("\r"):
-        block = block[:-1]  # the CR of the last line's CRLF: the terminator match starts at its LF
-    crs = block.count("\r")
-    if crs == 0:
-        fields: list[tuple[str, str]] = _FIELD_LINE_LF.findall(block)
-    elif crs == block.count("\r\n"):
-        block = block.replace("\r\n", "\n")
-        fields = _FIELD_LINE_LF.findall(block)
-    else:
-        fields = _FIELD_LINE_ANY.findall(block)
-    if len(fields) == block.count("\n") + 1:
+    text = block
+    if "\r" in block:
+        # The usual case: every CR is part of a CRLF (the last line's CR is in the block, its LF in the terminator).
+        body = block[:-1] if block.endswith("\r") else block
+        crs = body.count("\r")
+        text = body.replace("\r\n", "\n") if crs == body.count("\r\n") else block
+    pattern = _FIELD_LINE_LF if "\r" not in text else _FIELD_LINE_ANY
+    fields: list[tuple[str, str]] = pattern.findall(text)
+    if len(fields) == text.count("\n") + 1:
         return tuple(fields)
     # Some line is not "Key: Value": the line-by-line path finds it and raises with the offending line.
     return _parse_fields(block.split("\n"))
