@@ -1,18 +1,20 @@
 """AsteriskPbxGateway over loopback TCP against a small fake Asterisk built on the AMI server role.
 
-The fake answers Originate like Asterisk 22 does and then replays the recorded events of a trace call with the ids
-rewritten to the new call id, so the gateway sees real event sequences. It records every action it received.
+The gateway runs on the real AMIClient. The fake answers Originate like Asterisk 22 does and then replays the
+recorded events of a trace call with the ids rewritten to the new call id, so the gateway sees real event
+sequences. It records every action it received.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from tests.adapters.trace_items import trace_events
 
+from autodialer.adapters.asterisk.ami_client import AMIClient
 from autodialer.adapters.asterisk.pbx_gateway import (
     AsteriskPbxGateway,
     GatewayConfig,
@@ -21,10 +23,8 @@ from autodialer.adapters.asterisk.pbx_gateway import (
 from autodialer.domain.call_events import CallEnded, CallEvent, CustomerAnswered, CustomerFailed, CustomerOutcome
 from autodialer.protocols.ami import (
     Action,
-    ActionIdSequence,
     AMIConnection,
     Banner,
-    ConnectionClosed,
     Event,
     ListResult,
     Response,
@@ -91,6 +91,9 @@ class FakeAsterisk:
 
     def _answer(self, action: Action) -> list[Response | Event | ListResult]:
         aid = action.action_id
+        if action.name == "Login":  # Asterisk follows the accepted login with FullyBooted (README §6)
+            accepted = Response.build("Success", [("Message", "Authentication accepted")], action_id=aid)
+            return [accepted, Event.build("FullyBooted", [("Status", "Fully Booted")])]
         if action.name == "Originate":
             if action.get("Exten") == "999":
                 return [Response.build("Error", [("Message", "Extension does not exist.")], action_id=aid)]
@@ -118,74 +121,11 @@ class FakeAsterisk:
         return [Response.build("Success", [("Message", "Success")], action_id=aid)]
 
 
-class LoopbackLink:
-    """The smallest AMILink over TCP: the AMI client role, ActionID correlation, events to a callback."""
-
-    def __init__(self, on_event: Callable[[Event | ListResult], None]) -> None:
-        self._on_event = on_event
-        self._ids = ActionIdSequence("gw")
-        self._conn = AMIConnection(Role.CLIENT)
-        self._pending: dict[str, asyncio.Future[Response | ListResult]] = {}
-        self._writer: asyncio.StreamWriter | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def connect(self, port: int) -> None:
-        reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
-        self._task = asyncio.create_task(self._read(reader))
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            data = await reader.read(65536)
-            self._conn.receive_data(data)
-            for item in self._conn.events():
-                if isinstance(item, ConnectionClosed):
-                    self._writer = None
-                    for future in self._pending.values():
-                        future.set_exception(ConnectionError("closed"))
-                    return
-                if isinstance(item, (Response, ListResult)) and item.action_id in self._pending:
-                    self._pending.pop(item.action_id).set_result(item)
-                elif isinstance(item, Event):
-                    self._on_event(item)
-
-    def is_connected(self) -> bool:
-        return self._writer is not None
-
-    async def _send(self, action: Action, *, fold: bool) -> Response | ListResult:
-        if self._writer is None:
-            raise ConnectionError("not connected")
-        aid = self._ids.next()
-        action = Action(((action.fields[0]), ("ActionID", aid), *action.fields[1:]))
-        if fold:
-            self._conn.expect_list(aid)
-        future: asyncio.Future[Response | ListResult] = asyncio.get_running_loop().create_future()
-        self._pending[aid] = future
-        self._writer.write(self._conn.send(action))
-        return await future
-
-    async def send_action(self, action: Action) -> Response:
-        result = await self._send(action, fold=False)
-        assert isinstance(result, Response)
-        return result
-
-    async def send_list_action(self, action: Action) -> ListResult:
-        result = await self._send(action, fold=True)
-        assert isinstance(result, ListResult)
-        return result
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self._task is not None:
-            await self._task
-
-
 @dataclass
 class Rig:
     pbx: FakeAsterisk
     gateway: AsteriskPbxGateway
-    link: LoopbackLink
+    client: AMIClient
     events: list[CallEvent]
 
     async def wait_for(self, count: int) -> None:
@@ -199,15 +139,14 @@ async def rig() -> AsyncIterator[Rig]:
     pbx = FakeAsterisk()
     server = await asyncio.start_server(pbx.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    client = AMIClient("127.0.0.1", port, "dialer", "dialerpass", event_filters=(), ping_interval=None)
+    gateway = AsteriskPbxGateway(client, GatewayConfig())
+    client.on_event(gateway.handle_event)
     events: list[CallEvent] = []
-    holder: list[AsteriskPbxGateway] = []
-    link = LoopbackLink(lambda e: holder[0].handle_event(e))
-    gateway = AsteriskPbxGateway(link, GatewayConfig())
-    holder.append(gateway)
     gateway.on_call_event(events.append)
-    await link.connect(port)
-    yield Rig(pbx, gateway, link, events)
-    await link.close()
+    await client.connect(timeout=5)
+    yield Rig(pbx, gateway, client, events)
+    await client.close()
     server.close()
     await server.wait_closed()
 
@@ -246,7 +185,7 @@ async def test_error_response_is_a_rejection_and_nothing_is_tracked(rig: Rig) ->
 
 
 async def test_link_down_is_pbx_not_connected(rig: Rig) -> None:
-    await rig.link.close()
+    await rig.client.close()
     with pytest.raises(OriginateRejected, match="pbx-not-connected"):
         await rig.gateway.originate(_request("c-down", "5551486"))
 
