@@ -442,3 +442,33 @@ def test_wire_trace_render_redacts_md5_key_of_login_only() -> None:
     assert render(login) == "Action: Login | AuthType: MD5 | Username: dialer | Key: ***"
     db = Action.build("DBGet", [("Family", "dialer"), ("Key", "campaign/42/state")])
     assert "Key: campaign/42/state" in render(db)  # DBGet's Key is data, not a secret
+
+
+async def test_on_connected_waits_for_fully_booted_during_boot(server: FakeAMIServer) -> None:
+    # Trace 09: a login while Asterisk boots gets PeerStatus/ExtensionStatus first and FullyBooted ~140 ms later.
+    def booting_login(s: FakeSession, a: Action) -> None:
+        s.send(Response.build("Success", [("Message", "Authentication accepted")], action_id=a.action_id))
+        s.send(Event.build("PeerStatus", [("Peer", "PJSIP/201"), ("PeerStatus", "Reachable")]))
+        asyncio.get_running_loop().call_later(0.05, s.send, Event.build("FullyBooted", [("Uptime", "1")]))
+
+    server.handlers["Login"] = booting_login
+    client = make_client(server)
+    seen: list[str] = []
+    client.on_event(lambda e: seen.append(e.name))
+    hook_saw: list[list[str]] = []
+
+    async def hook() -> None:
+        hook_saw.append(list(seen))
+
+    client.on_connected(hook)
+    async with client:
+        await client.connect(timeout=2)
+        await until(lambda: bool(hook_saw))
+    assert hook_saw == [["PeerStatus", "FullyBooted"]]
+
+
+async def test_missing_fully_booted_only_delays_the_login(server: FakeAMIServer) -> None:
+    server.handlers["Login"] = lambda s, a: s.send(Response.build("Success", action_id=a.action_id))
+    async with make_client(server, fully_booted_timeout=0.05) as client:
+        await client.connect(timeout=2)
+        assert client.is_connected()

@@ -106,13 +106,18 @@ async def test_frozen_server_is_detected_by_ping_and_client_recovers(sim: PBXSim
 async def test_restart_reconnects_and_reruns_on_connected(sim: PBXSimulator, graceful: bool) -> None:
     client = client_for(sim)
     resyncs: list[int] = []
-    shutdowns: list[Event] = []
+    names: list[str] = []
+    booted_before_resync: list[bool] = []
 
     async def resync() -> None:
         resyncs.append(client.connect_count)
+        booted_before_resync.append("FullyBooted" in names)
+        names.clear()
         await client.send_list_action(Action.build("ExtensionStateList"))
 
     client.on_connected(resync)
+    client.on_event(lambda e: names.append(e.name))
+    shutdowns: list[Event] = []
     client.on_event(lambda e: shutdowns.append(e) if e.name == "Shutdown" else None)
     async with client:
         await client.connect(timeout=2)
@@ -120,4 +125,5 @@ async def test_restart_reconnects_and_reruns_on_connected(sim: PBXSimulator, gra
         await sim.ami.restart(graceful=graceful, down_s=0.1, boot_s=0.05)
         await until(lambda: resyncs == [1, 2])
         assert client.is_connected()
-        assert len(shutdowns) == (1 if graceful else 0)
+        assert len(shutdowns) == (1 if graceful else 0)  # core restart says so; kill -9 just drops the link
+        assert booted_before_resync == [True, True]  # the re-sync never runs on a half-booted PBX

@@ -2,8 +2,10 @@
 
 Job: keep one logged-in AMI session to Asterisk alive and let the service send actions and receive events on it.
 
-* connect → banner → ``Login`` (``Events: on``) → server-side ``Filter`` actions → state CONNECTED → the
-  ``on_connected`` hooks (run in registration order in a task of their own, so a re-sync can send actions).
+* connect → banner → ``Login`` (``Events: on``) → server-side ``Filter`` actions → ``FullyBooted`` (trace 09: a
+  login during Asterisk's boot gets it ~140 ms later, and list queries before it may see a half-loaded PBX; waited
+  for at most ``fully_booted_timeout``) → state CONNECTED → the ``on_connected`` hooks (run in registration order in
+  a task of their own, so a re-sync can send actions).
 * ``send(action)`` adds a generated ActionID and awaits the response carrying it; list actions (``is_list_action``
   or ``expect_list=True``) come back folded into one ``ListResult``. Every send has a timeout.
 * Events go, in arrival order, to synchronous callbacks (``on_event``, for cheap in-memory state updates) and to
@@ -88,6 +90,7 @@ class _Session:
         self.ids = ActionIdSequence(f"{id_prefix}-{number}")
         self.pending: dict[str, _Pending] = {}
         self.banner: asyncio.Future[Banner] = loop.create_future()
+        self.fully_booted: asyncio.Future[None] = loop.create_future()
         self.ended: asyncio.Future[str] = loop.create_future()
         self.end_reason: str | None = None
         self.trace = WireTrace(trace, f"ami#{number}")
@@ -122,6 +125,7 @@ class AMIClient:
         action_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         login_timeout: float = 5.0,
+        fully_booted_timeout: float | None = 3.0,
         ping_interval: float | None = 5.0,
         ping_timeout: float = 3.0,
         backoff: Backoff | None = None,
@@ -136,6 +140,7 @@ class AMIClient:
         self._action_timeout = action_timeout
         self._connect_timeout = connect_timeout
         self._login_timeout = login_timeout
+        self._fully_booted_timeout = fully_booted_timeout
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._backoff = backoff or Backoff()
@@ -388,6 +393,17 @@ class AMIClient:
             assert isinstance(answer, Response)
             if not answer.is_success:
                 log.warning("AMI: event filter %r refused: %s", expression, answer.message)
+        if self._fully_booted_timeout is not None:
+            await asyncio.wait(
+                (session.fully_booted, session.ended),
+                timeout=self._fully_booted_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if session.end_reason is not None:
+                raise AMIConnectionLost(f"closed during login ({session.end_reason})")
+            if not session.fully_booted.done():
+                # Without the "system" read class Asterisk never sends it: carry on rather than hang.
+                log.warning("AMI: no FullyBooted within %.1fs after login; carrying on", self._fully_booted_timeout)
 
     async def _read_loop(self, session: _Session, reader: asyncio.StreamReader) -> None:
         try:
@@ -409,7 +425,9 @@ class AMIClient:
             return  # the client role never yields actions; keeps the type narrow
         session.trace.received(item)
         if isinstance(item, Event):
-            if item.name == "Shutdown":
+            if item.name == "FullyBooted" and not session.fully_booted.done():
+                session.fully_booted.set_result(None)
+            elif item.name == "Shutdown":
                 log.info("AMI: Asterisk is shutting down (Restart: %s)", item.get("Restart"))
             self._deliver(item)
         elif isinstance(item, Banner):
