@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from autodialer import cli_admin
 from autodialer.settings import load_settings
 
 
@@ -31,6 +32,14 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim(args: argparse.Namespace) -> int:
+    from autodialer.simulator.__main__ import parse_args
+    from autodialer.simulator.simulator import run_simulator
+
+    asyncio.run(run_simulator(parse_args(args.sim_args)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autodialer", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -43,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database to the current schema")
     migrate.set_defaults(handler=_migrate)
+
+    sim = commands.add_parser(
+        "sim", help="run the PBX simulator (AMI + FastAGI caller); flags as `python -m autodialer.simulator -h`"
+    )
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sim.set_defaults(handler=_sim)
+
+    cli_admin.register(commands)
     return parser
 
 
