@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from tests.adapters.trace_items import trace_events
 
-from autodialer.adapters.asterisk.availability import RESYNC_QUERIES, AvailabilityTracker
+from autodialer.adapters.asterisk.availability import AvailabilityTracker, resync_queries
 from autodialer.protocols.ami import Action, Event, ListResult, Response
 
 # Trace 01's recorded answers, by the ActionID the lab client used for each query.
@@ -40,7 +40,7 @@ class RecordedLink:
         self.sent.append(action)
         if self.gate is not None:
             await self.gate.wait()
-        if action.name in self.refuse:
+        if action.name in self.refuse or action.name not in self.answers:
             return ListResult(Response.build("Error", [("Message", "Invalid/unknown command")]), (), None)
         return self.answers[action.name]
 
@@ -58,7 +58,8 @@ async def test_resync_asks_everything_and_then_reports_free_agents() -> None:
     changes: list[bool] = []
     tracker.on_change(lambda: changes.append(tracker.is_connected()))
     await tracker.resync(link)
-    assert [a.name for a in link.sent] == [name for name, _ in RESYNC_QUERIES]
+    assert [a.name for a in link.sent] == [q.name for q in resync_queries()]
+    assert link.sent[-2].get("Context") == "internal"
     assert link.sent[-1].get("Family") == "UserBuddyStatus"
     assert tracker.is_connected() and changes == [True]
     assert tracker.free_agents("201") == {"PJSIP/201"}

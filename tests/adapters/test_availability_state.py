@@ -157,3 +157,60 @@ def test_unrelated_events_change_nothing() -> None:
     assert not state.apply(_ev("Newchannel", Channel="PJSIP/201-00000001", Uniqueid="x", Linkedid="x"))
     state.clear()
     assert state.free_agents("2200") == frozenset()
+
+
+def _mikopbx_like() -> AvailabilityState:
+    """MikoPBX's layout: hints with a WebRTC device, queues named by id, members Local/…/n with hint: interfaces."""
+    state = AvailabilityState()
+    for exten in ("201", "202"):
+        hint = f"PJSIP/{exten}&PJSIP/{exten}-WS"
+        state.apply(_ev("ExtensionStatus", Exten=exten, Context="internal-hints", Hint=hint, Status="0"))
+        state.apply(_ev("DeviceStateChange", Device=f"PJSIP/{exten}", State="NOT_INUSE"))
+        state.apply(_ev("DeviceStateChange", Device=f"PJSIP/{exten}-WS", State="UNAVAILABLE"))
+    members = [
+        _ev(
+            "QueueMember",
+            Queue="QUEUE-1A2B3C",
+            Location=f"Local/{e}@internal/n",
+            StateInterface=f"hint:{e}@internal-hints",
+            Status="1",
+            Paused="0",
+        )
+        for e in ("201", "202")
+    ]
+    state.apply(_list(_ev("QueueParams", Queue="QUEUE-1A2B3C"), *members))
+    state.apply(
+        _list(
+            _ev("ListDialplan", Context="internal", Exten="2200", Priority="1", Application="NoOp", AppData="Start"),
+            _ev(
+                "ListDialplan",
+                Context="internal",
+                Exten="2200",
+                Priority="8",
+                Application="Queue",
+                AppData="QUEUE-1A2B3C,kT",
+            ),
+            _ev("ListDialplan", Context="internal", Exten="2300", Priority="2", Application="Queue", AppData="${Q},kT"),
+        )
+    )
+    return state
+
+
+def test_mikopbx_queue_number_maps_to_its_id_and_members_to_their_extensions() -> None:
+    state = _mikopbx_like()
+    assert state.free_agents("201") == {"PJSIP/201"}  # the absent WebRTC device does not block
+    assert state.free_agents("2200") == {"PJSIP/201", "PJSIP/202"}
+    assert state.free_agents("QUEUE-1A2B3C") == {"PJSIP/201", "PJSIP/202"}
+    assert state.free_agents("2300") == frozenset()  # a queue chosen at run time is not guessed
+    state.apply(_ev("UserEvent", UserEvent="DB_UserBuddyStatus", key="202", val="1"))
+    assert state.free_agents("2200") == {"PJSIP/201"}
+    state.apply(_ev("DeviceStateChange", Device="PJSIP/201-WS", State="INUSE"))  # talking on the web phone
+    assert state.free_agents("201") == frozenset()
+    assert state.free_agents("2200") == frozenset()
+
+
+def test_an_extension_with_every_device_absent_is_not_free() -> None:
+    state = _mikopbx_like()
+    state.apply(_ev("DeviceStateChange", Device="PJSIP/202", State="UNAVAILABLE"))
+    assert state.free_agents("202") == frozenset()
+    assert state.free_agents("2200") == {"PJSIP/201"}

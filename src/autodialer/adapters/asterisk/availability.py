@@ -2,9 +2,9 @@
 
 Invariants: while the link is down or a re-sync is running, ``is_connected()`` is False and nothing is free. Every
 (re)connect clears the state and asks Asterisk again for everything (hints, device states, PJSIP endpoints, queues,
-the MikoPBX DND family), because events missed while disconnected are gone for good. Events that arrive during the
-re-sync are applied as they come; a list snapshot that completes later may briefly hold an older value, which the
-next state event corrects (Asterisk sends one per change).
+queue names, the MikoPBX DND family), because events missed while disconnected are gone for good. Events that arrive
+during the re-sync are applied as they come; a list snapshot that completes later may briefly hold an older value,
+which the next state event corrects (Asterisk sends one per change).
 """
 
 from __future__ import annotations
@@ -18,21 +18,26 @@ from autodialer.protocols.ami import Action, Event, ListResult
 
 log = logging.getLogger(__name__)
 
-# (action, fields) sent on every (re)connect, in this order. DeviceStateList before PJSIPShowEndpoints so that the
-# endpoint list (which also knows "Unavailable" endpoints without contacts) has the last word for PJSIP devices.
-RESYNC_QUERIES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("ExtensionStateList", ()),
-    ("DeviceStateList", ()),
-    ("PJSIPShowEndpoints", ()),
-    ("QueueStatus", ()),
-    ("DBGetTree", (("Family", DND_FAMILY),)),
-)
+
+def resync_queries(internal_context: str = "internal") -> tuple[Action, ...]:
+    """The list actions sent on every (re)connect, in this order. DeviceStateList before PJSIPShowEndpoints so that
+    the endpoint list (which also knows "Unavailable" endpoints without contacts) has the last word for PJSIP devices;
+    ShowDialPlan of the internal context maps queue numbers to app_queue names."""
+    return (
+        Action.build("ExtensionStateList"),
+        Action.build("DeviceStateList"),
+        Action.build("PJSIPShowEndpoints"),
+        Action.build("QueueStatus"),
+        Action.build("ShowDialPlan", [("Context", internal_context)]),
+        Action.build("DBGetTree", [("Family", DND_FAMILY)]),
+    )
 
 
 class AvailabilityTracker:
     """Implements services.ports.AvailabilityView. Feed it every AMI event with ``handle_event``."""
 
-    def __init__(self) -> None:
+    def __init__(self, internal_context: str = "internal") -> None:
+        self._queries = resync_queries(internal_context)
         self._state = AvailabilityState()
         self._connected = False
         self._callbacks: list[Callable[[], None]] = []
@@ -78,12 +83,12 @@ class AvailabilityTracker:
         generation = self._resync_generation
         self._connected = False
         self._state.clear()
-        for name, fields in RESYNC_QUERIES:
-            result = await ami.send_list_action(Action.build(name, list(fields)))
+        for query in self._queries:
+            result = await ami.send_list_action(query)
             if generation != self._resync_generation:
                 return  # a disconnect or a newer re-sync took over
             if result.response.status != "Success":
-                log.warning("availability: %s refused: %s", name, result.response.get("Message"))
+                log.warning("availability: %s refused: %s", query.name, result.response.get("Message"))
                 continue
             self._state.apply(result)
         self._connected = True

@@ -9,11 +9,13 @@ converge to the same state in any order:
 * devices reported unreachable (PeerStatus / ContactStatus);
 * extensions on do-not-disturb (MikoPBX AstDB family ``UserBuddyStatus``: DBGetTree and ``UserEvent:
   DB_UserBuddyStatus``; like MikoPBX's WorkerAMI, a stored value other than ``"0"`` means "not available");
-* queue → members with their queue status and pause flag (QueueStatus, QueueMember*).
+* queue → members with their queue status and pause flag (QueueStatus, QueueMember*);
+* dialled queue number → app_queue name (ShowDialPlan lines running ``Queue()``; MikoPBX names queues by an id).
 
-Free means every known fact agrees; a fact never reported does not block (the re-sync asks for all of them). An
-extension yields its first hint device; a queue yields its members' state interfaces, so an agent reserved through a
-queue and through its own extension is the same string.
+Free means every known fact agrees; a fact never reported does not block (the re-sync asks for all of them). Agents
+are named by their primary device (the first device of the hint, e.g. ``PJSIP/201``), whether reached directly or
+as a queue member (MikoPBX members are ``Local/201@internal/n`` with state interface ``hint:201@internal-hints``),
+so one person is one reservation.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from autodialer.protocols.ami import Event, ListResult
 # -1 (extension removed) and -2 (hint removed) forget the extension.
 EXTENSION_IDLE = 0
 
-# Device states (DeviceStateChange ``State``) that do not stop a call. UNKNOWN is what Asterisk says about devices it
-# cannot judge (e.g. Custom: devices in a MikoPBX hint); the extension status already aggregates them.
-_DEVICE_OK = frozenset({"NOT_INUSE", "UNKNOWN"})
+# Device states (DeviceStateChange ``State``). A busy device stops its extension; an absent one (UNAVAILABLE, e.g.
+# MikoPBX's "201-WS" WebRTC endpoint with nobody logged in) only matters if every device of the hint is absent,
+# which is also how Asterisk aggregates the ExtensionStatus. UNKNOWN (Custom: devices) is neither.
+_DEVICE_BUSY = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+_DEVICE_ABSENT = frozenset({"UNAVAILABLE", "INVALID"})
 
 # PJSIPShowEndpoints reports the device state as text (ast_devstate_str), DeviceStateChange as the enum name.
 _ENDPOINT_TEXT_TO_STATE = {
@@ -86,20 +90,26 @@ class AvailabilityState:
         self._unreachable: set[str] = set()
         self._dnd: set[str] = set()
         self._queues: dict[str, dict[str, QueueMember]] = {}
+        # Dialled number -> app_queue name, from the dialplan (``exten => 2200,n,Queue(QUEUE-1A2B…)``): MikoPBX names
+        # its queues by an id, not by the number people dial.
+        self._queue_of_exten: dict[str, str] = {}
 
     # ---- queries
 
     def free_agents(self, inner_num: str) -> frozenset[str]:
-        """Device interfaces free for ``inner_num`` (a queue number or an extension); empty when unknown or busy."""
+        """Agents free for ``inner_num`` (a queue's number or name, or an extension); empty when unknown or busy.
+
+        An agent is named by its primary device (the first device of its extension's hint, ``PJSIP/201``) so that the
+        same person reached through a queue and directly is one reservation.
+        """
         members = self._queues.get(inner_num)
+        if members is None and inner_num in self._queue_of_exten:
+            members = self._queues.get(self._queue_of_exten[inner_num])
         if members is not None:
-            return frozenset(m.state_interface for m in members.values() if self._member_free(m))
-        devices = self._hints.get(inner_num)
-        if not devices or self._ext_status.get(inner_num) != EXTENSION_IDLE or inner_num in self._dnd:
+            return frozenset(self._member_key(m) for m in members.values() if self._member_free(m))
+        if not self._extension_free(inner_num):
             return frozenset()
-        if not all(self._device_free(d) for d in devices):
-            return frozenset()
-        return frozenset({devices[0]})
+        return frozenset({self._hints[inner_num][0]})
 
     def extension_status(self, exten: str) -> int | None:
         """The last ExtensionStatus bit mask of ``exten``; None if unknown."""
@@ -117,20 +127,43 @@ class AvailabilityState:
             sorted(self._unreachable),
             sorted(self._dnd),
             sorted((q, sorted(m.items())) for q, m in self._queues.items()),
+            sorted(self._queue_of_exten.items()),
         )
 
-    def _device_free(self, device: str) -> bool:
-        return self._device_state.get(device, "NOT_INUSE") in _DEVICE_OK and device not in self._unreachable
+    def _device_absent(self, device: str) -> bool:
+        return self._device_state.get(device) in _DEVICE_ABSENT or device in self._unreachable
+
+    def _extension_free(self, exten: str) -> bool:
+        devices = self._hints.get(exten)
+        if not devices or self._ext_status.get(exten) != EXTENSION_IDLE or exten in self._dnd:
+            return False
+        if any(self._device_state.get(d) in _DEVICE_BUSY for d in devices):
+            return False
+        return not all(self._device_absent(d) for d in devices)
+
+    @staticmethod
+    def _hint_exten(state_interface: str) -> str | None:
+        """``hint:201@internal-hints`` (how MikoPBX sets its members' state interface) -> ``201``."""
+        if not state_interface.startswith("hint:"):
+            return None
+        return state_interface[len("hint:") :].split("@", 1)[0] or None
+
+    def _member_key(self, member: QueueMember) -> str:
+        exten = self._hint_exten(member.state_interface)
+        if exten is not None and self._hints.get(exten):
+            return self._hints[exten][0]
+        return member.state_interface
 
     def _member_free(self, member: QueueMember) -> bool:
         if member.status != QUEUE_MEMBER_NOT_IN_USE or member.paused:
             return False
-        if not self._device_free(member.state_interface):
+        exten = self._hint_exten(member.state_interface)
+        if exten is not None:
+            return exten not in self._hints or self._extension_free(exten)
+        device = member.state_interface
+        if self._device_state.get(device) in _DEVICE_BUSY or self._device_absent(device):
             return False
-        return not any(
-            devices and devices[0] == member.state_interface and exten in self._dnd
-            for exten, devices in self._hints.items()
-        )
+        return not any(hint and hint[0] == device and e in self._dnd for e, hint in self._hints.items())
 
     # ---- updates
 
@@ -205,6 +238,13 @@ class AvailabilityState:
         else:
             self._dnd.add(exten)
 
+    def _on_dialplan_line(self, event: Event) -> None:
+        # ShowDialPlan item: Context, Exten, Priority, Application, AppData.
+        exten, app = event.get("Exten"), (event.get("Application") or "").lower()
+        queue = (event.get("AppData") or "").split(",", 1)[0].strip()
+        if exten and app == "queue" and queue and "$" not in queue:
+            self._queue_of_exten[exten] = queue
+
     def _on_queue_params(self, event: Event) -> None:
         queue = event.get("Queue")
         if queue:
@@ -247,6 +287,7 @@ _HANDLERS = {
     "contactstatus": AvailabilityState._on_contact_status,
     "dbgettreeresponse": AvailabilityState._on_db_tree_item,
     "userevent": AvailabilityState._on_user_event,
+    "listdialplan": AvailabilityState._on_dialplan_line,
     "queueparams": AvailabilityState._on_queue_params,
     "queuemember": AvailabilityState._on_queue_member,
     "queuememberstatus": AvailabilityState._on_queue_member,
