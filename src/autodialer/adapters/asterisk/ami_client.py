@@ -1,4 +1,4 @@
-"""``AMIClient``: the asyncio adapter around the sans-IO ``AMIConnection`` (feed bytes, drain items, write).
+"""``AMIClient``: the supervised, reconnecting AMI link; each connection is an ``AMISession`` (ami_session.py).
 
 Job: keep one logged-in AMI session to Asterisk alive and let the service send actions and receive events on it.
 
@@ -28,7 +28,6 @@ import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from autodialer.adapters.asterisk.ami_errors import (
     AMIActionTimeout,
@@ -37,28 +36,22 @@ from autodialer.adapters.asterisk.ami_errors import (
     AMILoginFailed,
     AMINotConnected,
 )
+from autodialer.adapters.asterisk.ami_session import AMISession
 from autodialer.adapters.asterisk.ami_subscription import EventSubscription
 from autodialer.adapters.asterisk.backoff import Backoff
-from autodialer.adapters.asterisk.wire_trace import WireTrace
 from autodialer.protocols.ami import (
     Action,
-    ActionIdSequence,
-    AMIConnection,
     AMIProtocolError,
     Banner,
-    ConnectionClosed,
     Event,
     ListResult,
     Response,
-    Role,
-    is_list_action,
 )
 
 log = logging.getLogger(__name__)
 
 # The session filters the lab used (README §4): VarSet alone is ~45% of a call's events and nothing reads it.
 DEFAULT_EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived")
-_READ_SIZE = 65536
 
 Sleep = Callable[[float], Awaitable[None]]
 ConnectedHook = Callable[[], Awaitable[None]]
@@ -71,43 +64,6 @@ class AMIState(enum.Enum):
     CONNECTED = "connected"  # logged in: actions can be sent
     WAITING = "waiting"  # backing off before the next attempt
     CLOSED = "closed"  # close() was called
-
-
-@dataclass(frozen=True)
-class _Pending:
-    future: asyncio.Future[Response | ListResult]
-    name: str
-
-
-class _Session:
-    """One TCP connection: its sans-IO state, writer, pending actions, and (once over) why it ended."""
-
-    def __init__(self, number: int, id_prefix: str, writer: asyncio.StreamWriter, trace: bool) -> None:
-        loop = asyncio.get_running_loop()
-        self.number = number
-        self.conn = AMIConnection(Role.CLIENT)
-        self.writer = writer
-        self.ids = ActionIdSequence(f"{id_prefix}-{number}")
-        self.pending: dict[str, _Pending] = {}
-        self.banner: asyncio.Future[Banner] = loop.create_future()
-        self.fully_booted: asyncio.Future[None] = loop.create_future()
-        self.ended: asyncio.Future[str] = loop.create_future()
-        self.end_reason: str | None = None
-        self.trace = WireTrace(trace, f"ami#{number}")
-
-    def end(self, reason: str) -> None:
-        """Idempotent: record why, fail every pending action, drop the socket without waiting for buffers."""
-        # A flag, not ended.done(): cancelling a task that awaits ``ended`` would cancel the future too.
-        if self.end_reason is not None:
-            return
-        self.end_reason = reason
-        if not self.ended.done():
-            self.ended.set_result(reason)
-        for pending in self.pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(AMIConnectionLost(f"AMI connection lost ({reason}) during {pending.name}"))
-        self.pending.clear()
-        self.writer.transport.abort()
 
 
 class AMIClient:
@@ -149,7 +105,7 @@ class AMIClient:
         self._id_prefix = action_id_prefix
 
         self._state = AMIState.STOPPED
-        self._session: _Session | None = None
+        self._session: AMISession | None = None
         self._sessions_started = 0
         self._supervisor: asyncio.Task[None] | None = None
         self._hooks_task: asyncio.Task[None] | None = None
@@ -205,7 +161,7 @@ class AMIClient:
         session = self._session
         if session is not None and self._state is AMIState.CONNECTED:
             with contextlib.suppress(AMIClientError, OSError):
-                await self._request(session, Action.build("Logoff"), logoff_timeout, expect_list=False)
+                await session.request(Action.build("Logoff"), logoff_timeout, expect_list=False)
         for task in (self._supervisor, self._hooks_task):
             # close() may be called from an on_connected hook: never cancel and await the calling task itself.
             if task is not None and not task.done() and task is not asyncio.current_task():
@@ -261,7 +217,7 @@ class AMIClient:
         session = self._session
         if session is None or self._state is not AMIState.CONNECTED:
             raise AMINotConnected(f"AMI is {self._state.value}; {action.name} not sent")
-        return await self._request(session, action, timeout, expect_list)
+        return await session.request(action, self._action_timeout if timeout is None else timeout, expect_list)
 
     async def send_action(self, action: Action) -> Response:
         """``AMILink``: send a plain action and return its Response."""
@@ -274,45 +230,6 @@ class AMIClient:
         result = await self.send(action, expect_list=True)
         assert isinstance(result, ListResult)
         return result
-
-    async def _request(
-        self, session: _Session, action: Action, timeout: float | None, expect_list: bool | None
-    ) -> Response | ListResult:
-        if session.end_reason is not None:
-            raise AMIConnectionLost(f"AMI connection lost ({session.end_reason}); {action.name} not sent")
-        action_id = action.action_id
-        if action_id is None:
-            action_id = session.ids.next()
-            action = Action((*action.fields[:1], ("ActionID", action_id), *action.fields[1:]))
-        elif action_id in session.pending:
-            raise ValueError(f"ActionID {action_id!r} is already pending")
-        data = session.conn.send(action)  # raises AMIProtocolError before anything is registered
-        folding = is_list_action(action.name) if expect_list is None else expect_list
-        future: asyncio.Future[Response | ListResult] = asyncio.get_running_loop().create_future()
-        session.pending[action_id] = _Pending(future, action.name)
-        if folding:
-            session.conn.expect_list(action_id)
-        session.trace.sent(action)
-        wait = self._action_timeout if timeout is None else timeout
-        try:
-            async with asyncio.timeout(wait):
-                session.writer.write(data)
-                await session.writer.drain()
-                return await future
-        except TimeoutError:
-            raise AMIActionTimeout(f"no answer to {action.name} (ActionID {action_id}) within {wait}s") from None
-        except AMIConnectionLost:
-            raise  # a ConnectionError, hence an OSError: keep it from the clause below
-        except OSError as e:
-            session.end(f"write failed: {e!r}")
-            raise AMIConnectionLost(f"AMI connection lost while sending {action.name}") from e
-        finally:
-            if not future.done():
-                future.cancel()
-            if session.pending.get(action_id) is not None and session.pending[action_id].future is future:
-                del session.pending[action_id]
-                if folding:
-                    session.conn.cancel_list(action_id)
 
     # ----- the connection loop
 
@@ -340,8 +257,8 @@ class AMIClient:
         async with asyncio.timeout(self._connect_timeout):
             reader, writer = await asyncio.open_connection(self.host, self.port)
         self._sessions_started += 1
-        session = _Session(self._sessions_started, self._id_prefix, writer, self._trace)
-        reader_task = asyncio.create_task(self._read_loop(session, reader), name=f"ami-reader-{session.number}")
+        session = AMISession(self._sessions_started, self._id_prefix, reader, writer, self._deliver, trace=self._trace)
+        reader_task = asyncio.create_task(session.read_loop(), name=f"ami-reader-{session.number}")
         keepalive: asyncio.Task[None] | None = None
         logged_in = False
         try:
@@ -374,7 +291,7 @@ class AMIClient:
                 self._notify_disconnected()
         return logged_in
 
-    async def _handshake(self, session: _Session) -> None:
+    async def _handshake(self, session: AMISession) -> None:
         async with asyncio.timeout(self._login_timeout):
             await asyncio.wait((session.banner, session.ended), return_when=asyncio.FIRST_COMPLETED)
         if not session.banner.done():
@@ -383,13 +300,13 @@ class AMIClient:
         login = Action.build(
             "Login", [("Username", self._username), ("Secret", self._secret), ("Events", self._events)]
         )
-        response = await self._request(session, login, self._login_timeout, expect_list=False)
+        response = await session.request(login, self._login_timeout, expect_list=False)
         assert isinstance(response, Response)
         if not response.is_success:
             raise AMILoginFailed(f"AMI login as {self._username!r} refused: {response.message}")
         for expression in self._event_filters:
             action = Action.build("Filter", [("Operation", "Add"), ("Filter", expression)])
-            answer = await self._request(session, action, self._login_timeout, expect_list=False)
+            answer = await session.request(action, self._login_timeout, expect_list=False)
             assert isinstance(answer, Response)
             if not answer.is_success:
                 log.warning("AMI: event filter %r refused: %s", expression, answer.message)
@@ -405,42 +322,6 @@ class AMIClient:
                 # Without the "system" read class Asterisk never sends it: carry on rather than hang.
                 log.warning("AMI: no FullyBooted within %.1fs after login; carrying on", self._fully_booted_timeout)
 
-    async def _read_loop(self, session: _Session, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                data = await reader.read(_READ_SIZE)
-                session.conn.receive_data(data)
-                for item in session.conn.events():
-                    if isinstance(item, ConnectionClosed):
-                        session.end("closed by Asterisk")
-                        return
-                    self._dispatch(session, item)
-        except AMIProtocolError as e:
-            session.end(f"protocol error: {e}")
-        except OSError as e:
-            session.end(f"socket error: {e!r}")
-
-    def _dispatch(self, session: _Session, item: Banner | Action | Response | Event | ListResult) -> None:
-        if isinstance(item, Action):
-            return  # the client role never yields actions; keeps the type narrow
-        session.trace.received(item)
-        if isinstance(item, Event):
-            if item.name == "FullyBooted" and not session.fully_booted.done():
-                session.fully_booted.set_result(None)
-            elif item.name == "Shutdown":
-                log.info("AMI: Asterisk is shutting down (Restart: %s)", item.get("Restart"))
-            self._deliver(item)
-        elif isinstance(item, Banner):
-            if not session.banner.done():
-                session.banner.set_result(item)
-        else:
-            action_id = item.action_id
-            pending = session.pending.pop(action_id, None) if action_id is not None else None
-            if pending is None:
-                log.debug("AMI: answer nobody waits for (ActionID %s), dropped", action_id)
-            elif not pending.future.done():
-                pending.future.set_result(item)
-
     def _deliver(self, event: Event) -> None:
         for callback in tuple(self._callbacks):
             try:
@@ -453,12 +334,12 @@ class AMIClient:
                 log.warning("AMI: a subscriber fell %d events behind; subscription ended", subscription.maxsize)
             self._subscriptions.remove(subscription)
 
-    async def _keepalive(self, session: _Session) -> None:
+    async def _keepalive(self, session: AMISession) -> None:
         assert self._ping_interval is not None
         while session.end_reason is None:
             await self._sleep(self._ping_interval)
             try:
-                await self._request(session, Action.build("Ping"), self._ping_timeout, expect_list=False)
+                await session.request(Action.build("Ping"), self._ping_timeout, expect_list=False)
             except AMIActionTimeout:
                 log.warning("AMI: no answer to Ping within %.1fs: the link is dead", self._ping_timeout)
                 session.end("no answer to Ping (dead link)")
