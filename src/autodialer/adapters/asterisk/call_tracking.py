@@ -54,6 +54,12 @@ def customer_outcome(
     """
     if not had_channel or dial_status == "CHANUNAVAIL":
         return CustomerOutcome.PROVIDER_UNAVAILABLE
+    if not had_customer_leg:
+        # The outgoing context never dialled anybody: no route for the number (cause 0 on plain Asterisk; MikoPBX
+        # plays "cannot complete" first and clears normally), unless it could not even reach the provider.
+        if cause in _UNAVAILABLE_CAUSES:
+            return CustomerOutcome.PROVIDER_UNAVAILABLE
+        return CustomerOutcome.NO_ANSWER if reason == REASON_TIMEOUT else CustomerOutcome.NO_ROUTE
     if cause in _BUSY_CAUSES or dial_status == "BUSY" or reason == REASON_BUSY:
         return CustomerOutcome.BUSY
     if cause in _UNALLOCATED_CAUSES:
@@ -64,8 +70,6 @@ def customer_outcome(
         return CustomerOutcome.CONGESTION
     if cause in _UNAVAILABLE_CAUSES:
         return CustomerOutcome.PROVIDER_UNAVAILABLE
-    if not had_customer_leg and cause in {0, None}:
-        return CustomerOutcome.NO_ROUTE  # the outgoing context had no route: its Dial never started
     return CustomerOutcome.FAILED
 
 
