@@ -192,3 +192,19 @@ def test_outcome_table(
 ) -> None:
     result = customer_outcome(reason=reason, cause=cause, dial_status=dial, had_channel=channel, had_customer_leg=leg)
     assert result == outcome
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), traces=st.lists(st.sampled_from(sorted(EXPECTED)), min_size=2, max_size=3, unique=True))
+def test_concurrent_calls_do_not_disturb_each_other(data: st.DataObject, traces: list[str]) -> None:
+    """Events of several calls interleaved in any way (each call's own order kept) give each call its own events."""
+    queues = [_events(t) for t in traces]
+    merged: list[Event] = []
+    while any(queues):
+        queue = data.draw(st.sampled_from([q for q in queues if q]))
+        merged.append(queue.pop(0))
+    call_ids = set().union(*(_call_ids(t) for t in traces))
+    out = _run(merged, call_ids)
+    for trace in traces:
+        for call_id in _call_ids(trace):
+            assert [e for e in out if e.call_id == call_id] == [e for e in EXPECTED[trace] if e.call_id == call_id]
