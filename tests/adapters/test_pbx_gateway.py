@@ -270,6 +270,8 @@ async def test_live_calls_keep_only_channels_carrying_our_call_id(rig: Rig) -> N
         ("Local/5551001@dialer-out-00000001;1", "DIALER_MODE"): "poll",
     }
     calls = await rig.gateway.live_calls()
+    asked = {a.get("Channel") for a in rig.pbx.received if a.name == "Getvar"}
+    assert asked == {"Local/5551001@dialer-out-00000001;1", "PJSIP/202-00000004"}  # never the trunk leg
     assert [(c.call_id, c.channel, c.state, dict(c.variables)) for c in calls] == [
         ("c-live", "Local/5551001@dialer-out-00000001;1", "Up", {"DIALER_CALL_ID": "c-live", "DIALER_MODE": "poll"})
     ]
@@ -324,3 +326,45 @@ async def test_live_calls_know_our_own_calls_without_asking_and_forget_calls_end
     rig.pbx.received.clear()
     await rig.gateway.hangup("c-own")  # forgotten: looked up on the PBX, nothing to hang up
     assert [a.name for a in rig.pbx.received] == ["CoreShowChannels"]
+
+
+class DroppingLink:
+    """An AMILink whose Originate is lost with the connection; records the other actions."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.sent: list[Action] = []
+
+    def is_connected(self) -> bool:
+        return True
+
+    async def send_action(self, action: Action) -> Response:
+        if action.name == "Originate":
+            raise self.error
+        self.sent.append(action)
+        return Response.build("Success", action_id=action.action_id)
+
+    async def send_list_action(self, action: Action) -> ListResult:
+        raise AssertionError("not used here")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"), [(ConnectionError("lost"), "pbx-not-connected"), (TimeoutError(), "pbx-timeout")]
+)
+async def test_an_originate_lost_in_flight_is_rejected_and_its_channels_hung_up_if_they_appear(
+    error: Exception, reason: str
+) -> None:
+    link = DroppingLink(error)
+    gateway = AsteriskPbxGateway(link)
+    events: list[CallEvent] = []
+    gateway.on_call_event(events.append)
+    with pytest.raises(OriginateRejected, match=reason):
+        await gateway.originate(_request("c-lost", "5551001"))
+    for event in _script("5551001", "c-lost", None)[:3]:  # Asterisk had queued it after all
+        gateway.handle_event(event)
+    await asyncio.sleep(0)  # the spawned hangups run on the loop; the link answers at once
+    assert [(a.name, a.get("Channel")) for a in link.sent] == [
+        ("Hangup", "Local/5551001@dialer-out-000007d0;1"),
+        ("Hangup", "Local/5551001@dialer-out-000007d0;2"),
+    ]
+    assert events == []  # rejected calls report nothing

@@ -124,14 +124,13 @@ class AsteriskPbxGateway:
         self._tracker.expect(request.call_id)
         try:
             response = await self._ami.send_action(action)
-        except ConnectionError as e:
-            self._tracker.forget(request.call_id)
-            raise OriginateRejected("pbx-not-connected") from e
-        except TimeoutError as e:
-            # Asterisk may still have queued it: we report a rejection, so make sure no call survives it.
+        except (ConnectionError, TimeoutError) as e:
+            # Asterisk may have queued it before the link dropped or the answer was late. We report a rejection,
+            # so no call of this id may survive: hang up any channel of it that still shows up.
             self._tracker.forget(request.call_id)
             self._pending_hangups[request.call_id] = 16
-            raise OriginateRejected("pbx-timeout") from e
+            reason = "pbx-timeout" if isinstance(e, TimeoutError) else "pbx-not-connected"
+            raise OriginateRejected(reason) from e
         if not response.is_success:
             self._tracker.forget(request.call_id)
             raise OriginateRejected(response.message or response.status or "originate refused")
@@ -225,10 +224,13 @@ class AsteriskPbxGateway:
         return LiveCall(linked, first.get("Channel") or "", first.get("ChannelStateDesc") or "", dict(variables))
 
     async def _our_call(self, linked: str, channels: list[Event]) -> LiveCall | None:
-        """The call if one of its channels carries DIALER_CALL_ID equal to its Linkedid, else None."""
-        # The originated channel (Uniqueid == Linkedid) carries the Originate variables; try it first.
-        channels.sort(key=lambda c: c.get("Uniqueid") != linked)
-        for item in channels:
+        """The call if its ;1 or ;2 half carries DIALER_CALL_ID equal to its Linkedid, else None.
+
+        Only those halves carry the Originate variables, and only they have the Uniqueids we chose (ChannelId and
+        OtherChannelId), so other people's calls cost one Getvar at most."""
+        halves = [c for c in channels if c.get("Uniqueid") in (linked, f"{linked}-2")]
+        halves.sort(key=lambda c: c.get("Uniqueid") != linked)
+        for item in halves:
             channel = item.get("Channel") or ""
             variables = await self._get_variables(channel)
             if variables.get("DIALER_CALL_ID") == linked:
