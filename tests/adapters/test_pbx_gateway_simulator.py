@@ -25,6 +25,7 @@ from autodialer.domain.call_events import (
     CustomerOutcome,
     CustomerRinging,
 )
+from autodialer.protocols.ami import Action
 from autodialer.services.ports import OriginateRejected, OriginateRequest
 
 ami_client = pytest.importorskip("autodialer.adapters.asterisk.ami_client")
@@ -34,6 +35,7 @@ sim_config = pytest.importorskip("autodialer.simulator.config")
 
 @dataclass
 class Stack:
+    client: ami_client.AMIClient
     gateway: AsteriskPbxGateway
     availability: AvailabilityTracker
     events: list[CallEvent]
@@ -67,7 +69,7 @@ async def stack() -> AsyncIterator[Stack]:
             client.on_event(gateway.handle_event)
             client.on_connected(lambda: availability.resync(client))
             client.on_disconnected(availability.disconnected)
-            stack = Stack(gateway, availability, [], [])
+            stack = Stack(client, gateway, availability, [], [])
             gateway.on_call_event(stack.events.append)
             availability.on_change(lambda: stack.free_201.append(availability.free_agents("201")))
             await client.connect(timeout=5)
@@ -124,3 +126,22 @@ async def test_unknown_connect_extension_is_rejected_at_once(stack: Stack) -> No
     with pytest.raises(OriginateRejected):
         await stack.gateway.originate(_request("sim-bad", "5551001", inner="1"))  # `_X.` needs two digits
     assert stack.of("sim-bad") == []
+
+
+async def test_dnd_and_queue_pause_reach_the_tracker(stack: Stack) -> None:
+    send = stack.client.send_action
+    # MikoPBX's 1C panel stores a status change in AstDB and announces it with a UserEvent.
+    await send(Action.build("DBPut", [("Family", "UserBuddyStatus"), ("Key", "201"), ("Val", "1")]))
+    await send(Action.build("UserEvent", [("UserEvent", "DB_UserBuddyStatus"), ("key", "201"), ("val", "1")]))
+    await stack.until(lambda: stack.availability.free_agents("201") == frozenset())
+    assert stack.availability.free_agents("2200") == {"PJSIP/202"}
+
+    await send(Action.build("DBPut", [("Family", "UserBuddyStatus"), ("Key", "202"), ("Val", "2")]))
+    await stack.availability.resync(stack.client)  # what a reconnect does: the stored status is read back
+    assert stack.availability.free_agents("2200") == frozenset()
+
+    await send(Action.build("DBPut", [("Family", "UserBuddyStatus"), ("Key", "202"), ("Val", "0")]))
+    await stack.availability.resync(stack.client)
+    assert stack.availability.free_agents("2200") == {"PJSIP/202"}
+    await send(Action.build("QueuePause", [("Queue", "2200"), ("Interface", "PJSIP/202"), ("Paused", "true")]))
+    await stack.until(lambda: stack.availability.free_agents("2200") == frozenset())
