@@ -154,7 +154,16 @@ def test_every_hint_device_must_be_free() -> None:
 
 def test_unrelated_events_change_nothing() -> None:
     state = _primed()
+    before = state.snapshot()
     assert not state.apply(_ev("Newchannel", Channel="PJSIP/201-00000001", Uniqueid="x", Linkedid="x"))
+    # One pseudo-device per dialled number would grow forever; they are nobody's phone.
+    assert not state.apply(_ev("DeviceStateChange", Device="Local/5551001@dialer-out", State="INUSE"))
+    assert not state.apply(_ev("DeviceStateChange", Device="Queue:2200_avail", State="INUSE"))
+    # A repeated state is no change (on_change listeners are not woken for nothing).
+    assert not state.apply(_ev("DeviceStateChange", Device="PJSIP/201", State="NOT_INUSE"))
+    assert not state.apply(_list(*[i for r in _initial_lists() for i in r.items]))
+    assert state.snapshot() == before
+    assert state.apply(_ev("DeviceStateChange", Device="PJSIP/201", State="INUSE"))
     state.clear()
     assert state.free_agents("2200") == frozenset()
 

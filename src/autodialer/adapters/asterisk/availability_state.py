@@ -21,6 +21,7 @@ so one person is one reservation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from autodialer.protocols.ami import Event, ListResult
 
@@ -55,6 +56,8 @@ _REACHABLE = frozenset({"reachable", "registered", "lagged", "nonqualified", "cr
 QUEUE_MEMBER_NOT_IN_USE = 1
 
 DND_FAMILY = "UserBuddyStatus"
+_PSEUDO_DEVICES = ("Local/", "Queue:")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class AvailabilityState:
         # Dialled number -> app_queue name, from the dialplan (``exten => 2200,n,Queue(QUEUE-1A2B…)``): MikoPBX names
         # its queues by an id, not by the number people dial.
         self._queue_of_exten: dict[str, str] = {}
+        self._exten_of_device: dict[str, str] = {}  # primary hint device -> its extension (DND of queue members)
 
     # ---- queries
 
@@ -163,120 +167,156 @@ class AvailabilityState:
         device = member.state_interface
         if self._device_state.get(device) in _DEVICE_BUSY or self._device_absent(device):
             return False
-        return not any(hint and hint[0] == device and e in self._dnd for e, hint in self._hints.items())
+        return self._exten_of_device.get(device) not in self._dnd
 
-    # ---- updates
+    # ---- updates (each handler returns whether it changed anything: apply runs for every state event, up to
+    # thousands a second, so change detection must not cost more than the update itself)
 
     def apply(self, item: Event | ListResult) -> bool:
         """Fold one event (or every item of a list result) into the state; True if anything changed."""
-        events = item.items if isinstance(item, ListResult) else (item,)
-        relevant = [(handler, e) for e in events if (handler := _HANDLERS.get(e.name.lower())) is not None]
-        if not relevant:
-            return False  # most of the event stream (Newchannel, Newexten, …) costs one dict lookup
-        before = self.snapshot()
-        for handler, event in relevant:
-            handler(self, event)
-        return self.snapshot() != before
+        if isinstance(item, Event):
+            handler = _HANDLERS.get(item.name.lower())
+            return handler(self, item) if handler is not None else False
+        changed = False
+        for event in item.items:
+            handler = _HANDLERS.get(event.name.lower())
+            if handler is not None:
+                changed = handler(self, event) or changed
+        return changed
 
-    def _on_extension_status(self, event: Event) -> None:
+    def _on_extension_status(self, event: Event) -> bool:
         exten = event.get("Exten")
         if not exten:
-            return
+            return False
         status = _int(event.get("Status"), -2)
         if status < 0:
-            self._hints.pop(exten, None)
+            had = exten in self._hints or exten in self._ext_status
+            self._set_hint(exten, None)
             self._ext_status.pop(exten, None)
-            return
+            return had
         # During boot Asterisk sends ExtensionStatus with an empty Hint (trace 09): keep the one we know.
         hint = tuple(d.strip() for d in (event.get("Hint") or "").split("&") if d.strip())
+        changed = bool(hint) and self._hints.get(exten) != hint
+        if changed:
+            self._set_hint(exten, hint)
+        return _put(self._ext_status, exten, status) or changed
+
+    def _set_hint(self, exten: str, hint: tuple[str, ...] | None) -> None:
+        old = self._hints.pop(exten, None)
+        if old and self._exten_of_device.get(old[0]) == exten:
+            del self._exten_of_device[old[0]]
         if hint:
             self._hints[exten] = hint
-        self._ext_status[exten] = status
+            self._exten_of_device[hint[0]] = exten
 
-    def _on_device_state(self, event: Event) -> None:
+    def _on_device_state(self, event: Event) -> bool:
         device, state = event.get("Device"), event.get("State")
-        if device and state:
-            self._device_state[device] = state.upper()
+        # Local/<number>@<context> and Queue:… pseudo-devices are nobody's phone, and one per dialled number
+        # would grow without bound.
+        if not device or not state or device.startswith(_PSEUDO_DEVICES):
+            return False
+        return _put(self._device_state, device, state.upper())
 
-    def _on_endpoint_list(self, event: Event) -> None:
+    def _on_endpoint_list(self, event: Event) -> bool:
         name, text = event.get("ObjectName"), event.get("DeviceState")
-        if name and text:
-            self._device_state[f"PJSIP/{name}"] = _ENDPOINT_TEXT_TO_STATE.get(text.strip().lower(), "UNKNOWN")
+        if not name or not text:
+            return False
+        return _put(self._device_state, f"PJSIP/{name}", _ENDPOINT_TEXT_TO_STATE.get(text.strip().lower(), "UNKNOWN"))
 
-    def _on_peer_status(self, event: Event) -> None:
-        self._set_reachable(event.get("Peer"), event.get("PeerStatus"))
+    def _on_peer_status(self, event: Event) -> bool:
+        return self._set_reachable(event.get("Peer"), event.get("PeerStatus"))
 
-    def _on_contact_status(self, event: Event) -> None:
+    def _on_contact_status(self, event: Event) -> bool:
         endpoint = event.get("EndpointName")
-        self._set_reachable(f"PJSIP/{endpoint}" if endpoint else None, event.get("ContactStatus"))
+        return self._set_reachable(f"PJSIP/{endpoint}" if endpoint else None, event.get("ContactStatus"))
 
-    def _set_reachable(self, device: str | None, status: str | None) -> None:
+    def _set_reachable(self, device: str | None, status: str | None) -> bool:
         if not device or not status:
-            return
+            return False
         if status.lower() in _UNREACHABLE:
-            self._unreachable.add(device)
-        elif status.lower() in _REACHABLE:
-            self._unreachable.discard(device)
+            return _set_member(self._unreachable, device, True)
+        if status.lower() in _REACHABLE:
+            return _set_member(self._unreachable, device, False)
+        return False
 
-    def _on_db_tree_item(self, event: Event) -> None:
+    def _on_db_tree_item(self, event: Event) -> bool:
         key = event.get("Key") or ""
         prefix = f"/{DND_FAMILY}/"
-        if key.startswith(prefix):
-            self._set_dnd(key[len(prefix) :], event.get("Val"))
+        return key.startswith(prefix) and self._set_dnd(key[len(prefix) :], event.get("Val"))
 
-    def _on_user_event(self, event: Event) -> None:
+    def _on_user_event(self, event: Event) -> bool:
         if (event.get("UserEvent") or "") != f"DB_{DND_FAMILY}":
-            return
+            return False
         # MikoPBX's 1C panel sends lower-case ``key``/``val``; the key may be a path (WorkerAMI takes its basename).
         key = (event.get("key") or "").rsplit("/", 1)[-1]
-        if key:
-            self._set_dnd(key, event.get("val"))
+        return bool(key) and self._set_dnd(key, event.get("val"))
 
-    def _set_dnd(self, exten: str, value: str | None) -> None:
-        if (value or "").strip() in {"", "0"}:
-            self._dnd.discard(exten)
-        else:
-            self._dnd.add(exten)
+    def _set_dnd(self, exten: str, value: str | None) -> bool:
+        return _set_member(self._dnd, exten, (value or "").strip() not in {"", "0"})
 
-    def _on_dialplan_line(self, event: Event) -> None:
+    def _on_dialplan_line(self, event: Event) -> bool:
         # ShowDialPlan item: Context, Exten, Priority, Application, AppData.
         exten, app = event.get("Exten"), (event.get("Application") or "").lower()
         queue = (event.get("AppData") or "").split(",", 1)[0].strip()
         if exten and app == "queue" and queue and "$" not in queue:
-            self._queue_of_exten[exten] = queue
+            return _put(self._queue_of_exten, exten, queue)
+        return False
 
-    def _on_queue_params(self, event: Event) -> None:
+    def _on_queue_params(self, event: Event) -> bool:
         queue = event.get("Queue")
-        if queue:
-            self._queues.setdefault(queue, {})
+        if not queue or queue in self._queues:
+            return False
+        self._queues[queue] = {}
+        return True
 
-    def _on_queue_member(self, event: Event) -> None:
+    def _on_queue_member(self, event: Event) -> bool:
         queue = event.get("Queue")
         # QueueStatus items call the interface "Location"; the QueueMember* events call it "Interface".
         interface = event.get("Interface") or event.get("Location")
         if not queue or not interface:
-            return
+            return False
         members = self._queues.setdefault(queue, {})
         old = members.get(interface)
-        members[interface] = QueueMember(
-            interface=interface,
-            state_interface=event.get("StateInterface") or (old.state_interface if old else interface),
-            status=_int(event.get("Status"), old.status if old else 0),
-            paused=_flag(event.get("Paused")) if event.get("Paused") is not None else bool(old and old.paused),
+        paused = event.get("Paused")
+        return _put(
+            members,
+            interface,
+            QueueMember(
+                interface=interface,
+                state_interface=event.get("StateInterface") or (old.state_interface if old else interface),
+                status=_int(event.get("Status"), old.status if old else 0),
+                paused=_flag(paused) if paused is not None else bool(old and old.paused),
+            ),
         )
 
-    def _on_queue_member_removed(self, event: Event) -> None:
+    def _on_queue_member_removed(self, event: Event) -> bool:
         queue, interface = event.get("Queue"), event.get("Interface") or event.get("Location")
-        if queue and interface:
-            self._queues.get(queue, {}).pop(interface, None)
+        return bool(queue and interface) and self._queues.get(queue or "", {}).pop(interface or "", None) is not None
 
-    def _on_queue_member_pause(self, event: Event) -> None:
-        queue, interface = event.get("Queue"), event.get("Interface") or event.get("Location")
-        old = self._queues.get(queue or "", {}).get(interface or "")
-        if old is not None and queue and interface:
-            self._queues[queue][interface] = QueueMember(
-                old.interface, old.state_interface, old.status, _flag(event.get("Paused"))
-            )
+    def _on_queue_member_pause(self, event: Event) -> bool:
+        queue, interface = event.get("Queue") or "", event.get("Interface") or event.get("Location") or ""
+        old = self._queues.get(queue, {}).get(interface)
+        if old is None:
+            return False
+        member = QueueMember(old.interface, old.state_interface, old.status, _flag(event.get("Paused")))
+        return _put(self._queues[queue], interface, member)
+
+
+def _put(mapping: dict[str, _V], key: str, value: _V) -> bool:
+    if mapping.get(key) == value:
+        return False
+    mapping[key] = value
+    return True
+
+
+def _set_member(items: set[str], item: str, present: bool) -> bool:
+    if (item in items) == present:
+        return False
+    if present:
+        items.add(item)
+    else:
+        items.discard(item)
+    return True
 
 
 _HANDLERS = {
