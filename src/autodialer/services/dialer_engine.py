@@ -11,8 +11,10 @@ adopted (their numbers and agents stay held), vanished ones are closed. An attem
 new call for the same number is a new attempt with a new id, made only after the old one finished. A watchdog
 periodically closes attempts the PBX no longer knows, so a lost event cannot hold a channel slot forever.
 
-All state changes run under one lock: AMI events, FastAGI reports and the planner interleave only between whole
-steps, so a number's row is never updated from two stale copies.
+The engine plans and starts calls, listens to the PBX, reconciles and watches; what the events do to the rows
+(state machine, retry decision, release) is the AttemptLedger's job. All state changes run under one lock: AMI
+events, FastAGI reports and the planner interleave only between whole steps, so a number's row is never updated
+from two stale copies. The FastAGI handlers reach the engine through CallProgress, which it implements.
 """
 
 from __future__ import annotations
@@ -30,15 +32,15 @@ from autodialer.domain.call_events import (
     CallEvent,
     CustomerAnswered,
     CustomerFailed,
-    CustomerOutcome,
     CustomerRinging,
 )
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
-from autodialer.domain.mikopbx_results import ANSWER, EventName, RowEvent, apply_event
-from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
+from autodialer.domain.mikopbx_results import ANSWER, EventName, RowEvent
+from autodialer.domain.retry_policy import RetryPolicy
+from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
 from autodialer.services.dialer_store import Attempt, DialerStore, DialTask, PollAnswer
-from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields, start_dial_fields
+from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
 from autodialer.services.timing import Sleeper
 
@@ -82,10 +84,9 @@ class DialerEngine:
         self._availability = availability
         self._clock = clock
         self._sleeper = sleeper
-        self._events = events
         self._settings = settings or EngineSettings()
         self._call_ids = call_ids
-        self._attempts: dict[str, Attempt] = {}
+        self._ledger = AttemptLedger(store, events, self._settings.retry_policy, on_finished=self.wake)
         self._pending: deque[CallEvent] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -146,10 +147,10 @@ class DialerEngine:
 
     @property
     def calls_in_flight(self) -> int:
-        return len(self._attempts)
+        return len(self._ledger)
 
     def reserved_agents(self) -> frozenset[str]:
-        return frozenset(a.agent for a in self._attempts.values() if a.agent is not None)
+        return self._ledger.reserved_agents()
 
     # ---- call events
 
@@ -165,7 +166,7 @@ class DialerEngine:
                 await self._handle(event)
 
     async def _handle(self, event: CallEvent) -> None:
-        attempt = self._attempts.get(event.call_id)
+        attempt = self._ledger.get(event.call_id)
         if attempt is None:
             log.debug("event for a call that is not ours or already finished: %s", event)
             return
@@ -174,14 +175,15 @@ class DialerEngine:
             case CustomerRinging():
                 pass
             case CustomerAnswered():
-                await self._save_attempt(replace(attempt, answered=True))
+                await self._ledger.save(replace(attempt, answered=True))
             case CustomerFailed():
-                attempt = await self._apply(attempt, call_results.customer_failed(event), now, outcome=event.outcome)
-                await self._finish(attempt, now, dial_status=call_results.customer_dial_status(event))
+                events = call_results.customer_failed(event)
+                attempt = await self._ledger.apply(attempt, events, now, outcome=event.outcome)
+                await self._ledger.finish(attempt, now, dial_status=call_results.customer_dial_status(event))
             case CallEnded():
                 ended = call_results.call_ended(event.call_id, event.cause_text, attempt.m_dial_status)
-                attempt = await self._apply(attempt, [ended], now)
-                await self._finish(attempt, now, dial_status=ANSWER)
+                attempt = await self._ledger.apply(attempt, [ended], now)
+                await self._ledger.finish(attempt, now, dial_status=ANSWER)
 
     # ---- planning and starting calls
 
@@ -197,8 +199,8 @@ class DialerEngine:
             now=now,
             tasks=slices,
             free_agents={t.inner_num: self._availability.free_agents(t.inner_num) for t in tasks if not t.is_poll},
-            reserved=self.reserved_agents(),
-            numbers_in_call=frozenset(a.number_id for a in self._attempts.values()),
+            reserved=self._ledger.reserved_agents(),
+            numbers_in_call=self._ledger.numbers_in_call(),
             next_due_at=await self._store.next_due_at(now),
         )
         plan = plan_dials(snapshot)
@@ -208,7 +210,7 @@ class DialerEngine:
         return _earliest(plan.next_deadline, watchdog_at)
 
     async def _open_tasks(self, now: float) -> list[DialTask]:
-        busy_tasks = {a.task_id for a in self._attempts.values()}
+        busy_tasks = {a.task_id for a in self._ledger.all()}
         tasks: list[DialTask] = []
         for task in await self._store.open_tasks():
             if task.open_numbers == 0 and task.task_id not in busy_tasks:
@@ -220,7 +222,7 @@ class DialerEngine:
         return tasks
 
     async def _slice(self, task: DialTask, now: float) -> TaskSlice:
-        in_progress = sum(1 for a in self._attempts.values() if a.task_id == task.task_id)
+        in_progress = self._ledger.in_progress(task.task_id)
         capacity = task.max_channels - in_progress
         numbers = await self._store.due_numbers(task.task_id, now, capacity) if capacity > 0 else []
         return TaskSlice(
@@ -253,7 +255,7 @@ class DialerEngine:
         )
         if not await self._store.start_attempt(attempt, row):
             return  # the API changed the number or task meanwhile
-        self._attempts[call_id] = attempt
+        self._ledger.add(attempt)
         self._turns += 1
         self._last_turn[task.task_id] = self._turns
         log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, start.agent)
@@ -273,72 +275,10 @@ class DialerEngine:
             # the adapter found the request unsafe to send (e.g. a number without digits): no route, final.
             log.warning("task %s: Originate for %s refused: %s", task.task_id, call_id, e)
             failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
-            attempt = await self._apply(attempt, [failed], now, rejected=isinstance(e, OriginateRejected))
-            await self._finish(attempt, now, dial_status="CHANUNAVAIL", announce=False)
+            attempt = await self._ledger.apply(attempt, [failed], now, rejected=isinstance(e, OriginateRejected))
+            await self._ledger.finish(attempt, now, dial_status="CHANUNAVAIL", announce=False)
             return
-        await self._user_event(start_dial_fields(number.phone, task.task_id))
-
-    # ---- applying results
-
-    async def _apply(
-        self,
-        attempt: Attempt,
-        events: Sequence[RowEvent],
-        now: float,
-        outcome: CustomerOutcome | None = None,
-        rejected: bool = False,
-    ) -> Attempt:
-        """Run ``events`` through the state machine on the attempt's number; decide retry vs final on a result."""
-        if attempt.settled:
-            return attempt  # the row already has this attempt's verdict (possibly reopened for a retry)
-        number = await self._store.get_number(attempt.number_id)
-        if number is None:
-            return attempt
-        row = number.row
-        for event in events:
-            row = apply_event(row, event, now)
-        if row.is_closed:
-            result = row.result
-            row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
-            attempt = replace(attempt, settled=True, outcome=result)
-            await self._save_attempt(attempt)
-            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
-        await self._store.save_row(attempt.number_id, row)
-        return attempt
-
-    async def _finish(self, attempt: Attempt, now: float, dial_status: str, announce: bool = True) -> None:
-        """The call is over: settle a row left without result, free the number and the agent, wake the planner."""
-        if not attempt.settled:
-            number = await self._store.get_number(attempt.number_id)
-            if number is not None and not number.row.is_closed:
-                await self._store.save_row(attempt.number_id, call_results.close_unresolved(number.row, now))
-        await self._store.finish_attempt(attempt.call_id, now)
-        self._attempts.pop(attempt.call_id, None)
-        if announce:
-            await self._user_event(end_call_fields(attempt.phone, attempt.task_id, dial_status))
-        self.wake()
-
-    async def _policy(self, task_id: int) -> RetryPolicy:
-        base = self._settings.retry_policy
-        task = await self._store.get_task(task_id)
-        if task is None or not task.retry_overrides:
-            return base
-        try:
-            return base.with_overrides(task.retry_overrides)
-        except InvalidRetryPolicy as e:
-            log.warning("task %s: stored retry policy ignored: %s", task_id, e)
-            return base
-
-    async def _save_attempt(self, attempt: Attempt) -> None:
-        if attempt.call_id in self._attempts:
-            self._attempts[attempt.call_id] = attempt
-            await self._store.update_attempt(attempt)
-
-    async def _user_event(self, fields: dict[str, str]) -> None:
-        try:
-            await self._events.user_event(AUTODIALER_EVENT, fields)
-        except ConnectionError as e:
-            log.warning("AutoDialer UserEvent not sent (%s): %s", e, fields)
+        await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
 
     # ---- reconciliation and watchdog
 
@@ -347,7 +287,7 @@ class DialerEngine:
         if not stored:
             return
         for attempt in stored:
-            self._attempts.setdefault(attempt.call_id, attempt)
+            self._ledger.add(attempt)
         try:
             live = {call.call_id: call for call in await self._calls.live_calls()}
         except ConnectionError:
@@ -358,16 +298,16 @@ class DialerEngine:
             call = live.get(attempt.call_id)
             if call is None:
                 log.info("call %s vanished while we were down: closing it", attempt.call_id)
-                await self._close_lost(attempt, now)
+                await self._ledger.close_lost(attempt, now)
             elif call.state == "Up" and not attempt.answered:
-                await self._save_attempt(replace(attempt, answered=True))
-        log.info("reconciled %d stored attempts, %d still live", len(stored), len(self._attempts))
+                await self._ledger.save(replace(attempt, answered=True))
+        log.info("reconciled %d stored attempts, %d still live", len(stored), len(self._ledger))
 
     async def _maybe_watchdog(self, now: float) -> float:
         if now < self._next_watchdog:
             return self._next_watchdog
         self._next_watchdog = now + self._settings.watchdog_interval_s
-        old = [a for a in self._attempts.values() if now - a.created_at >= self._settings.watchdog_grace_s]
+        old = [a for a in self._ledger.all() if now - a.created_at >= self._settings.watchdog_grace_s]
         if old:
             try:
                 live = {call.call_id for call in await self._calls.live_calls()}
@@ -377,18 +317,14 @@ class DialerEngine:
             while self._pending:
                 await self._handle(self._pending.popleft())
             for attempt in old:
-                if attempt.call_id in self._attempts and attempt.call_id not in live:
+                current = self._ledger.get(attempt.call_id)
+                if current is not None and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
-                    await self._close_lost(self._attempts[attempt.call_id], now)
+                    await self._ledger.close_lost(current, now)
                 elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
                     log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
                     await self._calls.hangup(attempt.call_id)
         return self._next_watchdog
-
-    async def _close_lost(self, attempt: Attempt, now: float) -> None:
-        events = call_results.call_lost(attempt.call_id, attempt.answered, attempt.m_dial_status)
-        attempt = await self._apply(attempt, events, now)
-        await self._finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL")
 
     # ---- waiting
 
@@ -410,7 +346,7 @@ class DialerEngine:
     # ---- CallProgress (FastAGI handlers)
 
     async def connect_context(self, call_id: str) -> ConnectContext | None:
-        attempt = self._attempts.get(call_id)
+        attempt = self._ledger.get(call_id)
         if attempt is None or attempt.mode != "connect":
             return None
         return ConnectContext(call_id, attempt.task_id, attempt.inner_num, attempt.agent)
@@ -423,15 +359,15 @@ class DialerEngine:
 
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
         async with self._lock:
-            attempt = self._attempts.get(call_id)
+            attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
-            await self._save_attempt(replace(attempt, m_dial_status=dial_status))
+            await self._ledger.save(replace(attempt, m_dial_status=dial_status))
             events = call_results.connect_ended(call_id, dial_status, customer_hung_up_first)
-            await self._apply(self._attempts[call_id], events, self._clock.now())
+            await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._clock.now())
 
     async def poll_context(self, call_id: str) -> PollContext | None:
-        attempt = self._attempts.get(call_id)
+        attempt = self._ledger.get(call_id)
         if attempt is None or attempt.mode != "poll":
             return None
         number = await self._store.get_number(attempt.number_id)
@@ -447,7 +383,7 @@ class DialerEngine:
         await self._report(call_id, [call_results.poll_completed(call_id)])
 
     async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None:
-        attempt = self._attempts.get(call_id)
+        attempt = self._ledger.get(call_id)
         if attempt is None or attempt.mode != "poll" or not attempt.inner_num.isdigit():
             return
         number = await self._store.get_number(attempt.number_id)
@@ -467,16 +403,16 @@ class DialerEngine:
         await self._store.add_poll_answer(answer)
 
     async def opt_out(self, call_id: str) -> None:
-        attempt = self._attempts.get(call_id)
+        attempt = self._ledger.get(call_id)
         if attempt is not None:
             await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=self._clock.now())
             log.info("call %s: %s asked not to be called again", call_id, attempt.phone)
 
     async def _report(self, call_id: str, events: Sequence[RowEvent]) -> None:
         async with self._lock:
-            attempt = self._attempts.get(call_id)
+            attempt = self._ledger.get(call_id)
             if attempt is not None:
-                await self._apply(attempt, events, self._clock.now())
+                await self._ledger.apply(attempt, events, self._clock.now())
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

@@ -1,0 +1,138 @@
+"""AttemptLedger: the calls in flight and how what happens to them changes their numbers' rows.
+
+Every change of a number's row during a call goes through ``apply``: the MikoPBX events run through the state
+machine, and when they set a result the retry policy decides, in the same write, whether it stands or the number is
+reopened for a later attempt. ``finish`` ends an attempt on every path (failed, ended, rejected, lost), which is
+what releases its number and its reserved agent.
+
+Invariants: an attempt gives its row at most one verdict (``settled``), so events that arrive after it (the end of
+a call whose customer was already requeued) never touch the row again; an attempt that ends without a verdict
+leaves a FAIL, never an open row nobody will dial.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from autodialer.domain import call_results
+from autodialer.domain.call_events import CustomerOutcome
+from autodialer.domain.mikopbx_results import ANSWER, RowEvent, apply_event
+from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
+from autodialer.services.dialer_store import Attempt, DialerStore
+from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields
+
+log = logging.getLogger(__name__)
+
+
+class AttemptLedger:
+    def __init__(
+        self,
+        store: DialerStore,
+        events: UserEventSink,
+        retry_policy: RetryPolicy,
+        on_finished: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._events = events
+        self._retry_policy = retry_policy
+        self._on_finished = on_finished
+        self._attempts: dict[str, Attempt] = {}
+
+    # ---- what is in flight
+
+    def get(self, call_id: str) -> Attempt | None:
+        return self._attempts.get(call_id)
+
+    def all(self) -> list[Attempt]:
+        return list(self._attempts.values())
+
+    def __len__(self) -> int:
+        return len(self._attempts)
+
+    def add(self, attempt: Attempt) -> None:
+        """Hold ``attempt`` (already stored); an attempt known already is kept as it is."""
+        self._attempts.setdefault(attempt.call_id, attempt)
+
+    def reserved_agents(self) -> frozenset[str]:
+        return frozenset(a.agent for a in self._attempts.values() if a.agent is not None)
+
+    def numbers_in_call(self) -> frozenset[int]:
+        return frozenset(a.number_id for a in self._attempts.values())
+
+    def in_progress(self, task_id: int) -> int:
+        return sum(1 for a in self._attempts.values() if a.task_id == task_id)
+
+    # ---- changes
+
+    async def save(self, attempt: Attempt) -> None:
+        """Store the progress of an attempt still in flight (a finished one is left alone)."""
+        if attempt.call_id in self._attempts:
+            self._attempts[attempt.call_id] = attempt
+            await self._store.update_attempt(attempt)
+
+    async def apply(
+        self,
+        attempt: Attempt,
+        events: Sequence[RowEvent],
+        now: float,
+        outcome: CustomerOutcome | None = None,
+        rejected: bool = False,
+    ) -> Attempt:
+        """Run ``events`` through the state machine on the attempt's number; decide retry vs final on a result.
+
+        Returns the attempt as it is now (``settled`` once it gave its verdict).
+        """
+        if attempt.settled:
+            return attempt  # the row already has this attempt's verdict (possibly reopened for a retry)
+        number = await self._store.get_number(attempt.number_id)
+        if number is None:
+            return attempt
+        row = number.row
+        for event in events:
+            row = apply_event(row, event, now)
+        if row.is_closed:
+            result = row.result
+            row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
+            attempt = replace(attempt, settled=True, outcome=result)
+            await self.save(attempt)
+            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
+        await self._store.save_row(attempt.number_id, row)
+        return attempt
+
+    async def finish(self, attempt: Attempt, now: float, dial_status: str, announce: bool = True) -> None:
+        """The call is over: settle a row left without result, free the number and the agent, notify."""
+        if not attempt.settled:
+            number = await self._store.get_number(attempt.number_id)
+            if number is not None and not number.row.is_closed:
+                await self._store.save_row(attempt.number_id, call_results.close_unresolved(number.row, now))
+        await self._store.finish_attempt(attempt.call_id, now)
+        self._attempts.pop(attempt.call_id, None)
+        if announce:
+            await self.announce(end_call_fields(attempt.phone, attempt.task_id, dial_status))
+        self._on_finished()
+
+    async def close_lost(self, attempt: Attempt, now: float) -> None:
+        """Close an attempt whose call the PBX no longer knows (restart, lost events, watchdog)."""
+        events = call_results.call_lost(attempt.call_id, attempt.answered, attempt.m_dial_status)
+        attempt = await self.apply(attempt, events, now)
+        await self.finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL")
+
+    async def announce(self, fields: dict[str, str]) -> None:
+        """Send an AutoDialer UserEvent; the PBX being down loses the notice, never the call."""
+        try:
+            await self._events.user_event(AUTODIALER_EVENT, fields)
+        except ConnectionError as e:
+            log.warning("AutoDialer UserEvent not sent (%s): %s", e, fields)
+
+    async def _policy(self, task_id: int) -> RetryPolicy:
+        base = self._retry_policy
+        task = await self._store.get_task(task_id)
+        if task is None or not task.retry_overrides:
+            return base
+        try:
+            return base.with_overrides(task.retry_overrides)
+        except InvalidRetryPolicy as e:
+            log.warning("task %s: stored retry policy ignored: %s", task_id, e)
+            return base
