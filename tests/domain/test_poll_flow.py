@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autodialer.domain.mikopbx_results import EventName
@@ -154,6 +154,7 @@ def test_substitute_is_one_pass_and_drops_unknown_placeholders() -> None:
     assert substitute("a < b > c", {}) == "a < b > c"
 
 
+@settings(deadline=None)  # a loaded CI box must not turn slowness into a failure
 @given(st.lists(st.sampled_from([None, "1", "2", "3", "4", "5", "7", "9", "#"]), max_size=20), st.integers(0, 200))
 def test_poll_invariants(keys: list[str | None], step_s: int) -> None:
     step = start_poll(POLL, PARAMS, 0.0)

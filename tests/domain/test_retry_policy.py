@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autodialer.domain.call_events import CustomerOutcome
@@ -102,6 +102,7 @@ def test_invalid_overrides_name_the_field(overrides: dict[str, object], field: s
     assert info.value.error_id == "invalid-retry-policy"
 
 
+@settings(deadline=None)  # a loaded CI box must not turn slowness into a failure
 @given(
     outcomes=st.lists(st.sampled_from([*CustomerOutcome, None]), min_size=1, max_size=40),
     retries=st.integers(0, 4),
