@@ -123,6 +123,7 @@ def test_dial_targets() -> None:
     assert dial_target(ConnectContext("c", 1, "201", None), "internal") == "Local/201@internal"
     assert dial_target(ConnectContext("c", 1, "201,30,U(x)", "PJSIP/201"), "internal") is None
     assert dial_target(ConnectContext("c", 1, "201&PJSIP/666", None), "internal") is None
+    assert dial_target(ConnectContext("c", 1, "201", "PJSIP/201"), "internal", directly=False) == "Local/201@internal"
 
 
 async def test_customer_gone_before_the_dial() -> None:

@@ -8,9 +8,9 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
 3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since);
    if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
 4. Dial with option ``g`` so an employee hangup returns to us and can be told from a customer hangup: an extension
-   whose reserved agent is its own device is dialed directly (``PJSIP/201``); anything else, queues included, through
-   the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue strategy, announcements and statistics
-   still apply;
+   whose reserved agent is its own device is dialed directly (``PJSIP/201``, unless configured otherwise); anything
+   else, queues included, through the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue
+   strategy, announcements and statistics still apply;
 5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there.
 """
 
@@ -34,16 +34,24 @@ _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
 class ConnectSettings:
     dial_timeout_s: int = 60
     internal_context: str = "internal"
+    # False: extensions too go through the internal dialplan (MikoPBX's forwarding rules then apply, as with its
+    # own module), at the price of not knowing which device answered.
+    dial_extensions_directly: bool = True
 
 
-def dial_target(context: ConnectContext, internal_context: str) -> str | None:
+def dial_target(context: ConnectContext, internal_context: str, directly: bool = True) -> str | None:
     """The Dial destination for the call, None when the inner number is not a plain number."""
     if not _DIALABLE.fullmatch(context.inner_num):
         return None
-    agent = context.agent
-    if agent is not None and "/" in agent and agent.split("/", 1)[1] == context.inner_num:
-        return agent
+    if directly and _is_own_device(context):
+        return context.agent
     return f"Local/{context.inner_num}@{internal_context}"
+
+
+def _is_own_device(context: ConnectContext) -> bool:
+    """The reserved agent is the extension's own device (``PJSIP/201`` for 201), not a queue member."""
+    agent = context.agent
+    return agent is not None and "/" in agent and agent.split("/", 1)[1] == context.inner_num
 
 
 class ConnectCallHandler:
@@ -62,7 +70,8 @@ class ConnectCallHandler:
             await channel.hangup()
             return
         await self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
-        target = dial_target(context, self._settings.internal_context)
+        settings = self._settings
+        target = dial_target(context, settings.internal_context, settings.dial_extensions_directly)
         if target is None or not self._target_free(context):
             log.info("connect: %s cannot take call %s now", context.inner_num, call_id)
             await self._progress.agent_busy(call_id)
@@ -71,7 +80,7 @@ class ConnectCallHandler:
             return
         if channel.hung_up:
             return  # gone before we dialed: endCall after startDial says FAIL_CLIENT_H_BEFORE_ANSWER
-        await channel.exec("Dial", target, str(self._settings.dial_timeout_s), "g")
+        await channel.exec("Dial", target, str(settings.dial_timeout_s), "g")
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         customer_first = channel.hung_up
         await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
@@ -82,6 +91,6 @@ class ConnectCallHandler:
         if not self._availability.is_connected():
             return True  # unknown: let the Dial find out rather than drop a customer who answered
         free = self._availability.free_agents(context.inner_num)
-        if context.agent is not None and dial_target(context, "") == context.agent:
+        if _is_own_device(context):
             return context.agent in free
         return bool(free)
