@@ -22,6 +22,9 @@ class FakeClock:
         return self.t
 
     async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sleepers.append((self.t + seconds, future))
         await future

@@ -329,7 +329,8 @@ class DialerEngine:
     # ---- waiting
 
     async def _wait(self, deadline: float | None) -> None:
-        if self._wake.is_set() or self._pending:
+        due_now = deadline is not None and deadline <= self._clock.now()
+        if self._wake.is_set() or self._pending or due_now:
             self._wake.clear()
             return
         waiters: list[asyncio.Task[object]] = [asyncio.create_task(self._wake.wait())]
