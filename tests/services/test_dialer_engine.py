@@ -450,3 +450,29 @@ async def test_end_call_event_reports_the_customer_dial_status() -> None:
     h.fail(h.last_call(), CustomerOutcome.NO_ROUTE, 0, "Unknown", None)
     await h.step()
     assert h.events.sent[-1][1]["DIAL_STATUS"] == "CHANUNAVAIL"
+
+
+async def test_the_loop_survives_a_failing_step_and_backs_off_on_virtual_time(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001")
+    real_open_tasks = h.store.open_tasks
+    failures = iter([True])
+
+    async def flaky() -> list[object]:
+        if next(failures, False):
+            raise OSError("database is locked")
+        return list(await real_open_tasks())
+
+    h.store.open_tasks = flaky  # type: ignore[method-assign,assignment]
+    runner = asyncio.create_task(h.engine.run())
+    await settle()
+    assert h.calls.originated == []
+    assert "dialer engine step failed" in caplog.text
+    assert h.clock.sleeping == [pytest.approx(h.clock.now() + 1.0)]
+    h.clock.advance(1.0)
+    await settle()
+    assert len(h.calls.originated) == 1
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
