@@ -121,6 +121,22 @@ _UPSERT_TAIL = (
     " params_php = excluded.params_php, time_call_allow = excluded.time_call_allow,"
     " change_time_us = excluded.change_time_us, pending_delete = excluded.pending_delete"
 )
+_SQLITE_UPSERT = f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){_UPSERT_TAIL}"  # noqa: S608
+_PG_UPSERT = (
+    f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) SELECT %s, * FROM unnest("  # noqa: S608 - constants only
+    "%s::varchar[], %s::varchar[], %s::varchar[], %s::text[]::json[], %s::text[], %s::bigint[], %s::bigint[])"
+    f"{_UPSERT_TAIL}"
+)
+
+
+def _merge_duplicates(chunk: list[NumberRow]) -> list[NumberRow]:
+    """One row per phone_id (one statement must not touch a row twice), merged as ON CONFLICT merges across
+    statements: the first spelling of the number stays, the last params and timeCallAllow win."""
+    latest: dict[str, NumberRow] = {}
+    for number in chunk:
+        prior = latest.get(number.phone_id)
+        latest[number.phone_id] = number if prior is None else number._replace(phone=prior.phone, digits=prior.digits)
+    return list(latest.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,34 +284,23 @@ class SqlTaskRepository:
         existed: bool,
     ) -> None:
         first = await feed_clock.allocate(connection, feed_clock.RESULTS, count, now, self._step) if count else None
-        if first is not None:
-            mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-            sql = f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) VALUES ({', '.join([mark] * 8)}){_UPSERT_TAIL}"  # noqa: S608 - constants only
-            step = self._step
-            for chunk in chunks:
-                latest: dict[str, NumberRow] = {}
-                for number in chunk:  # one statement must not touch a row twice (PostgreSQL refuses)
-                    prior = latest.get(number.phone_id)
-                    if prior is not None:  # as ON CONFLICT does: the first spelling stays, the last params win
-                        number = number._replace(phone=prior.phone, digits=prior.digits)
-                    latest[number.phone_id] = number
+        postgres = connection.dialect.name == "postgresql"
+        for chunk in chunks:  # always drained: the validation of the numbers runs as they are consumed
+            if first is None:
+                continue
+            rows = _merge_duplicates(chunk)
+            times = [first + n.position * self._step for n in rows]
+            if postgres:  # one statement per chunk: arrays unnested server-side
+                columns = [[getattr(n, f) for n in rows] for f in ("phone_id", "phone", "digits", "params_json")]
+                php = [n.params_php for n in rows]
+                allow = [n.time_call_allow for n in rows]
+                await connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, php, times, allow))
+            else:
                 params = [
-                    (
-                        task_id,
-                        n.phone_id,
-                        n.phone,
-                        n.digits,
-                        n.params_json,
-                        n.params_php,
-                        first + n.position * step,
-                        n.time_call_allow,
-                    )
-                    for n in latest.values()
+                    (task_id, n.phone_id, n.phone, n.digits, n.params_json, n.params_php, at, n.time_call_allow)
+                    for n, at in zip(rows, times, strict=True)
                 ]
-                await connection.exec_driver_sql(sql, params)
-        else:
-            for _chunk in chunks:  # an empty list: nothing to validate, but keep the contract
-                pass
+                await connection.exec_driver_sql(_SQLITE_UPSERT, params)
         if existed:
             await _drop_numbers(connection, task_id, older_than=first)
 
