@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 _INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _PHP_INT_MAX = 2**63 - 1
-
-PhpValue = str | int | float | bool | None | Mapping[str, "PhpValue"] | Sequence["PhpValue"]
-
 
 def php_serialize(value: object) -> str:
     """The PHP serialize() text of a JSON-decoded value (str, int, float, bool, None, dict, list)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,20 +48,18 @@ class SqlResultsFeed:
         self.page_limit = max(page_limit, MIN_PAGE_LIMIT)
 
     async def task_results_since(self, change_time_us: int) -> Sequence[Row[Any]]:
-        query = (
-            select(*NUMBER_WIRE_COLUMNS)
-            .where(task_numbers.c.change_time_us >= change_time_us)
-            .order_by(task_numbers.c.change_time_us, task_numbers.c.id)
-            .limit(self.page_limit)
-        )
-        async with self._engine.connect() as connection:
-            return (await connection.execute(query)).all()
+        """task_numbers rows (as NUMBER_WIRE_COLUMNS) with change_time_us >= the given value, one page."""
+        return await self._page(task_numbers, NUMBER_WIRE_COLUMNS, change_time_us)
 
     async def poll_results_since(self, change_time_us: int) -> Sequence[Row[Any]]:
+        """poll_answers rows (as ANSWER_WIRE_COLUMNS) with change_time_us >= the given value, one page."""
+        return await self._page(poll_answers, ANSWER_WIRE_COLUMNS, change_time_us)
+
+    async def _page(self, table: Table, columns: Sequence[Any], change_time_us: int) -> Sequence[Row[Any]]:
         query = (
-            select(*ANSWER_WIRE_COLUMNS)
-            .where(poll_answers.c.change_time_us >= change_time_us)
-            .order_by(poll_answers.c.change_time_us, poll_answers.c.id)
+            select(*columns)
+            .where(table.c.change_time_us >= change_time_us)
+            .order_by(table.c.change_time_us, table.c.id)
             .limit(self.page_limit)
         )
         async with self._engine.connect() as connection:
