@@ -1,19 +1,43 @@
 """The composition root: the one place that builds adapters, services and the HTTP app and wires them together.
 
 Everything else receives what it needs as arguments; nothing reads settings or opens connections at import time.
+
+    AMIClient ──events──▶ AvailabilityTracker (who is free) ──on_change──▶ DialerEngine.wake
+              └─events──▶ AsteriskPbxGateway (call events)  ──on_call_event──▶ DialerEngine
+    FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
+    REST API ──on_tasks_changed──▶ DialerEngine.task_changed            DialerEngine ──▶ SqlDialerStore
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
+from dataclasses import dataclass, field
 
 import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from autodialer.adapters.asterisk.agi_call import AGICall
+from autodialer.adapters.asterisk.agi_channel import AGIChannel
+from autodialer.adapters.asterisk.ami_client import AMIClient
+from autodialer.adapters.asterisk.availability import AvailabilityTracker
+from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
+from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxGateway, GatewayConfig
+from autodialer.adapters.asterisk.user_events import AmiUserEventSink
+from autodialer.adapters.clock import AsyncioSleeper, SystemClock
+from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.engine import create_engine, migrate
+from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.poll_prompts import PollPromptRenderer
+from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
+from autodialer.domain.retry_policy import RetryPolicy
+from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
+from autodialer.services.dialer_engine import DialerEngine, EngineSettings
+from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,24 +51,159 @@ async def run_migrations(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    """Migrate, then serve the REST API until cancelled."""
+@dataclass
+class Dialer:
+    """The PBX side: AMI link, trackers, engine and FastAGI server, started and stopped together."""
+
+    ami: AMIClient
+    availability: AvailabilityTracker
+    gateway: AsteriskPbxGateway
+    engine: DialerEngine
+    agi: FastAGIServer
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.agi.start()
+        self.ami.start()
+        self._tasks.append(asyncio.create_task(self.engine.run(), name="dialer-engine"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.agi.stop()
+        await self.ami.close()
+
+
+def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
+    clock = SystemClock()
+    ami = AMIClient(
+        settings.ami_host,
+        settings.ami_port,
+        settings.ami_username,
+        settings.ami_secret,
+        event_filters=EVENT_FILTERS,
+        ping_interval=settings.ami_ping_interval_s,
+        trace=settings.ami_trace,
+    )
+    availability = AvailabilityTracker()
+    gateway = AsteriskPbxGateway(
+        ami, GatewayConfig(outgoing_context=settings.outgoing_context, connect_context=settings.connect_context)
+    )
+    ami.on_event(availability.handle_event)
+    ami.on_event(gateway.handle_event)
+    ami.on_connected(lambda: availability.resync(ami))
+    ami.on_disconnected(availability.disconnected)
+
+    engine = DialerEngine(
+        SqlDialerStore(db, page_limit=settings.results_page_limit),
+        gateway,
+        availability,
+        clock,
+        AsyncioSleeper(),
+        AmiUserEventSink(ami),
+        EngineSettings(
+            originate_timeout_s=settings.originate_timeout_s,
+            caller_id=settings.originate_caller_id,
+            def_dial_prefix=settings.def_dial_prefix,
+            retry_policy=RetryPolicy().with_overrides(settings.retry_policy),
+            watchdog_interval_s=settings.watchdog_interval_s,
+            max_call_s=settings.max_call_s,
+        ),
+    )
+    connect = ConnectCallHandler(
+        engine,
+        availability,
+        ConnectSettings(
+            dial_timeout_s=settings.agent_dial_timeout_s,
+            internal_context=settings.internal_context,
+            dial_extensions_directly=settings.dial_extensions_directly,
+        ),
+    )
+    prompts = PollPromptRenderer(
+        build_prompt_renderer(settings),
+        SqlAudioRepository(db),
+        settings.audio_dir,
+        settings.tts_cache_dir,
+        settings.prompt_delivery,
+        settings.prompt_http_base_url,
+    )
+    poll = PollCallHandler(
+        engine,
+        prompts,
+        clock,
+        PollSettings(dial_timeout_s=settings.agent_dial_timeout_s, internal_context=settings.internal_context),
+    )
+
+    async def connect_route(call: AGICall) -> None:
+        # The lab dialplan sends polls to /connect with DIALER_MODE=poll as the second argument.
+        if len(call.args) > 1 and call.args[1] == "poll":
+            await poll.handle(AGIChannel(call), call.uniqueid)
+        else:
+            await connect.handle(AGIChannel(call), call.uniqueid)
+
+    async def poll_route(call: AGICall) -> None:
+        await poll.handle(AGIChannel(call), call.uniqueid)
+
+    agi = FastAGIServer(
+        {"/connect": connect_route, "/poll": poll_route}, host=settings.fastagi_host, port=settings.fastagi_port
+    )
+    return Dialer(ami, availability, gateway, engine, agi)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    db: AsyncEngine
+    app: FastAPI
+    dialer: Dialer | None
+
+
+async def build_service(settings: Settings) -> Service:
+    """Migrate the database and build the API (and the dialer unless settings.dialer_enabled is false)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.effective_database_url)
-    await migrate(engine)
-    context = AppContext(settings=settings, db=engine, now=time.time)
-    app = create_app(context)
+    db = create_engine(settings.effective_database_url)
+    await migrate(db)
+    dialer = build_dialer(settings, db) if settings.dialer_enabled else None
+    context = AppContext(settings=settings, db=db, now=SystemClock().now)
+    if dialer is not None:
+        context.on_tasks_changed = dialer.engine.task_changed
+    return Service(settings, db, create_app(context), dialer)
+
+
+async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Migrate, start the dialer, then serve the REST API until cancelled."""
+    service = await build_service(settings)
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_level="info", lifespan="on", access_log=False
+        service.app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
     )
     server = uvicorn.Server(config)
-    log.info("autodialer API on http://%s:%s", settings.http_host, settings.http_port)
     try:
+        if service.dialer is not None:
+            await service.dialer.start()
+            log.info(
+                "dialer: AMI %s:%s, FastAGI on %s:%s",
+                settings.ami_host,
+                settings.ami_port,
+                settings.fastagi_host,
+                service.dialer.agi.port,
+            )
         serve = asyncio.create_task(server.serve())
         while not server.started and not serve.done():
             await asyncio.sleep(0.05)
+        log.info("REST API on http://%s:%s", settings.http_host, settings.http_port)
         if ready is not None:
             ready.set()
         await serve
     finally:
-        await engine.dispose()
+        server.should_exit = True
+        if service.dialer is not None:
+            await service.dialer.stop()
+        await service.db.dispose()

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     internal_context: str = "internal"
     originate_timeout_s: int = Field(default=30, ge=5, le=600)
     originate_caller_id: str = "Dialer"
+    # How long the employee / queue is rung once the customer answered (MikoPBX: 60 s).
+    agent_dial_timeout_s: int = Field(default=60, ge=5, le=600)
+    # False: extensions are dialed through the internal context too (MikoPBX forwarding rules apply).
+    dial_extensions_directly: bool = True
+
+    # --- dialer engine
+    # False: API only (no AMI, no FastAGI, no calls), e.g. a read-only replica.
+    dialer_enabled: bool = True
+    # Overrides of the default retry policy, e.g. {"customer_busy": {"delay_s": 600, "max_retries": 1}};
+    # classes: customer_busy, customer_no_answer, customer_congestion, agent_busy, originate_rejected.
+    retry_policy: dict[str, dict[str, float]] = {}
+    watchdog_interval_s: float = Field(default=30.0, gt=0)
+    max_call_s: float = Field(default=4 * 3600.0, gt=0)
 
     @field_validator("pbx_timezone")
     @classmethod

@@ -147,10 +147,10 @@ async def test_agi_channel_turns_hangups_into_the_values_a_dialplan_would_see() 
         ("GET VARIABLE DIALSTATUS", [None]),
     )
     channel = AGIChannel(call)
-    assert await channel.stream_file("missing", "0123456789*#") is None
-    assert await channel.stream_file("q", "0123456789*#") == "3"
+    assert await channel.stream_file("missing", "0123456789*#") == (None, 0)
+    assert await channel.stream_file("q", "0123456789*#") == ("3", 10)
     assert not channel.hung_up
-    assert await channel.stream_file("q", "0123456789*#") is None
+    assert await channel.stream_file("q", "0123456789*#") == (None, 0)
     assert channel.hung_up
     assert await channel.wait_for_digit(5000) is None
     assert await channel.exec("Dial", "PJSIP/201", "60", "g") == -1

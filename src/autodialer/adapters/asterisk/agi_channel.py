@@ -56,15 +56,14 @@ class AGIChannel:
     async def hangup(self) -> None:
         await self._call.hangup()
 
-    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+    async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         try:
-            digit, _ = await self._call.stream_file(name, escape_digits)
+            return await self._call.stream_file(name, escape_digits)
         except AGIHangup:
-            return None
+            return None, 0
         except AGICommandFailed:
             log.warning("AGI %s: could not play %r", self._call.uniqueid, name)
-            return None
-        return digit
+            return None, 0
 
     async def wait_for_digit(self, timeout_ms: int) -> str | None:
         try:

@@ -1,0 +1,75 @@
+"""Turns a poll prompt (a text to speak or a stored file) into what Asterisk's STREAM FILE can play.
+
+Delivery (settings.prompt_delivery): ``files`` hands Asterisk an absolute path without extension, for a PBX on the
+same host or sharing the data directory by a mount at the same path; ``http`` hands it a URL under
+settings.prompt_http_base_url, which Asterisk fetches through res_http_media_cache (served by api/routes/prompts.py).
+
+A file prompt is accepted only when it is one of ours: a path inside the audio store (what POST /audio returned,
+with any extension) or the name an upload was stored under (``1.mp3``). Anything else is PromptUnavailable, so a
+poll can never make Asterisk read an arbitrary file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from autodialer.domain import poll_flow
+from autodialer.services.poll_call import PromptUnavailable
+
+
+class _SpeechRenderer(Protocol):
+    async def render(self, text: str, lang: str | None, params: None = None) -> Path: ...
+
+
+class _AudioNames(Protocol):
+    async def audio_by_name(self, name: str) -> object | None: ...
+
+
+class PollPromptRenderer:
+    def __init__(
+        self,
+        speech: _SpeechRenderer,
+        audio_records: _AudioNames,
+        audio_dir: Path,
+        tts_dir: Path,
+        delivery: Literal["files", "http"] = "files",
+        http_base_url: str = "",
+    ) -> None:
+        self._speech = speech
+        self._records = audio_records
+        self._audio_dir = audio_dir.resolve()
+        self._tts_dir = tts_dir.resolve()
+        self._delivery = delivery
+        self._http_base = http_base_url.rstrip("/")
+
+    async def render(self, prompt: poll_flow.Prompt) -> str:
+        if prompt.text is not None:
+            try:
+                wav = await self._speech.render(prompt.text, prompt.lang)
+            except Exception as e:  # the TTS adapter's failures are many (engine, sox, disk); all mean the same here
+                raise PromptUnavailable(f"speech for {prompt.text[:60]!r} could not be rendered: {e}") from e
+            return self._deliver(wav.resolve())
+        if prompt.file:
+            return self._deliver(await self._stored_file(prompt.file))
+        raise PromptUnavailable("the prompt has neither text nor file")
+
+    async def _stored_file(self, file: str) -> Path:
+        candidate = Path(file)
+        if candidate.is_absolute():
+            wav = candidate.with_suffix(".wav").resolve()
+            if wav.parent == self._audio_dir and wav.is_file():
+                return wav
+        record = await self._records.audio_by_name(file)
+        stored_name = getattr(record, "stored_name", None)
+        if isinstance(stored_name, str):
+            wav = (self._audio_dir / f"{stored_name}.wav").resolve()
+            if wav.parent == self._audio_dir and wav.is_file():
+                return wav
+        raise PromptUnavailable(f"{file[:120]!r} is not an uploaded audio file")
+
+    def _deliver(self, wav: Path) -> str:
+        if self._delivery == "http":
+            kind = "tts" if wav.parent == self._tts_dir else "audio"
+            return f"{self._http_base}/autodialer/prompts/{kind}/{wav.name}"
+        return str(wav.with_suffix(""))
