@@ -169,7 +169,7 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
                 rang.add(id(out))
                 indicate_ringing(pbx, caller, out)
                 dial_event(pbx, "DialState", caller, out, [("DialStatus", "RINGING")])
-        answered = next((o for o in outs if o.state == UP and not o.hungup), None)
+        answered = next((o for o in outs if o.state == UP), None)
         if answered is not None:
             for other in outs:
                 if other is not answered:

@@ -250,8 +250,8 @@ class _QueueCall:
                     self.pbx.new_exten(out, "AppQueue", "(Outgoing Line)")
                     self.pbx.new_connected_line(out)
                     dial_event(self.pbx, "DialState", self.caller, out, [("DialStatus", "RINGING")])
-            winner = next(((m, o) for m, o in calls if o.state == UP and not o.hungup), None)
-            for m, out in [c for c in calls if c[1].hungup]:
+            winner = next(((m, o) for m, o in calls if o.state == UP), None)
+            for m, out in [c for c in calls if c[1].hungup and (winner is None or c[1] is not winner[1])]:
                 dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "BUSY")])
                 calls.remove((m, out))
                 self.pbx.destroy(out)
