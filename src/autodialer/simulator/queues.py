@@ -274,7 +274,9 @@ class _QueueCall:
                                     ("RingTime", str(int(self.pbx.clock.now() - t0))),
                                 ],
                             )
-                        dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "CANCEL")])
+                        timed_out = winner is None and not self.caller.hungup
+                        status = "NOANSWER" if timed_out else "CANCEL"
+                        dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", status)])
                         if winner is not None:
                             self.losers.append(out)
                         out.hangup_cause = 26 if winner is not None else 0
