@@ -203,3 +203,28 @@ async def test_unroutable_customer_gives_chanunavail(agi_sim) -> None:
     await ami.wait_for(lambda: ami.named("OriginateResponse"), 5)
     assert (ami.named("OriginateResponse")[0].get("Reason"), ami.named("Hangup")[0].get("Cause")) == ("0", "3")
     assert not [e for e in ami.named("Newchannel") if e.get("Channel", "").startswith("PJSIP/")]
+
+
+async def test_server_that_never_closes_is_dropped_after_the_grace() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never sends a command, never closes until we do
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    config = SimulatorConfig(
+        ami_port=0, time_scale=FAST, agi_port=server.sockets[0].getsockname()[1], agi_hangup_grace_s=20
+    )
+    sim = PBXSimulator(config)
+    await sim.start()
+    client = AMITestClient()
+    try:
+        sim.control.set_customer("5550003", Behaviour(answer_after=0.1, hangup_after=1.0))
+        await client.login(sim.ami_port)
+        await client.request("Originate", originate("5550003"))
+        await client.wait_for(lambda: len(client.named("Hangup")) == 2, 2)  # the customer and ;2 go first
+        assert [c["channel"][-2:] for c in sim.control.channels()] == [";1"]
+        await client.wait_for(lambda: len(client.named("Hangup")) == 3, 2)  # ;1 once the 20 s grace passed
+    finally:
+        await client.close()
+        await sim.stop()
+        server.close()

@@ -42,6 +42,7 @@ class AGISession:
     conn: AGIConnection
     notice_sent: bool = False
     _read: asyncio.Task[bytes] | None = None
+    _dead_since: float | None = None
 
     def write(self, data: bytes) -> None:
         if not self.writer.is_closing():
@@ -64,13 +65,22 @@ class AGISession:
             wake = asyncio.Event()
             self.ch.watchers.add(wake)
             waiter = asyncio.ensure_future(wake.wait())
+            timeout = None
             try:
                 if self.ch.hungup:
                     self.send_notice()
-                await asyncio.wait({self._read, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    timeout = self._grace_left()
+                await asyncio.wait({self._read, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self.ch.watchers.discard(wake)
                 waiter.cancel()
+            if timeout is not None and not self._read.done() and self._grace_left() <= 0:
+                log.info(
+                    "FastAGI server kept %s open %.0f s after the hangup; closing",
+                    self.ch.name,
+                    self.pbx.config.agi_hangup_grace_s,
+                )
+                return None
             if self._read.done():
                 try:
                     data = self._read.result()
@@ -78,6 +88,13 @@ class AGISession:
                     data = b""
                 self._read = None
                 self.conn.receive_data(data)
+
+    def _grace_left(self) -> float:
+        """Real seconds until we stop waiting for the server's close (a safety net Asterisk itself lacks)."""
+        loop = asyncio.get_running_loop()
+        if self._dead_since is None:
+            self._dead_since = loop.time()
+        return self._dead_since + self.pbx.clock.real(self.pbx.config.agi_hangup_grace_s) - loop.time()
 
     def close(self) -> None:
         if self._read is not None:

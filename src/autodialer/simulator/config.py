@@ -60,7 +60,8 @@ class SimulatorConfig:
     sound_seconds: dict[str, float] = field(default_factory=dict)
     default_sound_seconds: float = 1.0
     missing_sounds: frozenset[str] = frozenset({"no-such-file"})
-    # How long AGI waits for the FastAGI server to close after the channel hung up before giving up.
+    # Asterisk waits forever for the FastAGI server to close after a hangup; the simulator gives up after this
+    # many simulated seconds so a buggy server cannot leak channels in long test runs.
     agi_hangup_grace_s: float = 3600.0
     uniqueid_counter_start: int = 0
     local_counter_start: int = 0
