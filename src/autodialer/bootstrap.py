@@ -88,7 +88,7 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
         ping_interval=settings.ami_ping_interval_s,
         trace=settings.ami_trace,
     )
-    availability = AvailabilityTracker()
+    availability = AvailabilityTracker(settings.internal_context)
     gateway = AsteriskPbxGateway(
         ami, GatewayConfig(outgoing_context=settings.outgoing_context, connect_context=settings.connect_context)
     )

@@ -368,3 +368,22 @@ async def test_an_originate_lost_in_flight_is_rejected_and_its_channels_hung_up_
         ("Hangup", "Local/5551001@dialer-out-000007d0;2"),
     ]
     assert events == []  # rejected calls report nothing
+
+
+class _SilentLink:
+    """An AMI link that is up but never answers (Asterisk frozen: trace 09's SIGSTOP)."""
+
+    def is_connected(self) -> bool:
+        return True
+
+    async def send_action(self, action: Action) -> Response:
+        raise TimeoutError("no answer")
+
+    async def send_list_action(self, action: Action) -> ListResult:
+        raise TimeoutError("no answer")
+
+
+async def test_live_calls_report_an_unanswered_listing_as_a_connection_error() -> None:
+    gateway = AsteriskPbxGateway(_SilentLink(), GatewayConfig())
+    with pytest.raises(ConnectionError):
+        await gateway.live_calls()

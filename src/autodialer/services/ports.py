@@ -76,7 +76,9 @@ class CallControl(Protocol):
         ...
 
     async def live_calls(self) -> Sequence[LiveCall]:
-        """Calls the PBX knows right now that carry one of our call ids (for reconciliation after a restart)."""
+        """Calls the PBX knows right now that carry one of our call ids (for reconciliation after a restart).
+
+        Raises ConnectionError when the PBX cannot be asked now (link down, no answer)."""
         ...
 
     def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:

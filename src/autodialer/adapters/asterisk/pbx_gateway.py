@@ -148,8 +148,13 @@ class AsteriskPbxGateway:
         await self._hangup_channels(channels, cause)
 
     async def live_calls(self) -> Sequence[LiveCall]:
+        """Our calls the PBX lists now. A link that is down or does not answer is a ConnectionError (the port's
+        one error for "cannot tell now"), so callers never have to know the AMI client's timeout type."""
         candidates = self._tracker.calls_with_channels()
-        result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
+        try:
+            result = await self._ami.send_list_action(Action.build("CoreShowChannels"))
+        except TimeoutError as e:
+            raise ConnectionError(f"CoreShowChannels got no answer: {e}") from e
         groups: dict[str, list[Event]] = {}
         for item in result.items:
             linked = item.get("Linkedid")
