@@ -17,6 +17,7 @@ from collections.abc import Mapping
 _INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")
 _PHP_INT_MAX = 2**63 - 1
 
+
 def php_serialize(value: object) -> str:
     """The PHP serialize() text of a JSON-decoded value (str, int, float, bool, None, dict, list)."""
     parts: list[str] = []
