@@ -289,3 +289,11 @@ async def test_body_is_json_whatever_the_content_type(api: Api) -> None:
         response = await api.client.post(V1 + "/task", content=body, headers=headers)
         assert response.json()["result"] is True, content_type
     assert len(await api.rows("SELECT id FROM tasks")) == 4
+
+
+async def test_delete_and_task_not_found_golden_envelopes(api: Api) -> None:
+    await api.post("/task", {"name": "x"})
+    status, payload = await api.call("DELETE", "/task/1000000001")
+    assert (status, ordered(without_pid(payload))) == (200, ordered(envelope([])))
+    status, payload = await api.call("PUT", "/task/1000000001", {"state": 1})
+    assert (status, ordered(without_pid(payload))) == (200, ordered(envelope({"error": "TaskNotFound"}, False)))
