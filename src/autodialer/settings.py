@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     # --- HTTP API
     http_host: str = "0.0.0.0"
-    http_port: int = Field(default=8080, ge=1, le=65535)
+    http_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     # Requests from these peer addresses skip authentication (MikoPBX: 127.0.0.1; 2025+ also ::1).
     auth_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
     admin_login: str = "admin"

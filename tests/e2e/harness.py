@@ -1,0 +1,146 @@
+"""End-to-end harness: the PBX simulator and the whole service, talking over real loopback TCP.
+
+``running_stack`` starts the simulator (AMI server + FastAGI caller), then the service exactly as ``autodialer
+serve`` builds it (bootstrap.build_service: migrated database, AMI client, availability tracker, gateway, engine,
+FastAGI server, REST API under uvicorn), points the simulator's AGI() at our FastAGI port and yields a ``Stack`` with
+an HTTP client on the module prefix. The simulator runs on a compressed clock (``time_scale``); our own timers
+(retry delays, FastAGI grace) are real seconds, so tests set them small through settings overrides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from autodialer.bootstrap import Service, build_service
+from autodialer.settings import load_settings
+from autodialer.simulator.config import SimulatorConfig
+from autodialer.simulator.scenario import Scenario
+from autodialer.simulator.simulator import PBXSimulator
+
+MODULE = "/pbxcore/api/module-dialer/v1"
+
+
+@dataclass
+class Stack:
+    sim: PBXSimulator
+    service: Service
+    http: httpx.AsyncClient  # base_url = the module prefix on the real HTTP port
+    base_url: str
+
+    async def post_task(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.http.post("/task", content=json.dumps(body))
+        assert reply.status_code == 200, reply.text
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        return payload["data"]
+
+    async def post_poll(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.http.post("/polling", content=json.dumps(body))
+        assert reply.status_code == 200, reply.text
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        return payload["data"]
+
+    async def task(self, task_id: str | int) -> dict[str, Any]:
+        reply = await self.http.get(f"/task/{task_id}")
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        return payload["data"]
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Poll ``predicate`` (sync or async) until it returns a truthy value; fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    async def wait_final(self, task_id: str | int, timeout: float = 20.0) -> dict[str, Any]:
+        """The task once every number has a final result (closeTime != "0")."""
+
+        async def all_final() -> dict[str, Any] | None:
+            task = await self.task(task_id)
+            rows = task["results"]
+            return task if rows and all(r["closeTime"] != "0" for r in rows) else None
+
+        result: dict[str, Any] = await self.until(all_final, timeout, f"task {task_id} to finish")
+        return result
+
+    @staticmethod
+    def by_phone(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {row["phone"]: row for row in task["results"]}
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    data_dir: Path,
+    database_url: str = "",
+    *,
+    time_scale: float = 0.05,
+    scenario: Scenario | None = None,
+    sim_config: dict[str, Any] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Stack]:
+    sim = PBXSimulator(
+        SimulatorConfig(ami_port=0, time_scale=time_scale, **(sim_config or {})), scenario=scenario
+    )
+    await sim.start()
+    service: Service | None = None
+    server: uvicorn.Server | None = None
+    serve: asyncio.Task[None] | None = None
+    try:
+        overrides: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "ami_port": sim.ami_port,
+            "fastagi_port": 0,
+            "http_host": "127.0.0.1",
+            "http_port": 0,
+            "ami_ping_interval_s": 2.0,
+        }
+        overrides.update(settings)
+        service = await build_service(load_settings(**overrides))
+        assert service.dialer is not None
+        await service.dialer.start()
+        sim.config.agi_port = service.dialer.agi.port
+        server = uvicorn.Server(
+            uvicorn.Config(service.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
+        serve = asyncio.create_task(server.serve())
+        while not server.started:
+            if serve.done():
+                serve.result()
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        base_url = f"http://127.0.0.1:{port}{MODULE}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+            stack = Stack(sim, service, http, base_url)
+            await stack.until(service.dialer.availability.is_connected, 10, "the AMI link and first re-sync")
+            yield stack
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if serve is not None:
+            with contextlib.suppress(Exception):
+                await serve
+        if service is not None:
+            if service.dialer is not None:
+                await service.dialer.stop()
+            await service.db.dispose()
+        await sim.stop()
