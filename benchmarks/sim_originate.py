@@ -159,12 +159,14 @@ def free_port() -> int:
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--concurrent", type=int, default=2000)
+    ap.add_argument("--originate-rate", type=float, default=None, help="run the simulator with this cap")
     args = ap.parse_args()
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write(HOLD_DIALPLAN)
+    rate = ["--originate-rate", str(args.originate_rate)] if args.originate_rate else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autodialer.simulator", "--ami-port", str(port), "--dialplan", f.name],
+        [sys.executable, "-m", "autodialer.simulator", "--ami-port", str(port), "--dialplan", f.name, *rate],
         stderr=subprocess.DEVNULL,
     )
     try:
@@ -179,7 +181,8 @@ async def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
-    print("PBX simulator (subprocess, same host as the client):")
+    cap = f", capped at {args.originate_rate:g}/s" if args.originate_rate else ""
+    print(f"PBX simulator (subprocess, same host as the client{cap}):")
     for r in results:
         print(
             f"  phase {r['phase']} W={r['window']}: {r['calls']} calls {r['results']} in {r['seconds']} s -> "

@@ -162,3 +162,32 @@ async def test_getvar_setvar_and_user_event(ami: AMITestClient) -> None:
     await ami.request("UserEvent", [("UserEvent", "Ping"), ("Foo", "bar")])
     await ami.wait_for(lambda: ami.named("UserEvent"))
     assert (ami.named("UserEvent")[0].get("UserEvent"), ami.named("UserEvent")[0].get("Foo")) == ("Ping", "bar")
+
+
+async def test_originate_rate_caps_throughput() -> None:
+    import time
+
+    from autodialer.simulator import SimulatorConfig
+
+    sim = PBXSimulator(SimulatorConfig(ami_port=0, originate_rate=500))  # real time: 2 ms per originate
+    await sim.start()
+    c = AMITestClient()
+    try:
+        await c.login(sim.ami_port, ("Event: OriginateResponse",))
+        t0 = time.perf_counter()
+        for i in range(40):
+            c.send(
+                "Originate",
+                [
+                    ("Channel", f"Local/{100 + i}@load"),
+                    ("Context", "load-connect"),
+                    ("Exten", "10"),
+                    ("Priority", "1"),
+                    ("Async", "true"),
+                ],
+            )
+        await c.wait_for(lambda: len(c.named("OriginateResponse")) == 40, 5)
+        assert time.perf_counter() - t0 >= 39 / 500
+    finally:
+        await c.close()
+        await sim.stop()

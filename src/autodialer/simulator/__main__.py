@@ -22,6 +22,7 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--scenario", type=Path, default=None, help="JSON behaviour of customers and employees")
     p.add_argument("--time-scale", type=float, default=1.0, help="real seconds per simulated second")
     p.add_argument("--control-port", type=int, default=None, help="JSON control endpoint port (off by default)")
+    p.add_argument("--originate-rate", type=float, default=None, help="cap originates/s (real Asterisk: ~850)")
     a = p.parse_args(argv)
     return SimulatorConfig(
         host=a.host,
@@ -32,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         scenario_path=a.scenario,
         time_scale=a.time_scale,
         control_http_port=a.control_port,
+        originate_rate=a.originate_rate,
     )
 
 

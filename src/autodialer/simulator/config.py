@@ -54,6 +54,8 @@ class SimulatorConfig:
     queues: tuple[QueueConfig, ...] = (QueueConfig(),)
     # Real seconds per simulated second (1.0 = real time; tests use ~0.002).
     time_scale: float = 1.0
+    # Originates started per simulated second at most (None = as fast as we can; the lab Asterisk did ~850/s).
+    originate_rate: float | None = None
     scenario_path: Path | None = None
     control_http_port: int | None = None  # optional JSON control endpoint; None = off, 0 = ephemeral
     # Length of sound files played by STREAM FILE / Playback / GET DATA (seconds); missing ones fail.

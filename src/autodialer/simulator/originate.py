@@ -187,6 +187,7 @@ def originate_response(
 
 async def run_originate(pbx: PBX, req: OriginateRequest) -> bool:
     """Perform the originate; returns True when the channel was answered."""
+    await pbx.originate_slot()
     now = pbx.clock.now()
     uid = req.channel_id or pbx.channels.new_uniqueid(now)
     tech, _, rest = req.channel.partition("/")

@@ -55,6 +55,7 @@ class PBX:
         self.agi_sessions = 0
         self.started_at = clock.now()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._next_originate = 0.0
         from .queues import Queues  # late: queues needs the PBX helpers defined here
 
         self.queues = Queues(self)
@@ -94,6 +95,19 @@ class PBX:
         for queue in self.queues.queues.values():
             queue.callers.clear()
         self.started_at = self.clock.now()
+
+    async def originate_slot(self) -> None:
+        """Wait for this originate's turn when `originate_rate` caps throughput (Asterisk's ~850/s, README §7).
+
+        Slots are handed out in arrival order, one every 1/rate simulated seconds.
+        """
+        rate = self.config.originate_rate
+        if not rate:
+            return
+        now = self.clock.now()
+        slot = max(now, self._next_originate)
+        self._next_originate = slot + 1.0 / rate
+        await self.clock.sleep(slot - now)
 
     async def sleep(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
