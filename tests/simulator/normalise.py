@@ -37,6 +37,8 @@ KEY_FIELDS = (
     "Direction",
     "Variable",
     "UserEvent",
+    "AMDStatus",
+    "AMDCause",
     "Result",
 )
 _CHAN_RE = re.compile(r"^(?P<tech>Local|PJSIP)/(?P<base>.+)-(?P<hex>[0-9a-f]{8})(?P<half>;[12])?$")

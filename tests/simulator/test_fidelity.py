@@ -45,6 +45,7 @@ CASES = [
         {"(a) employee 201 busy": _employee_busy, "(b) employee 201 rings": _employee_no_answer},
     ),
     ("07-agi-poll-dtmf", "07-agi-poll-dtmf", {}),
+    ("08-amd-after-answer", None, {}),
     ("10-originate-direct-pjsip-reason-codes", None, {}),
     ("11-load-single-local-call-sample", None, {}),
     ("12-originate-answer-to-queue-2200", None, {}),
