@@ -77,7 +77,7 @@ class Channel:
     created_at: float = 0.0
     answered_at: float | None = None
     pbx_soft_hangup_sent: bool = False
-    callerid_refresh_pending: bool = False
+    callerid_refresh_pending: tuple[str, str] | None = None  # (num, name) ;2 takes when its bridge breaks
     in_agi: bool = False  # an AGI session owns the channel: apps it EXECs must not destroy it
 
     @property

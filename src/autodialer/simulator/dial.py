@@ -70,7 +70,8 @@ def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial")
         out.caller_num, out.caller_name = emp.exten, emp.display_name
     pbx.chan_event("Newchannel", out)
     out.exten = target.number
-    out.connected_num, out.connected_name = caller.caller_num, caller.caller_name
+    if app == "AppDial":  # app_queue tells the member who calls only once it rings (trace 12)
+        out.connected_num, out.connected_name = caller.caller_num, caller.caller_name
     if trunk:
         out.caller_num, out.caller_name = target.number, caller.caller_name
     if app == "AppDial":
@@ -89,10 +90,13 @@ def update_connected_line(pbx: PBX, caller: Channel, out: Channel) -> None:
     """
     caller.connected_num, caller.connected_name = out.caller_num, out.caller_name
     pbx.new_connected_line(caller)
+    if caller.tech == "Local" and caller.half == 2 and caller.peer is not None:
+        # ;1 learns whom ;2 dials, but takes it over only on ringing or at its very end (traces 02, 03).
+        caller.peer.callerid_refresh_pending = (out.caller_num, caller.peer.caller_name)
     two = caller.peer if caller.tech == "Local" and caller.half == 1 else None
     if two is None or two.destroyed:
         return
-    two.callerid_refresh_pending = True
+    two.callerid_refresh_pending = (out.caller_num, out.caller_name)
     far = pbx.bridges.peer_of(two)
     if far is not None:
         far.connected_num, far.connected_name = out.caller_num, out.caller_name
@@ -104,6 +108,7 @@ def indicate_ringing(pbx: PBX, caller: Channel, out: Channel) -> None:
     one = caller.peer if caller.tech == "Local" and caller.half == 2 else None
     if one is not None and not one.destroyed and one.state not in (RINGING, UP):
         one.caller_num = out.caller_num
+        one.callerid_refresh_pending = None
         pbx.new_state(one, RINGING)
         pbx.new_callerid(one)
 
@@ -184,7 +189,8 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
             outs.remove(out)
             pbx.destroy(out)
         if not outs:
-            pbx.set_var(caller, "DIALSTATUS", status)
+            # A 404 ends the Dial with DialEnd NOANSWER but DIALSTATUS=CHANUNAVAIL (trace 05).
+            pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL" if caller.hangup_cause == 1 else status)
             return None
         if caller.hungup:
             for out in outs:
@@ -217,8 +223,9 @@ async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool) ->
     pbx.bridges.enter(bridge, caller)
     while not caller.hungup and not callee.hungup:
         await wait_any([caller, callee], None)
-    if caller.callerid_refresh_pending:
-        caller.callerid_refresh_pending = False
+    if caller.callerid_refresh_pending is not None:
+        caller.caller_num, caller.caller_name = caller.callerid_refresh_pending
+        caller.callerid_refresh_pending = None
         pbx.new_callerid(caller)
     if callee.hungup and not caller.hungup:
         pbx.bridges.leave(callee)

@@ -138,10 +138,13 @@ def start_local_pair(
             pbx.set_var(ch, key, value)
     pbx.new_exten(one, "AppDial2", "(Outgoing Line)")
     if caller_num is not None or caller_name is not None:
+        # The caller id lands first (NewCallerid still shows no connected line), then the connected line,
+        # which the pair shares at once (trace 02).
         for ch in (one, two):
-            ch.caller_num = ch.connected_num = caller_num or ""
-            ch.caller_name = ch.connected_name = caller_name or ""
+            ch.caller_num, ch.caller_name = caller_num or "", caller_name or ""
             pbx.new_callerid(ch)
+            for half in (one, two):
+                half.connected_num, half.connected_name = caller_num or "", caller_name or ""
             pbx.new_connected_line(ch)
     if pbx.dialplan.find(context, exten) is None:
         one.peer = two.peer = None  # no HangupRequest crosses a pair that never got bridged (trace 05)
@@ -231,9 +234,9 @@ def _pjsip_channel(pbx: PBX, req: OriginateRequest, target: Target, uid: str) ->
         pbx.set_var(out, key, value)
     pbx.new_exten(out, "AppDial2", "(Outgoing Line)")
     if req.caller_num is not None or req.caller_name is not None:
-        out.caller_num = out.connected_num = req.caller_num or ""
-        out.caller_name = out.connected_name = req.caller_name or ""
+        out.caller_num, out.caller_name = req.caller_num or "", req.caller_name or ""
         pbx.new_callerid(out)
+        out.connected_num, out.connected_name = out.caller_num, out.caller_name
         pbx.new_connected_line(out)
     return out
 
@@ -253,6 +256,9 @@ async def _follow(pbx: PBX, req: OriginateRequest, ch: Channel, uid: str) -> boo
         if ch.hungup:
             cause = ch.hangup_cause
             originate_response(pbx, req, False, req.channel, 0, uid)
+            if ch.callerid_refresh_pending is not None:
+                ch.caller_num, ch.caller_name = ch.callerid_refresh_pending
+                ch.callerid_refresh_pending = None
             dial_event(pbx, "DialEnd", None, ch, [("DialStatus", dial_status(cause))])
             pbx.destroy(ch)
             if ch.tech == "Local":

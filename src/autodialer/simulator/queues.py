@@ -229,12 +229,16 @@ class _QueueCall:
             target = Target(m.exten, m.exten, m.exten)
             out = make_callee(self.pbx, self.caller, target, app="AppQueue")
             out.exten = self.caller.exten
+            # AgentCalled already shows whom the member will see; DialBegin still the empty connected line.
+            seen = {"DestConnectedLineNum": self.caller.caller_num, "DestConnectedLineName": self.caller.caller_name}
+            dest = [(k, seen.get(k, v)) for k, v in out.fields("Dest")]
             self.pbx.chan_event(
                 "AgentCalled",
                 self.caller,
-                [*out.fields("Dest"), ("Queue", self.queue.name), ("Interface", m.interface), ("MemberName", m.name)],
+                [*dest, ("Queue", self.queue.name), ("Interface", m.interface), ("MemberName", m.name)],
             )
             dial_event(self.pbx, "DialBegin", self.caller, out, [("DialString", m.interface)])
+            out.connected_num, out.connected_name = self.caller.caller_num, self.caller.caller_name
             self.pbx.spawn(far_end(self.pbx, out, behaviour_for(self.pbx, target)))
             calls.append((m, out))
         return calls
