@@ -179,6 +179,7 @@ def test_originate_response_position_does_not_change_the_outcome(data: st.DataOb
         (0, 16, None, True, False, OC.NO_ROUTE),  # MikoPBX: "cannot complete" played, then a normal clearing
         (3, 16, None, True, False, OC.NO_ANSWER),
         (0, 20, None, True, False, OC.PROVIDER_UNAVAILABLE),
+        (0, 3, None, True, False, OC.PROVIDER_UNAVAILABLE),  # Dial could not create the trunk channel (chan_pjsip)
         (0, None, None, False, False, OC.PROVIDER_UNAVAILABLE),
         (0, 66, "CHANUNAVAIL", True, False, OC.PROVIDER_UNAVAILABLE),
         (0, 38, None, True, True, OC.PROVIDER_UNAVAILABLE),

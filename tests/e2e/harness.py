@@ -85,6 +85,78 @@ class Stack:
     def by_phone(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {row["phone"]: row for row in task["results"]}
 
+    async def put_task(self, task_id: str | int, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.http.put(f"/task/{task_id}", content=json.dumps(body))
+        assert reply.status_code == 200, reply.text
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        return payload["data"]
+
+    async def results_since(self, change_time: str | int) -> list[dict[str, Any]]:
+        """GET /results/{changeTime} as 1C reads it: the rows changed at or after ``change_time``."""
+        reply = await self.http.get(f"/results/{change_time}")
+        assert reply.status_code == 200, reply.text
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        rows: list[dict[str, Any]] = payload["data"]["results"]
+        return rows
+
+    def originates(self) -> list[dict[str, Any]]:
+        """Every Originate the simulator received from the dialer (ChannelId = our call id), in arrival order."""
+        return [r for r in self.sim.control.requests if (r["channel_id"] or "").startswith("dlr-")]
+
+    def record_events(self, *names: str) -> list[tuple[str, dict[str, str]]]:
+        """From now on, every simulator AMI event named one of ``names`` (all when empty) is appended to the
+        returned list as (name, fields), in emission order."""
+        seen: list[tuple[str, dict[str, str]]] = []
+
+        def record(name: str, fields: list[tuple[str, str]]) -> None:
+            if not names or name in names:
+                seen.append((name, dict(fields)))
+
+        self.sim.pbx.bus.subscribe(record)
+        return seen
+
+
+class ChannelSampler:
+    """Samples the simulator's live channels every ``interval`` seconds while running (``async with``).
+
+    ``snapshots`` keeps each sample as the list of channel dicts of ``SimulatorControl.channels()``; the tests read
+    concurrency from it (how many calls of ours, how many channels of an employee) without trusting our own code.
+    """
+
+    def __init__(self, sim: PBXSimulator, interval: float = 0.005) -> None:
+        self._sim = sim
+        self._interval = interval
+        self.snapshots: list[list[dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.snapshots.append(self._sim.control.channels())
+            await asyncio.sleep(self._interval)
+
+    async def __aenter__(self) -> ChannelSampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def max_calls(self, prefix: str = "dlr-") -> int:
+        """The most calls of ours (distinct Linkedids) live at one time."""
+        return max(
+            (len({c["linkedid"] for c in snap if c["linkedid"].startswith(prefix)}) for snap in self.snapshots),
+            default=0,
+        )
+
+    def max_channels(self, name_prefix: str) -> int:
+        """The most live channels whose name starts with ``name_prefix`` (``PJSIP/201-``) at one time."""
+        return max((sum(1 for c in snap if c["channel"].startswith(name_prefix)) for snap in self.snapshots), default=0)
+
 
 @contextlib.asynccontextmanager
 async def running_stack(
@@ -96,9 +168,7 @@ async def running_stack(
     sim_config: dict[str, Any] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
-    sim = PBXSimulator(
-        SimulatorConfig(ami_port=0, time_scale=time_scale, **(sim_config or {})), scenario=scenario
-    )
+    sim = PBXSimulator(SimulatorConfig(ami_port=0, time_scale=time_scale, **(sim_config or {})), scenario=scenario)
     await sim.start()
     service: Service | None = None
     server: uvicorn.Server | None = None

@@ -43,6 +43,10 @@ _UNALLOCATED_CAUSES = frozenset({1, 22, 28})  # unallocated, number changed, inv
 _NO_ANSWER_CAUSES = frozenset({18, 19})
 _CONGESTION_CAUSES = frozenset({34, 41, 42, 44, 47})
 _UNAVAILABLE_CAUSES = frozenset({20, 27, 38, 66})  # subscriber absent, destination out of order, network down
+# "No route to destination": chan_pjsip's request failure (endpoint unknown, no contact), which Dial copies to the
+# calling channel. With no trunk leg seen it means the outgoing Dial ran but could not create the provider channel
+# (DIALSTATUS CHANUNAVAIL); a dialplan without a route clears with 0 (plain Asterisk) or 16 (MikoPBX) instead.
+_DIAL_UNAVAILABLE_CAUSE = 3
 
 
 def customer_outcome(
@@ -57,7 +61,7 @@ def customer_outcome(
     if not had_customer_leg:
         # The outgoing context never dialled anybody: no route for the number (cause 0 on plain Asterisk; MikoPBX
         # plays "cannot complete" first and clears normally), unless it could not even reach the provider.
-        if cause in _UNAVAILABLE_CAUSES:
+        if cause in _UNAVAILABLE_CAUSES or cause == _DIAL_UNAVAILABLE_CAUSE:
             return CustomerOutcome.PROVIDER_UNAVAILABLE
         return CustomerOutcome.NO_ANSWER if reason == REASON_TIMEOUT else CustomerOutcome.NO_ROUTE
     if cause in _BUSY_CAUSES or dial_status == "BUSY" or reason == REASON_BUSY:
