@@ -1,0 +1,123 @@
+"""Helpers for the poll end-to-end tests: the e2e stack with the TTS engine observed, plus poll-shaped requests.
+
+``poll_stack`` is ``harness.running_stack`` with one difference: the speech engine the service builds (espeak-ng,
+unchanged) is wrapped in ``RecordingSpeech``, which records every text it is asked to speak before passing it on.
+Production wiring stays as it is; only ``bootstrap.build_prompt_renderer`` is replaced for the duration, with the
+same construction around the wrapped engine. The tests read ``speech.texts`` to prove what the customer heard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from autodialer import bootstrap
+from autodialer.adapters.audio.process import CommandRunner
+from autodialer.adapters.tts.engine import SpeechEngine
+from autodialer.adapters.tts.espeak import EspeakEngine
+from autodialer.adapters.tts.prompt_cache import PromptRenderer
+from autodialer.settings import Settings
+from autodialer.simulator.dialplan import LAB_DIALPLAN
+from tests.e2e.harness import Stack, running_stack
+
+
+@dataclass
+class RecordingSpeech:
+    """A SpeechEngine that records (text, voice) of every synthesis and delegates to the real engine."""
+
+    inner: SpeechEngine
+    texts: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def version(self) -> str:
+        return await self.inner.version()
+
+    async def voices(self) -> Collection[str]:
+        return await self.inner.voices()
+
+    async def synthesize(self, text: str, voice: str, out: Path) -> None:
+        self.texts.append((text, voice))
+        await self.inner.synthesize(text, voice, out)
+
+    def spoken(self) -> list[str]:
+        return [text for text, _ in self.texts]
+
+
+@dataclass
+class PollStack:
+    stack: Stack
+    speech: RecordingSpeech
+
+    async def post_poll(self, body: dict[str, Any]) -> str:
+        data = await self.stack.post_poll(body)
+        return str(data["id"])
+
+    async def post_poll_raw(self, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.stack.http.post("/polling", content=json.dumps(body))
+        payload: dict[str, Any] = reply.json()
+        return payload
+
+    async def poll_task(self, poll_id: str, numbers: list[Any], **fields: Any) -> str:
+        body = {"name": "poll", "innerNumType": "polling", "innerNum": poll_id, "numbers": numbers, **fields}
+        return str((await self.stack.post_task(body))["id"])
+
+    async def polling_results(self, change_time: str = "0") -> list[dict[str, Any]]:
+        reply = await self.stack.http.get(f"/polling-results/{change_time}")
+        payload: dict[str, Any] = reply.json()
+        assert payload["result"] is True, payload
+        rows: list[dict[str, Any]] = payload["data"]["results"]
+        return rows
+
+    def prompts(self) -> list[str]:
+        """Every file name the simulator was asked to play (STREAM FILE), in order."""
+        return [name for _, name in self.stack.sim.control.prompts]
+
+
+PRODUCTION_DIALPLAN = Path(__file__).resolve().parents[2] / "docs" / "dialplan" / "extensions_autodialer.conf"
+
+
+def production_dialplan() -> str:
+    """The lab's [internal] extensions plus our documented [dialer-out] and a [dialer-connect] sending polls to /poll.
+
+    The lab's own [dialer-connect] uses ``_X.``, which never matches a one-digit poll id (MikoPBX numbers polls
+    from 1). The documented [dialer-connect] picks /poll with GotoIf and a priority label, which the simulator's
+    dialplan interpreter does not read; ``/${DIALER_MODE}`` reaches the same FastAGI route (connect or poll).
+    """
+    internal = next(part for part in LAB_DIALPLAN.split("\n[") if part.startswith("internal]"))
+    documented = PRODUCTION_DIALPLAN.read_text()
+    dialer_out = documented[documented.index("\n[dialer-out]") : documented.index("\n[dialer-connect]")]
+    connect = (
+        "[dialer-connect]\n"
+        "exten => _[0-9*#+]!,1,NoOp(autodialer ${DIALER_CALL_ID}: answered, ${DIALER_MODE} ${EXTEN})\n"
+        " same => n,AGI(agi://127.0.0.1:4573/${DIALER_MODE},${EXTEN},${DIALER_MODE})\n"
+        " same => n,Hangup()\n"
+    )
+    return f"[{internal}{dialer_out}\n\n{connect}"
+
+
+@contextlib.asynccontextmanager
+async def poll_stack(
+    data_dir: Path, database_url: str = "", *, sim_config: dict[str, Any] | None = None, **kwargs: Any
+) -> AsyncIterator[PollStack]:
+    dialplan = data_dir / "extensions.conf"
+    dialplan.write_text(production_dialplan())
+    recorder: list[RecordingSpeech] = []
+
+    def build(settings: Settings, runner: CommandRunner | None = None) -> PromptRenderer:
+        speech = RecordingSpeech(EspeakEngine(runner))
+        recorder.append(speech)
+        return PromptRenderer(speech, settings.tts_cache_dir, settings.tts_default_lang, runner)
+
+    with mock.patch.object(bootstrap, "build_prompt_renderer", build):
+        config = {"dialplan_path": dialplan, **(sim_config or {})}
+        async with running_stack(data_dir, database_url, sim_config=config, **kwargs) as stack:
+            assert len(recorder) == 1, "the service builds exactly one prompt renderer"
+            yield PollStack(stack, recorder[0])
