@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from tests.e2e.harness import Stack, running_stack
+
 from autodialer import bootstrap
 from autodialer.adapters.audio.process import CommandRunner
 from autodialer.adapters.tts.engine import SpeechEngine
@@ -23,7 +25,6 @@ from autodialer.adapters.tts.espeak import EspeakEngine
 from autodialer.adapters.tts.prompt_cache import PromptRenderer
 from autodialer.settings import Settings
 from autodialer.simulator.dialplan import LAB_DIALPLAN
-from tests.e2e.harness import Stack, running_stack
 
 
 @dataclass

@@ -13,11 +13,21 @@ LINEAR = {
     "crmId": "survey-1",
     "name": "Delivery survey",
     "questions": [
-        {"questionId": "q1", "questionText": "Are you ready to receive the parcel? Press 1 or 2.", "lang": "en-US",
-         "press": [{"key": "1", "action": "answer", "value": "yes", "nextQuestion": "q2"},
-                   {"key": "2", "action": "answer", "value": "no", "nextQuestion": "q2"}]},
-        {"questionId": "q2", "questionText": "Rate us from 1 to 5.", "lang": "en-US",
-         "press": [{"key": str(k), "action": "answer", "value": f"score {k}"} for k in range(1, 6)]},
+        {
+            "questionId": "q1",
+            "questionText": "Are you ready to receive the parcel? Press 1 or 2.",
+            "lang": "en-US",
+            "press": [
+                {"key": "1", "action": "answer", "value": "yes", "nextQuestion": "q2"},
+                {"key": "2", "action": "answer", "value": "no", "nextQuestion": "q2"},
+            ],
+        },
+        {
+            "questionId": "q2",
+            "questionText": "Rate us from 1 to 5.",
+            "lang": "en-US",
+            "press": [{"key": str(k), "action": "answer", "value": f"score {k}"} for k in range(1, 6)],
+        },
     ],
 }
 
