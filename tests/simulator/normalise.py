@@ -46,8 +46,60 @@ KEY_FIELDS = (
     "DestConnectedLineNum",
     "Priority",
     "AppData",
+    "DialString",
+    "Extension",
+    "Interface",
+    "MemberName",
+    "Position",
+    "Count",
+    "Command",
+    "ResultCode",
+    "Hint",
+    "StatusText",
+    "Cause-txt",
+    "LocalOptimization",
+    "Paused",
+    "Membership",
+    "Penalty",
+    "Ringinuse",
+    "ObjectName",
+    "DeviceState",
+    "Key",
+    "Val",
     "AMDCause",
     "Result",
+)
+# Fields that differ between any two runs (clocks, counters, session and bridge ids, durations).
+VOLATILE = frozenset(
+    {
+        "EventTV",
+        "SessionTV",
+        "SessionID",
+        "RemoteAddress",
+        "LocalAddress",
+        "Uptime",
+        "LastReload",
+        "Timestamp",
+        "CommandId",
+        "BridgeUniqueid",
+        "HoldTime",
+        "TalkTime",
+        "RingTime",
+        "DurationMs",
+        "LastCall",
+        "LoginTime",
+        "LastPause",
+        "CallsTaken",
+        "Value",
+        "Holdtime",
+        "Completed",
+        "CoreStartupTime",
+        "CoreReloadTime",
+        "CoreStartupDate",
+        "CoreReloadDate",
+        "CoreProcessedCalls",
+        "ActionID",
+    }
 )
 _CHAN_RE = re.compile(r"^(?P<tech>Local|PJSIP)/(?P<base>.+)-(?P<hex>[0-9a-f]{8})(?P<half>;[12])?$")
 
@@ -56,6 +108,7 @@ _CHAN_RE = re.compile(r"^(?P<tech>Local|PJSIP)/(?P<base>.+)-(?P<hex>[0-9a-f]{8})
 class Normaliser:
     """Turns raw ids into stable tokens (first seen = 1)."""
 
+    strict: bool = False  # compare every field except the volatile ones, in wire order
     chans: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
 
@@ -75,16 +128,18 @@ class Normaliser:
     def event(self, fields: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         out: list[tuple[str, str]] = []
         # DialState races the callee's Newstate (trace 10 shows both orders), so its state field is not stable.
-        unstable = {"DestChannelState"} if fields and fields[0] == ("Event", "DialState") else set()
+        unstable = (
+            {"DestChannelState", "DestChannelStateDesc"} if fields and fields[0] == ("Event", "DialState") else set()
+        )
         for key, value in fields:
             if key in unstable:
                 continue
-            if key == "Event" or key in KEY_FIELDS:
-                out.append((key, value))
-            elif key in _CHANNEL_KEYS:
+            if key in _CHANNEL_KEYS:
                 out.append((key, self.channel(value)))
             elif key in _ID_KEYS:
                 out.append((key, self.ident(value)))
+            elif key == "Event" or key in KEY_FIELDS or (self.strict and key not in VOLATILE):
+                out.append((key, value))
         return tuple(out)
 
 
@@ -114,8 +169,10 @@ def trace_events(name: str, conn: str = "main") -> list[list[tuple[str, str]]]:
     return [f for d, f in trace_messages(name, conn) if d == "S->C" and f and f[0][0] == "Event"]
 
 
-def normalise(events: list[list[tuple[str, str]]], skip: frozenset[str] = frozenset()) -> list[tuple]:
-    n = Normaliser()
+def normalise(
+    events: list[list[tuple[str, str]]], skip: frozenset[str] = frozenset(), strict: bool = False
+) -> list[tuple]:
+    n = Normaliser(strict=strict)
     return [n.event(e) for e in events if dict(e).get("Event") not in skip]
 
 

@@ -159,7 +159,7 @@ def streams(events: list[tuple]) -> dict[str, list[tuple]]:
 
 def compare(trace: list[list[tuple[str, str]]], sim: list[list[tuple[str, str]]], skip: frozenset[str] = NOISE) -> None:
     """Assert the simulator's stream matches the trace: same multiset of normalised events, same order per channel."""
-    t, s = normalise(trace, skip), normalise(sim, skip)
+    t, s = normalise(trace, skip, strict=True), normalise(sim, skip, strict=True)
     missing = collections.Counter(t) - collections.Counter(s)
     extra = collections.Counter(s) - collections.Counter(t)
     assert not missing and not extra, (

@@ -2,7 +2,8 @@
 
 Each test replays one recorded scenario (actions, pauses scaled 1:100, the same customer/employee behaviour,
 the recorded FastAGI commands) and compares the event stream with the trace after normalising ids:
-identical multiset of events (names + key fields) and identical order per channel where Asterisk fixes it.
+identical multiset of events (every field, in wire order, except clocks/counters/ids listed in
+normalise.VOLATILE) and identical order per channel where Asterisk fixes it.
 """
 
 from __future__ import annotations

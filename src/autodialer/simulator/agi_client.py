@@ -190,5 +190,8 @@ async def _run_command(session: AGISession, cmd: Command) -> None:
         res = await execute(pbx, ch, cmd)
     if dead_at_start:
         session.send_notice()
-    pbx.chan_event("AGIExecEnd", ch, [*head, ("ResultCode", str(res.code)), ("Result", result_text(cmd, res))])
+    text = result_text(cmd, res)
+    # res_agi reports a handler failure's result value as the code (trace 07: ResultCode -1, Result Failure).
+    code = res.result if text == "Failure" and res.result is not None else str(res.code)
+    pbx.chan_event("AGIExecEnd", ch, [*head, ("ResultCode", code), ("Result", text)])
     session.write(session.conn.send(res))

@@ -77,7 +77,8 @@ async def app_dial(pbx: PBX, ch: Channel, data: str) -> str:
     args = split_args(data)
     targets = args[0].split("&") if args else []
     timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
-    return await dial(pbx, ch, targets, timeout)
+    options = args[2] if len(args) > 2 else ""
+    return await dial(pbx, ch, targets, timeout, go_on="g" in options)
 
 
 async def app_set(pbx: PBX, ch: Channel, data: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
-from .endpoints import far_end
+from .endpoints import SIP_CANCELLED, far_end
 from .pbx import HANGUP
 from .scenario import Behaviour
 
@@ -69,7 +69,8 @@ def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial")
         emp = next(e for e in pbx.config.employees if e.exten == target.endpoint)
         out.caller_num, out.caller_name = emp.exten, emp.display_name
     pbx.chan_event("Newchannel", out)
-    out.exten = target.number
+    if app == "AppDial":
+        out.exten = target.number
     if app == "AppDial":  # app_queue tells the member who calls only once it rings (trace 12)
         out.connected_num, out.connected_name = caller.caller_num, caller.caller_name
     if trunk:
@@ -118,8 +119,11 @@ def dial_event(pbx: PBX, name: str, caller: Channel | None, out: Channel, extra:
     pbx.emit(name, fields)
 
 
-async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float | None) -> str:
-    """Run Dial(targets, timeout) for `caller`; returns HANGUP if the caller must stop its dialplan."""
+async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float | None, go_on: bool = False) -> str:
+    """Run Dial(targets, timeout) for `caller`; returns HANGUP if the caller must stop its dialplan.
+
+    `go_on` is Dial option `g`: when the callee hangs up the bridge, the caller continues its dialplan (or AGI).
+    """
     outs: list[Channel] = []
     for raw in targets:
         target = parse_target(pbx, raw)
@@ -142,7 +146,7 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
     answered = await _wait_answer(pbx, caller, outs, timeout_s)
     if answered is None:
         return HANGUP if caller.hungup else ""
-    return await _bridge(pbx, caller, answered, caller.in_agi)
+    return await _bridge(pbx, caller, answered, caller.in_agi, go_on)
 
 
 def _dial_local(pbx: PBX, caller: Channel, target: Target) -> Channel:
@@ -179,6 +183,8 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
             for other in outs:
                 if other is not answered:
                     _end_callee(pbx, caller, other, "CANCEL", 26)
+            if answered.tech == "PJSIP":  # the answered leg leaves its dialplan position (DestExten "")
+                answered.exten = ""
             dial_event(pbx, "DialEnd", caller, answered, [("DialStatus", "ANSWER")])
             pbx.set_var(caller, "DIALSTATUS", "ANSWER")
             return answered
@@ -209,15 +215,16 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
 def _end_callee(pbx: PBX, caller: Channel, out: Channel, status: str, cause: int) -> None:
     dial_event(pbx, "DialEnd", caller, out, [("DialStatus", status)])
     out.hangup_cause = cause
+    if out.tech == "PJSIP" and out.state == RINGING and status == "CANCEL" and cause != 26:
+        out.tech_cause = SIP_CANCELLED
     pbx.destroy(out)
 
 
-async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool) -> str:
+async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool, go_on: bool = False) -> str:
     if caller.state != UP:
         pbx.new_state(caller, UP)
     bridge = pbx.bridges.create()
     if callee.tech == "PJSIP":
-        callee.exten = ""
         pbx.new_exten(callee, "AppDial", "(Outgoing Line)")
     pbx.bridges.enter(bridge, callee)
     pbx.bridges.enter(bridge, caller)
@@ -227,6 +234,11 @@ async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool) ->
         caller.caller_num, caller.caller_name = caller.callerid_refresh_pending
         caller.callerid_refresh_pending = None
         pbx.new_callerid(caller)
+    if callee.hungup and not caller.hungup and go_on:
+        pbx.bridges.leave(callee)
+        pbx.bridges.leave(caller)
+        _finish_callee(pbx, callee, callee.hangup_cause)
+        return ""
     if callee.hungup and not caller.hungup:
         pbx.bridges.leave(callee)
         pbx.bridges.leave(caller)

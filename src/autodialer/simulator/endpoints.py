@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .pbx import PBX
 
 REJECT_CAUSE = {"busy": 17, "dnd": 17, "congestion": 34, "unallocated": 1}
+SIP_STATUS = {"busy": 486, "dnd": 486, "congestion": 503, "unallocated": 404}
+SIP_CANCELLED = 480  # what chan_pjsip records when Asterisk CANCELs a ringing call (traces 04, 10)
 
 
 async def far_end(pbx: PBX, out: Channel, behaviour: Behaviour) -> None:
@@ -27,6 +29,7 @@ async def far_end(pbx: PBX, out: Channel, behaviour: Behaviour) -> None:
             pbx.new_state(out, RINGING)
         await pbx.sleep(b.reject_after)
         if not out.hungup:
+            out.tech_cause = SIP_STATUS[b.outcome]
             pbx.hangup_request(out, REJECT_CAUSE[b.outcome])
         return
     if b.ring:

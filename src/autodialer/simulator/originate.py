@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .channels import RINGING, UP, Channel, wait_any
 from .dial import Target, behaviour_for, dial_event, dial_status, parse_target
-from .endpoints import far_end
+from .endpoints import SIP_CANCELLED, far_end
 
 if TYPE_CHECKING:
     from .pbx import PBX
@@ -267,6 +267,8 @@ async def _follow(pbx: PBX, req: OriginateRequest, ch: Channel, uid: str) -> boo
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             ch.hangup_cause = 19
+            if ch.tech == "PJSIP":
+                ch.tech_cause = SIP_CANCELLED
             pbx.destroy(ch)
             originate_response(pbx, req, False, req.channel, 3, uid)
             return False

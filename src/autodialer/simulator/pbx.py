@@ -53,6 +53,7 @@ class PBX:
         self.requests: list[dict[str, Any]] = []  # every Originate received, wazo-mock style
         self.prompts: list[tuple[str, str]] = []  # (channel name, sound file) for every file streamed
         self.agi_sessions = 0
+        self._callids: dict[str, str] = {}  # linkedid -> "[C-%08x]", as CHANNEL(callid) shows it
         self.started_at = clock.now()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._next_originate = 0.0
@@ -131,9 +132,18 @@ class PBX:
                 "CALLERID(name)": ch.caller_name,
                 "LINKEDID": ch.linkedid,
                 "CHANNEL(state)": "Up" if ch.state == UP else "Down",
+                "CHANNEL(uniqueid)": ch.uniqueid,
+                "CHANNEL(linkedid)": ch.linkedid,
+                "CHANNEL(callid)": self.callid(ch),
             }
         )
         return values
+
+    def callid(self, ch: Channel) -> str:
+        """The log call id of the call (`[C-00000003]`, spec §3.4 verboseCallId); one per Linkedid here."""
+        if ch.linkedid not in self._callids:
+            self._callids[ch.linkedid] = f"[C-{len(self._callids) + 1:08x}]"
+        return self._callids[ch.linkedid]
 
     def get_var(self, ch: Channel, name: str) -> str | None:
         if name.startswith("${") and name.endswith("}"):
@@ -179,9 +189,13 @@ class PBX:
             return
         if cause:
             ch.hangup_cause = cause
-        self.chan_event("HangupRequest", ch, [("Cause", str(cause))])
+        self.chan_event("HangupRequest", ch, [("Cause", str(cause)), *self._tech_cause(ch)])
         ch.hungup = True
         ch.poke()
+
+    @staticmethod
+    def _tech_cause(ch: Channel) -> list[tuple[str, str]]:
+        return [] if ch.tech_cause is None else [("TechCause", str(ch.tech_cause))]
 
     def soft_hangup(self, ch: Channel, flag: int) -> None:
         if ch.destroyed:
@@ -198,7 +212,11 @@ class PBX:
         if peer is not None and not peer.destroyed:
             self.hangup_request(peer, ch.hangup_cause)
         cause = ch.hangup_cause
-        self.chan_event("Hangup", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))])
+        self.chan_event(
+            "Hangup",
+            ch,
+            [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")), *self._tech_cause(ch)],
+        )
         self.channels.remove(ch)
         self.devices.channel_gone(ch)
         ch.poke()

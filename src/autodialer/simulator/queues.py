@@ -85,13 +85,18 @@ class Queues:
             ("LastCall", str(m.last_call)),
             ("LastPause", str(m.last_pause)),
             ("LoginTime", str(m.login_time)),
-            ("InCall", "1" if m.in_call else "0"),
+            ("InCall", "1" if m.in_call or self._answered_queue_call(m) else "0"),
             ("Status", status),
             ("Paused", "1" if m.paused else "0"),
             ("PausedReason", m.paused_reason),
             *tail,
             ("Wrapuptime", "0"),
         ]
+
+    def _answered_queue_call(self, m: Member) -> bool:
+        # Asterisk reports the member's state after AgentConnect, so an answered queue call already counts.
+        live = self._pbx.channels.live.values()
+        return any(c.queue_call and c.state == UP and c.device == m.interface for c in live)
 
     def member_state_changed(self, device: str) -> None:
         for queue in self.queues.values():
@@ -228,9 +233,13 @@ class _QueueCall:
                 continue
             target = Target(m.exten, m.exten, m.exten)
             out = make_callee(self.pbx, self.caller, target, app="AppQueue")
-            out.exten = self.caller.exten
-            # AgentCalled already shows whom the member will see; DialBegin still the empty connected line.
-            seen = {"DestConnectedLineNum": self.caller.caller_num, "DestConnectedLineName": self.caller.caller_name}
+            out.queue_call = True
+            # AgentCalled already shows where the member will be and whom it will see; DialBegin does not yet.
+            seen = {
+                "DestConnectedLineNum": self.caller.caller_num,
+                "DestConnectedLineName": self.caller.caller_name,
+                "DestExten": self.caller.exten,
+            }
             dest = [(k, seen.get(k, v)) for k, v in out.fields("Dest")]
             self.pbx.chan_event(
                 "AgentCalled",
@@ -239,6 +248,7 @@ class _QueueCall:
             )
             dial_event(self.pbx, "DialBegin", self.caller, out, [("DialString", m.interface)])
             out.connected_num, out.connected_name = self.caller.caller_num, self.caller.caller_name
+            out.exten = self.caller.exten
             self.pbx.spawn(far_end(self.pbx, out, behaviour_for(self.pbx, target)))
             calls.append((m, out))
         return calls
