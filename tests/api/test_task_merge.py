@@ -3,6 +3,8 @@ in a live call is never deleted under it; posted numbers that exist keep their p
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.api.conftest import Api
 
 
@@ -105,3 +107,12 @@ async def test_every_write_wakes_the_dialer(api: Api) -> None:
     await api.post("/task", {"maxCountChannels": 0})
     await api.call("PUT", "/task/1000000009", {"state": 1})
     assert len(api.wakeups) == 3
+
+
+async def test_concurrent_posts_of_one_new_crm_id_make_one_task(api: Api) -> None:
+    bodies = [{"crmId": "race", "name": f"n{k}", "numbers": [str(100 + k)]} for k in range(6)]
+    results = await asyncio.gather(*(api.post("/task", body) for body in bodies))
+    assert [status for status, _ in results] == [200] * 6
+    assert {payload["data"]["id"] for _, payload in results} == {"1000000001"}
+    assert len(await api.rows("SELECT id FROM tasks")) == 1
+    assert len(await api.rows("SELECT id FROM task_numbers")) == 1  # each post's list is authoritative

@@ -1,6 +1,6 @@
 """Polls (MikoPBX Polling / Question / QuestionActions), versioned.
 
-POST /polling creates a poll or replaces the one with the same crm_id. Replacing does not delete anything: the
+POST /polling creates a poll or replaces the one with the same crm_id (timing included: see PollTiming). Replacing does not delete anything: the
 poll's ``version`` is bumped and the new questions and actions are inserted under it, so answers given under an
 older version still point at the question rows they were asked with; reads show the current version only.
 A poll posted without crmId gets ``MAX(id) + 1`` (the original's rule), moved up past any crm_id already taken.
@@ -9,7 +9,7 @@ A poll posted without crmId gets ``MAX(id) + 1`` (the original's rule), moved up
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db.tables import poll_actions, poll_questions, polls
+from autodialer.adapters.db.transactions import write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,15 @@ class PollQuestionData:
     question_file: str | None
     lang: str
     actions: Sequence[PollActionData] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PollTiming:
+    """How long a poll waits for a key, how often a question is replayed, how long a whole poll may last."""
+
+    digit_timeout_s: float = 5.0
+    max_repeats: int = 3
+    max_duration_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +67,17 @@ class SqlPollRepository:
         self._engine = engine
 
     async def save_poll(
-        self, *, crm_id: str, name: str | None, questions: Sequence[PollQuestionData], now: float
+        self,
+        *,
+        crm_id: str,
+        name: str | None,
+        questions: Sequence[PollQuestionData],
+        now: float,
+        timing: PollTiming | None = None,
     ) -> SavedPoll:
-        async with self._engine.begin() as connection:
+        # A re-POST replaces the whole definition, timing included: fields it leaves out go back to the defaults.
+        timing_values = asdict(timing or PollTiming())  # field names are the polls columns
+        async with write_transaction(self._engine) as connection:
             generated = not crm_id
             if generated:
                 crm_id = await _free_crm_id(connection)
@@ -68,7 +86,9 @@ class SqlPollRepository:
                 poll_id = (
                     await connection.execute(
                         insert(polls)
-                        .values(crm_id=crm_id, name=name or "", version=1, created_at=now, updated_at=now)
+                        .values(
+                            crm_id=crm_id, name=name or "", version=1, created_at=now, updated_at=now, **timing_values
+                        )
                         .returning(polls.c.id)
                     )
                 ).scalar_one()
@@ -77,7 +97,7 @@ class SqlPollRepository:
                 poll_id, version = existing["id"], existing["version"] + 1
                 stored_name = existing["name"] if name is None else name
                 await connection.execute(
-                    update(polls).where(polls.c.id == poll_id).values(version=version, name=stored_name, updated_at=now)
+                    update(polls).where(polls.c.id == poll_id).values(version=version, name=stored_name, updated_at=now, **timing_values)
                 )
             await _insert_questions(connection, poll_id, version, questions)
             return SavedPoll(poll_id, crm_id, stored_name, existing is None, generated)

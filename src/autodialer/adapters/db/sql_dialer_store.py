@@ -9,7 +9,7 @@ How the port maps onto the tables: ``ResultRow`` is the MikoPBX columns of ``tas
 ``settled`` ↔ ``outcome`` not null, ``m_dial_status`` ↔ ``dial_status``); ``task_numbers.active_attempt_id`` marks
 the number in flight. ``start_attempt`` claims the number with one conditional UPDATE (still open, not in a call,
 not being deleted, its task open), so an API change racing with the engine cannot make it dial a deleted, closed
-or busy number. Poll actions the API calls ``optout`` are the domain's ``dnc``.
+or busy number.
 """
 
 from __future__ import annotations
@@ -35,11 +35,10 @@ from autodialer.adapters.db.tables import (
     task_numbers,
     tasks,
 )
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.domain.mikopbx_results import ResultRow
-from autodialer.domain.poll_flow import PollAction, PollDefinition, Press, Question
+from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
-
-_API_TO_DOMAIN_ACTION = {"optout": PollAction.OPT_OUT.value}
 
 _open_numbers = (
     select(func.count())
@@ -180,7 +179,7 @@ class SqlDialerStore:
         return None if found is None else _number(found)
 
     async def close_task(self, task_id: int, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 update(tasks)
                 .where(
@@ -193,7 +192,7 @@ class SqlDialerStore:
             )
 
     async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             task_open = exists().where(
                 tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)
             )
@@ -231,7 +230,7 @@ class SqlDialerStore:
             return True
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             present = await connection.execute(select(task_numbers.c.id).where(task_numbers.c.id == number_id))
             if present.first() is None:
                 return
@@ -241,7 +240,7 @@ class SqlDialerStore:
             )
 
     async def update_attempt(self, attempt: Attempt) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 update(attempts)
                 .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
@@ -249,7 +248,7 @@ class SqlDialerStore:
             )
 
     async def finish_attempt(self, call_id: str, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             number_id = (
                 await connection.execute(
                     update(attempts)
@@ -305,7 +304,7 @@ class SqlDialerStore:
         )
 
     async def add_poll_answer(self, answer: PollAnswer) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             question_id = (
                 await connection.execute(
                     select(poll_questions.c.id)
@@ -334,7 +333,7 @@ class SqlDialerStore:
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         digits = "".join(c for c in phone if c.isdigit()) or phone
         values = {"phone_id": digits[-10:], "phone": phone[:64], "source": source[:64], "created_at": now}
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
 
@@ -363,7 +362,7 @@ def _question(question: RowMapping, actions: Sequence[RowMapping]) -> Question:
         press=tuple(
             Press(
                 key=a["key"],
-                action=_API_TO_DOMAIN_ACTION.get(a["action"], a["action"]),
+                action=a["action"],
                 value=a["value"] or "",
                 value_options=a["value_options"] or None,
                 next_question=a["next_question"] or None,

@@ -24,10 +24,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, insert, select, text, update
 from sqlalchemy.engine import Row, RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.tables import poll_answers, polls, task_numbers, tasks
+from autodialer.adapters.db.transactions import write_transaction
 
 DELETED_CRM_PREFIX = "\x1fdeleted:"
 
@@ -51,6 +53,10 @@ class TaskConflict(Exception):
         super().__init__(f"{field}: {rule}")
         self.field = field
         self.rule = rule
+
+
+class _CreateRace(Exception):
+    """Another transaction created the same crm_id (or id) between our lookup and our insert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +167,39 @@ class SqlTaskRepository:
         number_count: int,
         now: float,
     ) -> SavedTask:
-        """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring."""
-        async with self._engine.begin() as connection:
+        """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring.
+
+        Two posts creating the same crm_id at once: the loser's insert violates the unique key before any number
+        is read, so it simply runs again and merges into the winner's task.
+        """
+        for retry in (False, True):
+            try:
+                return await self._save_task(task_id, crm_id, columns, numbers, number_count, now)
+            except _CreateRace:
+                if retry:
+                    raise TaskConflict("crmId", "was created by a concurrent request; retry") from None
+        raise AssertionError("unreachable")
+
+    async def _save_task(
+        self,
+        task_id: int | None,
+        crm_id: str,
+        columns: Mapping[str, Any],
+        numbers: Iterable[list[NumberRow]] | None,
+        number_count: int,
+        now: float,
+    ) -> SavedTask:
+        async with write_transaction(self._engine) as connection:
             existing = await self._find(connection, task_id, crm_id)
             if existing is not None and existing["deleted"]:
                 raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
             if existing is not None:
                 row = await self._update(connection, existing["id"], columns, now)
             else:
-                row = await self._create(connection, task_id, crm_id, columns, now)
+                try:
+                    row = await self._create(connection, task_id, crm_id, columns, now)
+                except IntegrityError as e:
+                    raise _CreateRace from e
             await _check_poll(connection, row)
             if numbers is not None:
                 await self._write_numbers(connection, row["id"], numbers, number_count, now, existing is not None)
@@ -179,7 +209,7 @@ class SqlTaskRepository:
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
     ) -> RowMapping | None:
         """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             existing = await self._find(connection, None if crm_id else task_id, crm_id)
             if existing is None or existing["deleted"]:
                 return None
@@ -189,7 +219,7 @@ class SqlTaskRepository:
 
     async def delete_task(self, task_id: int, now: float) -> bool:
         """DELETE /task/{id}: soft-delete; numbers go except those in a live call (marked pending_delete)."""
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             found = await connection.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
