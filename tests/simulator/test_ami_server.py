@@ -191,3 +191,13 @@ async def test_originate_rate_caps_throughput() -> None:
     finally:
         await c.close()
         await sim.stop()
+
+
+async def test_action_without_name_and_list_commands(ami: AMITestClient) -> None:
+    from autodialer.protocols.ami import Action
+
+    ami.writer.write(ami.conn.send(Action((("ActionID", "no-name"),))))
+    await ami.wait_for(lambda: any(r.action_id == "no-name" for r in ami.responses))
+    assert next(r for r in ami.responses if r.action_id == "no-name").message == "Missing action in request"
+    commands = await ami.request("ListCommands")
+    assert commands.get("Originate") == "Originate" and commands.get("DBGetTree") == "DBGetTree"

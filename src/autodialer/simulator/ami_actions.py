@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 
 Handler = Callable[["AMISession", Action], Awaitable[str | None]]
 HANDLERS: dict[str, Handler] = {}
+NAMES: list[str] = []  # as Asterisk spells them, for ListCommands
 
 
 def action(name: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[name.lower()] = fn
+        NAMES.append(name)
         return fn
 
     return register
@@ -64,6 +66,9 @@ async def dispatch(s: AMISession, a: Action) -> str | None:
     name = a.name.lower()
     if not s.authenticated and name not in ("login", "logoff", "ping", "challenge"):
         s.respond(a, "Error", [("Message", "Permission denied")])
+        return None
+    if not name:
+        s.respond(a, "Error", [("Message", "Missing action in request")])
         return None
     handler = HANDLERS.get(name)
     if handler is None:
@@ -279,7 +284,7 @@ async def core_status(s: AMISession, a: Action) -> str | None:
 
 @action("ListCommands")
 async def list_commands(s: AMISession, a: Action) -> str | None:
-    s.respond(a, "Success", [(name, name) for name in sorted(HANDLERS)])
+    s.respond(a, "Success", [(name, name) for name in sorted(NAMES)])
     return None
 
 
