@@ -152,7 +152,7 @@ async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEn
     poll = await store.get_poll(1)
     assert poll is not None and [q.question_id for q in poll.questions] == ["1", "2"]
     assert poll.questions[0].text == "Hello <speach>" and poll.questions[0].lang == "en-US"
-    assert (poll.questions[0].press[0].action, poll.questions[0].press[0].next_question) == ("dnc", "2")
+    assert (poll.questions[0].press[0].action, poll.questions[0].press[0].next_question) == ("optout", "2")
     assert poll.questions[1].file == "/audio/x.wav"
     assert await store.get_poll(2) is None
     await store.add_poll_answer(PollAnswer(TASK, "1", 1, "9522233446", "79522233446", "3", "3", "call-1", T0))

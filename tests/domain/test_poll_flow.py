@@ -40,7 +40,7 @@ POLL = PollDefinition(
                 Press("3", "dial", "201"),
                 Press("5", "playback", "Thanks <name>", "text"),
                 Press("4", "", "", next_question="2"),
-                Press("9", "dnc", ""),
+                Press("9", "optout", ""),
             ),
         ),
         Question("2", "", file="/audio/taxi.wav", press=(Press("1", "answer", "taxi"),)),
@@ -98,7 +98,7 @@ def test_empty_action_saves_nothing_and_goes_on() -> None:
 
 def test_opt_out() -> None:
     step = press(start_poll(POLL, PARAMS, 0.0).state, "9")
-    assert step.instructions == (SaveAnswer("1", "dnc", "9"), OptOut(), END, Hangup())
+    assert step.instructions == (SaveAnswer("1", "optout", "9"), OptOut(), END, Hangup())
 
 
 def test_timeout_and_unknown_keys_replay_until_max_repeats_then_fail() -> None:

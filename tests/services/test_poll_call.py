@@ -17,7 +17,7 @@ POLL = PollDefinition(
             press=(
                 Press("1", "answer", "yes", next_question="q2"),
                 Press("3", "dial", "201"),
-                Press("9", "dnc", "stop"),
+                Press("9", "optout", "stop"),
             ),
         ),
         Question("q2", "", file="/audio/taxi", press=(Press("1", "playback", "Thanks", "text"),)),

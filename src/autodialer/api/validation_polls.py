@@ -5,7 +5,11 @@ Rules: ``questions`` 1..100, each with a unique ``questionId`` (default: its ind
 pseudo-keys ``timeout``/``invalid``), unique within the question, an ``action`` in "" answer playback dial
 (or our ``optout``), ``valueOptions`` text/file; a ``dial`` value must be an extension; ``nextQuestion`` must name
 a ``questionId`` of the same poll. Question-level ``nextQuestion`` (a quirk of the docs) is ignored, as the
-original ignores it.
+original ignores it. Optional poll-level timing (ours): ``digitTimeout`` seconds to wait for a key (0.1..60,
+default 5 as the original's WaitExten), ``maxRepeats`` replays of a question after a timeout or an unknown key
+(0..20, default 3), ``maxDuration`` seconds for the whole poll (1..3600, default 120 as TIMEOUT(absolute)).
+
+The opt-out action is called ``optout`` everywhere (wire, database, domain); it is the only spelling accepted.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData
-from autodialer.api.validation import FieldErrors, one_of, text
+from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, PollTiming
+from autodialer.api.validation import FieldErrors, integer, one_of, text
 
 MAX_QUESTIONS = 100
 KEYS = (*"0123456789", "*", "#", "timeout", "invalid")
@@ -31,6 +35,7 @@ class PollBody:
     echo: dict[str, Any]  # crmId/name as the client typed them
     name: str | None
     questions: list[PollQuestionData]
+    timing: PollTiming
 
 
 def parse_poll_body(body: dict[str, Any]) -> PollBody:
@@ -51,8 +56,40 @@ def parse_poll_body(body: dict[str, Any]) -> PollBody:
         errors.add("questions", f"must have at most {MAX_QUESTIONS} items")
     else:
         questions = _questions(errors, raw)
+    timing = _timing(errors, body)
     errors.raise_if_any()
-    return PollBody(crm_id, echo, name, questions)
+    return PollBody(crm_id, echo, name, questions, timing)
+
+
+def _timing(errors: FieldErrors, body: dict[str, Any]) -> PollTiming:
+    default = PollTiming()
+    digit_timeout = _seconds(errors, "digitTimeout", body.get("digitTimeout"), 0.1, 60.0)
+    repeats = body.get("maxRepeats")
+    max_repeats = None if repeats is None else integer(errors, "maxRepeats", repeats, 0, 20)
+    max_duration = _seconds(errors, "maxDuration", body.get("maxDuration"), 1.0, 3600.0)
+    return PollTiming(
+        digit_timeout_s=default.digit_timeout_s if digit_timeout is None else digit_timeout,
+        max_repeats=default.max_repeats if max_repeats is None else max_repeats,
+        max_duration_s=default.max_duration_s if max_duration is None else max_duration,
+    )
+
+
+def _seconds(errors: FieldErrors, field: str, value: object, lo: float, hi: float) -> float | None:
+    """A number of seconds in lo..hi, as a JSON number or a numeric string; None when absent."""
+    if value is None:
+        return None
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and len(value) <= 20:
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not lo <= number <= hi:  # NaN fails both comparisons
+        errors.add(field, f"must be a number of seconds in {lo:g}..{hi:g}")
+        return None
+    return number
 
 
 def _questions(errors: FieldErrors, raw: list[Any]) -> list[PollQuestionData]:

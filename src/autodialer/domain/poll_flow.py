@@ -2,7 +2,7 @@
 
 A poll asks its first question and waits for one key; the key's action runs (``answer``: save the configured value;
 ``playback``: save the key and play the value; ``dial``: save the value, end the poll as SUCCESS_POLLING and connect
-to the extension; ``dnc``: save, put the number on the do-not-call list and end; ``""``: save nothing) and the poll
+to the extension; ``optout``: save, put the number on the do-not-call list and end; ``""``: save nothing) and the poll
 goes on with the action's ``nextQuestion`` or ends with EVENT_POLLING_END. A timeout or an unknown key replays the
 question, unless the question has a ``timeout`` / ``invalid`` pseudo-key, which then acts like a pressed key.
 
@@ -34,7 +34,7 @@ class PollAction(StrEnum):
     ANSWER = "answer"
     PLAYBACK = "playback"
     DIAL = "dial"
-    OPT_OUT = "dnc"
+    OPT_OUT = "optout"
 
 
 @dataclass(frozen=True, slots=True)

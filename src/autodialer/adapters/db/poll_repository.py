@@ -1,8 +1,9 @@
 """Polls (MikoPBX Polling / Question / QuestionActions), versioned.
 
-POST /polling creates a poll or replaces the one with the same crm_id (timing included: see PollTiming). Replacing does not delete anything: the
-poll's ``version`` is bumped and the new questions and actions are inserted under it, so answers given under an
-older version still point at the question rows they were asked with; reads show the current version only.
+POST /polling creates a poll or replaces the one with the same crm_id (its timing too: see PollTiming). Replacing
+does not delete anything: the poll's ``version`` is bumped and the new questions and actions are inserted under
+it, so answers given under an older version still point at the question rows they were asked with; reads show the
+current version only.
 A poll posted without crmId gets ``MAX(id) + 1`` (the original's rule), moved up past any crm_id already taken.
 """
 
@@ -97,7 +98,9 @@ class SqlPollRepository:
                 poll_id, version = existing["id"], existing["version"] + 1
                 stored_name = existing["name"] if name is None else name
                 await connection.execute(
-                    update(polls).where(polls.c.id == poll_id).values(version=version, name=stored_name, updated_at=now, **timing_values)
+                    update(polls)
+                    .where(polls.c.id == poll_id)
+                    .values(version=version, name=stored_name, updated_at=now, **timing_values)
                 )
             await _insert_questions(connection, poll_id, version, questions)
             return SavedPoll(poll_id, crm_id, stored_name, existing is None, generated)

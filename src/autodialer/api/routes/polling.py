@@ -27,7 +27,7 @@ MAX_POLL_ID = 2**53 - 1
 async def post_polling(request: Request, context: ContextDep) -> Response:
     poll = parse_poll_body(parse_json_object(await read_body(request)))
     saved = await SqlPollRepository(context.db).save_poll(
-        crm_id=poll.crm_id, name=poll.name, questions=poll.questions, now=context.now()
+        crm_id=poll.crm_id, name=poll.name, questions=poll.questions, now=context.now(), timing=poll.timing
     )
     crm: Any = int(saved.crm_id) if saved.crm_id_generated else poll.echo["crmId"]
     name = poll.echo.get("name", None if saved.created else saved.name)
