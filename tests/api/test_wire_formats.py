@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autodialer.api.fast_json import render_json_fast
+from autodialer.api.fast_json import RowsJson, render_json_fast
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.validation import FieldErrors
 from autodialer.api.validation_tasks import time_call_allow
@@ -106,3 +106,19 @@ def test_change_time_is_exact_and_orders_like_the_integer(us: int) -> None:
     text = change_time(us)
     seconds, _, micro = text.partition(".")
     assert int(seconds) * 1_000_000 + int(micro) == us and len(micro) == 6
+
+
+@given(
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.text()), st.text(max_size=3)),
+        max_size=5,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_bulk_rows_render_exactly_like_dicts(rows: list[tuple[str | None, ...]], depth: int) -> None:
+    keys = ("id", "phone", "result")
+    bulk: Any = {"results": RowsJson(keys, rows)}
+    plain: Any = {"results": [dict(zip(keys, row, strict=True)) for row in rows]}
+    for _ in range(depth):
+        bulk, plain = {"data": bulk, "n": 1}, {"data": plain, "n": 1}
+    assert render_json_fast(bulk) == json.dumps(plain, indent=4).encode()

@@ -39,16 +39,6 @@ def change_time(us: int) -> str:
     return f"{seconds}.{micro:06d}"
 
 
-def number_row(row: Sequence[str | None]) -> dict[str, str | None]:
-    """A task_numbers row selected with task_repository.NUMBER_WIRE_COLUMNS (already strings)."""
-    return dict(zip(NUMBER_KEYS, row, strict=True))
-
-
-def answer_row(row: Sequence[str | None]) -> dict[str, str | None]:
-    """A poll_answers row selected with task_repository.ANSWER_WIRE_COLUMNS (already strings)."""
-    return dict(zip(ANSWER_KEYS, row, strict=True))
-
-
 def task_row(row: Sequence[Any]) -> dict[str, str | None]:
     """A tasks row selected with task_repository.TASK_WIRE_COLUMNS."""
     return {key: None if value is None else str(value) for key, value in zip(TASK_KEYS, row, strict=True)}

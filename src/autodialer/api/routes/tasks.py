@@ -17,9 +17,10 @@ from autodialer.adapters.db.task_repository import TASK_WIRE_COLUMNS, SqlTaskRep
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response
 from autodialer.api.errors import Refusal
+from autodialer.api.fast_json import RowsJson
 from autodialer.api.validation import FieldErrors, integer, parse_json_object, read_body
 from autodialer.api.validation_tasks import MAX_TASK_ID, TaskBody, number_chunks, parse_task_body
-from autodialer.api.wire_rows import TASK_KEYS, answer_row, number_row, task_row
+from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS, TASK_KEYS, task_row
 
 router = APIRouter()
 ContextDep = Annotated[AppContext, Depends(get_context)]
@@ -111,8 +112,8 @@ async def get_task(task_id: str, context: ContextDep) -> Response:
     if details is None:
         return envelope_response(False)
     data: dict[str, Any] = task_row(details.task)
-    data["results"] = [number_row(row) for row in details.numbers]
-    data["resultsPoling"] = [answer_row(row) for row in details.answers]  # sic: MikoPBX's spelling
+    data["results"] = RowsJson(NUMBER_KEYS, details.numbers)
+    data["resultsPoling"] = RowsJson(ANSWER_KEYS, details.answers)  # sic: MikoPBX's spelling
     return envelope_response(True, data)
 
 
