@@ -98,7 +98,6 @@ VOLATILE = frozenset(
         "CoreStartupDate",
         "CoreReloadDate",
         "CoreProcessedCalls",
-        "ActionID",
     }
 )
 _CHAN_RE = re.compile(r"^(?P<tech>Local|PJSIP)/(?P<base>.+)-(?P<hex>[0-9a-f]{8})(?P<half>;[12])?$")

@@ -12,7 +12,7 @@ import pytest
 
 from autodialer.simulator import Behaviour, PBXSimulator
 
-from .normalise import trace_events
+from .normalise import normalise, trace_events
 from .replay import SCALE, compare, replay, response_summary, trace_responses
 
 pytestmark = pytest.mark.skipif(not trace_events.__module__, reason="traces missing")
@@ -61,6 +61,8 @@ async def test_simulator_matches_trace(case: tuple) -> None:
         name, hooks=hooks, agi_name=agi, scale=scale[0] if scale else SCALE, sound_seconds=LONG_PROMPT
     )
     assert response_summary(result.responses) == response_summary(trace_responses(name))
+    responses = [list(r.fields) for r in result.responses]
+    assert normalise(responses, strict=True) == normalise(trace_responses(name), strict=True)
     compare(trace_events(name), result.events)
 
 
