@@ -5,7 +5,8 @@ Rules: ``questions`` 1..100, each with a unique ``questionId`` (default: its ind
 pseudo-keys ``timeout``/``invalid``), unique within the question, an ``action`` in "" answer playback dial
 (or our ``optout``), ``valueOptions`` text/file; a ``dial`` value must be an extension; ``nextQuestion`` must name
 a ``questionId`` of the same poll. Question-level ``nextQuestion`` (a quirk of the docs) is ignored, as the
-original ignores it. Optional poll-level timing (ours): ``digitTimeout`` seconds to wait for a key (0.1..60,
+original ignores it; so is a body ``id`` (the original wrote it into the primary key; we find polls by crmId).
+Optional poll-level timing (ours): ``digitTimeout`` seconds to wait for a key (0.1..60,
 default 5 as the original's WaitExten), ``maxRepeats`` replays of a question after a timeout or an unknown key
 (0..20, default 3), ``maxDuration`` seconds for the whole poll (1..3600, default 120 as TIMEOUT(absolute)).
 

@@ -100,7 +100,7 @@ def _scalar_columns(errors: FieldErrors, body: dict[str, Any], task: TaskBody, c
         kind = task.columns.get("inner_num_type")
         pattern, rule = (POLL_ID, "must be a poll id") if kind == "polling" else (EXTENSION, "must be an extension")
         inner = text(errors, "innerNum", body["innerNum"], max_len=32, allow_int=True, pattern=pattern, rule=rule)
-        task.columns["inner_num"] = inner
+        task.columns["inner_num"] = inner or ""
     if "maxCountChannels" in body:
         channels = integer(errors, "maxCountChannels", body["maxCountChannels"], 1, channels_ceiling)
         task.columns["max_count_channels"] = channels
