@@ -73,6 +73,12 @@ class AMITestClient:
         for f in filters:
             await self.request("Filter", [("Operation", "Add"), ("Filter", f)])
 
+    def stop_reading(self) -> None:
+        """Behave like a stuck client: stop consuming the socket so the server's buffer fills up."""
+        if self._task is not None:
+            self._task.cancel()
+        self.writer.transport.pause_reading()
+
     def named(self, name: str) -> list[Event]:
         return [e for e in self.events if e.name == name]
 

@@ -201,3 +201,12 @@ async def test_action_without_name_and_list_commands(ami: AMITestClient) -> None
     assert next(r for r in ami.responses if r.action_id == "no-name").message == "Missing action in request"
     commands = await ami.request("ListCommands")
     assert commands.get("Originate") == "Originate" and commands.get("DBGetTree") == "DBGetTree"
+
+
+async def test_client_that_stops_reading_is_dropped(ami: AMITestClient, sim: PBXSimulator) -> None:
+    sim.ami.max_backlog = 1  # any unsent byte counts as "not reading"
+    ami.stop_reading()
+    for _ in range(20000):  # 20 MB: more than the kernel buffers of a loopback socket hold
+        sim.pbx.emit("UserEvent", [("UserEvent", "Flood"), ("Pad", "x" * 1000)])
+    await asyncio.sleep(0.05)
+    assert not sim.ami.sessions

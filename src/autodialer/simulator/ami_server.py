@@ -57,8 +57,14 @@ class AMISession:
 
     # --- output --------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(data)
+        if self.writer.is_closing():
+            return
+        self.writer.write(data)
+        # Asterisk drops a client that stops reading (manager.conf writetimeout); we bound the backlog instead.
+        if self.writer.transport.get_write_buffer_size() > self.server.max_backlog:
+            log.warning("AMI session %s is not reading; dropping it", self.session_id)
+            self.writer.transport.abort()
+            self.close()
 
     def respond(self, action: Action, status: str, fields: Fields = ()) -> None:  # type: ignore[assignment]
         self.write(self.conn.send(Response.build(status, fields, action_id=action.action_id)))
@@ -138,6 +144,7 @@ class AMIServer:
         self.sessions: set[AMISession] = set()
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.max_backlog = 32 * 1024 * 1024  # bytes queued for one client before it is dropped
         self.thawed = asyncio.Event()
         self.thawed.set()
         self.reject_until = 0.0  # loop time: connections accepted and closed before the banner (restarting)
