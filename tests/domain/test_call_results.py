@@ -81,8 +81,9 @@ def test_customer_hangs_up_while_employee_rings() -> None:
         call_results.connect_ended("dlr-1", "CANCEL", customer_hung_up_first=True),
         call_results.call_ended("dlr-1", "Normal Clearing", "CANCEL"),
     )
-    # endDial(CANCEL) already gave the MikoPBX verdict: the employee did not answer in time
-    assert row.result == "FAIL_USER_NO_ANSWER"
+    # MikoPBX's dialplan stops when the caller leaves during Dial: no endDial, and endCall after startDial says
+    # "the client hung up before the employee answered".
+    assert (row.result, row.in_dial_state) == ("FAIL_CLIENT_H_BEFORE_ANSWER", None)
 
 
 def test_poll_results() -> None:

@@ -58,6 +58,23 @@ async def test_customer_hangs_up_first() -> None:
     assert h.store.numbers[number_id].row.result == "SUCCESS_CLIENT_H"
 
 
+def customer_hangs_up_while_the_employee_rings(channel: FakeChannel) -> int:
+    # As Asterisk does it: Dial gives -1 at once; the asynchronous HANGUP line reaches us only later.
+    channel.variables["DIALSTATUS"] = "CANCEL"
+    return -1
+
+
+async def test_customer_hangs_up_before_the_employee_answers() -> None:
+    h = Harness()
+    call_id, number_id = await answered(h)
+    channel = FakeChannel(on_dial=customer_hangs_up_while_the_employee_rings)
+    await handler(h).handle(channel, call_id)
+    h.end(call_id)
+    await h.step()
+    row = h.store.numbers[number_id].row
+    assert (row.result, row.state, row.in_dial_state) == ("FAIL_CLIENT_H_BEFORE_ANSWER", "endCall", None)
+
+
 async def test_employee_does_not_answer() -> None:
     h = Harness()
     call_id, number_id = await answered(h)

@@ -75,9 +75,11 @@ def agent_busy(call_id: str) -> RowEvent:
 
 
 def connect_ended(call_id: str, dial_status: str, customer_hung_up_first: bool) -> list[RowEvent]:
-    """After the Dial/Queue to the employee returned. An answered call the customer ended first never reached
-    MikoPBX's endDial (the channel was gone), which is how endCall tells SUCCESS_CLIENT_H from SUCCESS_USER_H."""
-    if dial_status == ANSWER and customer_hung_up_first:
+    """After the Dial/Queue to the employee returned. When the customer was the one who left (during the bridge or
+    while the employee still rang), MikoPBX's dialplan never reached endDial: the channel was gone. endCall then
+    decides: after an answer SUCCESS_CLIENT_H (vs SUCCESS_USER_H when endDial ran), before one
+    FAIL_CLIENT_H_BEFORE_ANSWER."""
+    if customer_hung_up_first:
         return []
     return [RowEvent(EventName.END_DIAL, dial_status=dial_status, linked_id=call_id)]
 

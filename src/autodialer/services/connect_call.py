@@ -80,9 +80,11 @@ class ConnectCallHandler:
             return
         if channel.hung_up:
             return  # gone before we dialed: endCall after startDial says FAIL_CLIENT_H_BEFORE_ANSWER
-        await channel.exec("Dial", target, str(settings.dial_timeout_s), "g")
+        dial_result = await channel.exec("Dial", target, str(settings.dial_timeout_s), "g")
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
-        customer_first = channel.hung_up
+        # Dial returns -1 only when the caller's channel hung up (with option g an employee hangup returns 0); the
+        # asynchronous HANGUP line may arrive after that result, so hung_up alone can still be False here.
+        customer_first = channel.hung_up or dial_result == -1
         await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
         if not channel.hung_up:
             await channel.hangup()
