@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from autodialer.domain.call_events import CustomerFailed, CustomerOutcome
-from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultCode, ResultRow, RowEvent, apply_event
+from autodialer.domain.mikopbx_results import EventName, ResultCode, ResultRow, RowEvent, apply_event
 
 # DIALSTATUS Asterisk reports for each outcome, used when the adapter saw no DialEnd (README §6 table).
 _DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
