@@ -82,7 +82,11 @@ class PollStack:
         return [name for _, name in self.stack.sim.control.prompts]
 
 
-PRODUCTION_DIALPLAN = Path(__file__).resolve().parents[2] / "docs" / "dialplan" / "extensions_autodialer.conf"
+_ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_DIALPLANS = (  # where the snippet lives: shipped with the package, or (before that) beside the docs
+    _ROOT / "src" / "autodialer" / "dialplan" / "extensions_autodialer.conf",
+    _ROOT / "docs" / "dialplan" / "extensions_autodialer.conf",
+)
 
 
 def production_dialplan() -> str:
@@ -93,7 +97,7 @@ def production_dialplan() -> str:
     dialplan interpreter does not read; ``/${DIALER_MODE}`` reaches the same FastAGI route (connect or poll).
     """
     internal = next(part for part in LAB_DIALPLAN.split("\n[") if part.startswith("internal]"))
-    documented = PRODUCTION_DIALPLAN.read_text()
+    documented = next(path for path in PRODUCTION_DIALPLANS if path.is_file()).read_text()
     dialer_out = documented[documented.index("\n[dialer-out]") : documented.index("\n[dialer-connect]")]
     connect = (
         "[dialer-connect]\n"
@@ -108,6 +112,7 @@ def production_dialplan() -> str:
 async def poll_stack(
     data_dir: Path, database_url: str = "", *, sim_config: dict[str, Any] | None = None, **kwargs: Any
 ) -> AsyncIterator[PollStack]:
+    data_dir.mkdir(parents=True, exist_ok=True)
     dialplan = data_dir / "extensions.conf"
     dialplan.write_text(production_dialplan())
     recorder: list[RecordingSpeech] = []
