@@ -70,19 +70,8 @@ async def test_unfiltered_connection_matches_trace() -> None:
     name = "02-originate-answer-bridge-customer-hangup"
     result = await replay(name, agi_name=name, raw_listener=True)
     unfiltered = trace_events(f"{name}-unfiltered", conn="raw")
-    compare(unfiltered, result.raw_events)
-
-    # VarSet is noise for the comparison above, but what we do emit must be what Asterisk sets, on the same half.
-    def varsets(events: list[list[tuple[str, str]]]) -> set[tuple[str, str]]:
-        return {
-            (dict(e)["Channel"].rsplit("-", 1)[-1][-2:], dict(e)["Variable"])
-            for e in events
-            if dict(e)["Event"] == "VarSet"
-        }
-
-    sim_vars, trace_vars = varsets(result.raw_events), varsets(unfiltered)
-    assert {(";1", "DIALER_MODE"), (";2", "CAMPAIGN_ID"), (";1", "DIALSTATUS")} <= sim_vars
-    assert sim_vars <= trace_vars | {(";1", "AGISTATUS")}
+    # Every VarSet too (the variable names per channel; values are clocks and RTP statistics).
+    compare(unfiltered, result.raw_events, skip=frozenset({"RTCPSent", "RTCPReceived"}))
 
 
 async def test_agi_session_answers_match_trace() -> None:

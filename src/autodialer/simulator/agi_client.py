@@ -173,6 +173,7 @@ async def run_agi(pbx: PBX, ch: Channel, data: str) -> str:
         ch.in_agi = False
         session.close()
     if ch.hungup:
+        pbx.set_var(ch, "AGISTATUS", "HANGUP")
         return HANGUP
     pbx.set_var(ch, "AGISTATUS", "SUCCESS")
     return ""

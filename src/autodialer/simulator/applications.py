@@ -105,6 +105,45 @@ async def app_amd(pbx: PBX, ch: Channel, data: str) -> str:
     return "" if await hold(pbx, ch, status[2]) else HANGUP
 
 
+def _jump(pbx: PBX, ch: Channel, target: str) -> str:
+    """Goto semantics: ``[[context,]exten,]priority`` where priority may be a label; the PBX loop adds 1 after
+    every application, so land one before the target. An unknown target ends the call as Asterisk does."""
+    parts = [p.strip() for p in split_args(target)]
+    context, exten = ch.context, ch.exten
+    if len(parts) == 3:
+        context, exten = parts[0], parts[1]
+    elif len(parts) == 2:
+        exten = parts[0]
+    priority = pbx.dialplan.priority_of(context, exten, parts[-1] if parts else "")
+    if priority is None:
+        return HANGUP
+    ch.context, ch.exten, ch.priority = context, exten, priority - 1
+    return ""
+
+
+def _expression_true(text: str) -> bool:
+    """The few ``$[...]`` forms a dialplan snippet uses: ``"a" = "b"``, ``"a" != "b"``, or a bare value."""
+    body = text.strip()
+    if body.startswith("$[") and body.endswith("]"):
+        body = body[2:-1]
+    for op in ("!=", "="):
+        if op in body:
+            left, right = (side.strip().strip('"') for side in body.split(op, 1))
+            return (left == right) if op == "=" else (left != right)
+    return body.strip().strip('"') not in ("", "0")
+
+
+async def app_goto(pbx: PBX, ch: Channel, data: str) -> str:
+    return _jump(pbx, ch, data)
+
+
+async def app_goto_if(pbx: PBX, ch: Channel, data: str) -> str:
+    condition, _, targets = data.partition("?")
+    when_true, _, when_false = targets.partition(":")
+    target = when_true if _expression_true(condition) else when_false
+    return _jump(pbx, ch, target) if target.strip() else ""
+
+
 async def app_queue(pbx: PBX, ch: Channel, data: str) -> str:
     return await pbx.queues.run(ch, data)
 
@@ -126,6 +165,8 @@ APPLICATIONS: dict[str, App] = {
     "userevent": app_user_event,
     "amd": app_amd,
     "queue": app_queue,
+    "goto": app_goto,
+    "gotoif": app_goto_if,
     "agi": app_agi,
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import dial_variables
 from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
 from .endpoints import SIP_CANCELLED, far_end
 from .pbx import HANGUP
@@ -70,6 +71,8 @@ def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial")
         out.caller_num, out.caller_name = emp.exten, emp.display_name
     pbx.chan_event("Newchannel", out)
     if app == "AppDial":
+        dial_variables.dialled(pbx, out, target.dial_string)
+    if app == "AppDial":
         out.exten = target.number
     if app == "AppDial":  # app_queue tells the member who calls only once it rings (trace 12)
         out.connected_num, out.connected_name = caller.caller_num, caller.caller_name
@@ -125,6 +128,8 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
     `go_on` is Dial option `g`: when the callee hangs up the bridge, the caller continues its dialplan (or AGI).
     """
     outs: list[Channel] = []
+    started = pbx.clock.now()
+    dial_variables.reset(pbx, caller)
     for raw in targets:
         target = parse_target(pbx, raw)
         if target is None or not target.endpoint:
@@ -143,10 +148,10 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
         caller.hangup_cause = NO_ROUTE
         pbx.set_var(caller, "DIALSTATUS", "CHANUNAVAIL")
         return ""
-    answered = await _wait_answer(pbx, caller, outs, timeout_s)
+    answered = await _wait_answer(pbx, caller, outs, timeout_s, started)
     if answered is None:
         return HANGUP if caller.hungup else ""
-    return await _bridge(pbx, caller, answered, caller.in_agi, go_on)
+    return await _bridge(pbx, caller, answered, caller.in_agi, go_on, started)
 
 
 def _dial_local(pbx: PBX, caller: Channel, target: Target) -> Channel:
@@ -167,7 +172,9 @@ def _dial_local(pbx: PBX, caller: Channel, target: Target) -> Channel:
     return one
 
 
-async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s: float | None) -> Channel | None:
+async def _wait_answer(
+    pbx: PBX, caller: Channel, outs: list[Channel], timeout_s: float | None, started: float
+) -> Channel | None:
     loop_time = pbx.clock
     deadline = None if timeout_s is None else _now() + loop_time.real(timeout_s)
     rang: set[int] = set()
@@ -175,6 +182,8 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
     while True:
         for out in outs:
             if out.state == RINGING and id(out) not in rang:
+                if not rang:
+                    dial_variables.ringing(pbx, caller, started)
                 rang.add(id(out))
                 indicate_ringing(pbx, caller, out)
                 dial_event(pbx, "DialState", caller, out, [("DialStatus", "RINGING")])
@@ -185,8 +194,8 @@ async def _wait_answer(pbx: PBX, caller: Channel, outs: list[Channel], timeout_s
                     _end_callee(pbx, caller, other, "CANCEL", 26)
             if answered.tech == "PJSIP":  # the answered leg leaves its dialplan position (DestExten "")
                 answered.exten = ""
+            dial_variables.answered(pbx, caller, answered)
             dial_event(pbx, "DialEnd", caller, answered, [("DialStatus", "ANSWER")])
-            pbx.set_var(caller, "DIALSTATUS", "ANSWER")
             return answered
         for out in [o for o in outs if o.hungup]:
             status = dial_status(out.hangup_cause)
@@ -220,7 +229,9 @@ def _end_callee(pbx: PBX, caller: Channel, out: Channel, status: str, cause: int
     pbx.destroy(out)
 
 
-async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool, go_on: bool = False) -> str:
+async def _bridge(
+    pbx: PBX, caller: Channel, callee: Channel, from_agi: bool, go_on: bool = False, started: float = 0.0
+) -> str:
     if caller.state != UP:
         pbx.new_state(caller, UP)
     bridge = pbx.bridges.create()
@@ -228,20 +239,23 @@ async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool, go
         pbx.new_exten(callee, "AppDial", "(Outgoing Line)")
     pbx.bridges.enter(bridge, callee)
     pbx.bridges.enter(bridge, caller)
+    dial_variables.bridged(pbx, caller, callee)
+    answered_at = pbx.clock.now()
     while not caller.hungup and not callee.hungup:
         await wait_any([caller, callee], None)
     if caller.callerid_refresh_pending is not None:
         caller.caller_num, caller.caller_name = caller.callerid_refresh_pending
         caller.callerid_refresh_pending = None
         pbx.new_callerid(caller)
-    if callee.hungup and not caller.hungup and go_on:
-        pbx.bridges.leave(callee)
-        pbx.bridges.leave(caller)
-        _finish_callee(pbx, callee, callee.hangup_cause)
-        return ""
     if callee.hungup and not caller.hungup:
         pbx.bridges.leave(callee)
         pbx.bridges.leave(caller)
+        dial_variables.left_bridge(pbx, callee, dial_caller=False)
+        dial_variables.left_bridge(pbx, caller, dial_caller=True)
+        dial_variables.finished(pbx, caller, started, answered_at)
+        if go_on:
+            _finish_callee(pbx, callee, callee.hangup_cause)
+            return ""
         caller.hangup_cause = callee.hangup_cause
         caller.pbx_soft_hangup_sent = True
         pbx.soft_hangup(caller, SOFT_APPUNLOAD)
@@ -250,11 +264,14 @@ async def _bridge(pbx: PBX, caller: Channel, callee: Channel, from_agi: bool, go
         _finish_callee(pbx, callee, callee.hangup_cause)
         return HANGUP
     pbx.bridges.leave(caller)
+    dial_variables.left_bridge(pbx, caller, dial_caller=True)
+    dial_variables.finished(pbx, caller, started, answered_at)
     if not from_agi:
         if caller.hangup_cause == 0:
             caller.hangup_cause = 16
         pbx.end_pbx(caller)
     pbx.bridges.leave(callee)
+    dial_variables.left_bridge(pbx, callee, dial_caller=False)
     _finish_callee(pbx, callee, 16)
     return HANGUP
 

@@ -68,6 +68,7 @@ class Extension:
     pattern: str
     steps: dict[int, Step] = field(default_factory=dict)
     hint: str | None = None
+    labels: dict[str, int] = field(default_factory=dict)  # n(poll) -> its priority number
 
 
 @dataclass
@@ -140,7 +141,10 @@ class Dialplan:
             if prio == "hint":
                 ext.hint = body
                 continue
+            prio, _, label = prio.partition("(")  # "n(poll)" / "1(start)": a priority label
             number = (last[1] + 1 if last else 1) if prio == "n" else int(prio)
+            if label.endswith(")"):
+                ext.labels[label[:-1]] = number
             app, _, data = body.partition("(")
             ext.steps[number] = Step(app.strip(), data[:-1] if data.endswith(")") else data)
             last = (ext, number)
@@ -157,6 +161,13 @@ class Dialplan:
             if pattern.startswith("_") and ext.steps and self._regex[pattern].match(exten):
                 return ext
         return None
+
+    def priority_of(self, context: str, exten: str, target: str) -> int | None:
+        """A Goto target's priority: a number, or a label of that extension (Asterisk's priority labels)."""
+        if target.strip().isdigit():
+            return int(target)
+        ext = self.find(context, exten)
+        return ext.labels.get(target.strip()) if ext else None
 
     def exists(self, context: str, exten: str, priority: int = 1) -> bool:
         ext = self.find(context, exten)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from . import topology
+from . import dial_variables, topology
 from .bridges import Bridges
 from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, UP, Channel, ChannelRegistry
 from .clock import SimClock
@@ -189,6 +189,7 @@ class PBX:
             return
         if cause:
             ch.hangup_cause = cause
+        dial_variables.rtp_quality(self, ch)
         self.chan_event("HangupRequest", ch, [("Cause", str(cause)), *self._tech_cause(ch)])
         ch.hungup = True
         ch.poke()
@@ -207,9 +208,12 @@ class PBX:
     def destroy(self, ch: Channel) -> None:
         if ch.destroyed:
             return
+        dial_variables.rtp_quality(self, ch)
         ch.destroyed = ch.hungup = True
         peer = ch.peer
         if peer is not None and not peer.destroyed:
+            if ch.half == 2 and "DIALSTATUS" in ch.variables:  # core_local tells ;1 how ;2's Dial ended
+                self.set_var(peer, "CHANLOCALSTATUS", ch.variables["DIALSTATUS"])
             self.hangup_request(peer, ch.hangup_cause)
         cause = ch.hangup_cause
         self.chan_event(
