@@ -3,11 +3,16 @@
 Audio is simulated by time: a sound file lasts `sound_seconds[name]` (default 1 s) at 8000 samples/s, so
 `endpos` is what Asterisk would report; a DTMF digit in the escape set stops playback early. Every file that
 starts playing is recorded in `pbx.prompts` so poll tests can assert what the caller heard.
+
+An absolute name is read from the disk as Asterisk reads it: `<name>.<format>` must exist (a name that carries its
+extension is not found, `result=-1 endpos=0`), and a wav plays for its own length.
 """
 
 from __future__ import annotations
 
 import asyncio
+import wave
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autodialer.protocols.agi import Command, CommandResult
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
 # Commands res_agi allows on a dead channel (dead=1 in its command table).
 DEAD_OK = ("VERBOSE", "GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "DATABASE", "NOOP", "ASYNCAGI BREAK")
 RATE = 8000
+FORMATS = ("wav", "WAV", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "g729")  # what Asterisk tries to open
 
 
 async def _digit_or_end(pbx: PBX, ch: Channel, seconds: float | None, accept: str) -> tuple[str | None, float]:
@@ -47,7 +53,27 @@ async def _digit_or_end(pbx: PBX, ch: Channel, seconds: float | None, accept: st
 def _sound(pbx: PBX, name: str) -> float | None:
     if name in pbx.config.missing_sounds:
         return None
-    return pbx.config.sound_seconds.get(name, pbx.config.default_sound_seconds)
+    if name in pbx.config.sound_seconds:
+        return pbx.config.sound_seconds[name]
+    if name.startswith("/"):
+        return _file_seconds(Path(name), pbx.config.default_sound_seconds)
+    return pbx.config.default_sound_seconds
+
+
+def _file_seconds(base: Path, default: float) -> float | None:
+    """Length of the first `<base>.<format>` on disk (a wav's real length, else `default`); None if none exists."""
+    for ext in FORMATS:
+        path = base.with_name(f"{base.name}.{ext}")
+        if not path.is_file():
+            continue
+        if ext.lower() != "wav":
+            return default
+        try:
+            with wave.open(str(path)) as audio:
+                return audio.getnframes() / audio.getframerate()
+        except (wave.Error, EOFError, OSError):
+            return None  # Asterisk cannot read it either
+    return None
 
 
 async def stream_file(pbx: PBX, ch: Channel, args: tuple[str, ...]) -> CommandResult:
