@@ -69,7 +69,7 @@ def _file_seconds(base: Path, default: float) -> float | None:
         if ext.lower() != "wav":
             return default
         try:
-            with wave.open(str(path)) as audio:
+            with wave.open(str(path), "rb") as audio:
                 return audio.getnframes() / audio.getframerate()
         except (wave.Error, EOFError, OSError):
             return None  # Asterisk cannot read it either
