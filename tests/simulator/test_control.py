@@ -111,3 +111,17 @@ async def test_http_control_endpoint() -> None:
         assert (await _http(sim.http_port, "POST", "/dnd", {}))[0] == 400
     finally:
         await sim.stop()
+
+
+async def test_unreachable_phone_is_unavailable_and_cannot_be_dialled(ami: AMITestClient, sim: PBXSimulator) -> None:
+    sim.control.set_reachable("202", False)
+    await ami.wait_for(lambda: ami.named("QueueMemberStatus"))
+    assert [(e.get("Peer"), e.get("PeerStatus")) for e in ami.named("PeerStatus")] == [("PJSIP/202", "Unreachable")]
+    assert [e.get("State") for e in ami.named("DeviceStateChange")] == ["UNAVAILABLE"]
+    assert [(e.get("Exten"), e.get("Status")) for e in ami.named("ExtensionStatus")] == [("202", "4")]
+    assert ami.named("QueueMemberStatus")[0].get("Status") == "5"
+    failed = await ami.request("Originate", [("Channel", "PJSIP/202"), ("Application", "Wait"), ("Data", "1")])
+    assert failed.message == "Originate failed"
+    sim.control.set_reachable("202", True)
+    await ami.wait_for(lambda: len(ami.named("PeerStatus")) == 2)
+    await ami.wait_for(lambda: ami.named("DeviceStateChange")[-1].get("State") == "NOT_INUSE")

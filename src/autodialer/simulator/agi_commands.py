@@ -70,7 +70,7 @@ def _file_seconds(base: Path, default: float) -> float | None:
             return default
         try:
             with wave.open(str(path), "rb") as audio:
-                return audio.getnframes() / audio.getframerate()
+                return float(audio.getnframes()) / float(audio.getframerate())
         except (wave.Error, EOFError, OSError):
             return None  # Asterisk cannot read it either
     return None

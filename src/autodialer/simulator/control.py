@@ -7,7 +7,7 @@ list live channels, and read every Originate received (`requests`, wazo-mock sty
 
 HTTP (when enabled): GET /channels, /requests, /prompts, /scenario; POST /scenario (merge JSON),
 /requests/reset, /dnd {"exten","on"}, /pause {"interface","paused","queue"?}, /drop {"graceful"},
-/hangup {"channel","cause"?}, /restart {"graceful","down_s"}, /freeze, /thaw.
+/hangup {"channel","cause"?}, /reachable {"exten","reachable"}, /restart {"graceful","down_s"}, /freeze, /thaw.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ class SimulatorControl:
         self._pbx.db.setdefault(DND_FAMILY, {})[exten] = value
         self._pbx.devices.set_dnd(f"PJSIP/{exten}", on)
         self._pbx.emit("UserEvent", [("UserEvent", f"DB_{DND_FAMILY}"), ("key", exten), ("val", value)])
+
+    def set_reachable(self, exten: str, reachable: bool = True) -> None:
+        """Make an employee's phone vanish (UNAVAILABLE, calls fail with CHANUNAVAIL) or come back."""
+        self._pbx.devices.set_reachable(f"PJSIP/{exten}", reachable)
 
     def pause_member(self, interface: str, paused: bool = True, queue: str | None = None, reason: str = "") -> bool:
         return self._pbx.queues.pause(queue, interface, paused, reason)
@@ -137,6 +141,7 @@ class SimulatorControl:
             ("POST", "/scenario"): lambda: self.load_scenario(body),
             ("POST", "/requests/reset"): lambda: self.reset_requests(),
             ("POST", "/dnd"): lambda: self.set_dnd(str(body["exten"]), bool(body.get("on", True))),
+            ("POST", "/reachable"): lambda: self.set_reachable(str(body["exten"]), bool(body.get("reachable", True))),
             ("POST", "/pause"): lambda: self.pause_member(
                 str(body["interface"]), bool(body.get("paused", True)), body.get("queue")
             ),

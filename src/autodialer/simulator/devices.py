@@ -51,6 +51,7 @@ class DeviceStates:
         self._pbx = pbx
         self.state: dict[str, str] = {}
         self.dnd: set[str] = set()  # devices ("PJSIP/201") whose user set do-not-disturb
+        self.unreachable: set[str] = set()  # devices whose phone is gone (no contact): UNAVAILABLE
         for ep in pbx.config.employees:
             self.state[f"PJSIP/{ep.exten}"] = "NOT_INUSE"
         self.state[f"PJSIP/{pbx.config.trunk_endpoint}"] = "NOT_INUSE"
@@ -71,7 +72,7 @@ class DeviceStates:
             return "INUSE"
         if ringing:
             return "RINGING"
-        return "NOT_INUSE"
+        return "UNAVAILABLE" if device in self.unreachable else "NOT_INUSE"
 
     def refresh(self, device: str) -> None:
         """Recompute a PJSIP device and announce a change (DeviceStateChange + hint + queue member)."""
@@ -97,6 +98,15 @@ class DeviceStates:
         elif ch.tech == "Local":
             exists = self._pbx.dialplan.find(ch.device.split("@", 1)[1], ch.device[6:].split("@", 1)[0])
             self.local(ch, "NOT_INUSE" if exists else "INVALID")
+
+    def set_reachable(self, device: str, reachable: bool) -> None:
+        """The phone registers or disappears: PeerStatus, then the device (and hint, queue member) state."""
+        (self.unreachable.discard if reachable else self.unreachable.add)(device)
+        self._pbx.emit(
+            "PeerStatus",
+            [("ChannelType", "PJSIP"), ("Peer", device), ("PeerStatus", "Reachable" if reachable else "Unreachable")],
+        )
+        self.refresh(device)
 
     def set_dnd(self, device: str, on: bool) -> None:
         # MikoPBX DND is a panel status, not a device state: the phone rejects calls, the hint stays as it is.

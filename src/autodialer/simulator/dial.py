@@ -55,6 +55,8 @@ def behaviour_for(pbx: PBX, target: Target) -> Behaviour:
     if target.endpoint == pbx.config.trunk_endpoint:
         return pbx.scenario.customer(target.number)
     behaviour = pbx.scenario.employee(target.endpoint)
+    if f"PJSIP/{target.endpoint}" in pbx.devices.unreachable:
+        return Behaviour(outcome="noroute")
     if f"PJSIP/{target.endpoint}" in pbx.devices.dnd:
         return Behaviour(outcome="dnd", ring=False)
     return behaviour
