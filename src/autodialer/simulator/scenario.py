@@ -10,6 +10,13 @@ change it between calls. Outcomes and the SIP reply they stand for:
     noanswer     180 forever (until Dial/Originate timeout) -> cause 19
     noroute      no channel can be created           -> DIALSTATUS CHANUNAVAIL, cause 3
     dnd          (employees) rejects like busy, and the UserBuddyStatus DB key says so
+
+JSON (the lab's is scenarios/lab.json; times in simulated seconds, `dtmf` offsets count from the answer)::
+
+    {"default_customer": {"outcome": "answer", "answer_after": 1.0},
+     "customers": {"5551002": {"answer_after": 1, "dtmf": [[0.7, "1"], [2.9, "#"]], "hangup_after": 8},
+                   "5551486": {"outcome": "busy", "ring": false}, "5551005": {"amd": "MACHINE"}},
+     "employees": {"201": {"answer_after": 1.5}, "202": {"outcome": "noanswer"}}}
 """
 
 from __future__ import annotations
