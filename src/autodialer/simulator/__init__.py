@@ -14,8 +14,9 @@ It is the independent oracle our AMI/AGI clients are tested against, so it impor
         await sim.control.restart(graceful=False)   # kill -9 as in trace 09
 
 Layout: channels/bridges/devices (state and its events), dialplan/topology (what runs where), applications,
-dial/dial_variables, queues, endpoints (the far ends), originate, agi_client/agi_commands (FastAGI), ami_server/ami_actions/
-ami_queries/ami_database (AMI), scenario (behaviour), control (test API and HTTP), simulator (wiring).
+dial/dial_variables, queues, endpoints (the far ends), originate, agi_client/agi_commands (FastAGI),
+ami_server/ami_actions/ami_queries/ami_database (AMI), scenario (behaviour), control (test API and HTTP),
+simulator (wiring).
 """
 
 from .config import EmployeeConfig, QueueConfig, SimulatorConfig
