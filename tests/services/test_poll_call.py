@@ -114,7 +114,7 @@ async def test_unrenderable_question_ends_the_call() -> None:
     call_id, number_id = await answered_poll(h)
     channel = FakeChannel(keys=["1"])
     await run(h, call_id, channel, FakeRenderer(broken=True))
-    assert channel.commands == [("HANGUP",)]
+    assert channel.commands == [("ANSWER",), ("HANGUP",)]
     h.end(call_id)
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
@@ -125,3 +125,23 @@ async def test_unknown_call_is_hung_up() -> None:
     channel = FakeChannel()
     await run(h, "nobody", channel)
     assert channel.commands == [("HANGUP",)]
+
+
+class PBXWithoutFile(FakeChannel):
+    """Asterisk cannot open the prompt (STREAM FILE: result=-1 endpos=0, the channel stays up)."""
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
+        self._command("STREAM FILE", name, escape_digits)
+        return None, 0
+
+
+async def test_a_question_the_pbx_cannot_play_ends_the_call_instead_of_asking_in_silence() -> None:
+    h = Harness()
+    call_id, number_id = await answered_poll(h)
+    channel = PBXWithoutFile(keys=["1"])
+    await run(h, call_id, channel)
+    assert [c[0] for c in channel.commands] == ["ANSWER", "STREAM FILE", "HANGUP"]
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
+    assert h.store.poll_answers == []

@@ -1,9 +1,11 @@
 """PollCallHandler: the FastAGI ``/poll`` runner that executes the poll_flow instructions on the channel.
 
 The flow itself (which question, which key does what, replays, limits) is the pure ``domain.poll_flow``; this
-module only renders prompts, plays them, collects keys and passes reports to the engine. If a prompt cannot be
-rendered (TTS failure, missing file) the call is hung up, which ends the poll as FAIL_POLLING: MikoPBX silently
-skipped such a question, which changed the meaning of the answers that followed.
+module answers the channel, renders prompts, plays them, collects keys and passes reports to the engine. If a
+question cannot be rendered (TTS failure, a file that is not ours) or the PBX cannot play it (STREAM FILE ends at
+position 0 without a key on a live channel: the file is not where Asterisk looks, e.g. a missing shared mount), the
+call is hung up, which ends the poll as FAIL_POLLING: MikoPBX silently skipped such a question, which changed the
+meaning of the answers that followed, and asking in silence would only replay nothing until the limits.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class PollCallHandler:
             log.warning("poll: call %s is not a poll call of ours in progress, hanging up", call_id)
             await channel.hangup()
             return
+        await channel.answer()  # Local;1 is up once the customer answered; MikoPBX's poll also began with Answer()
         step = poll_flow.start_poll(context.poll, context.params, self._clock.now())
         pending = list(step.instructions)
         state = step.state
@@ -81,7 +84,9 @@ class PollCallHandler:
 
     async def _ask(self, channel: PromptChannel, ask: poll_flow.Ask) -> str | None:
         name = await self._renderer.render(ask.prompt)
-        key, _ = await channel.stream_file(name, poll_flow.DIGITS)
+        key, endpos = await channel.stream_file(name, poll_flow.DIGITS)
+        if key is None and endpos == 0 and not channel.hung_up:
+            raise PromptUnavailable(f"the PBX could not play {name!r}")
         if key is None and not channel.hung_up:
             key = await channel.wait_for_digit(int(ask.timeout_s * 1000))
         return key
