@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from autodialer.simulator import Behaviour, PBXSimulator
 
 from .harness import AMITestClient
@@ -210,3 +213,16 @@ async def test_client_that_stops_reading_is_dropped(ami: AMITestClient, sim: PBX
         sim.pbx.emit("UserEvent", [("UserEvent", "Flood"), ("Pad", "x" * 1000)])
     await asyncio.sleep(0.05)
     assert not sim.ami.sessions
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=300))
+async def test_garbage_never_kills_the_server(sim: PBXSimulator, garbage: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.ami_port)
+    assert await asyncio.wait_for(reader.readline(), 2) == b"Asterisk Call Manager/11.0.0\r\n"
+    writer.write(garbage + b"\r\n\r\n")
+    writer.close()
+    c = AMITestClient()
+    await c.login(sim.ami_port)  # the next client is served as usual
+    assert (await c.request("Ping")).get("Ping") == "Pong"
+    await c.close()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from autodialer.protocols.ami import Action, AMIConnection, AMIProtocolError, Banner, Event, Response, Role
@@ -115,7 +116,7 @@ class AMISession:
                 await self.server.thawed.wait()  # a frozen Asterisk reads nothing and answers nothing
                 self.conn.receive_data(data)
                 for item in self.conn.events():
-                    if isinstance(item, Action) and await dispatch(self, item) == "close":
+                    if isinstance(item, Action) and await self._handle(item, dispatch) == "close":
                         await self._drain_close()
                         return
                 if not data:
@@ -124,6 +125,18 @@ class AMISession:
             log.info("AMI session %s ended: %s", self.session_id, exc)
         finally:
             self.close()
+
+    async def _handle(
+        self, action: Action, dispatch: Callable[[AMISession, Action], Awaitable[str | None]]
+    ) -> str | None:
+        try:
+            return await dispatch(self, action)
+        except AMIProtocolError as exc:  # e.g. a value with CR/LF that cannot be echoed back
+            self.respond(action, "Error", [("Message", f"Bad request: {exc}")])
+        except Exception:  # a simulator bug must not take the client's session down with it
+            log.exception("AMI action %s failed", action.name)
+            self.respond(action, "Error", [("Message", "Internal simulator error")])
+        return None
 
     async def _drain_close(self) -> None:
         with contextlib.suppress(ConnectionError):
