@@ -49,7 +49,6 @@ class SimulatorConfig:
     connect_context: str = "dialer-connect"
     internal_context: str = "internal"
     trunk_endpoint: str = "trunk"
-    trunk_from_user: str = "4930000000"
     employees: tuple[EmployeeConfig, ...] = (EmployeeConfig("201"), EmployeeConfig("202"))
     queues: tuple[QueueConfig, ...] = (QueueConfig(),)
     # Real seconds per simulated second (1.0 = real time; tests use ~0.002).
