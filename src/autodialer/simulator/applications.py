@@ -7,6 +7,7 @@ events is modelled.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -47,10 +48,7 @@ async def app_hangup(pbx: PBX, ch: Channel, data: str) -> str:
 
 async def hold(pbx: PBX, ch: Channel, seconds: float) -> bool:
     """Stay on `ch` for `seconds` simulated seconds; False if it was hung up meanwhile."""
-    loop_deadline = pbx.clock.real(seconds)
-    import asyncio
-
-    end = asyncio.get_running_loop().time() + loop_deadline
+    end = asyncio.get_running_loop().time() + pbx.clock.real(seconds)
     while not ch.hungup:
         remaining = end - asyncio.get_running_loop().time()
         if remaining <= 0:

@@ -9,6 +9,7 @@ from AGI EXEC never destroys the caller itself: the AGI session owns it until th
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -284,6 +285,4 @@ def _finish_callee(pbx: PBX, callee: Channel, cause: int) -> None:
 
 
 def _now() -> float:
-    import asyncio
-
     return asyncio.get_running_loop().time()
