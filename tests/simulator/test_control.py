@@ -78,6 +78,10 @@ async def test_channels_and_requests_are_listed(ami: AMITestClient, sim: PBXSimu
     await ami.wait_for(lambda: ami.named("OriginateResponse"))
     chans = sim.control.channels()
     assert [(c["uniqueid"], c["state_desc"]) for c in chans] == [("held", "Up")]
+    ami.send("CoreShowChannels", action_id="show")
+    await ami.wait_for(lambda: any(e.name == "CoreShowChannelsComplete" for e in ami.events))
+    (shown,) = ami.named("CoreShowChannel")
+    assert (shown.get("Uniqueid"), shown.get("Application"), shown.get("ListItems")) == ("held", "Wait", None)
     assert sim.control.requests[0]["variables"] == {"A": "1"}
     assert sim.control.hangup(chans[0]["channel"])
     await ami.wait_for(lambda: ami.named("Hangup"))

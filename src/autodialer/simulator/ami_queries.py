@@ -25,8 +25,8 @@ async def core_show_channels(s: AMISession, a: Action) -> str | None:
             [
                 *ch.fields(),
                 ("BridgeId", ch.bridge.uniqueid if ch.bridge else ""),
-                ("Application", ""),
-                ("ApplicationData", ""),
+                ("Application", ch.app),
+                ("ApplicationData", ch.app_data),
                 ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
             ],
             a.action_id,

@@ -72,7 +72,9 @@ class Channel:
     hangup_cause: int = 0
     tech_cause: int | None = None  # the SIP status that ended a PJSIP channel (486, 503, 404, 480 on CANCEL)
     queue_call: bool = False
-    qos_reported: bool = False  # dialled by app_queue: its member counts as InCall once it answers
+    qos_reported: bool = False
+    app: str = ""  # the application the channel is running, for CoreShowChannels
+    app_data: str = ""  # dialled by app_queue: its member counts as InCall once it answers
     hungup: bool = False  # a hangup was requested (soft or hard); apps must stop
     destroyed: bool = False
     dtmf: list[str] = field(default_factory=list)  # digits received and not yet read by an app

@@ -281,6 +281,7 @@ async def _after_answer(pbx: PBX, req: OriginateRequest, ch: Channel) -> None:
     if req.application is None:
         await pbx.run_pbx(ch, req.context, req.exten, req.priority)
         return
+    ch.app, ch.app_data = req.application, req.data
     await run_application(pbx, ch, req.application, req.data)
     if not ch.destroyed:
         if ch.bridge is not None:

@@ -176,6 +176,7 @@ class PBX:
             self.new_state(peer, UP)
 
     def new_exten(self, ch: Channel, app: str, data: str) -> None:
+        ch.app, ch.app_data = app, data
         self.chan_event("Newexten", ch, [("Extension", ch.exten), ("Application", app), ("AppData", data)])
 
     def new_callerid(self, ch: Channel) -> None:
