@@ -159,3 +159,25 @@ async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEn
     async with migrated_engine.connect() as connection:
         row = (await connection.execute(text("SELECT question_id, attempt_id, change_time_us FROM poll_answers"))).one()
     assert (row[0], row[1], row[2]) == (2, "call-1", int(T0 * 1_000_000))  # question "1" of version 2
+
+
+async def test_an_answer_points_at_the_version_its_call_ran(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    polls = SqlPollRepository(migrated_engine)
+    await polls.save_poll(crm_id="p", name="P", questions=[PollQuestionData("1", "v1 <x>", None, "ru-RU")], now=T0)
+    running = await store.get_poll(1)
+    assert running is not None and running.version == 1
+    await polls.save_poll(crm_id="p", name="P", questions=[PollQuestionData("1", "v2", None, "ru-RU")], now=T0)
+    answer = PollAnswer(TASK, "1", 1, "9522233446", "79522233446", "3", "3", "call-1", T0, "v1 ten", running.version)
+    await store.add_poll_answer(answer)
+    async with migrated_engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT q.version, q.question_text, a.question_text FROM poll_answers a "
+                    "JOIN poll_questions q ON q.id = a.question_id"
+                )
+            )
+        ).one()
+    assert tuple(row) == (1, "v1 <x>", "v1 ten")

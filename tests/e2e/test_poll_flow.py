@@ -263,3 +263,25 @@ async def test_answers_keep_the_question_text_they_were_asked_under_after_a_repo
         reply = (await ps.stack.http.get(f"/polling/{task['innerNum']}")).json()
     assert [tuple(r) for r in asked] == [("q1", Q1, 1), ("q2", Q2, 1)]
     assert [q["questionText"] for q in reply["data"]["questions"]] == ["Edited first question?"]
+
+
+async def test_a_repost_during_a_call_does_not_relabel_its_answers(tmp_path: Path) -> None:
+    first = survey(question("q1", Q1, press("1", value="yes")))
+    async with poll_stack(tmp_path) as ps:
+        poll_id = await ps.post_poll(first)
+        ps.stack.sim.control.set_customer("5552017", dtmf=((6.0, "1"),))
+        task_id = await ps.poll_task(poll_id, ["5552017"])
+        await ps.stack.until(ps.prompts, what="the first question to play")
+        await ps.post_poll(survey(question("q1", "A different question?", press("1", value="yes"))))
+        task = await ps.stack.wait_final(task_id)
+        async with ps.stack.service.db.connect() as connection:
+            asked = (
+                await connection.execute(
+                    text(
+                        "SELECT q.question_text, q.version, a.question_text FROM poll_answers a "
+                        "JOIN poll_questions q ON q.id = a.question_id"
+                    )
+                )
+            ).all()
+    assert answers(task) == [("q1", "yes", "1")]
+    assert [tuple(r) for r in asked] == [(Q1, 1, Q1)]  # the question of the version the customer heard

@@ -62,6 +62,7 @@ class PollDefinition:
     digit_timeout_s: float = 5.0
     max_repeats: int = 3  # replays of one question after a timeout or an unknown key
     max_duration_s: float = 120.0  # MikoPBX: TIMEOUT(absolute)=120
+    version: int | None = None  # the stored definition's version, so answers point at the questions asked
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,19 @@ class CallProgress(Protocol):
 
     async def poll_started(self, call_id: str) -> None: ...
 
-    async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None: ...
+    async def poll_answer(
+        self,
+        call_id: str,
+        question_id: str,
+        result: str,
+        exten: str,
+        *,
+        asked: str | None = None,
+        poll_version: int | None = None,
+    ) -> None:
+        """One key press: ``asked`` is the question as the customer heard it (text after params substitution, or
+        the file), ``poll_version`` the version of the definition the call runs (None: the current one)."""
+        ...
 
     async def poll_completed(self, call_id: str) -> None: ...
 

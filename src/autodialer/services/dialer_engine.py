@@ -383,7 +383,16 @@ class DialerEngine:
     async def poll_completed(self, call_id: str) -> None:
         await self._report(call_id, [call_results.poll_completed(call_id)])
 
-    async def poll_answer(self, call_id: str, question_id: str, result: str, exten: str) -> None:
+    async def poll_answer(
+        self,
+        call_id: str,
+        question_id: str,
+        result: str,
+        exten: str,
+        *,
+        asked: str | None = None,
+        poll_version: int | None = None,
+    ) -> None:
         attempt = self._ledger.get(call_id)
         if attempt is None or attempt.mode != "poll" or not attempt.inner_num.isdigit():
             return
@@ -400,6 +409,8 @@ class DialerEngine:
             exten=exten,
             call_id=call_id,
             change_time=self._clock.now(),
+            question_text=asked,
+            poll_version=poll_version,
         )
         await self._store.add_poll_answer(answer)
 

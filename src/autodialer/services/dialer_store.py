@@ -93,6 +93,8 @@ class PollAnswer:
     exten: str
     call_id: str
     change_time: float
+    question_text: str | None = None  # the question as asked (params substituted), kept even if the poll changes
+    poll_version: int | None = None  # the poll version the call ran; None = the current one
 
 
 class DialerStore(Protocol):

@@ -65,12 +65,14 @@ class PollCallHandler:
         step = poll_flow.start_poll(context.poll, context.params, self._clock.now())
         pending = list(step.instructions)
         state = step.state
+        asked: poll_flow.Prompt | None = None  # the last question asked: what a SaveAnswer that follows answers
         while pending:
             instruction = pending.pop(0)
             if channel.hung_up:
                 return
             if isinstance(instruction, poll_flow.Ask):
                 try:
+                    asked = instruction.prompt
                     key = await self._ask(channel, instruction)
                 except PromptUnavailable as e:
                     log.warning("poll: question unavailable, ending call %s: %s", call_id, e)
@@ -80,7 +82,7 @@ class PollCallHandler:
                 state = step.state
                 pending.extend(step.instructions)
             else:
-                await self._execute(channel, context, instruction)
+                await self._execute(channel, context, instruction, asked)
 
     async def _ask(self, channel: PromptChannel, ask: poll_flow.Ask) -> str | None:
         name = await self._renderer.render(ask.prompt)
@@ -91,7 +93,13 @@ class PollCallHandler:
             key = await channel.wait_for_digit(int(ask.timeout_s * 1000))
         return key
 
-    async def _execute(self, channel: PromptChannel, context: PollContext, instruction: poll_flow.Instruction) -> None:
+    async def _execute(
+        self,
+        channel: PromptChannel,
+        context: PollContext,
+        instruction: poll_flow.Instruction,
+        asked: poll_flow.Prompt | None,
+    ) -> None:
         call_id = context.call_id
         match instruction:
             case poll_flow.Play(prompt=prompt):
@@ -100,7 +108,14 @@ class PollCallHandler:
                 except PromptUnavailable as e:
                     log.warning("poll: playback unavailable, skipped: %s", e)
             case poll_flow.SaveAnswer(question_id=question_id, result=result, exten=exten):
-                await self._progress.poll_answer(call_id, question_id, result, exten)
+                await self._progress.poll_answer(
+                    call_id,
+                    question_id,
+                    result,
+                    exten,
+                    asked=None if asked is None else (asked.text if asked.text is not None else asked.file),
+                    poll_version=context.poll.version,
+                )
             case poll_flow.Report(event=EventName.EVENT_POLLING):
                 await self._progress.poll_started(call_id)
             case poll_flow.Report():

@@ -301,17 +301,24 @@ class SqlDialerStore:
             digit_timeout_s=poll["digit_timeout_s"],
             max_repeats=poll["max_repeats"],
             max_duration_s=poll["max_duration_s"],
+            version=poll["version"],
         )
 
     async def add_poll_answer(self, answer: PollAnswer) -> None:
         async with write_transaction(self._engine) as connection:
+            # The question row of the version the call ran: a re-POST during the call must not relabel its answers.
+            version = (
+                select(polls.c.version).where(polls.c.id == answer.polling_id).scalar_subquery()
+                if answer.poll_version is None
+                else answer.poll_version
+            )
             question_id = (
                 await connection.execute(
-                    select(poll_questions.c.id)
-                    .join(
-                        polls, and_(polls.c.id == poll_questions.c.poll_id, polls.c.version == poll_questions.c.version)
+                    select(poll_questions.c.id).where(
+                        poll_questions.c.poll_id == answer.polling_id,
+                        poll_questions.c.version == version,
+                        poll_questions.c.crm_id == answer.question_crm_id,
                     )
-                    .where(polls.c.id == answer.polling_id, poll_questions.c.crm_id == answer.question_crm_id)
                 )
             ).scalar_one_or_none()
             at = await feed_clock.allocate(connection, feed_clock.POLLING_RESULTS, 1, answer.change_time, self._step)
@@ -321,6 +328,7 @@ class SqlDialerStore:
                     question_crm_id=answer.question_crm_id,
                     polling_id=answer.polling_id,
                     question_id=question_id,
+                    question_text=answer.question_text,
                     phone_id=answer.phone_id,
                     phone=answer.phone,
                     result=answer.result,
