@@ -7,6 +7,7 @@ The simulator runs at time_scale 0.05 (a 1 s prompt takes 50 ms); DTMF times are
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,14 @@ async def test_a_linear_poll_records_one_row_per_key_and_succeeds(
     async with poll_stack(tmp_path, db_url) as ps:
         task = await run_poll(ps, linear, "5552001", dtmf=((1.0, "1"), (2.0, "4")))
         feed = await ps.polling_results()
+        since_second = await ps.polling_results(feed[1]["changeTime"]) if len(feed) == 2 else []
         assert_playable(ps)
     assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
     assert task["results"][0]["closeTime"] != "0"
     assert answers(task) == [("q1", "yes", "1"), ("q2", "score 4", "4")]
     assert feed == task["resultsPoling"]
+    assert since_second == feed[1:]  # /polling-results/{changeTime} keeps MikoPBX's ">="
+    assert float(feed[0]["changeTime"]) < float(feed[1]["changeTime"])
     assert [set(a) for a in feed] == [
         {"id", "taskId", "questionCrmId", "pollingId", "phoneId", "phone", "result", "exten", "changeTime"}
     ] * 2
@@ -272,6 +276,7 @@ async def test_a_repost_during_a_call_does_not_relabel_its_answers(tmp_path: Pat
         ps.stack.sim.control.set_customer("5552017", dtmf=((6.0, "1"),))
         task_id = await ps.poll_task(poll_id, ["5552017"])
         await ps.stack.until(ps.prompts, what="the first question to play")
+        running = outcome(await ps.stack.task(task_id))
         await ps.post_poll(survey(question("q1", "A different question?", press("1", value="yes"))))
         task = await ps.stack.wait_final(task_id)
         async with ps.stack.service.db.connect() as connection:
@@ -283,5 +288,36 @@ async def test_a_repost_during_a_call_does_not_relabel_its_answers(tmp_path: Pat
                     )
                 )
             ).all()
+    assert running == ("", "EVENT_POLLING")  # the poll is running: no result yet
     assert answers(task) == [("q1", "yes", "1")]
     assert [tuple(r) for r in asked] == [(Q1, 1, Q1)]  # the question of the version the customer heard
+
+
+def wav_bytes(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\x01\x00" * int(16000 * seconds))
+    return buffer.getvalue()
+
+
+async def test_uploaded_audio_plays_for_question_files_and_file_playbacks(tmp_path: Path) -> None:
+    async with poll_stack(tmp_path) as ps:
+        uploads = {}
+        for name in ("question.wav", "thanks.wav"):
+            reply = await ps.stack.http.post("/audio", files={"file": (name, wav_bytes(1.5), "audio/wav")})
+            assert reply.json()["result"] is True, reply.text
+            uploads[name] = reply.json()["data"]["filename"]
+        body = survey(
+            {"questionId": "q1", "questionFile": uploads["question.wav"],
+             "press": [press("1", action="playback", value="thanks.wav", valueOptions="file")]}
+        )  # fmt: skip
+        task = await run_poll(ps, body, "5552018", dtmf=((1.0, "1"),))
+        assert_playable(ps)
+    stored = [str(Path(path).with_suffix("")) for path in uploads.values()]
+    assert ps.prompts() == stored  # the question from its path, the playback by its upload name
+    assert ps.speech.spoken() == []
+    assert answers(task) == [("q1", "1", "1")]
+    assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
