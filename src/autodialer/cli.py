@@ -40,6 +40,21 @@ def _sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from autodialer.demo import main as demo_main
+
+    return demo_main(args.port, Path(args.data_dir), args.time_scale, args.exit_when_done)
+
+
+def _dialplan(args: argparse.Namespace) -> int:
+    from autodialer.dialplan import snippet
+
+    print(snippet(args.flavour, agi_host=args.agi_host, agi_port=args.agi_port), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autodialer", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -58,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     sim.set_defaults(handler=_sim)
+
+    demo = commands.add_parser("demo", help="run the simulator and the service with a sample campaign, live")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port of the API (default 8080)")
+    demo.add_argument("--data-dir", default="var/demo", help="wiped and reused by every demo run")
+    demo.add_argument("--time-scale", type=float, default=0.25, help="real seconds per simulated second")
+    demo.add_argument("--exit-when-done", action="store_true", help="exit after the final results")
+    demo.set_defaults(handler=_demo)
+
+    dialplan = commands.add_parser("dialplan", help="print the static dialplan snippet to install (docs/dialplan.md)")
+    flavour = dialplan.add_mutually_exclusive_group()
+    flavour.add_argument("--mikopbx", dest="flavour", action="store_const", const="mikopbx")
+    flavour.add_argument("--manager", dest="flavour", action="store_const", const="manager", help="the AMI user")
+    dialplan.add_argument("--agi-host", default="127.0.0.1", help="the dialer's address as Asterisk sees it")
+    dialplan.add_argument("--agi-port", type=int, default=4573)
+    dialplan.set_defaults(handler=_dialplan, flavour="asterisk")
 
     cli_admin.register(commands)
     return parser

@@ -324,6 +324,10 @@ class _QueueCall:
             ],
         )
         pbx.set_var(caller, "QUEUESTATUS", "CONNECTED")
+        if caller.state != UP:
+            # ast_bridge_call answers a caller that is not up yet (Queue() itself never answers): a Local ;2 that
+            # runs Queue() goes Up here, which answers its ;1 and so the Dial that reached the queue.
+            pbx.new_state(caller, UP)
         bridge = pbx.bridges.create()
         pbx.bridges.enter(bridge, out)
         pbx.bridges.enter(bridge, caller)
