@@ -23,6 +23,7 @@ from autodialer.adapters.audio.process import CommandRunner
 from autodialer.adapters.tts.engine import SpeechEngine
 from autodialer.adapters.tts.espeak import EspeakEngine
 from autodialer.adapters.tts.prompt_cache import PromptRenderer
+from autodialer.dialplan import snippet
 from autodialer.settings import Settings
 from autodialer.simulator.dialplan import LAB_DIALPLAN
 
@@ -82,30 +83,15 @@ class PollStack:
         return [name for _, name in self.stack.sim.control.prompts]
 
 
-_ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_DIALPLANS = (  # where the snippet lives: shipped with the package, or (before that) beside the docs
-    _ROOT / "src" / "autodialer" / "dialplan" / "extensions_autodialer.conf",
-    _ROOT / "docs" / "dialplan" / "extensions_autodialer.conf",
-)
-
-
 def production_dialplan() -> str:
-    """The lab's [internal] extensions plus our documented [dialer-out] and a [dialer-connect] sending polls to /poll.
+    """The lab's [internal] extensions (employees 201/202) plus the dialplan snippet an admin installs
+    (``autodialer.dialplan``: [dialer-out] and [dialer-connect], which sends polls to FastAGI /poll).
 
     The lab's own [dialer-connect] uses ``_X.``, which never matches a one-digit poll id (MikoPBX numbers polls
-    from 1). The documented [dialer-connect] picks /poll with GotoIf and a priority label, which the simulator's
-    dialplan interpreter does not read; ``/${DIALER_MODE}`` reaches the same FastAGI route (connect or poll).
+    from 1); the snippet's ``_[0-9*#+]!`` does.
     """
     internal = next(part for part in LAB_DIALPLAN.split("\n[") if part.startswith("internal]"))
-    documented = next(path for path in PRODUCTION_DIALPLANS if path.is_file()).read_text()
-    dialer_out = documented[documented.index("\n[dialer-out]") : documented.index("\n[dialer-connect]")]
-    connect = (
-        "[dialer-connect]\n"
-        "exten => _[0-9*#+]!,1,NoOp(autodialer ${DIALER_CALL_ID}: answered, ${DIALER_MODE} ${EXTEN})\n"
-        " same => n,AGI(agi://127.0.0.1:4573/${DIALER_MODE},${EXTEN},${DIALER_MODE})\n"
-        " same => n,Hangup()\n"
-    )
-    return f"[{internal}{dialer_out}\n\n{connect}"
+    return f"[{internal}\n{snippet('asterisk')}"
 
 
 @contextlib.asynccontextmanager

@@ -77,6 +77,7 @@ async def test_a_linear_poll_records_one_row_per_key_and_succeeds(
         question("q2", Q3, *(press(str(k), value=f"score {k}") for k in range(1, 6))),
     )
     async with poll_stack(tmp_path, db_url) as ps:
+        steps = ps.stack.record_events("Newexten")
         task = await run_poll(ps, linear, "5552001", dtmf=((1.0, "1"), (2.0, "4")))
         feed = await ps.polling_results()
         since_second = await ps.polling_results(feed[1]["changeTime"]) if len(feed) == 2 else []
@@ -95,6 +96,9 @@ async def test_a_linear_poll_records_one_row_per_key_and_succeeds(
     }
     assert ps.speech.spoken() == [Q1, Q3]
     assert len(ps.prompts()) == 2
+    # The installed dialplan's GotoIf sent the call to the FastAGI /poll route.
+    agi = [f["AppData"] for _, f in steps if f.get("Application") == "AGI"]
+    assert len(agi) == 1 and "/poll," in agi[0], agi
 
 
 async def test_branching_follows_next_question(tmp_path: Path) -> None:
