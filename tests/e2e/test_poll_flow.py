@@ -186,7 +186,8 @@ async def test_timeout_and_invalid_pseudo_keys_branch_explicitly(tmp_path: Path)
 
 async def test_a_customer_hanging_up_mid_poll_fails_it_and_keeps_the_answers_given(tmp_path: Path) -> None:
     async with poll_stack(tmp_path) as ps:
-        task = await run_poll(ps, BRANCHING, "5552010", dtmf=((1.0, "1"),), hangup_after=3.0)
+        # q3 waits 5 s (real) for a key; the customer leaves 1 s (real) after answering, well after pressing 1.
+        task = await run_poll(ps, BRANCHING, "5552010", dtmf=((1.0, "1"),), hangup_after=20.0)
     assert answers(task) == [("q1", "yes", "1")]
     assert outcome(task) == ("FAIL_POLLING", "endCall")
 
@@ -277,7 +278,7 @@ async def test_a_repost_during_a_call_does_not_relabel_its_answers(tmp_path: Pat
     first = survey(question("q1", Q1, press("1", value="yes")))
     async with poll_stack(tmp_path) as ps:
         poll_id = await ps.post_poll(first)
-        ps.stack.sim.control.set_customer("5552017", dtmf=((6.0, "1"),))
+        ps.stack.sim.control.set_customer("5552017", dtmf=((10.0, "1"),))  # 0.5 s real, within the 5 s wait
         task_id = await ps.poll_task(poll_id, ["5552017"])
         await ps.stack.until(ps.prompts, what="the first question to play")
         running = outcome(await ps.stack.task(task_id))
