@@ -185,6 +185,7 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
         access_log=False,
     )
     server = uvicorn.Server(config)
+    serve: asyncio.Task[None] | None = None
     try:
         if service.dialer is not None:
             await service.dialer.start()
@@ -201,9 +202,13 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
         log.info("REST API on http://%s:%s", settings.http_host, settings.http_port)
         if ready is not None:
             ready.set()
-        await serve
+        # Shielded: cancelling run_service must let uvicorn close its sockets rather than kill it mid-flight.
+        await asyncio.shield(serve)
     finally:
         server.should_exit = True
+        if serve is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(serve, timeout=5)
         if service.dialer is not None:
             await service.dialer.stop()
         await service.db.dispose()
