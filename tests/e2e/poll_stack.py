@@ -20,7 +20,7 @@ from tests.e2e.harness import Stack, running_stack
 
 from autodialer import bootstrap
 from autodialer.adapters.audio.process import CommandRunner
-from autodialer.adapters.tts.engine import SpeechEngine
+from autodialer.adapters.tts.engine import SpeechEngine, SpeechEngineFailed
 from autodialer.adapters.tts.espeak import EspeakEngine
 from autodialer.adapters.tts.prompt_cache import PromptRenderer
 from autodialer.dialplan import snippet
@@ -30,10 +30,12 @@ from autodialer.simulator.dialplan import LAB_DIALPLAN
 
 @dataclass
 class RecordingSpeech:
-    """A SpeechEngine that records (text, voice) of every synthesis and delegates to the real engine."""
+    """A SpeechEngine that records (text, voice) of every synthesis and delegates to the real engine; a text in
+    ``broken`` fails as an engine failure would (SpeechEngineFailed)."""
 
     inner: SpeechEngine
     texts: list[tuple[str, str]] = field(default_factory=list)
+    broken: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -47,6 +49,8 @@ class RecordingSpeech:
 
     async def synthesize(self, text: str, voice: str, out: Path) -> None:
         self.texts.append((text, voice))
+        if text in self.broken:
+            raise SpeechEngineFailed(f"espeak-ng failed for voice {voice}: (a test's broken text)")
         await self.inner.synthesize(text, voice, out)
 
     def spoken(self) -> list[str]:
@@ -96,7 +100,12 @@ def production_dialplan() -> str:
 
 @contextlib.asynccontextmanager
 async def poll_stack(
-    data_dir: Path, database_url: str = "", *, sim_config: dict[str, Any] | None = None, **kwargs: Any
+    data_dir: Path,
+    database_url: str = "",
+    *,
+    sim_config: dict[str, Any] | None = None,
+    broken_texts: frozenset[str] = frozenset(),
+    **kwargs: Any,
 ) -> AsyncIterator[PollStack]:
     data_dir.mkdir(parents=True, exist_ok=True)
     dialplan = data_dir / "extensions.conf"
@@ -104,7 +113,7 @@ async def poll_stack(
     recorder: list[RecordingSpeech] = []
 
     def build(settings: Settings, runner: CommandRunner | None = None) -> PromptRenderer:
-        speech = RecordingSpeech(EspeakEngine(runner))
+        speech = RecordingSpeech(EspeakEngine(runner), broken=broken_texts)
         recorder.append(speech)
         return PromptRenderer(speech, settings.tts_cache_dir, settings.tts_default_lang, runner)
 

@@ -255,6 +255,15 @@ async def test_a_question_whose_file_is_not_ours_ends_the_call_instead_of_skippi
     assert outcome(task) == ("FAIL_POLLING", "endCall")
 
 
+async def test_a_question_the_tts_cannot_speak_ends_the_call_and_keeps_the_answers_before(tmp_path: Path) -> None:
+    async with poll_stack(tmp_path, broken_texts=frozenset({Q3})) as ps:
+        task = await run_poll(ps, BRANCHING, "5552019", dtmf=((1.0, "1"), (2.0, "5")))
+    assert ps.speech.spoken() == [Q1, Q3]
+    assert len(ps.prompts()) == 1  # q3 never reached the PBX, and nothing was asked in its place
+    assert answers(task) == [("q1", "yes", "1")]
+    assert outcome(task) == ("FAIL_POLLING", "endCall")
+
+
 async def test_answers_keep_the_question_text_they_were_asked_under_after_a_repost(tmp_path: Path) -> None:
     async with poll_stack(tmp_path) as ps:
         task = await run_poll(ps, BRANCHING, "5552016", dtmf=((1.0, "2"), (2.0, "1")))
