@@ -264,22 +264,24 @@ async def test_a_question_the_tts_cannot_speak_ends_the_call_and_keeps_the_answe
     assert outcome(task) == ("FAIL_POLLING", "endCall")
 
 
+async def asked_under(ps: PollStack) -> list[tuple[str, int, str, str]]:
+    """Each stored answer's (questionCrmId, version and text of the question row it points at, text as heard)."""
+    query = text(
+        "SELECT a.question_crm_id, q.version, q.question_text, a.question_text FROM poll_answers a "
+        "JOIN poll_questions q ON q.id = a.question_id ORDER BY a.id"
+    )
+    async with ps.stack.service.db.connect() as connection:
+        return [(r[0], r[1], r[2], r[3]) for r in (await connection.execute(query)).all()]
+
+
 async def test_answers_keep_the_question_text_they_were_asked_under_after_a_repost(tmp_path: Path) -> None:
     async with poll_stack(tmp_path) as ps:
         task = await run_poll(ps, BRANCHING, "5552016", dtmf=((1.0, "2"), (2.0, "1")))
         edited = survey(question("q1", "Edited first question?", press("1", value="yes")))
         assert await ps.post_poll(edited) == task["innerNum"]
-        async with ps.stack.service.db.connect() as connection:
-            asked = (
-                await connection.execute(
-                    text(
-                        "SELECT a.question_crm_id, q.question_text, q.version FROM poll_answers a "
-                        "JOIN poll_questions q ON q.id = a.question_id ORDER BY a.id"
-                    )
-                )
-            ).all()
+        asked = await asked_under(ps)
         reply = (await ps.stack.http.get(f"/polling/{task['innerNum']}")).json()
-    assert [tuple(r) for r in asked] == [("q1", Q1, 1), ("q2", Q2, 1)]
+    assert asked == [("q1", 1, Q1, Q1), ("q2", 1, Q2, Q2)]
     assert [q["questionText"] for q in reply["data"]["questions"]] == ["Edited first question?"]
 
 
@@ -293,18 +295,10 @@ async def test_a_repost_during_a_call_does_not_relabel_its_answers(tmp_path: Pat
         running = outcome(await ps.stack.task(task_id))
         await ps.post_poll(survey(question("q1", "A different question?", press("1", value="yes"))))
         task = await ps.stack.wait_final(task_id)
-        async with ps.stack.service.db.connect() as connection:
-            asked = (
-                await connection.execute(
-                    text(
-                        "SELECT q.question_text, q.version, a.question_text FROM poll_answers a "
-                        "JOIN poll_questions q ON q.id = a.question_id"
-                    )
-                )
-            ).all()
+        asked = await asked_under(ps)
     assert running == ("", "EVENT_POLLING")  # the poll is running: no result yet
     assert answers(task) == [("q1", "yes", "1")]
-    assert [tuple(r) for r in asked] == [(Q1, 1, Q1)]  # the question of the version the customer heard
+    assert asked == [("q1", 1, Q1, Q1)]  # the question of the version the customer heard
 
 
 def wav_bytes(seconds: float) -> bytes:
