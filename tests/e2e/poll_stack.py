@@ -86,6 +86,11 @@ class PollStack:
         """Every file name the simulator was asked to play (STREAM FILE), in order."""
         return [name for _, name in self.stack.sim.control.prompts]
 
+    async def played(self, count: int) -> list[str]:
+        """The prompts once ``count`` have started: a final playback starts after the poll's result is stored."""
+        await self.stack.until(lambda: len(self.prompts()) >= count, 5, f"{count} prompts to play")
+        return self.prompts()
+
 
 def production_dialplan() -> str:
     """The lab's [internal] extensions (employees 201/202) plus the dialplan snippet an admin installs

@@ -224,6 +224,7 @@ async def test_params_are_substituted_into_question_and_playback_texts(tmp_path:
     number = {"number": "5552013", "params": {"speach": "1000 rubles", "name": "Ivan <b>"}}
     async with poll_stack(tmp_path) as ps:
         task = await run_poll(ps, body, number, dtmf=((1.0, "1"),))
+        await ps.played(2)
         assert_playable(ps)
     assert ps.speech.spoken() == ["Your debt is 1000 rubles. Press 1 to confirm.", "Thank you, Ivan . Goodbye."]
     assert len(ps.prompts()) == 2  # the question, then the playback
@@ -233,16 +234,23 @@ async def test_params_are_substituted_into_question_and_playback_texts(tmp_path:
 
 async def test_http_delivery_hands_asterisk_urls_that_serve_the_wav(tmp_path: Path) -> None:
     base = "http://dialer.example:8080"
-    body = survey(question("q1", Q1, press("1", value="yes")))
     async with poll_stack(tmp_path, prompt_delivery="http", prompt_http_base_url=base) as ps:
+        upload = await ps.stack.http.post("/audio", files={"file": ("q.wav", wav_bytes(1.0), "audio/wav")})
+        body = survey(
+            {"questionId": "q1", "questionFile": "q.wav",
+             "press": [press("1", action="playback", value="Thank you.", valueOptions="text")]}
+        )  # fmt: skip
         task = await run_poll(ps, body, "5552014", dtmf=((1.0, "1"),))
-        (url,) = ps.prompts()
-        assert url.startswith(f"{base}/autodialer/prompts/tts/") and url.endswith(".wav"), url
+        await ps.played(2)
         root = ps.stack.base_url.split("/pbxcore")[0]
-        reply = await ps.stack.http.get(root + url.removeprefix(base))
-    assert reply.status_code == 200
-    assert reply.headers["content-type"] == "audio/wav"
-    assert reply.content == (tmp_path / "tts" / url.rsplit("/", 1)[1]).read_bytes()
+        served = [await ps.stack.http.get(root + url.removeprefix(base)) for url in ps.prompts()]
+    question_url, thanks_url = ps.prompts()
+    stored = Path(upload.json()["data"]["filename"]).with_suffix(".wav")
+    assert question_url == f"{base}/autodialer/prompts/audio/{stored.name}"
+    assert thanks_url.startswith(f"{base}/autodialer/prompts/tts/") and thanks_url.endswith(".wav"), thanks_url
+    assert [(r.status_code, r.headers["content-type"]) for r in served] == [(200, "audio/wav")] * 2
+    assert served[0].content == stored.read_bytes()
+    assert served[1].content == (tmp_path / "tts" / thanks_url.rsplit("/", 1)[1]).read_bytes()
     assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
 
 
@@ -323,6 +331,7 @@ async def test_uploaded_audio_plays_for_question_files_and_file_playbacks(tmp_pa
              "press": [press("1", action="playback", value="thanks.wav", valueOptions="file")]}
         )  # fmt: skip
         task = await run_poll(ps, body, "5552018", dtmf=((1.0, "1"),))
+        await ps.played(2)
         assert_playable(ps)
     stored = [str(Path(path).with_suffix("")) for path in uploads.values()]
     assert ps.prompts() == stored  # the question from its path, the playback by its upload name
