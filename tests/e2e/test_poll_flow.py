@@ -120,7 +120,9 @@ async def test_the_dial_action_ends_the_poll_and_connects_the_extension(tmp_path
     body = survey(question("q1", Q1, press("1", value="yes"), press("3", action="dial", value="201")))
     async with poll_stack(tmp_path) as ps:
         bridged = ps.stack.record_events("BridgeEnter")
-        task = await run_poll(ps, body, "5552004", dtmf=((1.0, "3"),), hangup_after=6.0)
+        # The employee ends the call 2 s after answering, however long the service took to get there.
+        ps.stack.sim.control.set_employee("201", answer_after=1.0, hangup_after=2.0)
+        task = await run_poll(ps, body, "5552004", dtmf=((1.0, "3"),))
     assert answers(task) == [("q1", "201", "3")]
     assert outcome(task)[0] == "SUCCESS_POLLING"
     bridges: dict[str, set[str]] = {}
