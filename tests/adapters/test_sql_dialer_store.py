@@ -138,6 +138,16 @@ async def test_time_call_allow_and_dnc(store: SqlDialerStore, migrated_engine: A
     await store.add_dnc("+7 952 223-34-46", "poll-optout", T0)
     await store.add_dnc("79522233446", "api", T0)  # idempotent
     assert [n.phone for n in await store.due_numbers(TASK, T0 + 60, 10)] == ["100"]
+    assert await store.close_do_not_call(T0 + 61, phone="100") == 0  # not on the list
+    assert await store.close_do_not_call(T0 + 61) == 1
+    async with migrated_engine.connect() as connection:
+        query = text("SELECT phone, result, state, cause, close_time FROM task_numbers")
+        rows = (await connection.execute(query)).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("100", "", "CreateTask", None, 0),
+        ("79522233446", "FAIL", "doNotCall", "Do not call list", int(T0) + 61),
+    ]
+    assert await store.close_do_not_call(T0 + 62) == 0  # closed rows stay as they are
 
 
 async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:

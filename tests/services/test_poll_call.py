@@ -109,6 +109,17 @@ async def test_opt_out_puts_the_number_on_the_dnc_list() -> None:
     assert await h.store.due_numbers(1, h.clock.now() + 10, 10) == []
 
 
+async def test_opted_out_numbers_elsewhere_are_closed_so_their_tasks_can_close() -> None:
+    h = Harness()
+    other = h.store.add_number(2, "89001234567")  # the same phone (same last 10 digits) in another task
+    call_id, number_id = await answered_poll(h)
+    await run(h, call_id, FakeChannel(keys=["9"]))
+    row = h.store.numbers[other.number_id].row
+    assert (row.result, row.state, row.cause) == ("FAIL", "doNotCall", "Do not call list")
+    assert row.close_time > 0
+    assert h.store.numbers[number_id].row.result == "SUCCESS_POLLING"  # the calling row keeps its own result
+
+
 async def test_unrenderable_question_ends_the_call() -> None:
     h = Harness()
     call_id, number_id = await answered_poll(h)

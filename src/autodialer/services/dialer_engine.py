@@ -59,6 +59,8 @@ class EngineSettings:
     # A call still up after this long is hung up (a stuck channel must not hold a slot and an agent for ever).
     max_call_s: float = 4 * 3600.0
     max_backoff_s: float = 30.0
+    # How often reconciliation is retried while the PBX does not answer (a re-sync wakes the engine sooner).
+    reconcile_retry_s: float = 1.0
 
 
 def new_call_id() -> str:
@@ -95,6 +97,7 @@ class DialerEngine:
         self._last_turn: dict[int, int] = {}  # task id -> sequence number of its latest start (turn-taking)
         self._subscribed = False
         self._reconciled = False
+        self._check_do_not_call = True  # at start, then after every task change
 
     # ---- lifecycle
 
@@ -109,8 +112,7 @@ class DialerEngine:
             self._availability.on_change(self.wake)
         async with self._lock:
             if not self._reconciled:
-                await self._reconcile()
-                self._reconciled = True
+                self._reconciled = await self._reconcile()
 
     async def run(self) -> None:
         """Start, then loop until cancelled: handle events, plan, sleep until the next deadline or a wake-up.
@@ -134,6 +136,10 @@ class DialerEngine:
     async def step(self) -> float | None:
         """Handle the queued call events, then plan and start calls; return the next deadline (None: events only)."""
         await self.start()
+        if not self._reconciled:
+            # The PBX did not answer yet (at start-up the AMI link is still connecting): no call is placed before
+            # we know which stored attempts are still live; the re-sync after the login wakes us to try again.
+            return self._clock.now() + self._settings.reconcile_retry_s
         await self.process_events()
         async with self._lock:
             return await self._tick()
@@ -143,6 +149,7 @@ class DialerEngine:
 
     def task_changed(self) -> None:
         """The API created, changed, paused, resumed or deleted a task or its numbers."""
+        self._check_do_not_call = True  # new numbers may be on the do-not-call list
         self.wake()
 
     @property
@@ -193,6 +200,11 @@ class DialerEngine:
         if not self._availability.is_connected():
             # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
             return watchdog_at
+        if self._check_do_not_call:
+            self._check_do_not_call = False
+            closed = await self._store.close_do_not_call(now)
+            if closed:
+                log.info("%d open numbers are on the do-not-call list: closed", closed)
         tasks = await self._open_tasks(now)
         slices = [await self._slice(task, now) for task in tasks]
         snapshot = DialSnapshot(
@@ -282,26 +294,30 @@ class DialerEngine:
 
     # ---- reconciliation and watchdog
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self) -> bool:
+        """Adopt or close the stored in-flight attempts; False while the PBX cannot tell which are live."""
         stored = await self._store.attempts_in_flight()
         if not stored:
-            return
+            return True
         for attempt in stored:
             self._ledger.add(attempt)
         try:
             live = {call.call_id: call for call in await self._calls.live_calls()}
         except ConnectionError:
-            log.warning("PBX unreachable at start: %d attempts held until the watchdog can check", len(stored))
-            return
+            log.warning("PBX unreachable at start: %d attempts held until it answers", len(stored))
+            return False
         now = self._clock.now()
         for attempt in stored:
             call = live.get(attempt.call_id)
             if call is None:
                 log.info("call %s vanished while we were down: closing it", attempt.call_id)
                 await self._ledger.close_lost(attempt, now)
-            elif call.state == "Up" and not attempt.answered:
-                await self._ledger.save(replace(attempt, answered=True))
+            elif call.state == "Up":
+                # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before answer.
+                m_dial_status = ANSWER if call.agent_connected else attempt.m_dial_status
+                await self._ledger.save(replace(attempt, answered=True, m_dial_status=m_dial_status))
         log.info("reconciled %d stored attempts, %d still live", len(stored), len(self._ledger))
+        return True
 
     async def _maybe_watchdog(self, now: float) -> float:
         if now < self._next_watchdog:
@@ -417,8 +433,11 @@ class DialerEngine:
     async def opt_out(self, call_id: str) -> None:
         attempt = self._ledger.get(call_id)
         if attempt is not None:
-            await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=self._clock.now())
-            log.info("call %s: %s asked not to be called again", call_id, attempt.phone)
+            now = self._clock.now()
+            await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=now)
+            closed = await self._store.close_do_not_call(now, phone=attempt.phone)
+            log.info("call %s: %s opted out (%d other open rows closed)", call_id, attempt.phone, closed)
+            self.wake()  # a task whose last open numbers were these can close now
 
     async def _report(self, call_id: str, events: Sequence[RowEvent]) -> None:
         async with self._lock:

@@ -153,6 +153,13 @@ class DialerStore(Protocol):
 
     async def add_poll_answer(self, answer: PollAnswer) -> None: ...
 
+    async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
+        """Give every open number on the do-not-call list (of ``phone`` only, when given) its final result, so a
+        task whose last numbers opted out still closes: result ``FAIL``, state ``doNotCall``, cause
+        ``Do not call list``, closeTime ``now``, a new changeTime. Numbers in a call are left to that call.
+        Returns how many rows it closed."""
+        ...
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         """Put the phone on the do-not-call list (idempotent); its open numbers are no longer due."""
         ...

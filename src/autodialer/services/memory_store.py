@@ -142,6 +142,27 @@ class InMemoryDialerStore:
     async def add_poll_answer(self, answer: PollAnswer) -> None:
         self.poll_answers.append(answer)
 
+    async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
+        wanted = {phone_id_for(phone)} if phone is not None else self.dnc
+        closed = 0
+        for number in list(self.numbers.values()):
+            if number.phone_id in wanted and number.phone_id in self.dnc and not number.row.is_closed:
+                if self._in_flight(number.number_id):
+                    continue
+                self.numbers[number.number_id] = replace(
+                    number,
+                    row=replace(
+                        number.row,
+                        result="FAIL",
+                        state="doNotCall",
+                        cause="Do not call list",
+                        close_time=int(now),
+                        change_time=now,
+                    ),
+                )
+                closed += 1
+        return closed
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         self.dnc.add(phone_id_for(phone))
 

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -56,6 +56,12 @@ _dialable = and_(
     task_numbers.c.pending_delete.is_(False),
     ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
 )
+
+
+def _dnc_phone_id(phone: str) -> str:
+    """The DNC key: the last 10 digits, like MikoPBX's phoneId for a numeric number."""
+    digits = "".join(c for c in phone if c.isdigit()) or phone
+    return digits[-10:]
 
 
 def _row_values(row: ResultRow) -> dict[str, Any]:
@@ -338,9 +344,38 @@ class SqlDialerStore:
                 )
             )
 
+    async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
+        condition = and_(
+            task_numbers.c.result == "",
+            task_numbers.c.active_attempt_id.is_(None),
+            exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
+        )
+        if phone is not None:
+            condition = and_(condition, task_numbers.c.phone_id == _dnc_phone_id(phone))
+        async with write_transaction(self._engine) as connection:
+            query = select(task_numbers.c.id).where(condition).order_by(task_numbers.c.id)
+            ids = list((await connection.execute(query)).scalars())
+            if not ids:
+                return 0
+            first = await feed_clock.allocate(connection, feed_clock.RESULTS, len(ids), now, self._step)
+            statement = (
+                update(task_numbers)
+                .where(task_numbers.c.id == bindparam("row_id"))
+                .values(
+                    result="FAIL",
+                    state="doNotCall",
+                    cause="Do not call list",
+                    close_time=int(now),
+                    change_time_us=bindparam("at"),
+                )
+            )
+            await connection.execute(
+                statement, [{"row_id": row_id, "at": first + k * self._step} for k, row_id in enumerate(ids)]
+            )
+        return len(ids)
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        digits = "".join(c for c in phone if c.isdigit()) or phone
-        values = {"phone_id": digits[-10:], "phone": phone[:64], "source": source[:64], "created_at": now}
+        values = {"phone_id": _dnc_phone_id(phone), "phone": phone[:64], "source": source[:64], "created_at": now}
         async with write_transaction(self._engine) as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())

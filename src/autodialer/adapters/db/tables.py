@@ -97,6 +97,7 @@ task_numbers = Table(
     UniqueConstraint("task_id", "phone_id"),
     Index(None, "change_time_us", "id"),
     Index(None, "task_id", "close_time", "next_attempt_at", "id"),
+    Index(None, "phone_id"),  # do-not-call look-ups across tasks
 )
 
 attempts = Table(
