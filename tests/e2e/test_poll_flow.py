@@ -207,8 +207,16 @@ async def test_opt_out_puts_the_number_on_the_dnc_list_and_the_dialer_skips_it(t
         await ps.stack.until(lambda: _final(ps, later["id"], "5552012"), what="the other number of the later campaign")
         rows = ps.stack.by_phone(await ps.stack.task(later["id"]))
         dialed = ps.stack.originates()[before:]
+
+        async def closed() -> bool:
+            return (await ps.stack.task(later["id"]))["state"] == "1"
+
+        await ps.stack.until(closed, what="the later campaign to close itself")
     assert len(dialed) == 1 and "5552012" in dialed[0]["channel"], dialed
-    assert (rows["5552011"]["result"], rows["5552011"]["countTry"]) == ("", None)
+    # Never dialed, but closed with a result so the campaign can finish (1C waits for every closeTime).
+    opted_out = rows["5552011"]
+    assert (opted_out["result"], opted_out["state"], opted_out["cause"]) == ("FAIL", "doNotCall", "Do not call list")
+    assert (opted_out["countTry"], opted_out["closeTime"] != "0") == (None, True)
 
 
 async def _final(ps: PollStack, task_id: str, phone: str) -> bool:
