@@ -46,6 +46,7 @@ class FakeCallControl:
         self.originated: list[OriginateRequest] = []
         self.hung_up: list[str] = []
         self.live: dict[str, str] = {}  # call id -> channel state
+        self.agent_connected: set[str] = set()  # live calls whose customer is bridged to an employee
         self.reject_next = 0
         self.unreachable = False
         self._callbacks: list[Callable[[CallEvent], None]] = []
@@ -66,7 +67,7 @@ class FakeCallControl:
         if self.unreachable:
             raise ConnectionError("AMI down")
         return [
-            LiveCall(call_id, f"Local/x@dialer-out-{i:08x};1", state)
+            LiveCall(call_id, f"Local/x@dialer-out-{i:08x};1", state, agent_connected=call_id in self.agent_connected)
             for i, (call_id, state) in enumerate(self.live.items())
         ]
 

@@ -277,20 +277,39 @@ async def test_restart_adopts_live_calls_and_closes_vanished_ones_without_redial
     assert h.store.numbers[live_number.number_id].row.result == "SUCCESS_USER_H"
 
 
-async def test_restart_while_the_pbx_is_unreachable_holds_attempts_until_the_watchdog() -> None:
+async def test_restart_during_a_bridged_call_keeps_it_a_success() -> None:
+    # The engine that ran the connect step died with it; the PBX still shows the employee bridged to the customer.
     h = Harness()
     number_id = await h.dial_one("5551001")
     call_id = h.last_call()
+    h.answer(call_id)
+    await h.step()
+    await h.engine.connect_started(call_id, None)
+    h.calls.agent_connected.add(call_id)
+    h.engine = h.new_engine()
+    await h.step()
+    h.end(call_id)
+    await h.step()
+    assert h.row(number_id).result == "SUCCESS_CLIENT_H"
+
+
+async def test_restart_while_the_pbx_is_unreachable_reconciles_as_soon_as_it_answers() -> None:
+    # At start-up the AMI link is always still connecting: reconciliation must not wait for the watchdog's grace.
+    h = Harness()
+    number_id = await h.dial_one("5551001")
+    call_id = h.last_call()
+    h.store.add_number(1, "5551002")
     h.calls.unreachable = True
     h.calls.live.clear()
     h.engine = h.new_engine()
     await h.step()
-    assert h.engine.calls_in_flight == 1 and len(h.calls.originated) == 1
+    await h.step()
+    assert h.engine.calls_in_flight == 1 and len(h.calls.originated) == 1  # held, and nothing new dialed
     h.calls.unreachable = False
-    h.clock.advance(h.settings.watchdog_grace_s)
     await h.step()
     assert h.row(number_id).result == "FAIL"
     assert call_id not in h.store.attempts
+    assert len(h.calls.originated) == 2  # dialing resumes once the stored attempts are settled
 
 
 async def test_watchdog_closes_calls_the_pbx_no_longer_knows() -> None:

@@ -63,6 +63,9 @@ class LiveCall:
     channel: str
     state: str  # ChannelStateDesc, e.g. "Up", "Ring"
     variables: Mapping[str, str] = field(default_factory=dict)
+    # The answered customer is bridged to whoever the connect step dialed: an employee answered (M_DIALSTATUS
+    # ANSWER), which an engine restarted mid-call cannot learn from the connect step it no longer runs.
+    agent_connected: bool = False
 
 
 class CallControl(Protocol):

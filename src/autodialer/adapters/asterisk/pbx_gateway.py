@@ -226,7 +226,13 @@ class AsteriskPbxGateway:
             return None
         first = min(channels, key=lambda c: c.get("Uniqueid") != linked)
         variables = self._variables.get(linked, {})
-        return LiveCall(linked, first.get("Channel") or "", first.get("ChannelStateDesc") or "", dict(variables))
+        return LiveCall(
+            linked,
+            first.get("Channel") or "",
+            first.get("ChannelStateDesc") or "",
+            dict(variables),
+            agent_connected=_agent_connected(linked, channels),
+        )
 
     async def _our_call(self, linked: str, channels: list[Event]) -> LiveCall | None:
         """The call if its ;1 or ;2 half carries DIALER_CALL_ID equal to its Linkedid, else None.
@@ -242,7 +248,7 @@ class AsteriskPbxGateway:
                 state = item.get("ChannelStateDesc") or ""
                 live = {uid: name for c in channels if (uid := c.get("Uniqueid")) and (name := c.get("Channel"))}
                 self._tracker.adopt(linked, live, answered=state == "Up")
-                return LiveCall(linked, channel, state, variables)
+                return LiveCall(linked, channel, state, variables, agent_connected=_agent_connected(linked, channels))
         return None
 
     async def _get_variables(self, channel: str) -> dict[str, str]:
@@ -260,3 +266,10 @@ class AsteriskPbxGateway:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _agent_connected(linked: str, channels: list[Event]) -> bool:
+    """The originated half (;1, Uniqueid = our call id) sits in a bridge: the connect step's Dial was answered.
+
+    Before that ;1 only runs the FastAGI connect step (the customer is bridged to ;2, not to ;1)."""
+    return any(c.get("Uniqueid") == linked and c.get("BridgeId") for c in channels)
