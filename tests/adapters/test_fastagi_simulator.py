@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from autodialer.adapters.asterisk.agi_call import AGICall
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
 from autodialer.protocols.ami import Action as AMIAction
 from autodialer.protocols.ami import AMIConnection, Event, Response
 from autodialer.protocols.ami import Role as AMIRole
-
-simulator = pytest.importorskip("autodialer.simulator.simulator")
-sim_config = pytest.importorskip("autodialer.simulator.config")
+from autodialer.simulator import config as sim_config
+from autodialer.simulator import simulator
 
 
 class RawAMI:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from autodialer.adapters.asterisk import ami_client
 from autodialer.adapters.asterisk.agi_call import AGICall
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
@@ -27,10 +28,8 @@ from autodialer.domain.call_events import (
 )
 from autodialer.protocols.ami import Action
 from autodialer.services.ports import OriginateRejected, OriginateRequest
-
-ami_client = pytest.importorskip("autodialer.adapters.asterisk.ami_client")
-simulator = pytest.importorskip("autodialer.simulator.simulator")
-sim_config = pytest.importorskip("autodialer.simulator.config")
+from autodialer.simulator import config as sim_config
+from autodialer.simulator import simulator
 
 
 @dataclass
