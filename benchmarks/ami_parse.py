@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from autodialer.protocols.ami import Action, AMIConnection, Role
 
-TRACE = Path("/work/shared/asterisk/traces/02-originate-answer-bridge-customer-hangup-unfiltered.ami.jsonl")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.shared_paths import TRACES
+
+TRACE = TRACES / "02-originate-answer-bridge-customer-hangup-unfiltered.ami.jsonl"
 
 
 def stream() -> bytes:

@@ -26,7 +26,10 @@ from pathlib import Path
 from autodialer.protocols.ami import Action, AMIConnection, Event, Response, Role
 from autodialer.simulator.dialplan import LAB_DIALPLAN
 
-BASELINE = Path("/work/shared/asterisk/loadtest-results.json")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.shared_paths import SHARED
+
+BASELINE = SHARED / "asterisk" / "loadtest-results.json"
 HOLD_DIALPLAN = LAB_DIALPLAN + "\n[hold]\nexten => _X.,1,Answer()\n same => n,Wait(30)\n same => n,Hangup()\n"
 
 

@@ -23,15 +23,6 @@ from autodialer.adapters.db.tables import metadata
 PG_ENV = "AUTODIALER_TEST_PG_URL"
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The team's shared/ folder (Asterisk traces, spec)."""
-    for candidate in (Path(__file__).resolve().parents[1].parent / "shared", Path("/work/shared")):
-        if (candidate / "asterisk" / "traces").is_dir():
-            return candidate
-    pytest.skip("shared/ with the Asterisk traces is not beside the checkout")
-
-
 def _admin_and_test_urls(base: str) -> tuple[str, str, str]:
     head, _, _dbname = base.rpartition("/")
     name = f"autodialer_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"

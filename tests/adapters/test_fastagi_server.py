@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
+from tests.shared_paths import TRACES
 
 from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandError, AGICommandFailed, AGIHangup
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer, route_key
@@ -30,7 +30,6 @@ from autodialer.protocols.agi import (
     parse_transcript,
 )
 
-TRACES = Path("/work/shared/asterisk/traces")
 STEP = 2.0  # generous per-step bound so a broken server fails the test instead of hanging it
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+
+from tests.shared_paths import TRACES
 
 from autodialer.protocols.ami import Action, AMIConnection, Event, Item, ListResult, Role
 
-# shared/ sits beside the checkout (as tests/conftest.py's shared_dir fixture assumes); /work/shared in the lab.
-_BESIDE = Path(__file__).resolve().parents[2].parent / "shared" / "asterisk" / "traces"
-TRACES = _BESIDE if _BESIDE.is_dir() else Path("/work/shared/asterisk/traces")
 _LIST_ACTIONS = {
     "PJSIPShowEndpoints",
     "ExtensionStateList",

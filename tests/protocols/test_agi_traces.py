@@ -7,11 +7,10 @@ back exactly the bytes that were on the wire.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.shared_paths import TRACES
 
 from autodialer.protocols.agi import (
     ASTERISK_TO_SERVER,
@@ -27,8 +26,6 @@ from autodialer.protocols.agi import (
     TranscriptSession,
     parse_transcript,
 )
-
-TRACES = Path("/work/shared/asterisk/traces")
 
 
 def _sessions() -> list[TranscriptSession]:

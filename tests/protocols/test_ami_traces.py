@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.shared_paths import TRACES
 
 from autodialer.protocols.ami import (
     NEED_DATA,
@@ -28,14 +28,6 @@ from autodialer.protocols.ami import (
     Role,
 )
 
-TRACES = next(
-    (
-        candidate / "asterisk" / "traces"
-        for candidate in (Path(__file__).resolve().parents[2].parent / "shared", Path("/work/shared"))
-        if (candidate / "asterisk" / "traces").is_dir()
-    ),
-    Path("/work/shared/asterisk/traces"),
-)
 EOF_MARK = "<<TCP connection closed"
 LIST_ACTIONS = {
     "PJSIPShowEndpoints",

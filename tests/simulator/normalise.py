@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-TRACES = Path("/work/shared/asterisk/traces")
+from tests.shared_paths import TRACES
 
 _CHANNEL_KEYS = ("Channel", "DestChannel", "LocalOneChannel", "LocalTwoChannel")
 _ID_KEYS = ("Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "LocalOneUniqueid", "LocalTwoUniqueid")

@@ -1,0 +1,133 @@
+"""Shared set-up of the dialer engine benchmarks: the PBX simulator in a subprocess, the whole service in this one.
+
+``engine_throughput.py`` and ``engine_latency.py`` import this (run them from the repository root). The simulator
+gets its own process, as Asterisk would, so the service's CPU is its own; it is started by re-running this file
+with ``--serve-sim`` and a JSON config, and it prints its AMI port once it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from autodialer.bootstrap import Service, build_service
+from autodialer.settings import load_settings
+from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, QueueConfig, SimulatorConfig
+
+MODULE = "/pbxcore/api/module-dialer/v1"
+BASELINE = Path("/work/shared/asterisk/loadtest-results.json")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def asterisk_ceiling() -> float | None:
+    """The real Asterisk 22's async Originate rate on the lab VM (README §7), if the file is there."""
+    if not BASELINE.exists():
+        return None
+    phases = json.loads(BASELINE.read_text())["phases"]
+    return max(float(p["successful_originates_per_s"]) for p in phases)
+
+
+def print_baselines(tasks: int) -> None:
+    print("Baselines:")
+    print(
+        "  MikoPBX ModuleAutoDialer design: a ~1 s polling loop, at most one call file per task per loop and a 200 ms"
+        " sleep after each -> at most ~5 calls/s per worker, and 1 call/s per task"
+        f" ({min(tasks, 5)} calls/s for {tasks} task{'s' if tasks != 1 else ''})"
+    )
+    ceiling = asterisk_ceiling()
+    if ceiling is not None:
+        print(f"  real Asterisk 22.10.1 on the lab's 2 vCPUs (loadtest-results.json): ~{ceiling:.0f} originates/s")
+
+
+@dataclass
+class Bench:
+    service: Service
+    http: httpx.AsyncClient
+
+    async def post_task(self, body: dict[str, Any]) -> int:
+        reply = (await self.http.post("/task", content=json.dumps(body))).json()
+        assert reply["result"] is True, reply
+        return int(reply["data"]["id"])
+
+
+@contextlib.asynccontextmanager
+async def bench_stack(sim_config: dict[str, Any], database_url: str = "", **settings: Any) -> AsyncIterator[Bench]:
+    """The simulator (``sim_config``: members, time_scale, customer, employee) in a subprocess, the service here."""
+    agi_port = free_port()
+    config = {**sim_config, "agi_port": agi_port}
+    sim = subprocess.Popen(
+        [sys.executable, __file__, "--serve-sim", json.dumps(config)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert sim.stdout is not None
+        ami_port = int(sim.stdout.readline())
+        with tempfile.TemporaryDirectory() as data_dir:
+            overrides: dict[str, Any] = {
+                "environment": "test",
+                "data_dir": Path(data_dir),
+                "database_url": database_url,
+                "ami_port": ami_port,
+                "fastagi_port": agi_port,
+                **settings,
+            }
+            service = await build_service(load_settings(**overrides))
+            assert service.dialer is not None
+            await service.dialer.start()
+            try:
+                for _ in range(500):
+                    if service.dialer.availability.is_connected():
+                        break
+                    await asyncio.sleep(0.01)
+                transport = httpx.ASGITransport(app=service.app)
+                async with httpx.AsyncClient(transport=transport, base_url=f"http://bench{MODULE}") as http:
+                    yield Bench(service, http)
+            finally:
+                await service.dialer.stop()
+                await service.db.dispose()
+    finally:
+        sim.terminate()
+        sim.wait()
+
+
+async def serve_sim(raw: str) -> None:
+    spec = json.loads(raw)
+    members = tuple(spec["members"])
+    config = SimulatorConfig(
+        ami_port=0,
+        agi_port=spec["agi_port"],
+        time_scale=spec.get("time_scale", 0.01),
+        employees=tuple(EmployeeConfig(m) for m in members),
+        queues=(QueueConfig("2200", members=members, timeout_s=30.0),),
+    )
+    sim = PBXSimulator(config)
+    sim.control.set_default_customer(Behaviour.from_json(spec.get("customer", {"outcome": "busy", "ring": False})))
+    if "employee" in spec:
+        for member in members:
+            sim.control.set_employee(member, Behaviour.from_json(spec["employee"]))
+    await sim.start()
+    print(sim.ami_port, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve-sim", required=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_sim(parser.parse_args().serve_sim))
