@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.e2e.harness import MODULE
+from tests.e2e.harness import MODULE, running_stack
 
 from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.tables import attempts
@@ -237,3 +237,33 @@ async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes
         if row["cause"] == "call unknown to the PBX":
             assert (row["result"], row["linkedId"] in live_at_kill) == ("FAIL", True)
     assert {r["result"] for r in final if r["phone"][-1] == "2"} == {"FAIL"}  # busy, retried once
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["core-restart", "kill-9"])
+async def test_pbx_restart_under_the_service_reconnects_resyncs_and_leaves_nothing_stuck(
+    tmp_path: Path, graceful: bool
+) -> None:
+    settings = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "ami_ping_interval_s": 0.5}
+    async with running_stack(tmp_path, time_scale=0.02, **settings) as stack:
+        control = stack.sim.control
+        control.set_default_customer(Behaviour(answer_after=1.0, hangup_after=100.0))  # 2 s calls
+        control.set_employee("202", Behaviour(answer_after=1.0))
+        tasks = [
+            await stack.post_task({"name": "pbx restart", "innerNum": ext, "numbers": numbers})
+            for ext, numbers in (("201", ["5553101", "5553102"]), ("202", ["5553103", "5553104"]))
+        ]
+        await until(lambda: len(bridged(control)) == 2, 10, "both employees talking")
+        gone = {r["channel_id"] for r in stack.originates()}
+        await control.restart(graceful=graceful, down_s=10.0)  # 0.2 s down; every call is lost with the PBX
+        availability = stack.service.dialer.availability if stack.service.dialer else None
+        assert availability is not None
+        await until(availability.is_connected, 10, "the AMI link back and re-synced")
+        final = {p: r for t in tasks for p, r in stack.by_phone(await stack.wait_final(t["id"], timeout=15)).items()}
+        calls = stack.originates()
+    lost = {p: r for p, r in final.items() if r["linkedId"] in gone}
+    assert len(lost) == 2  # the two calls the restart killed are closed, not left open
+    for row in lost.values():
+        assert row["closeTime"] != "0" and row["result"].startswith(("FAIL", "SUCCESS")), row
+    # the rest was dialed after the PBX came back, and every number reached a result
+    assert {r["result"] for p, r in final.items() if p not in lost} == {"SUCCESS_CLIENT_H"}
+    assert len({c["channel_id"] for c in calls}) == len(calls)

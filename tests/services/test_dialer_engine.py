@@ -293,6 +293,24 @@ async def test_restart_during_a_bridged_call_keeps_it_a_success() -> None:
     assert h.row(number_id).result == "SUCCESS_CLIENT_H"
 
 
+async def test_calls_lost_while_the_pbx_link_was_down_are_closed_once_it_is_back() -> None:
+    # A PBX restart ends every call without a single event; the watchdog's grace must not hold them for minutes.
+    h = Harness()
+    number_id = await h.dial_one("5551001")
+    call_id = h.last_call()
+    h.availability.connected = False
+    await h.step()
+    h.calls.live.clear()
+    h.calls.unreachable = True  # still reconnecting
+    h.availability.connected = True
+    await h.step()
+    assert h.engine.calls_in_flight == 1
+    h.calls.unreachable = False
+    await h.step()
+    assert h.row(number_id).result == "FAIL" and h.engine.calls_in_flight == 0
+    assert call_id not in h.store.attempts
+
+
 async def test_restart_while_the_pbx_is_unreachable_reconciles_as_soon_as_it_answers() -> None:
     # At start-up the AMI link is always still connecting: reconciliation must not wait for the watchdog's grace.
     h = Harness()

@@ -199,6 +199,8 @@ class DialerEngine:
         watchdog_at = await self._maybe_watchdog(now)
         if not self._availability.is_connected():
             # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
+            # Calls may end (or the PBX restart and lose them) while we cannot hear it: reconcile once it is back.
+            self._reconciled = False
             return watchdog_at
         if self._check_do_not_call:
             self._check_do_not_call = False
@@ -295,28 +297,32 @@ class DialerEngine:
     # ---- reconciliation and watchdog
 
     async def _reconcile(self) -> bool:
-        """Adopt or close the stored in-flight attempts; False while the PBX cannot tell which are live."""
-        stored = await self._store.attempts_in_flight()
-        if not stored:
-            return True
-        for attempt in stored:
+        """Adopt or close the in-flight attempts (stored ones after a restart, held ones after the PBX link was
+        down); False while the PBX cannot tell which are live."""
+        for attempt in await self._store.attempts_in_flight():
             self._ledger.add(attempt)
+        if not len(self._ledger):
+            return True
         try:
             live = {call.call_id: call for call in await self._calls.live_calls()}
         except ConnectionError:
-            log.warning("PBX unreachable at start: %d attempts held until it answers", len(stored))
+            log.warning("PBX unreachable: %d attempts held until it answers", len(self._ledger))
             return False
+        # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
+        while self._pending:
+            await self._handle(self._pending.popleft())
         now = self._clock.now()
-        for attempt in stored:
+        held = self._ledger.all()
+        for attempt in held:
             call = live.get(attempt.call_id)
             if call is None:
-                log.info("call %s vanished while we were down: closing it", attempt.call_id)
+                log.info("call %s vanished while we could not hear the PBX: closing it", attempt.call_id)
                 await self._ledger.close_lost(attempt, now)
             elif call.state == "Up":
                 # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before answer.
                 m_dial_status = ANSWER if call.agent_connected else attempt.m_dial_status
                 await self._ledger.save(replace(attempt, answered=True, m_dial_status=m_dial_status))
-        log.info("reconciled %d stored attempts, %d still live", len(stored), len(self._ledger))
+        log.info("reconciled %d attempts in flight, %d still live", len(held), len(self._ledger))
         return True
 
     async def _maybe_watchdog(self, now: float) -> float:
