@@ -59,8 +59,10 @@ async def test_queue_target_reserves_a_free_member_and_never_a_paused_one(tmp_pa
     assert later["5552302"]["result"] == "SUCCESS_CLIENT_H"
 
 
-async def test_two_tasks_on_one_extension_never_ring_it_twice(tmp_path: Path) -> None:
-    async with running_stack(tmp_path, **FAST) as stack:
+async def test_two_tasks_on_one_extension_never_ring_it_twice(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    async with running_stack(tmp_path, db_url, **FAST) as stack:
         stack.sim.control.set_employee("201", Behaviour(answer_after=0.5))
         numbers_a = [f"555240{i}" for i in range(3)]
         numbers_b = [f"555241{i}" for i in range(3)]
@@ -103,8 +105,10 @@ async def test_max_count_channels_caps_the_calls_of_a_task(tmp_path: Path) -> No
     assert {r["result"] for r in final["results"]} == {"SUCCESS_CLIENT_H"}
 
 
-async def test_pause_lets_the_current_call_finish_and_resume_continues(tmp_path: Path) -> None:
-    async with running_stack(tmp_path, **FAST) as stack:
+async def test_pause_lets_the_current_call_finish_and_resume_continues(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    async with running_stack(tmp_path, db_url, **FAST) as stack:
         numbers = ["5552601", "5552602", "5552603"]
         for number in numbers:
             stack.sim.control.set_customer(number, Behaviour(answer_after=0.5, hangup_after=4.0))
@@ -137,9 +141,11 @@ async def test_pause_lets_the_current_call_finish_and_resume_continues(tmp_path:
     assert {r["result"] for r in final.values()} == {"SUCCESS_CLIENT_H"}
 
 
-async def test_retries_keep_the_number_open_until_its_final_outcome(tmp_path: Path) -> None:
+async def test_retries_keep_the_number_open_until_its_final_outcome(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
     policy = {"customer_busy": {"delay_s": 0.3, "max_retries": 2}}
-    async with running_stack(tmp_path, retry_policy=policy, **FAST) as stack:
+    async with running_stack(tmp_path, db_url, retry_policy=policy, **FAST) as stack:
         control = stack.sim.control
         control.set_customer("5552701", TALK)
         control.set_customer("5552702", Behaviour(outcome="busy", ring=False))  # busy, then answers

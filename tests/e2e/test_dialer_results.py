@@ -69,9 +69,9 @@ async def test_customer_failures_get_mikopbx_results_after_retries(
     assert len(calls) == sum(int(r["countTry"]) for r in final.values())
 
 
-async def test_employee_outcomes(tmp_path: Path) -> None:
+async def test_employee_outcomes(tmp_path: Path, db_url: str, migrated_engine: Any) -> None:
     """SUCCESS_CLIENT_H, SUCCESS_USER_H, FAIL_CLIENT_H_BEFORE_ANSWER and FAIL_USER_NO_ANSWER, one task each."""
-    async with stack_on(tmp_path) as stack:
+    async with stack_on(tmp_path, db_url) as stack:
         control = stack.sim.control
         # 201 answers after 0.5 s and hangs up 2 s later; customer 5551003 waits for our BYE
         control.set_employee("201", Behaviour(answer_after=0.5, hangup_after=2.0))
