@@ -30,6 +30,20 @@ from autodialer.simulator.simulator import PBXSimulator
 MODULE = "/pbxcore/api/module-dialer/v1"
 
 
+async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` (sync or async) until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 @dataclass
 class Stack:
     sim: PBXSimulator
@@ -59,16 +73,7 @@ class Stack:
 
     async def until(self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
         """Poll ``predicate`` (sync or async) until it returns a truthy value; fail after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            await asyncio.sleep(0.02)
+        return await until(predicate, timeout, what)
 
     async def wait_final(self, task_id: str | int, timeout: float = 20.0) -> dict[str, Any]:
         """The task once every number has a final result (closeTime != "0")."""

@@ -19,8 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.e2e.harness import MODULE, running_stack
+from tests.e2e.harness import MODULE, running_stack, until
 
 from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.tables import attempts
@@ -37,20 +36,6 @@ from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, Simula
 pytestmark = pytest.mark.slow
 
 EXTENSIONS = tuple(str(201 + i) for i in range(6))
-
-
-async def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``predicate`` (sync or async) until it is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def bridged(control: SimulatorControl) -> set[str]:
