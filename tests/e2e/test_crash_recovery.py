@@ -252,3 +252,28 @@ async def test_pbx_restart_under_the_service_reconnects_resyncs_and_leaves_nothi
     # the rest was dialed after the PBX came back, and every number reached a result
     assert {r["result"] for p, r in final.items() if p not in lost} == {"SUCCESS_CLIENT_H"}
     assert len({c["channel_id"] for c in calls}) == len(calls)
+
+
+async def test_ami_connections_dropped_mid_call_keep_the_calls_and_their_results(tmp_path: Path) -> None:
+    """Only the AMI link breaks (``manager reload``-like drop): the calls go on in the PBX, are found live after
+    the reconnect, and end with their real results; nothing is closed as lost and nothing is dialed twice."""
+    settings = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "ami_ping_interval_s": 0.5}
+    async with running_stack(tmp_path, time_scale=0.02, **settings) as stack:
+        control = stack.sim.control
+        control.set_default_customer(Behaviour(answer_after=1.0, hangup_after=60.0))  # 1.2 s calls
+        control.set_employee("202", Behaviour(answer_after=1.0))
+        tasks = [
+            await stack.post_task({"name": "ami drop", "innerNum": ext, "numbers": numbers})
+            for ext, numbers in (("201", ["5553201", "5553202"]), ("202", ["5553203", "5553204"]))
+        ]
+        await until(lambda: len(bridged(control)) == 2, 10, "both employees talking")
+        availability = stack.service.dialer.availability if stack.service.dialer else None
+        assert availability is not None
+        control.drop_ami_connections(graceful=False)
+        await until(lambda: not availability.is_connected(), 5, "the drop to be noticed")
+        await until(availability.is_connected, 10, "the AMI link back and re-synced")
+        final = {p: r for t in tasks for p, r in stack.by_phone(await stack.wait_final(t["id"], timeout=15)).items()}
+        calls = stack.originates()
+    assert {p: r["result"] for p, r in final.items()} == dict.fromkeys(final, "SUCCESS_CLIENT_H")
+    assert {r["cause"] for r in final.values()} == {"Normal Clearing"}
+    assert len(calls) == 4 and len({c["channel_id"] for c in calls}) == 4
