@@ -13,14 +13,14 @@ leaves a FAIL, never an open row nobody will dial.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from autodialer.domain import call_results
 from autodialer.domain.call_events import CustomerOutcome
 from autodialer.domain.mikopbx_results import ANSWER, RowEvent, apply_event
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
-from autodialer.services.dialer_store import Attempt, DialerStore
+from autodialer.services.dialer_store import Attempt, DialerStore, DialTask
 from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class AttemptLedger:
         self._store = store
         self._events = events
         self._retry_policy = retry_policy
+        self._overrides: dict[int, Mapping[str, object] | None] = {}
         self._on_finished = on_finished
         self._attempts: dict[str, Attempt] = {}
 
@@ -126,13 +127,21 @@ class AttemptLedger:
         except ConnectionError as e:
             log.warning("AutoDialer UserEvent not sent (%s): %s", e, fields)
 
+    def note_tasks(self, tasks: Sequence[DialTask]) -> None:
+        """The open tasks as the engine just read them: their retry overrides save a read per settled call."""
+        self._overrides = {task.task_id: task.retry_overrides for task in tasks}
+
     async def _policy(self, task_id: int) -> RetryPolicy:
         base = self._retry_policy
-        task = await self._store.get_task(task_id)
-        if task is None or not task.retry_overrides:
+        if task_id in self._overrides:
+            overrides = self._overrides[task_id]
+        else:  # closed or deleted since the last planning round: ask the store
+            task = await self._store.get_task(task_id)
+            overrides = task.retry_overrides if task is not None else None
+        if not overrides:
             return base
         try:
-            return base.with_overrides(task.retry_overrides)
+            return base.with_overrides(overrides)
         except InvalidRetryPolicy as e:
             log.warning("task %s: stored retry policy ignored: %s", task_id, e)
             return base

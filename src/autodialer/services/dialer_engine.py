@@ -39,7 +39,7 @@ from autodialer.domain.mikopbx_results import ANSWER, EventName, RowEvent
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
-from autodialer.services.dialer_store import Attempt, DialerStore, DialTask, PollAnswer
+from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
 from autodialer.services.timing import Sleeper
@@ -98,6 +98,7 @@ class DialerEngine:
         self._subscribed = False
         self._reconciled = False
         self._check_do_not_call = True  # at start, then after every task change
+        self._due: dict[int, DialNumber] = {}  # numbers due in the current planning round, by id
 
     # ---- lifecycle
 
@@ -208,6 +209,7 @@ class DialerEngine:
             if closed:
                 log.info("%d open numbers are on the do-not-call list: closed", closed)
         tasks = await self._open_tasks(now)
+        self._due.clear()
         slices = [await self._slice(task, now) for task in tasks]
         snapshot = DialSnapshot(
             now=now,
@@ -233,12 +235,14 @@ class DialerEngine:
                 log.info("task %s: every number has a result, task closed", task.task_id)
                 continue
             tasks.append(task)
+        self._ledger.note_tasks(tasks)
         return tasks
 
     async def _slice(self, task: DialTask, now: float) -> TaskSlice:
         in_progress = self._ledger.in_progress(task.task_id)
         capacity = task.max_channels - in_progress
         numbers = await self._store.due_numbers(task.task_id, now, capacity) if capacity > 0 else []
+        self._due.update((n.number_id, n) for n in numbers)
         return TaskSlice(
             task_id=task.task_id,
             state=task.state,
@@ -251,7 +255,8 @@ class DialerEngine:
         )
 
     async def _start_call(self, task: DialTask, start: DialStart, now: float) -> None:
-        number = await self._store.get_number(start.number_id)
+        # The row as due_numbers read it in this planning round; start_attempt re-checks it atomically.
+        number = self._due.get(start.number_id) or await self._store.get_number(start.number_id)
         if number is None:
             return
         call_id = self._call_ids()
