@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     dialer_enabled: bool = True
     # Overrides of the default retry policy, e.g. {"customer_busy": {"delay_s": 600, "max_retries": 1}};
     # classes: customer_busy, customer_no_answer, customer_congestion, agent_busy, originate_rejected.
-    retry_policy: dict[str, dict[str, float]] = {}
+    retry_policy: dict[str, dict[str, int | float]] = {}
     watchdog_interval_s: float = Field(default=30.0, gt=0)
     max_call_s: float = Field(default=4 * 3600.0, gt=0)
 
