@@ -211,6 +211,11 @@ class _QueueCall:
             calls = self._ring_members()
             answered = await self._wait(calls) if calls else None
             if self.caller.hungup:
+                if answered is not None:
+                    # The member answered in the same instant the caller left: its leg is cleared too.
+                    winner = answered[1]
+                    winner.hangup_cause = 16
+                    self.pbx.destroy(winner)
                 self.q.leave(self.queue, self.caller, abandoned=True, hold=self._hold())
                 return HANGUP
             if answered is not None:
