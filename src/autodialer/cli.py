@@ -45,6 +45,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     from autodialer.demo import main as demo_main
 
+    if not args.verbose:  # the live view is the output; -v brings the service's own log back
+        logging.getLogger().setLevel(logging.WARNING)
     return demo_main(args.port, Path(args.data_dir), args.time_scale, args.exit_when_done)
 
 

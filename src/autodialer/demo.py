@@ -159,11 +159,11 @@ class ProgressView:
 def summary(task: dict[str, Any]) -> str:
     rows = task["results"]
     final = [r for r in rows if r["closeTime"] != "0"]
-    live = [r for r in rows if r["closeTime"] == "0" and r["state"] != "CreateTask"]
+    tried = [r for r in rows if r["closeTime"] == "0" and r["state"] != "CreateTask"]  # in a call or awaiting a retry
     results = Counter(r["result"] for r in final)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(results.items()))
     state = {"0": "open", "1": "closed", "2": "paused"}.get(task["state"], task["state"])
-    return f"{state:<6} {len(final)}/{len(rows)} final, {len(live)} in progress  {counts}"
+    return f"{state:<6} {len(final)}/{len(rows)} final, {len(tried)} tried and open  {counts}"
 
 
 def final_report(tasks: list[dict[str, Any]], out: TextIO) -> None:
