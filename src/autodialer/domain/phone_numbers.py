@@ -46,3 +46,12 @@ def parse_phone(raw: str) -> PhoneNumber:
     if len(digits) > MAX_DIGITS:
         raise InvalidPhoneNumber(f"must have at most {MAX_DIGITS} digits")
     return PhoneNumber(phone=raw, digits=digits, phone_id=digits[-PHONE_ID_LENGTH:])
+
+
+def phone_id_of(raw: str) -> str:
+    """The phone_id of a number already accepted by parse_phone (stored numbers, the phone of a call); for text that
+    parse_phone would refuse, its last 10 characters, so a lookup simply finds nothing."""
+    try:
+        return parse_phone(raw).phone_id
+    except InvalidPhoneNumber:
+        return raw[-PHONE_ID_LENGTH:]

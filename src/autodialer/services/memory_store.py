@@ -10,13 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
-
-
-def phone_id_for(phone: str) -> str:
-    """MikoPBX getPhoneIndex: the last 10 characters of a numeric number ('+' ignored), else the number itself."""
-    return phone[-10:] if phone.replace("+", "").isdigit() else phone
 
 
 class InMemoryDialerStore:
@@ -55,7 +51,7 @@ class InMemoryDialerStore:
             number_id=self._next_number_id,
             task_id=task_id,
             phone=phone,
-            phone_id=phone_id_for(phone),
+            phone_id=phone_id_of(phone),
             dial_digits="".join(c for c in phone if c.isdigit()),
             time_call_allow=time_call_allow,
             row=ResultRow(),
@@ -143,7 +139,7 @@ class InMemoryDialerStore:
         self.poll_answers.append(answer)
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
-        wanted = {phone_id_for(phone)} if phone is not None else self.dnc
+        wanted = {phone_id_of(phone)} if phone is not None else self.dnc
         closed = 0
         for number in list(self.numbers.values()):
             if number.phone_id in wanted and number.phone_id in self.dnc and not number.row.is_closed:
@@ -164,7 +160,7 @@ class InMemoryDialerStore:
         return closed
 
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        self.dnc.add(phone_id_for(phone))
+        self.dnc.add(phone_id_of(phone))
 
     # ---- internals
 

@@ -37,6 +37,7 @@ from autodialer.adapters.db.tables import (
 )
 from autodialer.adapters.db.transactions import write_transaction
 from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
 
@@ -56,12 +57,6 @@ _dialable = and_(
     task_numbers.c.pending_delete.is_(False),
     ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
 )
-
-
-def _dnc_phone_id(phone: str) -> str:
-    """The DNC key: the last 10 digits, like MikoPBX's phoneId for a numeric number."""
-    digits = "".join(c for c in phone if c.isdigit()) or phone
-    return digits[-10:]
 
 
 def _row_values(row: ResultRow) -> dict[str, Any]:
@@ -351,7 +346,7 @@ class SqlDialerStore:
             exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
         )
         if phone is not None:
-            condition = and_(condition, task_numbers.c.phone_id == _dnc_phone_id(phone))
+            condition = and_(condition, task_numbers.c.phone_id == phone_id_of(phone))
         async with write_transaction(self._engine) as connection:
             query = select(task_numbers.c.id).where(condition).order_by(task_numbers.c.id)
             ids = list((await connection.execute(query)).scalars())
@@ -375,7 +370,7 @@ class SqlDialerStore:
         return len(ids)
 
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        values = {"phone_id": _dnc_phone_id(phone), "phone": phone[:64], "source": source[:64], "created_at": now}
+        values = {"phone_id": phone_id_of(phone), "phone": phone[:64], "source": source[:64], "created_at": now}
         async with write_transaction(self._engine) as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
