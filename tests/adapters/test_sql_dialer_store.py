@@ -191,3 +191,30 @@ async def test_an_answer_points_at_the_version_its_call_ran(
             )
         ).one()
     assert tuple(row) == (1, "v1 <x>", "v1 ten")
+
+
+async def test_a_batch_commits_together_and_reads_its_own_writes(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200")
+    first, second = await store.due_numbers(TASK, T0, 10)
+    async with store.batch():
+        assert await store.start_attempt(attempt(first.number_id), replace(first.row, state="CreateCallFile"))
+        assert await store.start_attempt(attempt(second.number_id, "call-2"), replace(second.row, count_try=1))
+        seen = await store.get_number(first.number_id)  # inside: its own uncommitted write
+        assert seen is not None and seen.row.state == "CreateCallFile"
+        # a claim refused inside a batch must not roll the others back
+        assert not await store.start_attempt(attempt(first.number_id, "call-3"), first.row)
+    assert sorted(a.call_id for a in await store.attempts_in_flight()) == ["call-1", "call-2"]
+
+
+async def test_a_failed_batch_keeps_nothing(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
+    await make_task(migrated_engine, "100")
+    (number,) = await store.due_numbers(TASK, T0, 10)
+    with pytest.raises(RuntimeError):
+        async with store.batch():
+            assert await store.start_attempt(attempt(number.number_id), replace(number.row, state="CreateCallFile"))
+            raise RuntimeError("the engine failed half-way")
+    assert await store.attempts_in_flight() == []
+    stored = await store.get_number(number.number_id)
+    assert stored is not None and stored.row.state == "CreateTask"

@@ -8,8 +8,10 @@ import pytest
 from tests.services.harness import NO_RETRIES, Harness
 
 from autodialer.domain.call_events import CustomerOutcome, CustomerRinging
+from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
+from autodialer.services.memory_store import InMemoryDialerStore
 
 
 async def test_a_call_is_stored_before_originate_and_reserves_the_agent() -> None:
@@ -513,3 +515,29 @@ async def test_the_loop_survives_a_failing_step_and_backs_off_on_virtual_time(ca
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await runner
+
+
+class _StoreThatFailsOnce(InMemoryDialerStore):
+    """A store whose next row write fails, as a database that went away for a moment."""
+
+    fail_next_save = False
+
+    async def save_row(self, number_id: int, row: ResultRow) -> None:
+        if self.fail_next_save:
+            self.fail_next_save = False
+            raise RuntimeError("database went away")
+        await super().save_row(number_id, row)
+
+
+async def test_a_failed_event_batch_is_rebuilt_by_reconciliation_before_anything_else() -> None:
+    store = _StoreThatFailsOnce()
+    h = Harness(store=store)
+    number_id = await h.dial_one("5551486")
+    call_id = h.last_call()
+    store.fail_next_save = True
+    h.fail(call_id, CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    with pytest.raises(RuntimeError):
+        await h.step()  # the batch with the CustomerFailed event is lost
+    await h.step()  # reconciliation first: the call is gone from the PBX, so it is closed, not left to the watchdog
+    assert h.row(number_id).result == "FAIL"
+    assert h.engine.calls_in_flight == 0 and h.engine.reserved_agents() == frozenset()

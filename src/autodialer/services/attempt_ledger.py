@@ -38,6 +38,7 @@ class AttemptLedger:
         self._events = events
         self._retry_policy = retry_policy
         self._overrides: dict[int, Mapping[str, object] | None] = {}
+        self._deferred: list[dict[str, str]] | None = None
         self._on_finished = on_finished
         self._attempts: dict[str, Attempt] = {}
 
@@ -51,6 +52,10 @@ class AttemptLedger:
 
     def __len__(self) -> int:
         return len(self._attempts)
+
+    def forget_all(self) -> None:
+        """Drop the in-memory view (after a store batch was rolled back): reconciliation rebuilds it from the store."""
+        self._attempts.clear()
 
     def add(self, attempt: Attempt) -> None:
         """Hold ``attempt`` (already stored); an attempt known already is kept as it is."""
@@ -120,8 +125,21 @@ class AttemptLedger:
         attempt = await self.apply(attempt, events, now)
         await self.finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL")
 
+    def defer_announcements(self) -> None:
+        """Hold AutoDialer UserEvents (e.g. while a store batch is open) until ``flush_announcements``."""
+        if self._deferred is None:
+            self._deferred = []
+
+    async def flush_announcements(self) -> None:
+        deferred, self._deferred = self._deferred or [], None
+        for fields in deferred:
+            await self.announce(fields)
+
     async def announce(self, fields: dict[str, str]) -> None:
         """Send an AutoDialer UserEvent; the PBX being down loses the notice, never the call."""
+        if self._deferred is not None:
+            self._deferred.append(fields)
+            return
         try:
             await self._events.user_event(AUTODIALER_EVENT, fields)
         except ConnectionError as e:

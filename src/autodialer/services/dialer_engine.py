@@ -168,10 +168,23 @@ class DialerEngine:
         self._wake.set()
 
     async def process_events(self) -> None:
+        """Apply every queued call event, in arrival order, as one store batch (one transaction for all of them);
+        the AutoDialer UserEvents they cause are sent after it commits, never while it holds the write lock."""
         while self._pending:
-            event = self._pending.popleft()
             async with self._lock:
-                await self._handle(event)
+                self._ledger.defer_announcements()
+                try:
+                    async with self._store.batch():
+                        while self._pending:
+                            await self._handle(self._pending.popleft())
+                except Exception:
+                    # The batch was rolled back while the ledger already moved on: drop its view and let
+                    # reconciliation rebuild it from what the store kept, before anything else is planned.
+                    self._ledger.forget_all()
+                    self._reconciled = False
+                    raise
+                finally:
+                    await self._ledger.flush_announcements()
 
     async def _handle(self, event: CallEvent) -> None:
         attempt = self._ledger.get(event.call_id)
@@ -221,8 +234,19 @@ class DialerEngine:
         )
         plan = plan_dials(snapshot)
         by_id = {t.task_id: t for t in tasks}
-        for start in plan.starts:
-            await self._start_call(by_id[start.task_id], start, now)
+        # Every attempt of the round is stored (one transaction) before any of its Originates goes out.
+        claimed: list[tuple[DialTask, Attempt, DialNumber]] = []
+        async with self._store.batch():
+            for start in plan.starts:
+                claim = await self._claim(by_id[start.task_id], start, now)
+                if claim is not None:
+                    claimed.append(claim)
+        for task, attempt, _number in claimed:
+            self._ledger.add(attempt)
+            self._turns += 1
+            self._last_turn[task.task_id] = self._turns
+        for task, attempt, number in claimed:
+            await self._dial(task, attempt, number, now)
         return _earliest(plan.next_deadline, watchdog_at)
 
     async def _open_tasks(self, now: float) -> list[DialTask]:
@@ -254,11 +278,12 @@ class DialerEngine:
             last_turn=self._last_turn.get(task.task_id, 0),
         )
 
-    async def _start_call(self, task: DialTask, start: DialStart, now: float) -> None:
+    async def _claim(self, task: DialTask, start: DialStart, now: float) -> tuple[DialTask, Attempt, DialNumber] | None:
+        """Store the attempt for ``start`` (the CreateCallFile row); None when the number or task changed meanwhile."""
         # The row as due_numbers read it in this planning round; start_attempt re-checks it atomically.
         number = self._due.get(start.number_id) or await self._store.get_number(start.number_id)
         if number is None:
-            return
+            return None
         call_id = self._call_ids()
         call_file = call_results.call_file_name(task.task_id, number.dial_digits, task.inner_num)
         row = call_results.begin_attempt(number.row, call_id, call_file, now)
@@ -273,11 +298,13 @@ class DialerEngine:
             created_at=now,
         )
         if not await self._store.start_attempt(attempt, row):
-            return  # the API changed the number or task meanwhile
-        self._ledger.add(attempt)
-        self._turns += 1
-        self._last_turn[task.task_id] = self._turns
-        log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, start.agent)
+            return None  # the API changed the number or task meanwhile
+        return task, attempt, number
+
+    async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber, now: float) -> None:
+        """Originate a stored attempt; a refusal settles it at once."""
+        call_id = attempt.call_id
+        log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, attempt.agent)
         request = OriginateRequest(
             call_id=call_id,
             dial_number=(task.dial_prefix or self._settings.def_dial_prefix) + number.dial_digits,
@@ -285,7 +312,7 @@ class DialerEngine:
             mode=attempt.mode,
             timeout_s=self._settings.originate_timeout_s,
             caller_id=self._settings.caller_id,
-            variables={"DIALER_TASK_ID": str(task.task_id), "DIALER_AGENT": start.agent or ""},
+            variables={"DIALER_TASK_ID": str(task.task_id), "DIALER_AGENT": attempt.agent or ""},
         )
         try:
             await self._calls.originate(request)

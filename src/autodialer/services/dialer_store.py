@@ -21,6 +21,7 @@ start time (a column each, or read from the task). ``task_numbers.active_attempt
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -98,6 +99,11 @@ class PollAnswer:
 
 
 class DialerStore(Protocol):
+    def batch(self) -> AbstractAsyncContextManager[None]:
+        """A unit of work: every store call made inside (by this task) is one transaction, committed at the end and
+        rolled back whole if the block raises. Callers keep PBX I/O outside it (no write lock across the network)."""
+        ...
+
     async def open_tasks(self) -> Sequence[DialTask]:
         """Tasks with state 0 (open), lowest id first. Deleted tasks are not returned."""
         ...

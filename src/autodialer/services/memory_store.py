@@ -6,7 +6,9 @@ stand in for what the REST API does to tasks and numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from autodialer.domain.mikopbx_results import ResultRow
@@ -16,6 +18,20 @@ from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, Poll
 
 
 class InMemoryDialerStore:
+    _STATE = ("tasks", "numbers", "attempts", "finished", "polls", "poll_answers", "dnc", "_pending_delete")
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Like a transaction: on an error every change made inside is undone (entries are immutable, so
+        shallow copies of the containers are a faithful snapshot)."""
+        saved = {name: copy.copy(getattr(self, name)) for name in self._STATE}
+        try:
+            yield
+        except BaseException:
+            for name, value in saved.items():
+                setattr(self, name, value)
+            raise
+
     def __init__(self) -> None:
         self.tasks: dict[int, DialTask] = {}
         self.numbers: dict[int, DialNumber] = {}

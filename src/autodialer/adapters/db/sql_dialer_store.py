@@ -15,14 +15,16 @@ or busy number.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.tables import (
@@ -140,16 +142,49 @@ def _attempt(row: RowMapping) -> Attempt:
 
 class SqlDialerStore:
     def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
+        self._batch: ContextVar[AsyncConnection | None] = ContextVar(f"dialer-store-batch-{id(self)}", default=None)
         self._engine = engine
         self._step = feed_clock.step_us(page_limit)
 
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """One write transaction for every store call made inside (in this task): committed at the end, rolled
+        back whole on an error. Nested use joins the open one."""
+        if self._batch.get() is not None:
+            yield
+            return
+        async with write_transaction(self._engine) as connection:
+            token = self._batch.set(connection)
+            try:
+                yield
+            finally:
+                self._batch.reset(token)
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        current = self._batch.get()
+        if current is not None:
+            yield current
+            return
+        async with write_transaction(self._engine) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        current = self._batch.get()  # inside a batch, read its own uncommitted writes
+        if current is not None:
+            yield current
+            return
+        async with self._engine.connect() as connection:
+            yield connection
+
     async def open_tasks(self) -> Sequence[DialTask]:
         query = self._tasks_query().where(tasks.c.state == 0).order_by(tasks.c.id)
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             return [_task(r) for r in (await connection.execute(query)).mappings()]
 
     async def get_task(self, task_id: int) -> DialTask | None:
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(self._tasks_query().where(tasks.c.id == task_id))).mappings().first()
         return None if row is None else _task(row)
 
@@ -160,7 +195,7 @@ class SqlDialerStore:
             .order_by(task_numbers.c.id)
             .limit(max(0, limit))
         )
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             return [_number(r) for r in (await connection.execute(query)).mappings()]
 
     async def next_due_at(self, now: float) -> float | None:
@@ -169,18 +204,18 @@ class SqlDialerStore:
             .select_from(task_numbers.join(tasks, tasks.c.id == task_numbers.c.task_id))
             .where(tasks.c.state == 0, tasks.c.deleted.is_(False), _dialable, _due_at > now)
         )
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             value = (await connection.execute(query)).scalar_one_or_none()
         return None if value is None else float(value)
 
     async def get_number(self, number_id: int) -> DialNumber | None:
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             row = (await connection.execute(select(task_numbers).where(task_numbers.c.id == number_id))).mappings()
             found = row.first()
         return None if found is None else _number(found)
 
     async def close_task(self, task_id: int, now: float) -> None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(
                 update(tasks)
                 .where(
@@ -193,7 +228,7 @@ class SqlDialerStore:
             )
 
     async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             task_open = exists().where(
                 tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)
             )
@@ -211,8 +246,9 @@ class SqlDialerStore:
                 .values(**_row_values(row), change_time_us=at, active_attempt_id=attempt.call_id)
             )
             if claimed.rowcount != 1:
-                await connection.rollback()  # give the clock value back: nothing changed
-                return False
+                if self._batch.get() is None:
+                    await connection.rollback()  # give the clock value back: nothing changed
+                return False  # in a batch the value is simply unused: change times need only be unique
             await connection.execute(
                 insert(attempts).values(
                     id=attempt.call_id,
@@ -231,17 +267,16 @@ class SqlDialerStore:
             return True
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
-        async with write_transaction(self._engine) as connection:
-            present = await connection.execute(select(task_numbers.c.id).where(task_numbers.c.id == number_id))
-            if present.first() is None:
-                return
+        async with self._write() as connection:
+            # A row deleted meanwhile updates nothing; its change time is then simply unused (they need only be
+            # unique and increasing, not dense).
             at = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, row.change_time, self._step)
             await connection.execute(
                 update(task_numbers).where(task_numbers.c.id == number_id).values(**_row_values(row), change_time_us=at)
             )
 
     async def update_attempt(self, attempt: Attempt) -> None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(
                 update(attempts)
                 .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
@@ -249,7 +284,7 @@ class SqlDialerStore:
             )
 
     async def finish_attempt(self, call_id: str, now: float) -> None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             number_id = (
                 await connection.execute(
                     update(attempts)
@@ -266,11 +301,11 @@ class SqlDialerStore:
 
     async def attempts_in_flight(self) -> Sequence[Attempt]:
         query = select(attempts).where(attempts.c.ended_at.is_(None)).order_by(attempts.c.created_at)
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             return [_attempt(r) for r in (await connection.execute(query)).mappings()]
 
     async def get_poll(self, poll_id: int) -> PollDefinition | None:
-        async with self._engine.connect() as connection:
+        async with self._read() as connection:
             poll = (await connection.execute(select(polls).where(polls.c.id == poll_id))).mappings().first()
             if poll is None:
                 return None
@@ -306,7 +341,7 @@ class SqlDialerStore:
         )
 
     async def add_poll_answer(self, answer: PollAnswer) -> None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             # The question row of the version the call ran: a re-POST during the call must not relabel its answers.
             version = (
                 select(polls.c.version).where(polls.c.id == answer.polling_id).scalar_subquery()
@@ -347,7 +382,7 @@ class SqlDialerStore:
         )
         if phone is not None:
             condition = and_(condition, task_numbers.c.phone_id == phone_id_of(phone))
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             query = select(task_numbers.c.id).where(condition).order_by(task_numbers.c.id)
             ids = list((await connection.execute(query)).scalars())
             if not ids:
@@ -371,7 +406,7 @@ class SqlDialerStore:
 
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         values = {"phone_id": phone_id_of(phone), "phone": phone[:64], "source": source[:64], "created_at": now}
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
 
