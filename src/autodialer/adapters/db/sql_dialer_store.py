@@ -296,8 +296,11 @@ class SqlDialerStore:
             if number_id is None:
                 return
             held = and_(task_numbers.c.id == number_id, task_numbers.c.active_attempt_id == call_id)
-            await connection.execute(task_numbers.delete().where(held, task_numbers.c.pending_delete.is_(True)))
-            await connection.execute(update(task_numbers).where(held).values(active_attempt_id=None))
+            released = await connection.execute(
+                update(task_numbers).where(held).values(active_attempt_id=None).returning(task_numbers.c.pending_delete)
+            )
+            if released.scalar_one_or_none():  # removed by the API during its call: it goes now
+                await connection.execute(task_numbers.delete().where(task_numbers.c.id == number_id))
 
     async def attempts_in_flight(self) -> Sequence[Attempt]:
         query = select(attempts).where(attempts.c.ended_at.is_(None)).order_by(attempts.c.created_at)
