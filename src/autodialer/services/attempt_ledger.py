@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from autodialer.domain import call_results
 from autodialer.domain.call_events import CustomerOutcome
-from autodialer.domain.mikopbx_results import ANSWER, RowEvent, apply_event
+from autodialer.domain.mikopbx_results import ANSWER, ResultRow, RowEvent, apply_event
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
 from autodialer.services.dialer_store import Attempt, DialerStore, DialTask
 from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields
@@ -39,6 +39,7 @@ class AttemptLedger:
         self._retry_policy = retry_policy
         self._overrides: dict[int, Mapping[str, object] | None] = {}
         self._deferred: list[dict[str, str]] | None = None
+        self._rows: dict[str, ResultRow] = {}  # call id -> its number's row as last written by us
         self._on_finished = on_finished
         self._attempts: dict[str, Attempt] = {}
 
@@ -56,10 +57,15 @@ class AttemptLedger:
     def forget_all(self) -> None:
         """Drop the in-memory view (after a store batch was rolled back): reconciliation rebuilds it from the store."""
         self._attempts.clear()
+        self._rows.clear()
 
-    def add(self, attempt: Attempt) -> None:
-        """Hold ``attempt`` (already stored); an attempt known already is kept as it is."""
+    def add(self, attempt: Attempt, row: ResultRow | None = None) -> None:
+        """Hold ``attempt`` (already stored); an attempt known already is kept as it is. ``row`` is its number's
+        row as just stored: while the call lasts only the engine writes a row's result fields, so later events
+        start from it instead of reading it back (an adopted attempt has none and is read once)."""
         self._attempts.setdefault(attempt.call_id, attempt)
+        if row is not None:
+            self._rows.setdefault(attempt.call_id, row)
 
     def reserved_agents(self) -> frozenset[str]:
         return frozenset(a.agent for a in self._attempts.values() if a.agent is not None)
@@ -92,10 +98,9 @@ class AttemptLedger:
         """
         if attempt.settled:
             return attempt  # the row already has this attempt's verdict (possibly reopened for a retry)
-        number = await self._store.get_number(attempt.number_id)
-        if number is None:
+        row = await self._row(attempt)
+        if row is None:
             return attempt
-        row = number.row
         for event in events:
             row = apply_event(row, event, now)
         if row.is_closed:
@@ -105,16 +110,26 @@ class AttemptLedger:
             await self.save(attempt)
             log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
         await self._store.save_row(attempt.number_id, row)
+        if attempt.call_id in self._attempts:
+            self._rows[attempt.call_id] = row
         return attempt
+
+    async def _row(self, attempt: Attempt) -> ResultRow | None:
+        row = self._rows.get(attempt.call_id)
+        if row is None:
+            number = await self._store.get_number(attempt.number_id)
+            row = None if number is None else number.row
+        return row
 
     async def finish(self, attempt: Attempt, now: float, dial_status: str, announce: bool = True) -> None:
         """The call is over: settle a row left without result, free the number and the agent, notify."""
         if not attempt.settled:
-            number = await self._store.get_number(attempt.number_id)
-            if number is not None and not number.row.is_closed:
-                await self._store.save_row(attempt.number_id, call_results.close_unresolved(number.row, now))
+            row = await self._row(attempt)
+            if row is not None and not row.is_closed:
+                await self._store.save_row(attempt.number_id, call_results.close_unresolved(row, now))
         await self._store.finish_attempt(attempt.call_id, now)
         self._attempts.pop(attempt.call_id, None)
+        self._rows.pop(attempt.call_id, None)
         if announce:
             await self.announce(end_call_fields(attempt.phone, attempt.task_id, dial_status))
         self._on_finished()

@@ -35,7 +35,7 @@ from autodialer.domain.call_events import (
     CustomerRinging,
 )
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
-from autodialer.domain.mikopbx_results import ANSWER, EventName, RowEvent
+from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowEvent
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
@@ -235,17 +235,17 @@ class DialerEngine:
         plan = plan_dials(snapshot)
         by_id = {t.task_id: t for t in tasks}
         # Every attempt of the round is stored (one transaction) before any of its Originates goes out.
-        claimed: list[tuple[DialTask, Attempt, DialNumber]] = []
+        claimed: list[tuple[DialTask, Attempt, DialNumber, ResultRow]] = []
         async with self._store.batch():
             for start in plan.starts:
                 claim = await self._claim(by_id[start.task_id], start, now)
                 if claim is not None:
                     claimed.append(claim)
-        for task, attempt, _number in claimed:
-            self._ledger.add(attempt)
+        for task, attempt, _number, row in claimed:
+            self._ledger.add(attempt, row)
             self._turns += 1
             self._last_turn[task.task_id] = self._turns
-        for task, attempt, number in claimed:
+        for task, attempt, number, _row in claimed:
             await self._dial(task, attempt, number, now)
         return _earliest(plan.next_deadline, watchdog_at)
 
@@ -278,7 +278,9 @@ class DialerEngine:
             last_turn=self._last_turn.get(task.task_id, 0),
         )
 
-    async def _claim(self, task: DialTask, start: DialStart, now: float) -> tuple[DialTask, Attempt, DialNumber] | None:
+    async def _claim(
+        self, task: DialTask, start: DialStart, now: float
+    ) -> tuple[DialTask, Attempt, DialNumber, ResultRow] | None:
         """Store the attempt for ``start`` (the CreateCallFile row); None when the number or task changed meanwhile."""
         # The row as due_numbers read it in this planning round; start_attempt re-checks it atomically.
         number = self._due.get(start.number_id) or await self._store.get_number(start.number_id)
@@ -299,7 +301,7 @@ class DialerEngine:
         )
         if not await self._store.start_attempt(attempt, row):
             return None  # the API changed the number or task meanwhile
-        return task, attempt, number
+        return task, attempt, number, row
 
     async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber, now: float) -> None:
         """Originate a stored attempt; a refusal settles it at once."""
