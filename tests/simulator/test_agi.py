@@ -179,7 +179,9 @@ async def test_exec_dial_local_and_queue_reach_the_employee(agi_sim) -> None:
 
     async def session(peer: AGIPeer) -> None:
         await peer.next()
-        for line in ("EXEC Dial Local/201@internal,10", "GET VARIABLE DIALSTATUS"):
+        # 60 simulated seconds (300 ms real here): 10 expired under a brief event-loop stall before the answer had
+        # crossed the Local pair (NOANSWER, ~1 run in 6); the call itself is over after 1.3 s.
+        for line in ("EXEC Dial Local/201@internal,60", "GET VARIABLE DIALSTATUS"):
             results.append((await peer.run(line))[0])
 
     async def queue_session(peer: AGIPeer) -> None:
