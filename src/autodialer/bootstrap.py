@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.asterisk.agi_call import AGICall
-from autodialer.adapters.asterisk.agi_channel import AGIChannel
+from autodialer.adapters.asterisk.agi_channel import AGIChannel, channel_handler
 from autodialer.adapters.asterisk.ami_client import AMIClient
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
@@ -144,11 +144,10 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
         else:
             await connect.handle(AGIChannel(call), call.uniqueid)
 
-    async def poll_route(call: AGICall) -> None:
-        await poll.handle(AGIChannel(call), call.uniqueid)
-
     agi = FastAGIServer(
-        {"/connect": connect_route, "/poll": poll_route}, host=settings.fastagi_host, port=settings.fastagi_port
+        {"/connect": connect_route, "/poll": channel_handler(poll.handle)},
+        host=settings.fastagi_host,
+        port=settings.fastagi_port,
     )
     return Dialer(ami, availability, gateway, engine, agi)
 

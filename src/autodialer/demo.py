@@ -128,7 +128,7 @@ def simulator_dialplan(agi_port: int, *, lab_outgoing: bool = False) -> str:
     return _context(LAB_DIALPLAN, "internal") + outgoing + _context(ours, "dialer-connect")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -184,7 +184,7 @@ def final_report(tasks: list[dict[str, Any]], out: TextIO) -> None:
 
 async def run_demo(*, port: int, data_dir: Path, time_scale: float, exit_when_done: bool, out: TextIO) -> int:
     shutil.rmtree(data_dir, ignore_errors=True)
-    agi_port = _free_port()
+    agi_port = free_port()
     data_dir.mkdir(parents=True)
     dialplan = data_dir / "extensions.conf"
     dialplan.write_text(simulator_dialplan(agi_port), encoding="utf-8")

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 from pathlib import Path
 
 import pytest
 
-from autodialer.demo import run_demo
+from autodialer.demo import free_port, run_demo
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_the_demo_campaign_finishes_with_every_kind_of_result(tmp_path: Path) -> None:
     out = io.StringIO()
     code = await run_demo(
-        port=_free_port(), data_dir=tmp_path / "demo", time_scale=0.05, exit_when_done=True, out=out
+        port=free_port(), data_dir=tmp_path / "demo", time_scale=0.05, exit_when_done=True, out=out
     )
     text = out.getvalue()
     assert code == 0

@@ -105,6 +105,22 @@ def call_lost(call_id: str, answered: bool, m_dial_status: str | None) -> list[R
     )
 
 
+DO_NOT_CALL_STATE = "doNotCall"
+DO_NOT_CALL_CAUSE = "Do not call list"
+
+
+def do_not_call(row: ResultRow, now: float) -> ResultRow:
+    """The final row of a number that is on the do-not-call list: never dialed, closed so its task can close."""
+    return replace(
+        row,
+        result=ResultCode.FAIL.value,
+        state=DO_NOT_CALL_STATE,
+        cause=DO_NOT_CALL_CAUSE,
+        close_time=int(now),
+        change_time=now,
+    )
+
+
 def close_unresolved(row: ResultRow, now: float) -> ResultRow:
     """Give FAIL to a row whose call is over but whose events set no result.
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from autodialer.domain import call_results
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition
@@ -161,17 +162,7 @@ class InMemoryDialerStore:
             if number.phone_id in wanted and number.phone_id in self.dnc and not number.row.is_closed:
                 if self._in_flight(number.number_id):
                     continue
-                self.numbers[number.number_id] = replace(
-                    number,
-                    row=replace(
-                        number.row,
-                        result="FAIL",
-                        state="doNotCall",
-                        cause="Do not call list",
-                        close_time=int(now),
-                        change_time=now,
-                    ),
-                )
+                self.numbers[number.number_id] = replace(number, row=call_results.do_not_call(number.row, now))
                 closed += 1
         return closed
 

@@ -15,8 +15,8 @@ or busy number.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,7 +38,8 @@ from autodialer.adapters.db.tables import (
     tasks,
 )
 from autodialer.adapters.db.transactions import write_transaction
-from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain import call_results
+from autodialer.domain.mikopbx_results import ResultCode, ResultRow
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
@@ -160,22 +161,22 @@ class SqlDialerStore:
             finally:
                 self._batch.reset(token)
 
+    def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._joined(lambda: write_transaction(self._engine))
+
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._joined(self._engine.connect)  # inside a batch: read its own uncommitted writes
+
     @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _joined(
+        self, open_new: Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+    ) -> AsyncIterator[AsyncConnection]:
+        """The open batch's connection if this task has one, else a connection of its own."""
         current = self._batch.get()
         if current is not None:
             yield current
             return
-        async with write_transaction(self._engine) as connection:
-            yield connection
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        current = self._batch.get()  # inside a batch, read its own uncommitted writes
-        if current is not None:
-            yield current
-            return
-        async with self._engine.connect() as connection:
+        async with open_new() as connection:
             yield connection
 
     async def open_tasks(self) -> Sequence[DialTask]:
@@ -395,9 +396,9 @@ class SqlDialerStore:
                 update(task_numbers)
                 .where(task_numbers.c.id == bindparam("row_id"))
                 .values(
-                    result="FAIL",
-                    state="doNotCall",
-                    cause="Do not call list",
+                    result=ResultCode.FAIL.value,
+                    state=call_results.DO_NOT_CALL_STATE,
+                    cause=call_results.DO_NOT_CALL_CAUSE,
                     close_time=int(now),
                     change_time_us=bindparam("at"),
                 )
