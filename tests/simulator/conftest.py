@@ -10,7 +10,7 @@ from autodialer.simulator import PBXSimulator, SimulatorConfig
 
 from .harness import AMITestClient
 
-FAST = 0.005  # real seconds per simulated second
+FAST = 0.01  # real seconds per simulated second (5 ms let simulated timeouts expire during event-loop stalls)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from autodialer.simulator import PBXSimulator
 
+from .conftest import FAST
 from .harness import AMITestClient
 
 
@@ -16,7 +17,7 @@ async def test_graceful_restart_then_boot_sequence(ami: AMITestClient, sim: PBXS
         "Originate", [("Channel", "PJSIP/5551003@trunk"), ("Application", "Wait"), ("Data", "600"), ("Async", "true")]
     )
     await ami.wait_for(lambda: ami.named("OriginateResponse"))
-    await sim.control.restart(graceful=True, down_s=20, boot_s=20)  # 0.1 s real each at the test clock
+    await sim.control.restart(graceful=True, down_s=20, boot_s=20)  # 20 * FAST real seconds each
     await asyncio.wait_for(ami.closed.wait(), 2)
     assert [e.get("Restart") for e in ami.named("Shutdown")] == ["True"]
     assert sim.control.channels() == []
@@ -25,7 +26,7 @@ async def test_graceful_restart_then_boot_sequence(ami: AMITestClient, sim: PBXS
     await asyncio.wait_for(early.closed.wait(), 2)
     assert early.banner is None  # accepted, then closed before any banner
     await early.close()
-    await asyncio.sleep(0.11)
+    await asyncio.sleep(20 * FAST + 0.01)  # past the simulated 20 s of downtime
     booting = AMITestClient()
     await booting.login(sim.ami_port)
     await booting.wait_for(lambda: booting.named("FullyBooted"), 2)
