@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, SqlPollRepository
@@ -102,12 +102,11 @@ async def test_a_number_deleted_during_its_call_goes_when_the_call_ends(
     assert await store.start_attempt(attempt(one.number_id), replace(one.row, state="CreateCallFile"))
     await make_task(migrated_engine, "200")  # re-POST without "100"
     assert await store.get_number(one.number_id) is not None
-    await store.update_attempt(
-        replace(attempt(one.number_id), answered=True, m_dial_status="ANSWER", settled=True, outcome="SUCCESS")
-    )
+    answered = replace(attempt(one.number_id), answered=True, m_dial_status="ANSWER", settled=True, outcome="SUCCESS")
+    await store.update_attempt(answered)
     (live,) = await store.attempts_in_flight()
     assert (live.answered, live.m_dial_status, live.settled, live.outcome) == (True, "ANSWER", True, "SUCCESS")
-    await store.finish_attempt("call-1", T0 + 30)
+    await store.finish_attempt(answered, T0 + 30, replace(one.row, result="SUCCESS", close_time=int(T0 + 30)))
     assert await store.get_number(one.number_id) is None
     assert await store.attempts_in_flight() == []
     await store.save_row(one.number_id, one.row)  # a late event for a deleted number: nothing happens
@@ -120,8 +119,11 @@ async def test_finish_releases_the_number_and_close_task(store: SqlDialerStore, 
     await store.close_task(TASK, T0)
     assert (await store.get_task(TASK)).state == 0  # type: ignore[union-attr]
     retry = ResultRow(state="failedOriginate", next_attempt_at=T0 + 300, count_try=1, change_time=T0 + 5)
-    await store.save_row(one.number_id, retry)
-    await store.finish_attempt("call-1", T0 + 5)
+    await store.finish_attempt(replace(attempt(one.number_id), settled=True, outcome="FAIL"), T0 + 5, retry)
+    assert (await store.get_number(one.number_id)).row.next_attempt_at == T0 + 300  # type: ignore[union-attr]
+    # Finishing again (a late duplicate) changes nothing, its row included.
+    await store.finish_attempt(attempt(one.number_id), T0 + 6, replace(retry, result="FAIL", close_time=int(T0)))
+    assert (await store.get_number(one.number_id)).row.result == ""  # type: ignore[union-attr]
     assert await store.due_numbers(TASK, T0 + 10, 10) == []
     assert await store.next_due_at(T0 + 10) == T0 + 300
     assert [n.number_id for n in await store.due_numbers(TASK, T0 + 300, 10)] == [one.number_id]
@@ -218,3 +220,34 @@ async def test_a_failed_batch_keeps_nothing(store: SqlDialerStore, migrated_engi
     assert await store.attempts_in_flight() == []
     stored = await store.get_number(number.number_id)
     assert stored is not None and stored.row.state == "CreateTask"
+
+
+async def test_a_batch_reads_the_feed_clock_once_and_stores_where_it_stopped(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200", "300")
+    rows = await store.due_numbers(TASK, T0, 10)
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    clock = text("SELECT last_us FROM feed_clocks WHERE feed = 'results'")
+    async with migrated_engine.connect() as connection:
+        before = (await connection.execute(clock)).scalar_one()
+    event.listen(migrated_engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with store.batch():
+            for n in rows:  # every change at the same instant, as a burst of events
+                await store.save_row(n.number_id, replace(n.row, state="CreateCallFile", change_time=T0))
+    finally:
+        event.remove(migrated_engine.sync_engine, "before_cursor_execute", note)
+    assert sum("feed_clocks" in s for s in statements) == 2  # one read-and-bump, one store before commit
+    times = [(await store.get_number(n.number_id)).row.change_time for n in rows]  # type: ignore[union-attr]
+    assert times == sorted(set(times)) and times[0] > before / 1_000_000
+    async with migrated_engine.connect() as connection:
+        assert (await connection.execute(clock)).scalar_one() == round(times[-1] * 1_000_000)
+    # The next writer continues above the batch's last value, not from the value it first read.
+    await store.save_row(rows[0].number_id, replace(rows[0].row, change_time=T0))
+    again = (await store.get_number(rows[0].number_id)).row.change_time  # type: ignore[union-attr]
+    assert again > times[-1]

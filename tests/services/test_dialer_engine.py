@@ -11,6 +11,7 @@ from autodialer.domain.call_events import CustomerOutcome, CustomerRinging
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
+from autodialer.services.dialer_store import Attempt
 from autodialer.services.memory_store import InMemoryDialerStore
 
 
@@ -527,6 +528,12 @@ class _StoreThatFailsOnce(InMemoryDialerStore):
             self.fail_next_save = False
             raise RuntimeError("database went away")
         await super().save_row(number_id, row)
+
+    async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
+        if self.fail_next_save:
+            self.fail_next_save = False
+            raise RuntimeError("database went away")
+        await super().finish_attempt(attempt, now, row)
 
 
 async def test_a_failed_event_batch_is_rebuilt_by_reconciliation_before_anything_else() -> None:

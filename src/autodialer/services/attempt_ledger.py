@@ -98,36 +98,34 @@ class AttemptLedger:
         """
         if attempt.settled:
             return attempt  # the row already has this attempt's verdict (possibly reopened for a retry)
-        row = await self._row(attempt)
+        settled, row = await self._resolve(attempt, events, now, outcome, rejected)
         if row is None:
             return attempt
-        for event in events:
-            row = apply_event(row, event, now)
-        if row.is_closed:
-            result = row.result
-            row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
-            attempt = replace(attempt, settled=True, outcome=result)
-            await self.save(attempt)
-            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
+        if settled.settled:
+            await self.save(settled)
         await self._store.save_row(attempt.number_id, row)
         if attempt.call_id in self._attempts:
             self._rows[attempt.call_id] = row
-        return attempt
+        return settled
 
-    async def _row(self, attempt: Attempt) -> ResultRow | None:
-        row = self._rows.get(attempt.call_id)
-        if row is None:
-            number = await self._store.get_number(attempt.number_id)
-            row = None if number is None else number.row
-        return row
-
-    async def finish(self, attempt: Attempt, now: float, dial_status: str, announce: bool = True) -> None:
-        """The call is over: settle a row left without result, free the number and the agent, notify."""
+    async def finish(
+        self,
+        attempt: Attempt,
+        now: float,
+        dial_status: str,
+        events: Sequence[RowEvent] = (),
+        outcome: CustomerOutcome | None = None,
+        rejected: bool = False,
+        announce: bool = True,
+    ) -> None:
+        """The call is over: ``events`` (its last) give the row its result as ``apply`` would, a row still left
+        without one becomes a FAIL; the attempt, its row and the release of the number (and agent) are one write."""
+        row: ResultRow | None = None
         if not attempt.settled:
-            row = await self._row(attempt)
-            if row is not None and not row.is_closed:
-                await self._store.save_row(attempt.number_id, call_results.close_unresolved(row, now))
-        await self._store.finish_attempt(attempt.call_id, now)
+            attempt, row = await self._resolve(attempt, events, now, outcome, rejected)
+            if row is not None and not attempt.settled:
+                row = call_results.close_unresolved(row, now)
+        await self._store.finish_attempt(attempt, now, row)
         self._attempts.pop(attempt.call_id, None)
         self._rows.pop(attempt.call_id, None)
         if announce:
@@ -137,8 +135,35 @@ class AttemptLedger:
     async def close_lost(self, attempt: Attempt, now: float) -> None:
         """Close an attempt whose call the PBX no longer knows (restart, lost events, watchdog)."""
         events = call_results.call_lost(attempt.call_id, attempt.answered, attempt.m_dial_status)
-        attempt = await self.apply(attempt, events, now)
-        await self.finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL")
+        await self.finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL", events=events)
+
+    async def _resolve(
+        self,
+        attempt: Attempt,
+        events: Sequence[RowEvent],
+        now: float,
+        outcome: CustomerOutcome | None,
+        rejected: bool,
+    ) -> tuple[Attempt, ResultRow | None]:
+        """The attempt and its number's row after ``events`` (None: the number is gone); nothing is stored."""
+        row = await self._row(attempt)
+        if row is None:
+            return attempt, None
+        for event in events:
+            row = apply_event(row, event, now)
+        if row.is_closed:
+            result = row.result
+            row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
+            attempt = replace(attempt, settled=True, outcome=result)
+            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
+        return attempt, row
+
+    async def _row(self, attempt: Attempt) -> ResultRow | None:
+        row = self._rows.get(attempt.call_id)
+        if row is None:
+            number = await self._store.get_number(attempt.number_id)
+            row = None if number is None else number.row
+        return row
 
     def defer_announcements(self) -> None:
         """Hold AutoDialer UserEvents (e.g. while a store batch is open) until ``flush_announcements``."""

@@ -198,13 +198,12 @@ class DialerEngine:
             case CustomerAnswered():
                 await self._ledger.save(replace(attempt, answered=True))
             case CustomerFailed():
+                status = call_results.customer_dial_status(event)
                 events = call_results.customer_failed(event)
-                attempt = await self._ledger.apply(attempt, events, now, outcome=event.outcome)
-                await self._ledger.finish(attempt, now, dial_status=call_results.customer_dial_status(event))
+                await self._ledger.finish(attempt, now, dial_status=status, events=events, outcome=event.outcome)
             case CallEnded():
                 ended = call_results.call_ended(event.call_id, event.cause_text, attempt.m_dial_status)
-                attempt = await self._ledger.apply(attempt, [ended], now)
-                await self._ledger.finish(attempt, now, dial_status=ANSWER)
+                await self._ledger.finish(attempt, now, dial_status=ANSWER, events=[ended])
 
     # ---- planning and starting calls
 
@@ -323,8 +322,10 @@ class DialerEngine:
             # the adapter found the request unsafe to send (e.g. a number without digits): no route, final.
             log.warning("task %s: Originate for %s refused: %s", task.task_id, call_id, e)
             failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
-            attempt = await self._ledger.apply(attempt, [failed], now, rejected=isinstance(e, OriginateRejected))
-            await self._ledger.finish(attempt, now, dial_status="CHANUNAVAIL", announce=False)
+            rejected = isinstance(e, OriginateRejected)
+            await self._ledger.finish(
+                attempt, now, dial_status="CHANUNAVAIL", events=[failed], rejected=rejected, announce=False
+            )
             return
         await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
 

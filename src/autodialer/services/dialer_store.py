@@ -147,8 +147,10 @@ class DialerStore(Protocol):
         """Store the progress of an in-flight attempt (answered, m_dial_status, settled, outcome)."""
         ...
 
-    async def finish_attempt(self, call_id: str, now: float) -> None:
-        """The attempt is over: it no longer holds its number, and a deletion requested during the call is done."""
+    async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
+        """The attempt is over: its last progress (outcome, dial status) is stored, ``row`` (when given) becomes its
+        number's row with a new change time, the number is no longer held, and a deletion requested during the call
+        is done. One write for the end of a call. An attempt that already finished is left alone, row included."""
         ...
 
     async def attempts_in_flight(self) -> Sequence[Attempt]:

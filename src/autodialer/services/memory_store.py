@@ -137,11 +137,12 @@ class InMemoryDialerStore:
         if attempt.call_id in self.attempts:
             self.attempts[attempt.call_id] = attempt
 
-    async def finish_attempt(self, call_id: str, now: float) -> None:
-        attempt = self.attempts.pop(call_id, None)
-        if attempt is None:
+    async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
+        if self.attempts.pop(attempt.call_id, None) is None:
             return
         self.finished.append(attempt)
+        if row is not None:
+            await self.save_row(attempt.number_id, row)
         if attempt.number_id in self._pending_delete:
             self._pending_delete.discard(attempt.number_id)
             self.numbers.pop(attempt.number_id, None)

@@ -45,3 +45,38 @@ async def allocate(connection: AsyncConnection, feed: str, count: int, now: floa
     )
     last = int(result.scalar_one())
     return last - tail
+
+
+_STORE = text("UPDATE feed_clocks SET last_us = :last WHERE feed = :feed")
+
+
+class BatchClock:
+    """Change times for one write transaction that allocates many times (the dialer's units of work).
+
+    The first allocation of a feed bumps its stored row as ``allocate`` does, which takes the row's lock (SQLite: the
+    write lock is already held) until commit; later allocations of that feed are then computed here, by the same
+    rule, and ``flush`` stores the last value once before commit. No other writer can allocate in between, so the
+    values stay unique, increasing and in commit order, and a batch of N changes costs one clock read instead of N.
+    """
+
+    def __init__(self, step: int) -> None:
+        self._step = step
+        self._last: dict[str, int] = {}  # feed -> the last value handed out in this transaction
+        self._stored: dict[str, int] = {}  # feed -> the value the feed_clocks row holds now
+
+    async def allocate(self, connection: AsyncConnection, feed: str, count: int, now: float) -> int:
+        last = self._last.get(feed)
+        if last is None:
+            first = await allocate(connection, feed, count, now, self._step)
+            self._stored[feed] = first + (count - 1) * self._step
+        else:
+            first = max(last + self._step, int(now * 1_000_000))
+        self._last[feed] = first + (count - 1) * self._step
+        return first
+
+    async def flush(self, connection: AsyncConnection) -> None:
+        """Store the clocks this transaction advanced locally; call it last, inside the transaction."""
+        for feed, last in self._last.items():
+            if last != self._stored[feed]:
+                await connection.execute(_STORE, {"last": last, "feed": feed})
+                self._stored[feed] = last

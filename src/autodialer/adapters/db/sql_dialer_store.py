@@ -18,6 +18,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
@@ -141,25 +142,39 @@ def _attempt(row: RowMapping) -> Attempt:
     )
 
 
+@dataclass(slots=True)
+class _Batch:
+    connection: AsyncConnection
+    clock: feed_clock.BatchClock
+
+
 class SqlDialerStore:
     def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
-        self._batch: ContextVar[AsyncConnection | None] = ContextVar(f"dialer-store-batch-{id(self)}", default=None)
+        self._batch: ContextVar[_Batch | None] = ContextVar(f"dialer-store-batch-{id(self)}", default=None)
         self._engine = engine
         self._step = feed_clock.step_us(page_limit)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
         """One write transaction for every store call made inside (in this task): committed at the end, rolled
-        back whole on an error. Nested use joins the open one."""
+        back whole on an error. Nested use joins the open one. Its change times come from one clock read."""
         if self._batch.get() is not None:
             yield
             return
         async with write_transaction(self._engine) as connection:
-            token = self._batch.set(connection)
+            batch = _Batch(connection, feed_clock.BatchClock(self._step))
+            token = self._batch.set(batch)
             try:
                 yield
+                await batch.clock.flush(connection)
             finally:
                 self._batch.reset(token)
+
+    async def _allocate(self, connection: AsyncConnection, feed: str, count: int, now: float) -> int:
+        batch = self._batch.get()
+        if batch is not None:
+            return await batch.clock.allocate(connection, feed, count, now)
+        return await feed_clock.allocate(connection, feed, count, now, self._step)
 
     def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self._joined(lambda: write_transaction(self._engine))
@@ -174,7 +189,7 @@ class SqlDialerStore:
         """The open batch's connection if this task has one, else a connection of its own."""
         current = self._batch.get()
         if current is not None:
-            yield current
+            yield current.connection
             return
         async with open_new() as connection:
             yield connection
@@ -233,7 +248,7 @@ class SqlDialerStore:
             task_open = exists().where(
                 tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)
             )
-            at = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, row.change_time, self._step)
+            at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
             claimed = await connection.execute(
                 update(task_numbers)
                 .where(
@@ -271,7 +286,7 @@ class SqlDialerStore:
         async with self._write() as connection:
             # A row deleted meanwhile updates nothing; its change time is then simply unused (they need only be
             # unique and increasing, not dense).
-            at = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, row.change_time, self._step)
+            at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
             await connection.execute(
                 update(task_numbers).where(task_numbers.c.id == number_id).values(**_row_values(row), change_time_us=at)
             )
@@ -284,21 +299,25 @@ class SqlDialerStore:
                 .values(**self._progress(attempt))
             )
 
-    async def finish_attempt(self, call_id: str, now: float) -> None:
+    async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
         async with self._write() as connection:
             number_id = (
                 await connection.execute(
                     update(attempts)
-                    .where(attempts.c.id == call_id, attempts.c.ended_at.is_(None))
-                    .values(ended_at=now, state="ended")
+                    .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
+                    .values({**self._progress(attempt), "ended_at": now, "state": "ended"})
                     .returning(attempts.c.number_id)
                 )
             ).scalar_one_or_none()
             if number_id is None:
-                return
-            held = and_(task_numbers.c.id == number_id, task_numbers.c.active_attempt_id == call_id)
+                return  # finished already: its number and row are no longer this attempt's
+            values: dict[str, Any] = {"active_attempt_id": None}
+            if row is not None:
+                at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
+                values.update(_row_values(row), change_time_us=at)
+            held = and_(task_numbers.c.id == number_id, task_numbers.c.active_attempt_id == attempt.call_id)
             released = await connection.execute(
-                update(task_numbers).where(held).values(active_attempt_id=None).returning(task_numbers.c.pending_delete)
+                update(task_numbers).where(held).values(**values).returning(task_numbers.c.pending_delete)
             )
             if released.scalar_one_or_none():  # removed by the API during its call: it goes now
                 await connection.execute(task_numbers.delete().where(task_numbers.c.id == number_id))
@@ -361,7 +380,7 @@ class SqlDialerStore:
                     )
                 )
             ).scalar_one_or_none()
-            at = await feed_clock.allocate(connection, feed_clock.POLLING_RESULTS, 1, answer.change_time, self._step)
+            at = await self._allocate(connection, feed_clock.POLLING_RESULTS, 1, answer.change_time)
             await connection.execute(
                 insert(poll_answers).values(
                     task_id=answer.task_id,
@@ -391,7 +410,7 @@ class SqlDialerStore:
             ids = list((await connection.execute(query)).scalars())
             if not ids:
                 return 0
-            first = await feed_clock.allocate(connection, feed_clock.RESULTS, len(ids), now, self._step)
+            first = await self._allocate(connection, feed_clock.RESULTS, len(ids), now)
             statement = (
                 update(task_numbers)
                 .where(task_numbers.c.id == bindparam("row_id"))
