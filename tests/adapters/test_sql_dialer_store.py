@@ -40,6 +40,10 @@ def attempt(number_id: int, call_id: str = "call-1", task_id: int = TASK) -> Att
     return Attempt(call_id, task_id, number_id, "100", "201", "connect", "PJSIP/201", T0)
 
 
+async def start_one(store: SqlDialerStore, attempt: Attempt, row: ResultRow) -> bool:
+    return attempt.call_id in await store.start_attempts([(attempt, row)])
+
+
 @pytest.fixture
 def store(migrated_engine: AsyncEngine) -> SqlDialerStore:
     return SqlDialerStore(migrated_engine, page_limit=10_000)
@@ -66,8 +70,8 @@ async def test_due_numbers_and_the_claim(store: SqlDialerStore, migrated_engine:
     assert [n.phone for n in due] == ["100", "200"] and due[0].params == {"speach": "1000"}
     first = due[0]
     row = replace(first.row, state="CreateCallFile", change_time=T0 + 1, count_try=1)
-    assert await store.start_attempt(attempt(first.number_id), row)
-    assert not await store.start_attempt(attempt(first.number_id, "call-2"), row)  # already in a call
+    assert await start_one(store, attempt(first.number_id), row)
+    assert not await start_one(store, attempt(first.number_id, "call-2"), row)  # already in a call
     assert [n.phone for n in await store.due_numbers(TASK, T0, 10)] == ["200"]
     assert [a.call_id for a in await store.attempts_in_flight()] == ["call-1"]
     stored = await store.get_number(first.number_id)
@@ -84,13 +88,13 @@ async def test_start_attempt_refuses_closed_deleted_and_paused(
     await make_task(migrated_engine, "100", "200", "300")
     one, two, three = await store.due_numbers(TASK, T0, 10)
     await store.save_row(one.number_id, replace(one.row, result="FAIL", close_time=int(T0)))
-    assert not await store.start_attempt(attempt(one.number_id), one.row)
+    assert not await start_one(store, attempt(one.number_id), one.row)
     await SqlTaskRepository(migrated_engine, page_limit=10_000).change_task(
         task_id=TASK, crm_id="", columns={"state": 2}, now=T0
     )
-    assert not await store.start_attempt(attempt(two.number_id), two.row)
+    assert not await start_one(store, attempt(two.number_id), two.row)
     await SqlTaskRepository(migrated_engine, page_limit=10_000).delete_task(TASK, T0)
-    assert not await store.start_attempt(attempt(three.number_id), three.row)
+    assert not await start_one(store, attempt(three.number_id), three.row)
     assert await store.attempts_in_flight() == []
 
 
@@ -99,7 +103,7 @@ async def test_a_number_deleted_during_its_call_goes_when_the_call_ends(
 ) -> None:
     await make_task(migrated_engine, "100", "200")
     one, _two = await store.due_numbers(TASK, T0, 10)
-    assert await store.start_attempt(attempt(one.number_id), replace(one.row, state="CreateCallFile"))
+    assert await start_one(store, attempt(one.number_id), replace(one.row, state="CreateCallFile"))
     await make_task(migrated_engine, "200")  # re-POST without "100"
     assert await store.get_number(one.number_id) is not None
     answered = replace(attempt(one.number_id), answered=True, m_dial_status="ANSWER", settled=True, outcome="SUCCESS")
@@ -115,7 +119,7 @@ async def test_a_number_deleted_during_its_call_goes_when_the_call_ends(
 async def test_finish_releases_the_number_and_close_task(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
     await make_task(migrated_engine, "100")
     (one,) = await store.due_numbers(TASK, T0, 10)
-    await store.start_attempt(attempt(one.number_id), one.row)
+    await start_one(store, attempt(one.number_id), one.row)
     await store.close_task(TASK, T0)
     assert (await store.get_task(TASK)).state == 0  # type: ignore[union-attr]
     retry = ResultRow(state="failedOriginate", next_attempt_at=T0 + 300, count_try=1, change_time=T0 + 5)
@@ -201,12 +205,12 @@ async def test_a_batch_commits_together_and_reads_its_own_writes(
     await make_task(migrated_engine, "100", "200")
     first, second = await store.due_numbers(TASK, T0, 10)
     async with store.batch():
-        assert await store.start_attempt(attempt(first.number_id), replace(first.row, state="CreateCallFile"))
-        assert await store.start_attempt(attempt(second.number_id, "call-2"), replace(second.row, count_try=1))
+        assert await start_one(store, attempt(first.number_id), replace(first.row, state="CreateCallFile"))
+        assert await start_one(store, attempt(second.number_id, "call-2"), replace(second.row, count_try=1))
         seen = await store.get_number(first.number_id)  # inside: its own uncommitted write
         assert seen is not None and seen.row.state == "CreateCallFile"
         # a claim refused inside a batch must not roll the others back
-        assert not await store.start_attempt(attempt(first.number_id, "call-3"), first.row)
+        assert not await start_one(store, attempt(first.number_id, "call-3"), first.row)
     assert sorted(a.call_id for a in await store.attempts_in_flight()) == ["call-1", "call-2"]
 
 
@@ -215,7 +219,7 @@ async def test_a_failed_batch_keeps_nothing(store: SqlDialerStore, migrated_engi
     (number,) = await store.due_numbers(TASK, T0, 10)
     with pytest.raises(RuntimeError):
         async with store.batch():
-            assert await store.start_attempt(attempt(number.number_id), replace(number.row, state="CreateCallFile"))
+            assert await start_one(store, attempt(number.number_id), replace(number.row, state="CreateCallFile"))
             raise RuntimeError("the engine failed half-way")
     assert await store.attempts_in_flight() == []
     stored = await store.get_number(number.number_id)
@@ -251,3 +255,44 @@ async def test_a_batch_reads_the_feed_clock_once_and_stores_where_it_stopped(
     await store.save_row(rows[0].number_id, replace(rows[0].row, change_time=T0))
     again = (await store.get_number(rows[0].number_id)).row.change_time  # type: ignore[union-attr]
     assert again > times[-1]
+
+
+async def test_a_round_of_claims_is_one_call_and_refuses_each_bad_one_alone(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200", "300")
+    one, two, three = await store.due_numbers(TASK, T0, 10)
+    await store.save_row(three.number_id, replace(three.row, result="FAIL", close_time=int(T0)))  # closed meanwhile
+    claims = [
+        (attempt(one.number_id, "call-1"), replace(one.row, state="CreateCallFile", count_try=1)),
+        (attempt(one.number_id, "call-dup"), one.row),  # the same number twice: the second is refused
+        (attempt(two.number_id, "call-2"), replace(two.row, state="CreateCallFile", count_try=1)),
+        (attempt(three.number_id, "call-3"), three.row),
+    ]
+    assert await store.start_attempts(claims) == {"call-1", "call-2"}
+    assert sorted(a.call_id for a in await store.attempts_in_flight()) == ["call-1", "call-2"]
+    stored = [await store.get_number(n.number_id) for n in (one, two)]
+    assert [n.row.state for n in stored if n is not None] == ["CreateCallFile", "CreateCallFile"]
+    assert stored[0] is not None and stored[1] is not None and stored[0].row.change_time < stored[1].row.change_time
+    assert await store.start_attempts([]) == frozenset()
+
+
+async def test_ends_inside_a_batch_are_written_together_and_seen_by_what_follows(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200")
+    one, two = await store.due_numbers(TASK, T0, 10)
+    assert await store.start_attempts([(attempt(one.number_id), one.row), (attempt(two.number_id, "call-2"), two.row)])
+    await make_task(migrated_engine, "200")  # re-POST without "100": removed when its call ends
+    failed = replace(one.row, result="FAIL", close_time=int(T0 + 5), change_time=T0 + 5)
+    async with store.batch():
+        await store.finish_attempt(replace(attempt(one.number_id), settled=True, outcome="FAIL"), T0 + 5, failed)
+        await store.finish_attempt(attempt(two.number_id, "call-2"), T0 + 5)  # ended without a row change
+        assert await store.attempts_in_flight() == []  # a read in the batch sees the ends before it
+        assert await store.get_number(one.number_id) is None
+    kept = await store.get_number(two.number_id)
+    assert kept is not None and (kept.row.result, kept.row.close_time) == ("", 0)
+    assert [n.number_id for n in await store.due_numbers(TASK, T0 + 10, 10)] == [two.number_id]
+    async with migrated_engine.connect() as connection:
+        ended = (await connection.execute(text("SELECT id, outcome, state FROM attempts ORDER BY id"))).all()
+    assert [tuple(r) for r in ended] == [("call-1", "FAIL", "ended"), ("call-2", None, "ended")]

@@ -12,6 +12,7 @@ leaves a FAIL, never an open row nobody will dial.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -172,8 +173,8 @@ class AttemptLedger:
 
     async def flush_announcements(self) -> None:
         deferred, self._deferred = self._deferred or [], None
-        for fields in deferred:
-            await self.announce(fields)
+        # Written in order, answers awaited together (one PBX round trip for the lot).
+        await asyncio.gather(*(self.announce(fields) for fields in deferred))
 
     async def announce(self, fields: dict[str, str]) -> None:
         """Send an AutoDialer UserEvent; the PBX being down loses the notice, never the call."""

@@ -2,7 +2,7 @@
 
 The loop is event driven: it wakes on an availability change, a call event, a task change (``task_changed``, called
 by the API) or the next due time the domain computed (``plan_dials``), never on a fixed timer. For each call:
-reserve an agent → store the attempt (``start_attempt``) BEFORE the Originate, with our call id that becomes the
+reserve an agent → store the attempt (``start_attempts``) BEFORE the Originate, with our call id that becomes the
 Asterisk ChannelId/Linkedid → ``CallControl.originate`` → call events and FastAGI reports update the row through
 the result state machine → the reservation is released on every outcome (rejected, failed, ended, lost).
 
@@ -234,18 +234,24 @@ class DialerEngine:
         plan = plan_dials(snapshot)
         by_id = {t.task_id: t for t in tasks}
         # Every attempt of the round is stored (one transaction) before any of its Originates goes out.
-        claimed: list[tuple[DialTask, Attempt, DialNumber, ResultRow]] = []
-        async with self._store.batch():
-            for start in plan.starts:
-                claim = await self._claim(by_id[start.task_id], start, now)
-                if claim is not None:
-                    claimed.append(claim)
+        prepared = [await self._prepare(by_id[start.task_id], start, now) for start in plan.starts]
+        candidates = [p for p in prepared if p is not None]
+        started = await self._store.start_attempts([(attempt, row) for _task, attempt, _number, row in candidates])
+        # Refused: the API changed the number or task meanwhile.
+        claimed = [c for c in candidates if c[1].call_id in started]
         for task, attempt, _number, row in claimed:
             self._ledger.add(attempt, row)
             self._turns += 1
             self._last_turn[task.task_id] = self._turns
-        for task, attempt, number, _row in claimed:
-            await self._dial(task, attempt, number, now)
+        # The Originates go out back to back, in plan order, and their answers are awaited together: a round of
+        # N calls costs one PBX round trip, not N.
+        outcomes = await asyncio.gather(
+            *(self._dial(task, attempt, number, now) for task, attempt, number, _row in claimed),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
         return _earliest(plan.next_deadline, watchdog_at)
 
     async def _open_tasks(self, now: float) -> list[DialTask]:
@@ -277,11 +283,11 @@ class DialerEngine:
             last_turn=self._last_turn.get(task.task_id, 0),
         )
 
-    async def _claim(
+    async def _prepare(
         self, task: DialTask, start: DialStart, now: float
     ) -> tuple[DialTask, Attempt, DialNumber, ResultRow] | None:
-        """Store the attempt for ``start`` (the CreateCallFile row); None when the number or task changed meanwhile."""
-        # The row as due_numbers read it in this planning round; start_attempt re-checks it atomically.
+        """The attempt for ``start`` and its CreateCallFile row, to be stored; None when the number is gone."""
+        # The row as due_numbers read it in this planning round; start_attempts re-checks it atomically.
         number = self._due.get(start.number_id) or await self._store.get_number(start.number_id)
         if number is None:
             return None
@@ -298,8 +304,6 @@ class DialerEngine:
             agent=start.agent,
             created_at=now,
         )
-        if not await self._store.start_attempt(attempt, row):
-            return None  # the API changed the number or task meanwhile
         return task, attempt, number, row
 
     async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber, now: float) -> None:

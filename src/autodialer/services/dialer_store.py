@@ -5,10 +5,10 @@ implementation the engine's tests run against. Every method is one transaction. 
 the store converts to its column units (``change_time_us`` …).
 
 Invariants the engine relies on:
-* a number with an attempt in flight (``start_attempt`` … ``finish_attempt``) is never returned by ``due_numbers``
+* a number with an attempt in flight (``start_attempts`` … ``finish_attempt``) is never returned by ``due_numbers``
   and is never deleted: a delete requested meanwhile is carried out by ``finish_attempt``;
 * a number with a result (``close_time != 0``) is never returned by ``due_numbers``;
-* ``start_attempt`` is the only way a number enters a call, and it refuses a number that is no longer dialable, so
+* ``start_attempts`` is the only way a number enters a call, and it refuses a number that is no longer dialable, so
   an API change racing with the engine can never make it dial a deleted, closed or busy number.
 
 Mapping onto the 0001 schema: ``ResultRow`` is the MikoPBX columns of ``task_numbers`` plus ``count_try`` and
@@ -130,12 +130,13 @@ class DialerStore(Protocol):
         """Auto-close: set state 1 if the task is still open (0) and has no open numbers; otherwise do nothing."""
         ...
 
-    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
-        """Atomically record ``attempt`` as in flight and store ``row`` (the CreateCallFile row) on its number.
+    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
+        """Atomically record each ``attempt`` as in flight and store its ``row`` (the CreateCallFile row) on its number;
+        one transaction for a planning round. Returns the call ids started.
 
-        Returns False, changing nothing, when the number is gone, closed, already in an attempt or its task is no
-        longer open. Called before the Originate, so a crash between the two leaves an attempt that reconciliation
-        closes instead of a call nobody knows about.
+        A claim is refused (and changes nothing) when its number is gone, closed, already in an attempt or its task
+        is no longer open. Called before the Originates, so a crash between the two leaves attempts that
+        reconciliation closes instead of calls nobody knows about.
         """
         ...
 

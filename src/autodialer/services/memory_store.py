@@ -117,16 +117,19 @@ class InMemoryDialerStore:
         if task is not None and task.state == 0 and self._with_count(task).open_numbers == 0:
             self.tasks[task_id] = replace(task, state=1)
 
-    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
-        number = self.numbers.get(attempt.number_id)
-        task = self.tasks.get(attempt.task_id)
-        if number is None or task is None or task.state != 0 or number.row.is_closed:
-            return False
-        if self._in_flight(number.number_id) or number.number_id in self._pending_delete:
-            return False
-        self.attempts[attempt.call_id] = attempt
-        self.numbers[number.number_id] = replace(number, row=row)
-        return True
+    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
+        started: set[str] = set()
+        for attempt, row in claims:
+            number = self.numbers.get(attempt.number_id)
+            task = self.tasks.get(attempt.task_id)
+            if number is None or task is None or task.state != 0 or number.row.is_closed:
+                continue
+            if self._in_flight(number.number_id) or number.number_id in self._pending_delete:
+                continue
+            self.attempts[attempt.call_id] = attempt
+            self.numbers[number.number_id] = replace(number, row=row)
+            started.add(attempt.call_id)
+        return frozenset(started)
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
         number = self.numbers.get(number_id)

@@ -7,9 +7,14 @@ commit order. Poll answers take theirs from the polling-results clock.
 How the port maps onto the tables: ``ResultRow`` is the MikoPBX columns of ``task_numbers`` plus ``count_try``,
 ``requeues`` and ``next_attempt_at``; an ``Attempt`` is an ``attempts`` row (``answered`` ↔ ``answered_at`` set,
 ``settled`` ↔ ``outcome`` not null, ``m_dial_status`` ↔ ``dial_status``); ``task_numbers.active_attempt_id`` marks
-the number in flight. ``start_attempt`` claims the number with one conditional UPDATE (still open, not in a call,
+the number in flight. ``start_attempts`` claims each number with one conditional UPDATE (still open, not in a call,
 not being deleted, its task open), so an API change racing with the engine cannot make it dial a deleted, closed
 or busy number.
+
+Throughput: the engine's statements run for many calls at once. A planning round's claims are one executemany and
+one read-back of who holds the numbers; inside a unit of work (``batch``) the ends of calls are collected and
+written together, before the next other statement and at commit; and the feed clock is read once per unit of work
+(feed_clock.BatchClock). So the cost per call is a few rows in set statements, not a statement per change.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -61,6 +66,59 @@ _dialable = and_(
     task_numbers.c.pending_delete.is_(False),
     ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
 )
+
+
+_ROW_COLUMNS = (
+    "state",
+    "result",
+    "out_dial_state",
+    "in_dial_state",
+    "cause",
+    "linked_id",
+    "verbose_call_id",
+    "call_file",
+    "close_time",
+    "count_try",
+    "requeues",
+    "next_attempt_at",
+)
+# Statements the dialer runs for many calls at once (executemany): built once, parameters named p_*, since
+# SQLAlchemy reserves a column's own name for its SET value.
+_set_row: dict[str, Any] = {name: bindparam(f"p_{name}") for name in (*_ROW_COLUMNS, "change_time_us")}
+_held_by_call = and_(
+    task_numbers.c.id == bindparam("p_number_id"), task_numbers.c.active_attempt_id == bindparam("p_call_id")
+)
+_CLAIM = (
+    update(task_numbers)
+    .where(
+        task_numbers.c.id == bindparam("p_number_id"),
+        task_numbers.c.task_id == bindparam("p_task_id"),
+        task_numbers.c.result == "",
+        task_numbers.c.active_attempt_id.is_(None),
+        task_numbers.c.pending_delete.is_(False),
+        exists().where(tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)),
+    )
+    .values({**_set_row, "active_attempt_id": bindparam("p_call_id")})
+)
+_END_ATTEMPT = (
+    update(attempts)
+    .where(attempts.c.id == bindparam("p_call_id"), attempts.c.ended_at.is_(None))
+    .values(
+        outcome=bindparam("p_outcome"),
+        dial_status=bindparam("p_dial_status"),
+        answered_at=func.coalesce(bindparam("p_answered_at", type_=Float()), attempts.c.answered_at),
+        ended_at=bindparam("p_ended_at"),
+        state="ended",
+    )
+)
+_RELEASE_WITH_ROW = update(task_numbers).where(_held_by_call).values({**_set_row, "active_attempt_id": None})
+_RELEASE = update(task_numbers).where(_held_by_call).values(active_attempt_id=None)
+
+
+def _row_params(row: ResultRow, change_time_us: int) -> dict[str, Any]:
+    params = {f"p_{name}": value for name, value in _row_values(row).items()}
+    params["p_change_time_us"] = change_time_us
+    return params
 
 
 def _row_values(row: ResultRow) -> dict[str, Any]:
@@ -146,6 +204,7 @@ def _attempt(row: RowMapping) -> Attempt:
 class _Batch:
     connection: AsyncConnection
     clock: feed_clock.BatchClock
+    ended: list[dict[str, Any]] = field(default_factory=list)  # finish_attempt calls not yet written
 
 
 class SqlDialerStore:
@@ -166,6 +225,7 @@ class SqlDialerStore:
             token = self._batch.set(batch)
             try:
                 yield
+                await self._write_ended(batch)
                 await batch.clock.flush(connection)
             finally:
                 self._batch.reset(token)
@@ -189,6 +249,7 @@ class SqlDialerStore:
         """The open batch's connection if this task has one, else a connection of its own."""
         current = self._batch.get()
         if current is not None:
+            await self._write_ended(current)  # whatever comes next sees the calls that ended before it
             yield current.connection
             return
         async with open_new() as connection:
@@ -243,44 +304,51 @@ class SqlDialerStore:
                 .values(state=1, updated_at=now)
             )
 
-    async def start_attempt(self, attempt: Attempt, row: ResultRow) -> bool:
+    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
+        if not claims:
+            return frozenset()
         async with self._write() as connection:
-            task_open = exists().where(
-                tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)
-            )
-            at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
-            claimed = await connection.execute(
-                update(task_numbers)
-                .where(
-                    task_numbers.c.id == attempt.number_id,
-                    task_numbers.c.task_id == attempt.task_id,
-                    task_numbers.c.result == "",
-                    task_numbers.c.active_attempt_id.is_(None),
-                    task_numbers.c.pending_delete.is_(False),
-                    task_open,
-                )
-                .values(**_row_values(row), change_time_us=at, active_attempt_id=attempt.call_id)
-            )
-            if claimed.rowcount != 1:
+            first = await self._allocate(connection, feed_clock.RESULTS, len(claims), claims[0][1].change_time)
+            params = [
+                {
+                    **_row_params(row, first + k * self._step),
+                    "p_number_id": attempt.number_id,
+                    "p_task_id": attempt.task_id,
+                    "p_call_id": attempt.call_id,
+                }
+                for k, (attempt, row) in enumerate(claims)
+            ]
+            await connection.execute(_CLAIM, params)
+            wanted = [attempt.number_id for attempt, _row in claims]
+            held = select(task_numbers.c.active_attempt_id).where(task_numbers.c.id.in_(wanted))
+            now_held = set((await connection.execute(held)).scalars())
+            started = [(attempt, row) for attempt, row in claims if attempt.call_id in now_held]
+            if not started:
                 if self._batch.get() is None:
-                    await connection.rollback()  # give the clock value back: nothing changed
-                return False  # in a batch the value is simply unused: change times need only be unique
+                    await connection.rollback()  # give the clock values back: nothing changed
+                return frozenset()  # in a batch the values are simply unused: change times need only be unique
             await connection.execute(
-                insert(attempts).values(
-                    id=attempt.call_id,
-                    task_id=attempt.task_id,
-                    number_id=attempt.number_id,
-                    phone=attempt.phone,
-                    attempt_no=row.count_try,
-                    mode=attempt.mode,
-                    inner_num=attempt.inner_num,
-                    agent=attempt.agent,
-                    state="created",
-                    created_at=attempt.created_at,
-                    **self._progress(attempt),
-                )
+                insert(attempts),
+                [
+                    {
+                        "id": attempt.call_id,
+                        "task_id": attempt.task_id,
+                        "number_id": attempt.number_id,
+                        "phone": attempt.phone,
+                        "attempt_no": row.count_try,
+                        "mode": attempt.mode,
+                        "inner_num": attempt.inner_num,
+                        "agent": attempt.agent,
+                        "state": "created",
+                        "created_at": attempt.created_at,
+                        "dial_status": attempt.m_dial_status,
+                        "outcome": (attempt.outcome or "") if attempt.settled else None,
+                        "answered_at": attempt.created_at if attempt.answered else None,
+                    }
+                    for attempt, row in started
+                ],
             )
-            return True
+            return frozenset(attempt.call_id for attempt, _row in started)
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
         async with self._write() as connection:
@@ -300,27 +368,52 @@ class SqlDialerStore:
             )
 
     async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
-        async with self._write() as connection:
-            number_id = (
-                await connection.execute(
-                    update(attempts)
-                    .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
-                    .values({**self._progress(attempt), "ended_at": now, "state": "ended"})
-                    .returning(attempts.c.number_id)
-                )
-            ).scalar_one_or_none()
-            if number_id is None:
-                return  # finished already: its number and row are no longer this attempt's
-            values: dict[str, Any] = {"active_attempt_id": None}
-            if row is not None:
-                at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
-                values.update(_row_values(row), change_time_us=at)
-            held = and_(task_numbers.c.id == number_id, task_numbers.c.active_attempt_id == attempt.call_id)
-            released = await connection.execute(
-                update(task_numbers).where(held).values(**values).returning(task_numbers.c.pending_delete)
+        batch = self._batch.get()
+        if batch is None:
+            async with write_transaction(self._engine) as connection:
+                batch = _Batch(connection, feed_clock.BatchClock(self._step))
+                await self._end(batch, attempt, now, row)
+                await self._write_ended(batch)
+        else:
+            # In a unit of work the ends are collected and written together, before the next other statement.
+            await self._end(batch, attempt, now, row)
+
+    async def _end(self, batch: _Batch, attempt: Attempt, now: float, row: ResultRow | None) -> None:
+        params: dict[str, Any] = {
+            "p_call_id": attempt.call_id,
+            "p_number_id": attempt.number_id,
+            "p_outcome": (attempt.outcome or "") if attempt.settled else None,
+            "p_dial_status": attempt.m_dial_status,
+            "p_answered_at": attempt.created_at if attempt.answered else None,
+            "p_ended_at": now,
+        }
+        if row is not None:
+            at = await batch.clock.allocate(batch.connection, feed_clock.RESULTS, 1, row.change_time)
+            params.update(_row_params(row, at))
+        batch.ended.append(params)
+
+    @staticmethod
+    async def _write_ended(batch: _Batch) -> None:
+        """Write the collected attempt ends: a few statements for any number of calls. The row and the release
+        apply only while the number is still held by that call, so an attempt that had already finished (a late
+        duplicate) changes nothing; a number the API removed during its call is deleted now."""
+        ended, batch.ended = batch.ended, []
+        if not ended:
+            return
+        connection = batch.connection
+        await connection.execute(_END_ATTEMPT, ended)
+        with_row = [params for params in ended if "p_change_time_us" in params]
+        if with_row:
+            await connection.execute(_RELEASE_WITH_ROW, with_row)
+        if len(with_row) < len(ended):
+            await connection.execute(_RELEASE, [params for params in ended if "p_change_time_us" not in params])
+        await connection.execute(
+            task_numbers.delete().where(
+                task_numbers.c.id.in_([params["p_number_id"] for params in ended]),
+                task_numbers.c.pending_delete.is_(True),
+                task_numbers.c.active_attempt_id.is_(None),
             )
-            if released.scalar_one_or_none():  # removed by the API during its call: it goes now
-                await connection.execute(task_numbers.delete().where(task_numbers.c.id == number_id))
+        )
 
     async def attempts_in_flight(self) -> Sequence[Attempt]:
         query = select(attempts).where(attempts.c.ended_at.is_(None)).order_by(attempts.c.created_at)
