@@ -22,7 +22,7 @@ from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 pytestmark = pytest.mark.slow
 
 FAST: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5}
-TALK = Behaviour(answer_after=0.5, hangup_after=3.0)  # 25 ms of ringing, 150 ms of talk at time_scale 0.05
+TALK = Behaviour(answer_after=0.5, hangup_after=6.0)  # 25 ms of ringing, 300 ms of talk at time_scale 0.05
 
 
 def agents_of(calls: list[dict[str, Any]]) -> list[str]:
