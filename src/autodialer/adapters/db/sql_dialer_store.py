@@ -318,11 +318,13 @@ class SqlDialerStore:
                 }
                 for k, (attempt, row) in enumerate(claims)
             ]
-            await connection.execute(_CLAIM, params)
-            wanted = [attempt.number_id for attempt, _row in claims]
-            held = select(task_numbers.c.active_attempt_id).where(task_numbers.c.id.in_(wanted))
-            now_held = set((await connection.execute(held)).scalars())
-            started = [(attempt, row) for attempt, row in claims if attempt.call_id in now_held]
+            claimed = await connection.execute(_CLAIM, params)
+            started = list(claims)
+            if claimed.rowcount != len(claims):  # some were refused: which? (both drivers sum executemany counts)
+                wanted = [attempt.number_id for attempt, _row in claims]
+                held = select(task_numbers.c.active_attempt_id).where(task_numbers.c.id.in_(wanted))
+                now_held = set((await connection.execute(held)).scalars())
+                started = [(attempt, row) for attempt, row in claims if attempt.call_id in now_held]
             if not started:
                 if self._batch.get() is None:
                     await connection.rollback()  # give the clock values back: nothing changed
