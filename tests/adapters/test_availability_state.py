@@ -190,16 +190,25 @@ def _mikopbx_like() -> AvailabilityState:
     state.apply(_list(_ev("QueueParams", Queue="QUEUE-1A2B3C"), *members))
     state.apply(
         _list(
-            _ev("ListDialplan", Context="internal", Exten="2200", Priority="1", Application="NoOp", AppData="Start"),
+            _ev(
+                "ListDialplan", Context="internal", Extension="2200", Priority="1", Application="NoOp", AppData="Start"
+            ),
             _ev(
                 "ListDialplan",
                 Context="internal",
-                Exten="2200",
+                Extension="2200",
                 Priority="8",
                 Application="Queue",
                 AppData="QUEUE-1A2B3C,kT",
             ),
-            _ev("ListDialplan", Context="internal", Exten="2300", Priority="2", Application="Queue", AppData="${Q},kT"),
+            _ev(
+                "ListDialplan",
+                Context="internal",
+                Extension="2300",
+                Priority="2",
+                Application="Queue",
+                AppData="${Q},kT",
+            ),
         )
     )
     return state

@@ -144,3 +144,28 @@ async def test_dnd_and_queue_pause_reach_the_tracker(stack: Stack) -> None:
     assert stack.availability.free_agents("2200") == {"PJSIP/202"}
     await send(Action.build("QueuePause", [("Queue", "2200"), ("Interface", "PJSIP/202"), ("Paused", "true")]))
     await stack.until(lambda: stack.availability.free_agents("2200") == frozenset())
+
+
+async def test_a_queue_named_by_an_id_is_found_by_its_number_through_show_dial_plan() -> None:
+    """MikoPBX names app_queue queues by an id and dials them from a number in the internal context; the tracker
+    learns which number runs which queue from ShowDialPlan, as a real Asterisk lists it."""
+    config = sim_config.SimulatorConfig(
+        ami_port=0,
+        time_scale=0.01,
+        queues=(sim_config.QueueConfig(name="QUEUE-1A2B3C", members=("201", "202")),),
+        extra_dialplan="[internal]\nexten => 2300,1,NoOp(sales)\n same => n,Queue(QUEUE-1A2B3C,kT)\n",
+    )
+    async with simulator.PBXSimulator(config) as sim:
+        client = ami_client.AMIClient("127.0.0.1", sim.ami_port, "dialer", "dialerpass", ping_interval=None)
+        availability = AvailabilityTracker()
+        client.on_event(availability.handle_event)
+        client.on_connected(lambda: availability.resync(client))
+        await client.connect(timeout=5)
+        try:
+            async with asyncio.timeout(10):
+                while not availability.is_connected():
+                    await asyncio.sleep(0.005)
+            assert availability.free_agents("2300") == {"PJSIP/201", "PJSIP/202"}
+            assert availability.free_agents("QUEUE-1A2B3C") == {"PJSIP/201", "PJSIP/202"}
+        finally:
+            await client.close()

@@ -226,3 +226,37 @@ async def test_garbage_never_kills_the_server(sim: PBXSimulator, garbage: bytes)
     await c.login(sim.ami_port)  # the next client is served as usual
     assert (await c.request("Ping")).get("Ping") == "Pong"
     await c.close()
+
+
+async def test_show_dial_plan_lists_priorities_as_asterisk_does(ami: AMITestClient) -> None:
+    listing = await ami.request("ShowDialPlan", [("Context", "internal")])
+    assert (listing.status, listing.get("EventList"), listing.message) == (
+        "Success",
+        "start",
+        "DialPlan list will follow",
+    )
+    await ami.wait_for(lambda: any(e.name == "ShowDialPlanComplete" for e in ami.events))
+    lines = [e for e in ami.events if e.name == "ListDialplan" and e.action_id == listing.action_id]
+    assert {e.get("Context") for e in lines} == {"internal"}
+    queue = [(e.get("Priority"), e.get("Application"), e.get("AppData")) for e in lines if e.get("Extension") == "2200"]
+    assert queue == [("1", "NoOp", "queue 2200"), ("2", "Queue", "2200,,,,30"), ("3", "Hangup", "")]
+    hint = next(e for e in lines if e.get("Extension") == "201" and e.get("Priority") == "hint")
+    assert (hint.get("Application"), hint.get("AppData"), hint.get("Registrar")) == ("PJSIP/201", None, "pbx_config")
+    (done,) = [e for e in ami.events if e.name == "ShowDialPlanComplete"]
+    assert (done.get("EventList"), done.get("ListItems"), done.get("ListContexts")) == (
+        "Complete",
+        str(len(lines)),
+        "1",
+    )
+    assert done.get("ListExtensions") == str(len({e.get("Extension") for e in lines}))
+    one = await ami.request("ShowDialPlan", [("Context", "dialer-out"), ("Extension", "5551003")])
+    assert one.status == "Success"
+    await ami.wait_for(
+        lambda: any(e.name == "ShowDialPlanComplete" and e.action_id == one.action_id for e in ami.events)
+    )
+    found = {e.get("Extension") for e in ami.events if e.name == "ListDialplan" and e.action_id == one.action_id}
+    assert found == {"_555XXXX"}
+    missing = await ami.request("ShowDialPlan", [("Context", "nowhere")])
+    assert (missing.status, missing.message) == ("Error", "Did not find context nowhere")
+    no_exten = await ami.request("ShowDialPlan", [("Context", "internal"), ("Extension", "999")])
+    assert (no_exten.status, no_exten.message) == ("Error", "Did not find extension 999@internal")

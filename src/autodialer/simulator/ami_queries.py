@@ -196,3 +196,54 @@ async def pjsip_show_endpoints(s: AMISession, a: Action) -> str | None:
         )
     list_end(s, a, "EndpointListComplete", len(endpoints))
     return None
+
+
+@action("ShowDialPlan")
+async def show_dial_plan(s: AMISession, a: Action) -> str | None:
+    """pbx.c manager_show_dialplan: one ListDialplan per priority (the hint as ``Priority: hint`` with the device as
+    its Application), optionally one context and one extension; an unknown one is an error, not an empty list."""
+    dialplan = s.pbx.dialplan
+    want_context, want_exten = a.get("Context") or "", a.get("Extension") or ""
+    contexts = [c for c in dialplan.contexts.values() if not want_context or c.name == want_context]
+    if want_context and not contexts:
+        s.respond(a, "Error", [("Message", f"Did not find context {want_context}")])
+        return None
+    items: list[list[tuple[str, str]]] = []
+    listed_contexts, extensions = 0, 0
+    for context in contexts:
+        # Asterisk keeps a context's extensions sorted, plain names before patterns.
+        chosen = sorted(
+            (e for e in context.extensions.values() if not want_exten or dialplan.matches(e.pattern, want_exten)),
+            key=lambda e: (e.pattern.startswith("_"), e.pattern),
+        )
+        listed_contexts += 1 if chosen or not want_exten else 0
+        for ext in chosen:
+            extensions += 1
+            head = [("Context", context.name), ("Extension", ext.pattern)]
+            if ext.hint is not None:
+                items.append([*head, ("Priority", "hint"), ("Application", ext.hint)])
+            labels = {number: label for label, number in ext.labels.items()}
+            for number, step in sorted(ext.steps.items()):
+                label = [("ExtensionLabel", labels[number])] if number in labels else []
+                items.append(
+                    [*head, *label, ("Priority", str(number)), ("Application", step.app), ("AppData", step.data)]
+                )
+    if want_exten and not extensions:
+        where = f"{want_exten}@{want_context}" if want_context else want_exten
+        s.respond(a, "Error", [("Message", f"Did not find extension {where}")])
+        return None
+    list_start(s, a, "DialPlan list will follow")
+    for fields in items:
+        s.send_event("ListDialplan", [*fields, ("Registrar", "pbx_config")], a.action_id)
+    s.send_event(
+        "ShowDialPlanComplete",
+        [
+            ("EventList", "Complete"),
+            ("ListItems", str(len(items))),
+            ("ListExtensions", str(extensions)),
+            ("ListPriorities", str(len(items))),
+            ("ListContexts", str(listed_contexts)),
+        ],
+        a.action_id,
+    )
+    return None

@@ -169,6 +169,10 @@ class Dialplan:
         ext = self.find(context, exten)
         return ext.labels.get(target.strip()) if ext else None
 
+    def matches(self, pattern: str, exten: str) -> bool:
+        """Whether the extension named ``pattern`` (a name or a ``_`` pattern) covers ``exten``."""
+        return bool(self._regex[pattern].match(exten)) if pattern.startswith("_") else pattern == exten
+
     def exists(self, context: str, exten: str, priority: int = 1) -> bool:
         ext = self.find(context, exten)
         return ext is not None and priority in ext.steps

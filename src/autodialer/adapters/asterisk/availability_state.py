@@ -255,8 +255,9 @@ class AvailabilityState:
         return _set_member(self._dnd, exten, (value or "").strip() not in {"", "0"})
 
     def _on_dialplan_line(self, event: Event) -> bool:
-        # ShowDialPlan item: Context, Exten, Priority, Application, AppData.
-        exten, app = event.get("Exten"), (event.get("Application") or "").lower()
+        # ShowDialPlan item (pbx.c manager_show_dialplan_helper): Context, Extension, [ExtensionLabel,] Priority,
+        # Application, AppData, Registrar. Unlike most AMI events it says "Extension", not "Exten".
+        exten, app = event.get("Extension"), (event.get("Application") or "").lower()
         queue = (event.get("AppData") or "").split(",", 1)[0].strip()
         if exten and app == "queue" and queue and "$" not in queue:
             return _put(self._queue_of_exten, exten, queue)
