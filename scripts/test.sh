@@ -8,5 +8,6 @@ AUTODIALER_TEST_PG_URL="$(scripts/test-db.sh)"
 export AUTODIALER_TEST_PG_URL
 echo "test: PostgreSQL at ${AUTODIALER_TEST_PG_URL%%@*}@…"
 .venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy src
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -13,9 +13,7 @@ def shared_root() -> Path:
     for candidate in candidates:
         if (candidate / "asterisk" / "traces").is_dir():
             return candidate
-    raise FileNotFoundError(
-        "shared/ with asterisk/traces not found beside the checkout; set AUTODIALER_SHARED_DIR"
-    )
+    raise FileNotFoundError("shared/ with asterisk/traces not found beside the checkout; set AUTODIALER_SHARED_DIR")
 
 
 SHARED = shared_root()

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 
 async def test_the_demo_campaign_finishes_with_every_kind_of_result(tmp_path: Path) -> None:
     out = io.StringIO()
-    code = await run_demo(
-        port=free_port(), data_dir=tmp_path / "demo", time_scale=0.05, exit_when_done=True, out=out
-    )
+    code = await run_demo(port=free_port(), data_dir=tmp_path / "demo", time_scale=0.05, exit_when_done=True, out=out)
     text = out.getvalue()
     assert code == 0
     results = dict(re.findall(r"^\s+(555\d{4})\s+(\S+)", text, re.MULTILINE))

@@ -12,9 +12,7 @@ pytestmark = pytest.mark.slow
 
 async def test_a_campaign_on_one_extension_reaches_mikopbx_results(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
-        task = await stack.post_task(
-            {"name": "smoke", "innerNum": "201", "numbers": ["5551001", "5551404", "7770000"]}
-        )
+        task = await stack.post_task({"name": "smoke", "innerNum": "201", "numbers": ["5551001", "5551404", "7770000"]})
         final = stack.by_phone(await stack.wait_final(task["id"]))
     assert final["5551001"]["result"] == "SUCCESS_CLIENT_H"  # the customer sends BYE 6 s after answering
     # As in MikoPBX: the customer left during the bridge, so endDial never ran and inDialState stays null.
