@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.tables import admin_credentials, sessions
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
-from autodialer.services.auth_service import AuthService
+from autodialer.services.auth_service import AuthService, throttle_key
 from autodialer.settings import load_settings
 
 PROTECTED = "/pbxcore/api/module-dialer/v1/task"
@@ -345,3 +345,22 @@ async def test_websockets_are_guarded_too(harness: Harness) -> None:
     }
     await harness.app(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_an_ipv6_client_cannot_dodge_throttling_by_rotating_through_its_64(harness: Harness) -> None:
+    for host in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"):
+        async with harness.client(host) as client:
+            await session_login(client, "login=admin&password=bad")
+    async with harness.client("2001:db8:1:2::99") as same_64:
+        body = json.loads((await session_login(same_64, "login=admin&password=s3cret")).content)
+        assert "Too many login attempts" in body["message"]["error"][0]
+    async with harness.client("2001:db8:1:3::1") as next_64:
+        assert json.loads((await session_login(next_64, "login=admin&password=s3cret")).content)["success"]
+
+
+def test_throttle_keys() -> None:
+    assert throttle_key("203.0.113.7") == "203.0.113.7"
+    assert throttle_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert throttle_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert throttle_key("fe80::1%eth0") == "fe80::/64"
+    assert throttle_key("testclient") == "testclient"

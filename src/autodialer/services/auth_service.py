@@ -6,7 +6,8 @@ Invariants:
   keys are random 128+ bit values, stored as their SHA-256 (a slow hash adds nothing for values this random).
 - Only *failed* logins are counted, per peer address, in a sliding window (MikoPBX 2024.1 also counted successes and
   locked out 1C, which logs in before every call). While an address is over the limit its logins are refused without
-  checking the password, so the limit also caps the scrypt work an attacker can cause.
+  checking the password, so the limit also caps the scrypt work an attacker can cause. An IPv6 peer counts as its
+  /64 (one host usually holds a whole /64 and could rotate through it); an IPv4-mapped IPv6 peer as its IPv4.
 - Time comes from the injected ``now``; JWT expiry is checked against it, not against the library's clock.
 - JWTs are HS256 with ``sub`` = login and ``typ`` = "access". API keys look like ``adk_<prefix>_<secret>``; the prefix
   (12 hex) finds the row, the hash of the whole key decides.
@@ -18,6 +19,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +30,21 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "adk_"
+
+
+def throttle_key(address: str) -> str:
+    """Whose failed logins ``address`` counts toward: the IPv4 address, or an IPv6 address's /64 network."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # a zone id (fe80::1%eth0) is not part of the address
+    except ValueError:
+        return address  # not an IP (a test client's name, a Unix socket): itself
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 _REFRESH_NAMESPACE = "refresh\0"  # refresh-token hashes never collide with session-id hashes in the shared table
 
 
@@ -232,6 +249,7 @@ class AuthService:
         now = self._now()
         window_start = now - self._policy.failure_window_s
         limit = self._policy.failures_per_window
+        address = throttle_key(address)
         failures = await self._stores.failures_since(address, window_start)
         if failures >= limit:
             return LoginOutcome(LoginStatus.THROTTLED, login, 0, int(self._policy.failure_window_s))
