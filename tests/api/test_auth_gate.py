@@ -364,3 +364,17 @@ def test_throttle_keys() -> None:
     assert throttle_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
     assert throttle_key("fe80::1%eth0") == "fe80::/64"
     assert throttle_key("testclient") == "testclient"
+
+
+async def test_session_end_logs_out_and_sends_the_browser_to_the_login_page(harness: Harness) -> None:
+    async with harness.client() as client:
+        cookie = (await session_login(client, "login=admin&password=s3cret")).headers["set-cookie"]
+        client.cookies.clear()
+        assert (await client.get(PROTECTED, headers={"Cookie": cookie})).status_code == 200
+        ended = await client.get("/admin-cabinet/session/end", headers={"Cookie": cookie})
+        assert (ended.status_code, ended.headers["location"]) == (302, "/admin-cabinet/session/index")
+        assert "Max-Age=0" in ended.headers["set-cookie"]
+        client.cookies.clear()
+        assert (await client.get(PROTECTED, headers={"Cookie": cookie})).status_code == 401
+        # Without a session (or twice) it is the same redirect, not an error.
+        assert (await client.get("/admin-cabinet/session/end")).status_code == 302

@@ -1,4 +1,5 @@
-"""Login routes: MikoPBX 2024.1 ``/admin-cabinet/session/start`` and the 2025+ ``/pbxcore/api/v3/auth:*`` flow.
+"""Login routes: MikoPBX 2024.1 ``/admin-cabinet/session/start`` and ``/session/end``, and the 2025+
+``/pbxcore/api/v3/auth:*`` flow.
 
 session/start always answers 200 with a ``PHPSESSID=<32 hex>; path=/`` cookie, like PHP's session service; only a
 successful login registers that id as a session. Its JSON is rendered with PHP ``json_encode`` default flags
@@ -20,12 +21,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from autodialer.api.auth import (
+    SESSION_END_PATH,
     SESSION_START_PATH,
     V3_LOGIN_PATH,
     V3_LOGOUT_PATH,
     V3_REFRESH_PATH,
     get_auth_service,
     php_json,
+    session_cookie,
 )
 from autodialer.api.envelope import envelope_response, error_response
 from autodialer.services.auth_service import AuthService, LoginOutcome, LoginStatus
@@ -112,6 +115,18 @@ async def session_start(request: Request, service: AuthDep) -> Response:
         php_json(payload),
         media_type="application/json",
         headers={"Set-Cookie": f"PHPSESSID={session_id}; path=/"},
+    )
+
+
+@router.api_route(SESSION_END_PATH, methods=["GET", "POST"])
+async def session_end(request: Request, service: AuthDep) -> Response:
+    """Log out (MikoPBX SessionController::endAction): the session dies and the browser is sent to the login page."""
+    session_id = session_cookie(request.headers.get("cookie", ""))
+    if session_id:
+        await service.end_session(session_id)
+    return Response(
+        status_code=302,
+        headers={"Location": LOGIN_PAGE, "Set-Cookie": "PHPSESSID=deleted; path=/; Max-Age=0"},
     )
 
 
