@@ -54,7 +54,10 @@ def customer_outcome(
 ) -> CustomerOutcome:
     """Classify a customer leg that never answered (mapping of shared/asterisk/README.md §6).
 
-    The cause wins over the DialStatus because a SIP 404 gives DialStatus NOANSWER with cause 1.
+    The cause wins over the DialStatus: a Dial whose callee hangs up while ringing reports
+    ``ast_hangup_cause_to_dial_status(cause)`` (main/dial.c), which knows only 17 BUSY, 34 CONGESTION, 3/20
+    CHANUNAVAIL and says NOANSWER for every other cause: SIP 404 (cause 1), 500 (38), 502 (27), 480 (19) alike.
+    So a NOANSWER DialStatus only decides when the cause names nothing more specific.
     """
     if not had_channel or dial_status == "CHANUNAVAIL":
         return CustomerOutcome.PROVIDER_UNAVAILABLE
@@ -68,12 +71,16 @@ def customer_outcome(
         return CustomerOutcome.BUSY
     if cause in _UNALLOCATED_CAUSES:
         return CustomerOutcome.UNALLOCATED
-    if reason == REASON_TIMEOUT or cause in _NO_ANSWER_CAUSES or dial_status in {"NOANSWER", "CANCEL"}:
+    if reason == REASON_TIMEOUT or cause in _NO_ANSWER_CAUSES:
         return CustomerOutcome.NO_ANSWER
-    if cause in _CONGESTION_CAUSES or dial_status == "CONGESTION" or reason == REASON_CONGESTION:
+    if cause in _CONGESTION_CAUSES:
         return CustomerOutcome.CONGESTION
     if cause in _UNAVAILABLE_CAUSES:
         return CustomerOutcome.PROVIDER_UNAVAILABLE
+    if dial_status in {"NOANSWER", "CANCEL"}:
+        return CustomerOutcome.NO_ANSWER
+    if dial_status == "CONGESTION" or reason == REASON_CONGESTION:
+        return CustomerOutcome.CONGESTION
     return CustomerOutcome.FAILED
 
 
