@@ -65,6 +65,21 @@ def _plain(value: str, what: str) -> str:
     return value
 
 
+# manager.c splits each "Variable:" value with AST_STANDARD_APP_ARGS (app.c __ast_app_separate_args): "," separates
+# name=value pairs outside quotes/brackets, '"' and "\\" are removed, and "\\" makes the next character literal.
+_ARGS_SPECIAL = re.compile(r'([\\,"()\[\]])')
+
+
+def _variable_value(value: str) -> str:
+    """``value`` as one Originate ``Variable:`` value that Asterisk stores unchanged (no split, nothing removed)."""
+    return _ARGS_SPECIAL.sub(r"\\\1", value)
+
+
+def originate_variables(request: OriginateRequest) -> dict[str, str]:
+    """The channel variables the Originate sets on both Local halves (before wire escaping)."""
+    return {"DIALER_MODE": request.mode, "DIALER_CALL_ID": request.call_id, **request.variables}
+
+
 def originate_action(request: OriginateRequest, config: GatewayConfig) -> Action:
     """The Originate action for ``request``; raises ValueError for anything unsafe or out of range."""
     call_id = _check(request.call_id, _CALL_ID, "call_id")
@@ -78,7 +93,6 @@ def originate_action(request: OriginateRequest, config: GatewayConfig) -> Action
     inner = _check(request.inner_num, _DIAL_TOKEN, "inner_num")
     out_ctx = _check(config.outgoing_context, _CONTEXT, "outgoing_context")
     connect_ctx = _check(config.connect_context, _CONTEXT, "connect_context")
-    variables = {"DIALER_MODE": request.mode, "DIALER_CALL_ID": call_id, **request.variables}
     fields = [
         ("Channel", f"Local/{dial}@{out_ctx}"),
         ("Context", connect_ctx),
@@ -90,8 +104,9 @@ def originate_action(request: OriginateRequest, config: GatewayConfig) -> Action
         ("ChannelId", call_id),
         ("OtherChannelId", f"{call_id}-2"),
     ]
-    for name, value in variables.items():
-        fields.append(("Variable", f"{_check(name, _VARIABLE_NAME, 'variable name')}={_plain(value, name)}"))
+    for name, value in originate_variables(request).items():
+        name = _check(name, _VARIABLE_NAME, "variable name")
+        fields.append(("Variable", f"{name}={_variable_value(_plain(value, name))}"))
     return Action.build("Originate", fields)
 
 
@@ -135,7 +150,7 @@ class AsteriskPbxGateway:
             self._tracker.forget(request.call_id)
             raise OriginateRejected(response.message or response.status or "originate refused")
         self._tracker.expect(request.call_id, response.action_id)
-        sent = dict(v.split("=", 1) for v in action.get_all("Variable"))
+        sent = originate_variables(request)
         self._variables[request.call_id] = {k: sent[k] for k in self._config.live_call_variables if k in sent}
         log.info("originate queued: call %s to %s, then %s", request.call_id, request.dial_number, request.inner_num)
 
