@@ -26,7 +26,7 @@ from typing import TypeVar
 from autodialer.protocols.ami import Event, ListResult
 
 # ExtensionStatus Status is a bit mask: 1 InUse, 2 Busy, 4 Unavailable, 8 Ringing, 16 OnHold; 0 Idle.
-# -1 (extension removed) and -2 (hint removed) forget the extension.
+# -1 (AST_EXTENSION_DEACTIVATED: hint removed) and -2 (AST_EXTENSION_REMOVED: extension removed) forget it.
 EXTENSION_IDLE = 0
 
 # Device states (DeviceStateChange ``State``). A busy device stops its extension; an absent one (UNAVAILABLE, e.g.
@@ -52,8 +52,10 @@ _UNREACHABLE = frozenset({"unreachable", "unregistered", "rejected"})
 _REACHABLE = frozenset({"reachable", "registered", "lagged", "nonqualified", "created"})
 
 # QueueMember Status: 0 unknown, 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing, 7 ring+inuse,
-# 8 on hold. Only 1 can take a call.
+# 8 on hold. app_queue (is_member_available, member_status_available) rings an unpaused member in 1 or 0: a device
+# whose state is unknown is called, not skipped.
 QUEUE_MEMBER_NOT_IN_USE = 1
+_QUEUE_MEMBER_CALLABLE = frozenset({0, QUEUE_MEMBER_NOT_IN_USE})
 
 DND_FAMILY = "UserBuddyStatus"
 _PSEUDO_DEVICES = ("Local/", "Queue:")
@@ -159,7 +161,7 @@ class AvailabilityState:
         return member.state_interface
 
     def _member_free(self, member: QueueMember) -> bool:
-        if member.status != QUEUE_MEMBER_NOT_IN_USE or member.paused:
+        if member.status not in _QUEUE_MEMBER_CALLABLE or member.paused:
             return False
         exten = self._hint_exten(member.state_interface)
         if exten is not None:
