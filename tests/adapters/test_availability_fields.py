@@ -55,3 +55,23 @@ def test_queue_member_with_unknown_device_state_is_rung_by_app_queue_so_it_is_fr
     for busy in ("2", "3", "4", "5", "6", "7", "8"):
         state.apply(_member_status("PJSIP/202", busy))
         assert state.free_agents("2200") == {"PJSIP/201"}, busy
+
+
+def test_one_unreachable_contact_of_an_endpoint_with_several_does_not_make_it_absent() -> None:
+    # ContactStatus (res_pjsip) is per contact URI; the endpoint stays online, and its device state NOT_INUSE, while
+    # any contact is reachable. Only the endpoint-level PeerStatus / DeviceStateChange say it is gone.
+    state = _primed()
+    state.apply(
+        _ev(
+            "ContactStatus",
+            URI="sip:201@10.0.0.7:5060",
+            ContactStatus="Unreachable",
+            AOR="201",
+            EndpointName="201",
+            RoundtripUsec="0",
+        )
+    )
+    assert state.free_agents("201") == {"PJSIP/201"}
+    assert state.free_agents("2200") == {"PJSIP/201", "PJSIP/202"}
+    state.apply(_ev("PeerStatus", ChannelType="PJSIP", Peer="PJSIP/201", PeerStatus="Unreachable"))
+    assert state.free_agents("201") == frozenset()

@@ -114,7 +114,7 @@ def test_unreachable_and_unavailable_devices_are_not_free() -> None:
     state.apply(_ev("PeerStatus", ChannelType="PJSIP", Peer="PJSIP/201", PeerStatus="Unreachable"))
     assert state.free_agents("201") == frozenset()
     assert state.free_agents("2200") == {"PJSIP/202"}
-    state.apply(_ev("ContactStatus", EndpointName="201", ContactStatus="Reachable"))
+    state.apply(_ev("PeerStatus", ChannelType="PJSIP", Peer="PJSIP/201", PeerStatus="Reachable"))
     assert state.free_agents("201") == {"PJSIP/201"}
     state.apply(_list(_ev("EndpointList", ObjectName="202", DeviceState="Unavailable")))
     assert state.free_agents("202") == frozenset()

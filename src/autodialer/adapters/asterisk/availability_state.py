@@ -6,7 +6,8 @@ converge to the same state in any order:
 
 * extension → hint devices and ExtensionStatus bit mask (ExtensionStatus, ExtensionStateList);
 * device → device state name (DeviceStateChange, DeviceStateList, PJSIPShowEndpoints ``DeviceState``);
-* devices reported unreachable (PeerStatus / ContactStatus);
+* devices reported unreachable (PeerStatus: for PJSIP the endpoint as a whole, online while any contact is; a
+  ContactStatus is about one contact of possibly several, so it is not used);
 * extensions on do-not-disturb (MikoPBX AstDB family ``UserBuddyStatus``: DBGetTree and ``UserEvent:
   DB_UserBuddyStatus``; like MikoPBX's WorkerAMI, a stored value other than ``"0"`` means "not available");
 * queue → members with their queue status and pause flag (QueueStatus, QueueMember*);
@@ -49,7 +50,7 @@ _ENDPOINT_TEXT_TO_STATE = {
 }
 
 _UNREACHABLE = frozenset({"unreachable", "unregistered", "rejected"})
-_REACHABLE = frozenset({"reachable", "registered", "lagged", "nonqualified", "created"})
+_REACHABLE = frozenset({"reachable", "registered", "lagged"})
 
 # QueueMember Status: 0 unknown, 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing, 7 ring+inuse,
 # 8 on hold. app_queue (is_member_available, member_status_available) rings an unpaused member in 1 or 0: a device
@@ -228,10 +229,6 @@ class AvailabilityState:
     def _on_peer_status(self, event: Event) -> bool:
         return self._set_reachable(event.get("Peer"), event.get("PeerStatus"))
 
-    def _on_contact_status(self, event: Event) -> bool:
-        endpoint = event.get("EndpointName")
-        return self._set_reachable(f"PJSIP/{endpoint}" if endpoint else None, event.get("ContactStatus"))
-
     def _set_reachable(self, device: str | None, status: str | None) -> bool:
         if not device or not status:
             return False
@@ -327,7 +324,6 @@ _HANDLERS = {
     "devicestatechange": AvailabilityState._on_device_state,
     "endpointlist": AvailabilityState._on_endpoint_list,
     "peerstatus": AvailabilityState._on_peer_status,
-    "contactstatus": AvailabilityState._on_contact_status,
     "dbgettreeresponse": AvailabilityState._on_db_tree_item,
     "userevent": AvailabilityState._on_user_event,
     "listdialplan": AvailabilityState._on_dialplan_line,
