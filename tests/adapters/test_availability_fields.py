@@ -75,3 +75,15 @@ def test_one_unreachable_contact_of_an_endpoint_with_several_does_not_make_it_ab
     assert state.free_agents("2200") == {"PJSIP/201", "PJSIP/202"}
     state.apply(_ev("PeerStatus", ChannelType="PJSIP", Peer="PJSIP/201", PeerStatus="Unreachable"))
     assert state.free_agents("201") == frozenset()
+
+
+def test_dnd_key_is_the_last_component_of_the_astdb_key() -> None:
+    # MikoPBX reads UserBuddyStatus by the key's basename (older keys were "/UserBuddyStatus/SIP/201"); the
+    # UserEvent path already did so, the DBGetTree path must agree.
+    state = _primed()
+    assert state.apply(_list(_ev("DBGetTreeResponse", Key="/UserBuddyStatus/SIP/201", Val="1")))
+    assert state.free_agents("201") == frozenset()
+    assert state.free_agents("2200") == {"PJSIP/202"}
+    assert state.apply(_list(_ev("DBGetTreeResponse", Key="/UserBuddyStatus/SIP/201", Val="0")))
+    assert state.free_agents("201") == {"PJSIP/201"}
+    assert not state.apply(_list(_ev("DBGetTreeResponse", Key="/UserBuddyStatus/", Val="1")))

@@ -241,7 +241,9 @@ class AvailabilityState:
     def _on_db_tree_item(self, event: Event) -> bool:
         key = event.get("Key") or ""
         prefix = f"/{DND_FAMILY}/"
-        return key.startswith(prefix) and self._set_dnd(key[len(prefix) :], event.get("Val"))
+        # The extension is the key's last component, as MikoPBX reads the family (older keys were "SIP/201").
+        exten = key[len(prefix) :].rsplit("/", 1)[-1] if key.startswith(prefix) else ""
+        return bool(exten) and self._set_dnd(exten, event.get("Val"))
 
     def _on_user_event(self, event: Event) -> bool:
         if (event.get("UserEvent") or "") != f"DB_{DND_FAMILY}":
