@@ -108,6 +108,7 @@ async def test_rejections_failures_and_hangups_raise_typed_errors() -> None:
         ("ANSWER", [CommandResult.invalid_command()]),
         ("GET DATA", [CommandResult.usage_error("Usage: GET DATA <file>")]),
         ('STREAM FILE missing ""', [ok(-1, endpos=0)]),
+        ("CHANNEL STATUS", [ok(6)]),
         ('STREAM FILE prompt ""', [HangupNotice(), ok(-1, endpos=100)]),
         ("WAIT FOR DIGIT 100", [CommandResult.dead_channel()]),
         ("GET VARIABLE DIALSTATUS", [ok(1, "BUSY")]),
@@ -138,6 +139,7 @@ async def test_rejections_failures_and_hangups_raise_typed_errors() -> None:
 async def test_agi_channel_turns_hangups_into_the_values_a_dialplan_would_see() -> None:
     call, runner = make_call(
         ('STREAM FILE missing "0123456789*#"', [ok(-1, endpos=0)]),
+        ("CHANNEL STATUS", [ok(6)]),
         ('STREAM FILE q "0123456789*#"', [ok(51, endpos=10)]),
         ('STREAM FILE q "0123456789*#"', [HangupNotice(), CommandResult.dead_channel()]),
         ("WAIT FOR DIGIT 5000", [CommandResult.dead_channel()]),

@@ -5,7 +5,8 @@ Exception tree::
     AGIError                 anything that stops an AGI command from giving a usable answer
     ├── AGIHangup            the channel is gone: 511, result -1 after HANGUP, or the socket is closed
     ├── AGICommandError      Asterisk rejected the command: 510 (unknown) or 520 (usage), any other non-200
-    └── AGICommandFailed     200 result=-1 on a live channel (e.g. STREAM FILE of a missing file)
+    └── AGICommandFailed     200 result=-1 on a live channel (e.g. STREAM FILE of a missing file); a -1 on a
+                             channel not yet known dead is checked with CHANNEL STATUS first (see _checked)
 
 Hangups are facts, not failures of ours: ``hung_up`` turns true when Asterisk sends ``HANGUP`` or after our
 own ``HANGUP`` command. Commands are still sent after that, because some work on a dead channel
@@ -96,13 +97,31 @@ class AGICall:
         return result
 
     async def _checked(self, name: str, *args: str) -> CommandResult:
-        """A command whose negative result means failure: AGIHangup if the channel is gone, else AGICommandFailed."""
+        """A command whose negative result means failure: AGIHangup if the channel is gone, else AGICommandFailed.
+
+        A hangup during the command (STREAM FILE, WAIT FOR DIGIT, GET DATA, ANSWER) gives ``200 result=-1`` first;
+        res_agi's run_agi notices the hangup only on its next loop turn and writes ``HANGUP`` as a separate line
+        after it (trace 02: ``200 result=-1`` of EXEC Dial, then ``HANGUP`` before the next result). So a -1 on a
+        channel not yet known dead is followed by ``CHANNEL STATUS``: res_agi answers it with 511 once it marked
+        the channel dead (whatever AGISIGHUP says), and with the channel state while it is alive, e.g. after a
+        STREAM FILE of a missing file (trace 07: ``200 result=-1 endpos=0`` on a live channel).
+        """
         result = await self.command(name, *args)
         if (result.result or "").startswith("-"):
-            if self.hung_up:
+            if self.hung_up or await self._channel_gone():
                 raise AGIHangup(f"{name}: channel hung up", result)
             raise AGICommandFailed(f"{name}: failed ({result.text})", result)
         return result
+
+    async def _channel_gone(self) -> bool:
+        """Whether the channel is dead: CHANNEL STATUS is refused (511) on a dead channel only."""
+        try:
+            await self.command("CHANNEL STATUS")
+        except AGIHangup:  # 511, or the connection is gone
+            return True
+        except AGICommandError:  # a peer without CHANNEL STATUS: no news
+            pass
+        return self.hung_up
 
     async def answer(self) -> None:
         await self._checked("ANSWER")
