@@ -15,6 +15,13 @@ from autodialer.protocols.agi.arguments import (
     refuse_line_breaks,
     split_arguments,
 )
+from autodialer.protocols.agi.errors import AGIProtocolError
+
+# res_agi.c run_agi(): ``char buf[AGI_BUF_LEN]`` (2048) filled by fgets() until a newline or until it is full, so
+# at most 2047 bytes, newline included, make one command; the rest of a longer line is read as a command of its
+# own and answered too, which would pair every later result with the wrong command.
+AGI_BUF_LEN = 2048
+MAX_COMMAND_BYTES = AGI_BUF_LEN - 2  # without the newline
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,13 @@ class Command:
         return self.argv[len(name.split()) :]
 
     def encode(self) -> bytes:
-        """The wire bytes: ``raw`` plus ``\\n``. Raises AGIProtocolError if ``raw`` holds CR, LF or NUL."""
+        """The wire bytes: ``raw`` plus ``\\n``. Raises AGIProtocolError if ``raw`` holds CR, LF or NUL, or is
+        longer than the MAX_COMMAND_BYTES Asterisk reads as one command."""
         refuse_line_breaks(self.raw)
-        return self.raw.encode("utf-8", "surrogateescape") + b"\n"
+        data = self.raw.encode("utf-8", "surrogateescape")
+        if len(data) > MAX_COMMAND_BYTES:
+            raise AGIProtocolError(f"AGI command of {len(data)} bytes; Asterisk splits lines over {MAX_COMMAND_BYTES}")
+        return data + b"\n"
 
 
 def encode_command(name: str, *args: str) -> bytes:
