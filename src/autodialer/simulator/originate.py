@@ -23,6 +23,48 @@ if TYPE_CHECKING:
     from .pbx import PBX
 
 
+def separate_args(data: str, delim: str = ",") -> list[str]:
+    """app.c __ast_app_separate_args with remove_chars (AST_STANDARD_APP_ARGS): split on ``delim`` outside (), []
+    and double quotes; the quotes are removed and a backslash keeps the next character as it is."""
+    args: list[str] = []
+    current: list[str] = []
+    paren = bracket = 0
+    quote = False
+    chars = iter(data)
+    for c in chars:
+        if c == "(":
+            paren += 1
+        elif c == ")":
+            paren = max(0, paren - 1)
+        elif c == "[":
+            bracket += 1
+        elif c == "]":
+            bracket = max(0, bracket - 1)
+        elif c == '"' and delim != '"':
+            quote = not quote
+            continue
+        elif c == "\\":
+            c = next(chars, "")
+        elif c == delim and not (paren or quote or bracket):
+            args.append("".join(current))
+            current = []
+            continue
+        current.append(c)
+    args.append("".join(current))
+    return args
+
+
+def variable_pairs(header: str) -> list[tuple[str, str]]:
+    """manager.c man_do_variable_value: one Variable header may hold several name=value pairs; an item without
+    "=" or without a name is skipped; leading blanks of the header are ignored, names and values are not trimmed."""
+    pairs = []
+    for item in separate_args(header.lstrip(" \t")):
+        name, sep, value = item.partition("=")
+        if sep and name:
+            pairs.append((name, value))
+    return pairs
+
+
 @dataclass
 class OriginateRequest:
     channel: str
@@ -45,12 +87,7 @@ class OriginateRequest:
     @classmethod
     def from_fields(cls, get: Any, get_all: Any) -> OriginateRequest:
         num, name = parse_callerid(get("CallerID") or "")
-        variables = []
-        for item in get_all("Variable"):
-            for part in item.split(","):  # Asterisk also accepts Variable: A=1,B=2
-                key, _, value = part.partition("=")
-                if key:
-                    variables.append((key.strip(), value))
+        variables = [pair for item in get_all("Variable") for pair in variable_pairs(item)]
         prio = get("Priority") or "1"
         return cls(
             channel=get("Channel") or "",
