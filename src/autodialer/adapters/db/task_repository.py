@@ -196,6 +196,8 @@ class SqlTaskRepository:
             if existing is not None:
                 row = await self._update(connection, existing["id"], columns, now)
             else:
+                if task_id is not None and crm_id:
+                    await _check_id_free(connection, task_id, crm_id)
                 try:
                     row = await self._create(connection, task_id, crm_id, columns, now)
                 except IntegrityError as e:
@@ -342,6 +344,18 @@ async def _drop_numbers(connection: AsyncConnection, task_id: int, older_than: i
         condition = and_(condition, task_numbers.c.change_time_us < older_than)
     await connection.execute(task_numbers.delete().where(condition, task_numbers.c.active_attempt_id.is_(None)))
     await connection.execute(update(task_numbers).where(condition).values(pending_delete=True))
+
+
+async def _check_id_free(connection: AsyncConnection, task_id: int, crm_id: str) -> None:
+    """A new task for ``crm_id`` may take the body's ``id`` only if no task (live or deleted) holds it already."""
+    taken = (await connection.execute(select(tasks.c.deleted).where(tasks.c.id == task_id))).first()
+    if taken is None:
+        return
+    if taken.deleted:
+        raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
+    raise TaskConflict(
+        "id", f"task {task_id} exists with another crmId than {crm_id!r}; send its crmId, or no id for a new task"
+    )
 
 
 async def _check_poll(connection: AsyncConnection, row: RowMapping) -> None:
