@@ -116,11 +116,3 @@ async def test_concurrent_posts_of_one_new_crm_id_make_one_task(api: Api) -> Non
     assert {payload["data"]["id"] for _, payload in results} == {"1000000001"}
     assert len(await api.rows("SELECT id FROM tasks")) == 1
     assert len(await api.rows("SELECT id FROM task_numbers")) == 1  # each post's list is authoritative
-
-
-async def test_nulls_on_a_repost_clear_text_fields_and_are_echoed(api: Api) -> None:
-    await api.post("/task", {"crmId": "n", "name": "x", "innerNum": "201", "dialPrefix": "9"})
-    status, payload = await api.post("/task", {"crmId": "n", "name": None, "innerNum": None, "dialPrefix": None})
-    assert status == 200
-    assert (payload["data"]["name"], payload["data"]["innerNum"], payload["data"]["dialPrefix"]) == (None, None, None)
-    assert await api.rows("SELECT name, inner_num, dial_prefix FROM tasks") == [("", "", "")]

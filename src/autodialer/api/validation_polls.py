@@ -46,7 +46,7 @@ def parse_poll_body(body: dict[str, Any]) -> PollBody:
     if crm_id:
         echo["crmId"] = body["crmId"]
     name = None
-    if "name" in body:
+    if body.get("name") is not None:  # null keeps the stored name (addPolling: ``$data[$key] ?? $oldValue``)
         name = text(errors, "name", body["name"], max_len=255, allow_int=True)
         echo["name"] = body["name"]
     questions: list[PollQuestionData] = []

@@ -8,6 +8,7 @@ while the repository inserts, so a million numbers never exist twice in memory. 
 generator then keeps checking (to report up to MAX_ERRORS items) and raises :class:`Refusal`, which unwinds the
 open transaction: nothing is stored.
 
+A JSON null in a MikoPBX field counts as absent (the original merges with ``$data[$key] ?? $oldValue``).
 Rules: ``state`` 0/1/2 (empty is 0, as in the original); ``innerNumType`` exten/polling; ``innerNum`` an extension
 (digits, ``*``, ``#``) or, for polling, a poll id (checked against the database by the repository);
 ``maxCountChannels`` 1..settings.max_count_channels_ceiling; ``dialPrefix`` digits ``*#+``; ``timeCallAllow``
@@ -63,7 +64,13 @@ class TaskBody:
 
 
 def parse_task_body(body: dict[str, Any], *, channels_ceiling: int, with_numbers: bool) -> TaskBody:
-    """Check the scalar fields of a task body (``numbers`` only for its shape; items are checked lazily)."""
+    """Check the scalar fields of a task body (``numbers`` only for its shape; items are checked lazily).
+
+    A JSON null in a MikoPBX field is the same as leaving the field out: ConnectorDB::changeTask merges with
+    ``$data[$key] ?? $oldValue``, so the stored value (or the new task's default) stays and is echoed. Only our own
+    ``retryPolicy`` gives null a meaning (back to the defaults).
+    """
+    body = {key: value for key, value in body.items() if value is not None or key == "retryPolicy"}
     errors = FieldErrors()
     task = TaskBody()
     if body.get("id") not in (None, ""):

@@ -1,8 +1,9 @@
 """GET/POST /task, GET/PUT/DELETE /task/{id}: MikoPBX ModuleAutoDialer call tasks (spec §3.2).
 
 POST and PUT answer with the task's eight columns; the fields the client sent come back in the client's JSON types,
-the others as stored (strings), or null on a new task (``innerNumType`` "exten" and ``state`` 0 excepted), as
-Phalcon's ``toArray()`` did. Every successful write wakes the dialer (``context.on_tasks_changed``).
+the others as stored (strings), or null on a new task (``innerNumType`` "exten" excepted), as Phalcon's
+``toArray()`` did; ``state`` is the number 0 whenever the task is open (see ``_echo``). A null field counts as not
+sent (validation_tasks). Every successful write wakes the dialer (``context.on_tasks_changed``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from autodialer.api.validation_tasks import MAX_TASK_ID, TaskBody, number_chunks
 from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS, TASK_KEYS, task_row
 
 router = APIRouter()
+_PHP_EMPTY = ("", "0")  # the strings PHP's empty() holds for
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
@@ -55,6 +57,10 @@ def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
             data[key] = 0
         else:
             data[key] = None
+    if stored["state"] == "0":
+        # changeTask ends with ``if (empty($task->state)) $task->state = Tasks::STATE_OPEN;`` (the int 0), and "0"
+        # (sent or stored) is empty() too: an open task is always answered with the number 0.
+        data["state"] = 0
     if "retryPolicy" in body.echo:
         data["retryPolicy"] = body.echo["retryPolicy"]
     return data
@@ -119,14 +125,16 @@ async def get_task(task_id: str, context: ContextDep) -> Response:
 
 @router.get("/task")
 async def list_tasks(request: Request, context: ContextDep) -> Response:
+    # ConnectorDB::getTasks filters on state when ``trim($state) !== ''`` and applies limit and offset only when
+    # ``!empty(...)``: PHP's empty() holds for "" and "0", so ``limit=0`` means no limit, not an empty page.
     query = request.query_params
     errors = FieldErrors()
     state = limit = offset = None
-    if query.get("state"):
-        state = integer(errors, "state", query["state"], 0, 2)
-    if query.get("limit"):
-        limit = integer(errors, "limit", query["limit"], 0, 100_000)
-    if query.get("offset"):
+    if query.get("state", "").strip():
+        state = integer(errors, "state", query["state"].strip(), 0, 2)
+    if query.get("limit", "") not in _PHP_EMPTY:
+        limit = integer(errors, "limit", query["limit"], 1, 100_000)
+    if query.get("offset", "") not in _PHP_EMPTY:
         offset = integer(errors, "offset", query["offset"], 0, MAX_TASK_ID)
     errors.raise_if_any()
     rows = await _repository(context).list_tasks(state=state, limit=limit, after_id=offset)
