@@ -4,6 +4,8 @@ A list action (``CoreShowChannels``, ``DBGetTree``, ``QueueStatus``…) is answe
 ``EventList: start``, then item events carrying the same ActionID, then a ``…Complete`` event with
 ``EventList: Complete`` and ``ListItems: N``. An empty list is the Success directly followed by the Complete
 (``DBGetTree`` of an unknown family). Older actions only say ``Message: … will follow``; that counts as a start too.
+A list that was started and is then answered by a second Response (``ShowDialPlan`` of a missing extension: start,
+items, then ``Response: Error``) ends there, as a ListResult carrying that second Response and no Complete event.
 
 Folding is opt-in per ActionID. Invariants: only events whose ActionID is being folded are held back; every other
 item passes through in arrival order, so unsolicited events are never delayed behind an unfinished list. The
@@ -130,7 +132,11 @@ class ListFolder:
             return item
         if isinstance(item, Response):
             if pending.response is not None:
-                return item  # a second response to one ActionID is not ours to fold
+                # A second answer ends the list with that verdict: pbx.c manager_show_dialplan sends its
+                # "DialPlan list will follow" start with the first item, and when the Extension asked for is not
+                # found after all, a "Response: Error" instead of the ShowDialPlanComplete event.
+                del self._pending[action_id]
+                return ListResult(item, tuple(pending.items), None)
             if is_list_start(item):
                 pending.response = item
                 return None

@@ -8,6 +8,8 @@ Wire rules, from Asterisk's manager.c and the recorded Asterisk 22 traces:
 * A message is one or more ``Key: Value`` lines closed by an empty line. Empty lines between messages are skipped.
 * The value is everything after the first ``:``, minus one following space, so ``AccountCode: `` gives ``""`` and
   ``Value:   minrxlost=…`` keeps its leading spaces. Keys may repeat; order is kept.
+* The first line of a message must be ``Key: Value``; a later line that is not (no ``:``, or an empty key) is
+  skipped: manager.c relays such lines (a UserEvent from another AMI client carries its raw header lines).
 * The legacy ``Response: Follows`` (``Command`` output before Asterisk 14) carries free-text lines after its headers,
   ended by ``--END COMMAND--`` and an empty line; those lines may themselves be empty.
 
@@ -159,12 +161,22 @@ def _parse_block(block: str) -> Fields:
     fields: list[tuple[str, str]] = pattern.findall(text)
     if len(fields) == text.count("\n") + 1:
         return tuple(fields)
-    # Some line is not "Key: Value": the line-by-line path finds it and raises with the offending line.
+    # Some line is not "Key: Value": the line-by-line path skips it, or raises when it is the first line.
     return _parse_fields(block.split("\n"))
 
 
 def _parse_fields(lines: list[str]) -> Fields:
-    return tuple(_parse_field(line) for line in lines)
+    # The first line names the message and must be a field. A later line that is not "Key: Value" is skipped, as
+    # Asterisk's own header lookup (astman_get_header) never sees it: manager.c relays such lines verbatim, e.g.
+    # action_userevent copies every header line another AMI client sent (do_message keeps lines without a colon),
+    # and a raw variable value holding a newline splits its line. One such line must not end the whole session.
+    fields = [_parse_field(lines[0])]
+    for line in lines[1:]:
+        try:
+            fields.append(_parse_field(line))
+        except AMIProtocolError:
+            continue
+    return tuple(fields)
 
 
 def _parse_follows(block: str) -> RawMessage:

@@ -134,7 +134,8 @@ class ListResult:
     """A folded list action: its Response, the item events, and the closing ``…Complete`` event.
 
     ``complete`` is None when the action did not start a list (an ``Error`` response, or a success without
-    ``EventList: start``); ``items`` is then empty.
+    ``EventList: start``; ``items`` is then empty), or when a started list was ended by a second Response (then
+    ``response`` is that one, e.g. ShowDialPlan's ``Error``, and ``items`` holds what came before it).
     """
 
     response: Response
