@@ -2,10 +2,11 @@
 
 Job: keep one logged-in AMI session to Asterisk alive and let the service send actions and receive events on it.
 
-* connect → banner → ``Login`` (``Events: on``) → server-side ``Filter`` actions → ``FullyBooted`` (trace 09: a
-  login during Asterisk's boot gets it ~140 ms later, and list queries before it may see a half-loaded PBX; waited
-  for at most ``fully_booted_timeout``) → state CONNECTED → the ``on_connected`` hooks (run in registration order in
-  a task of their own, so a re-sync can send actions).
+* connect → banner → ``Login`` (``Events: on``) → server-side ``Filter`` actions (refused without write class
+  "system": then applied client-side where they name one event) → ``FullyBooted`` (trace 09: a login during
+  Asterisk's boot gets it ~140 ms later, and list queries before it may see a half-loaded PBX; waited for at most
+  ``fully_booted_timeout``, and if it comes later the hooks run once more) → state CONNECTED → the ``on_connected``
+  hooks (run in registration order in a task of their own, so a re-sync can send actions).
 * ``send(action)`` adds a generated ActionID and awaits the response carrying it; list actions (``is_list_action``
   or ``expect_list=True``) come back folded into one ``ListResult``. Every send has a timeout.
 * Events go, in arrival order, to synchronous callbacks (``on_event``, for cheap in-memory state updates) and to
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from autodialer.adapters.asterisk.ami_errors import (
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # The session filters the lab used (README §4): VarSet alone is ~45% of a call's events and nothing reads it.
 DEFAULT_EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived")
+# The one filter shape the client can apply itself when Asterisk refuses it: exclude one event by name.
+_EXCLUDE_EVENT = re.compile(r"!\s*Event:\s*([A-Za-z0-9_]+)\s*")
 
 Sleep = Callable[[float], Awaitable[None]]
 ConnectedHook = Callable[[], Awaitable[None]]
@@ -115,6 +119,7 @@ class AMIClient:
         self._on_disconnected: list[Callable[[], None]] = []
         self._callbacks: list[EventCallback] = []
         self._subscriptions: list[EventSubscription] = []
+        self._local_exclusions: frozenset[str] = frozenset()  # refused filters, applied in _deliver
         self.banner: Banner | None = None
         self.last_error: BaseException | None = None
         self.connect_count = 0  # successful logins so far
@@ -260,6 +265,7 @@ class AMIClient:
         session = AMISession(self._sessions_started, self._id_prefix, reader, writer, self._deliver, trace=self._trace)
         reader_task = asyncio.create_task(session.read_loop(), name=f"ami-reader-{session.number}")
         keepalive: asyncio.Task[None] | None = None
+        late_boot: asyncio.Task[None] | None = None
         logged_in = False
         try:
             await self._handshake(session)
@@ -270,6 +276,8 @@ class AMIClient:
             self._set_state(AMIState.CONNECTED)
             self._connected.set()
             self._hooks_task = asyncio.create_task(self._run_hooks(), name="ami-on-connected")
+            if not session.fully_booted.done():
+                late_boot = asyncio.create_task(self._rerun_hooks_when_booted(session), name="ami-late-boot")
             if self._ping_interval is not None:
                 keepalive = asyncio.create_task(self._keepalive(session), name=f"ami-ping-{session.number}")
             reason = await asyncio.shield(session.ended)
@@ -277,7 +285,7 @@ class AMIClient:
             log.warning("AMI %s:%s: session ended: %s", self.host, self.port, reason)
         finally:
             session.end("client stopped")
-            for task in (reader_task, keepalive):
+            for task in (reader_task, keepalive, late_boot):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
@@ -304,12 +312,7 @@ class AMIClient:
         assert isinstance(response, Response)
         if not response.is_success:
             raise AMILoginFailed(f"AMI login as {self._username!r} refused: {response.message}")
-        for expression in self._event_filters:
-            action = Action.build("Filter", [("Operation", "Add"), ("Filter", expression)])
-            answer = await session.request(action, self._login_timeout, expect_list=False)
-            assert isinstance(answer, Response)
-            if not answer.is_success:
-                log.warning("AMI: event filter %r refused: %s", expression, answer.message)
+        self._local_exclusions = await self._add_filters(session)
         if self._fully_booted_timeout is not None:
             await asyncio.wait(
                 (session.fully_booted, session.ended),
@@ -322,7 +325,44 @@ class AMIClient:
                 # Without the "system" read class Asterisk never sends it: carry on rather than hang.
                 log.warning("AMI: no FullyBooted within %.1fs after login; carrying on", self._fully_booted_timeout)
 
+    async def _add_filters(self, session: AMISession) -> frozenset[str]:
+        """Send the session filters; return the event names to drop client-side because Asterisk refused them.
+
+        manager.c registers ``Filter`` with write class "system", which the AMI user we ship does not have: every
+        Filter is then answered ``Permission denied`` (process_message), so after the first one the rest are not
+        sent. A refused ``!Event: <Name>`` filter is applied here instead, so consumers see the same events either
+        way; the user's ``eventfilter`` lines in manager.conf still filter on the server side.
+        """
+        unapplied: list[str] = []
+        for n, expression in enumerate(self._event_filters):
+            action = Action.build("Filter", [("Operation", "Add"), ("Filter", expression)])
+            answer = await session.request(action, self._login_timeout, expect_list=False)
+            assert isinstance(answer, Response)
+            if answer.is_success:
+                continue
+            if (answer.message or "").strip().lower() == "permission denied":
+                unapplied.extend(self._event_filters[n:])
+                log.warning(
+                    "AMI: Filter refused (%s: the user lacks write class 'system'); filtering %d expression(s) "
+                    "client-side",
+                    answer.message,
+                    len(self._event_filters) - n,
+                )
+                break
+            log.warning("AMI: event filter %r refused: %s", expression, answer.message)
+            unapplied.append(expression)
+        names = set()
+        for expression in unapplied:
+            match = _EXCLUDE_EVENT.fullmatch(expression)
+            if match:
+                names.add(match.group(1))
+            else:
+                log.warning("AMI: event filter %r cannot be applied client-side; ignored", expression)
+        return frozenset(names)
+
     def _deliver(self, event: Event) -> None:
+        if self._local_exclusions and event.name in self._local_exclusions:
+            return
         for callback in tuple(self._callbacks):
             try:
                 callback(event)
@@ -345,6 +385,25 @@ class AMIClient:
                 session.end("no answer to Ping (dead link)")
             except AMIConnectionLost:
                 return
+
+    async def _rerun_hooks_when_booted(self, session: AMISession) -> None:
+        """Run the on_connected hooks again once a FullyBooted comes after they started.
+
+        Trace 09: a login while Asterisk boots is accepted before FullyBooted (Uptime: 0) arrives. When the boot takes
+        longer than ``fully_booted_timeout`` the hooks' re-sync saw a half-loaded PBX (no hints, queues or endpoints
+        yet, and no events announce them later), so it is redone after the boot, once the first run has finished.
+        """
+        # asyncio.wait, not await: cancelling this task must not cancel the session's futures.
+        await asyncio.wait((session.fully_booted, session.ended), return_when=asyncio.FIRST_COMPLETED)
+        if session.end_reason is not None or not session.fully_booted.done():
+            return
+        first = self._hooks_task
+        if first is not None and not first.done():
+            await asyncio.wait((first,))
+        if session.end_reason is not None or self._session is not session or self._closing:
+            return
+        log.info("AMI: FullyBooted came after the on_connected hooks started; running them again")
+        self._hooks_task = asyncio.create_task(self._run_hooks(), name="ami-on-connected")
 
     async def _run_hooks(self) -> None:
         for hook in tuple(self._on_connected):
