@@ -390,8 +390,9 @@ class AMIClient:
         """Run the on_connected hooks again once a FullyBooted comes after they started.
 
         Trace 09: a login while Asterisk boots is accepted before FullyBooted (Uptime: 0) arrives. When the boot takes
-        longer than ``fully_booted_timeout`` the hooks' re-sync saw a half-loaded PBX (no hints, queues or endpoints
-        yet, and no events announce them later), so it is redone after the boot, once the first run has finished.
+        longer than ``fully_booted_timeout`` the hooks' re-sync may have seen a half-loaded PBX (modules such as
+        app_queue or pbx_config not loaded yet: their list actions refused or empty), so it is redone after the boot,
+        once the first run has finished.
         """
         # asyncio.wait, not await: cancelling this task must not cancel the session's futures.
         await asyncio.wait((session.fully_booted, session.ended), return_when=asyncio.FIRST_COMPLETED)
