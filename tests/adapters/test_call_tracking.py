@@ -85,6 +85,8 @@ def _run(events: list[Event], call_ids: set[str]) -> list[CallEvent]:
     out: list[CallEvent] = []
     for event in events:
         out.extend(tracker.feed(event))
+    for call_id in sorted(call_ids):  # the gateway's grace timer: a failure still without channels gives up
+        out.extend(tracker.channels_overdue(call_id))
     return out
 
 
@@ -107,8 +109,26 @@ def test_originate_response_matched_by_action_id_when_uniqueid_is_unknown() -> N
     tracker = CallTracker()
     tracker.expect("c1", action_id="orig-c1")
     response = Event.build("OriginateResponse", [("Response", "Failure"), ("Reason", "0")], action_id="orig-c1")
-    assert tracker.feed(response) == [_failed("c1", OC.PROVIDER_UNAVAILABLE, None, "", None)]
+    assert tracker.originate_call_id(response) == "c1"
+    assert tracker.feed(response) == []  # its channels' events may still be on their way
+    assert tracker.awaiting_channels("c1")
+    assert tracker.channels_overdue("c1") == [_failed("c1", OC.PROVIDER_UNAVAILABLE, None, "", None)]
     assert not tracker.is_tracking("c1")
+    assert tracker.channels_overdue("c1") == []
+
+
+def test_a_failure_that_overtakes_its_channels_waits_for_their_causes() -> None:
+    """OriginateResponse reaches AMI directly, channel events through stasis: a no-route failure may be reported
+    before its Local pair's Newchannel; it must still end as NO_ROUTE, decided by the channels' causes."""
+    call_id = "dlr-19fa02bbd645"
+    own = [e for e in _events("05") if e.get("Linkedid") == call_id or e.get("Uniqueid") == call_id]
+    response = next(e for e in own if e.name == "OriginateResponse")
+    tracker = CallTracker()
+    tracker.expect(call_id)
+    assert tracker.feed(response) == [] and tracker.awaiting_channels(call_id)
+    out = [event for e in own if e is not response for event in tracker.feed(e)]
+    assert out == [_failed(call_id, OC.NO_ROUTE, 0, "Unknown", None)]
+    assert not tracker.awaiting_channels(call_id) and tracker.channels_overdue(call_id) == []
 
 
 def test_events_after_the_terminal_event_are_ignored() -> None:
@@ -140,11 +160,9 @@ def test_originate_response_position_does_not_change_the_outcome(data: st.DataOb
     index = data.draw(st.sampled_from(responses))
     moved = events.pop(index)
     call_id = moved.get("Uniqueid")
-    # Asterisk creates the originated channel before it can report the Originate's result.
-    first_channel = next(
-        (i for i, e in enumerate(events) if e.name == "Newchannel" and e.get("Uniqueid") == call_id), None
-    )
-    lo = 0 if first_channel is None else first_channel + 1
+    # Anywhere up to just after the call's last event: OriginateResponse may even overtake the Newchannel of the
+    # channel it reports on (it skips stasis), and it never comes after the call is over by more than that.
+    lo = 0
     last_own = max((i for i, e in enumerate(events) if e.get("Linkedid") == call_id), default=lo)
     events.insert(data.draw(st.integers(lo, max(lo, last_own + 1))), moved)
 

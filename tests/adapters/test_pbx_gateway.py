@@ -37,7 +37,10 @@ SCRIPTS = {
     "5551486": ("03", "dlr-72fc7bd0783c"),
     "5551001": ("02-originate-answer-bridge-customer-hangup", "dlr-68c70912c8de"),
     "5551999": ("04", "dlr-2bc08d14894c"),
+    "7770000": ("05", "dlr-19fa02bbd645"),  # no route in the outgoing context: the Local pair clears with cause 0
+    "5550404": ("05", "dlr-badendpoint"),  # the channel request itself failed: a Failure and no channel at all
 }
+GRACE_S = 0.2
 
 
 def _rewrite(event: Event, old: str, new: str) -> Event:
@@ -65,6 +68,7 @@ class FakeAsterisk:
     channels: list[Event] = field(default_factory=list)
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
     hold_events: bool = False  # keep the scripted events until release() (to test hangup before any channel)
+    response_first: bool = False  # OriginateResponse before the call's channel events (it does not go via stasis)
     held: list[Event] = field(default_factory=list)
     writer: asyncio.StreamWriter | None = None
     conn: AMIConnection | None = None
@@ -100,6 +104,8 @@ class FakeAsterisk:
             queued = Response.build("Success", [("Message", "Originate successfully queued")], action_id=aid)
             dial = (action.get("Channel") or "").removeprefix("Local/").split("@")[0]
             script = _script(dial, action.get("ChannelId") or "", aid)
+            if self.response_first:
+                script.sort(key=lambda e: e.name != "OriginateResponse")
             if self.hold_events:
                 self.held.extend(script)
                 return [queued]
@@ -140,7 +146,7 @@ async def rig() -> AsyncIterator[Rig]:
     server = await asyncio.start_server(pbx.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     client = AMIClient("127.0.0.1", port, "dialer", "dialerpass", event_filters=(), ping_interval=None)
-    gateway = AsteriskPbxGateway(client, GatewayConfig())
+    gateway = AsteriskPbxGateway(client, GatewayConfig(failure_channel_grace_s=GRACE_S))
     client.on_event(gateway.handle_event)
     events: list[CallEvent] = []
     gateway.on_call_event(events.append)
@@ -387,3 +393,24 @@ async def test_live_calls_report_an_unanswered_listing_as_a_connection_error() -
     gateway = AsteriskPbxGateway(_SilentLink(), GatewayConfig())
     with pytest.raises(ConnectionError):
         await gateway.live_calls()
+
+
+async def test_a_failure_ahead_of_its_channels_is_decided_by_them_without_waiting_for_the_grace(rig: Rig) -> None:
+    rig.pbx.response_first = True
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await rig.gateway.originate(_request("c-route", "7770000"))
+    await rig.wait_for(1)
+    assert rig.events == [CustomerFailed("c-route", CustomerOutcome.NO_ROUTE, 0, "Unknown", None)]
+    assert loop.time() - started < GRACE_S  # the channels decided it, not the timer
+    await asyncio.sleep(GRACE_S * 1.5)
+    assert len(rig.events) == 1  # and the cancelled timer reports nothing more
+
+
+async def test_a_failure_whose_channels_never_come_is_reported_after_the_grace(rig: Rig) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await rig.gateway.originate(_request("c-nochan", "5550404"))
+    await rig.wait_for(1)
+    assert rig.events == [CustomerFailed("c-nochan", CustomerOutcome.PROVIDER_UNAVAILABLE, None, "", None)]
+    assert loop.time() - started >= GRACE_S * 0.9

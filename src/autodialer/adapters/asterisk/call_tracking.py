@@ -14,8 +14,12 @@ fixed (README §6), so:
   outcome may arrive after the OriginateResponse (trace 03) or before it (trace 05);
 * ended = answered and every channel gone.
 
-Asterisk creates the originated channel before it can report the Originate's result, so an OriginateResponse
-Failure with no channel seen means no channel will come (``PJSIP/nosuchendpoint``).
+Asterisk creates the originated channel before it can report the Originate's result, but it does not deliver the
+two in that order: OriginateResponse is written to the AMI sessions directly, while channel events travel through
+stasis and its manager router (trace 02: the response overtook ;1's Newstate Up). So a Failure with no channel seen
+yet waits for the channels (a no-route call's Local pair still shows up and hangs up, and its causes decide the
+outcome); only when none has come by the time the owner gives up (``channels_overdue``, after a grace period) is it
+a call that never had a channel (``PJSIP/nosuchendpoint``, a refused channel request).
 """
 
 from __future__ import annotations
@@ -141,6 +145,25 @@ class CallTracker:
         call.answered = call.answered or answered
         call.ringing = call.ringing or answered
 
+    def originate_call_id(self, response: Event) -> str | None:
+        """Which tracked call an OriginateResponse answers (by Uniqueid, else by ActionID)."""
+        call = self._call_for_originate(response)
+        return call.call_id if call else None
+
+    def awaiting_channels(self, call_id: str) -> bool:
+        """The Originate failed before any of its channels was seen: call ``channels_overdue`` if none comes."""
+        call = self._calls.get(call_id)
+        return call is not None and call.originate_failed and not call.seen_channel
+
+    def channels_overdue(self, call_id: str) -> list[CallEvent]:
+        """Give up waiting for the channels of a failed Originate: report it as a call that never had one."""
+        call = self._calls.get(call_id)
+        if call is None or not self.awaiting_channels(call_id):
+            return []
+        out: list[CallEvent] = []
+        self._finish_if_done(call, out, overdue=True)
+        return out
+
     def forget(self, call_id: str) -> None:
         """Stop tracking without reporting (the Originate was rejected, so no event will follow)."""
         call = self._calls.pop(call_id, None)
@@ -239,9 +262,11 @@ class CallTracker:
             call.answered = True
             out.append(CustomerAnswered(call.call_id, linked_id=call.call_id, channel=channel))
 
-    def _finish_if_done(self, call: _Call, out: list[CallEvent]) -> None:
+    def _finish_if_done(self, call: _Call, out: list[CallEvent], overdue: bool = False) -> None:
         if call.live:
             return
+        if call.originate_failed and not call.seen_channel and not overdue:
+            return  # its channels' events may still be on their way (module docstring)
         if call.answered and call.seen_channel:
             cause, text = call.cause()
             out.append(CallEnded(call.call_id, cause=cause, cause_text=text))

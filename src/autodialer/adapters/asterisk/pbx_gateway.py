@@ -51,6 +51,8 @@ class GatewayConfig:
     outgoing_context: str = "dialer-out"
     connect_context: str = "dialer-connect"
     live_call_variables: tuple[str, ...] = OUR_VARIABLES
+    # How long a failed Originate waits for channel events that OriginateResponse overtook (call_tracking).
+    failure_channel_grace_s: float = 2.0
 
 
 def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
@@ -122,6 +124,7 @@ class AsteriskPbxGateway:
         self._variables: dict[str, dict[str, str]] = {}  # call id -> the live_call_variables we originated with
         self._missing: set[str] = set()  # tracked calls the last CoreShowChannels did not list
         self._tasks: set[asyncio.Task[None]] = set()
+        self._overdue: dict[str, asyncio.TimerHandle] = {}  # failed Originates waiting for their channels
 
     # ---- CallControl
 
@@ -189,12 +192,11 @@ class AsteriskPbxGateway:
         """Fold one AMI event; deliver the call events it completes, in arrival order."""
         if not isinstance(event, Event):
             return
-        for call_event in self._tracker.feed(event):
-            if isinstance(call_event, (CallEnded, CustomerFailed)):
-                self._pending_hangups.pop(call_event.call_id, None)
-                self._variables.pop(call_event.call_id, None)
-            for callback in list(self._callbacks):
-                callback(call_event)
+        call_id = self._tracker.originate_call_id(event) if event.name == "OriginateResponse" else None
+        self._deliver(self._tracker.feed(event))
+        if call_id is not None and self._tracker.awaiting_channels(call_id) and call_id not in self._overdue:
+            grace = self._config.failure_channel_grace_s
+            self._overdue[call_id] = asyncio.get_running_loop().call_later(grace, self._channels_overdue, call_id)
         if event.name == "Newchannel":
             cause = self._pending_hangups.get(event.get("Linkedid") or "")
             channel = event.get("Channel")
@@ -202,6 +204,21 @@ class AsteriskPbxGateway:
                 self._spawn(self._hangup_quietly(channel, cause))
 
     # ---- helpers
+
+    def _deliver(self, call_events: list[CallEvent]) -> None:
+        for call_event in call_events:
+            if isinstance(call_event, (CallEnded, CustomerFailed)):
+                self._pending_hangups.pop(call_event.call_id, None)
+                self._variables.pop(call_event.call_id, None)
+                timer = self._overdue.pop(call_event.call_id, None)
+                if timer is not None:
+                    timer.cancel()
+            for callback in list(self._callbacks):
+                callback(call_event)
+
+    def _channels_overdue(self, call_id: str) -> None:
+        self._overdue.pop(call_id, None)
+        self._deliver(self._tracker.channels_overdue(call_id))
 
     async def _hangup_channels(self, channels: Iterable[str], cause: int) -> None:
         # One Hangup per exact channel name: names are known from Newchannel/CoreShowChannels, and an exact name
