@@ -3,6 +3,17 @@
 List actions answer `Success` + `EventList: start` + Message, then items carrying the ActionID, then
 `<Name>Complete` with `EventList: Complete` and `ListItems`. An unknown action gets the exact error text and a
 RequestBadFormat security event. Actions other than Login/Logoff/Ping need an authenticated session.
+
+Each handler is registered with the authority Asterisk registers the action with (the EVENT_FLAG_* classes of
+its ast_manager_register_xml call; empty = 0, anyone): main/manager.c __init_manager (Originate is
+EVENT_FLAG_ORIGINATE alone; Hangup system|call; Getvar call|reporting; Setvar call; UserEvent user; Filter system;
+CoreSettings/CoreStatus/CoreShowChannels system|reporting; ExtensionState/ExtensionStateList call|reporting;
+Login/Logoff/Ping/Events/ListCommands 0), main/db.c astdb_init (DBGet/DBGetTree system|reporting, DBPut/DBDel
+system), main/devicestate.c (DeviceStateList call|reporting), main/pbx.c (ShowDialPlan config|reporting),
+apps/app_queue.c load_module (QueueStatus/QueueSummary 0, QueuePause agent) and
+res/res_pjsip/pjsip_configuration.c (PJSIPShowEndpoints system). As manager.c process_message: a user whose
+write classes do not intersect it gets `Response: Error` / `Message: Permission denied`, then a
+RequestNotAllowed security event, and the action is not run.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from autodialer.protocols.ami import Action
 
 from .channels import SOFT_EXPLICIT
 from .devices import extension_status_fields
-from .events import Fields
+from .events import MANAGER_CLASSES, Fields, manager_classes
 from .originate import OriginateRequest, local_route_missing, run_originate, validate
 
 if TYPE_CHECKING:
@@ -25,15 +36,28 @@ if TYPE_CHECKING:
 Handler = Callable[["AMISession", Action], Awaitable[str | None]]
 HANDLERS: dict[str, Handler] = {}
 NAMES: list[str] = []  # as Asterisk spells them, for ListCommands
+AUTHORITY: dict[str, frozenset[str]] = {}  # lower-case name -> write classes any one of which allows it
 
 
-def action(name: str) -> Callable[[Handler], Handler]:
+def action(name: str, *authority: str) -> Callable[[Handler], Handler]:
+    """Register a handler; `authority` = the classes Asterisk registers the action with (none: anyone)."""
+    unknown = set(authority) - MANAGER_CLASSES
+    if unknown:
+        raise ValueError(f"{name}: unknown manager classes {sorted(unknown)}")
+
     def register(fn: Handler) -> Handler:
         HANDLERS[name.lower()] = fn
         NAMES.append(name)
+        AUTHORITY[name.lower()] = frozenset(authority)
         return fn
 
     return register
+
+
+def allowed(s: AMISession, name: str) -> bool:
+    """manager.c: `(writeperm & authority) || authority == 0`."""
+    authority = AUTHORITY.get(name.lower(), frozenset())
+    return not authority or bool(authority & s.write_classes)
 
 
 def _tv(ts: float) -> str:
@@ -77,16 +101,28 @@ async def dispatch(s: AMISession, a: Action) -> str | None:
             "Error",
             [("Message", f"Invalid/unknown command: {a.name}. Use Action: ListCommands to show available commands.")],
         )
-        s.pbx.emit(
-            "RequestBadFormat",
-            [
-                *_security(s, "RequestBadFormat", "Error", []),
-                ("RequestType", f"Action: {a.name}"),
-                ("AccountID", s.pbx.config.username),
-            ],
-        )
+        _request_security_event(s, "RequestBadFormat", a.name)
+        return None
+    if not allowed(s, name):
+        s.respond(a, "Error", [("Message", "Permission denied")])
+        # report_req_not_allowed runs before the reply too, but like RequestBadFormat it goes through stasis
+        # and reaches the client after it (trace 01).
+        _request_security_event(s, "RequestNotAllowed", a.name)
         return None
     return await handler(s, a)
+
+
+def _request_security_event(s: AMISession, event: str, action_name: str) -> None:
+    """RequestBadFormat (trace 01, lines 471-482) or RequestNotAllowed (the same security-event layout)."""
+    s.pbx.emit(
+        event,
+        [
+            *_security(s, event, "Error", []),
+            ("RequestType", f"Action: {action_name}"),
+            ("SessionTV", _tv(s.login_at)),
+            ("AccountID", s.pbx.config.username),
+        ],
+    )
 
 
 @action("Login")
@@ -96,6 +132,9 @@ async def login(s: AMISession, a: Action) -> str | None:
         s.respond(a, "Error", [("Message", "Authentication failed")])
         return "close"
     s.authenticated = True
+    s.login_at = s.pbx.clock.now()
+    s.read_classes = manager_classes(cfg.read_classes)
+    s.write_classes = manager_classes(cfg.write_classes)
     s.events_on = (a.get("Events") or "on").lower() not in ("off", "no", "false", "0")
     s.respond(a, "Success", [("Message", "Authentication accepted")])
     if asyncio.get_running_loop().time() < s.server.booting_until:
@@ -112,7 +151,7 @@ async def login(s: AMISession, a: Action) -> str | None:
         [
             *_security(s, "SuccessfulAuth", "Informational", [("AccountID", cfg.username)]),
             ("UsingPassword", "0"),
-            ("SessionTV", _tv(s.pbx.clock.now())),
+            ("SessionTV", _tv(s.login_at)),
         ],
     )
     return None
@@ -126,7 +165,7 @@ def _login_while_booting(s: AMISession) -> None:
         [
             *_security(s, "SuccessfulAuth", "Informational", [("AccountID", cfg.username)]),
             ("UsingPassword", "0"),
-            ("SessionTV", _tv(s.pbx.clock.now())),
+            ("SessionTV", _tv(s.login_at)),
         ],
     )
     for name in [e.exten for e in cfg.employees] + [cfg.trunk_endpoint]:
@@ -164,7 +203,7 @@ async def events(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("Filter")
+@action("Filter", "system")
 async def filter_(s: AMISession, a: Action) -> str | None:
     from .ami_server import EventFilter
 
@@ -180,7 +219,7 @@ async def filter_(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("Originate")
+@action("Originate", "originate")
 async def originate(s: AMISession, a: Action) -> str | None:
     pbx = s.pbx
     req = OriginateRequest.from_fields(a.get, a.get_all)
@@ -213,7 +252,7 @@ async def originate(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("Hangup")
+@action("Hangup", "system", "call")
 async def hangup(s: AMISession, a: Action) -> str | None:
     name = a.get("Channel") or ""
     cause = int(a.get("Cause") or 16)
@@ -239,7 +278,7 @@ async def hangup(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("CoreSettings")
+@action("CoreSettings", "system", "reporting")
 async def core_settings(s: AMISession, a: Action) -> str | None:
     s.respond(
         a,
@@ -262,7 +301,7 @@ async def core_settings(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("CoreStatus")
+@action("CoreStatus", "system", "reporting")
 async def core_status(s: AMISession, a: Action) -> str | None:
     start = dt.datetime.fromtimestamp(s.pbx.started_at, dt.UTC)
     date, time = start.strftime("%Y-%m-%d"), start.strftime("%H:%M:%S")
@@ -284,7 +323,8 @@ async def core_status(s: AMISession, a: Action) -> str | None:
 
 @action("ListCommands")
 async def list_commands(s: AMISession, a: Action) -> str | None:
-    s.respond(a, "Success", [(name, name) for name in sorted(NAMES)])
+    # action_listcommands lists only the actions the user may send.
+    s.respond(a, "Success", [(name, name) for name in sorted(NAMES) if allowed(s, name)])
     return None
 
 

@@ -12,14 +12,14 @@ if TYPE_CHECKING:
     from .ami_server import AMISession
 
 
-@action("DBPut")
+@action("DBPut", "system")
 async def db_put(s: AMISession, a: Action) -> str | None:
     s.pbx.db.setdefault(a.get("Family") or "", {})[a.get("Key") or ""] = a.get("Val") or a.get("Value") or ""
     s.respond(a, "Success", [("Message", "Updated database successfully")])
     return None
 
 
-@action("DBDel")
+@action("DBDel", "system")
 async def db_del(s: AMISession, a: Action) -> str | None:
     found = s.pbx.db.get(a.get("Family") or "", {}).pop(a.get("Key") or "", None)
     if found is None:
@@ -29,7 +29,7 @@ async def db_del(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("DBGet")
+@action("DBGet", "system", "reporting")
 async def db_get(s: AMISession, a: Action) -> str | None:
     family, key = a.get("Family") or "", a.get("Key") or ""
     value = s.pbx.db.get(family, {}).get(key)
@@ -42,7 +42,7 @@ async def db_get(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("DBGetTree")
+@action("DBGetTree", "system", "reporting")
 async def db_get_tree(s: AMISession, a: Action) -> str | None:
     family = a.get("Family") or ""
     prefix = a.get("Key") or ""
@@ -54,7 +54,7 @@ async def db_get_tree(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("Getvar")
+@action("Getvar", "call", "reporting")
 async def getvar(s: AMISession, a: Action) -> str | None:
     name = a.get("Variable") or ""
     chan_name = a.get("Channel")
@@ -70,7 +70,7 @@ async def getvar(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("Setvar")
+@action("Setvar", "call")
 async def setvar(s: AMISession, a: Action) -> str | None:
     name, value = a.get("Variable") or "", a.get("Value") or ""
     chan_name = a.get("Channel")
@@ -86,7 +86,7 @@ async def setvar(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("UserEvent")
+@action("UserEvent", "user")
 async def user_event(s: AMISession, a: Action) -> str | None:
     skip = {"action", "actionid", "userevent"}
     s.pbx.emit(

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .ami_server import AMISession
 
 
-@action("CoreShowChannels")
+@action("CoreShowChannels", "system", "reporting")
 async def core_show_channels(s: AMISession, a: Action) -> str | None:
     list_start(s, a, "Channels will follow")
     chans = list(s.pbx.channels.live.values())
@@ -35,7 +35,7 @@ async def core_show_channels(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("ExtensionStateList")
+@action("ExtensionStateList", "call", "reporting")
 async def extension_state_list(s: AMISession, a: Action) -> str | None:
     list_start(s, a, "Extension Statuses will follow")
     hints = list(reversed(s.pbx.dialplan.hints()))  # Asterisk walks its hint container newest-first
@@ -47,7 +47,7 @@ async def extension_state_list(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("ExtensionState")
+@action("ExtensionState", "call", "reporting")
 async def extension_state(s: AMISession, a: Action) -> str | None:
     ctx, exten = a.get("Context") or "default", a.get("Exten") or ""
     hint = next((d for c, e, d in s.pbx.dialplan.hints() if c == ctx and e == exten), None)
@@ -73,7 +73,7 @@ async def extension_state(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("DeviceStateList")
+@action("DeviceStateList", "call", "reporting")
 async def device_state_list(s: AMISession, a: Action) -> str | None:
     list_start(s, a, "Device State Changes will follow")
     states = [*s.pbx.queues.device_states(), *sorted(s.pbx.devices.state.items(), reverse=True)]
@@ -148,7 +148,7 @@ async def queue_summary(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("QueuePause")
+@action("QueuePause", "agent")
 async def queue_pause(s: AMISession, a: Action) -> str | None:
     paused = (a.get("Paused") or "true").lower() in ("true", "yes", "1", "on")
     if s.pbx.queues.pause(a.get("Queue"), a.get("Interface") or "", paused, a.get("Reason") or ""):
@@ -162,7 +162,7 @@ async def queue_pause(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("PJSIPShowEndpoints")
+@action("PJSIPShowEndpoints", "system")
 async def pjsip_show_endpoints(s: AMISession, a: Action) -> str | None:
     cfg = s.pbx.config
     list_start(s, a, "A listing of Endpoints follows, presented as EndpointList events")
@@ -198,7 +198,7 @@ async def pjsip_show_endpoints(s: AMISession, a: Action) -> str | None:
     return None
 
 
-@action("ShowDialPlan")
+@action("ShowDialPlan", "config", "reporting")
 async def show_dial_plan(s: AMISession, a: Action) -> str | None:
     """pbx.c manager_show_dialplan: one ListDialplan per priority (the hint as ``Priority: hint`` with the device as
     its Application), optionally one context and one extension; an unknown one is an error, not an empty list."""

@@ -4,6 +4,10 @@ Per session: the banner, Login (FullyBooted + SuccessfulAuth after success), `Ev
 with Asterisk's semantics: with no include filter every event passes unless an exclude (`!...`) filter
 matches; with include filters an event must match one of them and no exclude. A filter is a regular
 expression searched in the event's text (`Event: VarSet` matches the header line).
+
+Rights as manager.c: an event reaches a session only if every class of its `Privilege:` header (but "all")
+is among the user's read classes (`(readperm & category) == category`); replies to an action are not
+filtered. The write classes are checked per action in `ami_actions.dispatch`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from autodialer.protocols.ami import Action, AMIConnection, AMIProtocolError, Banner, Event, Response, Role
 
-from .events import Fields
+from .events import Fields, event_classes, manager_classes
 
 if TYPE_CHECKING:
     from .pbx import PBX
@@ -49,6 +53,10 @@ class AMISession:
         self.authenticated = False
         self.events_on = True
         self.filters: list[EventFilter] = []
+        # The user's classes (manager.conf read=/write=), fixed at login as manager.c copies them to the session.
+        self.read_classes = manager_classes(server.pbx.config.read_classes)
+        self.write_classes = manager_classes(server.pbx.config.write_classes)
+        self.login_at = 0.0  # simulated time of the successful Login (manager.c sessionstart_tv -> SessionTV)
         self.backlog: list[bytes] = []  # events produced while the PBX is "frozen" (SIGSTOP)
         self.session_id = f"0x{id(self):x}"
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
@@ -71,16 +79,29 @@ class AMISession:
         self.write(self.conn.send(Response.build(status, fields, action_id=action.action_id)))
 
     def send_event(self, name: str, fields: Fields, action_id: str | None = None, id_last: bool = False) -> None:
-        """A list item or session-only event; `id_last` puts ActionID last as some Asterisk lists do."""
+        """A list item or session-only event; `id_last` puts ActionID last as some Asterisk lists do.
+
+        A session-only event (no ActionID: FullyBooted at login, Shutdown) is subject to the read classes like a
+        broadcast one (action_login sends FullyBooted only with read class system); list items are replies.
+        """
+        if action_id is None and not self.may_read(fields):
+            return
         if action_id is not None and id_last:
             self.write(self.conn.send(Event.build(name, [*fields, ("ActionID", action_id)])))
         else:
             self.write(self.conn.send(Event.build(name, fields, action_id=action_id)))
 
+    def may_read(self, fields: Fields) -> bool:
+        """manager.c: `(readperm & category) == category`, the category being the Privilege header's classes."""
+        for key, value in fields[:2]:
+            if key == "Privilege":
+                return event_classes(value) <= self.read_classes
+        return True
+
     def on_event(self, name: str, fields: Fields) -> None:
         if not self.authenticated or not self.events_on:
             return
-        if not self.passes(name, fields):
+        if not self.may_read(fields) or not self.passes(name, fields):
             return
         try:
             data = self.conn.send(Event(tuple(fields)))

@@ -39,6 +39,11 @@ class SimulatorConfig:
     ami_port: int = 5038
     username: str = "dialer"
     secret: str = "dialerpass"  # noqa: S105 - the lab's documented AMI secret, not a real credential
+    # The AMI user's manager.conf classes, as written there ("system,call,agent" or "all"). Actions whose
+    # registered authority is outside `write_classes` get "Permission denied"; events whose class is outside
+    # `read_classes` are not delivered (manager.c). The lab's manager.conf grants read=all, write=all.
+    read_classes: str = "all"
+    write_classes: str = "all"
     # Dialplan: None = the built-in lab dialplan (extensions.conf of the lab), else a path to such a file.
     dialplan_path: Path | None = None
     extra_dialplan: str = ""  # extensions.conf text appended to the dialplan (tests, production snippets)

@@ -7,7 +7,8 @@ order, which is what makes the order of events within one PBX step deterministic
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 Fields = list[tuple[str, str]]
 Subscriber = Callable[[str, Fields], None]
@@ -34,6 +35,7 @@ _PRIVILEGE = {
     "PeerStatus": "system,all",
     "SuccessfulAuth": "security,all",
     "RequestBadFormat": "security,all",
+    "RequestNotAllowed": "security,all",
     "InvalidPassword": "security,all",
     "UserEvent": "user,all",
     "RTCPSent": "reporting,all",
@@ -43,6 +45,48 @@ _PRIVILEGE = {
 
 def privilege(name: str) -> str:
     return _PRIVILEGE.get(name, "call,all")
+
+
+# manager.conf read=/write= class names (include/asterisk/manager.h EVENT_FLAG_*, manager.c perms[]).
+MANAGER_CLASSES = frozenset(
+    {
+        "system",
+        "call",
+        "log",
+        "verbose",
+        "command",
+        "agent",
+        "user",
+        "config",
+        "dtmf",
+        "reporting",
+        "cdr",
+        "dialplan",
+        "originate",
+        "agi",
+        "cc",
+        "aoc",
+        "test",
+        "security",
+        "message",
+    }
+)
+
+
+def manager_classes(spec: str | Iterable[str]) -> frozenset[str]:
+    """The classes a manager.conf ``read=``/``write=`` value grants: comma-separated names, "all" = every class.
+
+    As manager.c get_perm (ast_instring per class name): names match exactly, case and spaces included, so
+    "system, call" grants only system; unknown names grant nothing.
+    """
+    names = set(spec.strip().split(",") if isinstance(spec, str) else spec)
+    return MANAGER_CLASSES if "all" in names else frozenset(names & MANAGER_CLASSES)
+
+
+@lru_cache(maxsize=64)
+def event_classes(privilege_header: str) -> frozenset[str]:
+    """An event's category from its ``Privilege:`` header ("call,all" -> {"call"}); the "all" is decoration."""
+    return frozenset(c.strip() for c in privilege_header.split(",") if c.strip() and c.strip() != "all")
 
 
 class EventBus:
