@@ -5,6 +5,10 @@ serve`` builds it (bootstrap.build_service: migrated database, AMI client, avail
 FastAGI server, REST API under uvicorn), points the simulator's AGI() at our FastAGI port and yields a ``Stack`` with
 an HTTP client on the module prefix. The simulator runs on a compressed clock (``time_scale``); our own timers
 (retry delays, FastAGI grace) are real seconds, so tests set them small through settings overrides.
+
+The simulator's AMI user has the read=/write= classes of the manager.conf section we ship
+(``autodialer dialplan`` prints it) unless a test asks for others (``ami_rights=LAB_AMI_RIGHTS``): a right the
+product needs but does not ship then fails here, as it would on a customer's Asterisk.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,12 +27,25 @@ import httpx
 import uvicorn
 
 from autodialer.bootstrap import Service, build_service
+from autodialer.dialplan import snippet
 from autodialer.settings import load_settings
 from autodialer.simulator.config import SimulatorConfig
 from autodialer.simulator.scenario import Scenario
 from autodialer.simulator.simulator import PBXSimulator
 
 MODULE = "/pbxcore/api/module-dialer/v1"
+LAB_AMI_RIGHTS = ("all", "all")  # read=, write= of the lab's manager.conf (/work/shared/asterisk/config)
+
+
+def shipped_ami_rights() -> tuple[str, str]:
+    """(read, write) of the AMI user in the manager.conf section we ship (dialplan/manager_autodialer.conf)."""
+    values: dict[str, str] = {}
+    for line in snippet("manager").splitlines():
+        match = re.match(r"\s*(read|write)\s*=\s*([^;]*)", line)
+        if match:
+            assert match.group(1) not in values, f"{match.group(1)}= given twice in the shipped manager.conf"
+            values[match.group(1)] = match.group(2).strip()
+    return values["read"], values["write"]
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -171,9 +189,12 @@ async def running_stack(
     time_scale: float = 0.05,
     scenario: Scenario | None = None,
     sim_config: dict[str, Any] | None = None,
+    ami_rights: tuple[str, str] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
-    sim = PBXSimulator(SimulatorConfig(ami_port=0, time_scale=time_scale, **(sim_config or {})), scenario=scenario)
+    read, write = ami_rights or shipped_ami_rights()
+    config: dict[str, Any] = {"read_classes": read, "write_classes": write, **(sim_config or {})}
+    sim = PBXSimulator(SimulatorConfig(ami_port=0, time_scale=time_scale, **config), scenario=scenario)
     await sim.start()
     service: Service | None = None
     server: uvicorn.Server | None = None
