@@ -19,7 +19,7 @@ AUTHORITY: dict[str, frozenset[str]] = {
     "Login": frozenset(),  # manager.c
     "Logoff": frozenset(),  # manager.c
     "Ping": frozenset(),  # manager.c
-    "Originate": frozenset({"originate", "call"}),  # manager.c: EVENT_FLAG_ORIGINATE | EVENT_FLAG_CALL
+    "Originate": frozenset({"originate"}),  # manager.c: EVENT_FLAG_ORIGINATE
     "Hangup": frozenset({"system", "call"}),  # manager.c
     "Getvar": frozenset({"call", "reporting"}),  # manager.c
     "CoreShowChannels": frozenset({"system", "reporting"}),  # manager.c
