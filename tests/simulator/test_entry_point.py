@@ -31,6 +31,8 @@ def test_flags_map_onto_the_config() -> None:
     assert (config.ami_port, config.agi_port, config.time_scale, config.originate_rate) == (0, 4600, 0.5, 850.0)
     assert (config.scenario_path, config.control_http_port) == (Path("s.json"), 8099)
     assert parse_args([]) == SimulatorConfig()
+    shipped = parse_args(["--ami-read", "system,call,agent,user", "--ami-write", "originate,call,reporting,user"])
+    assert (shipped.read_classes, shipped.write_classes) == ("system,call,agent,user", "originate,call,reporting,user")
 
 
 async def test_run_simulator_serves_until_cancelled(unused_tcp_port: int) -> None:

@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     p.add_argument("--time-scale", type=float, default=1.0, help="real seconds per simulated second")
     p.add_argument("--control-port", type=int, default=None, help="JSON control endpoint port (off by default)")
     p.add_argument("--originate-rate", type=float, default=None, help="cap originates/s (real Asterisk: ~850)")
+    p.add_argument("--ami-read", default="all", help='the AMI user\'s manager.conf read= classes ("all")')
+    p.add_argument("--ami-write", default="all", help='the AMI user\'s manager.conf write= classes ("all")')
     a = p.parse_args(argv)
     return SimulatorConfig(
         host=a.host,
@@ -34,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         time_scale=a.time_scale,
         control_http_port=a.control_port,
         originate_rate=a.originate_rate,
+        read_classes=a.ami_read,
+        write_classes=a.ami_write,
     )
 
 
