@@ -24,6 +24,7 @@ from autodialer.services.ports import Clock
 log = logging.getLogger(__name__)
 
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
+_CHANNEL_INSTRUCTIONS = (poll_flow.Ask, poll_flow.Play, poll_flow.Dial, poll_flow.Hangup)
 
 
 class PromptUnavailable(Exception):
@@ -68,8 +69,10 @@ class PollCallHandler:
         asked: poll_flow.Prompt | None = None  # the last question asked: what a SaveAnswer that follows answers
         while pending:
             instruction = pending.pop(0)
-            if channel.hung_up:
-                return
+            if channel.hung_up and isinstance(instruction, _CHANNEL_INSTRUCTIONS):
+                # No more channel commands once Asterisk said HANGUP; a key it delivered before that still counts,
+                # so its SaveAnswer/Report/OptOut (already queued) run: the poll is over when the keys ran out.
+                continue
             if isinstance(instruction, poll_flow.Ask):
                 try:
                     asked = instruction.prompt
