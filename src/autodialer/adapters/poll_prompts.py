@@ -6,16 +6,20 @@ settings.prompt_http_base_url, which Asterisk fetches through res_http_media_cac
 
 A file prompt is accepted only when it is one of ours: a path inside the audio store (what POST /audio returned,
 with any extension) or the name an upload was stored under (``1.mp3``). Anything else is PromptUnavailable, so a
-poll can never make Asterisk read an arbitrary file.
+poll can never make Asterisk read an arbitrary file. A question whose file is not one of ours but that also has a
+text speaks the text instead (MikoPBX: "if that file exists it is used; otherwise questionText is synthesized").
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal, Protocol
 
 from autodialer.domain import poll_flow
 from autodialer.services.poll_call import PromptUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class _SpeechRenderer(Protocol):
@@ -51,7 +55,13 @@ class PollPromptRenderer:
                 raise PromptUnavailable(f"speech for {prompt.text[:60]!r} could not be rendered: {e}") from e
             return self._deliver(wav.resolve())
         if prompt.file:
-            return self._deliver(await self._stored_file(prompt.file))
+            try:
+                return self._deliver(await self._stored_file(prompt.file))
+            except PromptUnavailable:
+                if not prompt.fallback_text:
+                    raise
+                log.warning("poll: %r is not an uploaded audio file, speaking the question text", prompt.file[:120])
+            return await self.render(poll_flow.Prompt(lang=prompt.lang, text=prompt.fallback_text))
         raise PromptUnavailable("the prompt has neither text nor file")
 
     async def _stored_file(self, file: str) -> Path:

@@ -67,11 +67,16 @@ class PollDefinition:
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """Something to play: a text to synthesize in ``lang`` or a file. Exactly one of text/file is set."""
+    """Something to play: a text to synthesize in ``lang`` or a file. Exactly one of text/file is set.
+
+    ``fallback_text`` (with ``file`` only): what to speak when the file is not there, as MikoPBX did for a question
+    with both a ``questionFile`` and a ``questionText`` ("if that file exists it is used; otherwise questionText").
+    """
 
     lang: str
     text: str | None = None
     file: str | None = None
+    fallback_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +229,8 @@ def _question_index(poll: PollDefinition, question_id: str | None) -> int | None
 def _ask(poll: PollDefinition, index: int, params: Mapping[str, str]) -> Ask:
     question = poll.questions[index]
     if question.file:
-        prompt = Prompt(lang=question.lang, file=question.file)
+        fallback = substitute(question.text, params) if question.text else None
+        prompt = Prompt(lang=question.lang, file=question.file, fallback_text=fallback or None)
     else:
         prompt = Prompt(lang=question.lang, text=substitute(question.text, params))
     return Ask(prompt, poll.digit_timeout_s)
