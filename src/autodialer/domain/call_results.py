@@ -7,7 +7,10 @@ order; feeding them to ``mikopbx_results.apply_event`` gives the row 1C expects:
 * customer busy / no answer / congestion / 404 → afterDialOut(DIALSTATUS), endCall(cause), failedOriginate → FAIL
   (MikoPBX's provider hangup handler runs endCall before the failed extension runs failedOriginate);
 * no route → failedOriginate straight after CreateCallFile → FAIL_ROUTE;
-* provider unavailable → afterDialOut(CHANUNAVAIL) with no provider hangup (cause stays null) → FAIL_PROVIDER;
+* provider unavailable and no provider channel ever existed → afterDialOut(CHANUNAVAIL) with no provider hangup
+  (cause stays null) → FAIL_PROVIDER. A provider channel that was dialled and hung up (a DialEnd was seen: SIP
+  502/500, cause 3/20 …) ran MikoPBX's hangup handler, so endCall set ``cause`` and failedOriginate gives FAIL
+  (ConnectorDB::saveStateData: FAIL_PROVIDER needs ``cause === null``);
 * answered: startDial → [allUserBusy | endDial(M_DIALSTATUS)] → endCall; who hung up first decides whether endDial
   ran before endCall (SUCCESS_USER_H) or not (SUCCESS_CLIENT_H).
 
@@ -60,7 +63,8 @@ def customer_failed(event: CustomerFailed) -> list[RowEvent]:
     if event.outcome is CustomerOutcome.NO_ROUTE:
         return [failed]
     after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=customer_dial_status(event), linked_id=call_id)
-    if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE:
+    if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE and event.dial_status is None:
+        # No DialEnd for a provider leg: the channel was never created, so no hangup handler ran endCall.
         return [after_dial, failed]
     cause = event.cause_text or (str(event.cause) if event.cause is not None else "")
     return [after_dial, RowEvent(EventName.END_CALL, cause=cause, linked_id=call_id), failed]
@@ -88,8 +92,9 @@ def call_ended(call_id: str, cause_text: str, m_dial_status: str | None) -> RowE
     return RowEvent(EventName.END_CALL, cause=cause_text, m_dial_status=m_dial_status, linked_id=call_id)
 
 
-def poll_started(call_id: str) -> RowEvent:
-    return RowEvent(EventName.EVENT_POLLING, linked_id=call_id)
+def poll_started(call_id: str, verbose_call_id: str | None = None) -> RowEvent:
+    """EVENT_POLLING; like every MikoPBX AGI event it carries CHANNEL(callid), the verboseCallId of polling rows."""
+    return RowEvent(EventName.EVENT_POLLING, linked_id=call_id, verbose_call_id=verbose_call_id)
 
 
 def poll_completed(call_id: str) -> RowEvent:
