@@ -35,7 +35,7 @@ def test_customer_busy_gives_fail_with_out_dial_state_and_cause() -> None:
     [
         (CustomerOutcome.NO_ANSWER, 19, None, "FAIL", "NOANSWER"),
         (CustomerOutcome.CONGESTION, 34, "CONGESTION", "FAIL", "CONGESTION"),
-        (CustomerOutcome.UNALLOCATED, 1, "NOANSWER", "FAIL", "NOANSWER"),
+        (CustomerOutcome.UNALLOCATED, 1, "NOANSWER", "FAIL", "CHANUNAVAIL"),  # DIALSTATUS, not DialEnd (trace 05)
         (CustomerOutcome.FAILED, None, None, "FAIL", "CHANUNAVAIL"),
         (CustomerOutcome.NO_ROUTE, 0, None, "FAIL_ROUTE", None),
         (CustomerOutcome.PROVIDER_UNAVAILABLE, None, None, "FAIL_PROVIDER", "CHANUNAVAIL"),

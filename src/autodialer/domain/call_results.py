@@ -56,13 +56,33 @@ def customer_dial_status(event: CustomerFailed) -> str:
     return _DIAL_STATUS_FOR[event.outcome]
 
 
+# Causes app_dial's handle_cause() counts as nothing (NORMAL_CLEARING, NO_ANSWER), plus 0/None: no cause known (a
+# Dial that timed out). Any other cause of a callee that hung up while ringing, except BUSY and CONGESTION which
+# DialEnd already names, is counted as "nochan", so DIALSTATUS becomes CHANUNAVAIL.
+_NOT_NOCHAN_CAUSES = frozenset({0, 16, 19})
+
+
+def out_dial_state(event: CustomerFailed) -> str:
+    """The DIALSTATUS variable Dial leaves on the calling channel: what MikoPBX's afterDialOut stores as outDialState.
+
+    It is not always DialEnd's DialStatus. A callee that hangs up while ringing gets a DialEnd with
+    ``ast_hangup_cause_to_dial_status(cause)`` (NOANSWER for every cause but 17/34/3/20), while DIALSTATUS follows
+    app_dial's ``handle_cause``, where any cause but 16/19 counts as "nochan" → CHANUNAVAIL. Trace 05: the SIP 404
+    (cause 1) ends with DialEnd DialStatus=NOANSWER and ``DIALSTATUS=CHANUNAVAIL HANGUPCAUSE=1`` in the dialplan.
+    """
+    status = customer_dial_status(event)
+    if status == "NOANSWER" and event.cause is not None and event.cause not in _NOT_NOCHAN_CAUSES:
+        return "CHANUNAVAIL"
+    return status
+
+
 def customer_failed(event: CustomerFailed) -> list[RowEvent]:
     """The events for a customer leg that never answered (ends with the result set)."""
     call_id = event.call_id
     failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
     if event.outcome is CustomerOutcome.NO_ROUTE:
         return [failed]
-    after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=customer_dial_status(event), linked_id=call_id)
+    after_dial = RowEvent(EventName.AFTER_DIAL_OUT, dial_status=out_dial_state(event), linked_id=call_id)
     if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE and event.dial_status is None:
         # No DialEnd for a provider leg: the channel was never created, so no hangup handler ran endCall.
         return [after_dial, failed]
