@@ -52,8 +52,9 @@ async def test_customer_failures_get_mikopbx_results_after_retries(
         "5551503": ("FAIL", "failedOriginate", "CONGESTION", "Circuit/channel congestion", "2"),
         # the Originate timeout cancels the ringing trunk leg: DIALSTATUS CANCEL in the outgoing context (README §6)
         "5551999": ("FAIL", "failedOriginate", "CANCEL", "User alerting, no answer", "2"),
-        # a number that does not exist is final at once (SIP 404 reports DIALSTATUS NOANSWER in Asterisk 22)
-        "5551404": ("FAIL", "failedOriginate", "NOANSWER", "Unallocated (unassigned) number", "1"),
+        # a number that does not exist is final at once; MikoPBX stores the DIALSTATUS variable, which app_dial sets
+        # to CHANUNAVAIL for a SIP 404 (trace 05: DialEnd says NOANSWER, the dialplan then reads CHANUNAVAIL)
+        "5551404": ("FAIL", "failedOriginate", "CHANUNAVAIL", "Unallocated (unassigned) number", "1"),
         # no route in the outgoing context: failedOriginate straight after CreateCallFile
         "7770000": ("FAIL_ROUTE", "failedOriginate", None, None, "1"),
         # the provider could not be reached: afterDialOut CHANUNAVAIL and no provider hangup, so cause stays null

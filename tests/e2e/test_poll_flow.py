@@ -8,6 +8,7 @@ The simulator runs at time_scale 0.05 (a 1 s prompt takes 50 ms); DTMF times are
 from __future__ import annotations
 
 import io
+import re
 import wave
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,8 @@ async def test_a_linear_poll_records_one_row_per_key_and_succeeds(
         assert_playable(ps)
     assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
     assert task["results"][0]["closeTime"] != "0"
+    # EVENT_POLLING carries CHANNEL(callid), as the spec's polling rows show ("[C-0000001b]")
+    assert re.fullmatch(r"\[C-[0-9a-f]{8}\]", task["results"][0]["verboseCallId"] or "")
     assert answers(task) == [("q1", "yes", "1"), ("q2", "score 4", "4")]
     assert feed == task["resultsPoling"]
     assert since_second == feed[1:]  # /polling-results/{changeTime} keeps MikoPBX's ">="

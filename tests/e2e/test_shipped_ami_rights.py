@@ -54,8 +54,8 @@ async def test_a_campaign_call_works_under_the_shipped_ami_rights(
         ("StartDial", "5551404", None),
     ]
     got = {phone: (row["result"], row["outDialState"], row["countTry"]) for phone, row in final.items()}
-    # The lab's 5551001 answers and hangs up first; 5551404 is SIP 404 (NOANSWER in Asterisk 22), final at once.
-    assert got == {"5551001": ("SUCCESS_CLIENT_H", None, "1"), "5551404": ("FAIL", "NOANSWER", "1")}
+    # The lab's 5551001 answers and hangs up first; 5551404 is SIP 404 (DIALSTATUS CHANUNAVAIL), final at once.
+    assert got == {"5551001": ("SUCCESS_CLIENT_H", None, "1"), "5551404": ("FAIL", "CHANUNAVAIL", "1")}
 
 
 async def test_the_lab_rights_are_still_available_on_request(tmp_path: Path) -> None:

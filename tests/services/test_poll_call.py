@@ -125,7 +125,7 @@ async def test_unrenderable_question_ends_the_call() -> None:
     call_id, number_id = await answered_poll(h)
     channel = FakeChannel(keys=["1"])
     await run(h, call_id, channel, FakeRenderer(broken=True))
-    assert channel.commands == [("ANSWER",), ("HANGUP",)]
+    assert channel.commands == [("ANSWER",), ("GET VARIABLE", "CHANNEL(callid)"), ("HANGUP",)]
     h.end(call_id)
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
@@ -151,7 +151,7 @@ async def test_a_question_the_pbx_cannot_play_ends_the_call_instead_of_asking_in
     call_id, number_id = await answered_poll(h)
     channel = PBXWithoutFile(keys=["1"])
     await run(h, call_id, channel)
-    assert [c[0] for c in channel.commands] == ["ANSWER", "STREAM FILE", "HANGUP"]
+    assert [c[0] for c in channel.commands] == ["ANSWER", "GET VARIABLE", "STREAM FILE", "HANGUP"]
     h.end(call_id)
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_POLLING"

@@ -76,7 +76,7 @@ async def test_key_then_hangup_mid_poll_keeps_the_answer_and_fails_the_poll() ->
     h.end(call_id)
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
-    assert [c[0] for c in channel.commands] == ["ANSWER", "STREAM FILE"]
+    assert [c[0] for c in channel.commands] == ["ANSWER", "GET VARIABLE", "STREAM FILE"]
 
 
 class _Renderer:

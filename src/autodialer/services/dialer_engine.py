@@ -438,8 +438,8 @@ class DialerEngine:
             return None
         return PollContext(call_id, attempt.task_id, poll, number.params)
 
-    async def poll_started(self, call_id: str) -> None:
-        await self._report(call_id, [call_results.poll_started(call_id)])
+    async def poll_started(self, call_id: str, verbose_call_id: str | None = None) -> None:
+        await self._report(call_id, [call_results.poll_started(call_id, verbose_call_id)])
 
     async def poll_completed(self, call_id: str) -> None:
         await self._report(call_id, [call_results.poll_completed(call_id)])

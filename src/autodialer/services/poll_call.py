@@ -120,7 +120,8 @@ class PollCallHandler:
                     poll_version=context.poll.version,
                 )
             case poll_flow.Report(event=EventName.EVENT_POLLING):
-                await self._progress.poll_started(call_id)
+                # Like MikoPBX's AGI events it carries CHANNEL(callid): the verboseCallId of polling rows.
+                await self._progress.poll_started(call_id, await channel.get_variable("CHANNEL(callid)"))
             case poll_flow.Report():
                 await self._progress.poll_completed(call_id)
             case poll_flow.OptOut():
