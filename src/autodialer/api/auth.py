@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.context import AppContext
-from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
+from autodialer.services.auth_service import AuthPolicy, AuthService, Principal, peer_ip
 
 log = logging.getLogger(__name__)
 # The 2024.1 auth log line that fail2ban's mikopbx-www jail matches; kept so existing jails keep working.
@@ -92,15 +92,8 @@ class AddressMatcher:
         self._networks = [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
 
     def __contains__(self, address: object) -> bool:
-        if not isinstance(address, str):
-            return False
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip.version == net.version and ip in net for net in self._networks)
+        ip = peer_ip(address) if isinstance(address, str) else None
+        return ip is not None and any(ip.version == net.version and ip in net for net in self._networks)
 
 
 class AuthMiddleware:

@@ -32,15 +32,24 @@ log = logging.getLogger(__name__)
 API_KEY_PREFIX = "adk_"
 
 
+def peer_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A peer address as an IP: without its zone id (fe80::1%eth0), an IPv4-mapped IPv6 address as its IPv4; None
+    when it is not an IP (a test client's name, a Unix socket)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def throttle_key(address: str) -> str:
     """Whose failed logins ``address`` counts toward: the IPv4 address, or an IPv6 address's /64 network."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # a zone id (fe80::1%eth0) is not part of the address
-    except ValueError:
-        return address  # not an IP (a test client's name, a Unix socket): itself
+    ip = peer_ip(address)
+    if ip is None:
+        return address  # not an IP: itself
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
 
