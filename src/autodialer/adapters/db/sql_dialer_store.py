@@ -370,14 +370,11 @@ class SqlDialerStore:
             )
 
     async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
-        batch = self._batch.get()
-        if batch is None:
-            async with write_transaction(self._engine) as connection:
-                batch = _Batch(connection, feed_clock.BatchClock(self._step))
-                await self._end(batch, attempt, now, row)
-                await self._write_ended(batch)
-        else:
-            # In a unit of work the ends are collected and written together, before the next other statement.
+        # In a unit of work the ends are collected and written together, before the next other statement or at
+        # commit; outside one, this end is a unit of work of its own.
+        async with self.batch():
+            batch = self._batch.get()
+            assert batch is not None
             await self._end(batch, attempt, now, row)
 
     async def _end(self, batch: _Batch, attempt: Attempt, now: float, row: ResultRow | None) -> None:
