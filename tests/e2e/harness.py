@@ -25,7 +25,9 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
+from autodialer.adapters.db.tables import attempts
 from autodialer.bootstrap import Service, build_service
 from autodialer.dialplan import snippet
 from autodialer.settings import load_settings
@@ -107,6 +109,12 @@ class Stack:
     @staticmethod
     def by_phone(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {row["phone"]: row for row in task["results"]}
+
+    async def attempt_rows(self) -> list[Any]:
+        """Every stored attempt (the dial history), oldest first."""
+        async with self.service.db.connect() as connection:
+            query = select(attempts).order_by(attempts.c.created_at)
+            return list((await connection.execute(query)).mappings())
 
     async def put_task(self, task_id: str | int, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.http.put(f"/task/{task_id}", content=json.dumps(body))

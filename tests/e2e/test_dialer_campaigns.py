@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from tests.e2e.harness import ChannelSampler, Stack, running_stack
+from tests.e2e.harness import ChannelSampler, running_stack
 
-from autodialer.adapters.db.tables import attempts
 from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 
 pytestmark = pytest.mark.slow
@@ -27,12 +25,6 @@ TALK = Behaviour(answer_after=0.5, hangup_after=6.0)  # 25 ms of ringing, 300 ms
 
 def agents_of(calls: list[dict[str, Any]]) -> list[str]:
     return [c["variables"]["DIALER_AGENT"] for c in calls]
-
-
-async def attempt_rows(stack: Stack) -> list[Any]:
-    async with stack.service.db.connect() as connection:
-        query = select(attempts).order_by(attempts.c.created_at)
-        return list((await connection.execute(query)).mappings())
 
 
 async def test_queue_target_reserves_a_free_member_and_never_a_paused_one(tmp_path: Path) -> None:
@@ -73,7 +65,7 @@ async def test_two_tasks_on_one_extension_never_ring_it_twice(
             b = await stack.post_task({"name": "b", "innerNum": "201", "numbers": numbers_b, "maxCountChannels": 3})
             final_a = stack.by_phone(await stack.wait_final(a["id"]))
             final_b = stack.by_phone(await stack.wait_final(b["id"]))
-        history = await attempt_rows(stack)
+        history = await stack.attempt_rows()
         calls = stack.originates()
     assert {r["result"] for r in [*final_a.values(), *final_b.values()]} == {"SUCCESS_CLIENT_H"}
     assert len(calls) == 6 and set(agents_of(calls)) == {"PJSIP/201"}
@@ -163,7 +155,7 @@ async def test_retries_keep_the_number_open_until_its_final_outcome(
             return current if all(r["closeTime"] != "0" for r in rows) else None
 
         final = stack.by_phone(await stack.until(finished_while_watching, 10, "every number final"))
-        history = await attempt_rows(stack)
+        history = await stack.attempt_rows()
         calls = stack.originates()
     busy = final["5551486"]
     assert (busy["result"], busy["outDialState"], busy["cause"], busy["countTry"]) == ("FAIL", "BUSY", "User busy", "3")

@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from tests.e2e.harness import ChannelSampler, Stack, running_stack
+from tests.e2e.harness import ChannelSampler, running_stack
 
-from autodialer.adapters.db.tables import attempts
 from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 
 pytestmark = pytest.mark.slow
@@ -70,11 +68,6 @@ TASKS = (  # name, target, maxCountChannels, how many numbers, the behaviours to
 )
 
 
-async def attempt_rows(stack: Stack) -> list[Any]:
-    async with stack.service.db.connect() as connection:
-        return list((await connection.execute(select(attempts).order_by(attempts.c.created_at))).mappings())
-
-
 async def test_mixed_campaigns_keep_every_invariant(tmp_path: Path, db_url: str, migrated_engine: Any) -> None:
     rng = random.Random(20261127)
     sim_config = {
@@ -103,7 +96,7 @@ async def test_mixed_campaigns_keep_every_invariant(tmp_path: Path, db_url: str,
             tasks = [await stack.post_task(body) for body in bodies]
             finals = [await stack.wait_final(task["id"], timeout=60) for task in tasks]
         states = [(await stack.task(task["id"]))["state"] for task in tasks]
-        history = await attempt_rows(stack)
+        history = await stack.attempt_rows()
         calls = stack.originates()
         feed = await stack.results_since(0)
 
