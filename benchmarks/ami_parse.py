@@ -18,7 +18,7 @@ from pathlib import Path
 from autodialer.protocols.ami import Action, AMIConnection, Role
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 TRACE = TRACES / "02-originate-answer-bridge-customer-hangup-unfiltered.ami.jsonl"
 

@@ -27,7 +27,7 @@ from autodialer.settings import load_settings
 from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, QueueConfig, SimulatorConfig
 
 MODULE = "/pbxcore/api/module-dialer/v1"
-BASELINE = Path("/work/shared/asterisk/loadtest-results.json")
+BASELINE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "asterisk" / "loadtest-results.json"
 
 
 def free_port() -> int:

@@ -27,9 +27,9 @@ from autodialer.protocols.ami import Action, AMIConnection, Event, Response, Rol
 from autodialer.simulator.dialplan import LAB_DIALPLAN
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.shared_paths import SHARED
+from tests.asterisk_fixtures import LOADTEST_RESULTS
 
-BASELINE = SHARED / "asterisk" / "loadtest-results.json"
+BASELINE = LOADTEST_RESULTS
 HOLD_DIALPLAN = LAB_DIALPLAN + "\n[hold]\nexten => _X.,1,Answer()\n same => n,Wait(30)\n same => n,Hangup()\n"
 
 

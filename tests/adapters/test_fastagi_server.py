@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandError, AGIHangup
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer, route_key
@@ -99,8 +99,6 @@ def env(script: str = "connect", *args: str, uniqueid: str = "dlr-test") -> Envi
 
 
 def _sessions() -> dict[str, TranscriptSession]:
-    if not TRACES.is_dir():
-        return {}
     found = [s for p in sorted(TRACES.glob("*.agi.txt")) for s in parse_transcript(p.read_text())]
     return {s.title.split(" from")[0].rsplit(" ", 1)[-1]: s for s in found}
 
@@ -143,7 +141,6 @@ async def connect_like_the_lab(call: AGICall, seen: list[object]) -> None:
     seen.append(await call.get_variable("DIALSTATUS"))  # still works on the dead channel
 
 
-@pytest.mark.skipif(not SESSIONS, reason="the shared Asterisk traces are not available")
 @pytest.mark.parametrize(
     ("number", "expected"),
     [
@@ -184,7 +181,6 @@ async def poll_like_the_lab(call: AGICall, seen: list[object]) -> None:
     seen.append("done")
 
 
-@pytest.mark.skipif(not SESSIONS, reason="the shared Asterisk traces are not available")
 async def test_replays_the_recorded_poll_session(server: FastAGIServer) -> None:
     seen: list[object] = []
     server.route("connect", lambda call: poll_like_the_lab(call, seen))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 from autodialer.protocols.ami import Action, AMIConnection, Event, Item, ListResult, Role
 

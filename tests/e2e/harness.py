@@ -36,7 +36,7 @@ from autodialer.simulator.scenario import Scenario
 from autodialer.simulator.simulator import PBXSimulator
 
 MODULE = "/pbxcore/api/module-dialer/v1"
-LAB_AMI_RIGHTS = ("all", "all")  # read=, write= of the lab's manager.conf (/work/shared/asterisk/config)
+LAB_AMI_RIGHTS = ("all", "all")  # read=, write= of the lab's manager.conf (tests/fixtures/asterisk/config/manager.conf)
 
 
 def shipped_ami_rights() -> tuple[str, str]:

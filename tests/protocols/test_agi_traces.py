@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 from autodialer.protocols.agi import (
     ASTERISK_TO_SERVER,
@@ -29,14 +29,11 @@ from autodialer.protocols.agi import (
 
 
 def _sessions() -> list[TranscriptSession]:
-    if not TRACES.is_dir():
-        return []
     return [s for path in sorted(TRACES.glob("*.agi.txt")) for s in parse_transcript(path.read_text())]
 
 
 SESSIONS = _sessions()
 IDS = [s.title.split(" from")[0].replace("FastAGI connection ", "") for s in SESSIONS]
-pytestmark = pytest.mark.skipif(not SESSIONS, reason="the shared Asterisk traces are not available")
 
 
 def feed(conn: AGIConnection, chunks: list[bytes], eof: bool = True) -> list[Event]:

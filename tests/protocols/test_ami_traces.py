@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 from autodialer.protocols.ami import (
     NEED_DATA,

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tests.shared_paths import TRACES
+from tests.asterisk_fixtures import TRACES
 
 _CHANNEL_KEYS = ("Channel", "DestChannel", "LocalOneChannel", "LocalTwoChannel")
 _ID_KEYS = ("Uniqueid", "Linkedid", "DestUniqueid", "DestLinkedid", "LocalOneUniqueid", "LocalTwoUniqueid")

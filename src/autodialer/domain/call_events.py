@@ -14,7 +14,7 @@ from enum import StrEnum
 
 class CustomerOutcome(StrEnum):
     """Why the customer leg never answered. Asterisk 22 reports most of these only through Hangup causes
-    (OriginateResponse Reason is 0 for busy, congestion and 404 alike), see shared/asterisk/README.md §6."""
+    (OriginateResponse Reason is 0 for busy, congestion and 404 alike), see tests/fixtures/asterisk/README.md §6."""
 
     BUSY = "busy"  # cause 17, DialStatus BUSY
     NO_ANSWER = "no_answer"  # rang until the Originate timeout (Reason 3, cause 19) or cause 18/19

@@ -1,13 +1,12 @@
 """The port for one answered call's channel, as the FastAGI handlers drive it.
 
 The FastAGI adapter's per-session object (``AGICall``) satisfies these Protocols structurally; tests use a scripted
-fake. Commands follow Asterisk's AGI semantics (shared/asterisk/README.md §6): ``exec`` returns the application's
-result (Dial: 0 when it returned normally, -1 when the channel hung up); ``get_variable`` still answers after the
-hangup; ``hung_up`` turns True as soon as Asterisk's asynchronous ``HANGUP`` line arrives. After a hangup the
-handlers send no channel command other than ``get_variable``; a command that meets a hangup may raise the
-adapter's hangup error, which ends the handler (every report made so far stands, and the engine learns the end of
-the call from CallEnded).
-"""
+fake. Commands follow Asterisk's AGI semantics (tests/fixtures/asterisk/README.md §6): ``exec`` returns the
+application's result (Dial: 0 when it returned normally, -1 when the channel hung up); ``get_variable`` still answers
+after the hangup; ``hung_up`` turns True as soon as Asterisk's asynchronous ``HANGUP`` line arrives. After a hangup
+the handlers send no channel command other than ``get_variable``; a command that meets a hangup may raise the
+adapter's hangup error, which ends the handler (every report made so far stands, and the engine learns the end of the
+call from CallEnded)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Configuration of the PBX simulator: the lab topology of /work/shared/asterisk plus knobs for tests.
+"""Configuration of the PBX simulator: the recorded Asterisk 22 lab's topology (tests/fixtures/asterisk) + test knobs.
 
 Every default mirrors the real lab (AMI 127.0.0.1:5038, user dialer/dialerpass, employees 201/202, queue 2200,
 trunk endpoint `trunk`, dialer contexts) so the simulator can stand in for it unchanged; tests use port 0 and a

@@ -1,8 +1,8 @@
 """Who is free right now, as a pure state machine fed parsed AMI events and list results.
 
 Facts kept, each written by exactly one kind of event so that the several events Asterisk sends for one state change
-(ExtensionStatus, DeviceStateChange, QueueMemberStatus: their relative order varies, shared/asterisk/README.md §6)
-converge to the same state in any order:
+(ExtensionStatus, DeviceStateChange, QueueMemberStatus: their relative order varies, see
+tests/fixtures/asterisk/README.md §6) converge to the same state in any order:
 
 * extension → hint devices and ExtensionStatus bit mask (ExtensionStatus, ExtensionStateList);
 * device → device state name (DeviceStateChange, DeviceStateList, PJSIPShowEndpoints ``DeviceState``);

@@ -56,7 +56,7 @@ _DIAL_UNAVAILABLE_CAUSE = 3
 def customer_outcome(
     *, reason: int | None, cause: int | None, dial_status: str | None, had_channel: bool, had_customer_leg: bool
 ) -> CustomerOutcome:
-    """Classify a customer leg that never answered (mapping of shared/asterisk/README.md §6).
+    """Classify a customer leg that never answered (mapping of tests/fixtures/asterisk/README.md §6).
 
     The cause wins over the DialStatus: a Dial whose callee hangs up while ringing reports
     ``ast_hangup_cause_to_dial_status(cause)`` (main/dial.c), which knows only 17 BUSY, 34 CONGESTION, 3/20
