@@ -1,0 +1,76 @@
+"""libphonenumber (the ``phonenumbers`` package) behind two questions: a number's E.164 form, and its time zones.
+
+Numbers without a country code are read in the default region (``RU``: ``8 952 223-34-46`` and ``9522233446`` are
+``+79522233446``; the trunk prefix 8 and a leading country code 7 without ``+`` are understood). A number is accepted
+when its length is possible for its country; it need not be in a range libphonenumber knows as assigned, so a
+do-not-call request for a new range is never refused. phonenumbers' errors become UnparseablePhoneNumber here, once.
+
+Zones are libphonenumber's prefix data (one zone for most landlines; sixteen for Russian and Kazakh mobiles);
+"unknown" (``Etc/Unknown``) is an empty answer, and the domain's rule (callee_zones) decides what then applies.
+One correction: for +7 numbers libphonenumber names Europe/Bucharest as the UTC+2 zone, which is Kaliningrad's
+offset only in winter (Bucharest keeps summer time, Kaliningrad does not), so Europe/Kaliningrad is added: a
+candidate more only ever narrows the window, and without it a Kaliningrad mobile could be rung at 08:00 in summer.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
+
+from autodialer.domain.e164 import UnparseablePhoneNumber, check_e164
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+
+_REASONS = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has a country code that does not exist",
+    phonenumbers.ValidationResult.TOO_SHORT: "is too short for a number of its country",
+    phonenumbers.ValidationResult.TOO_LONG: "is too long for a number of its country",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "has a length no number of its country has",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "is a local number: give the area code",
+}
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "has a country code that does not exist",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short after the international prefix",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+}
+
+
+class UnknownRegion(ValueError):
+    error_id = "unknown-region"
+
+    def __init__(self, field: str, region: str) -> None:
+        super().__init__(f"{field}: {region!r} is not a region libphonenumber knows (ISO 3166 alpha-2, e.g. 'RU')")
+        self.details = {"field": field, "region": region}
+
+
+class PhoneNumbering:
+    """E.164 normalisation and zone look-up with one default region (``AUTODIALER_DEFAULT_REGION``)."""
+
+    def __init__(self, default_region: str, field: str = "default_region") -> None:
+        region = default_region.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise UnknownRegion(field, default_region)
+        self.default_region = region
+
+    def e164(self, raw: str, field: str = "phone") -> str:
+        """``raw`` as E.164, or UnparseablePhoneNumber naming ``field`` and the rule."""
+        if len(raw) > 64:
+            raise UnparseablePhoneNumber(field, raw[:64] + "…", "is longer than 64 characters")
+        try:
+            number = phonenumbers.parse(raw, self.default_region)
+        except phonenumbers.NumberParseException as e:
+            raise UnparseablePhoneNumber(field, raw, _PARSE_ERRORS.get(e.error_type, "is not a phone number")) from e
+        reason = phonenumbers.is_possible_number_with_reason(number)
+        if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+            raise UnparseablePhoneNumber(field, raw, _REASONS.get(reason, "is not a possible number"))
+        return check_e164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), field)
+
+    def zones(self, e164: str) -> tuple[str, ...]:
+        """libphonenumber's time zones for an E.164 number; () when it has none."""
+        number = phonenumbers.parse(check_e164(e164), None)
+        zones = {z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE}
+        if number.country_code == 7 and "Europe/Bucharest" in zones:
+            zones.add("Europe/Kaliningrad")
+        return tuple(sorted(zones))
