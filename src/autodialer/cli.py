@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from autodialer import cli_admin
+from autodialer import cli_admin, cli_sim
 from autodialer.settings import load_settings
 
 
@@ -29,14 +29,6 @@ def _migrate(_args: argparse.Namespace) -> int:
 
     asyncio.run(run_migrations(load_settings()))
     print("database is at the current schema")
-    return 0
-
-
-def _sim(args: argparse.Namespace) -> int:
-    from autodialer.simulator.__main__ import parse_args
-    from autodialer.simulator.simulator import run_simulator
-
-    asyncio.run(run_simulator(parse_args(args.sim_args)))
     return 0
 
 
@@ -70,11 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database to the current schema")
     migrate.set_defaults(handler=_migrate)
 
-    sim = commands.add_parser(
-        "sim", help="run the PBX simulator (AMI + FastAGI caller); flags as `python -m autodialer.simulator -h`"
-    )
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
-    sim.set_defaults(handler=_sim)
+    cli_sim.register(commands)
 
     demo = commands.add_parser("demo", help="run the simulator and the service with a sample campaign, live")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port of the API (default 8080)")

@@ -23,10 +23,9 @@ from typing import Any, TextIO
 import httpx
 
 from autodialer.bootstrap import run_service
-from autodialer.dialplan import snippet
+from autodialer.cli_sim import product_dialplan
 from autodialer.settings import load_settings
 from autodialer.simulator.config import SimulatorConfig
-from autodialer.simulator.dialplan import LAB_DIALPLAN
 from autodialer.simulator.scenario import Scenario
 from autodialer.simulator.simulator import PBXSimulator
 
@@ -113,21 +112,6 @@ def _tasks(poll_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _context(text: str, name: str) -> str:
-    """One ``[name]`` context of an extensions.conf text (its header must start a line)."""
-    body = ("\n" + text).split(f"\n[{name}]", 1)[1].split("\n[", 1)[0]
-    return f"[{name}]{body}\n"
-
-
-def simulator_dialplan(agi_port: int, *, lab_outgoing: bool = False) -> str:
-    """The lab PBX's own [internal] context (employees 201/202, queue 2200) plus our production snippet, so the
-    simulator runs exactly the contexts an admin installs from docs/dialplan.md. ``lab_outgoing`` keeps the lab's
-    site-specific [dialer-out] (only _555XXXX has a route) instead of the snippet's catch-all one."""
-    ours = snippet("asterisk", agi_port=agi_port)
-    outgoing = _context(LAB_DIALPLAN, "dialer-out") if lab_outgoing else _context(ours, "dialer-out")
-    return _context(LAB_DIALPLAN, "internal") + outgoing + _context(ours, "dialer-connect")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,10 +170,8 @@ async def run_demo(*, port: int, data_dir: Path, time_scale: float, exit_when_do
     shutil.rmtree(data_dir, ignore_errors=True)
     agi_port = free_port()
     data_dir.mkdir(parents=True)
-    dialplan = data_dir / "extensions.conf"
-    dialplan.write_text(simulator_dialplan(agi_port), encoding="utf-8")
     sim = PBXSimulator(
-        SimulatorConfig(ami_port=0, agi_port=agi_port, time_scale=time_scale, dialplan_path=dialplan),
+        SimulatorConfig(ami_port=0, agi_port=agi_port, time_scale=time_scale, dialplan_text=product_dialplan(agi_port)),
         scenario=Scenario.from_json(SCENARIO),
     )
     await sim.start()

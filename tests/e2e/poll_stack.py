@@ -23,9 +23,8 @@ from autodialer.adapters.audio.process import CommandRunner
 from autodialer.adapters.tts.engine import SpeechEngine, SpeechEngineFailed
 from autodialer.adapters.tts.espeak import EspeakEngine
 from autodialer.adapters.tts.prompt_cache import PromptRenderer
-from autodialer.dialplan import snippet
+from autodialer.cli_sim import product_dialplan
 from autodialer.settings import Settings
-from autodialer.simulator.dialplan import LAB_DIALPLAN
 
 
 @dataclass
@@ -99,8 +98,7 @@ def production_dialplan() -> str:
     The lab's own [dialer-connect] uses ``_X.``, which never matches a one-digit poll id (MikoPBX numbers polls
     from 1); the snippet's ``_[0-9*#+]!`` does.
     """
-    internal = next(part for part in LAB_DIALPLAN.split("\n[") if part.startswith("internal]"))
-    return f"[{internal}\n{snippet('asterisk')}"
+    return product_dialplan()  # the simulator generates the lab's [internal] around it
 
 
 @contextlib.asynccontextmanager

@@ -44,8 +44,10 @@ class SimulatorConfig:
     # `read_classes` are not delivered (manager.c). The lab's manager.conf grants read=all, write=all.
     read_classes: str = "all"
     write_classes: str = "all"
-    # Dialplan: None = the built-in lab dialplan (extensions.conf of the lab), else a path to such a file.
+    # Dialplan: a path to an extensions.conf, else `dialplan_text`, else the built-in lab dialplan (the lab's
+    # extensions.conf: only _555XXXX has a route). Contexts the dialplan lacks are generated (topology.py).
     dialplan_path: Path | None = None
+    dialplan_text: str | None = None
     extra_dialplan: str = ""  # extensions.conf text appended to the dialplan (tests, production snippets)
     # Rewrites `agi://127.0.0.1:4573/...` targets so tests can point AGI() at an ephemeral port.
     agi_host: str | None = None

@@ -39,7 +39,10 @@ class PBX:
         self.scenario = scenario
         self.clock = clock
         self.bus = EventBus()
-        self.dialplan = Dialplan.from_file(config.dialplan_path) if config.dialplan_path else Dialplan()
+        if config.dialplan_path:
+            self.dialplan = Dialplan.from_file(config.dialplan_path)
+        else:
+            self.dialplan = Dialplan() if config.dialplan_text is None else Dialplan(config.dialplan_text)
         if config.extra_dialplan:
             self.dialplan.load(config.extra_dialplan)
         topology.complete(self.dialplan, config)

@@ -27,6 +27,14 @@ from pathlib import Path
 from typing import Any
 
 OUTCOMES = ("answer", "busy", "congestion", "unallocated", "noanswer", "noroute", "dnd")
+BEHAVIOUR_KEYS = frozenset(
+    {"outcome", "answer_after", "hangup_after", "reject_after", "ring", "dtmf", "dtmf_duration_ms", "amd"}
+)
+SCENARIO_KEYS = frozenset({"customers", "employees", "default_customer", "default_employee"})
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be played; the message names the entry and the rule."""
 
 
 @dataclass(frozen=True)
@@ -48,20 +56,29 @@ class Behaviour:
                 raise ValueError(f"bad DTMF digit {digit!r}")
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Behaviour:
-        dtmf = data.get("dtmf", ())
-        if isinstance(dtmf, str):  # "1,3,5,#" one per second after answer
-            dtmf = [(1.0 + i, d) for i, d in enumerate(dtmf.replace(",", ""))]
-        return cls(
-            outcome=data.get("outcome", "answer"),
-            answer_after=float(data.get("answer_after", 1.0)),
-            hangup_after=None if data.get("hangup_after") is None else float(data["hangup_after"]),
-            reject_after=float(data.get("reject_after", 0.0)),
-            ring=bool(data.get("ring", True)),
-            dtmf=tuple((float(t), str(d)) for t, d in dtmf),
-            dtmf_duration_ms=int(data.get("dtmf_duration_ms", 280)),
-            amd=str(data.get("amd", "HUMAN")),
-        )
+    def from_json(cls, data: dict[str, Any], where: str = "behaviour") -> Behaviour:
+        """A behaviour from its JSON object; ScenarioError names ``where`` and the key at fault."""
+        if not isinstance(data, dict):
+            raise ScenarioError(f'{where}: must be an object like {{"outcome": "busy"}}')
+        unknown = sorted(set(data) - BEHAVIOUR_KEYS)
+        if unknown:
+            raise ScenarioError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(BEHAVIOUR_KEYS))})")
+        try:
+            dtmf = data.get("dtmf", ())
+            if isinstance(dtmf, str):  # "1,3,5,#" one per second after answer
+                dtmf = [(1.0 + i, d) for i, d in enumerate(dtmf.replace(",", ""))]
+            return cls(
+                outcome=data.get("outcome", "answer"),
+                answer_after=float(data.get("answer_after", 1.0)),
+                hangup_after=None if data.get("hangup_after") is None else float(data["hangup_after"]),
+                reject_after=float(data.get("reject_after", 0.0)),
+                ring=bool(data.get("ring", True)),
+                dtmf=tuple((float(t), str(d)) for t, d in dtmf),
+                dtmf_duration_ms=int(data.get("dtmf_duration_ms", 280)),
+                amd=str(data.get("amd", "HUMAN")),
+            )
+        except (TypeError, ValueError) as e:
+            raise ScenarioError(f"{where}: {e}") from e
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,19 +120,33 @@ class Scenario:
         return s
 
     def update(self, data: dict[str, Any]) -> None:
-        """Merge a JSON-shaped dict: keys customers, employees, default_customer, default_employee."""
-        for num, b in data.get("customers", {}).items():
-            self.customers[str(num)] = Behaviour.from_json(b)
-        for ext, b in data.get("employees", {}).items():
-            self.employees[str(ext)] = Behaviour.from_json(b)
-        if "default_customer" in data:
-            self.default_customer = Behaviour.from_json(data["default_customer"])
-        if "default_employee" in data:
-            self.default_employee = Behaviour.from_json(data["default_employee"])
+        """Merge a JSON-shaped dict: keys customers, employees, default_customer, default_employee.
+
+        Checked whole before anything changes: a ScenarioError leaves the scenario as it was.
+        """
+        if not isinstance(data, dict):
+            raise ScenarioError("scenario: must be a JSON object")
+        unknown = sorted(set(data) - SCENARIO_KEYS)
+        if unknown:
+            raise ScenarioError(f"scenario: unknown key {unknown[0]!r} (known: {', '.join(sorted(SCENARIO_KEYS))})")
+        people: dict[str, dict[str, Behaviour]] = {"customers": {}, "employees": {}}
+        for kind, found in people.items():
+            entries = data.get(kind, {})
+            if not isinstance(entries, dict):
+                raise ScenarioError(f"{kind}: must be an object of number -> behaviour")
+            for who, b in entries.items():
+                found[str(who)] = Behaviour.from_json(b, f"{kind}.{who}")
+        defaults = {
+            key: Behaviour.from_json(data[key], key) for key in ("default_customer", "default_employee") if key in data
+        }
+        self.customers.update(people["customers"])
+        self.employees.update(people["employees"])
+        self.default_customer = defaults.get("default_customer", self.default_customer)
+        self.default_employee = defaults.get("default_employee", self.default_employee)
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
-        return cls.from_json(json.loads(path.read_text()))
+        return cls.from_json(read_scenario_file(path))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,6 +158,19 @@ class Scenario:
 
     def with_employee(self, exten: str, **changes: Any) -> None:
         self.employees[exten] = replace(self.employee(exten), **changes)
+
+
+def read_scenario_file(path: Path) -> dict[str, Any]:
+    """A scenario file's JSON object; ScenarioError (naming the file) when it cannot be read or parsed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read it ({e.strerror or e})") from e
+    except ValueError as e:
+        raise ScenarioError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: must hold a JSON object")
+    return data
 
 
 LAB_SCENARIO_PATH = Path(__file__).with_name("scenarios") / "lab.json"

@@ -59,8 +59,8 @@ class PBXSimulator:
         await self.stop()
 
 
-async def run_simulator(config: SimulatorConfig) -> None:
-    sim = PBXSimulator(config)
+async def run_simulator(config: SimulatorConfig, scenario: Scenario | None = None) -> None:
+    sim = PBXSimulator(config, scenario)
     await sim.start()
     try:
         await asyncio.Event().wait()
