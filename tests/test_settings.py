@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.settings import load_settings
+from autodialer.settings_check import SettingsError
 
 
 def test_retry_policy_from_the_environment_builds_the_engine_policy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,6 +27,83 @@ def test_unknown_time_zone_is_refused_naming_the_setting() -> None:
         load_settings(pbx_timezone="Mars/Olympus")
 
 
-def test_production_refuses_the_lab_secrets() -> None:
-    with pytest.raises(ValueError, match="jwt_secret"):
+def test_production_refuses_the_lab_secrets_naming_each_variable() -> None:
+    with pytest.raises(SettingsError) as refused:
         load_settings(environment="production")
+    assert refused.value.problems == [
+        "AUTODIALER_JWT_SECRET: must be set to at least 32 characters in production",
+        "AUTODIALER_AMI_SECRET: the lab default must not be used in production",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, value, line",
+    [
+        ("AUTODIALER_AMI_PORT", "abc", "AUTODIALER_AMI_PORT='abc': must be an integer in 1..65535"),
+        ("AUTODIALER_HTTP_PORT", "65536", "AUTODIALER_HTTP_PORT='65536': must be an integer in 0..65535"),
+        ("AUTODIALER_ENVIRONMENT", "prod", "AUTODIALER_ENVIRONMENT='prod': must be one of 'dev', 'test', 'production'"),
+        ("AUTODIALER_AMI_TRACE", "maybe", "AUTODIALER_AMI_TRACE='maybe': must be true or false"),
+        ("AUTODIALER_SESSION_LIFETIME_S", "5", "AUTODIALER_SESSION_LIFETIME_S='5': must be an integer ≥ 60"),
+        ("AUTODIALER_AMI_PING_INTERVAL_S", "0", "AUTODIALER_AMI_PING_INTERVAL_S='0': must be a number > 0"),
+        (
+            "AUTODIALER_AUTH_EXEMPT_ADDRESSES",
+            "127.0.0.1",
+            'AUTODIALER_AUTH_EXEMPT_ADDRESSES: must be a JSON list, e.g. ["127.0.0.1", "::1"]',
+        ),
+        (
+            "AUTODIALER_PBX_TIMEZONE",
+            "Mars/Olympus",
+            "AUTODIALER_PBX_TIMEZONE='Mars/Olympus': unknown IANA time zone 'Mars/Olympus'",
+        ),
+    ],
+)
+def test_a_bad_variable_is_one_line_naming_it_and_the_rule(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, line: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.problems == [line]
+
+
+def test_secrets_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTODIALER_ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTODIALER_JWT_SECRET", "short-but-secret")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(ami_secret="x" * 12)
+    assert "short-but-secret" not in str(refused.value)
+
+
+def test_an_unknown_variable_is_warned_about_with_the_nearest_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AUTODIALER_AMI_PROT", "5039")
+    monkeypatch.setenv("AUTODIALER_TEST_ANYTHING", "1")  # the test suite's own variables are not settings
+    with caplog.at_level(logging.WARNING, logger="autodialer.settings"):
+        load_settings()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "autodialer.settings"]
+    assert warnings == [
+        "AUTODIALER_AMI_PROT is not an autodialer setting and is ignored; did you mean AUTODIALER_AMI_PORT?"
+    ]
+
+
+def test_serve_with_a_bad_variable_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTODIALER_")}
+    env |= {"AUTODIALER_AMI_PORT": "abc", "AUTODIALER_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "autodialer", "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 2
+    assert run.stderr == "autodialer: error: AUTODIALER_AMI_PORT='abc': must be an integer in 1..65535\n"
+    assert not list(tmp_path.iterdir()), "nothing is started or written"
+
+
+def test_autodialer_settings_lists_every_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    from autodialer.cli import main
+    from autodialer.settings import Settings
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    for field in Settings.model_fields:
+        assert f"\nAUTODIALER_{field.upper()}=" in out
+    assert "AUTODIALER_AMI_PORT=5038    (an integer in 1..65535)" in out

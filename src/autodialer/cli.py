@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
 
 from autodialer import cli_admin, cli_sim
 from autodialer.settings import load_settings
+from autodialer.settings_check import SettingsError
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -49,6 +51,18 @@ def _dialplan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(_args: argparse.Namespace) -> int:
+    from autodialer.settings import Settings
+    from autodialer.settings_check import describe_all
+
+    print("Every setting is an environment variable; shown with its default and, unless free text, what it accepts.")
+    print("Meanings: src/autodialer/settings.py; deployment: README.md and docs/.")
+    for name, rule, default in describe_all(Settings):
+        shown = json.dumps(default) if isinstance(default, list | dict) else str(default)
+        print(f"{name}={shown}" + ("" if rule == "text" else f"    ({rule})"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autodialer", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -79,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     dialplan.add_argument("--agi-port", type=int, default=4573)
     dialplan.set_defaults(handler=_dialplan, flavour="asterisk")
 
+    settings = commands.add_parser("settings", help="list every AUTODIALER_* setting with its default and rule")
+    settings.set_defaults(handler=_settings)
+
     cli_admin.register(commands)
     return parser
 
@@ -91,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
+    except SettingsError as e:
+        for problem in e.problems:
+            print(f"autodialer: error: {problem}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -6,12 +6,19 @@ arguments in tests. Nothing here is read at import time; call :func:`load_settin
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+import pydantic_settings
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autodialer import settings_check
+
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -75,7 +82,9 @@ class Settings(BaseSettings):
     dialer_enabled: bool = True
     # Overrides of the default retry policy, e.g. {"customer_busy": {"delay_s": 600, "max_retries": 1}};
     # classes: customer_busy, customer_no_answer, customer_congestion, agent_busy, originate_rejected.
-    retry_policy: dict[str, dict[str, int | float]] = {}
+    retry_policy: dict[str, dict[str, int | float]] = Field(
+        default={}, examples=[{"customer_busy": {"delay_s": 600, "max_retries": 1}}]
+    )
     watchdog_interval_s: float = Field(default=30.0, gt=0)
     max_call_s: float = Field(default=4 * 3600.0, gt=0)
 
@@ -90,11 +99,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
+        problems = []
         if self.environment == "production":
             if not self.jwt_secret or len(self.jwt_secret) < 32:
-                raise ValueError("jwt_secret: must be set to at least 32 characters in production")
+                problems.append("jwt_secret: must be set to at least 32 characters in production")
             if self.ami_secret == "dialerpass":  # noqa: S105
-                raise ValueError("ami_secret: the lab default must not be used in production")
+                problems.append("ami_secret: the lab default must not be used in production")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -113,5 +125,16 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides (tests, CLI flags) on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides (tests, CLI flags) on top.
+
+    Raises settings_check.SettingsError with one line per bad setting (the variable, the rule); logs a warning for
+    each ``AUTODIALER_*`` variable that is no setting, naming the nearest known one.
+    """
+    for warning in settings_check.unknown_names(os.environ, Settings):
+        log.warning("%s", warning)
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        raise settings_check.SettingsError(settings_check.explain(e, Settings, overrides)) from None
+    except pydantic_settings.SettingsError as e:
+        raise settings_check.SettingsError(settings_check.explain_parse_failure(e, Settings)) from None
