@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.asterisk.agi_call import AGICall
 from autodialer.adapters.asterisk.agi_channel import AGIChannel, channel_handler
 from autodialer.adapters.asterisk.ami_client import AMIClient
+from autodialer.adapters.asterisk.ami_errors import AMILoginFailed
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
 from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxGateway, GatewayConfig
@@ -34,6 +35,7 @@ from autodialer.adapters.poll_prompts import PollPromptRenderer
 from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
+from autodialer.api.status import PbxStatus
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
@@ -66,6 +68,23 @@ class Dialer:
         await self.agi.start()
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.engine.run(), name="dialer-engine"))
+
+    def status(self) -> PbxStatus:
+        """The PBX side as GET /status shows it."""
+        ami, error = self.ami, self.ami.last_error
+        return PbxStatus(
+            ami_address=f"{ami.host}:{ami.port}",
+            ami_username=ami.username,
+            ami_state=ami.state.value,
+            ami_logged_in=ami.is_connected(),
+            ami_connects=ami.connect_count,
+            ami_last_error=None if error is None else str(error) or type(error).__name__,
+            ami_login_refused=isinstance(error, AMILoginFailed),
+            fastagi_address=f"{self.agi.host}:{self.agi.port}",
+            fastagi_listening=self.agi.listening,
+            fastagi_sessions=self.agi.active_calls,
+            calls_in_flight=self.engine.calls_in_flight,
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -169,6 +188,7 @@ async def build_service(settings: Settings) -> Service:
     context = AppContext(settings=settings, db=db, now=SystemClock().now)
     if dialer is not None:
         context.on_tasks_changed = dialer.engine.task_changed
+        context.pbx_status = dialer.status
     return Service(settings, db, create_app(context), dialer)
 
 

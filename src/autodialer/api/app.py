@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from autodialer.api.auth import install_auth
 from autodialer.api.context import AppContext
 from autodialer.api.errors import install_error_handlers
-from autodialer.api.routes import audio, polling, prompts, results, session, tasks
+from autodialer.api.routes import audio, health, polling, prompts, results, session, tasks
 
 MODULE_PREFIX = "/pbxcore/api/module-dialer/v1"
 
@@ -27,5 +27,6 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(audio.router, prefix=MODULE_PREFIX)
     app.include_router(session.router)
     app.include_router(prompts.router)
+    app.include_router(health.router)
     install_auth(app, context)
     return app

@@ -45,7 +45,10 @@ SESSION_END_PATH = "/admin-cabinet/session/end"
 V3_LOGIN_PATH = "/pbxcore/api/v3/auth:login"
 V3_REFRESH_PATH = "/pbxcore/api/v3/auth:refresh"
 V3_LOGOUT_PATH = "/pbxcore/api/v3/auth:logout"
-PUBLIC_PATHS = frozenset({SESSION_START_PATH, SESSION_END_PATH, V3_LOGIN_PATH, V3_REFRESH_PATH, V3_LOGOUT_PATH})
+HEALTH_PATH = "/health"  # liveness only (api.routes.health); /status stays behind the gate
+PUBLIC_PATHS = frozenset(
+    {SESSION_START_PATH, SESSION_END_PATH, V3_LOGIN_PATH, V3_REFRESH_PATH, V3_LOGOUT_PATH, HEALTH_PATH}
+)
 
 NOT_AUTHENTICATED = "The user isn't authenticated."
 

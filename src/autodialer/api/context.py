@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from autodialer.api.status import PbxStatus
 from autodialer.settings import Settings
 
 
@@ -23,6 +24,8 @@ class AppContext:
     now: Callable[[], float] = time.time
     # The dialer engine's wake-up: called after any change to tasks or numbers (a no-op without an engine).
     on_tasks_changed: Callable[[], None] = field(default=_nothing)
+    # A snapshot of the PBX link for GET /status; None when this instance does not dial (API only).
+    pbx_status: Callable[[], PbxStatus] | None = None
 
 
 def get_context(request: Request) -> AppContext:

@@ -130,6 +130,10 @@ class AMIClient:
     def state(self) -> AMIState:
         return self._state
 
+    @property
+    def username(self) -> str:
+        return self._username
+
     def is_connected(self) -> bool:
         return self._state is AMIState.CONNECTED
 
@@ -248,7 +252,8 @@ class AMIClient:
             except Exception as e:  # the supervisor: log, back off, retry
                 self.last_error = e
                 expected = isinstance(e, (OSError, AMIClientError, AMIProtocolError))
-                log.warning("AMI %s:%s: connect failed: %s", self.host, self.port, e, exc_info=not expected)
+                level = logging.ERROR if isinstance(e, AMILoginFailed) else logging.WARNING  # config, not a blip
+                log.log(level, "AMI %s:%s: connect failed: %s", self.host, self.port, e, exc_info=not expected)
             if self._closing:
                 return
             self._set_state(AMIState.WAITING)

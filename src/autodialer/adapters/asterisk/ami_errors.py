@@ -31,9 +31,19 @@ class AMINotConnected(AMIConnectionLost):
 
 
 class AMILoginFailed(AMIClientError, ConnectionError):
-    """Asterisk answered the Login with an error (wrong user/secret, or a denied address)."""
+    """Asterisk answered the Login with an error (wrong user/secret, or a denied address).
+
+    Retrying does not help until someone fixes the configuration, so the message says what to fix (``hint``).
+    """
 
     error_id = "ami-login-failed"
+    hint = (
+        "check AUTODIALER_AMI_USERNAME and AUTODIALER_AMI_SECRET against the user's section in Asterisk's manager.conf"
+        " (ours: `autodialer dialplan --manager`) and that its permit= lines allow this host"
+    )
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}; {self.hint}"
 
 
 class AMIActionTimeout(AMIClientError, TimeoutError):

@@ -71,6 +71,14 @@ class FastAGIServer:
         return self._port
 
     @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def active_calls(self) -> int:
         return len(self._connections)
 
