@@ -13,6 +13,7 @@ from autodialer.domain.call_hours import (
     InvalidCallWindow,
     WeeklyHours,
     parse_call_hours,
+    parse_call_window_setting,
     parse_excluded_dates,
 )
 
@@ -22,6 +23,15 @@ TEN_TO_EIGHT = ((10 * 60, 20 * 60),)
 
 def test_the_global_setting_form_is_every_day() -> None:
     assert parse_call_hours("09:00-21:00", field="AUTODIALER_CALL_WINDOW") == WeeklyHours((NINE_TO_NINE,) * 7)
+
+
+def test_the_global_setting_is_off_unless_set() -> None:
+    assert parse_call_window_setting("") is None
+    assert parse_call_window_setting(" OFF ") is None
+    assert parse_call_window_setting("09:00-21:00") == WeeklyHours((NINE_TO_NINE,) * 7)
+    with pytest.raises(InvalidCallWindow) as caught:
+        parse_call_window_setting("9-21")
+    assert str(caught.value) == "AUTODIALER_CALL_WINDOW: rule '9-21': '9-21' is not a span HH:MM-HH:MM"
 
 
 def test_a_rule_without_days_covers_the_days_no_other_rule_names() -> None:

@@ -14,12 +14,20 @@ candidate more only ever narrows the window, and without it a Kaliningrad mobile
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
 from autodialer.domain.e164 import UnparseablePhoneNumber, check_e164
 
 _UNKNOWN_ZONE = "Etc/Unknown"
+# The common Russian spellings, read without libphonenumber (which parses ~35,000-70,000 numbers/s; a million-row
+# do-not-call import cannot afford it): an optional +7, 7 or trunk 8, then ten digits starting with 3, 4, 8 or 9
+# (geographic ABC and mobile DEF codes) but not 810. tests/adapters hold it equal to libphonenumber's answer for
+# every input it takes; anything else goes the long way.
+_SEVEN = re.compile(r"(?:\+?7|8)?((?!810)[3489][0-9]{9})")  # 810: Russia's international prefix
+_SEPARATORS = str.maketrans("", "", " -()")
 
 _REASONS = {
     phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has a country code that does not exist",
@@ -53,11 +61,18 @@ class PhoneNumbering:
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise UnknownRegion(field, default_region)
         self.default_region = region
+        self._fast_ru = region == "RU"  # not KZ: its metadata reads some +7 spellings differently
 
     def e164(self, raw: str, field: str = "phone") -> str:
         """``raw`` as E.164, or UnparseablePhoneNumber naming ``field`` and the rule."""
         if len(raw) > 64:
             raise UnparseablePhoneNumber(field, raw[:64] + "…", "is longer than 64 characters")
+        if self._fast_ru and (match := _SEVEN.fullmatch(raw.translate(_SEPARATORS))):
+            return "+7" + match[1]
+        return self.e164_by_libphonenumber(raw, field)
+
+    def e164_by_libphonenumber(self, raw: str, field: str = "phone") -> str:
+        """``e164`` without the fast path for Russian spellings (the tests' reference)."""
         try:
             number = phonenumbers.parse(raw, self.default_region)
         except phonenumbers.NumberParseException as e:

@@ -119,6 +119,14 @@ def parse_call_hours(text: str, field: str = "hours") -> WeeklyHours:
     return WeeklyHours(tuple(named.get(weekday, rest or ()) for weekday in range(7)))
 
 
+def parse_call_window_setting(text: str, field: str = "AUTODIALER_CALL_WINDOW") -> WeeklyHours | None:
+    """The global window setting: empty or ``off`` is no window (calls at any hour, as before), anything else the
+    hours format. It applies to v1 tasks too, which have no hours of their own."""
+    if text.strip().lower() in ("", "off"):
+        return None
+    return parse_call_hours(text, field)
+
+
 def parse_excluded_dates(text: str, field: str = "excluded_dates") -> ExcludedDates:
     """``2026-01-01..2026-01-08, 2026-02-23`` as ExcludedDates (empty text: none), or InvalidCallWindow."""
     ranges: list[tuple[date, date]] = []

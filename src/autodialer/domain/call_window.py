@@ -26,6 +26,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from autodialer.domain.call_hours import ExcludedDates, WeeklyHours
+from autodialer.domain.callee_zones import zone_info
 
 CHUNK_S = 7 * 86400
 HORIZON_S = 366 * 86400  # next_allowed looks this far ahead before answering "never"
@@ -93,7 +94,7 @@ def allowed_intervals(schedule: CallSchedule, zones: tuple[str, ...], start: flo
 def zone_allows(schedule: CallSchedule, zone: str, now: float) -> bool:
     """The plain reading of the definition for one zone (campaign dates aside): the explanation uses it to name the
     zones that hold a number back, the tests use it as the oracle."""
-    local = datetime.fromtimestamp(now, ZoneInfo(zone))
+    local = datetime.fromtimestamp(now, zone_info(zone))
     if local.date() in schedule.excluded:
         return False
     minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
@@ -122,7 +123,7 @@ def _chunk_intervals(schedule: CallSchedule, zones: tuple[str, ...], chunk: int)
         return []
     result = [(lo, hi)]
     for zone in sorted(set(zones)):
-        result = _intersect(result, _zone_intervals(schedule, ZoneInfo(zone), lo, hi))
+        result = _intersect(result, _zone_intervals(schedule, zone_info(zone), lo, hi))
         if not result:
             break
     return result

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+
+from autodialer.domain.callee_zones import zone_info
 
 
 def wall(t: float, zone: str) -> str:
     """``2026-03-09 09:00 Mon`` on ``zone``'s clock (seconds dropped: every rule boundary is a whole minute)."""
-    return datetime.fromtimestamp(t, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %a")
+    return datetime.fromtimestamp(t, zone_info(zone)).strftime("%Y-%m-%d %H:%M %a")
 
 
 def local_and_pbx(t: float, zone: str, pbx_zone: str) -> str:
