@@ -4,7 +4,7 @@
    once through the fast path for Russian spellings and once through libphonenumber alone, and project the
    per-row cost to the issue's goal: a 1M-row do-not-call import in at most 30 s (this is only the parsing share;
    the import adds CSV reading and the database writes).
-2. Evaluate ``--numbers`` verdicts (a mix: Russian mobiles with their 17 candidate zones, landlines with one zone,
+2. Evaluate ``--numbers`` verdicts (a mix: Russian mobiles with their 26 candidate zones, landlines with one zone,
    numbers with a tz param; attempt histories; 5% on the do-not-call list) at 24 instants through a day, as the
    engine would before Originates; compare the per-verdict cost with the engine's 0.66 ms of service CPU per call
    (ARCHITECTURE.md, Performance).
@@ -115,7 +115,7 @@ def bench_verdicts(count: int, rng: random.Random) -> None:
         f"{allowed:,} allowed"
     )
     multi = CalleeZones(tuple(mobile_zones), facts[0].zones.source)
-    assert len(multi.zones) == 17
+    assert len(multi.zones) == 26
 
 
 def main() -> None:

@@ -58,15 +58,19 @@ def test_an_unknown_default_region_is_refused() -> None:
     assert caught.value.details == {"field": "AUTODIALER_DEFAULT_REGION", "region": "XX"}
 
 
-def test_a_landline_has_one_zone_and_a_russian_mobile_seventeen() -> None:
+def test_a_landline_has_one_zone_and_a_mobile_every_zone_of_its_country() -> None:
     assert RU.zones(RU.e164("8 (383) 333-44-55")) == ("Asia/Novosibirsk",)
     assert RU.zones("+12125551234") == ("America/New_York",)
     mobile = RU.zones("+79522233446")
-    # libphonenumber's sixteen, plus Kaliningrad: UTC+2 all year, where its stand-in Bucharest is UTC+3 in summer
-    assert len(mobile) == 17 and {"Europe/Moscow", "Asia/Kamchatka", "Europe/Bucharest", "Europe/Kaliningrad"} <= set(
-        mobile
-    )
+    # Russia's 26 zones, Kaliningrad (UTC+2 all year) among them; not libphonenumber's +7 list, which names
+    # Bucharest (UTC+3 in summer) for UTC+2 and Kazakh zones for Russian numbers
+    assert len(mobile) == 26 and {"Europe/Moscow", "Asia/Kamchatka", "Europe/Kaliningrad"} <= set(mobile)
     assert RU.zones("+74951234567") == ("Europe/Moscow",)
+    # a Kazakh mobile: Kazakhstan's zones, all UTC+5 since 2024, so a 10:00-20:00 window holds all day long
+    kazakh = RU.zones(RU.e164("+7 701 234 56 78"))
+    assert "Asia/Almaty" in kazakh and len(kazakh) == 7 and not {"Europe/Moscow", "Asia/Kamchatka"} & set(kazakh)
+    # a +7 range neither country has assigned yet may be in either
+    assert set(RU.zones("+79400000000")) >= {"Europe/Kaliningrad", "Asia/Kamchatka"}
 
 
 def test_a_number_without_zone_data_falls_back_to_the_campaign_default() -> None:
@@ -77,7 +81,7 @@ def test_a_number_without_zone_data_falls_back_to_the_campaign_default() -> None
 
 def test_every_zone_libphonenumber_names_for_plus_seven_is_in_the_tz_database() -> None:
     resolved = resolve_callee_zones(crm_tz=None, number_zones=RU.zones("+79522233446"), default_zone="UTC")
-    assert len(resolved.zones) == 17
+    assert len(resolved.zones) == 26
 
 
 REGIONS = ["RU", "KZ", "US", "CA", "BR", "AU", "IN", "ID", "MX", "GB", "DE"]

@@ -1,5 +1,5 @@
 """Call windows on real clocks: the US March and November changes, half-hour and 45-minute offsets, a southern
-hemisphere change, and what 09:00-21:00 means for a Russian mobile number's sixteen candidate zones."""
+hemisphere change, and what 09:00-21:00 means for a Russian mobile number's candidate zones."""
 
 from __future__ import annotations
 
@@ -15,8 +15,37 @@ from autodialer.domain.call_window import (
 )
 
 NY = ("America/New_York",)
-# adapters.phone_numbering's zones for +7 9xx (and +7 7xx) numbers: libphonenumber's sixteen and Kaliningrad
+# adapters.phone_numbering's zones for a +7 9xx number: the tz database's zones of Russia
 RU_MOBILE = (
+    "Asia/Anadyr",
+    "Asia/Barnaul",
+    "Asia/Chita",
+    "Asia/Irkutsk",
+    "Asia/Kamchatka",
+    "Asia/Khandyga",
+    "Asia/Krasnoyarsk",
+    "Asia/Magadan",
+    "Asia/Novokuznetsk",
+    "Asia/Novosibirsk",
+    "Asia/Omsk",
+    "Asia/Sakhalin",
+    "Asia/Srednekolymsk",
+    "Asia/Tomsk",
+    "Asia/Ust-Nera",
+    "Asia/Vladivostok",
+    "Asia/Yakutsk",
+    "Asia/Yekaterinburg",
+    "Europe/Astrakhan",
+    "Europe/Kaliningrad",
+    "Europe/Kirov",
+    "Europe/Moscow",
+    "Europe/Samara",
+    "Europe/Saratov",
+    "Europe/Ulyanovsk",
+    "Europe/Volgograd",
+)
+# libphonenumber's own list for +7 (phonenumbers 9.0): Bucharest for UTC+2, and Kazakh zones
+LIBPHONENUMBER_PLUS_SEVEN = (
     "Asia/Almaty",
     "Asia/Anadyr",
     "Asia/Aqtobe",
@@ -31,7 +60,6 @@ RU_MOBILE = (
     "Asia/Yakutsk",
     "Asia/Yekaterinburg",
     "Europe/Bucharest",
-    "Europe/Kaliningrad",
     "Europe/Moscow",
     "Europe/Samara",
 )
@@ -135,13 +163,13 @@ def test_a_russian_mobile_number_may_be_called_two_hours_a_winter_weekday() -> N
     window = schedule("09:00-21:00; sat,sun 10:00-20:00")
     week = allowed_intervals(window, RU_MOBILE, utc(2026, 12, 4), utc(2026, 12, 11))
     assert week == [(utc(2026, 12, d, 7), utc(2026, 12, d, 9)) for d in (4, 7, 8, 9, 10)]
-    # In summer Bucharest is UTC+3, Kaliningrad still UTC+2: the same two hours.
+    # Russia keeps no summer time: the same two hours in July.
     summer = allowed_intervals(schedule("09:00-21:00"), RU_MOBILE, utc(2026, 7, 6), utc(2026, 7, 7))
     assert summer == [(utc(2026, 7, 6, 7), utc(2026, 7, 6, 9))]
-    without_kaliningrad = tuple(z for z in RU_MOBILE if z != "Europe/Kaliningrad")
-    assert allowed_intervals(schedule("09:00-21:00"), without_kaliningrad, utc(2026, 7, 6), utc(2026, 7, 7)) == [
-        (utc(2026, 7, 6, 6), utc(2026, 7, 6, 9))  # 06:00 UTC is 08:00 in Kaliningrad: why the adapter adds it
-    ]
+    # libphonenumber's list would allow 06:00 UTC in summer (Bucharest is UTC+3 then): 08:00 in Kaliningrad, which
+    # is why the adapter takes the tz database's zones of the country instead.
+    raw = allowed_intervals(schedule("09:00-21:00"), LIBPHONENUMBER_PLUS_SEVEN, utc(2026, 7, 6), utc(2026, 7, 7))
+    assert raw == [(utc(2026, 7, 6, 6), utc(2026, 7, 6, 9))]
 
 
 def test_a_window_that_never_holds_in_every_zone_is_never() -> None:

@@ -5,11 +5,13 @@ Numbers without a country code are read in the default region (``RU``: ``8 952 2
 when its length is possible for its country; it need not be in a range libphonenumber knows as assigned, so a
 do-not-call request for a new range is never refused. phonenumbers' errors become UnparseablePhoneNumber here, once.
 
-Zones are libphonenumber's prefix data (one zone for most landlines; sixteen for Russian and Kazakh mobiles);
-"unknown" (``Etc/Unknown``) is an empty answer, and the domain's rule (callee_zones) decides what then applies.
-One correction: for +7 numbers libphonenumber names Europe/Bucharest as the UTC+2 zone, which is Kaliningrad's
-offset only in winter (Bucharest keeps summer time, Kaliningrad does not), so Europe/Kaliningrad is added: a
-candidate more only ever narrows the window, and without it a Kaliningrad mobile could be rung at 08:00 in summer.
+Zones are libphonenumber's prefix data: one zone for most landlines and most countries; "unknown" (``Etc/Unknown``)
+is an empty answer, and the domain's rule (callee_zones) decides what then applies. One exception: for +7 numbers
+with several zones (every mobile) libphonenumber has a single list for the whole country code, shared by Russia and
+Kazakhstan, with Europe/Bucharest standing in for UTC+2 (Kaliningrad's offset only in winter: Bucharest keeps
+summer time, Kaliningrad does not, so a Kaliningrad mobile could be rung at 08:00 in summer). There the tz database's
+zones of the number's country are used instead: Russia's 26 zones (UTC+2 to UTC+12), Kazakhstan's 7 (all UTC+5
+since 2024), which libphonenumber tells apart by the number's range; both for a range neither has assigned.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
+from autodialer.adapters.country_zones import zones_of_country
 from autodialer.domain.e164 import UnparseablePhoneNumber, check_e164
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -83,9 +86,11 @@ class PhoneNumbering:
         return check_e164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), field)
 
     def zones(self, e164: str) -> tuple[str, ...]:
-        """libphonenumber's time zones for an E.164 number; () when it has none."""
+        """The time zones of an E.164 number (module docstring); () when there are none."""
         number = phonenumbers.parse(check_e164(e164), None)
-        zones = {z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE}
-        if number.country_code == 7 and "Europe/Bucharest" in zones:
-            zones.add("Europe/Kaliningrad")
-        return tuple(sorted(zones))
+        zones = tuple(sorted(z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE))
+        if number.country_code == 7 and len(zones) > 1:
+            region = phonenumbers.region_code_for_number(number)  # None for a range neither country has assigned
+            countries = (region,) if region in ("RU", "KZ") else ("RU", "KZ")
+            return tuple(sorted({zone for country in countries for zone in zones_of_country(country)}))
+        return zones

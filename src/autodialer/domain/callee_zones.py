@@ -7,7 +7,7 @@ Order (the first source that gives anything decides, nothing is merged):
 2. A numbering-plan table (for Russia the regulator's DEF-range registry maps every range to a region), when the
    deployment has one: see docs/call-windows.md (no maintained package ships it, so none is built in).
 3. libphonenumber's zones for the number: one for most landlines and for most countries; for Russian and Kazakh
-   mobile numbers (+7 9xx, +7 7xx) sixteen zones from UTC+2 to UTC+12.
+   mobile numbers (+7 9xx) every zone of Russia, UTC+2 to UTC+12 (adapters.phone_numbering).
 4. The campaign's default zone (else the PBX's zone) when the number gives none (unknown country, short number).
 
 The campaign default never narrows a number that has zones of its own: for a +7 9xx number that would mean calling
@@ -55,7 +55,7 @@ class CalleeZones:
 
 @lru_cache(maxsize=1024)
 def zone_info(name: str) -> ZoneInfo:
-    """``ZoneInfo(name)``, kept: zoneinfo holds only 8 zones strongly and a Russian mobile has 17 candidates, so
+    """``ZoneInfo(name)``, kept: zoneinfo holds only 8 zones strongly and a Russian mobile has 26 candidates, so
     without this the rules would re-read tz files for every number."""
     return ZoneInfo(name)
 
