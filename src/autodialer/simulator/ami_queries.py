@@ -97,7 +97,7 @@ async def queue_status(s: AMISession, a: Action) -> str | None:
             [
                 ("Queue", q.name),
                 ("Max", "0"),
-                ("Strategy", "ringall"),
+                ("Strategy", q.config.strategy),
                 ("Calls", str(len(q.callers))),
                 ("Holdtime", str(q.holdtime)),
                 ("TalkTime", str(q.talktime)),
@@ -114,6 +114,9 @@ async def queue_status(s: AMISession, a: Action) -> str | None:
         count += 1
         for m in reversed(q.members):
             s.send_event("QueueMember", queues.member_fields(q, m, listing=True), a.action_id, id_last=True)
+            count += 1
+        for position, ch in enumerate(q.callers, start=1):  # callers waiting (app_queue: no Linkedid here)
+            s.send_event("QueueEntry", queues.entry_fields(q, ch, position), a.action_id, id_last=True)
             count += 1
     list_end(s, a, "QueueStatusComplete", count)
     return None

@@ -23,14 +23,25 @@ class EmployeeConfig:
         return self.name or f"Employee {self.exten}"
 
 
+QUEUE_STRATEGIES = ("ringall", "linear", "rrmemory", "rrordered", "leastrecent", "fewestcalls", "random")
+
+
 @dataclass
 class QueueConfig:
-    """A ringall queue (app_queue) whose members are employee extensions."""
+    """An app_queue queue whose members are employee extensions (queues.conf of the lab: ringall, timeout 15,
+    retry 2, ringinuse=no; ``autofill`` is the [general] setting, off when not given, as in the lab)."""
 
     name: str = "2200"
     members: tuple[str, ...] = ("201", "202")
-    timeout_s: float = 15.0
+    timeout_s: float = 15.0  # how long one member rings (queues.conf ``timeout``)
     ringinuse: bool = False
+    strategy: str = "ringall"
+    retry_s: float = 2.0  # the pause between two rounds of ringing (``retry``)
+    autofill: bool = False
+
+    def __post_init__(self) -> None:
+        if self.strategy not in QUEUE_STRATEGIES:
+            raise ValueError(f"strategy: {self.strategy!r} is not one of {QUEUE_STRATEGIES}")
 
 
 @dataclass

@@ -1,0 +1,333 @@
+"""The Queue() application for one caller, as apps/app_queue.c runs it (queue_exec, try_calling, ring_one,
+wait_for_answer).
+
+Trace 12 (ringall): QueueCallerJoin -> AgentCalled + DialBegin per member rung -> the first member to answer gets
+DialEnd ANSWER, the others DialEnd CANCEL and Hangup cause 26 ("Answered elsewhere") -> QueueCallerLeave ->
+AgentConnect -> bridge -> AgentComplete (HoldTime/TalkTime, Reason caller|agent) when it ends.
+
+The loop: wait for our turn (checked every second, RECHECK), ring, and if nobody answered wait ``retry`` seconds
+and ring again, until the Queue() timeout. Whom one round rings is the strategy's metric (calc_metric): ringall
+rings every member it can at once; the others ring the best member and, when it rejects or fails, the next best
+at once (a member that just rings out ends the round: AgentRingNoAnswer, then ``retry``). rrmemory continues after
+the member that was rung last, linear starts each caller from the first member, leastrecent prefers the member
+whose last call ended longest ago, fewestcalls the one with the fewest calls. Members whose metrics tie are taken
+in queues.conf order (Asterisk's hash container makes that order arbitrary). A member that rejects the call
+(busy) gives DialEnd BUSY and AgentRingNoAnswer, as rna() does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
+from .dial import Target, behaviour_for, dial_event, make_callee, update_connected_line
+from .endpoints import far_end
+from .pbx import HANGUP
+
+if TYPE_CHECKING:
+    from .queues import Member, Queue, Queues
+
+RECHECK_S = 1.0  # app_queue's RECHECK: how often a waiting caller looks whether it is its turn
+
+
+@dataclass(eq=False)
+class _Attempt:
+    """One member in one round of ringing (app_queue's struct callattempt)."""
+
+    member: Member
+    metric: int
+    still_going: bool = True
+    channel: Channel | None = None
+    tried: bool = False
+
+
+class QueueCall:
+    """One caller waiting in one queue."""
+
+    def __init__(self, queues: Queues, queue: Queue, caller: Channel, timeout: float | None) -> None:
+        self.q, self.queue, self.caller = queues, queue, caller
+        self.pbx = queues._pbx
+        self.loop = asyncio.get_running_loop()
+        self.start = self.pbx.clock.now()
+        self.losers: list[Channel] = []
+        self.deadline = None if timeout is None else self.loop.time() + self.pbx.clock.real(timeout)
+        self.linpos = 0  # linear: per caller
+        self.linwrapped = False
+
+    def _left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.loop.time()
+
+    async def run(self) -> str:
+        self.q.join(self.queue, self.caller)
+        while True:
+            answered = None
+            if not self.caller.hungup and self.q.is_our_turn(self.queue, self.caller):
+                answered = await self._try_calling()
+                pause = self.queue.config.retry_s
+            else:
+                pause = RECHECK_S
+            if self.caller.hungup:
+                if answered is not None:
+                    # The member answered in the same instant the caller left: its leg is cleared too.
+                    winner = answered[1]
+                    winner.hangup_cause = 16
+                    self.pbx.destroy(winner)
+                    self.q.pending_members.discard(answered[0].interface)
+                self.q.leave(self.queue, self.caller, abandoned=True, hold=self._hold())
+                return HANGUP
+            if answered is not None:
+                return await self._connect(*answered)
+            left = self._left()
+            if left is not None and left <= 0:
+                self.q.leave(self.queue, self.caller)
+                self.pbx.set_var(self.caller, "QUEUESTATUS", "TIMEOUT")
+                return ""
+            wait = self.pbx.clock.real(pause)
+            await wait_any([self.caller], wait if left is None else min(wait, left))
+
+    def _hold(self) -> int:
+        return int(self.pbx.clock.now() - self.start)
+
+    # --- one round of ringing (try_calling) -------------------------------------------------------------
+    async def _try_calling(self) -> tuple[Member, Channel, float] | None:
+        self.queue.pending.add(self.caller.name)
+        try:
+            attempts = [_Attempt(m, self._metric(m, pos)) for pos, m in enumerate(self.queue.members)]
+            self._ring_one(attempts)
+            answered = await self._wait(attempts)
+            self._store_next(attempts)
+            return answered
+        finally:
+            self.queue.pending.discard(self.caller.name)
+
+    def _metric(self, m: Member, pos: int) -> int:
+        """calc_metric (every penalty 0): the lowest metric rings first."""
+        strategy, queue = self.queue.config.strategy, self.queue
+        if strategy == "linear":
+            if pos < self.linpos:
+                return 1000 + pos
+            self.linwrapped = self.linwrapped or pos > self.linpos
+            return pos
+        if strategy in ("rrmemory", "rrordered"):
+            if m.queuepos < queue.rrpos:
+                return 1000 + m.queuepos
+            queue.wrapped = queue.wrapped or m.queuepos > queue.rrpos
+            return m.queuepos
+        if strategy == "leastrecent":
+            return 0 if not m.last_call else 1000000 - (int(self.pbx.clock.now()) - m.last_call)
+        if strategy == "fewestcalls":
+            return m.calls_taken
+        if strategy == "random":
+            return random.randrange(1000)  # noqa: S311 - a ring order, not a secret
+        return 0  # ringall: everyone equal
+
+    @staticmethod
+    def _best(attempts: list[_Attempt]) -> _Attempt | None:
+        waiting = [a for a in attempts if a.still_going and a.channel is None and not a.tried]
+        return min(waiting, key=lambda a: a.metric, default=None)
+
+    def _ring_one(self, attempts: list[_Attempt]) -> bool:
+        """ring_one: ring the best member (ringall: every member sharing the best metric) until one rings."""
+        while True:
+            best = self._best(attempts)
+            if best is None:
+                return False
+            if self.queue.config.strategy == "ringall":
+                rung = [self._ring(a) for a in attempts if a.still_going and not a.tried and a.metric <= best.metric]
+                if any(rung):
+                    return True
+            elif self._ring(best):
+                return True
+
+    def _ring(self, attempt: _Attempt) -> bool:
+        """ring_entry: call one member, or mark it done when it cannot be rung (paused, busy, no channel)."""
+        attempt.tried = True
+        m = attempt.member
+        if not self.q.can_ring(self.queue, m):
+            attempt.still_going = False
+            return False
+        target = Target(m.exten, m.exten, m.exten)
+        behaviour = behaviour_for(self.pbx, target)
+        if behaviour.outcome == "noroute":  # ast_request fails: no channel, no events
+            self.q.pending_members.discard(m.interface)
+            attempt.still_going = False
+            return False
+        out = make_callee(self.pbx, self.caller, target, app="AppQueue")
+        out.queue_call = True
+        # AgentCalled already shows where the member will be and whom it will see; DialBegin does not yet.
+        seen = {
+            "DestConnectedLineNum": self.caller.caller_num,
+            "DestConnectedLineName": self.caller.caller_name,
+            "DestExten": self.caller.exten,
+        }
+        dest = [(k, seen.get(k, v)) for k, v in out.fields("Dest")]
+        self.pbx.chan_event(
+            "AgentCalled",
+            self.caller,
+            [*dest, ("Queue", self.queue.name), ("Interface", m.interface), ("MemberName", m.name)],
+        )
+        dial_event(self.pbx, "DialBegin", self.caller, out, [("DialString", m.interface)])
+        out.connected_num, out.connected_name = self.caller.caller_num, self.caller.caller_name
+        out.exten = self.caller.exten
+        self.pbx.spawn(far_end(self.pbx, out, behaviour))
+        attempt.channel = out
+        return True
+
+    def _store_next(self, attempts: list[_Attempt]) -> None:
+        """store_next_rr / store_next_lin: where the next round starts."""
+        strategy = self.queue.config.strategy
+        if strategy not in ("rrmemory", "rrordered", "linear"):
+            return
+        best = self._best(attempts)
+        if strategy == "linear":
+            self.linpos = best.metric % 1000 if best else (0 if self.linwrapped else self.linpos + 1)
+            self.linwrapped = False
+            return
+        queue = self.queue
+        queue.rrpos = best.metric % 1000 if best else (0 if queue.wrapped else queue.rrpos + 1)
+        queue.wrapped = False
+
+    def _ring_no_answer(self, m: Member, out: Channel, ring_time: float) -> None:
+        self.pbx.chan_event(
+            "AgentRingNoAnswer",
+            self.caller,
+            [
+                *out.fields("Dest"),
+                ("Queue", self.queue.name),
+                ("Interface", m.interface),
+                ("MemberName", m.name),
+                ("RingTime", str(int(ring_time))),
+            ],
+        )
+
+    async def _wait(self, attempts: list[_Attempt]) -> tuple[Member, Channel, float] | None:
+        """wait_for_answer: follow the rung members until one answers, all are done, or the ring time is up."""
+        ring_end = self.loop.time() + self.pbx.clock.real(self.queue.config.timeout_s)
+        rang: set[int] = set()
+        t0 = self.pbx.clock.now()
+        ringall = self.queue.config.strategy == "ringall"
+
+        def live() -> list[_Attempt]:
+            return [a for a in attempts if a.channel is not None and a.still_going]
+
+        while True:
+            for a in live():
+                out = a.channel
+                assert out is not None
+                if out.state == RINGING and id(out) not in rang:
+                    rang.add(id(out))
+                    self.pbx.new_exten(out, "AppQueue", "(Outgoing Line)")
+                    self.pbx.new_connected_line(out)
+                    dial_event(self.pbx, "DialState", self.caller, out, [("DialStatus", "RINGING")])
+            winner = next((a for a in live() if a.channel is not None and a.channel.state == UP), None)
+            for a in [a for a in live() if a.channel is not None and a.channel.hungup and a is not winner]:
+                out = a.channel
+                assert out is not None
+                dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "BUSY")])
+                self._ring_no_answer(a.member, out, self.pbx.clock.now() - t0)
+                a.still_going, a.channel = False, None
+                self.pbx.destroy(out)
+                self.q.pending_members.discard(a.member.interface)
+                left_ms = ring_end - self.loop.time()
+                if not ringall and left_ms > self.pbx.clock.real(0.5):
+                    self._ring_one(attempts)
+            left = self._left()
+            expired = self.loop.time() >= ring_end or (left is not None and left <= 0)
+            ringing = live()
+            if winner is not None or self.caller.hungup or expired or not ringing:
+                return self._end_round(ringing, winner, t0)
+            budget = ring_end - self.loop.time()
+            if left is not None:
+                budget = min(budget, left)
+            await wait_any([self.caller, *(a.channel for a in ringing if a.channel is not None)], budget)
+
+    def _end_round(
+        self, ringing: list[_Attempt], winner: _Attempt | None, t0: float
+    ) -> tuple[Member, Channel, float] | None:
+        if winner is not None:
+            assert winner.channel is not None
+            dial_event(self.pbx, "DialEnd", self.caller, winner.channel, [("DialStatus", "ANSWER")])
+        for a in ringing:
+            out = a.channel
+            if out is None or a is winner:
+                continue
+            timed_out = winner is None and not self.caller.hungup
+            if timed_out:
+                self._ring_no_answer(a.member, out, self.pbx.clock.now() - t0)
+            dial_event(self.pbx, "DialEnd", self.caller, out, [("DialStatus", "NOANSWER" if timed_out else "CANCEL")])
+            if winner is not None:
+                self.losers.append(out)
+            out.hangup_cause = 26 if winner is not None else 0
+            self.pbx.destroy(out)
+            self.q.pending_members.discard(a.member.interface)
+        if winner is None:
+            return None
+        assert winner.channel is not None
+        return winner.member, winner.channel, self.pbx.clock.now() - t0
+
+    # --- connected --------------------------------------------------------------------------------------
+    async def _connect(self, m: Member, out: Channel, ring_time: float) -> str:
+        pbx, caller = self.pbx, self.caller
+        hold = self._hold()
+        update_connected_line(pbx, caller, out)
+        for loser in self.losers:  # app_queue really reports the losers' CANCEL twice (trace 12)
+            dial_event(pbx, "DialEnd", caller, loser, [("DialStatus", "CANCEL")])
+        self.q.leave(self.queue, caller)
+        pbx.chan_event(
+            "AgentConnect",
+            caller,
+            [
+                *out.fields("Dest"),
+                ("Queue", self.queue.name),
+                ("Interface", m.interface),
+                ("MemberName", m.name),
+                ("HoldTime", str(hold)),
+                ("RingTime", str(int(ring_time))),
+            ],
+        )
+        pbx.set_var(caller, "QUEUESTATUS", "CONNECTED")
+        if caller.state != UP:
+            # ast_bridge_call answers a caller that is not up yet (Queue() itself never answers): a Local ;2 that
+            # runs Queue() goes Up here, which answers its ;1 and so the Dial that reached the queue.
+            pbx.new_state(caller, UP)
+        bridge = pbx.bridges.create()
+        pbx.bridges.enter(bridge, out)
+        pbx.bridges.enter(bridge, caller)
+        m.in_call = True
+        talk_start = pbx.clock.now()
+        while not caller.hungup and not out.hungup:
+            await wait_any([caller, out], None)
+        m.in_call = False
+        m.calls_taken += 1
+        m.last_call = int(pbx.clock.now())
+        self.q.pending_members.discard(m.interface)  # update_queue: the call is complete
+        talk = int(pbx.clock.now() - talk_start)
+        self.queue.completed += 1
+        self.queue.holdtime, self.queue.talktime = hold, talk
+        reason = "caller" if caller.hungup else "agent"
+        pbx.chan_event(
+            "AgentComplete",
+            caller,
+            [
+                *out.fields("Dest"),
+                ("Queue", self.queue.name),
+                ("Interface", m.interface),
+                ("MemberName", m.name),
+                ("HoldTime", str(hold)),
+                ("TalkTime", str(talk)),
+                ("Reason", reason),
+            ],
+        )
+        pbx.bridges.leave(caller)
+        pbx.bridges.leave(out)
+        if reason == "agent":
+            caller.pbx_soft_hangup_sent = True
+            pbx.soft_hangup(caller, SOFT_APPUNLOAD)
+        if not caller.in_agi:
+            pbx.end_pbx(caller)
+        out.hangup_cause = 16
+        pbx.destroy(out)
+        return HANGUP

@@ -1,0 +1,160 @@
+"""app_queue beyond one caller: whose turn it is, whom each strategy rings, ringinuse, as apps/app_queue.c does.
+
+Two customers reach queue 2200 within the same instant; the events the simulator sends say who rang whom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from autodialer.simulator import Behaviour, PBXSimulator, QueueConfig, SimulatorConfig
+
+from .harness import AMITestClient
+
+# Slower than the other simulator tests: who answers first must not depend on how busy the machine is.
+SCALE = 0.05
+
+
+def to_queue(number: str, call_id: str) -> list[tuple[str, str]]:
+    return [
+        ("Channel", f"Local/{number}@dialer-out"),
+        ("Context", "internal"),
+        ("Exten", "2200"),
+        ("Priority", "1"),
+        ("Async", "true"),
+        ("ChannelId", call_id),
+    ]
+
+
+async def started(queue: QueueConfig, members: dict[str, Behaviour]) -> tuple[PBXSimulator, AMITestClient]:
+    sim = PBXSimulator(SimulatorConfig(ami_port=0, time_scale=SCALE, queues=(queue,)))
+    await sim.start()
+    for exten, behaviour in members.items():
+        sim.control.set_employee(exten, behaviour)
+    client = AMITestClient()
+    await client.login(sim.ami_port)
+    return sim, client
+
+
+@pytest.fixture
+async def stopper() -> AsyncIterator[list[tuple[PBXSimulator, AMITestClient]]]:
+    running: list[tuple[PBXSimulator, AMITestClient]] = []
+    yield running
+    for sim, client in running:
+        await client.close()
+        await sim.stop()
+
+
+def called(ami: AMITestClient, call_id: str) -> list[str]:
+    return [e.get("Interface") or "" for e in ami.named("AgentCalled") if e.get("Linkedid") == call_id]
+
+
+def connected(ami: AMITestClient) -> dict[str, str]:
+    return {e.get("Linkedid") or "": e.get("Interface") or "" for e in ami.named("AgentConnect")}
+
+
+TALK = Behaviour(answer_after=0.2, hangup_after=20.0)
+CUSTOMER = Behaviour(answer_after=0.1, hangup_after=30.0)
+
+
+async def two_callers(sim: PBXSimulator, ami: AMITestClient) -> None:
+    sim.control.set_customer("5553001", CUSTOMER)
+    sim.control.set_customer("5553002", CUSTOMER)
+    await ami.request("Originate", to_queue("5553001", "c-1"))
+    await ami.request("Originate", to_queue("5553002", "c-2"))
+    await ami.wait_for(lambda: len(ami.named("AgentConnect")) == 2, 10)
+
+
+async def test_ringall_serves_the_head_caller_first_then_the_second_gets_the_free_member(
+    stopper: list[tuple[PBXSimulator, AMITestClient]],
+) -> None:
+    sim, ami = await started(QueueConfig(), {"201": Behaviour(answer_after=2.0, hangup_after=20.0), "202": TALK})
+    stopper.append((sim, ami))
+    await two_callers(sim, ami)
+    # Only the head caller rings (num_available_members says "one" for ringall): both members for c-1; c-2 waits
+    # until c-1 is connected and then rings the member that is still free.
+    assert sorted(called(ami, "c-1")) == ["PJSIP/201", "PJSIP/202"]
+    assert called(ami, "c-2") == ["PJSIP/201"]
+    assert connected(ami) == {"c-1": "PJSIP/202", "c-2": "PJSIP/201"}
+    order = [(e.name, e.get("Linkedid")) for e in ami.events if e.name in ("AgentCalled", "AgentConnect")]
+    assert order.index(("AgentConnect", "c-1")) < order.index(("AgentCalled", "c-2"))
+
+
+async def test_ringall_with_ringinuse_and_autofill_rings_members_for_both_callers(
+    stopper: list[tuple[PBXSimulator, AMITestClient]],
+) -> None:
+    queue = QueueConfig(ringinuse=True, autofill=True)
+    sim, ami = await started(queue, {"201": TALK, "202": Behaviour(answer_after=2.0, hangup_after=20.0)})
+    stopper.append((sim, ami))
+    await two_callers(sim, ami)
+    # ringinuse=yes: a ringing member still counts as available, so the second caller rings them too.
+    assert sorted(called(ami, "c-2"))[:2] == ["PJSIP/201", "PJSIP/202"]
+
+
+@pytest.mark.parametrize("strategy", ["rrmemory", "linear", "leastrecent", "fewestcalls"])
+async def test_one_member_strategies_ring_one_member_per_caller(
+    stopper: list[tuple[PBXSimulator, AMITestClient]], strategy: str
+) -> None:
+    sim, ami = await started(QueueConfig(strategy=strategy, autofill=True), {"201": TALK, "202": TALK})
+    stopper.append((sim, ami))
+    await two_callers(sim, ami)
+    assert len(called(ami, "c-1")) == 1 and len(called(ami, "c-2")) == 1
+    assert sorted(connected(ami).values()) == ["PJSIP/201", "PJSIP/202"]
+
+
+async def test_rrmemory_moves_on_after_the_member_rung_last(stopper: list[tuple[PBXSimulator, AMITestClient]]) -> None:
+    sim, ami = await started(QueueConfig(strategy="rrmemory"), {"201": Behaviour(answer_after=0.2), "202": TALK})
+    stopper.append((sim, ami))
+    for i, number in enumerate(("5553011", "5553012", "5553013"), start=1):
+        sim.control.set_customer(number, Behaviour(answer_after=0.1, hangup_after=8.0))
+        await ami.request("Originate", to_queue(number, f"r-{i}"))
+        await ami.wait_for(lambda i=i: len(ami.named("AgentComplete")) == i, 10)
+    assert [e.get("Interface") for e in ami.named("AgentConnect")] == ["PJSIP/201", "PJSIP/202", "PJSIP/201"]
+
+
+async def test_linear_always_starts_from_the_first_member(stopper: list[tuple[PBXSimulator, AMITestClient]]) -> None:
+    sim, ami = await started(QueueConfig(strategy="linear"), {"201": Behaviour(answer_after=0.2), "202": TALK})
+    stopper.append((sim, ami))
+    for i, number in enumerate(("5553021", "5553022"), start=1):
+        sim.control.set_customer(number, Behaviour(answer_after=0.1, hangup_after=8.0))
+        await ami.request("Originate", to_queue(number, f"l-{i}"))
+        await ami.wait_for(lambda i=i: len(ami.named("AgentComplete")) == i, 10)
+    assert [e.get("Interface") for e in ami.named("AgentConnect")] == ["PJSIP/201", "PJSIP/201"]
+
+
+async def test_a_member_that_rejects_hands_the_call_to_the_next_at_once(
+    stopper: list[tuple[PBXSimulator, AMITestClient]],
+) -> None:
+    sim, ami = await started(QueueConfig(strategy="linear"), {"201": Behaviour(outcome="busy"), "202": TALK})
+    stopper.append((sim, ami))
+    sim.control.set_customer("5553031", CUSTOMER)
+    await ami.request("Originate", to_queue("5553031", "b-1"))
+    await ami.wait_for(lambda: ami.named("AgentConnect"), 10)
+    assert called(ami, "b-1") == ["PJSIP/201", "PJSIP/202"]
+    assert [e.get("Interface") for e in ami.named("AgentRingNoAnswer")] == ["PJSIP/201"]
+    assert connected(ami) == {"b-1": "PJSIP/202"}
+
+
+async def test_ringinuse_no_never_rings_a_member_in_a_call(stopper: list[tuple[PBXSimulator, AMITestClient]]) -> None:
+    sim, ami = await started(QueueConfig(strategy="ringall"), {"201": TALK, "202": TALK})
+    stopper.append((sim, ami))
+    await two_callers(sim, ami)
+    rung = [e.get("Interface") for e in ami.named("AgentCalled")]
+    in_call = {e.get("Interface") for e in ami.named("AgentConnect")}
+    assert len(rung) == 3 and in_call == {"PJSIP/201", "PJSIP/202"}  # c-2 rang only the member left free
+
+
+async def test_queue_status_lists_the_callers_waiting(stopper: list[tuple[PBXSimulator, AMITestClient]]) -> None:
+    silent = Behaviour(outcome="noanswer")
+    sim, ami = await started(QueueConfig(), {"201": silent, "202": silent})
+    stopper.append((sim, ami))
+    sim.control.set_customer("5553041", CUSTOMER)
+    await ami.request("Originate", to_queue("5553041", "w-1"))
+    await ami.wait_for(lambda: ami.named("QueueCallerJoin"), 5)
+    await ami.request("QueueStatus")
+    await ami.wait_for(lambda: ami.named("QueueStatusComplete"), 5)
+    entries = ami.named("QueueEntry")
+    assert [(e.get("Queue"), e.get("Position")) for e in entries] == [("2200", "1")]
+    assert entries[0].get("Uniqueid") == "w-1"
