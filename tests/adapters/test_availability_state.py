@@ -232,3 +232,55 @@ def test_an_extension_with_every_device_absent_is_not_free() -> None:
     state.apply(_ev("DeviceStateChange", Device="PJSIP/202", State="UNAVAILABLE"))
     assert state.free_agents("202") == frozenset()
     assert state.free_agents("2200") == {"PJSIP/201"}
+
+
+def test_trace_12_queue_load_counts_members_ringing_for_the_queue_caller_as_able() -> None:
+    state = _primed()
+    loads = [state.queue_load("2200")]
+    for item in trace_events("12"):
+        state.apply(item)
+        loads.append(state.queue_load("2200"))
+    able = _compressed([load.able if load else None for load in loads])
+    # Both members ring for the caller of the queue: still its capacity. Once 201 takes the call it is busy, 202
+    # is able again as soon as its ringing stops (it briefly reports "ringing" for nobody: not counted then).
+    assert able[0] == {"PJSIP/201", "PJSIP/202"}
+    assert frozenset() not in able[: able.index({"PJSIP/202"})]
+    assert able[-1] == {"PJSIP/201", "PJSIP/202"}
+    callers = _compressed([load.callers if load else None for load in loads])
+    assert callers == [frozenset(), {"dlr-30e37f004aa4"}, frozenset()]
+    served = _compressed([load.served if load else None for load in loads])
+    assert served == [frozenset(), {"dlr-30e37f004aa4"}, frozenset()]
+    assert state.queue_load("201") is None and state.queue_load("999") is None
+
+
+def test_queue_load_callers_from_events_and_from_queue_status() -> None:
+    state = _primed()
+    state.apply(_ev("QueueCallerJoin", Queue="2200", Uniqueid="u-1", Linkedid="dlr-1", Position="1"))
+    state.apply(_list(_ev("QueueEntry", Queue="2200", Uniqueid="u-2", Position="2")))
+    load = state.queue_load("2200")
+    assert load is not None and load.callers == {"dlr-1", "u-2"}
+    state.apply(_ev("AgentCalled", Queue="2200", Uniqueid="u-1", Linkedid="dlr-1", Interface="PJSIP/201"))
+    state.apply(_ev("QueueMemberStatus", Queue="2200", Interface="PJSIP/201", Status="6"))
+    state.apply(_ev("QueueMemberStatus", Queue="2200", Interface="PJSIP/202", Status="2"))
+    assert state.queue_load("2200") == load.__class__(frozenset({"PJSIP/201"}), load.callers, frozenset())
+    state.apply(_ev("AgentRingNoAnswer", Queue="2200", Uniqueid="u-1", Interface="PJSIP/201"))
+    still_ringing = state.queue_load("2200")
+    assert still_ringing is not None and still_ringing.able == frozenset()  # ringing for nobody of the queue
+    state.apply(_ev("QueueCallerAbandon", Queue="2200", Uniqueid="u-2"))
+    state.apply(_ev("QueueCallerLeave", Queue="2200", Uniqueid="u-2"))
+    state.apply(_ev("QueueCallerLeave", Queue="2200", Uniqueid="u-1", Linkedid="dlr-1"))
+    state.apply(_ev("AgentConnect", Queue="2200", Uniqueid="u-1", Linkedid="dlr-1", Interface="PJSIP/201"))
+    after = state.queue_load("2200")
+    assert after is not None and after.callers == frozenset() and after.served == {"dlr-1"}
+    assert state.apply(_ev("Hangup", Uniqueid="u-1", Linkedid="dlr-1"))
+    assert state.queue_load("2200") == load.__class__(frozenset(), frozenset(), frozenset())
+
+
+def test_queue_load_members_paused_on_dnd_or_unreachable_are_not_able() -> None:
+    state = _mikopbx_like()
+    load = state.queue_load("2200")
+    assert load is not None and load.able == {"PJSIP/201", "PJSIP/202"}
+    state.apply(_ev("UserEvent", UserEvent="DB_UserBuddyStatus", key="202", val="1"))
+    state.apply(_ev("QueueMemberPause", Queue="QUEUE-1A2B3C", Interface="Local/201@internal/n", Paused="1"))
+    paused = state.queue_load("QUEUE-1A2B3C")
+    assert paused is not None and paused.able == frozenset()

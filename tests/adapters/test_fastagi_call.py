@@ -204,6 +204,9 @@ class FreeAgents:
     def free_agents(self, inner_num: str) -> frozenset[str]:
         return frozenset({"PJSIP/201"})
 
+    def queue_load(self, inner_num: str) -> None:
+        return None
+
     def is_connected(self) -> bool:
         return True
 

@@ -33,6 +33,7 @@ def snap(*tasks: TaskSlice, free: dict[str, set[str]] | None = None, now: float 
         reserved=frozenset(kw.get("reserved", frozenset())),  # type: ignore[arg-type]
         numbers_in_call=frozenset(kw.get("in_call", frozenset())),  # type: ignore[arg-type]
         next_due_at=kw.get("next_due_at"),  # type: ignore[arg-type]
+        queue_demand=dict(kw.get("queues", {})),  # type: ignore[call-overload]
     )
 
 
@@ -47,11 +48,27 @@ def test_two_tasks_on_one_extension_never_over_dial_it() -> None:
     assert plan_dials(snap(task(1, [1]), task(2, [3]), reserved={"PJSIP/201"})).starts == ()
 
 
-def test_a_queue_reserves_one_free_member_per_call() -> None:
+def test_a_queue_is_a_capacity_not_a_member_reserved_per_call() -> None:
     free = {"2200": {"PJSIP/201", "PJSIP/202", "PJSIP/203"}}
-    plan = plan_dials(snap(task(1, [1, 2, 3, 4], inner="2200", channels=10), free=free, reserved={"PJSIP/202"}))
-    assert sorted(s.agent or "" for s in plan.starts) == ["PJSIP/201", "PJSIP/203"]
-    assert [s.number_id for s in plan.starts] == [1, 2]
+    plan = plan_dials(
+        snap(task(1, [1, 2, 3, 4], inner="2200", channels=10), free=free, reserved={"PJSIP/202"}, queues={"2200": 0})
+    )
+    assert [(s.number_id, s.agent) for s in plan.starts] == [(1, None), (2, None)]
+
+
+def test_calls_already_waiting_for_a_queue_use_its_members_first() -> None:
+    free = {"2200": {"PJSIP/201", "PJSIP/202", "PJSIP/203"}}
+    one_left = snap(task(1, [1, 2, 3], inner="2200", channels=10), free=free, queues={"2200": 2})
+    assert [s.number_id for s in plan_dials(one_left).starts] == [1]
+    full = snap(task(1, [1, 2, 3], inner="2200", channels=10), free=free, queues={"2200": 5})
+    assert plan_dials(full).starts == ()
+
+
+def test_a_queue_leaves_the_member_an_extension_task_wants() -> None:
+    free = {"2200": {"PJSIP/201", "PJSIP/202"}, "201": {"PJSIP/201"}}
+    # The call already on its way to the queue needs one member; 202 serves it as well as 201 does.
+    plan = plan_dials(snap(task(1, [], inner="2200"), task(2, [2], inner="201"), free=free, queues={"2200": 1}))
+    assert [(s.task_id, s.agent) for s in plan.starts] == [(2, "PJSIP/201")]
 
 
 def test_tasks_sharing_a_queue_take_turns() -> None:
@@ -127,6 +144,7 @@ def snapshots(draw: st.DrawFn) -> DialSnapshot:
         free_agents=free,
         reserved=frozenset(draw(st.sets(st.sampled_from(AGENTS)))),
         numbers_in_call=frozenset(draw(st.sets(st.integers(1, 30), max_size=5))),
+        queue_demand=draw(st.sampled_from([{}, {"2200": 0}, {"2200": 1}, {"2200": 3}, {"2200": 1, "202": 1}])),
     )
 
 
@@ -149,10 +167,17 @@ def test_plan_invariants(snapshot: DialSnapshot) -> None:
     for start in plan.starts:
         t = by_id[start.task_id]
         assert any(n.number_id == start.number_id and n.due_at <= snapshot.now for n in t.numbers)
-        if t.needs_agent:
+        if t.needs_agent and t.inner_num not in snapshot.queue_demand:
             assert start.agent in snapshot.free_agents[t.inner_num]
         else:
             assert start.agent is None
+    for queue, demand in snapshot.queue_demand.items():
+        # What the queue can still take: its free members, less those reserved, less the calls already needing
+        # one; the extension calls started now on one of its members come out of the same pool.
+        pool = snapshot.free_agents[queue] - snapshot.reserved
+        started = sum(1 for s in plan.starts if by_id[s.task_id].needs_agent and by_id[s.task_id].inner_num == queue)
+        direct = {s.agent for s in plan.starts if s.agent is not None} & pool
+        assert started + len(direct) + min(demand, len(pool)) <= len(pool)
     if plan.next_deadline is not None:
         assert plan.next_deadline > snapshot.now
 

@@ -27,18 +27,20 @@ def agents_of(calls: list[dict[str, Any]]) -> list[str]:
     return [c["variables"]["DIALER_AGENT"] for c in calls]
 
 
-async def test_queue_target_reserves_a_free_member_and_never_a_paused_one(tmp_path: Path) -> None:
+async def test_queue_target_rings_only_members_able_to_take_a_call_and_waits_while_none_is(tmp_path: Path) -> None:
     async with running_stack(tmp_path, **FAST) as stack:
         control = stack.sim.control
+        rung = stack.record_events("AgentCalled")
         control.set_employee("202", Behaviour(answer_after=0.5))
         control.set_customer("5552301", TALK)
         control.set_customer("5552302", TALK)
         assert control.pause_member("PJSIP/201", True)
         first = await stack.post_task({"name": "queue", "innerNum": "2200", "numbers": ["5552301"]})
         done = stack.by_phone(await stack.wait_final(first["id"]))
-        assert agents_of(stack.originates()) == ["PJSIP/202"]
+        assert [f["Interface"] for _, f in rung] == ["PJSIP/202"]  # the paused member is never rung
+        assert agents_of(stack.originates()) == [""]  # a queue call reserves nobody: the queue picks
 
-        # every member paused: nobody is free, nothing is dialed
+        # every member paused: nobody can take a call, nothing is dialed
         assert control.pause_member("PJSIP/202", True)
         second = await stack.post_task({"name": "queue", "innerNum": "2200", "numbers": ["5552302"]})
         await asyncio.sleep(0.4)
@@ -46,7 +48,8 @@ async def test_queue_target_reserves_a_free_member_and_never_a_paused_one(tmp_pa
         assert (await stack.task(second["id"]))["results"][0]["state"] == "CreateTask"
         assert control.pause_member("PJSIP/201", False)
         later = stack.by_phone(await stack.wait_final(second["id"]))
-        assert agents_of(stack.originates()) == ["PJSIP/202", "PJSIP/201"]
+        assert len(stack.originates()) == 2
+        assert [f["Interface"] for _, f in rung] == ["PJSIP/202", "PJSIP/201"]
     assert done["5552301"]["result"] == "SUCCESS_CLIENT_H"
     assert later["5552302"]["result"] == "SUCCESS_CLIENT_H"
 
@@ -82,10 +85,7 @@ async def test_max_count_channels_caps_the_calls_of_a_task(tmp_path: Path) -> No
         "employees": tuple(EmployeeConfig(m) for m in members),
         "queues": (QueueConfig(members=members),),
     }
-    # A ringall queue rings every free member for each caller, so a customer who answers while another caller's
-    # queue call rings them all finds nobody free: FAIL_USER_BUSY, requeued (not charged) 50 ms later.
-    requeue = {"agent_busy": {"delay_s": 0.05, "max_retries": 100}}
-    async with running_stack(tmp_path, sim_config=sim_config, retry_policy=requeue, **FAST) as stack:
+    async with running_stack(tmp_path, sim_config=sim_config, **FAST) as stack:
         stack.sim.control.set_default_customer(Behaviour(answer_after=0.5, hangup_after=4.0))
         for member in members:
             stack.sim.control.set_employee(member, Behaviour(answer_after=0.5))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from autodialer.domain.call_events import CallEvent
 from autodialer.domain.poll_flow import Prompt
 from autodialer.services.poll_call import PromptUnavailable
-from autodialer.services.ports import LiveCall, OriginateRejected, OriginateRequest
+from autodialer.services.ports import LiveCall, OriginateRejected, OriginateRequest, QueueLoad
 
 
 class FakeClock:
@@ -84,13 +84,26 @@ class FakeCallControl:
 
 
 class FakeAvailability:
+    """Extensions with their free agents (``free``); queues (``queues``) as a QueueLoad each."""
+
     def __init__(self, free: Mapping[str, set[str]] | None = None) -> None:
         self.free: dict[str, set[str]] = {k: set(v) for k, v in (free or {"201": {"PJSIP/201"}}).items()}
+        self.queues: dict[str, QueueLoad] = {}
         self.connected = True
         self._callbacks: list[Callable[[], None]] = []
 
     def free_agents(self, inner_num: str) -> frozenset[str]:
         return frozenset(self.free.get(inner_num, set())) if self.connected else frozenset()
+
+    def queue_load(self, inner_num: str) -> QueueLoad | None:
+        return self.queues.get(inner_num)
+
+    def set_queue(
+        self, inner_num: str, able: set[str], callers: set[str] | None = None, served: set[str] | None = None
+    ) -> None:
+        self.queues[inner_num] = QueueLoad(frozenset(able), frozenset(callers or ()), frozenset(served or ()))
+        for callback in self._callbacks:
+            callback()
 
     def is_connected(self) -> bool:
         return self.connected

@@ -99,7 +99,7 @@ async def test_busy_target_hangs_up_with_fail_user_busy() -> None:
 
 async def test_queue_is_dialed_through_the_internal_dialplan() -> None:
     h = Harness()
-    h.availability.free["2200"] = {"PJSIP/202"}
+    h.availability.set_queue("2200", {"PJSIP/202"})
     call_id, number_id = await answered(h, "2200")
     channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
     await handler(h).handle(channel, call_id)
@@ -109,12 +109,26 @@ async def test_queue_is_dialed_through_the_internal_dialplan() -> None:
     assert h.store.numbers[number_id].row.result == "SUCCESS_USER_H"
 
 
-async def test_queue_with_no_free_member_is_busy() -> None:
+async def test_a_queue_whose_members_ring_for_another_caller_takes_the_customer() -> None:
+    # ringall: the first caller's Queue() rings every member; the second customer is still handed to the queue.
     h = Harness()
-    h.availability.free["2200"] = {"PJSIP/202"}
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
     call_id, number_id = await answered(h, "2200")
-    h.availability.set_free("2200", set())
-    await handler(h).handle(FakeChannel(), call_id)
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"}, callers={"dlr-first-caller"})
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
+    await handler(h).handle(channel, call_id)
+    assert ("EXEC", "Dial", "Local/2200@internal,20,g") in channel.commands
+    assert h.store.numbers[number_id].row.state != "allUserBusy"
+
+
+async def test_queue_with_no_member_able_to_take_a_call_is_busy() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/202"})
+    call_id, number_id = await answered(h, "2200")
+    h.availability.set_queue("2200", set(), served={"dlr-other"})  # in calls, paused, unavailable or on DND
+    channel = FakeChannel()
+    await handler(h).handle(channel, call_id)
+    assert not any(c[0] == "EXEC" for c in channel.commands)
     assert h.store.numbers[number_id].row.result == "FAIL_USER_BUSY"
 
 

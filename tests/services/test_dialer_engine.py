@@ -170,18 +170,59 @@ async def test_agent_busy_requeues_the_customer_without_charging_an_attempt() ->
     assert len(h.calls.originated) == 2
 
 
-async def test_queue_target_reserves_one_member_per_call() -> None:
+async def test_a_queue_target_is_a_capacity_not_a_member_per_call() -> None:
     h = Harness()
-    h.availability.free["2200"] = {"PJSIP/201", "PJSIP/202"}
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
     h.store.add_task(1, "2200", max_channels=5)
     for i in range(4):
         h.store.add_number(1, f"555100{i}")
     await h.step()
-    assert sorted(r.variables["DIALER_AGENT"] for r in h.calls.originated) == ["PJSIP/201", "PJSIP/202"]
+    assert [r.variables["DIALER_AGENT"] for r in h.calls.originated] == ["", ""]  # nobody is reserved
+    assert h.engine.reserved_agents() == frozenset()
+    await h.step()
+    assert len(h.calls.originated) == 2  # two members, two calls needing one: no third
     h.fail(h.calls.call_ids[0], CustomerOutcome.BUSY, 17, "User busy", "BUSY")
     await h.step()
     assert len(h.calls.originated) == 3
-    assert len(h.engine.reserved_agents()) == 2
+
+
+async def test_a_queue_call_a_member_took_no_longer_needs_one_and_other_callers_do() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    h.store.add_task(1, "2200", max_channels=5)
+    for i in range(5):
+        h.store.add_number(1, f"555200{i}")
+    await h.step()
+    first, second = h.calls.call_ids
+    # 201 took the first call; the second waits in the queue, where 202 is ringing for it.
+    h.availability.set_queue("2200", {"PJSIP/202"}, callers={second}, served={first})
+    await h.step()
+    assert len(h.calls.originated) == 2
+    # 202 took the second: both busy, nothing to dial.
+    h.availability.set_queue("2200", set(), served={first, second})
+    await h.step()
+    assert len(h.calls.originated) == 2
+    # The first call is over and 201 free again, but an inbound caller (not ours) waits in the queue for it.
+    h.end(first)
+    h.availability.set_queue("2200", {"PJSIP/201"}, callers={"1795804688.9"}, served={second})
+    await h.step()
+    assert len(h.calls.originated) == 2
+    h.availability.set_queue("2200", {"PJSIP/201"}, served={second})
+    await h.step()
+    assert len(h.calls.originated) == 3
+
+
+async def test_a_queue_and_an_extension_sharing_an_agent_never_over_dial_it() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201"})
+    h.store.add_task(1, "2200", max_channels=5)
+    h.store.add_task(2, "201", max_channels=5)
+    for task_id in (1, 2):
+        for i in range(2):
+            h.store.add_number(task_id, f"55{task_id}{i}")
+    await h.step()
+    await h.step()
+    assert len(h.calls.originated) == 1  # one person, reachable two ways: one call
 
 
 async def test_two_tasks_on_one_extension_never_over_dial_it() -> None:

@@ -1,13 +1,20 @@
 """Which calls to start now, and when to look again: the dialer's pure decision.
 
 Input is a snapshot (open tasks with their due numbers, calls in progress, free agents per inner number, agents
-already reserved, numbers already in a call); output is the calls to start, each with the agent it reserves, and the
-next deadline (the earliest future due time) so the engine sleeps until then or until an event, never on a timer.
+already reserved, the demand already on each queue, numbers already in a call); output is the calls to start, each
+with the agent it reserves, and the next deadline (the earliest future due time) so the engine sleeps until then or
+until an event, never on a timer.
+
+An extension is one agent, reserved by the call (``DialStart.agent``). A queue is a capacity: its free agents are
+the members that can take a call, and its demand (callers already waiting or ringing members, our calls on their
+way there) uses them up first; a new queue call needs one more member left over, but reserves no one (whom it
+reaches is the queue strategy's choice), so ``DialStart.agent`` is None for it.
 
 Invariants (tested with Hypothesis):
 * a task never has more than ``max_channels`` calls (in progress + started);
-* an agent is never reserved twice (tasks that share a target never over-dial it; a queue reserves one free member
-  per call), and a task that needs an agent starts nothing without one;
+* an agent is never reserved twice (tasks that share a target never over-dial it), a queue never gets more calls
+  than its free members minus its demand and the agents reserved directly, and a task that needs an agent starts
+  nothing without one;
 * paused (2) and closed (1) tasks start nothing;
 * a number is never started twice, nor while it is already in a call, nor before it is due.
 
@@ -19,7 +26,7 @@ agent frees up one call at a time; within a task the lowest number id goes first
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 
@@ -52,16 +59,19 @@ class DialSnapshot:
     now: float
     tasks: Sequence[TaskSlice]
     free_agents: Mapping[str, frozenset[str]]  # inner_num -> agents the PBX says can take a call now
-    reserved: frozenset[str]  # agents held by calls in progress
+    reserved: frozenset[str]  # agents held by calls in progress (to extensions)
     numbers_in_call: frozenset[int]
     next_due_at: float | None = None  # earliest due time > now among numbers not in ``tasks[*].numbers``
+    # Queue inner numbers -> calls already needing one of its members (waiting or ringing in it, or ours not yet
+    # there). An inner number listed here is a queue; free_agents then holds the members that can take a call.
+    queue_demand: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class DialStart:
     task_id: int
     number_id: int
-    agent: str | None
+    agent: str | None  # the extension's agent it reserves; None for polls and queue calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,17 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
     """Decide the calls to start at ``snapshot.now``; see the module docstring for the guarantees."""
     now = snapshot.now
     reserved = set(snapshot.reserved)
+    # Agents an extension task wants: a queue uses its other members first, so that both can be served.
+    wanted = frozenset().union(
+        *(snapshot.free_agents.get(t.inner_num, frozenset()) for t in snapshot.tasks if _direct(t, snapshot))
+    )
+    for inner_num in sorted(snapshot.queue_demand):
+        free = snapshot.free_agents.get(inner_num, frozenset())
+        for _ in range(snapshot.queue_demand[inner_num]):
+            member = _pick_agent(free, reserved, wanted)
+            if member is None:
+                break
+            reserved.add(member)
     taken = set(snapshot.numbers_in_call)
     queues = {t.task_id: _eligible(t, now, taken) for t in snapshot.tasks if t.state == TaskState.OPEN}
     capacity = {t.task_id: max(0, t.max_channels - t.in_progress) for t in snapshot.tasks}
@@ -90,10 +111,12 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
                 continue
             agent: str | None = None
             if task.needs_agent:
-                agent = _pick_agent(snapshot.free_agents.get(task.inner_num, frozenset()), reserved)
+                agent = _pick_agent(snapshot.free_agents.get(task.inner_num, frozenset()), reserved, wanted)
                 if agent is None:
                     continue
                 reserved.add(agent)
+                if task.inner_num in snapshot.queue_demand:
+                    agent = None  # one member of the queue is spoken for in this round, but nobody is reserved
             number_id = pending.pop(0)
             taken.add(number_id)
             capacity[task.task_id] -= 1
@@ -112,9 +135,13 @@ def _eligible(task: TaskSlice, now: float, taken: set[int]) -> list[int]:
     return ids
 
 
-def _pick_agent(free: frozenset[str], reserved: set[str]) -> str | None:
-    # Sorted so that the choice is reproducible (tests, logs); Asterisk's queue strategy still picks who rings.
-    available = sorted(free - reserved)
+def _direct(task: TaskSlice, snapshot: DialSnapshot) -> bool:
+    return task.needs_agent and task.state == TaskState.OPEN and task.inner_num not in snapshot.queue_demand
+
+
+def _pick_agent(free: frozenset[str], reserved: set[str], wanted: frozenset[str] = frozenset()) -> str | None:
+    # Sorted so that the choice is reproducible (tests, logs); agents an extension task wants go last.
+    available = sorted(free - reserved, key=lambda agent: (agent in wanted, agent))
     return available[0] if available else None
 
 

@@ -5,8 +5,9 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
 
 1. ask the engine for the call's context (unknown call: hang up, nothing is reported);
 2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId;
-3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since);
-   if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
+3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since;
+   a queue must still have a member able to take a call, judged from the queue's own state, not one reserved
+   member); if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
 4. Dial with option ``g`` so an employee hangup returns to us and can be told from a customer hangup: an extension
    whose reserved agent is its own device is dialed directly (``PJSIP/201``, unless configured otherwise); anything
    else, queues included, through the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue
@@ -92,6 +93,12 @@ class ConnectCallHandler:
     def _target_free(self, context: ConnectContext) -> bool:
         if not self._availability.is_connected():
             return True  # unknown: let the Dial find out rather than drop a customer who answered
+        queue = self._availability.queue_load(context.inner_num)
+        if queue is not None:
+            # A queue is busy only when none of its members can take a call (all in calls, paused, unavailable,
+            # on DND). Members ringing for another caller of the queue do not make it busy: the customer waits
+            # in the queue for them, as every caller of a queue does.
+            return bool(queue.able)
         free = self._availability.free_agents(context.inner_num)
         if _is_own_device(context):
             return context.agent in free

@@ -42,6 +42,7 @@ from autodialer.services.call_progress import ConnectContext, PollContext
 from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
+from autodialer.services.queue_demand import dial_targets
 from autodialer.services.timing import Sleeper
 
 log = logging.getLogger(__name__)
@@ -223,13 +224,15 @@ class DialerEngine:
         tasks = await self._open_tasks(now)
         self._due.clear()
         slices = [await self._slice(task, now) for task in tasks]
+        free_agents, queue_demand = dial_targets(tasks, self._availability, self._ledger.all())
         snapshot = DialSnapshot(
             now=now,
             tasks=slices,
-            free_agents={t.inner_num: self._availability.free_agents(t.inner_num) for t in tasks if not t.is_poll},
+            free_agents=free_agents,
             reserved=self._ledger.reserved_agents(),
             numbers_in_call=self._ledger.numbers_in_call(),
             next_due_at=await self._store.next_due_at(now),
+            queue_demand=queue_demand,
         )
         plan = plan_dials(snapshot)
         by_id = {t.task_id: t for t in tasks}

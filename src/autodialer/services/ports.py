@@ -19,6 +19,25 @@ class Clock(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class QueueLoad:
+    """A queue as its own events describe it: who could take a call, and who is already waiting for one.
+
+    A queue is a capacity, not a set of agents to reserve: whom a caller reaches is the queue strategy's choice,
+    and a ringall queue rings every member for the caller at its head, so no member can be set aside per call.
+    """
+
+    # Agents (primary devices, as free_agents names them) that can take a call: not in a call, not paused, not
+    # unavailable, not on DND. A member ringing for a caller of this very queue counts: that ringing is the
+    # queue serving demand already counted in ``callers``, and it ends with the member free again or connected.
+    able: frozenset[str]
+    # Callers waiting or ringing members in the queue now, by Linkedid (for our calls: our call id); a caller
+    # only listed by QueueStatus (after a reconnect) is named by its Uniqueid.
+    callers: frozenset[str]
+    # Linkedids of callers the queue connected to a member (AgentConnect) whose call is not over yet.
+    served: frozenset[str]
+
+
 class AvailabilityView(Protocol):
     """Who can take a call right now, kept current from PBX events by the adapter."""
 
@@ -29,6 +48,10 @@ class AvailabilityView(Protocol):
         are not in use, not ringing, not paused and reachable. Unknown numbers and busy targets yield an empty set.
         The engine reserves one of them per call so that tasks sharing a target never over-dial it.
         """
+        ...
+
+    def queue_load(self, inner_num: str) -> QueueLoad | None:
+        """The queue that ``inner_num`` (its number or name) reaches; None when it is not a queue."""
         ...
 
     def is_connected(self) -> bool:

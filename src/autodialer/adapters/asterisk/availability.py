@@ -15,6 +15,7 @@ from collections.abc import Callable
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.availability_state import DND_FAMILY, AvailabilityState
 from autodialer.protocols.ami import Action, Event, ListResult
+from autodialer.services.ports import QueueLoad
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ class AvailabilityTracker:
         if not self._connected:
             return frozenset()
         return self._state.free_agents(inner_num)
+
+    def queue_load(self, inner_num: str) -> QueueLoad | None:
+        return self._state.queue_load(inner_num)
 
     def is_connected(self) -> bool:
         return self._connected

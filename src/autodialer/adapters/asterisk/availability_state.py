@@ -11,12 +11,16 @@ tests/fixtures/asterisk/README.md §6) converge to the same state in any order:
 * extensions on do-not-disturb (MikoPBX AstDB family ``UserBuddyStatus``: DBGetTree and ``UserEvent:
   DB_UserBuddyStatus``; like MikoPBX's WorkerAMI, a stored value other than ``"0"`` means "not available");
 * queue → members with their queue status and pause flag (QueueStatus, QueueMember*);
-* dialled queue number → app_queue name (ShowDialPlan lines running ``Queue()``; MikoPBX names queues by an id).
+* dialled queue number → app_queue name (ShowDialPlan lines running ``Queue()``; MikoPBX names queues by an id);
+* the callers in each queue, the members rung for them and the callers connected (queue_callers.py).
 
 Free means every known fact agrees; a fact never reported does not block (the re-sync asks for all of them). Agents
 are named by their primary device (the first device of the hint, e.g. ``PJSIP/201``), whether reached directly or
 as a queue member (MikoPBX members are ``Local/201@internal/n`` with state interface ``hint:201@internal-hints``),
 so one person is one reservation.
+
+A queue is also a capacity (``queue_load``): the members that can take a call, judged from the queue's own member
+status, and the callers already waiting for one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from autodialer.adapters.asterisk.queue_callers import QueueCallers
 from autodialer.protocols.ami import Event, ListResult
+from autodialer.services.ports import QueueLoad
 
 # ExtensionStatus Status is a bit mask: 1 InUse, 2 Busy, 4 Unavailable, 8 Ringing, 16 OnHold; 0 Idle.
 # -1 (AST_EXTENSION_DEACTIVATED: hint removed) and -2 (AST_EXTENSION_REMOVED: extension removed) forget it.
@@ -56,6 +62,7 @@ _REACHABLE = frozenset({"reachable", "registered", "lagged"})
 # 8 on hold. app_queue (is_member_available, member_status_available) rings an unpaused member in 1 or 0: a device
 # whose state is unknown is called, not skipped.
 QUEUE_MEMBER_NOT_IN_USE = 1
+QUEUE_MEMBER_RINGING = 6
 _QUEUE_MEMBER_CALLABLE = frozenset({0, QUEUE_MEMBER_NOT_IN_USE})
 
 DND_FAMILY = "UserBuddyStatus"
@@ -100,6 +107,7 @@ class AvailabilityState:
         # its queues by an id, not by the number people dial.
         self._queue_of_exten: dict[str, str] = {}
         self._exten_of_device: dict[str, str] = {}  # primary hint device -> its extension (DND of queue members)
+        self._queue_callers = QueueCallers()
 
     # ---- queries
 
@@ -109,14 +117,26 @@ class AvailabilityState:
         An agent is named by its primary device (the first device of its extension's hint, ``PJSIP/201``) so that the
         same person reached through a queue and directly is one reservation.
         """
-        members = self._queues.get(inner_num)
-        if members is None and inner_num in self._queue_of_exten:
-            members = self._queues.get(self._queue_of_exten[inner_num])
-        if members is not None:
-            return frozenset(self._member_key(m) for m in members.values() if self._member_free(m))
+        queue = self._queue_name(inner_num)
+        if queue is not None:
+            return frozenset(self._member_key(m) for m in self._queues[queue].values() if self._member_free(m))
         if not self._extension_free(inner_num):
             return frozenset()
         return frozenset({self._hints[inner_num][0]})
+
+    def queue_load(self, inner_num: str) -> QueueLoad | None:
+        """The queue ``inner_num`` names or dials, as a capacity (services.ports.QueueLoad); None if no queue."""
+        queue = self._queue_name(inner_num)
+        if queue is None:
+            return None
+        able = frozenset(self._member_key(m) for m in self._queues[queue].values() if self._member_able(queue, m))
+        return QueueLoad(able, self._queue_callers.callers(queue), self._queue_callers.served())
+
+    def _queue_name(self, inner_num: str) -> str | None:
+        if inner_num in self._queues:
+            return inner_num
+        queue = self._queue_of_exten.get(inner_num)
+        return queue if queue is not None and queue in self._queues else None
 
     def extension_status(self, exten: str) -> int | None:
         """The last ExtensionStatus bit mask of ``exten``; None if unknown."""
@@ -135,6 +155,7 @@ class AvailabilityState:
             sorted(self._dnd),
             sorted((q, sorted(m.items())) for q, m in self._queues.items()),
             sorted(self._queue_of_exten.items()),
+            self._queue_callers.snapshot(),
         )
 
     def _device_absent(self, device: str) -> bool:
@@ -161,6 +182,24 @@ class AvailabilityState:
             return self._hints[exten][0]
         return member.state_interface
 
+    def _member_able(self, queue: str, member: QueueMember) -> bool:
+        """The member can take a call of this queue: free, or ringing for one of the queue's own callers (its
+        device and extension then say "ringing", but that ringing is the queue serving a caller it counts)."""
+        if member.paused:
+            return False
+        if member.status == QUEUE_MEMBER_RINGING and self._queue_callers.rung_by_caller(queue, member.interface):
+            return self._member_reachable(member)
+        return self._member_free(member)
+
+    def _member_reachable(self, member: QueueMember) -> bool:
+        """Not unavailable and not on DND, whatever its call state."""
+        exten = self._hint_exten(member.state_interface)
+        if exten is not None and exten in self._hints:
+            devices = self._hints[exten]
+            return exten not in self._dnd and not all(self._device_absent(d) for d in devices)
+        device = member.state_interface
+        return not self._device_absent(device) and self._exten_of_device.get(device) not in self._dnd
+
     def _member_free(self, member: QueueMember) -> bool:
         if member.status not in _QUEUE_MEMBER_CALLABLE or member.paused:
             return False
@@ -178,14 +217,16 @@ class AvailabilityState:
     def apply(self, item: Event | ListResult) -> bool:
         """Fold one event (or every item of a list result) into the state; True if anything changed."""
         if isinstance(item, Event):
-            handler = _HANDLERS.get(item.name.lower())
-            return handler(self, item) if handler is not None else False
+            return self._apply_one(item)
         changed = False
         for event in item.items:
-            handler = _HANDLERS.get(event.name.lower())
-            if handler is not None:
-                changed = handler(self, event) or changed
+            changed = self._apply_one(event) or changed
         return changed
+
+    def _apply_one(self, event: Event) -> bool:
+        handler = _HANDLERS.get(event.name.lower())
+        changed = handler(self, event) if handler is not None else False
+        return self._queue_callers.apply(event) or changed
 
     def _on_extension_status(self, event: Event) -> bool:
         exten = event.get("Exten")
