@@ -17,7 +17,7 @@ from tests.api.conftest import Api
 
 async def test_list_limit_and_offset_zero_mean_no_limit_and_blank_state_no_filter(api: Api) -> None:
     for n in range(3):
-        await api.post("/task", {"name": f"t{n}", "state": n % 2})
+        await api.post("/task", {"innerNum": "201", "name": f"t{n}", "state": n % 2})
     for query in ("?limit=0", "?offset=0", "?limit=0&offset=0", "?state=%20", "?state=&limit=0"):
         status, payload = await api.get("/task" + query)
         assert status == 200, (query, payload)
@@ -58,13 +58,14 @@ async def test_null_fields_on_a_repost_keep_the_stored_values(api: Api) -> None:
 
 async def test_null_fields_on_a_new_task_are_as_if_absent(api: Api) -> None:
     body = {"crmId": None, "id": None, "name": "a", "maxCountChannels": None, "innerNumType": None, "numbers": None}
+    body["innerNum"] = "201"
     status, payload = await api.post("/task", body)
     assert status == 200, payload
     assert payload["data"] == {
         "id": "1000000001",
         "crmId": "1000000001",
         "name": "a",
-        "innerNum": None,
+        "innerNum": "201",
         "innerNumType": "exten",
         "maxCountChannels": None,
         "state": 0,
@@ -74,7 +75,7 @@ async def test_null_fields_on_a_new_task_are_as_if_absent(api: Api) -> None:
 
 
 async def test_put_with_nulls_changes_nothing_it_nulls(api: Api) -> None:
-    await api.post("/task", {"crmId": "p", "name": "keep", "state": 1})
+    await api.post("/task", {"innerNum": "201", "crmId": "p", "name": "keep", "state": 1})
     status, payload = await api.call("PUT", "/task/1000000001", {"name": None, "state": 2})
     assert status == 200
     assert (payload["data"]["name"], payload["data"]["state"]) == ("keep", 2)
@@ -82,9 +83,9 @@ async def test_put_with_nulls_changes_nothing_it_nulls(api: Api) -> None:
 
 
 async def test_an_open_task_is_echoed_with_state_zero_as_a_number(api: Api) -> None:
-    _, payload = await api.post("/task", {"crmId": "s", "state": "0"})
+    _, payload = await api.post("/task", {"innerNum": "201", "crmId": "s", "state": "0"})
     assert payload["data"]["state"] == 0  # "0" is empty(): forced to Tasks::STATE_OPEN (int 0)
-    _, payload = await api.post("/task", {"crmId": "s", "name": "no state sent"})
+    _, payload = await api.post("/task", {"innerNum": "201", "crmId": "s", "name": "no state sent"})
     assert payload["data"]["state"] == 0  # the stored "0" is empty() as well
     _, payload = await api.call("PUT", "/task/1000000001", {"name": "again"})
     assert payload["data"]["state"] == 0

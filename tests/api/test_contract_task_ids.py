@@ -9,21 +9,23 @@ from tests.api.conftest import Api
 
 
 async def test_a_body_id_of_another_task_is_refused_naming_id(api: Api) -> None:
-    await api.post("/task", {"crmId": "first", "numbers": ["100"]})
-    status, payload = await api.post("/task", {"crmId": "second", "id": 1000000001, "numbers": ["200"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "first", "numbers": ["100"]})
+    status, payload = await api.post(
+        "/task", {"innerNum": "201", "crmId": "second", "id": 1000000001, "numbers": ["200"]}
+    )
     assert status == 409
     errors = payload["messages"]["error"]
     assert len(errors) == 1 and errors[0].startswith("id: ") and "retry" not in errors[0], errors
     assert await api.rows("SELECT crm_id FROM tasks") == [("first",)]
     assert await api.rows("SELECT phone FROM task_numbers") == [("100",)]
     # The same id with its own crmId (or without one) is the ordinary merge.
-    status, payload = await api.post("/task", {"crmId": "first", "id": 1000000001, "name": "merged"})
+    status, payload = await api.post("/task", {"innerNum": "201", "crmId": "first", "id": 1000000001, "name": "merged"})
     assert (status, payload["data"]["id"], payload["data"]["name"]) == (200, 1000000001, "merged")
 
 
 async def test_a_body_id_of_a_deleted_task_with_a_new_crm_id_is_refused_naming_id(api: Api) -> None:
-    await api.post("/task", {"crmId": "gone"})
+    await api.post("/task", {"innerNum": "201", "crmId": "gone"})
     await api.call("DELETE", "/task/1000000001")
-    status, payload = await api.post("/task", {"crmId": "fresh", "id": 1000000001})
+    status, payload = await api.post("/task", {"innerNum": "201", "crmId": "fresh", "id": 1000000001})
     assert status == 409
     assert payload["messages"]["error"] == ["id: task 1000000001 was deleted; post without id to create a new task"]

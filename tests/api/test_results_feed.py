@@ -56,7 +56,7 @@ def as_stored(seen: dict[tuple[str, str], Any]) -> dict[tuple[str, str], tuple[s
 
 
 async def test_results_golden_row(api: Api) -> None:
-    await api.post("/task", {"crmId": "g", "numbers": ["79522233446"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "g", "numbers": ["79522233446"]})
     await api.execute(
         "UPDATE task_numbers SET linked_id='mikopbx-1724323615.3', call_file='dialer-1000000001-79522233446-10.call',"
         " result='SUCCESS_POLLING', state='EVENT_POLLING_END', verbose_call_id='[C-00000003]',"
@@ -144,8 +144,10 @@ async def test_more_changes_in_one_second_than_a_page_reach_every_client(
 ) -> None:
     api = await make_api(results_page_limit=limit)
     api.clock.t = T0 + 0.6
-    await api.post("/task", {"crmId": "big", "numbers": [str(1000 + n) for n in range(4 * limit + 3)]})
-    await api.post("/task", {"crmId": "other", "numbers": ["2000", "2001"]})
+    await api.post(
+        "/task", {"innerNum": "201", "crmId": "big", "numbers": [str(1000 + n) for n in range(4 * limit + 3)]}
+    )
+    await api.post("/task", {"innerNum": "201", "crmId": "other", "numbers": ["2000", "2001"]})
     keep = CLIENTS[client]
     seen = await drain(api, "/results", "0", keep)
     assert as_stored(seen) == await stored(api)
@@ -165,7 +167,7 @@ async def test_more_changes_in_one_second_than_a_page_reach_every_client(
 async def test_exact_clients_do_not_loop_even_on_rows_packed_into_one_second(make_api: ApiFactory) -> None:
     """Rows 1 µs apart (as a clock without spacing would give them): exact clients still get through."""
     api = await make_api(results_page_limit=5)
-    await api.post("/task", {"crmId": "t", "numbers": [str(1000 + n) for n in range(17)]})
+    await api.post("/task", {"innerNum": "201", "crmId": "t", "numbers": [str(1000 + n) for n in range(17)]})
     await api.execute("UPDATE task_numbers SET change_time_us = 1724235073000000 + id, state = 'x' || id")
     seen = await drain(api, "/results", "1724235073", CLIENTS["exact"])
     assert as_stored(seen) == await stored(api)
@@ -173,7 +175,7 @@ async def test_exact_clients_do_not_loop_even_on_rows_packed_into_one_second(mak
 
 async def test_page_limit_applies(make_api: ApiFactory) -> None:
     api = await make_api(results_page_limit=7)
-    await api.post("/task", {"crmId": "t", "numbers": [str(1000 + n) for n in range(20)]})
+    await api.post("/task", {"innerNum": "201", "crmId": "t", "numbers": [str(1000 + n) for n in range(20)]})
     _, payload = await api.get("/results/0")
     times = [Decimal(r["changeTime"]) for r in payload["data"]["results"]]
     assert len(times) == 7 and times == sorted(times)

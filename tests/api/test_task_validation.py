@@ -47,7 +47,7 @@ BAD = [
     ("state", "open", "state: must be an integer in 0..2"),
     ("state", 1.5, "state: must be an integer in 0..2"),
     ("innerNum", "201@internal", "innerNum: must be an extension"),
-    ("innerNum", "", "innerNum: must be an extension"),
+    ("innerNum", "", "innerNum: is required"),
     ("innerNumType", "queue", "innerNumType: must be one of 'exten', 'polling'"),
     ("maxCountChannels", 0, "maxCountChannels: must be an integer in 1..100"),
     ("maxCountChannels", 101, "maxCountChannels: must be an integer in 1..100"),
@@ -123,10 +123,12 @@ async def test_control_characters_are_refused_in_every_string_field(api: Api, fi
 
 
 async def test_a_bad_number_deep_in_a_long_list_rolls_back_the_whole_post(api: Api) -> None:
-    await api.post("/task", {"crmId": "big", "numbers": ["100"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "big", "numbers": ["100"]})
     numbers = [str(10_000 + n) for n in range(12_000)]
     numbers[11_500] = "12;DROP"
-    status, payload = await api.post("/task", {"crmId": "big", "name": "changed", "numbers": numbers})
+    status, payload = await api.post(
+        "/task", {"innerNum": "201", "crmId": "big", "name": "changed", "numbers": numbers}
+    )
     assert status == 400
     assert payload["messages"]["error"] == [
         "numbers[11500]: may contain only digits, '+', spaces, dashes, dots and brackets"
@@ -139,7 +141,9 @@ async def test_polling_task_must_name_an_existing_poll(api: Api) -> None:
     status, payload = await api.post("/task", {"innerNumType": "polling", "innerNum": "5", "numbers": ["100"]})
     assert status == 400 and payload["messages"]["error"][0].startswith("innerNum: must name an existing poll")
     await api.post("/task", {"crmId": "e", "innerNum": "201"})
-    status, _ = await api.post("/task", {"crmId": "e", "innerNumType": "polling"})  # 201 is no poll either
+    status, _ = await api.post(
+        "/task", {"innerNum": "201", "crmId": "e", "innerNumType": "polling"}
+    )  # 201 is no poll either
     assert status == 400
     assert await api.rows("SELECT inner_num_type FROM tasks") == [("exten",)]
 
@@ -155,13 +159,13 @@ async def test_malformed_bodies_are_refused(api: Api, body: bytes) -> None:
 
 
 async def test_sql_in_ids_and_crm_ids_is_inert(api: Api) -> None:
-    await api.post("/task", {"crmId": "keep", "numbers": ["100"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "keep", "numbers": ["100"]})
     for path in ["/task/1000000001%20OR%201=1", "/task/0%20OR%20id%3E0", "/task/1000000001;DELETE%20FROM%20tasks"]:
         status, payload = await api.call("DELETE", path)
         assert status == 400 and payload["result"] is False
         assert (await api.get(path))[0] == 400
     crm = "x' OR '1'='1"
-    _, payload = await api.post("/task", {"crmId": crm, "numbers": ["200"]})
+    _, payload = await api.post("/task", {"innerNum": "201", "crmId": crm, "numbers": ["200"]})
     assert payload["data"]["id"] == "1000000002"
     status, payload = await api.call("PUT", "/task/1", {"crmId": "' OR 1=1 --", "state": 1})
     assert payload["data"] == {"error": "TaskNotFound"}

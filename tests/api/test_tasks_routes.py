@@ -91,13 +91,13 @@ async def test_seed_example_polling_task_without_crm_id(api: Api) -> None:
 
 
 async def test_post_without_optional_fields_answers_null_like_phalcon(api: Api) -> None:
-    status, payload = await api.post("/task", {"name": "bare", "numbers": ["100"]})
+    status, payload = await api.post("/task", {"innerNum": "201", "name": "bare", "numbers": ["100"]})
     assert status == 200
     data = {
         "id": "1000000001",
         "crmId": "1000000001",
         "name": "bare",
-        "innerNum": None,
+        "innerNum": "201",
         "innerNumType": "exten",
         "maxCountChannels": None,
         "state": 0,
@@ -107,17 +107,17 @@ async def test_post_without_optional_fields_answers_null_like_phalcon(api: Api) 
 
 
 async def test_crm_id_sent_as_a_number_is_echoed_as_a_number_and_stored_as_text(api: Api) -> None:
-    _, payload = await api.post("/task", {"crmId": 77, "name": "n"})
+    _, payload = await api.post("/task", {"innerNum": "201", "crmId": 77, "name": "n"})
     assert payload["data"]["crmId"] == 77
-    _, again = await api.post("/task", {"crmId": "77", "name": "renamed"})
+    _, again = await api.post("/task", {"innerNum": "201", "crmId": "77", "name": "renamed"})
     assert again["data"]["id"] == payload["data"]["id"]
     assert await api.rows("SELECT crm_id, name FROM tasks") == [("77", "renamed")]
 
 
 async def test_ids_count_from_1000000001_and_body_id_forces_the_key(api: Api) -> None:
-    first = (await api.post("/task", {"name": "a"}))[1]["data"]
-    forced = (await api.post("/task", {"id": "1000000050", "name": "b"}))[1]["data"]
-    after = (await api.post("/task", {"name": "c"}))[1]["data"]
+    first = (await api.post("/task", {"innerNum": "201", "name": "a"}))[1]["data"]
+    forced = (await api.post("/task", {"innerNum": "201", "id": "1000000050", "name": "b"}))[1]["data"]
+    after = (await api.post("/task", {"innerNum": "201", "name": "c"}))[1]["data"]
     assert (first["id"], forced["id"], forced["crmId"]) == ("1000000001", "1000000050", "1000000050")
     assert int(after["id"]) > 1000000050
 
@@ -198,7 +198,11 @@ async def test_get_task_golden_with_results_and_results_poling(api: Api) -> None
 
 async def test_unknown_and_malformed_task_ids(api: Api) -> None:
     status, payload = await api.get("/task/1000000999")
-    assert (status, without_pid(payload)) == (200, envelope([], result=False))
+    not_found = {
+        **envelope([], result=False),
+        "messages": {"error": ["id: no task 1000000999 (never created, or deleted)"]},
+    }
+    assert (status, ordered(without_pid(payload))) == (200, ordered(not_found))
     status, payload = await api.get("/task/abc")
     assert status == 400 and payload["result"] is False
     assert payload["messages"] == {"error": ["id: must be an integer in 1..9007199254740991"]}
@@ -225,27 +229,27 @@ async def test_put_changes_state_and_echoes_only_sent_fields_in_their_types(api:
 async def test_put_unknown_task_is_task_not_found_and_crm_id_in_body_wins(api: Api) -> None:
     status, payload = await api.call("PUT", "/task/1000000005", {"state": 2})
     assert (status, payload["result"], payload["data"]) == (200, False, {"error": "TaskNotFound"})
-    await api.post("/task", {"crmId": "C-1", "name": "x"})
+    await api.post("/task", {"innerNum": "201", "crmId": "C-1", "name": "x"})
     status, payload = await api.call("PUT", "/task/999", {"crmId": "C-1", "state": 2})
     assert payload["result"] is True and payload["data"]["id"] == "1000000001" and payload["data"]["state"] == 2
 
 
 async def test_put_ignores_numbers(api: Api) -> None:
-    await api.post("/task", {"crmId": "a", "numbers": ["100", "200"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "a", "numbers": ["100", "200"]})
     await api.call("PUT", "/task/1000000001", {"numbers": ["300"], "name": "n"})
     assert await api.rows("SELECT phone FROM task_numbers ORDER BY id") == [("100",), ("200",)]
 
 
 async def test_list_tasks_filters_and_keyset_offset(api: Api) -> None:
     for n in range(5):
-        await api.post("/task", {"name": f"t{n}", "state": n % 2})
+        await api.post("/task", {"innerNum": "201", "name": f"t{n}", "state": n % 2})
     _, payload = await api.get("/task")
     assert [t["id"] for t in payload["data"]["results"]] == [str(1000000001 + n) for n in range(5)]
     assert payload["data"]["results"][0] == {
         "id": "1000000001",
         "crmId": "1000000001",
         "name": "t0",
-        "innerNum": "",
+        "innerNum": "201",
         "innerNumType": "exten",
         "maxCountChannels": "1",
         "state": "0",
@@ -260,7 +264,7 @@ async def test_list_tasks_filters_and_keyset_offset(api: Api) -> None:
 
 
 async def test_delete_task_soft_deletes_and_keeps_live_rows_until_their_call_ends(api: Api) -> None:
-    await api.post("/task", {"crmId": "D", "numbers": ["100", "200"]})
+    await api.post("/task", {"innerNum": "201", "crmId": "D", "numbers": ["100", "200"]})
     await api.execute("UPDATE task_numbers SET active_attempt_id='call-1' WHERE phone='200'")
     wakeups = len(api.wakeups)
     assert (await api.call("DELETE", "/task/1000000001"))[1]["result"] is True
@@ -269,30 +273,30 @@ async def test_delete_task_soft_deletes_and_keeps_live_rows_until_their_call_end
     assert await api.rows("SELECT phone, pending_delete FROM task_numbers") == [("200", True)]
     assert (await api.get("/task"))[1]["data"]["results"] == []
     # The crmId is free again: a new task, not the deleted one.
-    _, payload = await api.post("/task", {"crmId": "D", "numbers": ["100"]})
+    _, payload = await api.post("/task", {"innerNum": "201", "crmId": "D", "numbers": ["100"]})
     assert payload["data"]["id"] == "1000000002"
     # Unknown ids: true, as the original.
     assert (await api.call("DELETE", "/task/1000000777"))[1]["result"] is True
 
 
 async def test_post_with_the_id_of_a_deleted_task_is_a_conflict(api: Api) -> None:
-    await api.post("/task", {"name": "x"})
+    await api.post("/task", {"innerNum": "201", "name": "x"})
     await api.call("DELETE", "/task/1000000001")
-    status, payload = await api.post("/task", {"id": 1000000001, "name": "again"})
+    status, payload = await api.post("/task", {"innerNum": "201", "id": 1000000001, "name": "again"})
     assert status == 409 and payload["messages"]["error"][0].startswith("id:")
 
 
 async def test_body_is_json_whatever_the_content_type(api: Api) -> None:
     for index, content_type in enumerate([None, "application/x-www-form-urlencoded", "text/plain", "application/json"]):
         headers = {} if content_type is None else {"Content-Type": content_type}
-        body = json.dumps({"crmId": f"ct{index}", "numbers": ["100"]})
+        body = json.dumps({"crmId": f"ct{index}", "innerNum": "201", "numbers": ["100"]})
         response = await api.client.post(V1 + "/task", content=body, headers=headers)
         assert response.json()["result"] is True, content_type
     assert len(await api.rows("SELECT id FROM tasks")) == 4
 
 
 async def test_delete_and_task_not_found_golden_envelopes(api: Api) -> None:
-    await api.post("/task", {"name": "x"})
+    await api.post("/task", {"innerNum": "201", "name": "x"})
     status, payload = await api.call("DELETE", "/task/1000000001")
     assert (status, ordered(without_pid(payload))) == (200, ordered(envelope([])))
     status, payload = await api.call("PUT", "/task/1000000001", {"state": 1})

@@ -8,6 +8,7 @@ The simulator runs at time_scale 0.05 (a 1 s prompt takes 50 ms); DTMF times are
 from __future__ import annotations
 
 import io
+import json
 import re
 import wave
 from pathlib import Path
@@ -267,10 +268,17 @@ async def test_http_delivery_hands_asterisk_urls_that_serve_the_wav(tmp_path: Pa
     assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
 
 
-async def test_a_question_whose_file_is_not_ours_ends_the_call_instead_of_skipping_it(tmp_path: Path) -> None:
-    body = survey({"questionId": "q1", "questionFile": "/etc/passwd", "press": [press("1", value="yes")]})
+async def test_a_question_whose_file_is_gone_ends_the_call_instead_of_skipping_it(tmp_path: Path) -> None:
     async with poll_stack(tmp_path) as ps:
-        task = await run_poll(ps, body, "5552015", dtmf=((1.0, "1"),))
+        refused = await ps.stack.http.post("/polling", content=json.dumps(survey({"questionFile": "/etc/passwd"})))
+        assert refused.status_code == 400, refused.text  # never ours: refused at POST (test_poll_files)
+        upload = await ps.stack.http.post("/audio", files={"file": ("gone.wav", wav_bytes(1.0), "audio/wav")})
+        file = upload.json()["data"]["filename"]
+        body = survey({"questionId": "q1", "questionFile": file, "press": [press("1", value="yes")]})
+        poll_id = await ps.post_poll(body)
+        assert (await ps.stack.http.delete("/audio/gone.wav")).json()["result"] is True  # deleted after the POST
+        ps.stack.sim.control.set_customer("5552015", dtmf=((1.0, "1"),))
+        task = await ps.stack.wait_final(await ps.poll_task(poll_id, ["5552015"]))
     assert ps.prompts() == []
     assert answers(task) == []
     assert outcome(task) == ("FAIL_POLLING", "endCall")

@@ -4,10 +4,10 @@ Delivery (settings.prompt_delivery): ``files`` hands Asterisk an absolute path w
 same host or sharing the data directory by a mount at the same path; ``http`` hands it a URL under
 settings.prompt_http_base_url, which Asterisk fetches through res_http_media_cache (served by api/routes/prompts.py).
 
-A file prompt is accepted only when it is one of ours: a path inside the audio store (what POST /audio returned,
-with any extension) or the name an upload was stored under (``1.mp3``). Anything else is PromptUnavailable, so a
-poll can never make Asterisk read an arbitrary file. A question whose file is not one of ours but that also has a
-text speaks the text instead (MikoPBX: "if that file exists it is used; otherwise questionText is synthesized").
+A file prompt is accepted only when it is one of ours (audio.prompt_files: a path inside the audio store or the name
+of an upload). Anything else is PromptUnavailable, so a poll can never make Asterisk read an arbitrary file. A
+question whose file is not one of ours but that also has a text speaks the text instead (MikoPBX: "if that file
+exists it is used; otherwise questionText is synthesized").
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Literal, Protocol
 
+from autodialer.adapters.audio.prompt_files import AudioNames, StoredPromptFiles
 from autodialer.domain import poll_flow
 from autodialer.services.poll_call import PromptUnavailable
 
@@ -26,23 +27,18 @@ class _SpeechRenderer(Protocol):
     async def render(self, text: str, lang: str | None, params: None = None) -> Path: ...
 
 
-class _AudioNames(Protocol):
-    async def audio_by_name(self, name: str) -> object | None: ...
-
-
 class PollPromptRenderer:
     def __init__(
         self,
         speech: _SpeechRenderer,
-        audio_records: _AudioNames,
+        audio_records: AudioNames,
         audio_dir: Path,
         tts_dir: Path,
         delivery: Literal["files", "http"] = "files",
         http_base_url: str = "",
     ) -> None:
         self._speech = speech
-        self._records = audio_records
-        self._audio_dir = audio_dir.resolve()
+        self._files = StoredPromptFiles(audio_dir, audio_records)
         self._tts_dir = tts_dir.resolve()
         self._delivery = delivery
         self._http_base = http_base_url.rstrip("/")
@@ -65,18 +61,10 @@ class PollPromptRenderer:
         raise PromptUnavailable("the prompt has neither text nor file")
 
     async def _stored_file(self, file: str) -> Path:
-        candidate = Path(file)
-        if candidate.is_absolute():
-            wav = candidate.with_suffix(".wav").resolve()
-            if wav.parent == self._audio_dir and wav.is_file():
-                return wav
-        record = await self._records.audio_by_name(file)
-        stored_name = getattr(record, "stored_name", None)
-        if isinstance(stored_name, str):
-            wav = (self._audio_dir / f"{stored_name}.wav").resolve()
-            if wav.parent == self._audio_dir and wav.is_file():
-                return wav
-        raise PromptUnavailable(f"{file[:120]!r} is not an uploaded audio file")
+        wav = await self._files.locate(file)
+        if wav is None:
+            raise PromptUnavailable(f"{file[:120]!r} is not an uploaded audio file")
+        return wav
 
     def _deliver(self, wav: Path) -> str:
         if self._delivery == "http":

@@ -41,3 +41,8 @@ def envelope_response(result: bool, data: Any = None, messages: Any = None, stat
 def error_response(errors: list[str], status_code: int = 400, data: Any = None) -> Response:
     """A refusal: ``result:false`` and ``messages: {"error": [...]}``, each message naming the field and the rule."""
     return envelope_response(False, data, {"error": errors}, status_code=status_code)
+
+
+def not_found(kind: str, wanted: object) -> Response:
+    """An unknown id: HTTP 200 and ``data: []`` as the original, with a message saying what was not found."""
+    return envelope_response(False, None, {"error": [f"id: no {kind} {wanted} (never created, or deleted)"]})

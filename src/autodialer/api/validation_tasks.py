@@ -103,7 +103,9 @@ def _scalar_columns(errors: FieldErrors, body: dict[str, Any], task: TaskBody, c
     if "innerNumType" in body:
         kind = one_of(errors, "innerNumType", body["innerNumType"], ("exten", "polling"))
         task.columns["inner_num_type"] = kind
-    if "innerNum" in body:
+    if body.get("innerNum") == "":
+        task.columns["inner_num"] = ""  # refused by the repository: a task needs a target (the rule names it)
+    elif "innerNum" in body:
         kind = task.columns.get("inner_num_type")
         pattern, rule = (POLL_ID, "must be a poll id") if kind == "polling" else (EXTENSION, "must be an extension")
         inner = text(errors, "innerNum", body["innerNum"], max_len=32, allow_int=True, pattern=pattern, rule=rule)

@@ -237,12 +237,15 @@ def _ask(poll: PollDefinition, index: int, params: Mapping[str, str]) -> Ask:
 
 
 def _playback_prompt(press: Press, lang: str, params: Mapping[str, str]) -> Prompt:
-    # 1C never sends valueOptions; a value that looks like a path is a file, anything else is text to speak.
-    options = press.value_options or ("file" if _looks_like_file(press.value) else "text")
-    if options == "file":
+    if plays_file(press.value, press.value_options):
         return Prompt(lang=lang, file=press.value)
     return Prompt(lang=lang, text=substitute(press.value, params))
 
 
-def _looks_like_file(value: str) -> bool:
+def plays_file(value: str, value_options: str | None) -> bool:
+    """Whether a playback action's ``value`` is a file to play (else a text to speak).
+
+    ``valueOptions`` decides when given; 1C never sends it, so then a value that looks like a path is a file."""
+    if value_options:
+        return value_options == "file"
     return value.startswith("/") or value.lower().endswith((".wav", ".mp3", ".gsm", ".ulaw", ".alaw", ".sln"))

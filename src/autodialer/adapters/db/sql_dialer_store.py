@@ -301,7 +301,7 @@ class SqlDialerStore:
                     tasks.c.deleted.is_(False),
                     ~exists().where(task_numbers.c.task_id == task_id, task_numbers.c.result == ""),
                 )
-                .values(state=1, updated_at=now)
+                .values(state=1, closed_by_dialer=True, updated_at=now)
             )
 
     async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:

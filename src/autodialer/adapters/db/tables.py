@@ -56,6 +56,8 @@ tasks = Table(
     Column("inner_num_type", String(16), nullable=False, server_default="exten"),
     Column("max_count_channels", Integer, nullable=False, server_default="1"),
     Column("state", SmallInteger, nullable=False, server_default="0"),  # 0 open, 1 closed, 2 paused
+    # State 1 set by the dialer because every number was final (MikoPBX's auto-close), not by the CRM (0004).
+    Column("closed_by_dialer", Boolean, nullable=False, server_default="0"),
     Column("dial_prefix", String(32), nullable=False, server_default=""),
     # Our extensions (old clients omit them): per-task retry overrides, JSON object or NULL for the settings' policy.
     Column("retry_policy", JSON, nullable=True),

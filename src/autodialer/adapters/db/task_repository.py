@@ -7,6 +7,10 @@ Every public method is one transaction. Writes follow ConnectorDB's rules, minus
   (``active_attempt_id`` set), which is only marked ``pending_delete`` and removed when its call ends; a posted
   number that exists keeps state/result/closeTime and gets new params, timeCallAllow and changeTime; a body without
   ``numbers`` leaves the numbers alone;
+- a task needs a target (``innerNum``): a new task without one is refused, and no write may empty it;
+- a task the dialer closed because every number was final (``closed_by_dialer``) reopens when a POST that does not
+  send ``state`` leaves it with numbers to dial (new ones; a re-posted final number stays final, as in MikoPBX); a
+  task the CRM closed or paused keeps its state;
 - a deleted task is soft-deleted: it vanishes from the API, its crm_id is released (renamed to a value no client can
   send, as clients cannot send control characters), its numbers go as above.
 
@@ -22,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, insert, select, text, update
+from sqlalchemy import ColumnElement, String, and_, cast, exists, func, insert, select, text, update
 from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -202,9 +206,12 @@ class SqlTaskRepository:
                     row = await self._create(connection, task_id, crm_id, columns, now)
                 except IntegrityError as e:
                     raise _CreateRace from e
+            _check_target(row, columns, created=existing is None)
             await _check_poll(connection, row)
             if numbers is not None:
                 await self._write_numbers(connection, row["id"], numbers, number_count, now, existing is not None)
+                if _reopens(row, columns):
+                    row = await _reopen_if_open_numbers(connection, row, now)
             return SavedTask(row=row, created=existing is None)
 
     async def change_task(
@@ -216,6 +223,7 @@ class SqlTaskRepository:
             if existing is None or existing["deleted"]:
                 return None
             row = await self._update(connection, existing["id"], columns, now)
+            _check_target(row, columns, created=False)
             await _check_poll(connection, row)
             return row
 
@@ -279,7 +287,10 @@ class SqlTaskRepository:
     async def _update(
         self, connection: AsyncConnection, task_id: int, columns: Mapping[str, Any], now: float
     ) -> RowMapping:
-        await connection.execute(update(tasks).where(tasks.c.id == task_id).values(**columns, updated_at=now))
+        values = dict(columns)
+        if "state" in values:  # the CRM decides the state from now on, whatever the dialer did before
+            values["closed_by_dialer"] = False
+        await connection.execute(update(tasks).where(tasks.c.id == task_id).values(**values, updated_at=now))
         return (await connection.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one()
 
     async def _create(
@@ -356,6 +367,36 @@ async def _check_id_free(connection: AsyncConnection, task_id: int, crm_id: str)
     raise TaskConflict(
         "id", f"task {task_id} exists with another crmId than {crm_id!r}; send its crmId, or no id for a new task"
     )
+
+
+def _check_target(row: RowMapping, columns: Mapping[str, Any], *, created: bool) -> None:
+    """A task needs a target: without one it could never connect an answered call. A re-POST or PUT may leave
+    innerNum out (the stored one stays) but not empty it; rows stored before this rule are left alone."""
+    if (created or "inner_num" in columns) and not row["inner_num"]:
+        if row["inner_num_type"] == "polling":
+            raise TaskConflict("innerNum", "is required: the id of the poll to run (data.id of POST /polling)")
+        raise TaskConflict("innerNum", "is required: the extension or queue that answered calls are connected to")
+
+
+def _reopens(row: RowMapping, columns: Mapping[str, Any]) -> bool:
+    """A task the dialer closed (every number final) reopens when a POST without ``state`` brings numbers to dial.
+
+    A task the CRM closed or paused (state sent by PUT or POST) keeps its state: that was the CRM's decision."""
+    return "state" not in columns and row["state"] == 1 and bool(row["closed_by_dialer"])
+
+
+async def _reopen_if_open_numbers(connection: AsyncConnection, row: RowMapping, now: float) -> RowMapping:
+    open_number = exists().where(
+        task_numbers.c.task_id == row["id"], task_numbers.c.result == "", task_numbers.c.pending_delete.is_(False)
+    )
+    reopened = await connection.execute(
+        update(tasks)
+        .where(tasks.c.id == row["id"], open_number)
+        .values(state=0, closed_by_dialer=False, updated_at=now)
+    )
+    if not reopened.rowcount:
+        return row
+    return (await connection.execute(select(tasks).where(tasks.c.id == row["id"]))).mappings().one()
 
 
 async def _check_poll(connection: AsyncConnection, row: RowMapping) -> None:

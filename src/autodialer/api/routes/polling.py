@@ -12,11 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from autodialer.adapters.audio.prompt_files import StoredPromptFiles
+from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.api.context import AppContext, get_context
-from autodialer.api.envelope import envelope_response
+from autodialer.api.envelope import envelope_response, not_found
 from autodialer.api.validation import parse_json_object, read_body
-from autodialer.api.validation_polls import parse_poll_body
+from autodialer.api.validation_polls import parse_poll_body, refuse_unplayable_files
 
 router = APIRouter()
 ContextDep = Annotated[AppContext, Depends(get_context)]
@@ -26,6 +28,8 @@ MAX_POLL_ID = 2**53 - 1
 @router.post("/polling")
 async def post_polling(request: Request, context: ContextDep) -> Response:
     poll = parse_poll_body(parse_json_object(await read_body(request)))
+    files = StoredPromptFiles(context.settings.audio_dir, SqlAudioRepository(context.db))
+    await refuse_unplayable_files(poll, files)
     saved = await SqlPollRepository(context.db).save_poll(
         crm_id=poll.crm_id, name=poll.name, questions=poll.questions, now=context.now(), timing=poll.timing
     )
@@ -46,10 +50,10 @@ async def list_polling(context: ContextDep) -> Response:
 async def get_polling(poll_id: str, context: ContextDep) -> Response:
     # An unknown or malformed id is simply not found (the original's worker crashed and answered after 20 s).
     if not (poll_id.isascii() and poll_id.isdigit() and 0 < int(poll_id) <= MAX_POLL_ID):
-        return envelope_response(False)
+        return not_found("poll", repr(poll_id[:40]))
     details = await SqlPollRepository(context.db).get_poll(int(poll_id))
     if details is None:
-        return envelope_response(False)
+        return not_found("poll", poll_id)
     questions = [
         {
             "id": str(question.id),

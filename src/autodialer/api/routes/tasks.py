@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 
 from autodialer.adapters.db.task_repository import TASK_WIRE_COLUMNS, SqlTaskRepository, TaskConflict
 from autodialer.api.context import AppContext, get_context
-from autodialer.api.envelope import envelope_response
+from autodialer.api.envelope import envelope_response, not_found
 from autodialer.api.errors import Refusal
 from autodialer.api.fast_json import RowsJson
 from autodialer.api.validation import FieldErrors, integer, parse_json_object, read_body
@@ -114,9 +114,10 @@ async def delete_task(task_id: str, context: ContextDep) -> Response:
 
 @router.get("/task/{task_id}")
 async def get_task(task_id: str, context: ContextDep) -> Response:
-    details = await _repository(context).get_task(path_id(task_id))
+    wanted = path_id(task_id)
+    details = await _repository(context).get_task(wanted)
     if details is None:
-        return envelope_response(False)
+        return not_found("task", wanted)
     data: dict[str, Any] = task_row(details.task)
     data["results"] = RowsJson(NUMBER_KEYS, details.numbers)
     data["resultsPoling"] = RowsJson(ANSWER_KEYS, details.answers)  # sic: MikoPBX's spelling
