@@ -19,13 +19,15 @@ EOF inside a message is an ``AMIProtocolError`` (a truncated message must not be
 from __future__ import annotations
 
 import enum
+from collections import deque
 
 from autodialer.protocols.ami.correlation import ListFolder
 from autodialer.protocols.ami.errors import AMIProtocolError
 from autodialer.protocols.ami.framing import (
     DEFAULT_MAX_MESSAGE_SIZE,
+    FollowsMessage,
+    Frame,
     FrameReader,
-    RawMessage,
     encode_banner,
     encode_fields,
 )
@@ -38,6 +40,7 @@ from autodialer.protocols.ami.messages import (
     ListResult,
     NeedData,
     Response,
+    parsed_event,
 )
 
 Item = Banner | Action | Response | Event | ListResult | ConnectionClosed
@@ -55,6 +58,8 @@ class AMIConnection:
         self.role = role
         self._reader = FrameReader(expect_banner=role is Role.CLIENT, max_message_size=max_message_size)
         self._folder = ListFolder()
+        # Items parsed but not yet handed out by next_event.
+        self._items: deque[Banner | Action | Response | Event] = deque()
         self._eof = False
         self._error: AMIProtocolError | None = None
         self._banner_sent = False
@@ -75,12 +80,14 @@ class AMIConnection:
         """The next item in arrival order, ``NEED_DATA``, or ``ConnectionClosed`` once EOF has been reached."""
         if self._error is not None:
             raise self._error
+        items = self._items
         try:
             while True:
-                frame = self._reader.next_frame()
-                if frame is None:
-                    break
-                item = self._classify(frame)
+                if not items:
+                    items.extend(self._parsed())
+                    if not items:
+                        break
+                item = items.popleft()
                 if isinstance(item, (Response, Event)):
                     folded = self._folder.feed(item)
                     if folded is None:
@@ -90,6 +97,42 @@ class AMIConnection:
         except AMIProtocolError as e:
             self._error = e
             raise
+        return self._at_end()
+
+    def events(self) -> list[Item]:
+        """Everything parseable so far, in arrival order; ends with ``ConnectionClosed`` after EOF."""
+        if self._error is not None:
+            raise self._error
+        out: list[Item] = []
+        folder = self._folder
+        try:
+            while True:
+                if self._items:
+                    batch: list[Banner | Action | Response | Event] = list(self._items)
+                    self._items.clear()
+                else:
+                    batch = self._parsed()
+                    if not batch:
+                        break
+                if not len(folder):
+                    out += batch
+                    continue
+                for item in batch:
+                    if isinstance(item, (Response, Event)):
+                        folded = folder.feed(item)
+                        if folded is not None:
+                            out.append(folded)
+                    else:
+                        out.append(item)
+        except AMIProtocolError as e:
+            self._error = e
+            raise
+        end = self._at_end()
+        if end is not NEED_DATA:
+            out.append(end)
+        return out
+
+    def _at_end(self) -> ConnectionClosed | NeedData:
         if not self._eof:
             return NEED_DATA
         if self._reader.buffered:
@@ -97,34 +140,33 @@ class AMIConnection:
             raise self._error
         return ConnectionClosed()
 
-    def events(self) -> list[Item]:
-        """Everything parseable so far, in arrival order; ends with ``ConnectionClosed`` after EOF."""
-        out: list[Item] = []
-        while True:
-            item = self.next_event()
-            if item is NEED_DATA:
-                return out
-            out.append(item)
-            if isinstance(item, ConnectionClosed):
-                return out
+    def _parsed(self) -> list[Banner | Action | Response | Event]:
+        """The frames complete so far, classified (not folded: folding happens as items are handed out)."""
+        frames = self._reader.frames()
+        if self.role is Role.SERVER:
+            return [self._classify(f) for f in frames]
+        # Asterisk writes the kind first ("Event: …", "Response: …"); anything else takes the general path.
+        classify = self._classify
+        return [parsed_event(f) if type(f) is tuple and f[0][0] == "Event" else classify(f) for f in frames]
 
-    def _classify(self, frame: Banner | RawMessage) -> Item:
+    def _classify(self, frame: Frame) -> Banner | Action | Response | Event:
         if isinstance(frame, Banner):
             return frame
+        fields, output = (frame.fields, frame.output) if isinstance(frame, FollowsMessage) else (frame, ())
         if self.role is Role.SERVER:
-            return Action(frame.fields)
+            return Action(fields)
         # Asterisk writes the kind first; the fallback matters for OriginateResponse, which also has "Response:".
-        first = frame.fields[0][0].lower()
+        first = fields[0][0].lower()
         if first == "event":
-            return Event(frame.fields)
+            return Event(fields)
         if first == "response":
-            return Response(frame.fields, frame.output or ())
-        keys = {k.lower() for k, _ in frame.fields}
+            return Response(fields, output)
+        keys = {k.lower() for k, _ in fields}
         if "event" in keys:
-            return Event(frame.fields)
+            return Event(fields)
         if "response" in keys:
-            return Response(frame.fields, frame.output or ())
-        raise AMIProtocolError(f"message is neither a Response nor an Event: {frame.fields[0]!r}")
+            return Response(fields, output)
+        raise AMIProtocolError(f"message is neither a Response nor an Event: {fields[0]!r}")
 
     # ----- list folding (client role)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """Base of Action, Response and Event: the fields in wire order, repeated keys kept."""
 
@@ -55,7 +55,7 @@ def _build_fields(
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action(Message):
     """A request from the client. ``name`` is the ``Action:`` value ("" if the header is missing)."""
 
@@ -69,7 +69,7 @@ class Action(Message):
         return cls(_build_fields(("Action", name), fields, action_id))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Response(Message):
     """The server's answer to one Action.
 
@@ -104,7 +104,7 @@ class Response(Message):
         return cls(_build_fields(("Response", status), fields, action_id), tuple(output))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event(Message):
     """An event from the server; ``name`` is the ``Event:`` value. List items carry their action's ActionID."""
 
@@ -116,6 +116,18 @@ class Event(Message):
     def build(cls, name: str, fields: Iterable[tuple[str, str]] = (), *, action_id: str | None = None) -> Event:
         """``Event: name``, then ``ActionID`` when given, then ``fields`` in order."""
         return cls(_build_fields(("Event", name), fields, action_id))
+
+
+_new_object = object.__new__
+_set_fields = Message.__dict__["fields"].__set__  # the slot, set as the frozen dataclass's __init__ sets it
+
+
+def parsed_event(fields: tuple[tuple[str, str], ...]) -> Event:
+    """``Event(fields)`` for the parser's hot path (one per message): the same object, without the generated
+    ``__init__`` call, which costs as much as the rest of classifying a message."""
+    event = _new_object(Event)
+    _set_fields(event, fields)
+    return event
 
 
 DEFAULT_PRODUCT = "Asterisk Call Manager"
