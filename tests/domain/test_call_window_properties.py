@@ -45,6 +45,12 @@ CHANGES = [
 ]
 
 instants = st.one_of(
+    # a hair either side of a whole minute, where every edge lies
+    st.builds(
+        lambda minute, hair: minute * 60.0 + hair,
+        st.integers(29_000_000, 31_000_000),
+        st.sampled_from([0.0, 1e-6, -1e-6, 2.4e-7, -2.4e-7, 0.5, -0.5]),
+    ),
     st.floats(
         min_value=datetime(2025, 1, 1, tzinfo=UTC).timestamp(), max_value=datetime(2029, 12, 31, tzinfo=UTC).timestamp()
     ),
@@ -129,3 +135,17 @@ def test_the_oracle_sees_dates_in_the_zone() -> None:
     schedule = CallSchedule(WeeklyHours.every_day(0, 1440), ExcludedDates(((date(2027, 1, 1), date(2027, 1, 1)),)))
     t = datetime(2026, 12, 31, 22, tzinfo=UTC).timestamp()
     assert zone_allows(schedule, "Europe/London", t) and not zone_allows(schedule, "Asia/Novosibirsk", t)
+
+
+def test_a_fraction_of_a_microsecond_before_the_end_is_inside_for_both_readings() -> None:
+    # 2027-12-31 20:59:59.9999998 in São Paulo: fromtimestamp rounds it to 21:00:00, the interval arithmetic does not;
+    # the two once disagreed (found by the any-number property in tests/adapters).
+    schedule = CallSchedule(WeeklyHours.every_day(9 * 60, 21 * 60))
+    now = 1830297599.9999998
+    assert is_allowed(schedule, ("America/Sao_Paulo",), now)
+    assert zone_allows(schedule, "America/Sao_Paulo", now)
+    assert not zone_allows(schedule, "America/Sao_Paulo", 1830297600.0)
+    start = CallSchedule(schedule.hours, starts_at=1830261600.25)  # a quarter second past 13:00 in Moscow
+    assert not is_allowed(start, ("Europe/Moscow",), 1830261600.2) and is_allowed(
+        start, ("Europe/Moscow",), 1830261600.25
+    )

@@ -19,6 +19,7 @@ computed per 7-day UTC chunk and cached, so the engine pays for one chunk per (s
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -93,12 +94,19 @@ def allowed_intervals(schedule: CallSchedule, zones: tuple[str, ...], start: flo
 
 def zone_allows(schedule: CallSchedule, zone: str, now: float) -> bool:
     """The plain reading of the definition for one zone (campaign dates aside): the explanation uses it to name the
-    zones that hold a number back, the tests use it as the oracle."""
-    local = datetime.fromtimestamp(now, zone_info(zone))
+    zones that hold a number back, the tests use it as the oracle.
+
+    The clock is read at the whole second (offsets and their changes are whole seconds, so the date and offset are
+    those of ``now``) and ``now`` is compared with the span edges in UTC: ``fromtimestamp`` rounds to microseconds,
+    and 20:59:59.9999998 must not read as 21:00."""
+    tz = zone_info(zone)
+    local = datetime.fromtimestamp(math.floor(now), tz)
     if local.date() in schedule.excluded:
         return False
-    minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
-    return any(a <= minute < b for a, b in schedule.hours.spans_on(local.weekday()))
+    utcoffset = local.utcoffset()
+    assert utcoffset is not None  # a ZoneInfo always has one
+    midnight = (local.date().toordinal() - _EPOCH_DATE.toordinal()) * 86400 - int(utcoffset.total_seconds())
+    return any(midnight + a * 60 <= now < midnight + b * 60 for a, b in schedule.hours.spans_on(local.weekday()))
 
 
 def _intervals_from(schedule: CallSchedule, zones: tuple[str, ...], start: float, end: float) -> Iterator[Interval]:
@@ -114,18 +122,18 @@ def _intervals_from(schedule: CallSchedule, zones: tuple[str, ...], start: float
 def _chunk_intervals(schedule: CallSchedule, zones: tuple[str, ...], chunk: int) -> list[Interval]:
     if not zones:
         raise ValueError("at least one candidate zone is needed")
+    # Whole seconds throughout (chunk bounds, offsets, span edges), so every edge is exact; the campaign's own
+    # start and end, which may have fractions, are applied last.
     lo, hi = float(chunk * CHUNK_S), float((chunk + 1) * CHUNK_S)
-    if schedule.starts_at is not None:
-        lo = max(lo, schedule.starts_at)
-    if schedule.ends_at is not None:
-        hi = min(hi, schedule.ends_at)
-    if lo >= hi:
-        return []
-    result = [(lo, hi)]
+    campaign = (
+        schedule.starts_at if schedule.starts_at is not None else lo,
+        schedule.ends_at if schedule.ends_at is not None else hi,
+    )
+    result = [(max(lo, campaign[0]), min(hi, campaign[1]))] if max(lo, campaign[0]) < min(hi, campaign[1]) else []
     for zone in sorted(set(zones)):
-        result = _intersect(result, _zone_intervals(schedule, zone_info(zone), lo, hi))
         if not result:
             break
+        result = _intersect(result, _zone_intervals(schedule, zone_info(zone), lo, hi))
     return result
 
 
