@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -192,6 +193,15 @@ async def build_service(settings: Settings) -> Service:
     return Service(settings, db, create_app(context), dialer)
 
 
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own SIGINT/SIGTERM capture: the command stops the whole service (process_signals), and
+    uvicorn re-raising a captured signal after its own shutdown would cancel the dialer's cleanup half way."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Migrate, start the dialer, then serve the REST API until cancelled."""
     service = await build_service(settings)
@@ -203,7 +213,7 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
         lifespan="off",
         access_log=False,
     )
-    server = uvicorn.Server(config)
+    server = _HttpServer(config)
     serve: asyncio.Task[None] | None = None
     try:
         if service.dialer is not None:

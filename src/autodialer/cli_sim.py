@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
 from autodialer.dialplan import snippet
+from autodialer.process_signals import until_stopped
 
 if TYPE_CHECKING:
     from autodialer.simulator import Scenario, SimulatorConfig
@@ -58,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"autodialer sim: error: {e}", file=sys.stderr)
         return 2
     config = config_from_args(args, default_dialplan=product_dialplan())
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args, config, scenario))
+    asyncio.run(until_stopped(_serve(args, config, scenario)))
     return 0
 
 

@@ -16,7 +16,7 @@ import pydantic_settings
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from autodialer import settings_check
+from autodialer import log_config, settings_check
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     ami_username: str = "dialer"
     ami_secret: str = "dialerpass"  # noqa: S105 - the lab default, refused in production
     ami_ping_interval_s: float = Field(default=5.0, gt=0)
-    ami_trace: bool = False
+    ami_trace: bool = False  # log every AMI message (secrets redacted) on autodialer.ami.wire, without needing -v
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = Field(default=4573, ge=0, le=65535)
     outgoing_context: str = "dialer-out"
@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     )
     watchdog_interval_s: float = Field(default=30.0, gt=0)
     max_call_s: float = Field(default=4 * 3600.0, gt=0)
+
+    # --- logging (log_config.py): per-logger levels over the defaults, e.g.
+    # "autodialer.services.dialer_engine=DEBUG,sqlalchemy.engine=INFO"; AMI_TRACE above has its own switch.
+    log_levels: str = ""
+
+    @field_validator("log_levels")
+    @classmethod
+    def _known_levels(cls, value: str) -> str:
+        log_config.parse_levels(value)
+        return value
 
     @field_validator("pbx_timezone")
     @classmethod

@@ -46,7 +46,7 @@ def started(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
         try:
             yield process
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)  # as systemd stops it
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -120,8 +120,10 @@ def test_serve_dials_any_number_and_runs_a_poll_against_autodialer_sim(tmp_path:
                 for body in (connect, polling)
             ]
             connected, polled = (final_task(http, task_id) for task_id in ids)
+    assert (sim.returncode, serve.returncode) == (0, 0), "SIGTERM stops both cleanly"
     logs = (tmp_path / "sim.log").read_text() + (tmp_path / "serve.log").read_text()
     assert "Traceback" not in logs, logs
+    assert "connected -> closed" in logs  # the service logged off AMI on SIGTERM instead of dying mid-session
     results = {row["phone"]: row["result"] for row in connected["results"]}
     # 79522233446 hangs up 6 s into the call (the scenario); the default customer after 10 s: both talked to 201.
     assert results == {"79522233446": "SUCCESS_CLIENT_H", "74951234567": "SUCCESS_CLIENT_H"}, connected

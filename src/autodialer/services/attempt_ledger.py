@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from autodialer.domain import call_results
 from autodialer.domain.call_events import CustomerOutcome
+from autodialer.domain.dial_waits import clock_text
 from autodialer.domain.mikopbx_results import ANSWER, ResultRow, RowEvent, apply_event
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
 from autodialer.services.dialer_store import Attempt, DialerStore, DialTask
@@ -156,7 +157,7 @@ class AttemptLedger:
             result = row.result
             row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
             attempt = replace(attempt, settled=True, outcome=result)
-            log.info("call %s: %s%s", attempt.call_id, result, "" if row.is_closed else ", retry later")
+            log.info("%s", outcome_line(attempt, row, result))
         return attempt, row
 
     async def _row(self, attempt: Attempt) -> ResultRow | None:
@@ -204,3 +205,16 @@ class AttemptLedger:
         except InvalidRetryPolicy as e:
             log.warning("task %s: stored retry policy ignored: %s", task_id, e)
             return base
+
+
+def outcome_line(attempt: Attempt, row: ResultRow, result: str) -> str:
+    """The INFO line for a settled attempt: task, call, number, result, why (dial status, cause) and what next."""
+    parts = (
+        row.out_dial_state and f"customer {row.out_dial_state}",
+        row.in_dial_state and f"agent {row.in_dial_state}",
+        row.cause and f"cause {row.cause!r}",
+    )
+    why = ", ".join(part for part in parts if part)
+    details = f" ({why})" if why else ""
+    later = "" if row.is_closed else f"; dialled again from {clock_text(row.next_attempt_at)}"
+    return f"task {attempt.task_id}: call {attempt.call_id} to {attempt.phone}: {result}{details}{later}"

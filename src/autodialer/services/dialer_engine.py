@@ -39,6 +39,7 @@ from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowE
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
+from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
@@ -90,6 +91,7 @@ class DialerEngine:
         self._settings = settings or EngineSettings()
         self._call_ids = call_ids
         self._ledger = AttemptLedger(store, events, self._settings.retry_policy, on_finished=self.wake)
+        self._decisions = DecisionLog()  # why a task is not dialling, at INFO when it changes
         self._pending: deque[CallEvent] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -235,6 +237,7 @@ class DialerEngine:
             queue_demand=queue_demand,
         )
         plan = plan_dials(snapshot)
+        self._decisions.note(snapshot, plan)
         by_id = {t.task_id: t for t in tasks}
         # Every attempt of the round is stored (one transaction) before any of its Originates goes out.
         prepared = [await self._prepare(by_id[start.task_id], start, now) for start in plan.starts]

@@ -5,7 +5,8 @@ resolves in FIFO order, so a ``HANGUP`` line that arrives between a command and 
 ``hung_up``. When the connection goes away (EOF, reset, protocol error, or our own close) every waiting
 command fails with AGIHangup and later commands fail at once; nothing waits forever on a dead socket.
 
-Wire trace: enable DEBUG on the ``autodialer.agi.wire`` logger to log every chunk in both directions.
+Wire trace: enable DEBUG on the ``autodialer.agi.wire`` logger to log every chunk in both directions
+(``AUTODIALER_LOG_LEVELS=autodialer.agi.wire=DEBUG``; ``-v`` alone leaves it off, see log_config).
 """
 
 from __future__ import annotations
