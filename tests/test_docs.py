@@ -52,3 +52,31 @@ def test_the_api_reference_names_every_route(tmp_path: Path) -> None:
         if not re.search(rf"\b{method}\b[^\n]*{re.escape(path)}[`?\s]", reference)
     ]
     assert not missing, f"docs/api-v1.md does not document: {missing}"
+
+
+def test_the_real_pbx_recipe_uses_the_ami_user_we_ship() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shipped = re.search(r"^\[(\w+)\]", (ROOT / "src/autodialer/dialplan/manager_autodialer.conf").read_text(), re.M)
+    assert shipped is not None
+    recipe = readme[readme.index("## Running against a real PBX") :]
+    assert f"AUTODIALER_AMI_USERNAME={shipped.group(1)}" in recipe
+    assert "AUTODIALER_AMI_USERNAME=dialer " not in recipe
+
+
+def test_dialplan_doc_warns_about_existing_contexts_of_the_names_we_ship() -> None:
+    doc = (ROOT / "docs" / "dialplan.md").read_text()
+    shipped = set(
+        re.findall(r"^\[([\w-]+)\]", (ROOT / "src/autodialer/dialplan/extensions_autodialer.conf").read_text(), re.M)
+    )
+    assert shipped == {"dialer-out", "dialer-connect"}
+    warning = doc[doc.index("Existing contexts with the same names win silently") :]
+    for context in shipped:
+        assert f"dialplan show {context}" in warning
+    for module in ("res_agi.so", "app_dial.so", "app_queue.so", "func_channel.so"):
+        assert f"`{module}`" in doc
+
+
+def test_production_mode_and_binding_are_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "AUTODIALER_ENVIRONMENT=production" in readme and "AUTODIALER_JWT_SECRET" in readme
+    assert "serve --host" in readme and "AUTODIALER_HTTP_HOST" in readme and "AUTODIALER_FASTAGI_HOST" in readme
