@@ -61,14 +61,7 @@ async def test_a_refused_login_is_an_error_naming_the_settings_and_not_ready(
 async def test_with_the_right_secret_the_instance_is_ready(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     code, body = await status_of("right-secret", tmp_path, caplog)
     assert code == 200 and body["ready"] is True
-    assert body["ami"] == {
-        "ok": True,
-        "address": f"127.0.0.1:{body['ami']['address'].rsplit(':', 1)[1]}",  # type: ignore[index]
-        "username": "autodialer",
-        "state": "connected",
-        "loggedIn": True,
-        "connects": 1,
-        "lastError": None,
-        "loginRefused": False,
-    }
+    ami = body["ami"]
+    assert isinstance(ami, dict)
+    assert (ami["loggedIn"], ami["state"], ami["lastError"], ami["loginRefused"]) == (True, "connected", None, False)
     assert body["fastagi"]["listening"] is True  # type: ignore[index]

@@ -24,7 +24,7 @@ def _positive(text: str) -> float:
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    value = int(text) if text.isdigit() else -1
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535 (0: any free port), got {text!r}")
     return value
