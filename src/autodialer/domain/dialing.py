@@ -21,6 +21,13 @@ Invariants (tested with Hypothesis):
 Tasks take turns (one start per task per round, the task that started a call least recently first), so tasks
 sharing an agent pool share it instead of the lowest id taking everything, also across successive plans when the
 agent frees up one call at a time; within a task the lowest number id goes first.
+
+How many calls a task places is its pacing policy's decision (``domain/pacing.py``). Progressive, the default, is
+asked at each turn whether the free agents left allow one more call, which then takes one of them as above. A
+policy that does not reserve agents (power, predictive) is asked once per plan for a number of calls, which then
+take turns like any other; its answered customers go to the queue, so its own ringing calls and waiting customers
+(``TaskSlice.ringing_since``/``waiting``) are its business and not ``queue_demand``'s. Such a policy may want to
+look again as time passes with no event (``review_at``): that joins the next deadline while it has numbers and lines.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import attrgetter
+from types import MappingProxyType
+
+from autodialer.domain.pacing import PROGRESSIVE, PacingInput, PacingPolicy
 
 
 class TaskState(IntEnum):
@@ -52,6 +63,18 @@ class TaskSlice:
     in_progress: int  # calls of this task not yet ended
     numbers: Sequence[DueNumber]  # open numbers, lowest id first; may include ones not due yet
     last_turn: int = 0  # the engine's sequence number of this task's latest start (0: never); lowest goes first
+    pacing: PacingPolicy = PROGRESSIVE
+    ringing_since: tuple[float, ...] = ()  # start times of this task's calls not yet answered (paced tasks)
+    waiting: int = 0  # this task's answered customers not yet with an agent (paced tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPool:
+    """What the PBX shows of an inner number's agents beyond who is free (what predictive pacing needs)."""
+
+    logged_in: int  # agents that can take calls: free, talking or in wrap-up (not paused, not logged out)
+    talking_since: tuple[float, ...] = ()
+    wrapping_since: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +88,10 @@ class DialSnapshot:
     # Queue inner numbers -> calls already needing one of its members (waiting or ringing in it, or ours not yet
     # there). An inner number listed here is a queue; free_agents then holds the members that can take a call.
     queue_demand: Mapping[str, int] = field(default_factory=dict)
+    agent_pools: Mapping[str, AgentPool] = field(default_factory=lambda: _NO_POOLS)  # inner_num -> its agents
+
+
+_NO_POOLS: Mapping[str, AgentPool] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +125,11 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
     taken = set(snapshot.numbers_in_call)
     queues = {t.task_id: _eligible(t, now, taken) for t in snapshot.tasks if t.state == TaskState.OPEN}
     capacity = {t.task_id: max(0, t.max_channels - t.in_progress) for t in snapshot.tasks}
+    budget = {  # calls a non-reserving policy wants now, asked once
+        t.task_id: t.pacing.calls_to_start(_pacing_input(snapshot, t, t.in_progress, reserved))
+        for t in snapshot.tasks
+        if t.needs_agent and not t.pacing.reserves_agents and queues.get(t.task_id)
+    }
     starts: list[DialStart] = []
     turns = sorted(snapshot.tasks, key=lambda t: (t.last_turn, t.task_id))
     progress = True
@@ -110,29 +142,63 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
             if not pending or capacity[task.task_id] <= 0:
                 continue
             agent: str | None = None
-            if task.needs_agent:
+            if task.needs_agent and task.pacing.reserves_agents:
+                in_use = task.max_channels - capacity[task.task_id]
+                if task.pacing.calls_to_start(_pacing_input(snapshot, task, in_use, reserved)) <= 0:
+                    continue
                 agent = _pick_agent(snapshot.free_agents.get(task.inner_num, frozenset()), reserved, wanted)
                 if agent is None:
                     continue
                 reserved.add(agent)
                 if task.inner_num in snapshot.queue_demand:
                     agent = None  # one member of the queue is spoken for in this round, but nobody is reserved
+            elif task.needs_agent:
+                if budget.get(task.task_id, 0) <= 0:
+                    continue
+                budget[task.task_id] -= 1
             number_id = pending.pop(0)
             taken.add(number_id)
             capacity[task.task_id] -= 1
             starts.append(DialStart(task.task_id, number_id, agent))
             progress = True
-    return DialPlan(tuple(starts), _next_deadline(snapshot))
+    deadline = _next_deadline(snapshot)
+    for task in snapshot.tasks:
+        if task.task_id in budget and queues.get(task.task_id) and capacity[task.task_id] > 0:
+            review = task.pacing.review_at(now)
+            if review is not None and review > now:
+                deadline = review if deadline is None else min(deadline, review)
+    return DialPlan(tuple(starts), deadline)
+
+
+def _pacing_input(snapshot: DialSnapshot, task: TaskSlice, in_use: int, reserved: set[str]) -> PacingInput:
+    free = snapshot.free_agents.get(task.inner_num, frozenset())
+    available = len(free - reserved) if reserved else len(free)
+    pool = snapshot.agent_pools.get(task.inner_num)
+    return PacingInput(
+        now=snapshot.now,
+        line_limit=task.max_channels,
+        lines_in_use=in_use,
+        ringing_since=task.ringing_since,
+        waiting=task.waiting,
+        logged_in=pool.logged_in if pool is not None else len(free),
+        free=available,
+        talking_since=pool.talking_since if pool is not None else (),
+        wrapping_since=pool.wrapping_since if pool is not None else (),
+    )
 
 
 def _eligible(task: TaskSlice, now: float, taken: set[int]) -> list[int]:
     seen: set[int] = set()
     ids: list[int] = []
-    for number in sorted(task.numbers, key=lambda n: n.number_id):
-        if number.due_at <= now and number.number_id not in taken and number.number_id not in seen:
-            seen.add(number.number_id)
-            ids.append(number.number_id)
+    for number in sorted(task.numbers, key=_number_id):
+        number_id = number.number_id
+        if number.due_at <= now and number_id not in taken and number_id not in seen:
+            seen.add(number_id)
+            ids.append(number_id)
     return ids
+
+
+_number_id = attrgetter("number_id")
 
 
 def _direct(task: TaskSlice, snapshot: DialSnapshot) -> bool:

@@ -1,0 +1,101 @@
+"""Pacing benchmark: talk-minutes per agent-hour and abandonment, predictive against progressive and the bound.
+
+Runs the scenario twice on the same seed (so both meet the same customers in the same order), once with
+``PredictivePacing`` (or ``--mode power``) and once with ``ProgressivePacing``, through the production planning
+path (``dialing.plan_dials``) on a virtual clock (``pacing_sim``), and prints both figures, the abandonment rate
+(abandoned / answered, the FTC/Ofcom measure) and the bound 60·talk/(talk+wrap) an agent who never waits would reach.
+
+    .venv/bin/python benchmarks/pacing.py --scenario benchmarks/scenarios/pacing/S-20.json [--agents N] [--json]
+
+With ``--json`` the last line is one JSON object: talk_min_per_agent_hour, abandon_rate,
+progressive_talk_min_per_agent_hour, bound_talk_min_per_agent_hour, and more (fraction of the bound, counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pacing_scenario import Scenario, ScenarioError, load
+from pacing_sim import Outcome, simulate
+
+from autodialer.domain.pacing import PacingPolicy, PowerPacing, PredictivePacing, ProgressivePacing
+
+
+def policy_for(mode: str, scenario: Scenario, lines_per_agent: float) -> PacingPolicy:
+    if mode == "power":
+        return PowerPacing(lines_per_agent)
+    if mode == "progressive":
+        return ProgressivePacing()
+    return PredictivePacing(scenario.max_abandon_rate, scenario.abandon_after_s)
+
+
+def report(scenario: Scenario, mode: str, paced: Outcome, progressive: Outcome, seconds: float) -> dict[str, object]:
+    bound = scenario.bound_talk_min_per_agent_hour
+    return {
+        "scenario": scenario.name,
+        "mode": mode,
+        "agents": scenario.agents,
+        "hours": scenario.hours,
+        "seed": scenario.seed,
+        "talk_min_per_agent_hour": round(paced.talk_min_per_agent_hour, 2),
+        "abandon_rate": round(paced.abandon_rate, 4),
+        "progressive_talk_min_per_agent_hour": round(progressive.talk_min_per_agent_hour, 2),
+        "bound_talk_min_per_agent_hour": round(bound, 2),
+        "fraction_of_bound": round(paced.talk_min_per_agent_hour / bound, 4),
+        "progressive_fraction_of_bound": round(progressive.talk_min_per_agent_hour / bound, 4),
+        "max_abandon_rate": scenario.max_abandon_rate,
+        "calls": paced.calls,
+        "answered": paced.answered,
+        "abandoned": paced.abandoned,
+        "max_lines_in_use": paced.max_lines,
+        "line_limit": scenario.lines,
+        "progressive_calls": progressive.calls,
+        "seconds": round(seconds, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", type=Path, required=True)
+    parser.add_argument("--agents", type=int, help="override the scenario's agent count")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--hours", type=float, help="override the scenario's length")
+    parser.add_argument("--mode", choices=["predictive", "power", "progressive"], default="predictive")
+    parser.add_argument("--lines-per-agent", type=float, default=1.5, help="power mode's lines per free agent")
+    parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
+    args = parser.parse_args()
+    try:
+        scenario = load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
+    except ScenarioError as e:
+        print(f"pacing: {e}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent))
+    progressive = simulate(scenario, ProgressivePacing())
+    result = report(scenario, args.mode, paced, progressive, time.perf_counter() - started)
+    print(
+        f"{scenario.name}: {scenario.agents} agents, {scenario.hours:g} h, seed {scenario.seed}, "
+        f"line limit {scenario.lines}\n"
+        f"  {args.mode:<12} {result['talk_min_per_agent_hour']:6.2f} talk-min/agent-hour "
+        f"({100 * paced.talk_min_per_agent_hour / scenario.bound_talk_min_per_agent_hour:5.1f}% of the bound), "
+        f"abandoned {paced.abandoned}/{paced.answered} = {100 * paced.abandon_rate:.2f}% "
+        f"(cap {100 * scenario.max_abandon_rate:g}%), {paced.calls} calls\n"
+        f"  {'progressive':<12} {result['progressive_talk_min_per_agent_hour']:6.2f} talk-min/agent-hour "
+        f"({100 * progressive.talk_min_per_agent_hour / scenario.bound_talk_min_per_agent_hour:5.1f}% of the bound), "
+        f"{progressive.calls} calls\n"
+        f"  {'bound':<12} {result['bound_talk_min_per_agent_hour']:6.2f} = 60·talk/(talk+wrap)\n"
+        f"  ({result['seconds']} s)"
+    )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
