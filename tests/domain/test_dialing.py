@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autodialer.domain.dialing import DialSnapshot, DueNumber, TaskSlice, TaskState, plan_dials
+from autodialer.domain.dialing import AgentPool, DialSnapshot, DueNumber, TaskSlice, TaskState, plan_dials
+from autodialer.domain.pacing import PacingFact, PacingInput, PredictivePacing
 
 
 def task(
@@ -192,3 +194,98 @@ def test_the_task_that_started_least_recently_goes_first() -> None:
     one = TaskSlice(1, TaskState.OPEN, "201", True, 1, 0, [DueNumber(1, 0.0)], last_turn=5)
     two = TaskSlice(2, TaskState.OPEN, "201", True, 1, 0, [DueNumber(2, 0.0)], last_turn=4)
     assert [s.task_id for s in plan_dials(snap(one, two)).starts] == [2]
+
+
+# ---- pacing: progressive is the rule above, unchanged; other policies decide a number of unreserved calls
+
+
+def plan_before_pacing(snapshot: DialSnapshot) -> list[tuple[int, int, str | None]]:
+    """plan_dials as it was before pacing policies existed (one call per free agent, reserving it): the reference."""
+    reserved = set(snapshot.reserved)
+    taken = set(snapshot.numbers_in_call)
+    queues: dict[int, list[int]] = {}
+    for t in snapshot.tasks:
+        if t.state == TaskState.OPEN:
+            ids: list[int] = []
+            for n in sorted(t.numbers, key=lambda n: n.number_id):
+                if n.due_at <= snapshot.now and n.number_id not in taken and n.number_id not in ids:
+                    ids.append(n.number_id)
+            queues[t.task_id] = ids
+    capacity = {t.task_id: max(0, t.max_channels - t.in_progress) for t in snapshot.tasks}
+    starts: list[tuple[int, int, str | None]] = []
+    progress = True
+    while progress:
+        progress = False
+        for t in sorted(snapshot.tasks, key=lambda t: (t.last_turn, t.task_id)):
+            pending = queues.get(t.task_id)
+            while pending and pending[0] in taken:
+                pending.pop(0)
+            if not pending or capacity[t.task_id] <= 0:
+                continue
+            agent = None
+            if t.needs_agent:
+                free = sorted(snapshot.free_agents.get(t.inner_num, frozenset()) - reserved)
+                if not free:
+                    continue
+                agent = free[0]
+                reserved.add(agent)
+            number_id = pending.pop(0)
+            taken.add(number_id)
+            capacity[t.task_id] -= 1
+            starts.append((t.task_id, number_id, agent))
+            progress = True
+    return starts
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots(), st.lists(st.integers(0, 9), min_size=5, max_size=5))
+def test_progressive_pacing_is_the_rule_from_before_pacing(snapshot: DialSnapshot, turns: list[int]) -> None:
+    tasks = [replace(t, last_turn=turns[i % len(turns)]) for i, t in enumerate(snapshot.tasks)]
+    snapshot = replace(snapshot, tasks=tasks)
+    assert [(s.task_id, s.number_id, s.agent) for s in plan_dials(snapshot).starts] == plan_before_pacing(snapshot)
+
+
+class FixedPacing:
+    """A non-reserving policy that wants ``calls`` calls and records what it was shown."""
+
+    reserves_agents = False
+
+    def __init__(self, calls: int, review_s: float | None = None) -> None:
+        self.calls = calls
+        self.review_s = review_s
+        self.seen: list[PacingInput] = []
+
+    def calls_to_start(self, view: PacingInput) -> int:
+        self.seen.append(view)
+        return self.calls
+
+    def observe(self, fact: PacingFact) -> None:
+        return None
+
+    def review_at(self, now: float) -> float | None:
+        return None if self.review_s is None else now + self.review_s
+
+
+def test_a_non_reserving_policy_places_its_calls_unreserved_within_capacity_and_numbers() -> None:
+    policy = FixedPacing(3, review_s=1.0)
+    paced = replace(task(1, [1, 2, 3, 4, 5], inner="2200", channels=6, in_progress=2), pacing=policy)
+    snapshot = replace(
+        snap(paced, free={"2200": {"PJSIP/201"}}, reserved={"PJSIP/299"}),
+        agent_pools={"2200": AgentPool(4, talking_since=(90.0, 95.0), wrapping_since=(99.0,))},
+    )
+    plan = plan_dials(snapshot)
+    assert [(s.number_id, s.agent) for s in plan.starts] == [(1, None), (2, None), (3, None)]
+    assert plan.next_deadline == 101.0  # numbers and lines left: look again as agents get closer to free
+    (view,) = policy.seen
+    assert (view.logged_in, view.free, view.lines_in_use, view.line_limit) == (4, 1, 2, 6)
+    assert view.talking_since == (90.0, 95.0) and view.wrapping_since == (99.0,)
+    capped = replace(paced, pacing=FixedPacing(10), max_channels=4)
+    assert len(plan_dials(replace(snapshot, tasks=[capped])).starts) == 2
+    assert len(plan_dials(replace(snapshot, tasks=[replace(paced, pacing=FixedPacing(10))])).starts) == 4
+
+
+def test_predictive_never_dials_with_no_agent_logged_in() -> None:
+    policy = PredictivePacing()
+    paced = replace(task(1, list(range(1, 30)), inner="2200", channels=30), pacing=policy)
+    snapshot = replace(snap(paced, free={"2200": set()}), agent_pools={"2200": AgentPool(0)})
+    assert plan_dials(snapshot).starts == ()
