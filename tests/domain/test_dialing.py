@@ -200,8 +200,25 @@ def test_the_task_that_started_least_recently_goes_first() -> None:
 
 
 def plan_before_pacing(snapshot: DialSnapshot) -> list[tuple[int, int, str | None]]:
-    """plan_dials as it was before pacing policies existed (one call per free agent, reserving it): the reference."""
+    """plan_dials as it was before pacing policies existed (one call per free agent or queue member): the reference."""
     reserved = set(snapshot.reserved)
+    direct = [
+        t
+        for t in snapshot.tasks
+        if t.needs_agent and t.state == TaskState.OPEN and t.inner_num not in snapshot.queue_demand
+    ]
+    wanted = frozenset().union(*(snapshot.free_agents.get(t.inner_num, frozenset()) for t in direct))
+
+    def pick(free: frozenset[str]) -> str | None:
+        available = sorted(free - reserved, key=lambda agent: (agent in wanted, agent))
+        return available[0] if available else None
+
+    for inner_num in sorted(snapshot.queue_demand):
+        for _ in range(snapshot.queue_demand[inner_num]):
+            member = pick(snapshot.free_agents.get(inner_num, frozenset()))
+            if member is None:
+                break
+            reserved.add(member)
     taken = set(snapshot.numbers_in_call)
     queues: dict[int, list[int]] = {}
     for t in snapshot.tasks:
@@ -224,11 +241,12 @@ def plan_before_pacing(snapshot: DialSnapshot) -> list[tuple[int, int, str | Non
                 continue
             agent = None
             if t.needs_agent:
-                free = sorted(snapshot.free_agents.get(t.inner_num, frozenset()) - reserved)
-                if not free:
+                agent = pick(snapshot.free_agents.get(t.inner_num, frozenset()))
+                if agent is None:
                     continue
-                agent = free[0]
                 reserved.add(agent)
+                if t.inner_num in snapshot.queue_demand:
+                    agent = None
             number_id = pending.pop(0)
             taken.add(number_id)
             capacity[t.task_id] -= 1
