@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     jwt_lifetime_s: int = Field(default=900, ge=60)
     login_failures_per_window: int = Field(default=10, ge=1)
     login_failure_window_s: int = Field(default=300, ge=1)
+    # Request body limits, enforced while a body arrives (413 beyond): POST/PUT /task (number lists, decoded with
+    # bounded memory) and every other JSON body. Uploads: audio_max_bytes.
+    max_task_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    max_json_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # --- MikoPBX compatibility
     pbx_timezone: str = "Europe/Moscow"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, SqlPollRepository
 from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
-from autodialer.adapters.db.task_repository import NumberRow, SqlTaskRepository
+from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.services.dialer_store import Attempt, DialerStore, PollAnswer
 
@@ -20,8 +20,10 @@ T0 = 1_724_235_073.0
 TASK = 1_000_000_001
 
 
-def numbers(*phones: str, allow: int = 0) -> list[list[NumberRow]]:
-    return [[NumberRow(i, p, p, p[-10:], '{"speach": 1000}', "", allow) for i, p in enumerate(phones)]]
+def numbers(*phones: str, allow: int = 0) -> list[NumberColumns]:
+    return [
+        NumberColumns.of([NumberRow(i, p, p, p[-10:], '{"speach": 1000}', "", allow) for i, p in enumerate(phones)])
+    ]
 
 
 async def make_task(engine: AsyncEngine, *phones: str, crm: str = "c", allow: int = 0, **columns: object) -> int:

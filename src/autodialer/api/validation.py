@@ -9,18 +9,15 @@ integers.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
-
+from autodialer.api import json_limits
 from autodialer.api.errors import Refusal
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_ERRORS = 20
-MAX_BODY_BYTES = 256 * 1024 * 1024  # a million numbers as objects with params fit
 
 
 class FieldErrors:
@@ -42,33 +39,10 @@ class FieldErrors:
             raise Refusal(list(self.errors))
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytearray:
-    """The raw body, refused with 413 beyond ``limit`` bytes (checked while reading, not after)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Refusal([f"body: must be at most {limit} bytes"], status_code=413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Refusal([f"body: must be at most {limit} bytes"], status_code=413)
-    return body
-
-
-def parse_json_body(body: bytes | bytearray) -> Any:
-    """The request body as JSON whatever the Content-Type (Phalcon's getJsonRawBody ignores it)."""
-    try:
-        return json.loads(body, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise Refusal([f"body: must be valid JSON ({e})"]) from e
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json_object(body: bytes | bytearray) -> dict[str, Any]:
-    payload = parse_json_body(body)
+    """The request body as a JSON object whatever the Content-Type (Phalcon's getJsonRawBody ignores it), held to
+    json_limits' depth limit."""
+    payload = json_limits.loads(body)
     if not isinstance(payload, dict):
         raise Refusal(["body: must be a JSON object"])
     return payload

@@ -3,10 +3,10 @@
 MikoPBX answers POST/PUT with the fields the client sent in the client's own JSON types (``"state": 0`` stays a
 number, ``"crmId": "000000123"`` a string), so :class:`TaskBody` keeps ``echo`` beside the normalised ``columns``.
 
-``numbers`` is not materialised as rows: :func:`number_chunks` validates and converts it lazily, chunk by chunk,
-while the repository inserts, so a million numbers never exist twice in memory. A bad item is found mid-stream; the
-generator then keeps checking (to report up to MAX_ERRORS items) and raises :class:`Refusal`, which unwinds the
-open transaction: nothing is stored.
+``numbers`` is never materialised: the body is decoded item by item (api.json_stream) into a :class:`NumberSpool`,
+which validates and converts each item and keeps the rows in a temporary file, so a million numbers cost one chunk
+of memory. Every item is checked before the database is touched: a bad one (up to MAX_ERRORS are reported) refuses
+the whole body and nothing is stored.
 
 A JSON null in a MikoPBX field counts as absent (the original merges with ``$data[$key] ?? $oldValue``).
 Rules: ``state`` 0/1/2 (empty is 0, as in the original); ``innerNumType`` exten/polling; ``innerNum`` an extension
@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from autodialer.adapters.db.task_repository import NumberRow
+from autodialer.adapters.db.task_repository import NumberColumns, NumberRow
 from autodialer.api.php_serialize import php_serialize
-from autodialer.api.validation import FieldErrors, has_control_chars, integer, one_of, text
+from autodialer.api.validation import MAX_ERRORS, FieldErrors, has_control_chars, integer, one_of, text
 from autodialer.domain.phone_numbers import InvalidPhoneNumber, parse_phone
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy
 
@@ -60,11 +62,12 @@ class TaskBody:
     crm_id: str = ""  # "" = none given
     columns: dict[str, Any] = field(default_factory=dict)  # only what the body sets
     echo: dict[str, Any] = field(default_factory=dict)  # wire key -> the client's JSON value
-    numbers: list[Any] | None = None  # None: the body has no "numbers" (keep the stored ones)
+    numbers: NumberSpool | None = None  # None: the body has no "numbers" (keep the stored ones)
 
 
 def parse_task_body(body: dict[str, Any], *, channels_ceiling: int, with_numbers: bool) -> TaskBody:
-    """Check the scalar fields of a task body (``numbers`` only for its shape; items are checked lazily).
+    """Check the scalar fields of a task body read by json_stream, whose ``numbers`` (if a list) is a NumberSpool
+    that has checked every item already; its refusals are reported after the other fields'.
 
     A JSON null in a MikoPBX field is the same as leaving the field out: ConnectorDB::changeTask merges with
     ``$data[$key] ?? $oldValue``, so the stored value (or the new task's default) stays and is echoed. Only our own
@@ -87,11 +90,10 @@ def parse_task_body(body: dict[str, Any], *, channels_ceiling: int, with_numbers
         task.echo["retryPolicy"] = body["retryPolicy"]
     if with_numbers and body.get("numbers") is not None:
         numbers = body["numbers"]
-        if not isinstance(numbers, list):
+        if not isinstance(numbers, NumberSpool):
             errors.add("numbers", "must be a list")
-        elif len(numbers) > MAX_NUMBERS:
-            errors.add("numbers", f"must have at most {MAX_NUMBERS} items")
         else:
+            errors.errors.extend(numbers.errors.errors[: MAX_ERRORS - len(errors.errors)])
             task.numbers = numbers
     errors.raise_if_any()
     return task
@@ -161,25 +163,58 @@ def _retry_policy(errors: FieldErrors, value: object) -> dict[str, Any] | None:
     return overrides
 
 
-def number_chunks(numbers: list[Any], timezone: str, chunk: int = CHUNK) -> Iterator[list[NumberRow]]:
-    """``numbers`` validated and converted, ``chunk`` rows at a time; raises Refusal after the last bad item."""
-    errors = FieldErrors()
-    zone = ZoneInfo(timezone)
-    rows: list[NumberRow] = []
-    for index, item in enumerate(numbers):
-        row = _number_row(errors, index, item, zone)
-        if errors.errors:
-            if errors.full:
-                break
-            continue
-        assert row is not None
-        rows.append(row)
-        if len(rows) >= chunk:
-            yield rows
-            rows = []
-    errors.raise_if_any()
-    if rows:
-        yield rows
+class NumberSpool:
+    """The rows of a ``numbers`` list, validated and converted as its items arrive (json_stream hands them over one
+    by one), kept in a temporary file CHUNK rows at a time: memory holds one chunk, whatever the list's length.
+
+    After the last item, ``errors`` holds up to MAX_ERRORS refusals (once an item is bad no more rows are kept, but
+    items are still checked so one answer reports several), ``count`` the items seen, and :meth:`chunks` gives the
+    rows back in order. Close it (or let it be collected) to drop the file.
+    """
+
+    def __init__(self, timezone: str, *, max_items: int = MAX_NUMBERS, chunk: int = CHUNK) -> None:
+        self._zone = ZoneInfo(timezone)
+        self._max_items = max_items
+        self._chunk = chunk
+        self.count = 0
+        self.errors = FieldErrors()
+        self._rows: list[NumberRow] = []
+        self._file: IO[bytes] | None = None
+        self._spilled = 0
+
+    def add(self, item: object) -> None:
+        index = self.count
+        self.count += 1
+        if index == self._max_items:
+            self.errors.add("numbers", f"must have at most {self._max_items} items")
+        if index >= self._max_items or self.errors.full:
+            return
+        row = _number_row(self.errors, index, item, self._zone)
+        if row is None or self.errors.errors:
+            return
+        self._rows.append(row)
+        if len(self._rows) >= self._chunk:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.fast = True  # no memo: plain lists of strings and numbers, no cycles (several times faster)
+            pickler.dump(tuple(NumberColumns.of(self._rows)))
+            self._spilled += 1
+            self._rows = []
+
+    def chunks(self) -> Iterator[NumberColumns]:
+        """The rows, ``chunk`` at a time, in list order (only meaningful without errors)."""
+        if self._file is not None:
+            self._file.seek(0)
+            for _ in range(self._spilled):
+                yield NumberColumns(*pickle.load(self._file))  # noqa: S301 - our own file, written above
+        if self._rows:
+            yield NumberColumns.of(self._rows)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _number_row(errors: FieldErrors, index: int, item: object, zone: ZoneInfo) -> NumberRow | None:

@@ -14,9 +14,10 @@ Every public method is one transaction. Writes follow ConnectorDB's rules, minus
 - a deleted task is soft-deleted: it vanishes from the API, its crm_id is released (renamed to a value no client can
   send, as clients cannot send control characters), its numbers go as above.
 
-Numbers are written in chunks with one executemany per chunk (``INSERT … ON CONFLICT (task_id, phone_id) DO
-UPDATE``), their change times from one ``feed_clock.allocate`` for the whole list; "not in the posted list" is then
-simply "change time older than this post's first one", so no set of a million phone ids is ever held in memory.
+Numbers arrive validated, in column chunks (:class:`NumberColumns`), and are written with one statement per chunk
+(``INSERT … ON CONFLICT (task_id, phone_id) DO UPDATE``), their change times from one ``feed_clock.allocate`` for
+the whole list; "not in the posted list" is then simply "change time older than this post's first one", so no set
+of a million phone ids is ever held in memory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, func, insert, select, text, update
@@ -139,14 +141,44 @@ _PG_UPSERT = (
 )
 
 
-def _merge_duplicates(chunk: list[NumberRow]) -> list[NumberRow]:
+class NumberColumns(NamedTuple):
+    """A chunk of validated numbers column by column: what both databases' inserts take, and cheap to spill."""
+
+    positions: list[int]
+    phones: list[str]
+    digits: list[str]
+    phone_ids: list[str]
+    params_json: list[str | None]
+    params_php: list[str]
+    time_call_allow: list[int]
+
+    @classmethod
+    def of(cls, rows: Sequence[NumberRow]) -> NumberColumns:
+        columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in NumberRow._fields]
+        return cls(*columns)
+
+
+def _merge_duplicates(chunk: NumberColumns) -> NumberColumns:
     """One row per phone_id (one statement must not touch a row twice), merged as ON CONFLICT merges across
-    statements: the first spelling of the number stays, the last params and timeCallAllow win."""
-    latest: dict[str, NumberRow] = {}
-    for number in chunk:
-        prior = latest.get(number.phone_id)
-        latest[number.phone_id] = number if prior is None else number._replace(phone=prior.phone, digits=prior.digits)
-    return list(latest.values())
+    statements: in first-seen order, the first spelling of the number stays, the last params and timeCallAllow win."""
+    ids = chunk.phone_ids
+    if len(set(ids)) == len(ids):
+        return chunk
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for index, phone_id in enumerate(ids):
+        first.setdefault(phone_id, index)
+        last[phone_id] = index
+    firsts, lasts = list(first.values()), [last[phone_id] for phone_id in first]
+    return NumberColumns(
+        [chunk.positions[i] for i in lasts],
+        [chunk.phones[i] for i in firsts],
+        [chunk.digits[i] for i in firsts],
+        list(first),
+        [chunk.params_json[i] for i in lasts],
+        [chunk.params_php[i] for i in lasts],
+        [chunk.time_call_allow[i] for i in lasts],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +199,7 @@ class SqlTaskRepository:
         task_id: int | None,
         crm_id: str,
         columns: Mapping[str, Any],
-        numbers: Iterable[list[NumberRow]] | None,
+        numbers: Iterable[NumberColumns] | None,
         number_count: int,
         now: float,
     ) -> SavedTask:
@@ -189,7 +221,7 @@ class SqlTaskRepository:
         task_id: int | None,
         crm_id: str,
         columns: Mapping[str, Any],
-        numbers: Iterable[list[NumberRow]] | None,
+        numbers: Iterable[NumberColumns] | None,
         number_count: int,
         now: float,
     ) -> SavedTask:
@@ -321,28 +353,24 @@ class SqlTaskRepository:
         self,
         connection: AsyncConnection,
         task_id: int,
-        chunks: Iterable[list[NumberRow]],
+        chunks: Iterable[NumberColumns],
         count: int,
         now: float,
         existed: bool,
     ) -> None:
         first = await feed_clock.allocate(connection, feed_clock.RESULTS, count, now, self._step) if count else None
         postgres = connection.dialect.name == "postgresql"
-        for chunk in chunks:  # always drained: the validation of the numbers runs as they are consumed
+        for chunk in chunks:
             if first is None:
                 continue
             rows = _merge_duplicates(chunk)
-            times = [first + n.position * self._step for n in rows]
+            step = self._step
+            times = [first + position * step for position in rows.positions]
+            columns = (rows.phone_ids, rows.phones, rows.digits, rows.params_json, rows.params_php, times)
             if postgres:  # one statement per chunk: arrays unnested server-side
-                columns = [[getattr(n, f) for n in rows] for f in ("phone_id", "phone", "digits", "params_json")]
-                php = [n.params_php for n in rows]
-                allow = [n.time_call_allow for n in rows]
-                await connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, php, times, allow))
+                await connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, rows.time_call_allow))
             else:
-                params = [
-                    (task_id, n.phone_id, n.phone, n.digits, n.params_json, n.params_php, at, n.time_call_allow)
-                    for n, at in zip(rows, times, strict=True)
-                ]
+                params = list(zip(repeat(task_id), *columns, rows.time_call_allow))
                 await connection.exec_driver_sql(_SQLITE_UPSERT, params)
         if existed:
             await _drop_numbers(connection, task_id, older_than=first)

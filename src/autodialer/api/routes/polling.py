@@ -17,7 +17,8 @@ from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response, not_found
-from autodialer.api.validation import parse_json_object, read_body
+from autodialer.api.request_bodies import read_body
+from autodialer.api.validation import parse_json_object
 from autodialer.api.validation_polls import parse_poll_body, refuse_unplayable_files
 
 router = APIRouter()
@@ -27,8 +28,10 @@ MAX_POLL_ID = 2**53 - 1
 
 @router.post("/polling")
 async def post_polling(request: Request, context: ContextDep) -> Response:
-    poll = parse_poll_body(parse_json_object(await read_body(request)))
-    files = StoredPromptFiles(context.settings.audio_dir, SqlAudioRepository(context.db))
+    settings = context.settings
+    raw = await read_body(request, settings.max_json_body_bytes, "max_json_body_bytes")
+    poll = parse_poll_body(parse_json_object(raw))
+    files = StoredPromptFiles(settings.audio_dir, SqlAudioRepository(context.db))
     await refuse_unplayable_files(poll, files)
     saved = await SqlPollRepository(context.db).save_poll(
         crm_id=poll.crm_id, name=poll.name, questions=poll.questions, now=context.now(), timing=poll.timing

@@ -12,7 +12,6 @@ URL-decoded (what PHP does), as sent, and as everything up to the trailing ``&``
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
@@ -20,6 +19,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from autodialer.api import json_limits
 from autodialer.api.auth import (
     SESSION_END_PATH,
     SESSION_START_PATH,
@@ -31,6 +31,7 @@ from autodialer.api.auth import (
     session_cookie,
 )
 from autodialer.api.envelope import envelope_response, error_response
+from autodialer.api.errors import Refusal
 from autodialer.services.auth_service import AuthService, LoginOutcome, LoginStatus
 
 router = APIRouter()
@@ -55,9 +56,11 @@ def parse_login_body(body: bytes) -> LoginForm:
     text = body[:MAX_LOGIN_BODY].decode("utf-8", errors="replace")
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
+            data = json_limits.loads(text)
+        except json_limits.JsonTooDeep:
+            raise
+        except Refusal:
+            data = None  # not JSON after all: read it as a form
         if isinstance(data, dict):
             return LoginForm(str(data.get("login", "")), [str(data.get("password", ""))])
     login, passwords = "", list[str]()

@@ -8,6 +8,7 @@ sent (validation_tasks). Every successful write wakes the dialer (``context.on_t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,9 +20,12 @@ from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response, not_found
 from autodialer.api.errors import Refusal
 from autodialer.api.fast_json import RowsJson
-from autodialer.api.validation import FieldErrors, integer, parse_json_object, read_body
-from autodialer.api.validation_tasks import MAX_TASK_ID, TaskBody, number_chunks, parse_task_body
+from autodialer.api.json_stream import ItemSink, read_object
+from autodialer.api.request_bodies import spool_body
+from autodialer.api.validation import FieldErrors, integer
+from autodialer.api.validation_tasks import MAX_TASK_ID, NumberSpool, TaskBody, parse_task_body
 from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS, TASK_KEYS, task_row
+from autodialer.settings import Settings
 
 router = APIRouter()
 _PHP_EMPTY = ("", "0")  # the strings PHP's empty() holds for
@@ -66,30 +70,54 @@ def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
     return data
 
 
+class _Ignored:
+    """PUT ignores ``numbers`` (as the original): its items are read past, not kept."""
+
+    def add(self, item: object) -> None:
+        return None
+
+
+async def _task_body(request: Request, settings: Settings, spools: list[NumberSpool]) -> dict[str, Any]:
+    """The body of POST/PUT /task, decoded with bounded memory (request_bodies, json_stream) off the event loop;
+    ``numbers`` (POST) arrives as a NumberSpool, appended to ``spools`` for the caller to close."""
+
+    def numbers() -> ItemSink:
+        spools.append(NumberSpool(settings.pbx_timezone))
+        return spools[-1]
+
+    sink = numbers if request.method == "POST" else _Ignored
+    with await spool_body(request, settings.max_task_body_bytes, "max_task_body_bytes") as raw:
+        return await asyncio.to_thread(read_object, raw, {"numbers": sink})
+
+
 @router.post("/task")
 async def post_task(request: Request, context: ContextDep) -> Response:
-    body = parse_json_object(await read_body(request))
     settings = context.settings
-    task = parse_task_body(body, channels_ceiling=settings.max_count_channels_ceiling, with_numbers=True)
-    chunks = None if task.numbers is None else number_chunks(task.numbers, settings.pbx_timezone)
+    spools: list[NumberSpool] = []
     try:
-        saved = await _repository(context).save_task(
-            task_id=task.task_id,
-            crm_id=task.crm_id,
-            columns=task.columns,
-            numbers=chunks,
-            number_count=0 if task.numbers is None else len(task.numbers),
-            now=context.now(),
-        )
-    except TaskConflict as e:
-        raise _conflict(e) from e
+        body = await _task_body(request, settings, spools)
+        task = parse_task_body(body, channels_ceiling=settings.max_count_channels_ceiling, with_numbers=True)
+        try:
+            saved = await _repository(context).save_task(
+                task_id=task.task_id,
+                crm_id=task.crm_id,
+                columns=task.columns,
+                numbers=None if task.numbers is None else task.numbers.chunks(),
+                number_count=0 if task.numbers is None else task.numbers.count,
+                now=context.now(),
+            )
+        except TaskConflict as e:
+            raise _conflict(e) from e
+    finally:
+        for spool in spools:
+            spool.close()
     context.on_tasks_changed()
     return envelope_response(True, _echo(task, saved.row, saved.created))
 
 
 @router.put("/task/{task_id}")
 async def put_task(task_id: str, request: Request, context: ContextDep) -> Response:
-    body = parse_json_object(await read_body(request))
+    body = await _task_body(request, context.settings, [])
     task = parse_task_body(body, channels_ceiling=context.settings.max_count_channels_ceiling, with_numbers=False)
     url_id = 0 if task.crm_id else path_id(task_id)
     task.echo.pop("id", None)  # PUT never moves a task to another id
