@@ -202,18 +202,24 @@ class _HttpServer(uvicorn.Server):
         yield
 
 
-async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    """Migrate, start the dialer, then serve the REST API until cancelled."""
-    service = await build_service(settings)
-    config = uvicorn.Config(
-        service.app,
+def http_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """How uvicorn serves the API. Its own proxy-header handling is off whatever its environment says (uvicorn reads
+    FORWARDED_ALLOW_IPS, often ``*`` in container images): api.forwarded trusts only settings.trusted_proxies."""
+    return uvicorn.Config(
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",
         lifespan="off",
         access_log=False,
+        proxy_headers=False,
     )
-    server = _HttpServer(config)
+
+
+async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Migrate, start the dialer, then serve the REST API until cancelled."""
+    service = await build_service(settings)
+    server = _HttpServer(http_config(service.app, settings))
     serve: asyncio.Task[None] | None = None
     try:
         if service.dialer is not None:

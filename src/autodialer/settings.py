@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     # Requests from these peer addresses skip authentication (MikoPBX: 127.0.0.1; 2025+ also ::1).
     auth_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks). Empty: the peer address is
+    # the client, whatever a request's headers say (uvicorn's FORWARDED_ALLOW_IPS is not used).
+    trusted_proxies: list[str] = []
     admin_login: str = "admin"
     # Plain password to seed the stored hash on start-up when none is stored yet (dev convenience);
     # `autodialer admin set-password` is the production way.

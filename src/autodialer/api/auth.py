@@ -11,18 +11,18 @@ CRMs written against ModuleAutoDialer on 2024.1) treat any non-200 as ``result:f
 2024.1 is the release whose cookie flow they use. Authentication runs before routing, so an unauthenticated request
 to an unknown path also gets 401 (MikoPBX answers 404 there, which tells a stranger which routes exist).
 
-The gate is a plain ASGI middleware (not BaseHTTPMiddleware) so it streams uploads untouched. Note for deployments:
-behind a reverse proxy on the same host every request comes from 127.0.0.1 unless the server is told to trust the
-proxy's X-Forwarded-For (uvicorn does for 127.0.0.1 by default); otherwise remove 127.0.0.1 from the exempt list.
+The gate is a plain ASGI middleware (not BaseHTTPMiddleware) so it streams uploads untouched. The peer address is the
+socket's, or, from a proxy named in settings.trusted_proxies, the client its X-Forwarded-For names (api.forwarded,
+which runs first). A request relayed by a proxy we do not trust (it carries X-Forwarded-For or Forwarded) is never
+exempt, even from 127.0.0.1: a reverse proxy on the same host relays other people's requests.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +34,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.context import AppContext
-from autodialer.services.auth_service import AuthPolicy, AuthService, Principal, peer_ip
+from autodialer.api.forwarded import AddressMatcher, ForwardedPeerMiddleware
+from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
 
 log = logging.getLogger(__name__)
 # The 2024.1 auth log line that fail2ban's mikopbx-www jail matches; kept so existing jails keep working.
@@ -88,17 +89,6 @@ def session_cookie(cookie_header: str) -> str:
     return ""
 
 
-class AddressMatcher:
-    """Membership of peer addresses in a list of addresses and networks (``127.0.0.1``, ``::1``, ``10.0.0.0/8``)."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        self._networks = [ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip()]
-
-    def __contains__(self, address: object) -> bool:
-        ip = peer_ip(address) if isinstance(address, str) else None
-        return ip is not None and any(ip.version == net.version and ip in net for net in self._networks)
-
-
 class AuthMiddleware:
     def __init__(
         self,
@@ -123,7 +113,7 @@ class AuthMiddleware:
             return
         peer = (scope.get("client") or ("", 0))[0]
         principal: Principal | None
-        if peer in self._exempt:
+        if peer in self._exempt and not scope.get("state", {}).get("forwarded_by"):
             principal = Principal("exempt-address", peer)
         elif scope["path"] in self._public_paths:
             principal = Principal("public", "")
@@ -195,4 +185,5 @@ def install_auth(app: FastAPI, context: AppContext, service: AuthService | None 
         now=context.now,
         timezone=settings.pbx_timezone,
     )
+    app.add_middleware(ForwardedPeerMiddleware, trusted=AddressMatcher(settings.trusted_proxies))  # runs first
     return auth
