@@ -227,3 +227,55 @@ def test_concurrent_calls_do_not_disturb_each_other(data: st.DataObject, traces:
     for trace in traces:
         for call_id in _call_ids(trace):
             assert [e for e in out if e.call_id == call_id] == [e for e in EXPECTED[trace] if e.call_id == call_id]
+
+
+def _with_tech_causes(trace: str, causes: dict[str, str]) -> list[Event]:
+    """The trace with our snippet's hangup-handler UserEvents added where Asterisk sends them: just before the
+    customer half's (;2) Hangup."""
+    events = _events(trace)
+    call_id = next(iter(_call_ids(trace)))
+    at = next(i for i, e in enumerate(events) if e.name == "Hangup" and e.get("Uniqueid") == f"{call_id}-2")
+    reports = [
+        Event.build(
+            "UserEvent",
+            [
+                ("Channel", events[at].get("Channel") or ""),
+                ("Uniqueid", f"{call_id}-2"),
+                ("Linkedid", call_id),
+                ("UserEvent", "DialerHangupCause"),
+                ("Peer", peer),
+                ("TechCause", cause),
+            ],
+        )
+        for peer, cause in causes.items()
+    ]
+    return events[:at] + reports + events[at:]
+
+
+def _trunk(trace: str) -> str:
+    return next(
+        c for e in _events(trace) if e.name == "DialBegin" and (c := e.get("DestChannel") or "").startswith("PJSIP/")
+    )
+
+
+def test_the_provider_tech_cause_reported_by_the_dialplan_is_kept() -> None:
+    trunk = _trunk("03")
+    [failed] = _run(_with_tech_causes("03", {trunk: "SIP%20486%20Busy%20Here"}), _call_ids("03"))
+    assert isinstance(failed, CustomerFailed) and failed.tech_cause == "SIP 486 Busy Here"
+    assert (failed.cause, failed.cause_text) == (17, "User busy")  # the Q.850 cause stays for the outcome
+    ended = _run(
+        _with_tech_causes(
+            "02-originate-answer-bridge-customer-hangup",
+            {_trunk("02-originate-answer-bridge-customer-hangup"): "SIP%20200%20OK"},
+        ),
+        _call_ids("02-originate-answer-bridge-customer-hangup"),
+    )[-1]
+    assert isinstance(ended, CallEnded) and ended.tech_cause == "SIP 200 OK"
+    assert EXPECTED["03"][0].tech_cause is None  # without the snippet's handler: none
+
+
+def test_with_several_providers_tried_the_one_dialled_last_gives_the_cause() -> None:
+    trunk = _trunk("03")
+    causes = {trunk: "SIP%20486%20Busy%20Here", "PJSIP/backup-00000001": "SIP%20503%20Service%20Unavailable"}
+    [failed] = _run(_with_tech_causes("03", causes), _call_ids("03"))
+    assert isinstance(failed, CustomerFailed) and failed.tech_cause == "SIP 486 Busy Here"  # the only one dialled

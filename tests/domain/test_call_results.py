@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autodialer.domain import call_results
-from autodialer.domain.call_events import CustomerFailed, CustomerOutcome
+from autodialer.domain.call_events import CallEnded, CustomerFailed, CustomerOutcome
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow, RowEvent, apply_event
 
 
@@ -137,3 +137,13 @@ def test_begin_attempt_clears_the_previous_attempt_and_counts() -> None:
 
 def test_call_file_name_matches_mikopbx() -> None:
     assert call_results.call_file_name(41, "79522233446", "9") == "dialer-41-79522233446-9.call"
+
+
+def test_cause_is_the_providers_tech_cause_and_the_q850_text_only_without_one() -> None:
+    busy = CustomerFailed("c", CustomerOutcome.BUSY, 17, "User busy", "BUSY", tech_cause="SIP 486 Busy Here")
+    end_call = [e for e in call_results.customer_failed(busy) if e.cause is not None]
+    assert [e.cause for e in end_call] == ["SIP 486 Busy Here"]
+    plain = CustomerFailed("c", CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    assert call_results.cause_text(plain) == "User busy"
+    assert call_results.cause_text(CallEnded("c", 16, "Normal Clearing", tech_cause="SIP 200 OK")) == "SIP 200 OK"
+    assert call_results.cause_text(CallEnded("c", 16, "Normal Clearing")) == "Normal Clearing"

@@ -86,7 +86,9 @@ async def test_max_count_channels_caps_the_calls_of_a_task(tmp_path: Path) -> No
         "queues": (QueueConfig(members=members),),
     }
     async with running_stack(tmp_path, sim_config=sim_config, **FAST) as stack:
-        stack.sim.control.set_default_customer(Behaviour(answer_after=0.5, hangup_after=4.0))
+        # A ringall queue serves its callers one at a time (app_queue: only the head caller rings, the next one looks
+        # again every second), so the third customer may wait a few seconds: long enough talks keep them all.
+        stack.sim.control.set_default_customer(Behaviour(answer_after=0.5, hangup_after=12.0))
         for member in members:
             stack.sim.control.set_employee(member, Behaviour(answer_after=0.5))
         numbers = [f"555250{i}" for i in range(8)]

@@ -44,6 +44,7 @@ class CustomerFailed:
     cause: int | None  # Q.850 cause of the customer leg, None when no channel was ever created
     cause_text: str
     dial_status: str | None  # DialStatus of the outgoing Dial (MikoPBX outDialState), None if it never ran
+    tech_cause: str | None = None  # the provider's own cause, "SIP 486 Busy Here"; None when the PBX gave none
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class CallEnded:
     call_id: str
     cause: int | None
     cause_text: str
+    tech_cause: str | None = None  # the provider's own cause, "SIP 200 OK" after an answer; None if none given
 
 
 CallEvent = CustomerRinging | CustomerAnswered | CustomerFailed | CallEnded

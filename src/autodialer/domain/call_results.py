@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from autodialer.domain.call_events import CustomerFailed, CustomerOutcome
+from autodialer.domain.call_events import CallEnded, CustomerFailed, CustomerOutcome
 from autodialer.domain.mikopbx_results import EventName, ResultCode, ResultRow, RowEvent, apply_event
 
 # DIALSTATUS Asterisk reports for each outcome, used when the adapter saw no DialEnd (README §6 table).
@@ -86,8 +86,15 @@ def customer_failed(event: CustomerFailed) -> list[RowEvent]:
     if event.outcome is CustomerOutcome.PROVIDER_UNAVAILABLE and event.dial_status is None:
         # No DialEnd for a provider leg: the channel was never created, so no hangup handler ran endCall.
         return [after_dial, failed]
-    cause = event.cause_text or (str(event.cause) if event.cause is not None else "")
-    return [after_dial, RowEvent(EventName.END_CALL, cause=cause, linked_id=call_id), failed]
+    return [after_dial, RowEvent(EventName.END_CALL, cause=cause_text(event), linked_id=call_id), failed]
+
+
+def cause_text(event: CustomerFailed | CallEnded) -> str:
+    """MikoPBX's ``cause``: HANGUPCAUSE(<provider channel>,tech), e.g. "SIP 486 Busy Here", when the PBX reported
+    it (docs/dialplan.md: the hangup handler of the customer half); else Asterisk's Q.850 text ("User busy")."""
+    if event.tech_cause:
+        return event.tech_cause
+    return event.cause_text or (str(event.cause) if event.cause is not None else "")
 
 
 def connect_started(call_id: str, verbose_call_id: str | None = None) -> RowEvent:

@@ -205,7 +205,8 @@ class DialerEngine:
                 events = call_results.customer_failed(event)
                 await self._ledger.finish(attempt, now, dial_status=status, events=events, outcome=event.outcome)
             case CallEnded():
-                ended = call_results.call_ended(event.call_id, event.cause_text, attempt.m_dial_status)
+                cause = call_results.cause_text(event)
+                ended = call_results.call_ended(event.call_id, cause, attempt.m_dial_status)
                 await self._ledger.finish(attempt, now, dial_status=ANSWER, events=[ended])
 
     # ---- planning and starting calls

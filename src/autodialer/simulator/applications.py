@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .channels import SOFT_APPUNLOAD, UP, Channel, wait_any
 from .dial import dial
 from .dialplan import split_args
+from .dialplan_functions import RETURN, push_hangup_handler
 from .pbx import HANGUP
 
 if TYPE_CHECKING:
@@ -81,8 +82,15 @@ async def app_dial(pbx: PBX, ch: Channel, data: str) -> str:
 
 async def app_set(pbx: PBX, ch: Channel, data: str) -> str:
     name, _, value = data.partition("=")
+    if name.strip().upper() == "CHANNEL(HANGUP_HANDLER_PUSH)":
+        push_hangup_handler(ch, value)
+        return ""
     pbx.set_var(ch, name.strip(), value)
     return ""
+
+
+async def app_return(pbx: PBX, ch: Channel, data: str) -> str:
+    return RETURN
 
 
 async def app_user_event(pbx: PBX, ch: Channel, data: str) -> str:
@@ -164,6 +172,7 @@ APPLICATIONS: dict[str, App] = {
     "amd": app_amd,
     "queue": app_queue,
     "goto": app_goto,
+    "return": app_return,
     "gotoif": app_goto_if,
     "agi": app_agi,
 }

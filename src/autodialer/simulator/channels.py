@@ -84,6 +84,9 @@ class Channel:
     pbx_soft_hangup_sent: bool = False
     callerid_refresh_pending: tuple[str, str] | None = None  # (num, name) ;2 takes when its bridge breaks
     in_agi: bool = False  # an AGI session owns the channel: apps it EXECs must not destroy it
+    # func_hangupcause's hash: dialled channel name -> (tech cause "SIP 486 Busy Here", Q.850 cause)
+    dialed_causes: dict[str, tuple[str, int]] = field(default_factory=dict)
+    hangup_handlers: list[str] = field(default_factory=list)  # "context,exten,priority", pushed in order
 
     @property
     def half(self) -> int:

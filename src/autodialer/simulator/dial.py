@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import dial_variables
 from .channels import RINGING, SOFT_APPUNLOAD, UP, Channel, wait_any
+from .dialplan_functions import pass_causes
 from .endpoints import SIP_CANCELLED, far_end
 from .pbx import HANGUP
 from .scenario import Behaviour
@@ -184,6 +185,7 @@ async def _wait_answer(
     status = "NOANSWER"
     while True:
         for out in outs:
+            pass_causes(caller, out)
             if out.state == RINGING and id(out) not in rang:
                 if not rang:
                     dial_variables.ringing(pbx, caller, started)

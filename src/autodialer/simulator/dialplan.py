@@ -9,6 +9,7 @@ So `_X.` needs at least two digits (trace 13) and `_555XXXX` exactly seven.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,12 +183,44 @@ class Dialplan:
         return [(c.name, e.pattern, e.hint) for c in self.contexts.values() for e in c.extensions.values() if e.hint]
 
 
-_VAR = re.compile(r"\$\{([A-Za-z0-9_()]+)\}")
+_FUNCTION = re.compile(r"([A-Za-z0-9_]+)\((.*)\)\Z", re.DOTALL)
+Functions = Callable[[str, list[str]], "str | None"]
 
 
-def substitute(text: str, lookup: dict[str, str]) -> str:
-    """Expand ${NAME}; unknown variables expand to "" as in Asterisk."""
-    return _VAR.sub(lambda m: lookup.get(m.group(1), ""), text)
+def substitute(text: str, lookup: dict[str, str], functions: Functions | None = None) -> str:
+    """Expand ``${NAME}`` and ``${FUNC(args)}``, innermost first as Asterisk does (``${A(${B})}``); unknown
+    variables and functions expand to "". ``lookup`` also answers names like ``CALLERID(num)`` directly."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        start = text.find("${", i)
+        if start < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        depth, j = 1, start + 2
+        while j < len(text) and depth:
+            if text.startswith("${", j):
+                depth, j = depth + 1, j + 2
+                continue
+            depth -= text[j] == "}"
+            j += 1
+        if depth:  # unbalanced: left as it is
+            out.append(text[start:])
+            break
+        inner = substitute(text[start + 2 : j - 1], lookup, functions)
+        out.append(_value(inner, lookup, functions))
+        i = j
+    return "".join(out)
+
+
+def _value(name: str, lookup: dict[str, str], functions: Functions | None) -> str:
+    if name in lookup:
+        return lookup[name]
+    call = _FUNCTION.match(name)
+    if call is None or functions is None:
+        return ""
+    return functions(call.group(1), split_args(call.group(2))) or ""
 
 
 def split_args(data: str) -> list[str]:

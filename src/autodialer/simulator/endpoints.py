@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .channels import RINGING, UP, Channel
+from .dialplan_functions import record_response
 from .scenario import Behaviour
 
 if TYPE_CHECKING:
@@ -26,19 +27,21 @@ async def far_end(pbx: PBX, out: Channel, behaviour: Behaviour) -> None:
     b = behaviour
     if b.outcome in REJECT_CAUSE:
         if b.ring:
-            pbx.new_state(out, RINGING)
+            _ringing(pbx, out)
         await pbx.sleep(b.reject_after)
         if not out.hungup:
             out.tech_cause = SIP_STATUS[b.outcome]
+            record_response(out, SIP_STATUS[b.outcome], REJECT_CAUSE[b.outcome])
             pbx.hangup_request(out, REJECT_CAUSE[b.outcome])
         return
     if b.ring:
-        pbx.new_state(out, RINGING)
+        _ringing(pbx, out)
     if b.outcome == "noanswer":
         return
     await pbx.sleep(b.answer_after)
     if out.hungup:
         return
+    record_response(out, 200, 16)
     pbx.new_state(out, UP)
     elapsed = 0.0
     for at, digit in sorted(b.dtmf):
@@ -52,6 +55,11 @@ async def far_end(pbx: PBX, out: Channel, behaviour: Behaviour) -> None:
         await pbx.sleep(b.hangup_after - elapsed)
         if not out.hungup:
             pbx.hangup_request(out, 16)
+
+
+def _ringing(pbx: PBX, out: Channel) -> None:
+    record_response(out, 180, 16)  # the response's cause is recorded before the state changes (chan_pjsip)
+    pbx.new_state(out, RINGING)
 
 
 def dtmf_path(pbx: PBX, source: Channel) -> list[tuple[Channel, str]]:

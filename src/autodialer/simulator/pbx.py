@@ -25,6 +25,7 @@ from .clock import SimClock
 from .config import SimulatorConfig
 from .devices import DeviceStates
 from .dialplan import Dialplan, substitute
+from .dialplan_functions import call_function, run_hangup_handlers
 from .events import EventBus, Fields
 from .scenario import Scenario
 
@@ -154,7 +155,7 @@ class PBX:
         return self.lookup(ch).get(name)
 
     def expand(self, ch: Channel, text: str) -> str:
-        return substitute(text, self.lookup(ch))
+        return substitute(text, self.lookup(ch), lambda name, args: call_function(self, ch, name, args))
 
     # --- lifecycle events ---------------------------------------------------------------------------------
     def new_state(self, ch: Channel, state: int) -> None:
@@ -212,6 +213,8 @@ class PBX:
     def destroy(self, ch: Channel) -> None:
         if ch.destroyed:
             return
+        if ch.hangup_handlers:  # ast_hangup runs them first, before the other Local half hears of it
+            run_hangup_handlers(self, ch)
         dial_variables.rtp_quality(self, ch)
         ch.destroyed = ch.hungup = True
         peer = ch.peer

@@ -20,11 +20,16 @@ stasis and its manager router (trace 02: the response overtook ;1's Newstate Up)
 yet waits for the channels (a no-route call's Local pair still shows up and hangs up, and its causes decide the
 outcome); only when none has come by the time the owner gives up (``channels_overdue``, after a grace period) is it
 a call that never had a channel (``PJSIP/nosuchendpoint``, a refused channel request).
+
+The provider's own cause ("SIP 486 Busy Here", MikoPBX's ``cause``) comes from our dialplan: the customer half's
+hangup handler sends one ``UserEvent: DialerHangupCause`` per channel its Dial tried, before that half's Hangup
+event, so it is known before the call can be finished (docs/dialplan.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from autodialer.domain.call_events import (
     CallEnded,
@@ -51,6 +56,10 @@ _UNAVAILABLE_CAUSES = frozenset({20, 27, 38, 66})  # subscriber absent, destinat
 # calling channel. With no trunk leg seen it means the outgoing Dial ran but could not create the provider channel
 # (DIALSTATUS CHANUNAVAIL); a dialplan without a route clears with 0 (plain Asterisk) or 16 (MikoPBX) instead.
 _DIAL_UNAVAILABLE_CAUSE = 3
+
+# The UserEvent our static dialplan sends from the customer half's hangup handler, one per channel its Dial
+# tried: ``Peer`` (the provider channel) and ``TechCause`` (HANGUPCAUSE(<peer>,tech), URI-encoded) (docs/dialplan.md).
+TECH_CAUSE_EVENT = "DialerHangupCause"
 
 
 def customer_outcome(
@@ -88,6 +97,11 @@ def customer_outcome(
     return CustomerOutcome.FAILED
 
 
+# Bounds on what one call may make us keep (a dialplan that loops must not grow our memory).
+_MAX_PEERS = 16
+_MAX_TECH_CAUSE = 100  # the CRM's register for ``cause`` is 100 characters (spec: 1C register lengths)
+
+
 def _is_local(channel: str | None) -> bool:
     return (channel or "").startswith("Local/")
 
@@ -113,6 +127,18 @@ class _Call:
     reason: int | None = None
     ringing: bool = False
     answered: bool = False
+    dialed: list[str] = field(default_factory=list)  # non-Local channels dialled by anything but ;1, in order
+    tech_causes: dict[str, str] = field(default_factory=dict)  # provider channel -> its tech cause, as reported
+
+    def tech_cause(self) -> str | None:
+        """The tech cause of the provider channel dialled last (MikoPBX failover may try several), else the last
+        one reported; None when the PBX reported none (func_hangupcause missing, no SIP response at all)."""
+        if not self.tech_causes:
+            return None
+        order = {name: i for i, name in enumerate(self.dialed)}
+        peers = list(self.tech_causes)
+        last = max(range(len(peers)), key=lambda i: (order.get(peers[i], -1), i))
+        return self.tech_causes[peers[last]]
 
     def cause(self) -> tuple[int | None, str]:
         """The customer leg's cause; else the originated channel's; else the first one seen."""
@@ -233,8 +259,11 @@ class CallTracker:
         # The customer leg is the first non-Local channel dialled by anything but the originated channel: ;2 dials
         # the trunk, a direct originate has no caller at all, while the agent is dialled later from ;1 itself.
         dest = event.get("DestChannel")
-        if call.customer_leg is None and dest and not _is_local(dest) and event.get("Uniqueid") != call.call_id:
-            call.customer_leg = event.get("DestUniqueid")
+        if dest and not _is_local(dest) and event.get("Uniqueid") != call.call_id:
+            if call.customer_leg is None:
+                call.customer_leg = event.get("DestUniqueid")
+            if len(call.dialed) < _MAX_PEERS:
+                call.dialed.append(dest)
 
     def _on_dial_state(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         if event.get("DialStatus") == "RINGING":
@@ -243,6 +272,13 @@ class CallTracker:
     def _on_dial_end(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         if call.customer_leg is not None and event.get("DestUniqueid") == call.customer_leg:
             call.dial_status = event.get("DialStatus")
+
+    def _on_user_event(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        if event.get("UserEvent") != TECH_CAUSE_EVENT:
+            return
+        peer, cause = event.get("Peer") or "", unquote(event.get("TechCause") or "").strip()
+        if peer and cause and (peer in call.tech_causes or len(call.tech_causes) < _MAX_PEERS):
+            call.tech_causes[peer] = cause[:_MAX_TECH_CAUSE]
 
     def _on_hangup(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         uid = event.get("Uniqueid")
@@ -269,7 +305,7 @@ class CallTracker:
             return  # its channels' events may still be on their way (module docstring)
         if call.answered and call.seen_channel:
             cause, text = call.cause()
-            out.append(CallEnded(call.call_id, cause=cause, cause_text=text))
+            out.append(CallEnded(call.call_id, cause=cause, cause_text=text, tech_cause=call.tech_cause()))
         elif call.originate_failed:
             cause, text = call.cause()
             outcome = customer_outcome(
@@ -279,7 +315,7 @@ class CallTracker:
                 had_channel=call.seen_channel,
                 had_customer_leg=call.customer_leg is not None,
             )
-            out.append(CustomerFailed(call.call_id, outcome, cause, text, call.dial_status))
+            out.append(CustomerFailed(call.call_id, outcome, cause, text, call.dial_status, call.tech_cause()))
         else:
             return
         self.forget(call.call_id)
@@ -293,4 +329,5 @@ _HANDLERS = {
     "DialState": CallTracker._on_dial_state,
     "DialEnd": CallTracker._on_dial_end,
     "Hangup": CallTracker._on_hangup,
+    "UserEvent": CallTracker._on_user_event,
 }
