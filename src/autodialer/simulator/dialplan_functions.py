@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 RETURN = "return"  # the result of Return(): a hangup handler (a subroutine) ends
 
-# The reason phrases the lab's sipp scenarios send (shared/asterisk/sipp/*.xml).
+# The reason phrases the lab's sipp scenarios send (the recorded lab's uas_trunk.xml and uas_emp_*.xml).
 SIP_REASON = {
     180: "Ringing",
     200: "OK",
