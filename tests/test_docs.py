@@ -68,11 +68,11 @@ def test_dialplan_doc_warns_about_existing_contexts_of_the_names_we_ship() -> No
     shipped = set(
         re.findall(r"^\[([\w-]+)\]", (ROOT / "src/autodialer/dialplan/extensions_autodialer.conf").read_text(), re.M)
     )
-    assert shipped == {"dialer-out", "dialer-connect"}
+    assert shipped == {"dialer-out", "dialer-connect", "dialer-hangup-cause"}
     warning = doc[doc.index("Existing contexts with the same names win silently") :]
     for context in shipped:
         assert f"dialplan show {context}" in warning
-    for module in ("res_agi.so", "app_dial.so", "app_queue.so", "func_channel.so"):
+    for module in ("res_agi.so", "app_dial.so", "app_queue.so", "func_channel.so", "func_hangupcause.so"):
         assert f"`{module}`" in doc
 
 
