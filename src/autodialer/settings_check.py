@@ -61,7 +61,8 @@ def describe(model: type[BaseModel], field: str) -> str:
     if origin in (list, dict):
         shape = "list" if origin is list else "object"
         example = info.default or (info.examples or [None])[0]
-        return f"a JSON {shape}, e.g. {json.dumps(example) if example else '[]' if origin is list else '{}'}"
+        placeholder = '["…"]' if origin is list else '{"…": …}'
+        return f"a JSON {shape}, e.g. {json.dumps(example, ensure_ascii=False) if example else placeholder}"
     return "text"
 
 
