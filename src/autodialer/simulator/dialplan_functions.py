@@ -86,13 +86,10 @@ def run_hangup_handlers(pbx: PBX, ch: Channel) -> None:
         ch.context, ch.exten = context.strip(), exten.strip() or "s"
         ch.priority = int(priority) if priority.strip().isdigit() else 1
         for _ in range(1000):  # a handler that loops for ever must not hang the simulator
-            ext = pbx.dialplan.find(ch.context, ch.exten)
-            step = ext.steps.get(ch.priority) if ext else None
+            step = pbx.enter_step(ch)
             if step is None:
                 break
-            data = pbx.expand(ch, step.data)
-            pbx.new_exten(ch, step.app, data)
-            result = _run_now(run_application(pbx, ch, step.app, data))
+            result = _run_now(run_application(pbx, ch, *step))
             if result in (RETURN, None) or result == "hangup":
                 break
             ch.priority += 1

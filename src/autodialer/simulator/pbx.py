@@ -240,17 +240,25 @@ class PBX:
         ch.context, ch.exten, ch.priority = context, exten, priority
         try:
             while not ch.hungup:
-                ext = self.dialplan.find(ch.context, ch.exten)
-                step = ext.steps.get(ch.priority) if ext else None
+                step = self.enter_step(ch)
                 if step is None:
                     break
-                data = self.expand(ch, step.data)
-                self.new_exten(ch, step.app, data)
-                if await run_application(self, ch, step.app, data) == HANGUP:
+                if await run_application(self, ch, *step) == HANGUP:
                     break
                 ch.priority += 1
         finally:
             self.end_pbx(ch)
+
+    def enter_step(self, ch: Channel) -> tuple[str, str] | None:
+        """The application and expanded data at the channel's dialplan position (announced with Newexten), None
+        when there is nothing there: the dialplan ends."""
+        ext = self.dialplan.find(ch.context, ch.exten)
+        step = ext.steps.get(ch.priority) if ext else None
+        if step is None:
+            return None
+        data = self.expand(ch, step.data)
+        self.new_exten(ch, step.app, data)
+        return step.app, data
 
     def end_pbx(self, ch: Channel) -> None:
         if ch.destroyed:
