@@ -46,7 +46,8 @@ class AvailabilityView(Protocol):
 
         An extension yields its own device when it is idle, reachable and not on DND; a queue yields its members that
         are not in use, not ringing, not paused and reachable. Unknown numbers and busy targets yield an empty set.
-        The engine reserves one of them per call so that tasks sharing a target never over-dial it.
+        The engine reserves an extension's agent per call so that tasks sharing a target never over-dial it; a
+        queue it plans as a capacity (``queue_load``).
         """
         ...
 
