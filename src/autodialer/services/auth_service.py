@@ -5,9 +5,12 @@ Invariants:
   (``scrypt$<n>$<r>$<p>$<salt>$<hash>``, base64url), compared in constant time. Session ids, refresh tokens and API
   keys are random 128+ bit values, stored as their SHA-256 (a slow hash adds nothing for values this random).
 - Only *failed* logins are counted, per peer address, in a sliding window (MikoPBX 2024.1 also counted successes and
-  locked out 1C, which logs in before every call). While an address is over the limit its logins are refused without
-  checking the password, so the limit also caps the scrypt work an attacker can cause. An IPv6 peer counts as its
-  /64 (one host usually holds a whole /64 and could rotate through it); an IPv4-mapped IPv6 peer as its IPv4.
+  locked out 1C, which logs in before every call). Each login first reserves an attempt, atomically in the database
+  (the store's ``reserve_attempt``), and only then checks the password; a right password gives its reservation back.
+  So however many guesses arrive at once, on one instance or several, at most ``failures_per_window`` passwords are
+  checked per window, and once the window is full even the right password is refused without being checked, which
+  also caps the scrypt work an attacker can cause. An IPv6 peer counts as its /64 (one host usually holds a whole
+  /64 and could rotate through it); an IPv4-mapped IPv6 peer as its IPv4.
 - Time comes from the injected ``now``; JWT expiry is checked against it, not against the library's clock.
 - JWTs are HS256 with ``sub`` = login and ``typ`` = "access". API keys look like ``adk_<prefix>_<secret>``; the prefix
   (12 hex) finds the row, the hash of the whole key decides.
@@ -108,9 +111,15 @@ class SessionStore(Protocol):
 
 
 class LoginFailureStore(Protocol):
-    async def failures_since(self, address: str, since: float) -> int: ...
+    async def reserve_attempt(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:
+        """Atomically: if ``address`` has fewer than ``limit`` attempts recorded after ``since``, record one at
+        ``at`` and return (its id, the attempts recorded before it); else None. However many callers race, in one
+        process or several sharing the database, no more than ``limit`` are ever recorded in a window."""
+        ...
 
-    async def add_failure(self, address: str, at: float) -> None: ...
+    async def release_attempt(self, attempt_id: int) -> None:
+        """Forget a recorded attempt (its password was right: only failures count)."""
+        ...
 
     async def delete_failures_before(self, at: float) -> None: ...
 
@@ -259,13 +268,15 @@ class AuthService:
         window_start = now - self._policy.failure_window_s
         limit = self._policy.failures_per_window
         address = throttle_key(address)
-        failures = await self._stores.failures_since(address, window_start)
-        if failures >= limit:
+        reserved = await self._stores.reserve_attempt(address, now, window_start, limit)
+        if reserved is None:
             return LoginOutcome(LoginStatus.THROTTLED, login, 0, int(self._policy.failure_window_s))
+        attempt_id, failures = reserved
+        # Cancelled or failing from here on, the reservation stays and counts as a failed attempt.
         if await self._password_matches(login, password_candidates):
+            await self._stores.release_attempt(attempt_id)
             return LoginOutcome(LoginStatus.OK, login, limit - failures)
         await self._stores.delete_failures_before(window_start)
-        await self._stores.add_failure(address, now)
         log.warning("failed login for %r from %s (%d of %d in the window)", login, address, failures + 1, limit)
         return LoginOutcome(LoginStatus.WRONG, login, max(limit - failures - 1, 0))
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.tables import admin_credentials, api_keys, login_failures, sessions
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.services.auth_service import ApiKeyRecord
 
 
@@ -113,18 +114,31 @@ class SqlAuthRepository:
 
     # --- login_failures
 
-    async def failures_since(self, address: str, since: float) -> int:
-        async with self._engine.connect() as connection:
-            row = await connection.execute(
+    async def reserve_attempt(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:
+        """Count and record in one transaction that holds a lock no other reservation for ``address`` can share:
+        SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL a transaction-scoped advisory lock on the address (the
+        count then runs after the previous holder committed, on every instance alike)."""
+        async with write_transaction(self._engine) as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"login:{address}"}
+                )
+            recorded = await connection.execute(
                 select(func.count())
                 .select_from(login_failures)
                 .where(login_failures.c.address == address, login_failures.c.at > since)
             )
-            return int(row.scalar_one())
+            before = int(recorded.scalar_one())
+            if before >= limit:
+                return None
+            added = await connection.execute(
+                insert(login_failures).values(address=address, at=at).returning(login_failures.c.id)
+            )
+            return int(added.scalar_one()), before
 
-    async def add_failure(self, address: str, at: float) -> None:
+    async def release_attempt(self, attempt_id: int) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(insert(login_failures).values(address=address, at=at))
+            await connection.execute(delete(login_failures).where(login_failures.c.id == attempt_id))
 
     async def delete_failures_before(self, at: float) -> None:
         async with self._engine.begin() as connection:
