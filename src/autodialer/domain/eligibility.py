@@ -36,6 +36,11 @@ class HoldKind(StrEnum):
     NO_COMMON_WINDOW = "no-common-window"  # the window never holds in every candidate zone at once
     DO_NOT_CALL = "do-not-call"
     ATTEMPT_LIMIT = "attempt-limit"
+    # The campaign's and the row's own state (domain/number_explain.py adds them around ``evaluate``).
+    CAMPAIGN_PAUSED = "campaign-paused"
+    CAMPAIGN_CLOSED = "campaign-closed"
+    NUMBER_FINAL = "number-final"
+    IN_CALL = "in-call"
 
 
 @dataclass(frozen=True, slots=True)

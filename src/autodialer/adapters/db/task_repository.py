@@ -202,15 +202,17 @@ class SqlTaskRepository:
         numbers: Iterable[NumberColumns] | None,
         number_count: int,
         now: float,
+        create_only: bool = False,
     ) -> SavedTask:
         """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring.
 
         Two posts creating the same crm_id at once: the loser's insert violates the unique key before any number
-        is read, so it simply runs again and merges into the winner's task.
+        is read, so it simply runs again and merges into the winner's task. ``create_only`` (v2's create) refuses
+        a crm_id that names a task instead of merging.
         """
         for retry in (False, True):
             try:
-                return await self._save_task(task_id, crm_id, columns, numbers, number_count, now)
+                return await self._save_task(task_id, crm_id, columns, numbers, number_count, now, create_only)
             except _CreateRace:
                 if retry:
                     raise TaskConflict("crmId", "was created by a concurrent request; retry") from None
@@ -224,9 +226,12 @@ class SqlTaskRepository:
         numbers: Iterable[NumberColumns] | None,
         number_count: int,
         now: float,
+        create_only: bool = False,
     ) -> SavedTask:
         async with write_transaction(self._engine) as connection:
             existing = await self._find(connection, task_id, crm_id)
+            if existing is not None and create_only:
+                raise TaskConflict("crmId", f"already names task {existing['id']}")
             if existing is not None and existing["deleted"]:
                 raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
             if existing is not None:
@@ -271,6 +276,20 @@ class SqlTaskRepository:
                 return False
             await _drop_numbers(connection, task_id, older_than=None)
             return True
+
+    async def add_numbers(self, task_id: int, numbers: Sequence[NumberRow], now: float, chunk: int = 5000) -> int:
+        """Add numbers to a live task, or update those it has (new params and timeCallAllow, state and result
+        kept); the task's other numbers stay. A task the dialer closed reopens. 0 if the task is gone."""
+        async with write_transaction(self._engine) as connection:
+            found = await connection.execute(select(tasks).where(tasks.c.id == task_id, tasks.c.deleted.is_(False)))
+            row = found.mappings().first()
+            if row is None:
+                return 0
+            chunks = (list(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
+            await self._write_numbers(connection, task_id, chunks, len(numbers), now, existed=False)
+            if row["state"] == 1 and row["closed_by_dialer"]:
+                await _reopen_if_open_numbers(connection, row, now)
+            return len(numbers)
 
     async def get_task(self, task_id: int) -> TaskDetails | None:
         async with self._engine.connect() as connection:

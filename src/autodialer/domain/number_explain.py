@@ -1,0 +1,75 @@
+"""Why a campaign's number waits: eligibility's verdict plus the holds of the campaign's and the row's own state.
+
+``eligibility.evaluate`` judges the number's own rules (timeCallAllow, retry wait, do-not-call, and the window and
+attempt limits when a campaign has them). Around it this adds what holds every number alike or ends the number's
+dialling: a paused or closed campaign, a row with its final result, a number in a call now. None of these lets go by
+itself as time passes, so any of them makes ``next_at`` None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from autodialer.domain import time_words
+from autodialer.domain.callee_zones import CalleeZones
+from autodialer.domain.campaigns import Campaign, CampaignState, NumberRecord
+from autodialer.domain.do_not_call import DncListing
+from autodialer.domain.eligibility import CampaignRules, Hold, HoldKind, NumberFacts, Verdict, evaluate
+
+
+@dataclass(frozen=True, slots=True)
+class DncEntry:
+    """A do-not-call row as stored today: the global list, keyed by the number's phone_id."""
+
+    phone: str
+    source: str
+    since: float
+
+
+def explain(
+    campaign: Campaign,
+    number: NumberRecord,
+    *,
+    e164: str | None,
+    zones: CalleeZones,
+    dnc: Sequence[DncEntry],
+    now: float,
+    pbx_zone: str,
+) -> Verdict:
+    """The verdict for ``number`` of ``campaign`` at ``now``. ``e164`` is None when the number has no E.164 form (a
+    short internal number): its do-not-call entries are then named without eligibility's E.164 listing."""
+    listings = tuple(DncListing(e164, None, entry.since, entry.source) for entry in dnc) if e164 else ()
+    facts = NumberFacts(
+        e164=e164 or "+0", zones=zones, not_before=number.not_before, retry_at=number.retry_at, dnc=listings
+    )
+    verdict = evaluate(CampaignRules(campaign.id), facts, now, pbx_zone)
+    own = _state_holds(campaign, number, pbx_zone)
+    if e164 is None:
+        own += [
+            Hold(
+                HoldKind.DO_NOT_CALL,
+                f"on the do-not-call list since {time_words.pbx(e.since, pbx_zone)} ({e.source})",
+                None,
+            )
+            for e in dnc
+        ]
+    if not own:
+        return verdict
+    return Verdict(now, (*own, *verdict.holds), None, pbx_zone)
+
+
+def _state_holds(campaign: Campaign, number: NumberRecord, pbx_zone: str) -> list[Hold]:
+    holds: list[Hold] = []
+    if campaign.state is CampaignState.PAUSED:
+        holds.append(Hold(HoldKind.CAMPAIGN_PAUSED, "the campaign is paused: resume it to dial", None))
+    elif campaign.state is CampaignState.CLOSED:
+        by = "the dialer, every number being final" if campaign.closed_by_dialer else "its owner"
+        holds.append(Hold(HoldKind.CAMPAIGN_CLOSED, f"the campaign was closed by {by}", None))
+    if number.result:
+        closed = f" at {time_words.pbx(number.closed_at, pbx_zone)}" if number.closed_at else ""
+        text = f"has its final result {number.result} (state {number.state}){closed}"
+        holds.append(Hold(HoldKind.NUMBER_FINAL, text, None))
+    elif number.in_call:
+        holds.append(Hold(HoldKind.IN_CALL, "is in a call now; its outcome decides what comes next", None))
+    return holds

@@ -1,0 +1,219 @@
+"""Campaign use cases (v1 "tasks"): create, read, change, pause, resume, delete; add and list numbers; a number's
+attempts and why it waits; live stats. The edges (v2 API, later v1 and the console) call these and translate
+``CampaignError`` once; storage is the ``CampaignRepository`` port, which returns domain records.
+
+Every successful write calls ``on_change`` (the dialer engine's wake-up), as v1's routes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from autodialer.domain.callee_zones import CalleeZones, ZoneSource, resolve_callee_zones
+from autodialer.domain.campaigns import (
+    AttemptCounts,
+    AttemptRecord,
+    Campaign,
+    CampaignChanges,
+    CampaignState,
+    CampaignStats,
+    InvalidField,
+    NewCampaign,
+    NewNumber,
+    NotFound,
+    NumberFilter,
+    NumberPage,
+    NumberRecord,
+    check_dial_prefix,
+    check_lines,
+    check_retry_policy,
+    check_target,
+    stats_from,
+)
+from autodialer.domain.e164 import UnparseablePhoneNumber
+from autodialer.domain.eligibility import Verdict
+from autodialer.domain.number_explain import DncEntry, explain
+
+MAX_PAGE = 1000
+MAX_IMPORT = 100_000  # numbers per JSON import request
+
+
+class CampaignRepository(Protocol):
+    """Storage of campaigns and their numbers. Each method is one transaction; a missing or deleted campaign reads
+    as None. Writes raise domain CampaignError subclasses (Conflict, InvalidField) naming the field."""
+
+    async def create(self, new: NewCampaign, now: float) -> Campaign: ...
+
+    async def get(self, campaign_id: int) -> Campaign | None: ...
+
+    async def list(self, *, state: CampaignState | None, after_id: int | None, limit: int) -> Sequence[Campaign]: ...
+
+    async def change(self, campaign_id: int, changes: CampaignChanges, now: float) -> Campaign | None: ...
+
+    async def delete(self, campaign_id: int, now: float) -> bool: ...
+
+    async def add_numbers(self, campaign_id: int, numbers: Sequence[NewNumber], now: float) -> int:
+        """Add or update (same phone_id: new params and not_before, state and result kept); reopen a campaign the
+        dialer closed. Returns how many rows were written; 0 if the campaign is gone."""
+        ...
+
+    async def numbers(self, campaign_id: int, flt: NumberFilter, after_id: int | None, limit: int) -> NumberPage: ...
+
+    async def number(self, campaign_id: int, number_id: int) -> NumberRecord | None: ...
+
+    async def attempts(self, campaign_id: int, number_id: int) -> Sequence[AttemptRecord]: ...
+
+    async def number_counts(self, campaign_id: int) -> tuple[dict[str, int], dict[str, int]]:
+        """(numbers by state, numbers by result) of the campaign's live rows."""
+        ...
+
+    async def attempt_counts(self, campaign_id: int, now: float) -> AttemptCounts: ...
+
+    async def dnc_entries(self, phone_id: str) -> Sequence[DncEntry]: ...
+
+
+class PhoneDirectory(Protocol):
+    """A number's E.164 form and time zones (libphonenumber behind it)."""
+
+    def e164(self, raw: str, field: str = "phone") -> str: ...
+
+    def zones(self, e164: str) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPolicy:
+    lines_ceiling: int
+    pbx_zone: str
+
+
+class CampaignService:
+    def __init__(
+        self,
+        repository: CampaignRepository,
+        phones: PhoneDirectory,
+        policy: CampaignPolicy,
+        now: Callable[[], float],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._repo = repository
+        self._phones = phones
+        self._policy = policy
+        self._now = now
+        self.on_change = on_change
+
+    @property
+    def pbx_zone(self) -> str:
+        return self._policy.pbx_zone
+
+    async def create(self, new: NewCampaign) -> Campaign:
+        check_target(new.target)
+        check_lines(new.lines, self._policy.lines_ceiling)
+        check_dial_prefix(new.dial_prefix)
+        if new.retry_policy is not None:
+            new = replace(new, retry_policy=check_retry_policy(new.retry_policy))
+        campaign = await self._repo.create(new, self._now())
+        self.on_change()
+        return campaign
+
+    async def get(self, campaign_id: int) -> Campaign:
+        campaign = await self._repo.get(campaign_id)
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} does not exist", "campaign_id")
+        return campaign
+
+    async def list(
+        self, *, state: CampaignState | None = None, after_id: int | None = None, limit: int = 100
+    ) -> Sequence[Campaign]:
+        return await self._repo.list(state=state, after_id=after_id, limit=_page(limit))
+
+    async def change(self, campaign_id: int, changes: CampaignChanges) -> Campaign:
+        if changes.target is not None:
+            check_target(changes.target)
+        if changes.lines is not None:
+            check_lines(changes.lines, self._policy.lines_ceiling)
+        if changes.dial_prefix is not None:
+            check_dial_prefix(changes.dial_prefix)
+        if changes.retry_policy is not None:
+            changes = replace(changes, retry_policy=check_retry_policy(changes.retry_policy))
+        campaign = await self._repo.change(campaign_id, changes, self._now())
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} does not exist", "campaign_id")
+        self.on_change()
+        return campaign
+
+    async def pause(self, campaign_id: int) -> Campaign:
+        return await self.change(campaign_id, CampaignChanges(state=CampaignState.PAUSED))
+
+    async def resume(self, campaign_id: int) -> Campaign:
+        """Active again, also after a close: a campaign without open numbers is closed again by the dialer."""
+        return await self.change(campaign_id, CampaignChanges(state=CampaignState.ACTIVE))
+
+    async def delete(self, campaign_id: int) -> None:
+        if not await self._repo.delete(campaign_id, self._now()):
+            raise NotFound(f"campaign {campaign_id} does not exist", "campaign_id")
+        self.on_change()
+
+    async def add_numbers(self, campaign_id: int, numbers: Sequence[NewNumber]) -> int:
+        if len(numbers) > MAX_IMPORT:
+            raise InvalidField(f"at most {MAX_IMPORT} numbers per request", "numbers")
+        await self.get(campaign_id)
+        written = await self._repo.add_numbers(campaign_id, numbers, self._now())
+        self.on_change()
+        return written
+
+    async def numbers(
+        self, campaign_id: int, flt: NumberFilter, *, after_id: int | None = None, limit: int = 100
+    ) -> NumberPage:
+        await self.get(campaign_id)
+        return await self._repo.numbers(campaign_id, flt, after_id, _page(limit))
+
+    async def number(self, campaign_id: int, number_id: int) -> NumberRecord:
+        await self.get(campaign_id)
+        found = await self._repo.number(campaign_id, number_id)
+        if found is None:
+            raise NotFound(f"campaign {campaign_id} has no number {number_id}", "number_id")
+        return found
+
+    async def attempts(self, campaign_id: int, number_id: int) -> Sequence[AttemptRecord]:
+        await self.number(campaign_id, number_id)
+        return await self._repo.attempts(campaign_id, number_id)
+
+    async def explain(self, campaign_id: int, number_id: int) -> Verdict:
+        campaign = await self.get(campaign_id)
+        number = await self.number(campaign_id, number_id)
+        e164, zones = self._callee(number)
+        dnc = await self._repo.dnc_entries(number.phone_id)
+        return explain(
+            campaign, number, e164=e164, zones=zones, dnc=dnc, now=self._now(), pbx_zone=self._policy.pbx_zone
+        )
+
+    async def stats(self, campaign_id: int) -> CampaignStats:
+        await self.get(campaign_id)
+        by_state, by_result = await self._repo.number_counts(campaign_id)
+        counts = await self._repo.attempt_counts(campaign_id, self._now())
+        return stats_from(campaign_id, by_state, by_result, counts)
+
+    def _callee(self, number: NumberRecord) -> tuple[str | None, CalleeZones]:
+        default = CalleeZones((self._policy.pbx_zone,), ZoneSource.CAMPAIGN_DEFAULT)
+        try:
+            e164 = self._phones.e164(number.phone)
+        except UnparseablePhoneNumber:
+            return None, default
+        tz = (number.params or {}).get("tz")
+        try:
+            zones = resolve_callee_zones(
+                crm_tz=tz if isinstance(tz, str) else None,
+                number_zones=self._phones.zones(e164),
+                default_zone=self._policy.pbx_zone,
+            )
+        except ValueError:  # an unknown tz param: the words then use the PBX zone
+            zones = default
+        return e164, zones
+
+
+def _page(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidField(f"must be an integer in 1..{MAX_PAGE}", "limit")
+    return limit
