@@ -80,3 +80,21 @@ def test_production_mode_and_binding_are_documented() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "AUTODIALER_ENVIRONMENT=production" in readme and "AUTODIALER_JWT_SECRET" in readme
     assert "serve --host" in readme and "AUTODIALER_HTTP_HOST" in readme and "AUTODIALER_FASTAGI_HOST" in readme
+
+
+def test_the_v2_reference_names_every_v2_route() -> None:
+    from typing import cast
+
+    from autodialer.api.v2.app import PREFIX, create_v2_app
+    from autodialer.services.campaigns import CampaignService
+
+    spec = create_v2_app(cast(CampaignService, None)).openapi()
+    reference = (ROOT / "docs" / "api-v2.md").read_text()
+    routes = [
+        f"{method.upper()} {PREFIX}{re.sub(r'{campaign_id}', '{id}', path).replace('{number_id}', '{nid}')}"
+        for path, methods in spec["paths"].items()
+        for method in methods
+    ]
+    assert len(routes) >= 12
+    missing = [route for route in routes if f"`{route}`" not in reference]
+    assert not missing, f"docs/api-v2.md does not document: {missing}"

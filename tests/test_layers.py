@@ -3,6 +3,8 @@
 protocols: stdlib only. domain: stdlib + domain. services: stdlib + domain + services (ports, never adapters).
 simulator: from our code only protocols (it is the independent oracle the client is tested against).
 adapters: never api, cli or bootstrap.
+api/v2 (the typed API): services, domain and itself only, never adapters, nor SQLAlchemy; bootstrap builds the
+services it gets.
 """
 
 from __future__ import annotations
@@ -63,7 +65,34 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert offenders == []
 
 
+V2_MAY_IMPORT = ("autodialer.domain", "autodialer.services", "autodialer.api.v2")
+V2_NEVER = {"sqlalchemy", "aiosqlite", "psycopg", "alembic"}
+
+
+def v2_allowed(module: str) -> bool:
+    top = module.split(".")[0]
+    if top == "autodialer":
+        return any(module == p or module.startswith(p + ".") for p in V2_MAY_IMPORT)
+    return top not in V2_NEVER
+
+
+def test_v2_api_imports_only_services_domain_and_itself() -> None:
+    files = sorted((PACKAGE / "api" / "v2").rglob("*.py"))
+    assert files
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in files
+        for module in sorted(imported_modules(path))
+        if not v2_allowed(module)
+    ]
+    assert offenders == []
+
+
 def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
+    assert not v2_allowed("autodialer.adapters.db.campaign_repository")
+    assert not v2_allowed("autodialer.api.routes.tasks")
+    assert not v2_allowed("sqlalchemy.ext.asyncio")
+    assert v2_allowed("autodialer.services.campaigns")
     assert not allowed("services", "autodialer.adapters.db.tables")
     assert not allowed("simulator", "autodialer.domain.call_events")
     assert not allowed("protocols", "sqlalchemy")

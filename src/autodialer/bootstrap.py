@@ -6,6 +6,7 @@ Everything else receives what it needs as arguments; nothing reads settings or o
               └─events──▶ AsteriskPbxGateway (call events)  ──on_call_event──▶ DialerEngine
     FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
     REST API ──on_tasks_changed──▶ DialerEngine.task_changed            DialerEngine ──▶ SqlDialerStore
+    v2 API ──▶ CampaignService ──▶ SqlCampaignRepository (through SqlTaskRepository's write rules)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -30,14 +31,18 @@ from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxG
 from autodialer.adapters.asterisk.user_events import AmiUserEventSink
 from autodialer.adapters.clock import AsyncioSleeper, SystemClock
 from autodialer.adapters.db.audio_repository import SqlAudioRepository
+from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
 from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
+from autodialer.api.php_serialize import php_serialize
 from autodialer.api.status import PbxStatus
 from autodialer.domain.retry_policy import RetryPolicy
+from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.poll_call import PollCallHandler, PollSettings
@@ -172,6 +177,18 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
     return Dialer(ami, availability, gateway, engine, agi)
 
 
+DEFAULT_REGION = "RU"  # numbers without a country code (MikoPBX installs are Russian first)
+
+
+def build_campaign_service(
+    settings: Settings, db: AsyncEngine, now: Callable[[], float], on_change: Callable[[], None]
+) -> CampaignService:
+    """The campaign use cases (v2 API) on the SQL store; ``on_change`` wakes the dialer after a write."""
+    repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
+    policy = CampaignPolicy(lines_ceiling=settings.max_count_channels_ceiling, pbx_zone=settings.pbx_timezone)
+    return CampaignService(repository, PhoneNumbering(DEFAULT_REGION), policy, now, on_change)
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -190,6 +207,7 @@ async def build_service(settings: Settings) -> Service:
     if dialer is not None:
         context.on_tasks_changed = dialer.engine.task_changed
         context.pbx_status = dialer.status
+    context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
     return Service(settings, db, create_app(context), dialer)
 
 

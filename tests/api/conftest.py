@@ -91,3 +91,35 @@ async def api(make_api: ApiFactory) -> Api:
 def data_without_pid(payload: dict[str, Any]) -> dict[str, Any]:
     assert isinstance(payload.pop("pid"), int)
     return payload
+
+
+@dataclass
+class V2:
+    """An HTTP client on the app with the v2 API (as bootstrap builds it), from an exempt address by default."""
+
+    app: Any
+    engine: AsyncEngine
+    clock: FakeClock
+    wakeups: list[None]
+
+    def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(host, 50123))
+        return httpx.AsyncClient(transport=transport, base_url="http://pbx")
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(text(sql), params)
+
+
+@pytest.fixture
+async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
+    from autodialer.bootstrap import build_campaign_service
+
+    settings = load_settings(
+        environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", jwt_secret="x" * 40, admin_password="pw"
+    )
+    clock = FakeClock()
+    wakeups: list[None] = []
+    context = AppContext(settings=settings, db=migrated_engine, now=clock.now)
+    context.campaigns = build_campaign_service(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
+    return V2(create_app(context), migrated_engine, clock, wakeups)

@@ -3,6 +3,8 @@
 ``create_app(context)`` is called by the composition root (bootstrap) with everything the handlers need; nothing
 is read from globals. Routes live under ``/pbxcore/api/module-dialer/v1`` (tasks, polls, results feeds, audio);
 the session login lives where MikoPBX has it (``/admin-cabinet/session/start``, ``/pbxcore/api/v3/auth:login``).
+The typed v2 API is mounted at ``/api/v2`` (api/v2) when the context carries its services; its docs page is
+``/api/docs``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from autodialer.api.auth import install_auth
 from autodialer.api.context import AppContext
 from autodialer.api.errors import install_error_handlers
 from autodialer.api.routes import audio, health, polling, prompts, results, session, tasks
+from autodialer.api.v2 import docs as v2_docs
+from autodialer.api.v2.app import PREFIX as V2_PREFIX
+from autodialer.api.v2.app import create_v2_app
 
 MODULE_PREFIX = "/pbxcore/api/module-dialer/v1"
 
@@ -28,5 +33,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(session.router)
     app.include_router(prompts.router)
     app.include_router(health.router)
+    if context.campaigns is not None:
+        app.mount(V2_PREFIX, create_v2_app(context.campaigns))
+        app.include_router(v2_docs.router)
     install_auth(app, context)
     return app

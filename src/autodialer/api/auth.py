@@ -35,6 +35,7 @@ from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.context import AppContext
 from autodialer.api.forwarded import AddressMatcher, ForwardedPeerMiddleware
+from autodialer.api.v2.problems import V2_PATHS, unauthenticated_problem
 from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,11 @@ class AuthMiddleware:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})  # policy violation, before accepting
                 return
-            response = framework_error(401, NOT_AUTHENTICATED, self._now(), self._timezone)
+            response = (
+                unauthenticated_problem()
+                if scope["path"].startswith(V2_PATHS)
+                else framework_error(401, NOT_AUTHENTICATED, self._now(), self._timezone)
+            )
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

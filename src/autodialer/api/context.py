@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.status import PbxStatus
+from autodialer.services.campaigns import CampaignService
 from autodialer.settings import Settings
 
 
@@ -26,6 +27,8 @@ class AppContext:
     on_tasks_changed: Callable[[], None] = field(default=_nothing)
     # A snapshot of the PBX link for GET /status; None when this instance does not dial (API only).
     pbx_status: Callable[[], PbxStatus] | None = None
+    # The campaign use cases behind /api/v2 (bootstrap.build_campaign_service); None: no v2 API on this app.
+    campaigns: CampaignService | None = None
 
 
 def get_context(request: Request) -> AppContext:

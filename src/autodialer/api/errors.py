@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autodialer.api.envelope import JSON_MEDIA_TYPE, error_response
+from autodialer.api.v2.problems import V2_PATHS, problem
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, Refusal)
         return error_response(exc.errors, exc.status_code, exc.data)
 
-    async def http_error(_request: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if request.url.path.startswith(V2_PATHS):  # a v2 path the v2 mount did not take (e.g. a newline in it)
+            return problem(exc.status_code, str(exc.detail), "not-found" if exc.status_code == 404 else "http-error")
         if exc.status_code in (404, 405):
             return Response(mikopbx_error_body("404 (Not Found)"), status_code=404, media_type=JSON_MEDIA_TYPE)
         return error_response([str(exc.detail)], exc.status_code)

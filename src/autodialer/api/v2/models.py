@@ -1,0 +1,302 @@
+"""The v2 wire: pydantic models of what comes in and what goes out, and their conversion to and from domain records.
+
+Times go out as ISO 8601 in UTC; absent times (a number never tried …) are null. Names are snake_case. Input models
+forbid unknown fields, so a typo is an error naming the field rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from autodialer.domain.campaigns import (
+    AttemptRecord,
+    Campaign,
+    CampaignStats,
+    NumberRecord,
+    Target,
+    TargetKind,
+)
+from autodialer.domain.eligibility import Verdict
+
+MAX_ID = 2**53 - 1
+StateWord = Literal["active", "paused", "closed"]
+Text255 = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$")]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+DialPrefix = Annotated[str, StringConstraints(max_length=32, pattern=r"^[0-9*#+]*$")]
+ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+ParamValue = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool | None
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class TargetModel(_In):
+    kind: Literal["extension", "poll"] = Field(
+        description="extension: an extension or a queue number (the PBX tells which); poll: a voice poll's id"
+    )
+    value: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9*#]+$")]
+
+    def domain(self) -> Target:
+        return Target(TargetKind(self.kind), self.value)
+
+    @classmethod
+    def of(cls, target: Target) -> TargetModel:
+        return cls.model_construct(kind=target.kind.value, value=target.value)
+
+
+class RetryRuleModel(_In):
+    delay_s: float | None = Field(default=None, ge=0, le=7 * 86400, description="wait before the next attempt")
+    max_retries: int | None = Field(default=None, ge=0, le=20, description="further attempts after the first")
+
+
+class RetryPolicyModel(_In):
+    """Overrides of the service's retry policy, per outcome class; a class left out keeps the service's rule."""
+
+    customer_busy: RetryRuleModel | None = None
+    customer_no_answer: RetryRuleModel | None = None
+    customer_congestion: RetryRuleModel | None = None
+    agent_busy: RetryRuleModel | None = None
+    originate_rejected: RetryRuleModel | None = None
+
+    def overrides(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {k: v for k, v in rule.model_dump().items() if v is not None}
+            for name, rule in self
+            if isinstance(rule, RetryRuleModel)
+        }
+
+
+class PacingModel(_In):
+    """How many calls to have in flight. Only ``progressive`` (one call per free agent) exists yet."""
+
+    mode: Literal["progressive"] = "progressive"
+
+
+class CampaignCreate(_In):
+    name: Text255 = ""
+    external_id: ExternalId | None = Field(default=None, description="the CRM's id (v1 crmId); default: the id")
+    target: TargetModel
+    lines: int = Field(default=1, ge=1, le=1000, description="most calls in flight")
+    dial_prefix: DialPrefix = ""
+    retry_policy: RetryPolicyModel | None = None
+    pacing: PacingModel | None = None
+    state: Literal["active", "paused"] = "active"
+
+
+class CampaignPatch(_In):
+    """Fields to change; a field left out stays. ``retry_policy: null`` returns to the service's policy."""
+
+    name: Text255 | None = None
+    target: TargetModel | None = None
+    lines: int | None = Field(default=None, ge=1, le=1000)
+    dial_prefix: DialPrefix | None = None
+    retry_policy: RetryPolicyModel | None = None
+    pacing: PacingModel | None = None
+
+
+class CampaignOut(BaseModel):
+    id: int
+    external_id: str
+    name: str
+    state: StateWord
+    closed_by_dialer: bool = Field(description="closed because every number has its final result")
+    target: TargetModel
+    lines: int
+    dial_prefix: str
+    retry_policy: dict[str, dict[str, float]] | None
+    pacing: PacingModel
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Campaign) -> CampaignOut:
+        return cls(
+            id=c.id,
+            external_id=c.external_id,
+            name=c.name,
+            state=c.state.word,  # type: ignore[arg-type]
+            closed_by_dialer=c.closed_by_dialer,
+            target=TargetModel.of(c.target),
+            lines=c.lines,
+            dial_prefix=c.dial_prefix,
+            retry_policy=None if c.retry_policy is None else {k: dict(v) for k, v in c.retry_policy.items()},
+            pacing=PacingModel(),
+            created_at=utc(c.created_at),
+            updated_at=utc(c.updated_at),
+        )
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignOut]
+    next_cursor: str | None = Field(description="pass as ``cursor`` for the next page; null on the last page")
+
+
+class NumberIn(_In):
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="as the CRM has it; digits with optional + spaces - . ( )"
+    )
+    params: dict[ParamKey, ParamValue] | None = Field(
+        default=None, max_length=50, description="values for <key> substitution in polls; tz: the callee's zone"
+    )
+    not_before: datetime | None = Field(default=None, description="do not call before this instant (timeCallAllow)")
+
+
+class NumbersImport(_In):
+    numbers: list[NumberIn] = Field(min_length=1, max_length=100_000)
+
+
+class ImportResult(BaseModel):
+    accepted: int = Field(description="numbers written (added, or updated when the campaign had them)")
+
+
+class NumberOut(BaseModel):
+    id: int
+    phone: str
+    phone_id: str
+    params: dict[str, Any] | None
+    state: str = Field(description="the MikoPBX row state: CreateTask, startDial, endCall, doNotCall …")
+    result: str | None = Field(description="the final MikoPBX result; null while the number is open")
+    attempts: int
+    requeues: int
+    in_call: bool
+    not_before: datetime | None
+    retry_at: datetime | None
+    closed_at: datetime | None
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, n: NumberRecord) -> NumberOut:
+        return cls(
+            id=n.id,
+            phone=n.phone,
+            phone_id=n.phone_id,
+            params=None if n.params is None else dict(n.params),
+            state=n.state,
+            result=n.result or None,
+            attempts=n.attempts,
+            requeues=n.requeues,
+            in_call=n.in_call,
+            not_before=utc_or_none(n.not_before),
+            retry_at=utc_or_none(n.retry_at),
+            closed_at=utc_or_none(n.closed_at),
+            changed_at=utc(n.changed_at),
+        )
+
+
+class NumberList(BaseModel):
+    items: list[NumberOut]
+    next_cursor: str | None
+
+
+class AttemptOut(BaseModel):
+    id: str
+    attempt_no: int
+    mode: str
+    agent: str | None
+    state: str
+    outcome: str | None
+    cause: int | None
+    cause_text: str | None
+    dial_status: str | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, a: AttemptRecord) -> AttemptOut:
+        return cls(
+            id=a.id,
+            attempt_no=a.attempt_no,
+            mode=a.mode,
+            agent=a.agent,
+            state=a.state,
+            outcome=a.outcome,
+            cause=a.cause,
+            cause_text=a.cause_text,
+            dial_status=a.dial_status,
+            started_at=utc(a.created_at),
+            answered_at=None if a.answered_at is None else utc(a.answered_at),
+            ended_at=None if a.ended_at is None else utc(a.ended_at),
+        )
+
+
+class AttemptList(BaseModel):
+    items: list[AttemptOut]
+
+
+class HoldOut(BaseModel):
+    kind: str = Field(description="the rule: not-before, retry-wait, do-not-call, campaign-paused, number-final …")
+    text: str
+    until: datetime | None = Field(description="when this rule alone lets go; null: not by itself")
+
+
+class ExplainOut(BaseModel):
+    allowed: bool
+    at: datetime = Field(description="the instant judged (now)")
+    next_at: datetime | None = Field(description="the earliest instant every rule allows; null: not without a change")
+    holds: list[HoldOut]
+    text: list[str] = Field(description="the verdict in words, one line per rule, then when it may be dialled")
+
+    @classmethod
+    def of(cls, v: Verdict) -> ExplainOut:
+        return cls(
+            allowed=v.allowed,
+            at=utc(v.now),
+            next_at=None if v.next_at is None else utc(v.next_at),
+            holds=[HoldOut(kind=h.kind.value, text=h.text, until=utc_or_none(h.until)) for h in v.holds],
+            text=v.lines(),
+        )
+
+
+class StatsOut(BaseModel):
+    campaign_id: int
+    numbers_total: int
+    numbers_by_state: dict[str, int]
+    numbers_by_result: dict[str, int] = Field(description='"open" counts the numbers without a final result')
+    calls_in_flight: int
+    attempts_ended: int
+    answered: int
+    originates_last_hour: int
+    answer_rate: float | None = Field(description="answered / ended attempts; null before any ended")
+
+    @classmethod
+    def of(cls, s: CampaignStats) -> StatsOut:
+        return cls(
+            campaign_id=s.campaign_id,
+            numbers_total=s.numbers_total,
+            numbers_by_state=dict(s.numbers_by_state),
+            numbers_by_result={(k or "open"): v for k, v in s.numbers_by_result.items()},
+            calls_in_flight=s.calls_in_flight,
+            attempts_ended=s.attempts_ended,
+            answered=s.answered,
+            originates_last_hour=s.originates_last_hour,
+            answer_rate=s.answer_rate,
+        )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``errors`` lists every field at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    error_id: str
+    errors: list[FieldProblem] = []
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def utc_or_none(t: float | None) -> datetime | None:
+    return None if not t else utc(t)

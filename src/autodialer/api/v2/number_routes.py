@@ -1,0 +1,119 @@
+"""A campaign's numbers: bulk import (JSON), cursor-paginated listing with filters, one number, its attempts and
+why it waits (``explain``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from autodialer.api.v2 import cursors
+from autodialer.api.v2.campaign_routes import NOT_FOUND, CampaignId, Service
+from autodialer.api.v2.models import (
+    MAX_ID,
+    AttemptList,
+    AttemptOut,
+    ExplainOut,
+    FieldProblem,
+    ImportResult,
+    NumberIn,
+    NumberList,
+    NumberOut,
+    NumbersImport,
+)
+from autodialer.api.v2.problems import PROBLEM_RESPONSE, problem
+from autodialer.domain.callee_zones import zone_info
+from autodialer.domain.campaigns import InvalidField, NewNumber, NumberFilter
+from autodialer.domain.phone_numbers import InvalidPhoneNumber, parse_phone
+
+router = APIRouter(tags=["numbers"], responses={k: PROBLEM_RESPONSE[k] for k in (401, 404, 422)})
+NumberId = Annotated[int, Path(ge=1, le=MAX_ID, description="the number's id (from the listing)")]
+MAX_ROW_ERRORS = 100
+
+
+@router.post(
+    "/campaigns/{campaign_id}/numbers",
+    summary="Add numbers (JSON); a number the campaign has gets the new params and not_before",
+    response_model=ImportResult,
+)
+async def import_numbers(campaign_id: CampaignId, body: NumbersImport, service: Service) -> ImportResult | Response:
+    """All or nothing: any bad row answers 422 listing the rows at fault (``numbers[i].phone`` …), nothing stored."""
+    numbers: list[NewNumber] = []
+    errors: list[FieldProblem] = []
+    for index, item in enumerate(body.numbers):
+        try:
+            numbers.append(_new_number(item, service.pbx_zone))
+        except InvalidPhoneNumber as e:
+            errors.append(FieldProblem(field=f"numbers[{index}].phone", message=str(e)))
+            if len(errors) >= MAX_ROW_ERRORS:
+                break
+    if errors:
+        detail = f"{len(errors)}{'+' if len(errors) >= MAX_ROW_ERRORS else ''} bad numbers; nothing was stored"
+        return problem(422, detail, "invalid-input", errors)
+    return ImportResult(accepted=await service.add_numbers(campaign_id, numbers))
+
+
+def _new_number(item: NumberIn, pbx_zone: str) -> NewNumber:
+    phone = parse_phone(item.phone)
+    return NewNumber(phone.phone, phone.digits, phone.phone_id, item.params, _epoch(item.not_before, pbx_zone))
+
+
+def _epoch(moment: datetime | None, pbx_zone: str) -> int:
+    """Epoch seconds; a time without an offset is on the PBX's clock; before 1970 is "no limit" (0)."""
+    if moment is None:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone_info(pbx_zone))
+    return max(0, int(moment.timestamp()))
+
+
+@router.get(
+    "/campaigns/{campaign_id}/numbers",
+    summary="List a campaign's numbers, by id, with filters",
+    response_model=NumberList,
+)
+async def list_numbers(
+    campaign_id: CampaignId,
+    service: Service,
+    state: Annotated[str | None, Query(max_length=50, description="row state, e.g. CreateTask, endCall")] = None,
+    result: Annotated[
+        str | None, Query(max_length=50, description="final result, e.g. SUCCESS; 'open' for numbers without one")
+    ] = None,
+    phone: Annotated[str | None, Query(max_length=64, description="the number in any spelling")] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> NumberList:
+    phone_id = None
+    if phone is not None:
+        try:
+            phone_id = parse_phone(phone).phone_id
+        except InvalidPhoneNumber as e:
+            raise InvalidField(str(e), "phone") from e
+    flt = NumberFilter(state=state, result="" if result == "open" else result, phone_id=phone_id)
+    page = await service.numbers(campaign_id, flt, after_id=cursors.decode(cursor), limit=limit)
+    return NumberList(items=[NumberOut.of(n) for n in page.items], next_cursor=cursors.encode(page.next_after))
+
+
+@router.get("/campaigns/{campaign_id}/numbers/{number_id}", summary="One number", response_model=NumberOut)
+async def get_number(campaign_id: CampaignId, number_id: NumberId, service: Service) -> NumberOut:
+    return NumberOut.of(await service.number(campaign_id, number_id))
+
+
+@router.get(
+    "/campaigns/{campaign_id}/numbers/{number_id}/attempts",
+    summary="The number's attempts, oldest first",
+    response_model=AttemptList,
+)
+async def number_attempts(campaign_id: CampaignId, number_id: NumberId, service: Service) -> AttemptList:
+    return AttemptList(items=[AttemptOut.of(a) for a in await service.attempts(campaign_id, number_id)])
+
+
+@router.get(
+    "/campaigns/{campaign_id}/numbers/{number_id}/explain",
+    summary="May the number be dialled now; if not, every rule that holds it, in words, and when it next may be",
+    response_model=ExplainOut,
+    responses=NOT_FOUND,
+)
+async def explain_number(campaign_id: CampaignId, number_id: NumberId, service: Service) -> ExplainOut:
+    return ExplainOut.of(await service.explain(campaign_id, number_id))
