@@ -33,6 +33,7 @@ from autodialer.adapters.clock import AsyncioSleeper, SystemClock
 from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
 from autodialer.adapters.db.engine import create_engine, migrate
+from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
@@ -45,6 +46,7 @@ from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
+from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.settings import Settings
 
@@ -208,6 +210,7 @@ async def build_service(settings: Settings) -> Service:
         context.on_tasks_changed = dialer.engine.task_changed
         context.pbx_status = dialer.status
     context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
+    context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
     return Service(settings, db, create_app(context), dialer)
 
 

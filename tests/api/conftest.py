@@ -113,7 +113,9 @@ class V2:
 
 @pytest.fixture
 async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
+    from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
     from autodialer.bootstrap import build_campaign_service
+    from autodialer.services.idempotency import IdempotencyService
 
     settings = load_settings(
         environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", jwt_secret="x" * 40, admin_password="pw"
@@ -122,4 +124,5 @@ async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
     wakeups: list[None] = []
     context = AppContext(settings=settings, db=migrated_engine, now=clock.now)
     context.campaigns = build_campaign_service(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
+    context.idempotency = IdempotencyService(SqlIdempotencyStore(migrated_engine), clock.now)
     return V2(create_app(context), migrated_engine, clock, wakeups)

@@ -191,3 +191,46 @@ async def test_openapi_31_and_a_docs_page_without_outside_assets(v2: V2) -> None
     assert "/campaigns/{campaign_id}/numbers/{number_id}/explain" in spec["paths"]
     assert page.status_code == 200 and "/api/v2/openapi.json" in page.text
     assert not re.search(r"(src|href)=\"(https?:)?//", page.text)  # no CDN
+
+
+async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(v2: V2) -> None:
+    body = {"target": TARGET, "name": "once"}
+    key = {"Idempotency-Key": "create-once-1"}
+    async with v2.client() as client:
+        first = await client.post(C, json=body, headers=key)
+        again = await client.post(C, json=body, headers=key)
+        other = await client.post(C, json={**body, "name": "twice"}, headers=key)
+        other_path = await client.post(f"{C}/{first.json()['id']}/pause", headers=key)
+        listed = (await client.get(C)).json()["items"]
+        bad_key = await client.post(C, json=body, headers={"Idempotency-Key": "k" * 256})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotency-replayed"] == "true"
+    assert other.status_code == 422 and fields(other) == ["Idempotency-Key"]
+    assert other_path.status_code == 422
+    assert [c["name"] for c in listed] == ["once"]
+    assert bad_key.status_code == 422 and fields(bad_key) == ["Idempotency-Key"]
+
+
+async def test_a_failed_request_frees_its_key_and_keys_are_per_client(v2: V2) -> None:
+    key = {"Idempotency-Key": "k-2"}
+    async with v2.client() as client:
+        refused = await client.post(C, json={"target": TARGET, "lines": 0}, headers=key)
+        fixed = await client.post(C, json={"target": TARGET, "lines": 2}, headers=key)
+    auth = v2.app.state.auth_service
+    token = (await auth.create_api_key("other")).key
+    async with v2.client(host="203.0.113.9") as client:
+        elsewhere = await client.post(
+            C, json={"target": TARGET, "lines": 2}, headers={**key, "Authorization": f"Bearer {token}"}
+        )
+    assert refused.status_code == 422 and fixed.status_code == 201
+    assert elsewhere.status_code == 201 and "idempotency-replayed" not in elsewhere.headers
+    assert elsewhere.json()["id"] != fixed.json()["id"]
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(v2: V2) -> None:
+    async with v2.client() as client:
+        big = b'{"name": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+        reply = await client.post(C, content=big, headers={"content-type": "application/json"})
+    assert reply.status_code == 413 and fields(reply) == ["body"]
+    assert "AUTODIALER_MAX_JSON_BODY_BYTES" in reply.json()["detail"]

@@ -18,6 +18,7 @@ from autodialer.api.routes import audio, health, polling, prompts, results, sess
 from autodialer.api.v2 import docs as v2_docs
 from autodialer.api.v2.app import PREFIX as V2_PREFIX
 from autodialer.api.v2.app import create_v2_app
+from autodialer.api.v2.request_guard import BodyLimits
 
 MODULE_PREFIX = "/pbxcore/api/module-dialer/v1"
 
@@ -34,7 +35,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(prompts.router)
     app.include_router(health.router)
     if context.campaigns is not None:
-        app.mount(V2_PREFIX, create_v2_app(context.campaigns))
+        limits = BodyLimits(context.settings.max_json_body_bytes, context.settings.max_task_body_bytes)
+        app.mount(V2_PREFIX, create_v2_app(context.campaigns, context.idempotency, limits))
         app.include_router(v2_docs.router)
     install_auth(app, context)
     return app

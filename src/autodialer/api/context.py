@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.status import PbxStatus
 from autodialer.services.campaigns import CampaignService
+from autodialer.services.idempotency import IdempotencyService
 from autodialer.settings import Settings
 
 
@@ -29,6 +30,7 @@ class AppContext:
     pbx_status: Callable[[], PbxStatus] | None = None
     # The campaign use cases behind /api/v2 (bootstrap.build_campaign_service); None: no v2 API on this app.
     campaigns: CampaignService | None = None
+    idempotency: IdempotencyService | None = None  # Idempotency-Key on v2 POSTs; None: the header is ignored
 
 
 def get_context(request: Request) -> AppContext:

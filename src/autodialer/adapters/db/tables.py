@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -262,4 +263,18 @@ login_failures = Table(
     Column("address", String(64), nullable=False),
     Column("at", Float, nullable=False),
     Index(None, "address", "at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",  # v2 POSTs with an Idempotency-Key: the first answer, replayed to a retry (0005)
+    metadata,
+    Column("owner", String(200), primary_key=True),  # who sent it (principal kind:name): keys are per client
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of method, path and body
+    Column("status", Integer, nullable=True),  # null while the first request runs
+    Column("content_type", String(100), nullable=True),
+    Column("location", String(300), nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index(None, "created_at"),
 )

@@ -285,7 +285,7 @@ class SqlTaskRepository:
             row = found.mappings().first()
             if row is None:
                 return 0
-            chunks = (list(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
+            chunks = (NumberColumns.of(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
             await self._write_numbers(connection, task_id, chunks, len(numbers), now, existed=False)
             if row["state"] == 1 and row["closed_by_dialer"]:
                 await _reopen_if_open_numbers(connection, row, now)

@@ -9,15 +9,26 @@ from fastapi import FastAPI
 
 from autodialer.api.v2 import campaign_routes, number_routes
 from autodialer.api.v2.problems import install_problem_handlers
+from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.services.campaigns import CampaignService
+from autodialer.services.idempotency import IdempotencyService
 
 PREFIX = "/api/v2"
 DESCRIPTION = """Campaigns (v1 "tasks") and their numbers, typed. Errors are RFC 9457 problem details
 (`application/problem+json`) naming each field at fault. Authentication as v1: local addresses are exempt, else
-`Authorization: Bearer <JWT or API key>` or a session cookie."""
+`Authorization: Bearer <JWT or API key>` or a session cookie. A POST may carry `Idempotency-Key`: a repeat with the
+same body within a day gets the first (successful) answer again, with `Idempotency-Replayed: true`; with another body
+it is refused (422), while the first still runs 409."""
 
 
-def create_v2_app(campaigns: CampaignService) -> FastAPI:
+DEFAULT_LIMITS = BodyLimits(json_bytes=4 * 1024 * 1024, numbers_bytes=64 * 1024 * 1024)
+
+
+def create_v2_app(
+    campaigns: CampaignService,
+    idempotency: IdempotencyService | None = None,
+    limits: BodyLimits = DEFAULT_LIMITS,
+) -> FastAPI:
     app = FastAPI(
         title="autodialer API",
         version="2.0",
@@ -28,6 +39,7 @@ def create_v2_app(campaigns: CampaignService) -> FastAPI:
         servers=[{"url": PREFIX}],
     )
     app.state.campaigns = campaigns
+    app.add_middleware(RequestGuard, limits=limits, idempotency=idempotency)  # inside CrashToProblem
     install_problem_handlers(app)
     app.include_router(campaign_routes.router)
     app.include_router(number_routes.router)
