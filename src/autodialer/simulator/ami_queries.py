@@ -181,7 +181,7 @@ async def pjsip_show_endpoints(s: AMISession, a: Action) -> str | None:
     }
     for name, contact in endpoints:
         device = f"PJSIP/{name}"
-        active = sum(1 for c in s.pbx.channels.live.values() if c.device == device)
+        active = len(s.pbx.channels.on_device(device))
         s.send_event(
             "EndpointList",
             [

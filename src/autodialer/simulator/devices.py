@@ -60,12 +60,11 @@ class DeviceStates:
         return self.state.get(device, "INVALID")
 
     def hint_for(self, device: str) -> list[tuple[str, str]]:
-        return [(ctx, exten) for ctx, exten, dev in self._pbx.dialplan.hints() if dev == device]
+        return self._pbx.dialplan.hints_of(device)
 
     def _aggregate(self, device: str) -> str:
-        chans = [c for c in self._pbx.channels.live.values() if c.device == device and not c.destroyed]
-        up = any(c.state == UP for c in chans)
-        ringing = any(c.state == RINGING for c in chans)
+        up = self._pbx.channels.device_has(device, UP)
+        ringing = self._pbx.channels.device_has(device, RINGING)
         if up and ringing:
             return "RINGINUSE"
         if up:

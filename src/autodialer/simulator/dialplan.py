@@ -109,6 +109,10 @@ class Dialplan:
     def __init__(self, text: str = LAB_DIALPLAN) -> None:
         self.contexts: dict[str, Context] = {}
         self._regex: dict[str, re.Pattern[str]] = {}
+        # Derived from the contexts, rebuilt after each load: a context's pattern extensions in order, and the
+        # hints of each device (looked up at every device state change).
+        self._patterns: dict[str, list[tuple[str, Extension]]] = {}
+        self._hints_of: dict[str, list[tuple[str, str]]] | None = None
         self.load(text)
 
     @classmethod
@@ -116,6 +120,8 @@ class Dialplan:
         return cls(path.read_text())
 
     def load(self, text: str) -> None:
+        self._patterns.clear()
+        self._hints_of = None
         ctx: Context | None = None
         last: tuple[Extension, int] | None = None
         for raw in text.splitlines():
@@ -158,8 +164,11 @@ class Dialplan:
         found = ctx.extensions.get(exten)
         if found is not None and found.steps:
             return found
-        for pattern, ext in ctx.extensions.items():
-            if pattern.startswith("_") and ext.steps and self._regex[pattern].match(exten):
+        patterns = self._patterns.get(context)
+        if patterns is None:
+            patterns = self._patterns[context] = [(p, e) for p, e in ctx.extensions.items() if p.startswith("_")]
+        for pattern, ext in patterns:
+            if ext.steps and self._regex[pattern].match(exten):
                 return ext
         return None
 
@@ -181,6 +190,14 @@ class Dialplan:
     def hints(self) -> list[tuple[str, str, str]]:
         """(context, exten, device) for every hint, in definition order."""
         return [(c.name, e.pattern, e.hint) for c in self.contexts.values() for e in c.extensions.values() if e.hint]
+
+    def hints_of(self, device: str) -> list[tuple[str, str]]:
+        """(context, exten) of every hint on ``device``, in definition order."""
+        if self._hints_of is None:
+            self._hints_of = {}
+            for ctx, exten, dev in self.hints():
+                self._hints_of.setdefault(dev, []).append((ctx, exten))
+        return self._hints_of.get(device, [])
 
 
 _FUNCTION = re.compile(r"([A-Za-z0-9_]+)\((.*)\)\Z", re.DOTALL)

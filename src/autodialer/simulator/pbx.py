@@ -94,7 +94,7 @@ class PBX:
             task.cancel()
         for ch in list(self.channels.live.values()):
             ch.destroyed = ch.hungup = True
-        self.channels.live.clear()
+        self.channels.clear()
         for device in self.devices.state:
             self.devices.state[device] = "NOT_INUSE"
         for queue in self.queues.queues.values():
@@ -161,7 +161,7 @@ class PBX:
     def new_state(self, ch: Channel, state: int) -> None:
         if ch.state == state:
             return
-        ch.state = state
+        self.channels.set_state(ch, state)
         if state == UP and ch.answered_at is None:
             ch.answered_at = self.clock.now()
         self.chan_event("Newstate", ch)

@@ -75,6 +75,12 @@ class Queues:
             for q in pbx.config.queues
         }
         self.pending_members: set[str] = set()  # interfaces being rung whose device state has not changed yet
+        # Each interface's memberships in queue order (members are static), so a device state change visits the
+        # queues that have it and not every member of every queue.
+        self._memberships: dict[str, list[tuple[Queue, Member]]] = {}
+        for queue in self.queues.values():
+            for m in queue.members:
+                self._memberships.setdefault(m.interface, []).append((queue, m))
 
     # --- state events ------------------------------------------------------------------------------------
     def member_fields(self, queue: Queue, m: Member, *, listing: bool = False) -> list[tuple[str, str]]:
@@ -119,16 +125,16 @@ class Queues:
 
     def _answered_queue_call(self, m: Member) -> bool:
         # Asterisk reports the member's state after AgentConnect, so an answered queue call already counts.
-        live = self._pbx.channels.live.values()
-        return any(c.queue_call and c.state == UP and c.device == m.interface for c in live)
+        return any(c.queue_call and c.state == UP for c in self._pbx.channels.on_device(m.interface))
 
     def member_state_changed(self, device: str) -> None:
         self.pending_members.discard(device)  # update_status: a real status change ends "pending"
-        for queue in self.queues.values():
-            for m in queue.members:
-                if m.interface == device:
-                    self._pbx.emit("QueueMemberStatus", self.member_fields(queue, m))
-            self._refresh_avail(queue)
+        # device_state_cb: the queues that have the member, each one's status event(s) then its _avail device.
+        memberships = self._memberships.get(device, [])
+        for i, (queue, m) in enumerate(memberships):
+            self._pbx.emit("QueueMemberStatus", self.member_fields(queue, m))
+            if i + 1 == len(memberships) or memberships[i + 1][0] is not queue:
+                self._refresh_avail(queue)
 
     def _available(self, queue: Queue, m: Member) -> bool:
         """is_member_available: not paused; a device in use, busy, ringing or on hold only with ringinuse=yes."""
