@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -9,14 +12,34 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.tables import FIRST_TASK_ID, metadata
 
+# Alembic cannot reflect an index on an expression; it is checked by name and by the planner's use below.
+EXPRESSION_INDEXES = {"ix_task_numbers_open_due"}
+
+
+def _comparable(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
 
 async def test_migrations_match_the_declared_schema(migrated_engine: AsyncEngine) -> None:
     def diff(sync_connection):  # type: ignore[no-untyped-def]
-        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
-        return compare_metadata(context, metadata)
+        context = MigrationContext.configure(
+            sync_connection, opts={"compare_type": True, "include_object": _comparable}
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
+            return compare_metadata(context, metadata)
 
     async with migrated_engine.connect() as connection:
         assert await connection.run_sync(diff) == []
+
+
+async def test_expression_indexes_exist(migrated_engine: AsyncEngine) -> None:
+    sqlite = migrated_engine.dialect.name == "sqlite"
+    query = "SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite else "SELECT indexname FROM pg_indexes"
+    async with migrated_engine.connect() as connection:
+        names = set((await connection.execute(text(query))).scalars())
+    assert names >= EXPRESSION_INDEXES
 
 
 async def test_task_ids_start_where_mikopbx_starts_them(migrated_engine: AsyncEngine) -> None:

@@ -60,7 +60,7 @@ async def test_tasks_with_open_number_counts(store: SqlDialerStore, migrated_eng
     await make_task(migrated_engine, "100", "200")
     await make_task(migrated_engine, "300", crm="paused", state=2)
     (task,) = await store.open_tasks()
-    assert (task.task_id, task.inner_num, task.max_channels, task.open_numbers) == (TASK, "201", 2, 2)
+    assert (task.task_id, task.inner_num, task.max_channels, task.has_open_numbers) == (TASK, "201", 2, True)
     paused = await store.get_task(TASK + 1)
     assert paused is not None and paused.state == 2
     assert await store.get_task(999) is None

@@ -265,7 +265,7 @@ class DialerEngine:
         busy_tasks = {a.task_id for a in self._ledger.all()}
         tasks: list[DialTask] = []
         for task in await self._store.open_tasks():
-            if task.open_numbers == 0 and task.task_id not in busy_tasks:
+            if not task.has_open_numbers and task.task_id not in busy_tasks:
                 # MikoPBX getSliceTask: an open task without open rows is finished (also one that never had any).
                 await self._store.close_task(task.task_id, now)
                 log.info("task %s: every number has a result, task closed", task.task_id)

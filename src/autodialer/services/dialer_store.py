@@ -39,7 +39,7 @@ class DialTask:
     inner_num_type: str  # "exten" (extension or queue) or "polling" (inner_num is the poll id)
     max_channels: int
     dial_prefix: str  # as stored; "" means the service default
-    open_numbers: int  # numbers with close_time == 0 (in a call or not)
+    has_open_numbers: bool  # a number without a final result (in a call or not); not a count: that is O(numbers)
     retry_overrides: Mapping[str, object] | None = None  # tasks.retry_policy (see RetryPolicy.with_overrides)
 
     @property

@@ -57,7 +57,7 @@ class InMemoryDialerStore:
         dial_prefix: str = "",
         retry_overrides: Mapping[str, object] | None = None,
     ) -> DialTask:
-        task = DialTask(task_id, state, inner_num, inner_num_type, max_channels, dial_prefix, 0, retry_overrides)
+        task = DialTask(task_id, state, inner_num, inner_num_type, max_channels, dial_prefix, False, retry_overrides)
         self.tasks[task_id] = task
         return task
 
@@ -114,7 +114,7 @@ class InMemoryDialerStore:
 
     async def close_task(self, task_id: int, now: float) -> None:
         task = self.tasks.get(task_id)
-        if task is not None and task.state == 0 and self._with_count(task).open_numbers == 0:
+        if task is not None and task.state == 0 and not self._with_count(task).has_open_numbers:
             self.tasks[task_id] = replace(task, state=1)
 
     async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
@@ -189,5 +189,5 @@ class InMemoryDialerStore:
         ]
 
     def _with_count(self, task: DialTask) -> DialTask:
-        open_numbers = sum(1 for n in self.numbers.values() if n.task_id == task.task_id and not n.row.is_closed)
-        return replace(task, open_numbers=open_numbers)
+        has_open = any(n.task_id == task.task_id and not n.row.is_closed for n in self.numbers.values())
+        return replace(task, has_open_numbers=has_open)

@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Float, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.tables import (
+    NUMBER_DUE_AT,
+    NUMBER_IS_OPEN,
     attempts,
     dnc_numbers,
     poll_actions,
@@ -50,18 +52,10 @@ from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
 
-_open_numbers = (
-    select(func.count())
-    .where(task_numbers.c.task_id == tasks.c.id, task_numbers.c.result == "")
-    .correlate(tasks)
-    .scalar_subquery()
-)
-_due_at = case(
-    (task_numbers.c.time_call_allow > task_numbers.c.next_attempt_at, task_numbers.c.time_call_allow),
-    else_=task_numbers.c.next_attempt_at,
-)
+_has_open_numbers = exists().where(task_numbers.c.task_id == tasks.c.id, NUMBER_IS_OPEN).correlate(tasks)
+_due_at = NUMBER_DUE_AT
 _dialable = and_(
-    task_numbers.c.result == "",
+    NUMBER_IS_OPEN,
     task_numbers.c.active_attempt_id.is_(None),
     task_numbers.c.pending_delete.is_(False),
     ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
@@ -93,7 +87,7 @@ _CLAIM = (
     .where(
         task_numbers.c.id == bindparam("p_number_id"),
         task_numbers.c.task_id == bindparam("p_task_id"),
-        task_numbers.c.result == "",
+        NUMBER_IS_OPEN,
         task_numbers.c.active_attempt_id.is_(None),
         task_numbers.c.pending_delete.is_(False),
         exists().where(tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)),
@@ -146,7 +140,7 @@ def _task(row: RowMapping) -> DialTask:
         inner_num_type=row["inner_num_type"],
         max_channels=row["max_count_channels"],
         dial_prefix=row["dial_prefix"],
-        open_numbers=row["open_numbers"],
+        has_open_numbers=bool(row["has_open_numbers"]),
         retry_overrides=_json(row["retry_policy"]),
     )
 
@@ -276,11 +270,16 @@ class SqlDialerStore:
             return [_number(r) for r in (await connection.execute(query)).mappings()]
 
     async def next_due_at(self, now: float) -> float | None:
-        query = (
-            select(func.min(_due_at))
-            .select_from(task_numbers.join(tasks, tasks.c.id == task_numbers.c.task_id))
-            .where(tasks.c.state == 0, tasks.c.deleted.is_(False), _dialable, _due_at > now)
+        # Per open task, the first entry past ``now`` of its due-time index (O(tasks x log numbers)).
+        first_of_task = (
+            select(_due_at)
+            .where(task_numbers.c.task_id == tasks.c.id, _dialable, _due_at > now)
+            .order_by(_due_at)
+            .limit(1)
+            .correlate(tasks)
+            .scalar_subquery()
         )
+        query = select(func.min(first_of_task)).where(tasks.c.state == 0, tasks.c.deleted.is_(False))
         async with self._read() as connection:
             value = (await connection.execute(query)).scalar_one_or_none()
         return None if value is None else float(value)
@@ -299,7 +298,7 @@ class SqlDialerStore:
                     tasks.c.id == task_id,
                     tasks.c.state == 0,
                     tasks.c.deleted.is_(False),
-                    ~exists().where(task_numbers.c.task_id == task_id, task_numbers.c.result == ""),
+                    ~exists().where(task_numbers.c.task_id == task_id, NUMBER_IS_OPEN),
                 )
                 .values(state=1, closed_by_dialer=True, updated_at=now)
             )
@@ -527,7 +526,7 @@ class SqlDialerStore:
 
     @staticmethod
     def _tasks_query() -> Any:
-        return select(tasks, _open_numbers.label("open_numbers")).where(tasks.c.deleted.is_(False))
+        return select(tasks, _has_open_numbers.label("has_open_numbers")).where(tasks.c.deleted.is_(False))
 
     @staticmethod
     def _progress(attempt: Attempt) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
+    literal_column,
 )
 
 metadata = MetaData(
@@ -101,6 +103,30 @@ task_numbers = Table(
     Index(None, "change_time_us", "id"),
     Index(None, "task_id", "close_time", "next_attempt_at", "id"),
     Index(None, "phone_id"),  # do-not-call look-ups across tasks
+)
+
+# The dialer's questions about a task cost O(what they return), not O(its numbers) (issue 11): "is any number
+# open", "the lowest-id open numbers that are due" and "when is the next one due" read two partial indexes over
+# the open rows only (result ''), the second on the due time itself. Queries must spell the predicate and the
+# expression exactly like this (a literal '', the same CASE) for SQLite and PostgreSQL to use them.
+NUMBER_IS_OPEN = task_numbers.c.result == literal_column("''")
+NUMBER_DUE_AT = case(  # max(timeCallAllow, next_attempt_at)
+    (task_numbers.c.time_call_allow > task_numbers.c.next_attempt_at, task_numbers.c.time_call_allow),
+    else_=task_numbers.c.next_attempt_at,
+)
+Index(
+    "ix_task_numbers_open",
+    task_numbers.c.task_id,
+    task_numbers.c.id,
+    sqlite_where=NUMBER_IS_OPEN,
+    postgresql_where=NUMBER_IS_OPEN,
+)
+Index(
+    "ix_task_numbers_open_due",
+    task_numbers.c.task_id,
+    NUMBER_DUE_AT,
+    sqlite_where=NUMBER_IS_OPEN,
+    postgresql_where=NUMBER_IS_OPEN,
 )
 
 attempts = Table(
