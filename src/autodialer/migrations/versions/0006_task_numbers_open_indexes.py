@@ -5,8 +5,8 @@ is the next one due" over the whole task (issue 11: agent free -> Originate 7 ms
 ``ix_task_numbers_open`` (task_id, id) and ``ix_task_numbers_open_due`` (task_id, max(timeCallAllow,
 next_attempt_at)) hold only rows with result '' and answer those with a seek and a short scan.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
