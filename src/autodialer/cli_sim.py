@@ -67,9 +67,12 @@ async def _serve(args: argparse.Namespace, config: SimulatorConfig, scenario: Sc
 
     async with PBXSimulator(config, scenario) as sim:
         control = f", control API on {config.host}:{sim.http_port}" if sim.http_port is not None else ""
+        if args.agi_host or args.agi_port:
+            agi = f"AGI() goes to {args.agi_host or 'the dialplan host'}:{args.agi_port or 'the dialplan port'}"
+        else:
+            agi = "AGI() goes where the dialplan says" + ("" if args.dialplan else " (127.0.0.1:4573)")
         print(
-            f"autodialer sim: AMI on {config.host}:{sim.ami_port} (user {config.username!r}){control}; "
-            f"AGI() goes to {args.agi_host or '127.0.0.1'}:{args.agi_port or 4573}; "
+            f"autodialer sim: AMI on {config.host}:{sim.ami_port} (user {config.username!r}){control}; {agi}; "
             f"dialplan: {args.dialplan or 'ours (autodialer dialplan)'}",
             flush=True,
         )
