@@ -8,6 +8,7 @@ Wiring (in cli.build_parser)::
 adds, each with ``set_defaults(handler=fn)`` where ``fn(args) -> int`` like the other commands:
 
     autodialer admin set-password [--password-stdin]   # prompts twice unless --password-stdin (first line of stdin)
+    autodialer admin revoke-sessions                   # ends every session, refresh token and access token
     autodialer admin api-key create NAME               # prints the key once; only its hash is stored
     autodialer admin api-key list                      # prefix, name, created, last used, revoked
     autodialer admin api-key revoke PREFIX_OR_KEY
@@ -43,6 +44,12 @@ def register(subparsers: Any) -> None:
     password = actions.add_parser("set-password", help="set the web/API admin password (stored as an scrypt hash)")
     password.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
     password.set_defaults(handler=_set_password)
+
+    actions.add_parser(
+        "revoke-sessions",
+        help="log everyone out: end every PHPSESSID session, refresh token and access token, on every instance "
+        "(a password change does it too; API keys stay: revoke them with api-key revoke)",
+    ).set_defaults(handler=_revoke_sessions)
 
     keys = actions.add_parser("api-key", help="API keys for Authorization: Bearer")
     key_actions = keys.add_subparsers(dest="api_key_command", required=True)
@@ -88,7 +95,13 @@ def _set_password(args: argparse.Namespace) -> int:
         print("the password must not be empty; nothing changed", file=sys.stderr)
         return 2
     asyncio.run(_with_service(settings, lambda service: service.set_admin_password(password)))
-    print(f"password for {settings.admin_login!r} updated")
+    print(f"password for {settings.admin_login!r} updated; every session and token issued before has ended")
+    return 0
+
+
+def _revoke_sessions(_args: argparse.Namespace) -> int:
+    ended = asyncio.run(_with_service(load_settings(), lambda service: service.end_sessions()))
+    print(f"{ended} sessions and refresh tokens ended; access tokens issued before no longer work")
     return 0
 
 

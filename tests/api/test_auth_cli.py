@@ -31,6 +31,8 @@ def check(data_dir: Path, probe: str) -> object:
         try:
             if probe.startswith("login:"):
                 return (await service.login("admin", [probe.removeprefix("login:")], "10.0.0.1")).status
+            if probe.startswith("session:"):
+                return await service.session_principal(probe.removeprefix("session:"))
             return await service.bearer_principal(probe)
         finally:
             await engine.dispose()
@@ -70,3 +72,20 @@ def test_api_key_create_list_revoke(data_dir: Path, capsys: pytest.CaptureFixtur
     assert run("admin", "api-key", "revoke", prefix) == 0
     assert check(data_dir, key) is None
     assert run("admin", "api-key", "revoke", prefix) == 1
+
+
+def test_revoke_sessions_ends_the_stored_sessions(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    async def sessions_of_admin() -> list[str]:
+        engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'autodialer.sqlite3'}")
+        service = AuthService(SqlAuthRepository(engine), AuthPolicy("admin", "", 3600, 900, 10, 300), time.time)
+        try:
+            return [await service.start_session("admin"), await service.issue_refresh_token("admin")]
+        finally:
+            await engine.dispose()
+
+    assert run("admin", "api-key", "list") == 0  # creates the database
+    cookie, _refresh = asyncio.run(sessions_of_admin())
+    assert check(data_dir, f"session:{cookie}") is not None
+    assert run("admin", "revoke-sessions") == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("2 sessions and refresh tokens ended")
+    assert check(data_dir, f"session:{cookie}") is None

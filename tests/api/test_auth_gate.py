@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.tables import admin_credentials, sessions
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
-from autodialer.services.auth_service import AuthService, throttle_key
+from autodialer.services.auth_service import AuthPolicy, AuthService, throttle_key
 from autodialer.settings import load_settings
 
 PROTECTED = "/pbxcore/api/module-dialer/v1/task"
@@ -378,3 +379,49 @@ async def test_session_end_logs_out_and_sends_the_browser_to_the_login_page(harn
         assert (await client.get(PROTECTED, headers={"Cookie": cookie})).status_code == 401
         # Without a session (or twice) it is the same redirect, not an error.
         assert (await client.get("/admin-cabinet/session/end")).status_code == 302
+
+
+async def logged_in_every_way(harness: Harness) -> tuple[dict[str, str], dict[str, str], str]:
+    """A PHPSESSID cookie, a Bearer access token and a refresh token, all live."""
+    async with harness.client() as client:
+        cookie = (await session_login(client, "login=admin&password=s3cret")).headers["set-cookie"]
+        reply = await client.post("/pbxcore/api/v3/auth:login", json={"login": "admin", "password": "s3cret"})
+        refresh = client.cookies["refreshToken"]
+    return {"Cookie": cookie}, {"Authorization": f"Bearer {reply.json()['data']['accessToken']}"}, refresh
+
+
+async def still_work(harness: Harness, cookie: dict[str, str], bearer: dict[str, str], refresh: str) -> list[bool]:
+    async with harness.client() as client:
+        by_cookie = (await client.get(PROTECTED, headers=cookie)).status_code == 200
+        by_bearer = (await client.get(PROTECTED, headers=bearer)).status_code == 200
+        client.cookies.set("refreshToken", refresh, path="/pbxcore/api/v3")
+        by_refresh = (await client.post("/pbxcore/api/v3/auth:refresh")).status_code == 200
+    return [by_cookie, by_bearer, by_refresh]
+
+
+def other_instance(harness: Harness) -> AuthService:
+    """What `autodialer admin` or another service instance holds: its own AuthService on the same database."""
+    policy = AuthPolicy("admin", "", 3600, 900, 10, 300)
+    return AuthService(SqlAuthRepository(harness.engine), policy, harness.clock.now)
+
+
+async def test_a_password_change_ends_every_session_token_and_refresh_token(harness: Harness) -> None:
+    cookie, bearer, refresh = await logged_in_every_way(harness)
+    assert await still_work(harness, cookie, bearer, refresh) == [True, True, True]
+    await other_instance(harness).set_admin_password("n3w-s3cret")
+    assert await still_work(harness, cookie, bearer, refresh) == [False, False, False]
+    async with harness.client() as client:  # the new password logs in as usual
+        reply = await client.post("/pbxcore/api/v3/auth:login", json={"login": "admin", "password": "n3w-s3cret"})
+        token = {"Authorization": f"Bearer {reply.json()['data']['accessToken']}"}
+        assert (await client.get(PROTECTED, headers=token)).status_code == 200
+
+
+async def test_revoking_sessions_ends_them_all_and_keeps_the_password_and_api_keys(harness: Harness) -> None:
+    key = await harness.auth.create_api_key("crm")
+    cookie, bearer, refresh = await logged_in_every_way(harness)
+    assert await other_instance(harness).end_sessions() == 2  # the PHPSESSID session and the refresh token
+    assert await still_work(harness, cookie, bearer, refresh) == [False, False, False]
+    async with harness.client() as client:
+        assert (await client.get(PROTECTED, headers={"Authorization": f"Bearer {key.key}"})).status_code == 200
+    cookie, bearer, refresh = await logged_in_every_way(harness)  # same password, new sessions
+    assert await still_work(harness, cookie, bearer, refresh) == [True, True, True]

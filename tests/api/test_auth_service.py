@@ -74,6 +74,9 @@ class NoStores:
     async def session_login(self, id_hash: str, now: float) -> None:
         return None
 
+    async def token_generation(self, login: str) -> int:
+        return 0
+
 
 def _service() -> AuthService:
     policy = AuthPolicy("admin", "", 3600, 900, 10, 300)
@@ -89,7 +92,7 @@ def test_any_bearer_token_or_cookie_is_refused_without_raising(token: str) -> No
 
 def test_a_token_signed_with_another_secret_or_expired_is_refused() -> None:
     service = _service()
-    good = service.issue_access_token("admin")
+    good = asyncio.run(service.issue_access_token("admin"))
     assert asyncio.run(service.bearer_principal(good)) is not None
     other = AuthService(NoStores(), AuthPolicy("admin", "", 3600, 900, 10, 300), lambda: 1e9, Hs256Tokens("z" * 40))  # type: ignore[arg-type]
     assert asyncio.run(other.bearer_principal(good)) is None
@@ -97,5 +100,7 @@ def test_a_token_signed_with_another_secret_or_expired_is_refused() -> None:
         NoStores(), AuthPolicy("admin", "", 3600, 900, 10, 300), lambda: 1e9 + 900, Hs256Tokens("k" * 40)
     )  # type: ignore[arg-type]
     assert asyncio.run(later.bearer_principal(good)) is None
-    unsigned = Hs256Tokens("k" * 40).encode({"sub": "admin", "typ": "access", "exp": 2e9}).rsplit(".", 1)[0] + "."
+    claims = {"sub": "admin", "typ": "access", "exp": 2e9, "gen": 0}
+    assert asyncio.run(service.bearer_principal(Hs256Tokens("k" * 40).encode(claims))) is not None
+    unsigned = Hs256Tokens("k" * 40).encode(claims).rsplit(".", 1)[0] + "."
     assert asyncio.run(service.bearer_principal(unsigned)) is None

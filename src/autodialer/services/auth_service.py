@@ -12,7 +12,10 @@ Invariants:
   also caps the scrypt work an attacker can cause. An IPv6 peer counts as its /64 (one host usually holds a whole
   /64 and could rotate through it); an IPv4-mapped IPv6 peer as its IPv4.
 - Time comes from the injected ``now``; JWT expiry is checked against it, not against the library's clock.
-- JWTs are HS256 with ``sub`` = login and ``typ`` = "access". API keys look like ``adk_<prefix>_<secret>``; the prefix
+- JWTs are HS256 with ``sub`` = login, ``typ`` = "access" and ``gen`` = the login's token generation, compared with
+  the stored one on every request. A password change (or ``end_sessions``) deletes every session and refresh token
+  and bumps the generation in one transaction, so every PHPSESSID, refresh token and access token issued before
+  stops working at once, on every instance. API keys look like ``adk_<prefix>_<secret>``; the prefix
   (12 hex) finds the row, the hash of the whole key decides.
 """
 
@@ -108,6 +111,15 @@ class SessionStore(Protocol):
     async def delete_session(self, id_hash: str) -> None: ...
 
     async def delete_expired_sessions(self, now: float) -> None: ...
+
+    async def token_generation(self, login: str) -> int | None:
+        """The generation access tokens of ``login`` must carry; None when the login has no credentials."""
+        ...
+
+    async def end_sessions(self, login: str) -> int:
+        """In one transaction: delete every session and refresh token of ``login`` and bump its token generation.
+        Returns how many sessions and refresh tokens ended."""
+        ...
 
 
 class LoginFailureStore(Protocol):
@@ -251,11 +263,22 @@ class AuthService:
         return await self._stores.add_password_hash_if_absent(self._policy.admin_login, hashed, self._now())
 
     async def set_admin_password(self, password: str) -> None:
-        """Replace the admin password (CLI). Existing sessions and tokens stay valid until they expire."""
+        """Replace the admin password (CLI) and end every session, refresh token and access token issued before."""
         if not password:
             raise ValueError("password: must not be empty")
         hashed = await asyncio.to_thread(hash_password, password, self._policy.scrypt_cost)
         await self._stores.set_password_hash(self._policy.admin_login, hashed, self._now())
+        await self.end_sessions()
+
+    async def end_sessions(self) -> int:
+        """End every PHPSESSID session, refresh token and access token of the admin, on every instance (CLI
+        ``admin revoke-sessions``; a password change does it too). API keys are not sessions: revoke them one by
+        one. Returns how many sessions and refresh tokens ended (access tokens are not counted: none is stored)."""
+        ended = await self._stores.end_sessions(self._policy.admin_login)
+        log.warning(
+            "every session and token of %r ended (%d sessions and refresh tokens)", self._policy.admin_login, ended
+        )
+        return ended
 
     async def login(self, login: str, password_candidates: Sequence[str], address: str) -> LoginOutcome:
         """Check a login attempt from ``address``.
@@ -321,13 +344,14 @@ class AuthService:
 
     # --- JWT (MikoPBX 2025+ flow)
 
-    def issue_access_token(self, login: str) -> str:
-        now = int(self._now())
+    async def issue_access_token(self, login: str) -> str:
+        """An access JWT for ``login``, carrying its current token generation (``gen``)."""
         if self._tokens is None:
             raise RuntimeError("this AuthService was built without a token codec")
-        return self._tokens.encode(
-            {"sub": login, "typ": "access", "iat": now, "exp": now + self._policy.jwt_lifetime_s}
-        )
+        generation = await self._stores.token_generation(login) or 0
+        now = int(self._now())
+        claims = {"sub": login, "typ": "access", "iat": now, "exp": now + self._policy.jwt_lifetime_s}
+        return self._tokens.encode({**claims, "gen": generation})
 
     async def issue_refresh_token(self, login: str) -> str:
         token = secrets.token_urlsafe(32)
@@ -342,19 +366,22 @@ class AuthService:
         if not refresh_token:
             return None
         login = await self._stores.session_login(token_hash(_REFRESH_NAMESPACE + refresh_token), self._now())
-        return None if login is None else (self.issue_access_token(login), login)
+        return None if login is None else (await self.issue_access_token(login), login)
 
     async def revoke_refresh_token(self, refresh_token: str) -> None:
         await self._stores.delete_session(token_hash(_REFRESH_NAMESPACE + refresh_token))
 
-    def _jwt_principal(self, token: str) -> Principal | None:
+    async def _jwt_principal(self, token: str) -> Principal | None:
         claims = self._tokens.decode(token) if self._tokens is not None else None
         if claims is None:
             return None
-        exp, sub = claims.get("exp"), claims.get("sub")
+        exp, sub, generation = claims.get("exp"), claims.get("sub"), claims.get("gen")
         if claims.get("typ") != "access" or not isinstance(exp, int | float) or not isinstance(sub, str):
             return None
-        return Principal("jwt", sub) if self._now() < exp else None
+        if self._now() >= exp or not isinstance(generation, int):
+            return None
+        # Checked on every request: ending the sessions (any instance, the CLI) ends the tokens issued before.
+        return Principal("jwt", sub) if generation == await self._stores.token_generation(sub) else None
 
     # --- Bearer: JWT or API key
 
@@ -362,7 +389,7 @@ class AuthService:
         if token.startswith(API_KEY_PREFIX):
             return await self._api_key_principal(token)
         if token.count(".") == 2:
-            return self._jwt_principal(token)
+            return await self._jwt_principal(token)
         return None
 
     async def _api_key_principal(self, key: str) -> Principal | None:

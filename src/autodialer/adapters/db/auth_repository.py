@@ -112,6 +112,23 @@ class SqlAuthRepository:
         async with self._engine.begin() as connection:
             await connection.execute(delete(sessions).where(sessions.c.expires_at <= now))
 
+    async def token_generation(self, login: str) -> int | None:
+        async with self._engine.connect() as connection:
+            row = await connection.execute(
+                select(admin_credentials.c.token_generation).where(admin_credentials.c.login == login)
+            )
+            return row.scalar_one_or_none()
+
+    async def end_sessions(self, login: str) -> int:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(admin_credentials)
+                .where(admin_credentials.c.login == login)
+                .values(token_generation=admin_credentials.c.token_generation + 1)
+            )
+            ended = await connection.execute(delete(sessions).where(sessions.c.login == login))
+            return int(ended.rowcount)
+
     # --- login_failures
 
     async def reserve_attempt(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:

@@ -257,6 +257,8 @@ admin_credentials = Table(
     metadata,
     Column("login", String(64), primary_key=True),
     Column("password_hash", String(255), nullable=False),  # scrypt, self-describing string
+    # Access tokens carry the generation they were issued under; ending all sessions bumps it (0005).
+    Column("token_generation", Integer, nullable=False, server_default="0"),
     Column("updated_at", Float, nullable=False),
 )
 

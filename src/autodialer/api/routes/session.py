@@ -144,7 +144,7 @@ async def v3_login(request: Request, service: AuthDep) -> Response:
         return error_response([f"Too many login attempts. Try again in {outcome.retry_after_s} seconds."], 429)
     if outcome.status is LoginStatus.WRONG:
         return error_response(["Invalid login or password"], 401)
-    access = service.issue_access_token(outcome.login)
+    access = await service.issue_access_token(outcome.login)
     refresh = await service.issue_refresh_token(outcome.login)
     response = envelope_response(True, _token_data(service, access, outcome.login))
     response.set_cookie(
