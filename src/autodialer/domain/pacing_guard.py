@@ -4,9 +4,10 @@ The threshold θ (the largest risk a new call may carry of finding no agent) fol
 controller on log θ: every answered call that reached an agent nudges it up by ``g·aim``, every abandoned one down
 by ``g·(1 - aim)``. So θ settles where the abandonment rate is ``aim`` whatever the model's bias (the model counts
 the calls placed now, not those placed in the next seconds that may answer first, so it under-states the risk, by
-an amount that depends on the campaign; θ starts at ``aim``). The step g starts large (``first_gain``) so that a
-small campaign finds its θ within its first hundreds of calls, and shrinks as 1/√n to ``gain`` so that θ does not
-jitter with every abandonment of a large one. With a constant step, ``abandoned = aim·answered - Δlog θ / g``
+an amount that depends on the campaign). θ starts cautious, at a third of ``aim``: abandonments early in the day
+weigh on the day's rate the longest. The step g starts large (``first_gain``) so that a small campaign finds its θ
+within its first hundreds of calls, and shrinks as 1/√n to ``gain`` so that θ does not jitter with every
+abandonment of a large one. With a constant step, ``abandoned = aim·answered - Δlog θ / g``
 would hold exactly: the abandonments can only run ahead of the aim by what θ loses, which the clamp bounds.
 
 The guard backs off toward progressive (``backoff``: 0 = pace freely, 1 = progressive):
@@ -46,7 +47,7 @@ class AbandonGuard:
             raise ValueError("need 0 < aim <= cap < 1")
         self.cap = cap
         self.aim = aim
-        self._log_threshold = math.log(aim)
+        self._log_threshold = math.log(aim / 3.0)
         self._gain = gain
         self._first_gain = first_gain
         self._gain_halving = gain_halving
