@@ -72,7 +72,7 @@ def views(draw: st.DrawFn) -> PacingInput:
     )
 
 
-WARM = learned()
+WARM = learned(calls=2000)  # ~600 answered, none abandoned: θ has climbed
 OVER_CAP = learned(abandon_every=10)
 
 
@@ -102,12 +102,12 @@ def busy_floor(agents: int = 20, free: int = 2) -> PacingInput:
     return PacingInput(
         now=NOW,
         line_limit=3 * agents,
-        lines_in_use=agents - free + 3,
-        ringing_since=(NOW - 2, NOW - 9, NOW - 15),
+        lines_in_use=agents - free + 2,
+        ringing_since=(NOW - 2, NOW - 9),
         waiting=0,
         logged_in=agents,
         free=free,
-        talking_since=tuple(NOW - 6.0 * i for i in range(agents - free)),
+        talking_since=tuple(NOW - 12.0 * i for i in range(agents - free)),
     )
 
 
