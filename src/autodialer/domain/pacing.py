@@ -10,9 +10,10 @@ facts about its own calls. Everything is pure: time comes in as ``now`` and in t
 * ``PowerPacing``: a fixed number of ringing lines per free agent; calls are not reserved (the answered customer
   goes to the queue).
 * ``PredictivePacing``: places the largest number of calls for which the learned model (``pacing_model``) says the
-  last one's risk of finding no agent when answered stays under a threshold θ. θ is tuned online (integral
-  control on log θ) so that the campaign's abandonment rate (abandoned / answered) settles at ``aim_fraction`` of the
-  cap; a guard watching the recent rate backs off toward progressive when it nears the cap, until it recovers.
+  last one's risk of finding no agent when answered stays under a threshold θ. θ is tuned online
+  (``pacing_guard``: stochastic approximation on log θ) so that the campaign's abandonment rate (abandoned /
+  answered) settles at ``aim_fraction`` of the cap; the guard there backs off toward progressive when the day's
+  rate nears the cap or the recent rate is far above it, until it recovers.
   A cold campaign dials progressively for its first ``WARMUP_OUTCOMES`` outcomes: before them even the answer
   probability is a guess, and all calls placed on a wrong guess would be answered at once.
 
