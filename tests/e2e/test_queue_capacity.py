@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import running_stack
+from tests.e2e.harness import ChannelSampler, running_stack
 
 from autodialer.simulator import Behaviour, QueueConfig
 
@@ -26,13 +26,15 @@ CUSTOMER = Behaviour(answer_after=1.0, hangup_after=12.0)
 MEMBER = Behaviour(answer_after=2.0)
 
 
-async def both_customers_answer(stack: Any, numbers: list[str]) -> dict[str, dict[str, Any]]:
+async def both_customers_answer(stack: Any, numbers: list[str], max_channels: int = 2) -> dict[str, dict[str, Any]]:
+    """Task to queue 2200 with ``numbers``; every customer answers after 1 s, the members after 2 s."""
     for number in numbers:
         stack.sim.control.set_customer(number, CUSTOMER)
     for member in ("201", "202"):
         stack.sim.control.set_employee(member, MEMBER)
-    task = await stack.post_task({"name": "queue race", "innerNum": "2200", "numbers": numbers, "maxCountChannels": 2})
-    return dict(stack.by_phone(await stack.wait_final(task["id"], timeout=30)))
+    body = {"name": "queue race", "innerNum": "2200", "numbers": numbers, "maxCountChannels": max_channels}
+    task = await stack.post_task(body)
+    return dict(stack.by_phone(await stack.wait_final(task["id"], timeout=60)))
 
 
 @pytest.mark.parametrize(
@@ -87,3 +89,13 @@ async def test_a_queue_with_nobody_able_to_take_the_call_is_busy(tmp_path: Path)
         await asyncio.sleep(0.2)
     assert (rows["5552721"]["result"], rows["5552721"]["state"]) == ("FAIL_USER_BUSY", "allUserBusy")
     assert seen == []  # never handed to the queue
+
+
+async def test_a_queue_never_gets_more_calls_than_members_who_can_take_them(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, **FAST) as stack:
+        numbers = [f"555273{i}" for i in range(5)]
+        async with ChannelSampler(stack.sim) as sampler:
+            rows = await both_customers_answer(stack, numbers, max_channels=5)
+    assert {r["result"] for r in rows.values()} == {"SUCCESS_CLIENT_H"}, rows
+    assert len(stack.originates()) == 5  # nobody was ended as busy and dialled again
+    assert sampler.max_calls() == 2  # maxCountChannels 5, but two members: two calls at a time
