@@ -13,7 +13,7 @@ import pytest
 from autodialer.adapters.audio.conversion import AudioConverter
 from autodialer.adapters.audio.file_store import AudioFileStore
 from autodialer.adapters.audio.process import CommandResult, CommandTimedOut, SubprocessRunner
-from autodialer.services.audio_library import AudioNotRecognised
+from autodialer.services.audio_library import AudioNotRecognised, AudioTooLong
 
 
 def soxi(path: Path, flag: str) -> str:
@@ -108,3 +108,42 @@ async def test_store_refuses_names_it_did_not_generate(tmp_path: Path, bad: str)
         await store.remove(bad)
     with pytest.raises(ValueError):
         store.playback_path(bad)
+
+
+def lying_flac(path: Path, seconds: float, declared_samples: int = 8000) -> Path:
+    """A real FLAC of ``seconds`` at 8 kHz whose STREAMINFO says it holds ``declared_samples`` (one second)."""
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", str(path), "synth", str(seconds), "sine", "440"],
+        check=True,
+        capture_output=True,
+    )
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # the first metadata block is STREAMINFO
+    at = 8 + 10  # sample rate (20 bits), channels (3), bits per sample (5), total samples (36)
+    packed = int.from_bytes(data[at : at + 8], "big")
+    packed = (packed >> 36 << 36) | declared_samples
+    data[at : at + 8] = packed.to_bytes(8, "big")
+    path.write_bytes(data)
+    return path
+
+
+async def test_a_header_that_lies_about_the_duration_is_caught_on_the_decoded_audio(tmp_path: Path) -> None:
+    source = lying_flac(tmp_path / "upload.flac", seconds=20)
+    converter = AudioConverter(max_duration_s=5)
+    probe = await converter.probe(source)
+    assert probe is not None and probe.duration_s == pytest.approx(1.0)  # the header passes the check
+    decoded = await converter.convert(source, tmp_path / "o.wav", tmp_path / "o.mp3")
+    assert decoded is not None and 5 < decoded <= 5.5 + 0.1  # ffmpeg stopped just past the limit
+    assert float(soxi(tmp_path / "o.wav", "-D")) == pytest.approx(decoded, abs=0.01)
+    store = AudioFileStore(tmp_path / "audio", converter)
+    with pytest.raises(AudioTooLong, match=r"more than 5 s once decoded \(its header says 1 s\)"):
+        await store.prepare(io.BytesIO(source.read_bytes()))
+    assert list((tmp_path / "audio" / ".staging").iterdir()) == []  # nothing of it is kept
+
+
+async def test_the_decoded_duration_is_what_is_stored(tmp_path: Path) -> None:
+    source = lying_flac(tmp_path / "upload.flac", seconds=3)  # says 1 s, lasts 3 s: within the limit
+    prepared = await AudioFileStore(tmp_path / "audio", AudioConverter(max_duration_s=5)).prepare(
+        io.BytesIO(source.read_bytes())
+    )
+    assert prepared.duration_s == pytest.approx(3.0, abs=0.01)

@@ -242,3 +242,25 @@ async def test_audio_routes_need_authentication(harness: Harness) -> None:
         ]
     assert [r.status_code for r in replies] == [401, 401, 401]
     assert all(r.json()["errors"] == ["The user isn't authenticated."] for r in replies)
+
+
+async def test_an_upload_longer_than_the_limit_once_decoded_is_refused(harness: Harness) -> None:
+    from tests.adapters.test_audio_conversion import lying_flac
+
+    from autodialer.adapters.audio.conversion import AudioConverter
+    from autodialer.adapters.audio.file_store import AudioFileStore
+    from autodialer.adapters.db.audio_repository import SqlAudioRepository
+    from autodialer.services.audio_library import AudioLibrary
+
+    context = harness.app.state.context
+    store = AudioFileStore(harness.audio_dir, AudioConverter(max_duration_s=5))
+    harness.app.state.audio_library = AudioLibrary(SqlAudioRepository(context.db), store, 1 << 20, context.now)
+    lying = lying_flac(harness.root / "lying.flac", seconds=20).read_bytes()  # says 1 s
+    async with harness.client() as client:
+        reply = await upload(client, "long.flac", lying)
+        listing = await client.get(AUDIO)
+    assert reply.status_code == 422
+    assert reply.json()["messages"] == {
+        "error": ["file: the audio lasts more than 5 s once decoded (its header says 1 s)"]
+    }
+    assert listing.json()["data"] == [] and stored_files(harness.audio_dir) == []

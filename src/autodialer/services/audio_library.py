@@ -48,6 +48,12 @@ class AudioConversionFailed(AudioError):
     error_id = "audio-conversion-failed"
 
 
+class AudioTooLong(AudioError):
+    """Longer than the limit once decoded, whatever its header said (a header can lie)."""
+
+    error_id = "audio-too-long"
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedAudio:
     """Converted files waiting in the store's staging area until installed or discarded."""

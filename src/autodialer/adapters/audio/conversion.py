@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,9 +79,19 @@ class AudioConverter:
             return None
         return AudioProbe(str(fmt.get("format_name", ""))[:64], duration)
 
-    async def convert(self, source: Path, wav: Path, mp3: Path) -> bool:
-        """Write the wav and mp3 renditions of ``source``'s first audio stream; False if ffmpeg fails."""
-        common = ["-map", "0:a:0", "-ac", "1", "-ar", "8000", "-map_metadata", "-1", "-bitexact"]
+    @property
+    def max_duration_s(self) -> float:
+        return self._max_duration_s
+
+    async def convert(self, source: Path, wav: Path, mp3: Path) -> float | None:
+        """Write the wav and mp3 renditions of ``source``'s first audio stream; their decoded duration in seconds,
+        or None if ffmpeg fails.
+
+        The header's duration (checked by :meth:`probe`) can lie: a 3-hour FLAC may declare one second. So ffmpeg
+        stops writing each output a little past the limit (``-t``), which bounds its time and disk, and the
+        duration returned is the wav's, measured: more than ``max_duration_s`` means the audio is too long."""
+        limit = f"{self._max_duration_s + 0.5:g}"
+        common = ["-map", "0:a:0", "-t", limit, "-ac", "1", "-ar", "8000", "-map_metadata", "-1", "-bitexact"]
         argv = [
             self._ffmpeg,
             "-nostdin", "-v", "error", "-y",
@@ -94,7 +105,18 @@ class AudioConverter:
         except CommandTimedOut:
             log.warning("ffmpeg timed out converting %s", source)
             return False
-        if result.returncode != 0 or not wav.is_file() or wav.stat().st_size <= 44:
+        duration = wav_duration_s(wav) if result.returncode == 0 else None
+        if not duration:
             log.warning("ffmpeg could not convert %s: %s", source, result.stderr[-500:].decode(errors="replace"))
-            return False
-        return True
+            return None
+        return duration
+
+
+def wav_duration_s(path: Path) -> float | None:
+    """The duration of a PCM wav from its frames (None if it is not one, or empty)."""
+    try:
+        with wave.open(str(path), "rb") as audio:
+            frames, rate = audio.getnframes(), audio.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return None
+    return frames / rate if frames and rate else None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from autodialer.adapters.audio.conversion import AudioConverter
-from autodialer.services.audio_library import AudioConversionFailed, AudioNotRecognised, PreparedAudio
+from autodialer.services.audio_library import AudioConversionFailed, AudioNotRecognised, AudioTooLong, PreparedAudio
 
 STORED_NAME = re.compile(r"[0-9a-f]{32}")
 EXTENSIONS = (".wav", ".mp3")
@@ -54,13 +54,18 @@ class AudioFileStore:
             probe = await self._converter.probe(folder / "upload")
             if probe is None:
                 raise AudioNotRecognised("file: not a recognised audio format (the content is checked, not the name)")
-            ok = await self._converter.convert(folder / "upload", folder / "out.wav", folder / "out.mp3")
-            if not ok:
+            decoded = await self._converter.convert(folder / "upload", folder / "out.wav", folder / "out.mp3")
+            if decoded is None:
                 raise AudioConversionFailed("file: the audio could not be converted to 8 kHz mono wav")
+            if decoded > self._converter.max_duration_s:
+                raise AudioTooLong(
+                    f"file: the audio lasts more than {self._converter.max_duration_s:g} s once decoded"
+                    f" (its header says {probe.duration_s:g} s)"
+                )
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, folder, True)
             raise
-        return PreparedAudio(staging_id, probe.format_name, probe.duration_s)
+        return PreparedAudio(staging_id, probe.format_name, decoded)
 
     async def install(self, prepared: PreparedAudio, stored_name: str) -> None:
         folder = self._staging_folder(prepared)

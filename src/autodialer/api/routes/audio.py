@@ -30,6 +30,7 @@ from autodialer.services.audio_library import (
     AudioNameInvalid,
     AudioNotRecognised,
     AudioTooLarge,
+    AudioTooLong,
 )
 
 MULTIPART_OVERHEAD = 64 * 1024
@@ -41,6 +42,7 @@ STATUS: dict[type[AudioError], int] = {
     AudioTooLarge: 413,
     AudioNotRecognised: 415,
     AudioConversionFailed: 422,
+    AudioTooLong: 422,
 }
 
 router = APIRouter()  # mounted under /pbxcore/api/module-dialer/v1 by create_app
