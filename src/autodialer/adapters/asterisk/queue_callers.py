@@ -10,7 +10,9 @@ our calls the Linkedid is our call id):
 * callers the queue connected to a member: AgentConnect adds, AgentComplete / AgentDump or the caller channel's
   Hangup removes.
 
-Everything is bounded by the calls in the queues; a re-sync starts from nothing (``clear``).
+Everything is bounded by the calls in the queues; a re-sync starts from nothing (``clear``). QueueStatus names
+waiting callers only by Uniqueid, so right after a reconnect our own waiting calls also count as other people's
+until they leave the queue: the dialer then dials a little less for a few seconds, never more.
 """
 
 from __future__ import annotations
