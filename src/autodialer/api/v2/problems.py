@@ -127,16 +127,22 @@ class CrashToProblem:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = StartTracker(send)
         try:
-            await self._app(scope, receive, tracking_send)
+            await self._app(scope, receive, tracked.send)
         except Exception:
             log.exception("unhandled error in a v2 handler: %s %s", scope.get("method"), scope.get("path"))
-            if not started:
+            if not tracked.started:
                 await problem(500, "internal error", "internal-error")(scope, receive, send)
+
+
+class StartTracker:
+    """A send that remembers whether the response has started (after which no other answer can be sent)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autodialer.api.v2.models import FieldProblem
-from autodialer.api.v2.problems import domain_problem, problem
+from autodialer.api.v2.problems import StartTracker, domain_problem, problem
 from autodialer.domain.campaigns import CampaignError
 from autodialer.services.idempotency import IdempotencyService, StoredAnswer, fingerprint
 
@@ -58,20 +58,14 @@ class RequestGuard:
             await too_large(scope, receive, send)
             return
         key = headers.get("idempotency-key")
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        tracked = StartTracker(send)
         try:
             if key is not None and scope["method"] == "POST" and self._idempotency is not None:
-                await self._idempotent(self._idempotency, key, scope, receive, tracking_send, limit)
+                await self._idempotent(self._idempotency, key, scope, receive, tracked.send, limit)
             else:
-                await self._app(scope, _limited(receive, limit), tracking_send)
+                await self._app(scope, _limited(receive, limit), tracked.send)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await too_large(scope, receive, send)
 
     async def _idempotent(
