@@ -234,3 +234,30 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(v2: V2) -> Non
         reply = await client.post(C, content=big, headers={"content-type": "application/json"})
     assert reply.status_code == 413 and fields(reply) == ["body"]
     assert "AUTODIALER_MAX_JSON_BODY_BYTES" in reply.json()["detail"]
+
+
+async def test_every_v2_operation_is_behind_the_gate(v2: V2) -> None:
+    async with v2.client() as local:
+        paths = (await local.get("/api/v2/openapi.json")).json()["paths"]
+    operations = [(method.upper(), path) for path, methods in paths.items() for method in methods]
+    assert len(operations) >= 12
+    async with v2.client(host="198.51.100.7") as client:
+        for method, path in operations:
+            url = "/api/v2" + path.replace("{campaign_id}", "1000000001").replace("{number_id}", "1")
+            reply = await client.request(method, url, json={})
+            assert reply.status_code == 401, (method, path)
+            assert reply.headers["content-type"] == PROBLEM
+        spec_refused = await client.get("/api/v2/openapi.json")
+    assert spec_refused.status_code == 401
+
+
+async def test_a_session_cookie_opens_v2_as_it_opens_v1(v2: V2) -> None:
+    async with v2.client(host="198.51.100.7") as client:
+        login = await client.post(
+            "/admin-cabinet/session/start",
+            content=b"login=admin&password=pw",
+            headers={"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert login.json()["success"] is True
+        created = await client.post(C, json={"target": TARGET})
+    assert created.status_code == 201

@@ -148,6 +148,7 @@ async def test_attempts_and_live_stats(v2: V2) -> None:
         "attempts_ended": 2,
         "answered": 1,
         "originates_last_hour": 2,
+        "originates_last_minute": 1,
         "answer_rate": 0.5,
     }
     assert missing.status_code == 404

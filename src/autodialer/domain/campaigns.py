@@ -199,6 +199,7 @@ class AttemptCounts:
     ended: int
     answered: int  # ended attempts the customer answered
     last_hour: int  # attempts started in the hour before ``now``
+    last_minute: int  # … and in the minute before it (originates/min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,7 @@ class CampaignStats:
     attempts_ended: int
     answered: int
     originates_last_hour: int
+    originates_last_minute: int
     answer_rate: float | None = field(default=None)  # answered / ended attempts; None before any ended
 
 
@@ -227,5 +229,6 @@ def stats_from(
         attempts_ended=counts.ended,
         answered=counts.answered,
         originates_last_hour=counts.last_hour,
+        originates_last_minute=counts.last_minute,
         answer_rate=rate,
     )

@@ -187,10 +187,11 @@ class SqlCampaignRepository:
             func.count().filter(ended),
             func.count().filter(ended, attempts.c.answered_at.is_not(None)),
             func.count().filter(attempts.c.created_at >= now - 3600),
+            func.count().filter(attempts.c.created_at >= now - 60),
         ).where(attempts.c.task_id == campaign_id)
         async with self._engine.connect() as connection:
-            in_flight, ended_n, answered, last_hour = (await connection.execute(query)).one()
-        return AttemptCounts(int(in_flight), int(ended_n), int(answered), int(last_hour))
+            in_flight, ended_n, answered, last_hour, last_minute = (await connection.execute(query)).one()
+        return AttemptCounts(int(in_flight), int(ended_n), int(answered), int(last_hour), int(last_minute))
 
     async def dnc_entries(self, phone_id: str) -> Sequence[DncEntry]:
         query = select(dnc_numbers).where(dnc_numbers.c.phone_id == phone_id)

@@ -260,7 +260,8 @@ class StatsOut(BaseModel):
     calls_in_flight: int
     attempts_ended: int
     answered: int
-    originates_last_hour: int
+    originates_last_hour: int = Field(description="calls started in the last 60 minutes")
+    originates_last_minute: int = Field(description="calls started in the last 60 seconds (originates/min)")
     answer_rate: float | None = Field(description="answered / ended attempts; null before any ended")
 
     @classmethod
@@ -274,6 +275,7 @@ class StatsOut(BaseModel):
             attempts_ended=s.attempts_ended,
             answered=s.answered,
             originates_last_hour=s.originates_last_hour,
+            originates_last_minute=s.originates_last_minute,
             answer_rate=s.answer_rate,
         )
 
