@@ -190,3 +190,29 @@ async def test_explain_each_rule_in_words_with_the_next_time(v2: V2) -> None:
     assert kinds[0] == "number-final" and "do-not-call" in kinds and listed["next_at"] is None
     assert any("do-not-call list since 2024-08-21 13:10" in line for line in listed["text"])
     assert listed["text"][-1] == "not dialable again unless something changes"
+
+
+async def test_csv_export_streams_every_number_with_the_listing_filters(v2: V2) -> None:
+    import csv
+    import io
+
+    async with v2.client() as client:
+        url = await campaign(client)
+        numbers = [{"phone": f"7952000{i:04d}"} for i in range(2500)]
+        numbers[1] = {"phone": "79520000001", "params": {"name": 'Ivan "the, first"', "n": 1}}
+        assert (await add(client, url, numbers)).status_code == 200
+        await v2.execute("UPDATE task_numbers SET result = 'SUCCESS', state = 'endCall', close_time = 1 WHERE id = 3")
+        everything = await client.get(f"{url}/numbers.csv")
+        done = await client.get(f"{url}/numbers.csv", params={"result": "SUCCESS"})
+        missing = await client.get(f"{C}/77/numbers.csv")
+        bad = await client.get(f"{url}/numbers.csv", params={"phone": "x"})
+    assert everything.status_code == 200 and everything.headers["content-type"].startswith("text/csv")
+    assert "attachment" in everything.headers["content-disposition"]
+    table = list(csv.DictReader(io.StringIO(everything.text)))
+    assert len(table) == 2500 and [int(r["id"]) for r in table] == list(range(1, 2501))
+    assert table[1]["params"] == '{"name":"Ivan \\"the, first\\"","n":1}'
+    assert table[0]["result"] == "" and table[0]["closed_at"] == "" and table[0]["changed_at"].endswith("Z")
+    assert everything.text.startswith("id,phone,phone_id,state,result,") and "\r\n" in everything.text
+    assert [r["id"] for r in csv.DictReader(io.StringIO(done.text))] == ["3"]
+    assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
