@@ -64,6 +64,7 @@ _REACHABLE = frozenset({"reachable", "registered", "lagged"})
 QUEUE_MEMBER_NOT_IN_USE = 1
 QUEUE_MEMBER_RINGING = 6
 _QUEUE_MEMBER_CALLABLE = frozenset({0, QUEUE_MEMBER_NOT_IN_USE})
+_QUEUE_MEMBER_RINGABLE = _QUEUE_MEMBER_CALLABLE | {QUEUE_MEMBER_RINGING}
 
 DND_FAMILY = "UserBuddyStatus"
 _PSEUDO_DEVICES = ("Local/", "Queue:")
@@ -187,7 +188,9 @@ class AvailabilityState:
         device and extension then say "ringing", but that ringing is the queue serving a caller it counts)."""
         if member.paused:
             return False
-        if member.status == QUEUE_MEMBER_RINGING and self._queue_callers.rung_by_caller(queue, member.interface):
+        if member.status in _QUEUE_MEMBER_RINGABLE and self._queue_callers.rung_by_caller(queue, member.interface):
+            # its phone (and so its device and hint) rings for one of our queue's callers, before and after the
+            # member's own status says so
             return self._member_reachable(member)
         return self._member_free(member)
 

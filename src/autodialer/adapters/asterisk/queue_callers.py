@@ -5,8 +5,10 @@ our calls the Linkedid is our call id):
 
 * callers waiting or ringing members: QueueCallerJoin adds, QueueCallerLeave / QueueCallerAbandon remove, a
   QueueStatus ``QueueEntry`` (after a reconnect) adds one without a Linkedid;
-* members being rung for a caller: AgentCalled adds, AgentRingNoAnswer removes one, and the caller's
-  AgentConnect or leaving the queue removes all of its (with ringall the losers only get DialEnd CANCEL);
+* members being rung for a caller: AgentCalled adds; AgentRingNoAnswer, the AgentConnect of that member, or the
+  member's QueueMemberStatus saying anything but "ringing" removes it. Not the caller leaving the queue: with
+  ringall the losers only get DialEnd CANCEL, and Asterisk reports QueueCallerLeave and AgentConnect before the
+  members' new status, so a loser still ringing for a moment stays what it is, a member about to be free;
 * callers the queue connected to a member: AgentConnect adds, AgentComplete / AgentDump or the caller channel's
   Hangup removes.
 
@@ -18,6 +20,8 @@ until they leave the queue: the dialer then dials a little less for a few second
 from __future__ import annotations
 
 from autodialer.protocols.ami import Event
+
+_RINGING = "6"  # QueueMemberStatus Status of a ringing member (AST_DEVICE_RINGING)
 
 
 class QueueCallers:
@@ -78,7 +82,12 @@ class QueueCallers:
         removed = callers is not None and callers.pop(uid, None) is not None
         if callers is not None and not callers:
             del self._callers[queue]
-        return self._stop_ringing(queue, uid) or removed
+        return removed
+
+    def _on_member_status(self, event: Event) -> bool:
+        if (event.get("Status") or "") == _RINGING:
+            return False
+        return self._rung.pop((event.get("Queue") or "", event.get("Interface") or ""), None) is not None
 
     def _on_agent_called(self, event: Event) -> bool:
         queue, interface, uid = event.get("Queue"), event.get("Interface"), event.get("Uniqueid")
@@ -101,10 +110,10 @@ class QueueCallers:
         return True
 
     def _on_agent_connect(self, event: Event) -> bool:
-        queue, uid = event.get("Queue") or "", event.get("Uniqueid") or ""
+        uid = event.get("Uniqueid") or ""
         if not uid:
             return False
-        stopped = self._stop_ringing(queue, uid)
+        stopped = self._on_ring_no_answer(event)  # the member who answered rings no more; the others stop later
         linked = event.get("Linkedid") or uid
         if self._served.get(uid) == linked:
             return stopped
@@ -115,21 +124,13 @@ class QueueCallers:
         # AgentComplete / AgentDump, or the Hangup of any channel: only a served caller's matters.
         return self._served.pop(event.get("Uniqueid") or "", None) is not None
 
-    def _stop_ringing(self, queue: str, uid: str) -> bool:
-        changed = False
-        for key in [k for k, callers in self._rung.items() if k[0] == queue and uid in callers]:
-            self._rung[key].discard(uid)
-            if not self._rung[key]:
-                del self._rung[key]
-            changed = True
-        return changed
-
 
 _HANDLERS = {
     "queuecallerjoin": QueueCallers._on_join,
     "queueentry": QueueCallers._on_entry,
     "queuecallerleave": QueueCallers._on_leave,
     "queuecallerabandon": QueueCallers._on_leave,
+    "queuememberstatus": QueueCallers._on_member_status,
     "agentcalled": QueueCallers._on_agent_called,
     "agentringnoanswer": QueueCallers._on_ring_no_answer,
     "agentconnect": QueueCallers._on_agent_connect,
