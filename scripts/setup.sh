@@ -11,6 +11,8 @@ need_pkgs=()
 command -v sox >/dev/null 2>&1 || need_pkgs+=(sox libsox-fmt-mp3)
 command -v ffmpeg >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
+# The console's browser tests run Playwright on Debian's chromium (never `playwright install`: no downloads).
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if ! command -v python3.11 >/dev/null 2>&1 && ! python3 -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
   need_pkgs+=(python3.11 python3.11-venv)
 fi
@@ -27,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PY --version)"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import autodialer, pytest, hypothesis' 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+if ! .venv/bin/python -c 'import autodialer, pytest, hypothesis, playwright' 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
   echo "setup: installing the project into .venv"
   .venv/bin/pip install -q -U pip >/dev/null
   .venv/bin/pip install -q -e '.[dev]'

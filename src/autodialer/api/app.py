@@ -4,7 +4,7 @@
 is read from globals. Routes live under ``/pbxcore/api/module-dialer/v1`` (tasks, polls, results feeds, audio);
 the session login lives where MikoPBX has it (``/admin-cabinet/session/start``, ``/pbxcore/api/v3/auth:login``).
 The typed v2 API is mounted at ``/api/v2`` (api/v2) when the context carries its services; its docs page is
-``/api/docs``.
+``/api/docs``, and the web console on it is ``/console/`` (api/console).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from autodialer.api.auth import install_auth
+from autodialer.api.console import routes as console
+from autodialer.api.console.csrf import CsrfMiddleware
 from autodialer.api.context import AppContext
 from autodialer.api.errors import install_error_handlers
 from autodialer.api.routes import audio, health, polling, prompts, results, session, tasks
@@ -38,5 +40,9 @@ def create_app(context: AppContext) -> FastAPI:
         limits = BodyLimits(context.settings.max_json_body_bytes, context.settings.max_task_body_bytes)
         app.mount(V2_PREFIX, create_v2_app(context.campaigns, context.idempotency, limits))
         app.include_router(v2_docs.router)
-    install_auth(app, context)
+        app.include_router(console.router)  # the console works on v2 only
+    app.add_middleware(CsrfMiddleware, secret=context.settings.jwt_secret)  # inside the gate: sees its principal
+    install_auth(
+        app, context, extra_public_paths=console.PUBLIC_PATHS if context.campaigns is not None else frozenset()
+    )
     return app

@@ -174,8 +174,14 @@ def get_auth_service(request: Request) -> AuthService:
     return service
 
 
-def install_auth(app: FastAPI, context: AppContext, service: AuthService | None = None) -> AuthService:
-    """Guard every route of ``app`` (unknown routes' 404 body is api.errors' job).
+def install_auth(
+    app: FastAPI,
+    context: AppContext,
+    service: AuthService | None = None,
+    extra_public_paths: frozenset[str] = frozenset(),
+) -> AuthService:
+    """Guard every route of ``app`` (unknown routes' 404 body is api.errors' job); ``extra_public_paths`` (exact
+    paths, e.g. the console's page and its sign-in) pass like the login routes.
 
     Builds the AuthService from ``context`` unless one is given, and keeps it on ``app.state.auth_service`` for the
     login routes. Call once, after the routers are included.
@@ -189,6 +195,7 @@ def install_auth(app: FastAPI, context: AppContext, service: AuthService | None 
         exempt=AddressMatcher(settings.auth_exempt_addresses),
         now=context.now,
         timezone=settings.pbx_timezone,
+        public_paths=PUBLIC_PATHS | extra_public_paths,
     )
     app.add_middleware(ForwardedPeerMiddleware, trusted=AddressMatcher(settings.trusted_proxies))  # runs first
     return auth

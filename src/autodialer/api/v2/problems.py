@@ -29,11 +29,14 @@ _STATUS = {InvalidField: 422, NotFound: 404, Conflict: 409}
 _TITLES = {
     400: "Bad request",
     401: "Not authenticated",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     413: "Request too large",
+    415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
 }
 PROBLEM_RESPONSE: dict[int | str, dict[str, Any]] = {
