@@ -259,5 +259,9 @@ async def test_a_session_cookie_opens_v2_as_it_opens_v1(v2: V2) -> None:
             headers={"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/x-www-form-urlencoded"},
         )
         assert login.json()["success"] is True
-        created = await client.post(C, json={"target": TARGET})
+        # A state-changing request made with the cookie must echo the session's CSRF token (api/console/csrf.py).
+        refused = await client.post(C, json={"target": TARGET})
+        assert refused.status_code == 403 and refused.json()["error_id"] == "csrf-token-missing"
+        token = (await client.get("/console/me")).json()["csrf_token"]
+        created = await client.post(C, json={"target": TARGET}, headers={"X-CSRF-Token": token})
     assert created.status_code == 201

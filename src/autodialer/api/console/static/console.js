@@ -487,7 +487,7 @@
       h("dl", { class: "cards" },
         card("total", t("sTotal")), card("open", t("sOpen")), card("flight", t("sInFlight")),
         card("ended", t("sEnded")), card("answered", t("sAnswered")), card("rate", t("sRate")),
-        card("hour", t("sLastHour"))),
+        card("minute", t("sLastMinute")), card("hour", t("sLastHour"))),
       h("div", { class: "split" }, byState, byResult),
       h("p", { class: "hint" }, t("liveHint")));
     let shown = "";
@@ -503,6 +503,7 @@
       values.answered.textContent = s.answered;
       values.rate.textContent = fmtRate(s.answer_rate);
       values.hour.textContent = s.originates_last_hour;
+      values.minute.textContent = s.originates_last_minute ?? "—";
       const rows = (obj, attr) => Object.entries(obj).map(([k, v]) =>
         h("tr", { [attr]: k }, h("th", { scope: "row" }, k), h("td", { class: "num" }, String(v))));
       byState.replaceChildren(table(t("byState"), [t("stateCol"), t("count")],
@@ -742,48 +743,19 @@
     return { node, reload, query: filters.query };
   }
 
-  function csvCell(value) {
-    const text = value === null || value === undefined ? "" : String(value);
-    // A leading =, +, - or @ would be a formula in a spreadsheet: quote it as text.
-    const safe = /^[=+\-@\t\r]/.test(text) ? "'" + text : text;
-    return /[",;\n\r]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
-  }
-
   async function resultsPage(id) {
     let campaign;
     try { campaign = await api.get("/campaigns/" + id); } catch (e) { return notFoundPage(e); }
     const status = h("p", { role: "status", id: "export-status" });
     const list = numbersSection(id, true);
     const exportButton = h("button", { type: "button", class: "primary", id: "export" }, t("exportCsv"));
-    exportButton.addEventListener("click", async () => {
-      exportButton.disabled = true;
-      try {
-        const lines = [["id", "phone", "phone_id", "state", "result", "attempts", "requeues", "closed_at",
-          "changed_at", "params"].join(",")];
-        let cursor = null;
-        let count = 0;
-        do {
-          const q = list.query();
-          q.set("limit", "1000");
-          if (cursor) q.set("cursor", cursor);
-          const pageOf = await api.get("/campaigns/" + id + "/numbers?" + q.toString());
-          for (const n of pageOf.items) {
-            lines.push([n.id, n.phone, n.phone_id, n.state, n.result || "", n.attempts, n.requeues, n.closed_at || "",
-              n.changed_at, n.params ? JSON.stringify(n.params) : ""].map(csvCell).join(","));
-            count++;
-          }
-          cursor = pageOf.next_cursor;
-          status.textContent = t("importing", { done: count, total: "…" });
-        } while (cursor);
-        const blob = new Blob(["\uFEFF" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
-        const link = h("a", { href: URL.createObjectURL(blob), download: "campaign-" + id + "-results.csv" });
-        document.body.append(link);
-        link.click();
-        link.remove();
-        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-        status.textContent = t("exported", { n: count });
-      } catch (e) { showError(status, e); }
-      exportButton.disabled = false;
+    // The v2 export route streams the CSV with the same filters; the browser downloads it with the session cookie.
+    exportButton.addEventListener("click", () => {
+      const link = h("a", { href: API + "/campaigns/" + id + "/numbers.csv?" + list.query().toString(), download: "" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      status.textContent = t("exportStarted");
     });
     page(t("resultsTitle", { name: campaign.name || "#" + id }),
       h("p", { class: "actions" }, h("a", { class: "button", href: "#/campaigns/" + id }, t("back")), exportButton),
