@@ -11,10 +11,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 import httpx
 
 from autodialer.bootstrap import Service, build_service
+from autodialer.dialplan import snippet
 from autodialer.settings import load_settings
 from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, QueueConfig, SimulatorConfig
 
@@ -60,6 +64,7 @@ def print_baselines(tasks: int) -> None:
 class Bench:
     service: Service
     http: httpx.AsyncClient
+    sim: subprocess.Popen[str]
 
     async def post_task(self, body: dict[str, Any]) -> int:
         reply = (await self.http.post("/task", content=json.dumps(body))).json()
@@ -97,33 +102,75 @@ async def bench_stack(sim_config: dict[str, Any], database_url: str = "", **sett
                     await asyncio.sleep(0.01)
                 transport = httpx.ASGITransport(app=service.app)
                 async with httpx.AsyncClient(transport=transport, base_url=f"http://bench{MODULE}") as http:
-                    yield Bench(service, http)
+                    yield Bench(service, http, sim)
             finally:
                 await service.dialer.stop()
                 await service.db.dispose()
     finally:
-        sim.terminate()
+        sim.send_signal(signal.SIGTERM)
         sim.wait()
 
 
+class _Requests(list[dict[str, Any]]):
+    """The simulator's Originate record; with the latency probe on, each arrival is stamped and printed."""
+
+    def __init__(self, probe: dict[str, float | None] | None) -> None:
+        super().__init__()
+        self._probe = probe
+
+    def append(self, item: dict[str, Any]) -> None:
+        super().append(item)
+        if self._probe is not None and self._probe["free_at"] is not None:
+            # perf_counter is CLOCK_MONOTONIC: the same clock in both processes.
+            print(f"originate {self._probe['free_at']!r} {time.perf_counter()!r}", flush=True)
+            self._probe["free_at"] = None
+
+
 async def serve_sim(raw: str) -> None:
+    """The simulator process: the product's dialplan snippet (any number routes to the trunk), employees, one
+    queue 2200 of them, behaviours from the spec. With ``probe_agent`` set it stamps the moment that agent's
+    device becomes NOT_INUSE and prints it with the arrival of the next Originate (engine_latency.py)."""
     spec = json.loads(raw)
     members = tuple(spec["members"])
     config = SimulatorConfig(
         ami_port=0,
         agi_port=spec["agi_port"],
         time_scale=spec.get("time_scale", 0.01),
+        dialplan_text=snippet(),
         employees=tuple(EmployeeConfig(m) for m in members),
-        queues=(QueueConfig("2200", members=members, timeout_s=30.0),),
+        queues=(
+            QueueConfig(
+                "2200",
+                members=members,
+                timeout_s=30.0,
+                strategy=spec.get("strategy", "ringall"),
+                autofill=spec.get("autofill", False),
+            ),
+        ),
     )
     sim = PBXSimulator(config)
     sim.control.set_default_customer(Behaviour.from_json(spec.get("customer", {"outcome": "busy", "ring": False})))
     if "employee" in spec:
         for member in members:
             sim.control.set_employee(member, Behaviour.from_json(spec["employee"]))
+    probe: dict[str, float | None] | None = None
+    if spec.get("probe_agent"):
+        probe = {"free_at": None}
+        device = f"PJSIP/{spec['probe_agent']}"
+        watched = probe
+
+        def on_event(name: str, fields: Any) -> None:
+            if name == "DeviceStateChange" and ("Device", device) in fields and ("State", "NOT_INUSE") in fields:
+                watched["free_at"] = time.perf_counter()
+
+        sim.pbx.bus.subscribe(on_event)
+    sim.pbx.requests = _Requests(probe)
     await sim.start()
     print(sim.ami_port, flush=True)
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    os._exit(0)  # calls still up need no orderly teardown
 
 
 if __name__ == "__main__":

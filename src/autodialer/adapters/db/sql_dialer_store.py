@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -54,6 +54,13 @@ from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, Poll
 
 _has_open_numbers = exists().where(task_numbers.c.task_id == tasks.c.id, NUMBER_IS_OPEN).correlate(tasks)
 _due_at = NUMBER_DUE_AT
+# The same value, spelled so that no index matches it: due_numbers must walk the task's open rows in id order
+# (ix_task_numbers_open) and stop at its limit. Given the due-time index, SQLite without ANALYZE statistics takes
+# every due row from it and sorts them, O(numbers) at a campaign's start.
+_due_at_in_id_order = case(
+    (task_numbers.c.time_call_allow + 0 > task_numbers.c.next_attempt_at + 0, task_numbers.c.time_call_allow + 0),
+    else_=task_numbers.c.next_attempt_at + 0,
+)
 _dialable = and_(
     NUMBER_IS_OPEN,
     task_numbers.c.active_attempt_id.is_(None),
@@ -262,7 +269,7 @@ class SqlDialerStore:
     async def due_numbers(self, task_id: int, now: float, limit: int) -> Sequence[DialNumber]:
         query = (
             select(task_numbers)
-            .where(task_numbers.c.task_id == task_id, _dialable, _due_at <= now)
+            .where(task_numbers.c.task_id == task_id, _dialable, _due_at_in_id_order <= now)
             .order_by(task_numbers.c.id)
             .limit(max(0, limit))
         )
