@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autodialer.api.fast_json import RowsJson, render_json_fast
+from autodialer.api.fast_json import RowsJson, RowsWriter, render_json_fast
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.validation import FieldErrors
 from autodialer.api.validation_tasks import time_call_allow
@@ -122,3 +122,21 @@ def test_bulk_rows_render_exactly_like_dicts(rows: list[tuple[str | None, ...]],
     for _ in range(depth):
         bulk, plain = {"data": bulk, "n": 1}, {"data": plain, "n": 1}
     assert render_json_fast(bulk) == json.dumps(plain, indent=4).encode()
+
+
+@given(
+    st.lists(st.tuples(st.one_of(st.none(), st.text()), st.text(max_size=3)), max_size=12),
+    st.lists(st.integers(min_value=0, max_value=5), max_size=12),
+    st.integers(min_value=0, max_value=3),
+)
+def test_rows_written_page_by_page_are_the_rows_rendered_at_once(
+    rows: list[tuple[str | None, ...]], cuts: list[int], depth: int
+) -> None:
+    keys = ("id", "result")
+    newline = "\n" + "    " * depth
+    writer = RowsWriter(keys, newline)
+    pages, start = [], 0
+    for size in [*cuts, len(rows)]:  # arbitrary page sizes, empty pages included
+        pages.append(writer.page(rows[start : start + size]))
+        start += size
+    assert "".join(pages) + writer.close() == RowsJson(keys, rows).render(newline)

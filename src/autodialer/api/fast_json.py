@@ -92,16 +92,49 @@ class RowsJson:
         self.rows = rows
 
     def render(self, newline: str) -> str:
-        if not self.rows:
-            return "[]"
-        inner = newline + _INDENT
-        field = inner + _INDENT
-        template = "{" + ",".join(field + _string(key) + ": %s" for key in self.keys) + inner + "}"
-        flat = [value for row in self.rows for value in row]
+        writer = RowsWriter(self.keys, newline)
+        return writer.page(self.rows) + writer.close()
+
+
+class RowsWriter:
+    """The text of a RowsJson, written a page of rows at a time: the pages' texts and then :meth:`close`'s, joined,
+    are exactly ``RowsJson(keys, all_rows).render(newline)``, so a list of any length can be streamed."""
+
+    def __init__(self, keys: tuple[str, ...], newline: str) -> None:
+        self._newline = newline
+        self._inner = newline + _INDENT
+        field = self._inner + _INDENT
+        self._template = "{" + ",".join(field + _string(key) + ": %s" for key in keys) + self._inner + "}"
+        self._width = len(keys)
+        self._written = 0
+
+    def page(self, rows: Sequence[Sequence[str | None]]) -> str:
+        if not rows:
+            return ""
+        flat = [value for row in rows for value in row]
         encoded = _flat_encoder.encode(flat)[1:-1].split(_SEPARATOR)
-        width = len(self.keys)
+        width, template = self._width, self._template
         parts = [template % tuple(encoded[i : i + width]) for i in range(0, len(encoded), width)]
-        return "[" + inner + ("," + inner).join(parts) + newline + "]"
+        lead = "[" + self._inner if not self._written else "," + self._inner
+        self._written += len(rows)
+        return lead + ("," + self._inner).join(parts)
+
+    def close(self) -> str:
+        return self._newline + "]" if self._written else "[]"
+
+
+class RowsSlot(RowsJson):
+    """Stands in a payload for rows streamed later: renders as a marker (split on by the streaming code) and
+    remembers the indentation its rows need. The marker holds a NUL, which rendered JSON never contains."""
+
+    def __init__(self, keys: tuple[str, ...], name: str) -> None:
+        super().__init__(keys, ())
+        self.marker = f"\x00{name}\x00"
+        self.newline = "\n"
+
+    def render(self, newline: str) -> str:
+        self.newline = newline
+        return self.marker
 
 
 _SEPARATOR = "\x01"

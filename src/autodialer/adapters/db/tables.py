@@ -103,6 +103,7 @@ task_numbers = Table(
     Index(None, "change_time_us", "id"),
     Index(None, "task_id", "close_time", "next_attempt_at", "id"),
     Index(None, "phone_id"),  # do-not-call look-ups across tasks
+    Index(None, "task_id", "id"),  # GET /task/{id}: a task's rows in pages, by id (0008)
 )
 
 # The dialer's questions about a task cost O(what they return), not O(its numbers) (issue 11): "is any number
@@ -213,6 +214,7 @@ poll_answers = Table(
     Column("change_time_us", BigInteger, nullable=False),
     Index(None, "change_time_us", "id"),
     Index(None, "task_id"),
+    Index(None, "task_id", "id"),  # GET /task/{id}: a task's answers in pages, by id (0008)
 )
 
 feed_clocks = Table(

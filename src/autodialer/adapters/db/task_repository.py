@@ -23,7 +23,7 @@ of a million phone ids is ever held in memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -181,13 +181,6 @@ def _merge_duplicates(chunk: NumberColumns) -> NumberColumns:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TaskDetails:
-    task: Row[Any]
-    numbers: Sequence[Row[Any]]
-    answers: Sequence[Row[Any]]
-
-
 class SqlTaskRepository:
     def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
         self._engine = engine
@@ -291,28 +284,44 @@ class SqlTaskRepository:
                 await _reopen_if_open_numbers(connection, row, now)
             return len(numbers)
 
-    async def get_task(self, task_id: int) -> TaskDetails | None:
+    async def task_row(self, task_id: int) -> Row[Any] | None:
+        """The task's TASK_WIRE_COLUMNS, unless it does not exist or was deleted."""
         async with self._engine.connect() as connection:
-            task = (
-                await connection.execute(
-                    select(*TASK_WIRE_COLUMNS).where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
-                )
-            ).first()
-            if task is None:
-                return None
-            numbers = (
-                await connection.execute(
-                    select(*NUMBER_WIRE_COLUMNS)
-                    .where(task_numbers.c.task_id == task_id, task_numbers.c.pending_delete.is_(False))
-                    .order_by(task_numbers.c.id)
-                )
-            ).all()
-            answers = (
-                await connection.execute(
-                    select(*ANSWER_WIRE_COLUMNS).where(poll_answers.c.task_id == task_id).order_by(poll_answers.c.id)
-                )
-            ).all()
-            return TaskDetails(task, numbers, answers)
+            query = select(*TASK_WIRE_COLUMNS).where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+            return (await connection.execute(query)).first()
+
+    def number_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """The task's numbers (NUMBER_WIRE_COLUMNS, numbers being removed left out) in id order, a page at a time."""
+        condition = and_(task_numbers.c.task_id == task_id, task_numbers.c.pending_delete.is_(False))
+        return self._pages(NUMBER_WIRE_COLUMNS, task_numbers.c.id, condition, page_size)
+
+    def answer_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """The task's poll answers (ANSWER_WIRE_COLUMNS) in id order, a page at a time."""
+        return self._pages(ANSWER_WIRE_COLUMNS, poll_answers.c.id, poll_answers.c.task_id == task_id, page_size)
+
+    async def _pages(
+        self,
+        columns: Sequence[ColumnElement[Any]],
+        key: ColumnElement[Any],
+        condition: ColumnElement[bool],
+        page_size: int,
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        """Keyset pages (``key > last ORDER BY key LIMIT page_size``), each read on a connection of its own that is
+        returned before the page is handed over: a slow reader holds no connection, lock or snapshot. Rows changed
+        between pages show as they are when their page is read; none is given twice."""
+        last = None
+        while True:
+            query = select(key, *columns).where(condition).order_by(key).limit(page_size)
+            if last is not None:
+                query = query.where(key > last)
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(query)).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [row[1:] for row in rows]
+            if len(rows) < page_size:
+                return
 
     async def list_tasks(self, *, state: int | None, limit: int | None, after_id: int | None) -> Sequence[Row[Any]]:
         """GET /task: ordered by id; ``after_id`` is MikoPBX's keyset ``offset`` (id > offset)."""
