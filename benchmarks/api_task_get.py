@@ -121,7 +121,7 @@ def run(base: str, pid: int, count: int) -> dict[str, float | bool | int]:
         with http.stream("GET", f"{TASK}/{task_id}") as response:
             assert response.status_code == 200
             for chunk in response.iter_bytes():
-                rows += (tail[-len(ROW_KEY) :] + chunk).count(ROW_KEY)  # a key cut between chunks counts once
+                rows += (tail[1 - len(ROW_KEY) :] + chunk).count(ROW_KEY)  # a key cut between chunks counts once
                 head = head or chunk[:64]
                 tail = (tail + chunk)[-64:]
                 size += len(chunk)
