@@ -7,6 +7,7 @@ database (a session created by one is seen by all).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from autodialer.services.auth_service import ApiKeyRecord
 class SqlAuthRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # SQLite: reservations queue here rather than in SQLite's busy handler, whose sleeps (up to 100 ms) make a
+        # burst of waiting writers crawl and run the connection pool dry. Other processes still wait on the file.
+        self._sqlite_writer = asyncio.Lock()
 
     # --- admin_credentials
 
@@ -135,6 +139,12 @@ class SqlAuthRepository:
         """Count and record in one transaction that holds a lock no other reservation for ``address`` can share:
         SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL a transaction-scoped advisory lock on the address (the
         count then runs after the previous holder committed, on every instance alike)."""
+        if self._engine.dialect.name == "sqlite":
+            async with self._sqlite_writer:
+                return await self._reserve(address, at, since, limit)
+        return await self._reserve(address, at, since, limit)
+
+    async def _reserve(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:
         async with write_transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
                 await connection.execute(
