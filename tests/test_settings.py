@@ -27,6 +27,16 @@ def test_unknown_time_zone_is_refused_naming_the_setting() -> None:
         load_settings(pbx_timezone="Mars/Olympus")
 
 
+def test_the_call_window_is_off_unless_set_and_read_in_the_hours_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().call_hours is None
+    assert load_settings(call_window="off").call_hours is None
+    monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "09:00-21:00; sat,sun 10:00-20:00")
+    monkeypatch.setenv("AUTODIALER_DEFAULT_REGION", "kz")
+    settings = load_settings()
+    assert str(settings.call_hours) == "mon-fri 09:00-21:00; sat,sun 10:00-20:00"
+    assert settings.default_region == "KZ"
+
+
 def test_production_refuses_the_lab_secrets_naming_each_variable() -> None:
     with pytest.raises(SettingsError) as refused:
         load_settings(environment="production")
@@ -54,6 +64,16 @@ def test_production_refuses_the_lab_secrets_naming_each_variable() -> None:
             "AUTODIALER_PBX_TIMEZONE",
             "Mars/Olympus",
             "AUTODIALER_PBX_TIMEZONE='Mars/Olympus': unknown IANA time zone 'Mars/Olympus'",
+        ),
+        (
+            "AUTODIALER_CALL_WINDOW",
+            "09:00-25:00",
+            "AUTODIALER_CALL_WINDOW='09:00-25:00': rule '09:00-25:00': 25:00 is not a time of day (00:00..24:00)",
+        ),
+        (
+            "AUTODIALER_DEFAULT_REGION",
+            "XX",
+            "AUTODIALER_DEFAULT_REGION='XX': 'XX' is not a region libphonenumber knows (ISO 3166 alpha-2, e.g. 'RU')",
         ),
     ],
 )

@@ -179,7 +179,6 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
     return Dialer(ami, availability, gateway, engine, agi)
 
 
-DEFAULT_REGION = "RU"  # numbers without a country code (MikoPBX installs are Russian first)
 
 
 def build_campaign_service(
@@ -188,7 +187,7 @@ def build_campaign_service(
     """The campaign use cases (v2 API) on the SQL store; ``on_change`` wakes the dialer after a write."""
     repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
     policy = CampaignPolicy(lines_ceiling=settings.max_count_channels_ceiling, pbx_zone=settings.pbx_timezone)
-    return CampaignService(repository, PhoneNumbering(DEFAULT_REGION), policy, now, on_change)
+    return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
 
 
 @dataclass

@@ -17,6 +17,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from autodialer import log_config, settings_check
+from autodialer.adapters.phone_numbering import PhoneNumbering
+from autodialer.domain.call_hours import WeeklyHours, parse_call_window_setting
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,13 @@ class Settings(BaseSettings):
     def_dial_prefix: str = ""
     results_page_limit: int = Field(default=10000, ge=1)
     max_count_channels_ceiling: int = Field(default=100, ge=1)
+
+    # --- compliance (docs/call-windows.md)
+    # Calling hours in the callee's local time for every task and campaign without hours of their own (v1 tasks
+    # included), e.g. "09:00-21:00" or "09:00-21:00; sat,sun 10:00-20:00". Empty or "off": no window (as before).
+    call_window: str = ""
+    # Where a number without a country code is read (ISO 3166 alpha-2): "8 952 223-34-46" is +79522233446 in RU.
+    default_region: str = "RU"
 
     # --- audio and TTS
     audio_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -113,6 +122,22 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"pbx_timezone: unknown IANA time zone {value!r}") from e
         return value
+
+    @field_validator("call_window")
+    @classmethod
+    def _call_hours_format(cls, value: str) -> str:
+        parse_call_window_setting(value, "call_window")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        return PhoneNumbering(value, "default_region").default_region
+
+    @property
+    def call_hours(self) -> WeeklyHours | None:
+        """The global call window (``call_window``) parsed; None: no window."""
+        return parse_call_window_setting(self.call_window, "call_window")
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
