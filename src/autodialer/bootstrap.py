@@ -125,7 +125,7 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
     ami.on_disconnected(availability.disconnected)
 
     engine = DialerEngine(
-        SqlDialerStore(db, page_limit=settings.results_page_limit),
+        SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=PhoneNumbering(settings.default_region)),
         gateway,
         availability,
         clock,
@@ -177,8 +177,6 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
         port=settings.fastagi_port,
     )
     return Dialer(ami, availability, gateway, engine, agi)
-
-
 
 
 def build_campaign_service(

@@ -145,7 +145,6 @@ async def test_time_call_allow_and_dnc(store: SqlDialerStore, migrated_engine: A
     assert await store.next_due_at(T0) == T0 + 60
     await store.add_dnc("+7 952 223-34-46", "poll-optout", T0)
     await store.add_dnc("79522233446", "api", T0)  # idempotent
-    assert [n.phone for n in await store.due_numbers(TASK, T0 + 60, 10)] == ["100"]
     assert await store.close_do_not_call(T0 + 61, phone="100") == 0  # not on the list
     assert await store.close_do_not_call(T0 + 61) == 1
     async with migrated_engine.connect() as connection:
@@ -156,6 +155,36 @@ async def test_time_call_allow_and_dnc(store: SqlDialerStore, migrated_engine: A
         ("79522233446", "FAIL", "doNotCall", "Do not call list", int(T0) + 61),
     ]
     assert await store.close_do_not_call(T0 + 62) == 0  # closed rows stay as they are
+    assert [n.phone for n in await store.due_numbers(TASK, T0 + 60, 10)] == ["100"]
+    async with migrated_engine.connect() as connection:
+        listed = (await connection.execute(text("SELECT e164, phone, source FROM dnc_numbers"))).all()
+    assert [tuple(r) for r in listed] == [("+79522233446", "+7 952 223-34-46", "poll-optout")]
+
+
+async def test_a_number_listed_after_it_was_read_as_due_is_refused_at_the_claim_and_closed(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "89522233446", "84953334455")
+    due = await store.due_numbers(TASK, T0, 10)
+    await store.add_dnc("+7 (952) 223 34 46", "api", T0)  # another spelling, after the number was read as due
+    claims = [
+        (replace(attempt(n.number_id, f"call-{k}"), phone=n.phone), replace(n.row, state="CreateCallFile"))
+        for k, n in enumerate(due)
+    ]
+    assert await store.start_attempts(claims) == {"call-1"}
+    listed = await store.get_number(due[0].number_id)
+    assert listed is not None and (listed.row.result, listed.row.state) == ("FAIL", "doNotCall")
+    assert [a.phone for a in await store.attempts_in_flight()] == ["84953334455"]
+
+
+async def test_the_list_is_keyed_by_e164_not_by_the_last_ten_digits(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "+79522233446")
+    await store.add_dnc("+1 952 223 3446", "api", T0)  # same last ten digits, another country
+    assert await store.close_do_not_call(T0 + 1) == 0
+    (number,) = await store.due_numbers(TASK, T0 + 1, 10)
+    assert await start_one(store, replace(attempt(number.number_id), phone=number.phone), number.row)
 
 
 async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:

@@ -105,8 +105,9 @@ async def test_opt_out_puts_the_number_on_the_dnc_list() -> None:
     assert "9001234567" in h.store.dnc
     assert h.store.poll_answers[-1].result == "stop"
     assert h.store.numbers[number_id].row.result == "SUCCESS_POLLING"
-    h.store.add_number(1, "+79001234567")  # the same phone again in the task: never due
-    assert await h.store.due_numbers(1, h.clock.now() + 10, 10) == []
+    again = h.store.add_number(1, "+79001234567")  # the same phone again in the task: closed, never called
+    assert await h.store.close_do_not_call(h.clock.now()) == 1
+    assert h.store.numbers[again.number_id].row.state == "doNotCall"
 
 
 async def test_opted_out_numbers_elsewhere_are_closed_so_their_tasks_can_close() -> None:

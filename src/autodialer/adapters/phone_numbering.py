@@ -23,6 +23,7 @@ from phonenumbers import timezone as phone_timezones
 
 from autodialer.adapters.country_zones import zones_of_country
 from autodialer.domain.e164 import UnparseablePhoneNumber, check_e164
+from autodialer.domain.phone_numbers import phone_id_of
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 # The common Russian spellings, read without libphonenumber (which parses ~35,000-70,000 numbers/s; a million-row
@@ -94,3 +95,12 @@ class PhoneNumbering:
             countries = (region,) if region in ("RU", "KZ") else ("RU", "KZ")
             return tuple(sorted({zone for country in countries for zone in zones_of_country(country)}))
         return zones
+
+
+def dnc_key(numbering: PhoneNumbering, raw: str) -> str:
+    """The do-not-call key of a number as a CRM or a caller gave it: its E.164 form, or for a number without one (an
+    internal short number, ``101``) its digits, which never collide with an E.164 key (those start with ``+``)."""
+    try:
+        return numbering.e164(raw)
+    except UnparseablePhoneNumber:
+        return phone_id_of(raw) or raw[:64]

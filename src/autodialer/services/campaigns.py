@@ -71,7 +71,9 @@ class CampaignRepository(Protocol):
 
     async def attempt_counts(self, campaign_id: int, now: float) -> AttemptCounts: ...
 
-    async def dnc_entries(self, phone_id: str) -> Sequence[DncEntry]: ...
+    async def dnc_entries(self, key: str) -> Sequence[DncEntry]:
+        """The do-not-call listings of a number by its key: E.164, or the digits of a number without one."""
+        ...
 
 
 class PhoneDirectory(Protocol):
@@ -184,7 +186,7 @@ class CampaignService:
         campaign = await self.get(campaign_id)
         number = await self.number(campaign_id, number_id)
         e164, zones = self._callee(number)
-        dnc = await self._repo.dnc_entries(number.phone_id)
+        dnc = await self._repo.dnc_entries(e164 or number.phone_id)
         return explain(
             campaign, number, e164=e164, zones=zones, dnc=dnc, now=self._now(), pbx_zone=self._policy.pbx_zone
         )

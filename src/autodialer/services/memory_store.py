@@ -7,7 +7,7 @@ stand in for what the REST API does to tasks and numbers.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -33,7 +33,9 @@ class InMemoryDialerStore:
                 setattr(self, name, value)
             raise
 
-    def __init__(self) -> None:
+    def __init__(self, dnc_key: Callable[[str], str] = phone_id_of) -> None:
+        # The SQL store keys do-not-call by E.164 (adapters.phone_numbering.dnc_key); phone_id by default here.
+        self._dnc_key = dnc_key
         self.tasks: dict[int, DialTask] = {}
         self.numbers: dict[int, DialNumber] = {}
         self.attempts: dict[str, Attempt] = {}
@@ -126,6 +128,11 @@ class InMemoryDialerStore:
                 continue
             if self._in_flight(number.number_id) or number.number_id in self._pending_delete:
                 continue
+            if self._dnc_key(attempt.phone) in self.dnc:  # checked as the call is about to start
+                self.numbers[number.number_id] = replace(
+                    number, row=call_results.do_not_call(number.row, row.change_time)
+                )
+                continue
             self.attempts[attempt.call_id] = attempt
             self.numbers[number.number_id] = replace(number, row=row)
             started.add(attempt.call_id)
@@ -160,10 +167,11 @@ class InMemoryDialerStore:
         self.poll_answers.append(answer)
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
-        wanted = {phone_id_of(phone)} if phone is not None else self.dnc
+        wanted = {self._dnc_key(phone)} if phone is not None else self.dnc
         closed = 0
         for number in list(self.numbers.values()):
-            if number.phone_id in wanted and number.phone_id in self.dnc and not number.row.is_closed:
+            key = self._dnc_key(number.phone)
+            if key in wanted and key in self.dnc and not number.row.is_closed:
                 if self._in_flight(number.number_id):
                     continue
                 self.numbers[number.number_id] = replace(number, row=call_results.do_not_call(number.row, now))
@@ -171,7 +179,7 @@ class InMemoryDialerStore:
         return closed
 
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        self.dnc.add(phone_id_of(phone))
+        self.dnc.add(self._dnc_key(phone))
 
     # ---- internals
 
@@ -182,10 +190,7 @@ class InMemoryDialerStore:
         return [
             n
             for n in self.numbers.values()
-            if n.task_id == task_id
-            and not n.row.is_closed
-            and n.phone_id not in self.dnc
-            and not self._in_flight(n.number_id)
+            if n.task_id == task_id and not n.row.is_closed and not self._in_flight(n.number_id)
         ]
 
     def _with_count(self, task: DialTask) -> DialTask:

@@ -193,8 +193,8 @@ class SqlCampaignRepository:
             in_flight, ended_n, answered, last_hour, last_minute = (await connection.execute(query)).one()
         return AttemptCounts(int(in_flight), int(ended_n), int(answered), int(last_hour), int(last_minute))
 
-    async def dnc_entries(self, phone_id: str) -> Sequence[DncEntry]:
-        query = select(dnc_numbers).where(dnc_numbers.c.phone_id == phone_id)
+    async def dnc_entries(self, key: str) -> Sequence[DncEntry]:
+        query = select(dnc_numbers).where(dnc_numbers.c.e164 == key)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [DncEntry(r["phone"], r["source"], float(r["created_at"])) for r in rows]

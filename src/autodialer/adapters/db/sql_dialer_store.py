@@ -46,6 +46,7 @@ from autodialer.adapters.db.tables import (
     tasks,
 )
 from autodialer.adapters.db.transactions import write_transaction
+from autodialer.adapters.phone_numbering import PhoneNumbering, dnc_key
 from autodialer.domain import call_results
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow
 from autodialer.domain.phone_numbers import phone_id_of
@@ -65,8 +66,7 @@ _dialable = and_(
     NUMBER_IS_OPEN,
     task_numbers.c.active_attempt_id.is_(None),
     task_numbers.c.pending_delete.is_(False),
-    ~exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
-)
+)  # listed numbers are refused at the claim, by their E.164 key (start_attempts), and closed then
 
 
 _ROW_COLUMNS = (
@@ -209,7 +209,8 @@ class _Batch:
 
 
 class SqlDialerStore:
-    def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
+    def __init__(self, engine: AsyncEngine, *, page_limit: int, numbering: PhoneNumbering | None = None) -> None:
+        self._numbering = numbering or PhoneNumbering("RU")  # do-not-call keys (AUTODIALER_DEFAULT_REGION)
         self._batch: ContextVar[_Batch | None] = ContextVar(f"dialer-store-batch-{id(self)}", default=None)
         self._engine = engine
         self._step = feed_clock.step_us(page_limit)
@@ -314,6 +315,15 @@ class SqlDialerStore:
         if not claims:
             return frozenset()
         async with self._write() as connection:
+            # Do-not-call is checked here, as the call is about to start: a number listed since it was read as due
+            # is refused and given its final result, in the transaction that would have claimed it.
+            listed = await self._listed(connection, [attempt.phone for attempt, _row in claims])
+            if listed:
+                now = claims[0][1].change_time
+                await self._close_listed(connection, [a.number_id for a, _row in claims if a.phone in listed], now)
+                claims = [(attempt, row) for attempt, row in claims if attempt.phone not in listed]
+                if not claims:
+                    return frozenset()
             first = await self._allocate(connection, feed_clock.RESULTS, len(claims), claims[0][1].change_time)
             params = [
                 {
@@ -496,6 +506,8 @@ class SqlDialerStore:
             )
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
+        # phone_id (indexed on both tables) finds the candidates; the E.164 key decides (+1 952 223 3446 and
+        # +7 952 223 3446 share a phone_id).
         condition = and_(
             task_numbers.c.result == "",
             task_numbers.c.active_attempt_id.is_(None),
@@ -504,29 +516,59 @@ class SqlDialerStore:
         if phone is not None:
             condition = and_(condition, task_numbers.c.phone_id == phone_id_of(phone))
         async with self._write() as connection:
-            query = select(task_numbers.c.id).where(condition).order_by(task_numbers.c.id)
-            ids = list((await connection.execute(query)).scalars())
-            if not ids:
-                return 0
-            first = await self._allocate(connection, feed_clock.RESULTS, len(ids), now)
-            statement = (
-                update(task_numbers)
-                .where(task_numbers.c.id == bindparam("row_id"))
-                .values(
-                    result=ResultCode.FAIL.value,
-                    state=call_results.DO_NOT_CALL_STATE,
-                    cause=call_results.DO_NOT_CALL_CAUSE,
-                    close_time=int(now),
-                    change_time_us=bindparam("at"),
-                )
-            )
-            await connection.execute(
-                statement, [{"row_id": row_id, "at": first + k * self._step} for k, row_id in enumerate(ids)]
-            )
+            query = select(task_numbers.c.id, task_numbers.c.phone).where(condition).order_by(task_numbers.c.id)
+            candidates = (await connection.execute(query)).all()
+            listed = await self._listed(connection, [row.phone for row in candidates])
+            ids = [row.id for row in candidates if row.phone in listed]
+            await self._close_listed(connection, ids, now)
         return len(ids)
 
+    async def _listed(self, connection: AsyncConnection, phones: Sequence[str]) -> set[str]:
+        """Which of ``phones`` (as stored) are on the do-not-call list, by their E.164 key."""
+        if not phones:
+            return set()
+        keys: dict[str, list[str]] = {}
+        for phone in phones:
+            keys.setdefault(dnc_key(self._numbering, phone), []).append(phone)
+        found: set[str] = set()
+        chunk = list(keys)
+        for k in range(0, len(chunk), 500):
+            query = select(dnc_numbers.c.e164).where(dnc_numbers.c.e164.in_(chunk[k : k + 500]))
+            found.update((await connection.execute(query)).scalars())
+        return {phone for key in found for phone in keys[key]}
+
+    async def _close_listed(self, connection: AsyncConnection, ids: Sequence[int], now: float) -> None:
+        """Final result FAIL, state doNotCall, for open rows ``ids`` (MikoPBX's answer for a listed number)."""
+        if not ids:
+            return
+        first = await self._allocate(connection, feed_clock.RESULTS, len(ids), now)
+        statement = (
+            update(task_numbers)
+            .where(
+                task_numbers.c.id == bindparam("row_id"),
+                task_numbers.c.result == "",
+                task_numbers.c.active_attempt_id.is_(None),
+            )
+            .values(
+                result=ResultCode.FAIL.value,
+                state=call_results.DO_NOT_CALL_STATE,
+                cause=call_results.DO_NOT_CALL_CAUSE,
+                close_time=int(now),
+                change_time_us=bindparam("at"),
+            )
+        )
+        await connection.execute(
+            statement, [{"row_id": row_id, "at": first + k * self._step} for k, row_id in enumerate(ids)]
+        )
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        values = {"phone_id": phone_id_of(phone), "phone": phone[:64], "source": source[:64], "created_at": now}
+        values = {
+            "e164": dnc_key(self._numbering, phone),
+            "phone_id": phone_id_of(phone),
+            "phone": phone[:64],
+            "source": source[:64],
+            "created_at": now,
+        }
         async with self._write() as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())

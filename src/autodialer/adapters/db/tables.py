@@ -238,12 +238,15 @@ audio_files = Table(
 )
 
 dnc_numbers = Table(
-    "dnc_numbers",  # do-not-call list, keyed like task numbers
+    "dnc_numbers",  # the global do-not-call list (0008: keyed by E.164)
     metadata,
-    Column("phone_id", String(64), primary_key=True),
-    Column("phone", String(64), nullable=False),
-    Column("source", String(64), nullable=False),  # api, poll-optout, …
+    # E.164 (+79522233446); a number without one (an internal short number) by its digits, which never start with +
+    Column("e164", String(64), primary_key=True),
+    Column("phone_id", String(64), nullable=False),  # task_numbers' key: the SQL's coarse prefilter only
+    Column("phone", String(64), nullable=False),  # as first listed
+    Column("source", String(64), nullable=False),  # api, poll:<innerNum>, …
     Column("created_at", Float, nullable=False),
+    Index(None, "phone_id"),
 )
 
 settings_kv = Table(
