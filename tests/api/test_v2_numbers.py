@@ -183,7 +183,10 @@ async def test_explain_each_rule_in_words_with_the_next_time(v2: V2) -> None:
         assert paused["holds"][0]["kind"] == "campaign-paused" and paused["next_at"] is None
         await client.post(f"{url}/resume")
 
-        await v2.execute(f"INSERT INTO dnc_numbers VALUES ('9522233446', '79522233446', 'poll-optout', {T0 - 60})")
+        await v2.execute(
+            "INSERT INTO dnc_numbers (e164, phone_id, phone, source, created_at) "
+            f"VALUES ('+79522233446', '9522233446', '79522233446', 'poll-optout', {T0 - 60})"
+        )
         await v2.execute("UPDATE task_numbers SET result = 'FAIL', state = 'doNotCall', close_time = 1")
         listed = await explain(client, url)
     kinds = [h["kind"] for h in listed["holds"]]
