@@ -1,4 +1,4 @@
-"""Migration 0008 re-keys the stored do-not-call list by E.164 and loses no listing."""
+"""Migration 0009 re-keys the stored do-not-call list by E.164 and loses no listing."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ T0 = 1_780_000_000.0
 async def test_stored_listings_get_their_e164_key_and_lose_nothing(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}")
     try:
-        await migrate(engine, "0007")
+        await migrate(engine, "0008")
         async with engine.begin() as connection:
             await connection.execute(
                 text("INSERT INTO dnc_numbers (phone_id, phone, source, created_at) VALUES (:i, :p, :s, :t)"),

@@ -238,7 +238,7 @@ audio_files = Table(
 )
 
 dnc_numbers = Table(
-    "dnc_numbers",  # the global do-not-call list (0008: keyed by E.164)
+    "dnc_numbers",  # the global do-not-call list (0009: keyed by E.164)
     metadata,
     # E.164 (+79522233446); a number without one (an internal short number) by its digits, which never start with +
     Column("e164", String(64), primary_key=True),

@@ -5,8 +5,8 @@ are one number. Each stored row gets its E.164 form, read in ``AUTODIALER_DEFAUL
 without one (an internal short number) is keyed by its digits. Rows that turn out to be one number are merged,
 keeping the earliest listing. phone_id stays, indexed, as the SQL's coarse prefilter toward task_numbers.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -21,8 +21,8 @@ from alembic import op
 from autodialer.adapters.phone_numbering import PhoneNumbering, dnc_key
 from autodialer.domain.phone_numbers import phone_id_of
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
