@@ -198,6 +198,7 @@ async def run_demo(*, port: int, data_dir: Path, time_scale: float, exit_when_do
             service.result()
         base = f"http://127.0.0.1:{port}"
         print(f"PBX simulator: AMI on 127.0.0.1:{sim.ami_port}; service API on {base}", file=out, flush=True)
+        print(f"Web console (live progress of the demo campaigns): {base}/console/", file=out, flush=True)
         async with httpx.AsyncClient(base_url=base + MODULE, timeout=10) as http:
             poll = (await http.post("/polling", content=json.dumps(POLL))).json()["data"]
             ids = []
@@ -218,7 +219,8 @@ async def run_demo(*, port: int, data_dir: Path, time_scale: float, exit_when_do
                 await asyncio.sleep(0.5)
             final_report(tasks, out)
         print(
-            f"\nThe API is at {base}{MODULE} (local requests need no login), e.g.\n"
+            f"\nThe web console is at {base}/console/ and the API at {base}{MODULE}"
+            " (local requests need no login), e.g.\n"
             f"  curl {base}{MODULE}/task\n  curl {base}{MODULE}/results/0",
             file=out,
             flush=True,

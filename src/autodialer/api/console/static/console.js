@@ -7,7 +7,8 @@
   const API = "/api/v2";
   const RETRY_CLASSES = ["customer_busy", "customer_no_answer", "customer_congestion", "agent_busy",
     "originate_rejected"];
-  const STATES = ["CreateTask", "startDial", "endCall", "doNotCall"];
+  const STATES = ["CreateTask", "CreateCallFile", "startDial", "endDial", "afterDialOut", "allUserBusy", "endCall",
+    "failedOriginate", "doNotCall"];  // MikoPBX's row states (domain/mikopbx_results.py) and ours (doNotCall)
   const RESULTS = ["SUCCESS_CLIENT_H", "SUCCESS_USER_H", "SUCCESS_POLLING", "FAIL", "FAIL_CLIENT_H_BEFORE_ANSWER",
     "FAIL_USER_NO_ANSWER", "FAIL_USER_BUSY", "FAIL_ROUTE", "FAIL_PROVIDER", "FAIL_POLLING"];
   const IMPORT_CHUNK = 2000;
@@ -217,6 +218,7 @@
       }
     });
     page(t("signInTitle"), form);
+    form.prepend(document.getElementById("page-title"));
     loginInput.focus();
   }
 
@@ -464,8 +466,12 @@
     await refreshHeader();
     importer.onDone = () => numbers.reload();
     await Promise.all([stats.refresh(), numbers.reload()]);
-    every(1000, async () => { await stats.refresh(); const before = campaign.state; await refreshHeader();
-      if (before !== campaign.state) announce(t("state_" + campaign.state)); });
+    every(1000, async () => {
+      if (await stats.refresh()) await numbers.refreshLive();
+      const before = campaign.state;
+      await refreshHeader();
+      if (before !== campaign.state) announce(t("state_" + campaign.state));
+    });
     if (pendingCsv) {
       const pending = pendingCsv;
       pendingCsv = null;
@@ -494,7 +500,7 @@
     async function refresh() {
       const s = await api.get("/campaigns/" + id + "/stats");
       const key = JSON.stringify(s);
-      if (key === shown) return;
+      if (key === shown) return false;
       shown = key;
       values.total.textContent = s.numbers_total;
       values.open.textContent = s.numbers_by_result.open || 0;
@@ -510,6 +516,7 @@
         rows(s.numbers_by_state, "data-state"), [false, true]));
       byResult.replaceChildren(table(t("byResult"), [t("resultCol"), t("count")],
         rows(s.numbers_by_result, "data-result"), [false, true]));
+      return true;
     }
     return { node, refresh };
   }
@@ -542,6 +549,19 @@
     }
     if (cell !== "" || row.length) { row.push(cell); rows.push({ line: rowLine, cells: row }); }
     return rows.filter((r) => r.cells.some((c) => c.trim() !== ""));
+  }
+
+  // "Why it waits": the API's own words in English; in Russian the same verdict told from each hold's kind.
+  function explainLines(why, n) {
+    if (why.allowed && !why.holds.length) return [t("allowedNow")];
+    if (lang !== "ru") return why.text;
+    const lines = why.holds.map((hold) => {
+      const words = I18N.ruHolds[hold.kind];
+      if (!words) return hold.text;
+      return words.replace("{until}", fmtTime(hold.until)).replace("{result}", n.result || "—");
+    });
+    lines.push(why.next_at ? I18N.ruHolds.next.replace("{at}", fmtTime(why.next_at)) : I18N.ruHolds.never);
+    return lines;
   }
 
   function csvNumbers(rows) {
@@ -687,9 +707,15 @@
       }
       const toggle = h("button", { type: "button", "aria-expanded": "false",
         "aria-label": t("details") + " — " + n.phone }, t("details"));
-      const tr = h("tr", { "data-phone": n.phone }, h("th", { scope: "row" }, n.phone), h("td", {}, n.state),
-        h("td", {}, n.result || "—"), h("td", { class: "num" }, String(n.attempts)), h("td", {}, fmtTime(n.retry_at)),
-        h("td", {}, n.in_call ? t("yes") : t("no")), h("td", {}, toggle));
+      const cells = [h("td", {}), h("td", {}), h("td", { class: "num" }), h("td", {}), h("td", {})];
+      const tr = h("tr", { "data-phone": n.phone, "data-id": n.id }, h("th", { scope: "row" }, n.phone), cells,
+        h("td", {}, toggle));
+      tr.update = (m) => {
+        const values = [m.state, m.result || "—", String(m.attempts), fmtTime(m.retry_at), m.in_call ? t("yes") : t("no")];
+        values.forEach((v, i) => { if (cells[i].textContent !== v) cells[i].textContent = v; });
+        n = m;
+      };
+      tr.update(n);
       let detail = null;
       toggle.addEventListener("click", async () => {
         if (detail) {
@@ -706,8 +732,7 @@
           const [attempts, why] = await Promise.all([api.get(base + "/attempts"), api.get(base + "/explain")]);
           cell.replaceChildren(
             h("h3", {}, t("whyTitle")),
-            h("ul", { class: "explain" }, (why.allowed && !why.holds.length ? [t("allowedNow")] : why.text)
-              .map((line) => h("li", {}, line))),
+            h("ul", { class: "explain" }, explainLines(why, n).map((line) => h("li", {}, line))),
             attempts.items.length
               ? table(t("attemptsTitle"), [t("colNo"), t("colMode"), t("colAgent"), t("colOutcome"), t("colCause"),
                 t("colStarted"), t("colAnswered"), t("colEnded")], attempts.items.map((a) => h("tr", {},
@@ -735,12 +760,25 @@
       } catch (e) { showError(errors, e); }
     }
     const reload = () => load(false);
+    // Live: the rows on screen get their new state in place; a changed set of rows is redrawn unless a row's
+    // details are open (redrawing would close them under the reader).
+    async function refreshLive() {
+      const shown = [...body.querySelectorAll("tr[data-id]")];
+      if (!shown.length) return;
+      const q = filters.query();
+      q.set("limit", String(Math.min(1000, Math.max(100, shown.length))));
+      const pageOf = await api.get("/campaigns/" + id + "/numbers?" + q.toString());
+      const byId = new Map(pageOf.items.map((n) => [String(n.id), n]));
+      const same = shown.length === pageOf.items.length && shown.every((tr) => byId.has(tr.dataset.id));
+      if (same) shown.forEach((tr) => tr.update && tr.update(byId.get(tr.dataset.id)));
+      else if (!body.querySelector("tr.details")) await reload();
+    }
     moreButton.addEventListener("click", () => load(true));
     const refresh = h("button", { type: "button", onclick: reload }, t("refresh"));
     const node = h("section", { "aria-labelledby": "numbers-h" },
       resultsView ? null : h("h2", { id: "numbers-h" }, t("numbersTitle")),
       filters.form, errors, h("div", { class: "actions" }, refresh), tableNode, moreButton);
-    return { node, reload, query: filters.query };
+    return { node, reload, refreshLive, query: filters.query };
   }
 
   async function resultsPage(id) {

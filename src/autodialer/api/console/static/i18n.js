@@ -96,6 +96,23 @@ window.CONSOLE_I18N = {
     error: "Ошибка: {msg}", networkError: "Сервис не отвечает. Повторяем…",
     pacing: "Темп", pacingProgressive: "прогрессивный (один звонок на свободного сотрудника)",
   },
+  // "Why it waits" in Russian, by the kind of each hold the explain route names (domain/eligibility.py HoldKind).
+  ruHolds: {
+    "not-before": "не раньше {until} (timeCallAllow)",
+    "retry-wait": "ждёт повторной попытки до {until}",
+    "campaign-not-started": "кампания ещё не началась (до {until})",
+    "campaign-ended": "кампания уже закончилась",
+    "outside-call-window": "вне разрешённого времени звонков, до {until}",
+    "no-common-window": "нет времени, разрешённого во всех часовых поясах номера",
+    "do-not-call": "номер в списке «не звонить»",
+    "attempt-limit": "исчерпан лимит попыток",
+    "campaign-paused": "кампания на паузе: продолжите её, чтобы звонить",
+    "campaign-closed": "кампания закрыта",
+    "number-final": "у номера итоговый результат {result}",
+    "in-call": "сейчас в разговоре; дальше решит исход звонка",
+    next: "можно звонить с {at}",
+    never: "без изменений звонить больше не будут",
+  },
   // Reasons the API gives in English (domain/phone_numbers.py), as Russian readers see them.
   ruReasons: [
     [/^must be at most (\d+) characters$/, "не длиннее $1 символов"],
