@@ -219,3 +219,47 @@ async def test_csv_export_streams_every_number_with_the_listing_filters(v2: V2) 
     assert [r["id"] for r in csv.DictReader(io.StringIO(done.text))] == ["3"]
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "phone"
+
+
+def ndjson(reply: httpx.Response) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in reply.text.splitlines()]
+
+
+async def test_csv_import_stores_good_rows_and_names_each_bad_one(v2: V2) -> None:
+    good = [f"7952{i:07d},,Ivan {i}" for i in range(12_000)]
+    lines = ["\ufeffphone,not_before,name", *good[:3], "call me,,x", '79529000100,"2024-08-22T09:00:00",""']
+    lines += ["79529000101,tomorrow,y", "79529000102,1", *good[3:]]
+    async with v2.client() as client:
+        url = await campaign(client)
+        reply = await client.post(f"{url}/numbers.csv", content="\r\n".join(lines).encode())
+        first = await listing(client, url, limit=5)
+        total = len(await listing(client, url, limit=1000))
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("application/x-ndjson")
+    progress = ndjson(reply)
+    assert [p["rows"] for p in progress[:-1]] == [5000, 10000]
+    last = progress[-1]
+    assert (last["done"], last["rows"], last["accepted"], last["rejected"]) == (True, 12_004, 12_001, 3)
+    assert [(e["line"], e["field"]) for e in last["errors"]] == [(5, "phone"), (7, "not_before"), (8, "row")]
+    assert [n["params"] for n in first[:3]] == [{"name": "Ivan 0"}, {"name": "Ivan 1"}, {"name": "Ivan 2"}]
+    assert first[3]["phone"] == "79529000100" and first[3]["not_before"] == "2024-08-22T06:00:00Z"
+    assert first[3]["params"] is None
+    assert total == 1000
+
+
+async def test_csv_import_refuses_a_bad_header_and_stops_at_broken_quoting(v2: V2) -> None:
+    async with v2.client() as client:
+        url = await campaign(client)
+        no_phone = await client.post(f"{url}/numbers.csv", content=b"number,name\r\n1,x\r\n")
+        twice = await client.post(f"{url}/numbers.csv", content=b"phone,phone\r\n1,2\r\n")
+        empty = await client.post(f"{url}/numbers.csv", content=b"")
+        missing = await client.post(f"{C}/77/numbers.csv", content=b"phone\r\n1\r\n")
+        broken = await client.post(f"{url}/numbers.csv", content=b'phone,name\r\n201,a\r\n202,"b\r\n203,c\r\n')
+        stored = await listing(client, url)
+    for reply in (no_phone, twice, empty):
+        assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "body"
+    assert missing.status_code == 404
+    last = ndjson(broken)[-1]
+    assert last["done"] is True and last["accepted"] == 1 and last["errors"][0]["field"] == "row"
+    assert [n["phone"] for n in stored] == ["201"]

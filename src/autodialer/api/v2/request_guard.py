@@ -26,7 +26,7 @@ class BodyLimits:
     numbers_bytes: int
 
     def of(self, scope: Scope) -> tuple[int, str]:
-        if scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/numbers"):
+        if scope["method"] == "POST" and scope["path"].rstrip("/").endswith(("/numbers", "/numbers.csv")):
             return self.numbers_bytes, "max_task_body_bytes"
         return self.json_bytes, "max_json_body_bytes"
 
