@@ -63,7 +63,8 @@ Frame = Banner | Fields | FollowsMessage
 
 
 class FrameReader:
-    """Incremental splitter: ``feed`` bytes, then call ``next_frame`` until it returns None."""
+    """Incremental splitter: ``feed`` bytes, then take ``frames()`` (all complete ones) or ``next_frame`` until it
+    returns None (one at a time, by the general rules only)."""
 
     def __init__(
         self, *, expect_banner: bool, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, batch: bool = True
