@@ -184,7 +184,11 @@ def build_campaign_service(
 ) -> CampaignService:
     """The campaign use cases (v2 API) on the SQL store; ``on_change`` wakes the dialer after a write."""
     repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
-    policy = CampaignPolicy(lines_ceiling=settings.max_count_channels_ceiling, pbx_zone=settings.pbx_timezone)
+    policy = CampaignPolicy(
+        lines_ceiling=settings.max_count_channels_ceiling,
+        pbx_zone=settings.pbx_timezone,
+        call_hours=settings.call_hours,
+    )
     return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
 
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from autodialer import cli_admin, cli_sim, log_config
+from autodialer import cli_admin, cli_compliance, cli_sim, log_config
 from autodialer.process_signals import until_stopped
 from autodialer.settings import Settings, load_settings
 from autodialer.settings_check import SettingsError
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.set_defaults(handler=_settings)
 
     cli_admin.register(commands)
+    cli_compliance.register(commands)
     return parser
 
 

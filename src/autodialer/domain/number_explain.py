@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from autodialer.domain import time_words
+from autodialer.domain.call_window import next_allowed
 from autodialer.domain.callee_zones import CalleeZones
 from autodialer.domain.campaigns import Campaign, CampaignState, NumberRecord
 from autodialer.domain.do_not_call import DncListing
@@ -36,14 +37,18 @@ def explain(
     dnc: Sequence[DncEntry],
     now: float,
     pbx_zone: str,
+    rules: CampaignRules | None = None,
 ) -> Verdict:
-    """The verdict for ``number`` of ``campaign`` at ``now``. ``e164`` is None when the number has no E.164 form (a
-    short internal number): its do-not-call entries are then named without eligibility's E.164 listing."""
+    """The verdict for ``number`` of ``campaign`` at ``now`` under ``rules`` (the engine's: the call window when one
+    is set). ``e164`` is None when the number has no E.164 form (a short internal number): its do-not-call entries
+    are then named without eligibility's E.164 listing."""
+    rules = rules or CampaignRules(campaign.id)
     listings = tuple(DncListing(e164, None, entry.since, entry.source) for entry in dnc) if e164 else ()
-    facts = NumberFacts(
-        e164=e164 or "+0", zones=zones, not_before=number.not_before, retry_at=number.retry_at, dnc=listings
-    )
-    verdict = evaluate(CampaignRules(campaign.id), facts, now, pbx_zone)
+    retry_at = number.retry_at
+    if rules.schedule is not None and retry_at > now and retry_at == next_allowed(rules.schedule, zones.zones, now):
+        retry_at = 0.0  # the wait the dialer set for the window's opening: the window's hold says it
+    facts = NumberFacts(e164=e164 or "+0", zones=zones, not_before=number.not_before, retry_at=retry_at, dnc=listings)
+    verdict = evaluate(rules, facts, now, pbx_zone)
     own = _state_holds(campaign, number, pbx_zone)
     if e164 is None:
         own += [

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from autodialer.domain.callee_zones import CalleeZones, ZoneSource, resolve_callee_zones
+from autodialer.domain.call_hours import WeeklyHours
 from autodialer.domain.campaigns import (
     AttemptCounts,
     AttemptRecord,
@@ -32,9 +32,10 @@ from autodialer.domain.campaigns import (
     check_target,
     stats_from,
 )
-from autodialer.domain.e164 import UnparseablePhoneNumber
 from autodialer.domain.eligibility import Verdict
 from autodialer.domain.number_explain import DncEntry, explain
+from autodialer.domain.phone_numbers import phone_id_of
+from autodialer.services.number_eligibility import NumberEligibility, PhoneDirectory
 
 MAX_PAGE = 1000
 MAX_IMPORT = 100_000  # numbers per JSON import request
@@ -76,18 +77,11 @@ class CampaignRepository(Protocol):
         ...
 
 
-class PhoneDirectory(Protocol):
-    """A number's E.164 form and time zones (libphonenumber behind it)."""
-
-    def e164(self, raw: str, field: str = "phone") -> str: ...
-
-    def zones(self, e164: str) -> tuple[str, ...]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class CampaignPolicy:
     lines_ceiling: int
     pbx_zone: str
+    call_hours: WeeklyHours | None = None  # AUTODIALER_CALL_WINDOW: the engine's window, so explain's too
 
 
 class CampaignService:
@@ -100,7 +94,7 @@ class CampaignService:
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._repo = repository
-        self._phones = phones
+        self._eligibility = NumberEligibility(phones, policy.pbx_zone, policy.call_hours)
         self._policy = policy
         self._now = now
         self.on_change = on_change
@@ -185,34 +179,34 @@ class CampaignService:
     async def explain(self, campaign_id: int, number_id: int) -> Verdict:
         campaign = await self.get(campaign_id)
         number = await self.number(campaign_id, number_id)
-        e164, zones = self._callee(number)
-        dnc = await self._repo.dnc_entries(e164 or number.phone_id)
+        callee = self._eligibility.callee(number.phone, number.params)
+        dnc = await self._repo.dnc_entries(callee.e164 or number.phone_id)
         return explain(
-            campaign, number, e164=e164, zones=zones, dnc=dnc, now=self._now(), pbx_zone=self._policy.pbx_zone
+            campaign,
+            number,
+            e164=callee.e164,
+            zones=callee.zones,
+            dnc=dnc,
+            now=self._now(),
+            pbx_zone=self._policy.pbx_zone,
+            rules=self._eligibility.rules(campaign_id),
         )
+
+    async def explain_phone(self, campaign_id: int, phone: str) -> tuple[NumberRecord, Verdict]:
+        """``explain`` for the campaign's number written ``phone`` (as the CRM sent it, or another spelling with
+        the same phoneId); NotFound naming ``phone`` when the campaign has none."""
+        await self.get(campaign_id)
+        page = await self._repo.numbers(campaign_id, NumberFilter(phone_id=phone_id_of(phone)), None, MAX_PAGE)
+        if not page.items:
+            raise NotFound(f"campaign {campaign_id} has no number {phone!r}", "phone")
+        number = next((n for n in page.items if n.phone == phone), page.items[0])
+        return number, await self.explain(campaign_id, number.id)
 
     async def stats(self, campaign_id: int) -> CampaignStats:
         await self.get(campaign_id)
         by_state, by_result = await self._repo.number_counts(campaign_id)
         counts = await self._repo.attempt_counts(campaign_id, self._now())
         return stats_from(campaign_id, by_state, by_result, counts)
-
-    def _callee(self, number: NumberRecord) -> tuple[str | None, CalleeZones]:
-        default = CalleeZones((self._policy.pbx_zone,), ZoneSource.CAMPAIGN_DEFAULT)
-        try:
-            e164 = self._phones.e164(number.phone)
-        except UnparseablePhoneNumber:
-            return None, default
-        tz = (number.params or {}).get("tz")
-        try:
-            zones = resolve_callee_zones(
-                crm_tz=tz if isinstance(tz, str) else None,
-                number_zones=self._phones.zones(e164),
-                default_zone=self._policy.pbx_zone,
-            )
-        except ValueError:  # an unknown tz param: the words then use the PBX zone
-            zones = default
-        return e164, zones
 
 
 def _page(limit: int) -> int:

@@ -1,0 +1,84 @@
+"""``autodialer explain TASK_ID PHONE`` prints the verdict the engine and the v2 explain route share, in words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
+from autodialer.cli import main
+
+TASK = 1_000_000_001
+
+
+async def run(argv: list[str]) -> int:
+    return await asyncio.to_thread(main, argv)  # the command runs its own event loop
+
+
+def _zone_at_three_in_the_morning() -> str:
+    """An Etc/GMT zone where it is now between 03:00 and 04:00, outside 09:00-21:00 whatever the hour in UTC."""
+    offset = (3 - datetime.now(UTC).hour) % 24
+    offset = offset - 24 if offset > 12 else offset  # Etc/GMT-14..+12; POSIX signs are inverted
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
+async def _task(engine: AsyncEngine, tz: str) -> None:
+    rows = [
+        NumberRow(0, "8 952 223-34-46", "89522233446", "9522233446", json.dumps({"tz": tz}), "", 0),
+        NumberRow(1, "84953334455", "84953334455", "4953334455", json.dumps({"tz": "UTC"}), "", 0),
+    ]
+    await SqlTaskRepository(engine, page_limit=10_000).save_task(
+        task_id=None,
+        crm_id="c",
+        columns={"inner_num": "201", "max_count_channels": 1},
+        numbers=[NumberColumns.of(rows)],
+        number_count=2,
+        now=time.time(),
+    )
+
+
+async def test_explain_names_the_window_and_the_list_and_when_the_number_is_next_dialable(
+    migrated_engine: AsyncEngine, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zone = _zone_at_three_in_the_morning()
+    await _task(migrated_engine, zone)
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    monkeypatch.setenv("AUTODIALER_PBX_TIMEZONE", "UTC")
+    monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "00:00-24:00; sat,sun 00:00-24:00")
+    assert await run(["explain", str(TASK), "8 952 223-34-46"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now"]
+
+    monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "09:00-21:00")
+    assert await run(["explain", str(TASK), "8 952 223-34-46"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"task {TASK}, number 8 952 223-34-46 (id ")
+    local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    opening = (local.replace(hour=9, minute=0, second=0, microsecond=0)).astimezone(UTC)
+    assert lines[1].startswith(f"  outside 09:00–21:00 {zone} (now ")
+    assert "zone from the number's tz param), next at " in lines[1]
+    assert lines[2] == f"  next dialable at {opening:%Y-%m-%d %H:%M %a} PBX time"
+
+    await SqlDialerStore(migrated_engine, page_limit=10_000).add_dnc("+79522233446", "poll:201", time.time())
+    assert await run(["explain", str(TASK), "89522233446"]) == 1  # another spelling of the same phoneId
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  on the global do-not-call list since ") for line in lines)
+    assert lines[-1] == "  not dialable again unless something changes"
+
+
+async def test_explain_without_the_task_or_the_number_says_which(
+    migrated_engine: AsyncEngine, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _task(migrated_engine, "UTC")
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    assert await run(["explain", str(TASK + 5), "84953334455"]) == 2
+    assert "campaign_id: campaign 1000000006 does not exist" in capsys.readouterr().err
+    assert await run(["explain", str(TASK), "+7 999 000-00-00"]) == 2
+    assert "phone: campaign 1000000001 has no number '+7 999 000-00-00'" in capsys.readouterr().err
+    assert await run(["explain", str(TASK), "84953334455"]) == 0
