@@ -88,13 +88,13 @@ async def test_max_count_channels_caps_the_calls_of_a_task(tmp_path: Path) -> No
     async with running_stack(tmp_path, sim_config=sim_config, **FAST) as stack:
         # A ringall queue serves its callers one at a time (app_queue: only the head caller rings, the next one looks
         # again every second), so the third customer may wait a few seconds: long enough talks keep them all.
-        stack.sim.control.set_default_customer(Behaviour(answer_after=0.5, hangup_after=12.0))
+        stack.sim.control.set_default_customer(Behaviour(answer_after=0.5, hangup_after=30.0))
         for member in members:
             stack.sim.control.set_employee(member, Behaviour(answer_after=0.5))
         numbers = [f"555250{i}" for i in range(8)]
         async with ChannelSampler(stack.sim) as sampler:
             task = await stack.post_task({"name": "cap", "innerNum": "2200", "numbers": numbers, "maxCountChannels": 3})
-            final = await stack.wait_final(task["id"])
+            final = await stack.wait_final(task["id"], timeout=60)
     assert sampler.max_calls() == 3  # six free members, but the task may hold three channels
     assert {r["result"] for r in final["results"]} == {"SUCCESS_CLIENT_H"}
 

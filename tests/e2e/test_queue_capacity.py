@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 FAST: dict[str, Any] = {"originate_timeout_s": 10, "agent_dial_timeout_s": 30}
 # Both customers answer 1 s (simulated) after the call starts, so within the same second; the members take 2 s,
-# so the second customer reaches the queue while the first one's Queue() is ringing.
-CUSTOMER = Behaviour(answer_after=1.0, hangup_after=12.0)
+# so the second customer reaches the queue while the first one's Queue() is ringing. They talk 30 s (1.5 s of real
+# time): a second customer waiting a few seconds in line must not hang up first on a loaded machine.
+CUSTOMER = Behaviour(answer_after=1.0, hangup_after=30.0)
 MEMBER = Behaviour(answer_after=2.0)
 
 
@@ -78,7 +79,7 @@ async def test_a_queue_with_nobody_able_to_take_the_call_is_busy(tmp_path: Path)
     final = {"agent_busy": {"delay_s": 60, "max_retries": 0}}  # the verdict stays, no requeue
     async with running_stack(tmp_path, retry_policy=final, **FAST) as stack:
         control = stack.sim.control
-        control.set_customer("5552721", Behaviour(answer_after=4.0, hangup_after=12.0))
+        control.set_customer("5552721", Behaviour(answer_after=4.0, hangup_after=30.0))
         seen = stack.record_events("QueueCallerJoin")
         task = await stack.post_task({"name": "busy queue", "innerNum": "2200", "numbers": ["5552721"]})
         await stack.until(stack.originates, 5, "the Originate")

@@ -30,7 +30,7 @@ async def test_results_carry_the_providers_tech_cause(tmp_path: Path, db_url: st
     sim_config = {"dialplan_text": product_dialplan()}
     async with running_stack(tmp_path, db_url, sim_config=sim_config, **settings) as stack:
         stack.sim.control.set_customer("5551777", Behaviour(outcome="noroute", ring=False))  # trunk unavailable
-        stack.sim.control.set_customer("5551001", Behaviour(answer_after=0.5, hangup_after=4.0))
+        stack.sim.control.set_customer("5551001", Behaviour(answer_after=0.5, hangup_after=20.0))
         stack.sim.control.set_employee("201", Behaviour(answer_after=0.5))
         numbers = ["5551486", "5551503", "5551404", "5551999", "5551777"]
         failing = await stack.post_task(
