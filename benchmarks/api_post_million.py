@@ -111,7 +111,12 @@ def main() -> None:
         done = subprocess.run([*command, "--data-dir", tmp], check=True, capture_output=True, text=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     backend = url.split(":", 1)[0]
-    print(f"POST /task with {args.numbers:,} numbers on {backend} (body {figures['body_mb']:.1f} MB)")
+    print_figures(f"POST /task with {args.numbers:,} numbers on {backend} (body {figures['body_mb']:.1f} MB)", figures)
+
+
+def print_figures(title: str, figures: dict[str, float]) -> None:
+    """The figures of one measured POST against the goals (also benchmarks/api_v2_csv_import.py's)."""
+    print(title)
     print(f"  time       {figures['seconds']:8.2f} s   (goal <= {GOAL_S:.0f} s)")
     print(
         f"  CPU        {figures['cpu_seconds']:8.2f} s   (of this process, all threads: steadier on a shared machine)"

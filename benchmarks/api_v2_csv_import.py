@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from api_post_million import GOAL_RSS_MB, GOAL_S, file_chunks
+from api_post_million import file_chunks, print_figures
 
 ROW = "7%010d,2024-08-22T10:00:00,Ivanov %d,1000 рублей\r\n"
 
@@ -88,15 +88,8 @@ def main() -> None:
         command = [sys.executable, __file__, "--child", "--rows", str(args.rows), "--database-url", url]
         done = subprocess.run([*command, "--data-dir", tmp], check=True, capture_output=True, text=True)
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"v2 CSV import of {args.rows:,} rows on {url.split(':', 1)[0]} (body {figures['body_mb']:.1f} MB)")
-    print(f"  time       {figures['seconds']:8.2f} s   (goal <= {GOAL_S:.0f} s, as v1's POST /task)")
-    print(f"  CPU        {figures['cpu_seconds']:8.2f} s")
-    print(
-        f"  peak RSS   {figures['peak_rss_mb']:8.1f} MB  (goal <= {GOAL_RSS_MB:.0f} MB;"
-        f" {figures['rss_before_post_mb']:.1f} MB before the POST)"
-    )
-    ok = figures["seconds"] <= GOAL_S and figures["peak_rss_mb"] <= GOAL_RSS_MB
-    print("  result     " + ("within goals" if ok else "MISSES a goal"))
+    backend = url.split(":", 1)[0]
+    print_figures(f"v2 CSV import of {args.rows:,} rows on {backend} (body {figures['body_mb']:.1f} MB)", figures)
 
 
 if __name__ == "__main__":
