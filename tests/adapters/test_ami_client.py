@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -212,7 +213,8 @@ async def test_login_failure_backs_off_and_never_reports_connected(server: FakeA
         "wrong",
         ping_interval=None,
         sleep=sleep,
-        backoff=Backoff(initial=0.5, cap=4, jitter=0, rng=random.Random(1)),
+        backoff=Backoff(initial=0.1, cap=0.1, jitter=0, rng=random.Random(1)),
+        login_backoff=Backoff(initial=0.5, cap=4, jitter=0, rng=random.Random(1)),
     )
     client.start()
     await until(lambda: len(sleep.delays) >= 6)
@@ -222,9 +224,52 @@ async def test_login_failure_backs_off_and_never_reports_connected(server: FakeA
     assert isinstance(info.value.__cause__, AMILoginFailed)
     assert isinstance(client.last_error, AMILoginFailed)
     assert "Authentication failed" in str(client.last_error)
-    assert sleep.delays[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # exponential, capped
+    assert sleep.delays[:6] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # the slow login schedule: exponential, capped
     assert set(server.names()) == {"Login"}
     assert client.connect_count == 0
+
+
+async def test_refused_connections_retry_on_the_short_schedule_capped_at_one_second() -> None:
+    """Issue 9 item 4: while Asterisk restarts the port refuses connections; the default schedule never waits more
+    than 1 s between tries, so the link is back about a second after the port accepts again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connecting to it is refused
+    sleep = FakeSleep()
+    client = AMIClient("127.0.0.1", port, "dialer", "secret", ping_interval=None, sleep=sleep)
+    client.start()
+    await until(lambda: len(sleep.delays) >= 8)
+    await client.close()
+    assert isinstance(client.last_error, OSError)
+    assert all(0 < delay <= 1.0 for delay in sleep.delays)
+    assert max(sleep.delays[4:8]) > 0.5  # it still backs off, up to the cap
+
+
+async def test_login_answered_shutting_down_is_not_a_refused_login(server: FakeAMIServer) -> None:
+    """manager.c answers any action with "Asterisk is shutting down" during core stop/restart, Login included:
+    the PBX is going away, so the short reconnect schedule applies, not the slow one for wrong credentials."""
+
+    def shutting_down(s: FakeSession, a: Action) -> None:
+        s.send(Response.build("Error", [("Message", "Asterisk is shutting down")], action_id=a.action_id))
+        s.writer.close()
+
+    server.handlers["Login"] = shutting_down
+    sleep = FakeSleep()
+    client = AMIClient(
+        "127.0.0.1",
+        server.port,
+        "dialer",
+        "secret",
+        ping_interval=None,
+        sleep=sleep,
+        backoff=Backoff(initial=0.1, cap=0.1, jitter=0),
+        login_backoff=Backoff(initial=5, cap=5, jitter=0),
+    )
+    client.start()
+    await until(lambda: len(sleep.delays) >= 2)
+    await client.close()
+    assert isinstance(client.last_error, AMIConnectionLost) and not isinstance(client.last_error, AMILoginFailed)
+    assert sleep.delays[:2] == [0.1, 0.1]
 
 
 async def test_responses_correlate_by_actionid_with_events_in_between(server: FakeAMIServer) -> None:

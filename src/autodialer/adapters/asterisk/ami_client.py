@@ -16,7 +16,9 @@ Job: keep one logged-in AMI session to Asterisk alive and let the service send a
 * Any end of a session (EOF, reset, ``Shutdown`` then EOF, protocol error, dead link) fails the pending actions with
   ``AMIConnectionLost``, calls the ``on_disconnected`` callbacks and reconnects after capped exponential backoff with
   jitter (trace 09: a reconnect right after a restart may be accepted and closed before the banner, and connects
-  are refused until Asterisk is back). ``close()`` sends ``Logoff`` and stops for good.
+  are refused until Asterisk is back): at most 1 s between tries, so the link is back about a second after Asterisk
+  listens again; a refused Login is retried on a slow schedule of its own (``backoff.LOGIN_REFUSED``).
+  ``close()`` sends ``Logoff`` and stops for good.
 
 Invariants: events are delivered in arrival order and never dropped silently; no action waits forever; secrets
 never reach the wire trace. ``sleep`` (backoff and ping interval) and the backoff's ``rng`` are injectable.
@@ -40,7 +42,7 @@ from autodialer.adapters.asterisk.ami_errors import (
 )
 from autodialer.adapters.asterisk.ami_session import AMISession
 from autodialer.adapters.asterisk.ami_subscription import EventSubscription
-from autodialer.adapters.asterisk.backoff import Backoff
+from autodialer.adapters.asterisk.backoff import LOGIN_REFUSED, RECONNECT, Backoff
 from autodialer.protocols.ami import (
     Action,
     AMIProtocolError,
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # The session filters the lab used (README §4): VarSet alone is ~45% of a call's events and nothing reads it.
 DEFAULT_EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived")
+# manager.c process_message: the answer to any action once ast_shutting_down() (core stop/restart) began.
+SHUTTING_DOWN = "Asterisk is shutting down"
 # The one filter shape the client can apply itself when Asterisk refuses it: exclude one event by name.
 _EXCLUDE_EVENT = re.compile(r"!\s*Event:\s*([A-Za-z0-9_]+)\s*")
 
@@ -89,6 +93,7 @@ class AMIClient:
         ping_interval: float | None = 5.0,
         ping_timeout: float = 3.0,
         backoff: Backoff | None = None,
+        login_backoff: Backoff | None = None,
         sleep: Sleep = asyncio.sleep,
         trace: bool = False,
         action_id_prefix: str = "ad",
@@ -103,7 +108,8 @@ class AMIClient:
         self._fully_booted_timeout = fully_booted_timeout
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or RECONNECT
+        self._login_backoff = login_backoff or LOGIN_REFUSED
         self._sleep = sleep
         self._trace = trace
         self._id_prefix = action_id_prefix
@@ -243,21 +249,27 @@ class AMIClient:
     # ----- the connection loop
 
     async def _supervise(self) -> None:
-        attempt = 0
+        attempt = refused_logins = 0
         while not self._closing:
             self._set_state(AMIState.CONNECTING)
+            login_refused = False
             try:
                 if await self._run_session():
-                    attempt = 0  # it was up: start the backoff afresh
+                    attempt = refused_logins = 0  # it was up: start the backoff afresh
             except Exception as e:  # the supervisor: log, back off, retry
                 self.last_error = e
+                login_refused = isinstance(e, AMILoginFailed)
                 expected = isinstance(e, (OSError, AMIClientError, AMIProtocolError))
                 level = logging.ERROR if isinstance(e, AMILoginFailed) else logging.WARNING  # config, not a blip
                 log.log(level, "AMI %s:%s: connect failed: %s", self.host, self.port, e, exc_info=not expected)
             if self._closing:
                 return
             self._set_state(AMIState.WAITING)
-            delay = self._backoff.delay(attempt)
+            if login_refused:  # credentials or ACL: retrying fast would not help
+                delay = self._login_backoff.delay(refused_logins)
+                refused_logins += 1
+            else:  # refused, reset or closed: Asterisk is (re)starting, be back as soon as it listens
+                delay = self._backoff.delay(attempt)
             attempt += 1
             log.info("AMI %s:%s: reconnect attempt %d in %.2fs", self.host, self.port, attempt, delay)
             await self._sleep(delay)
@@ -315,6 +327,10 @@ class AMIClient:
         )
         response = await session.request(login, self._login_timeout, expect_list=False)
         assert isinstance(response, Response)
+        if (response.message or "").strip() == SHUTTING_DOWN:
+            # manager.c process_message answers every action, Login included, so while it shuts down: not a
+            # credentials problem, the PBX is going away (the EOF follows).
+            raise AMIConnectionLost(f"login refused: {response.message}")
         if not response.is_success:
             raise AMILoginFailed(f"AMI login as {self._username!r} refused: {response.message}")
         self._local_exclusions = await self._add_filters(session)

@@ -4,6 +4,11 @@
 factor in ``[1 - jitter, 1]``, so many dialers restarted together do not hammer a recovering Asterisk in step, and
 no delay ever exceeds ``cap``. The first delay matters: trace 09 shows a reconnect right after ``core restart``
 accepted by TCP and closed before the banner, and the next one 0.5 s later succeeding.
+
+Two schedules (issue 9 item 4): a link that is refused, reset or closed comes back as soon as Asterisk listens again,
+so ``RECONNECT`` stays short and capped at 1 s (dialing resumes within about a second of the port accepting, not
+after a 20 s step of an ever-growing backoff); a refused Login will not fix itself (wrong secret, denied address),
+so ``LOGIN_REFUSED`` retries slowly and does not fill Asterisk's log.
 """
 
 from __future__ import annotations
@@ -29,3 +34,7 @@ class Backoff:
         # Exponent clamped so a very long outage cannot overflow the float.
         base = min(self.cap, self.initial * self.factor ** min(attempt, 64))
         return base * (1 - self.jitter * self.rng.random())
+
+
+RECONNECT = Backoff(initial=0.25, factor=2.0, cap=1.0, jitter=0.3)
+LOGIN_REFUSED = Backoff(initial=5.0, factor=2.0, cap=60.0, jitter=0.3)
