@@ -10,6 +10,7 @@ from tests.adapters.trace_items import trace_events
 
 from autodialer.adapters.asterisk.call_tracking import CallTracker, customer_outcome
 from autodialer.domain.call_events import (
+    AgentConnected,
     CallEnded,
     CallEvent,
     CustomerAnswered,
@@ -34,6 +35,7 @@ EXPECTED: dict[str, list[CallEvent]] = {
     "02-originate-answer-bridge-customer-hangup": [
         CustomerRinging("dlr-68c70912c8de"),
         _answered("dlr-68c70912c8de", "Local/5551001@dialer-out-000007d0;1"),
+        AgentConnected("dlr-68c70912c8de"),  # ;1's DialEnd to PJSIP/201, DialStatus ANSWER
         CallEnded("dlr-68c70912c8de", 16, "Normal Clearing"),
     ],
     "03": [_failed("dlr-72fc7bd0783c", OC.BUSY, 17, "User busy", "BUSY")],
@@ -69,6 +71,7 @@ EXPECTED: dict[str, list[CallEvent]] = {
     "12": [
         CustomerRinging("dlr-30e37f004aa4"),
         _answered("dlr-30e37f004aa4", "Local/5551001@dialer-out-000007dc;1"),
+        AgentConnected("dlr-30e37f004aa4"),  # Queue(2200): ;1's DialEnd to the member, DialStatus ANSWER
         CallEnded("dlr-30e37f004aa4", 16, "Normal Clearing"),
     ],
 }
@@ -182,6 +185,8 @@ def test_originate_response_position_does_not_change_the_outcome(data: st.DataOb
             [CustomerFailed],
             [CustomerRinging, CustomerAnswered, CallEnded],
             [CustomerAnswered, CallEnded],
+            [CustomerRinging, CustomerAnswered, AgentConnected, CallEnded],
+            [CustomerAnswered, AgentConnected, CallEnded],
         )
 
 

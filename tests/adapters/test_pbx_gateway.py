@@ -19,8 +19,16 @@ from autodialer.adapters.asterisk.pbx_gateway import (
     AsteriskPbxGateway,
     GatewayConfig,
     originate_action,
+    refusal_is_about_the_call,
 )
-from autodialer.domain.call_events import CallEnded, CallEvent, CustomerAnswered, CustomerFailed, CustomerOutcome
+from autodialer.domain.call_events import (
+    AgentConnected,
+    CallEnded,
+    CallEvent,
+    CustomerAnswered,
+    CustomerFailed,
+    CustomerOutcome,
+)
 from autodialer.protocols.ami import (
     Action,
     AMIConnection,
@@ -30,7 +38,7 @@ from autodialer.protocols.ami import (
     Response,
     Role,
 )
-from autodialer.services.ports import OriginateRejected, OriginateRequest
+from autodialer.services.ports import OriginateRejected, OriginateRequest, OriginateUnconfirmed, PbxUnavailable
 
 # Dial number -> (trace, the call id recorded in it): the fake PBX replays that call.
 SCRIPTS = {
@@ -178,10 +186,10 @@ async def test_originate_sends_the_documented_action_and_reports_busy(rig: Rig) 
 
 async def test_answered_call_reports_answer_then_end(rig: Rig) -> None:
     await rig.gateway.originate(_request("c-ok", "5551001", mode="poll"))
-    await rig.wait_for(3)
+    await rig.wait_for(4)
     assert isinstance(rig.events[1], CustomerAnswered)
     assert rig.events[1].channel == "Local/5551001@dialer-out-000007d0;1"
-    assert rig.events[2] == CallEnded("c-ok", 16, "Normal Clearing")
+    assert rig.events[2:] == [AgentConnected("c-ok"), CallEnded("c-ok", 16, "Normal Clearing")]
 
 
 async def test_error_response_is_a_rejection_and_nothing_is_tracked(rig: Rig) -> None:
@@ -190,10 +198,37 @@ async def test_error_response_is_a_rejection_and_nothing_is_tracked(rig: Rig) ->
     assert rig.events == []
 
 
-async def test_link_down_is_pbx_not_connected(rig: Rig) -> None:
+async def test_link_down_is_the_pbx_unavailable_not_a_refusal_of_the_number(rig: Rig) -> None:
     await rig.client.close()
-    with pytest.raises(OriginateRejected, match="pbx-not-connected"):
+    with pytest.raises(PbxUnavailable, match="pbx-not-connected"):
         await rig.gateway.originate(_request("c-down", "5551486"))
+
+
+@pytest.mark.parametrize(
+    ("message", "about_the_call"),
+    [
+        ("Extension does not exist.", True),
+        ("Invalid channel", True),
+        ("Asterisk is shutting down", False),  # manager.c process_message during core stop/restart
+        ("Permission denied", False),  # not logged in, or the user lacks write class originate
+        ("Originate failed", False),  # no thread could be started
+        ("Something a later Asterisk says", False),
+    ],
+)
+def test_refusals_are_about_the_call_only_when_action_originate_says_so(message: str, about_the_call: bool) -> None:
+    assert refusal_is_about_the_call(message) is about_the_call
+
+
+async def test_shutting_down_refusal_is_pbx_unavailable_and_nothing_is_tracked() -> None:
+    link = RefusingLink("Asterisk is shutting down")
+    gateway = AsteriskPbxGateway(link)
+    events: list[CallEvent] = []
+    gateway.on_call_event(events.append)
+    with pytest.raises(PbxUnavailable, match="shutting down"):
+        await gateway.originate(_request("c-shut", "5551001"))
+    for event in _script("5551001", "c-shut", None)[:3]:
+        gateway.handle_event(event)
+    assert events == []
 
 
 @pytest.mark.parametrize(
@@ -354,26 +389,36 @@ class DroppingLink:
         raise AssertionError("not used here")
 
 
+class RefusingLink(DroppingLink):
+    """An AMILink that answers every Originate with ``Response: Error`` and ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ConnectionError("unused"))
+        self.message = message
+
+    async def send_action(self, action: Action) -> Response:
+        if action.name == "Originate":
+            return Response.build("Error", [("Message", self.message)], action_id=action.action_id)
+        return await super().send_action(action)
+
+
 @pytest.mark.parametrize(
-    ("error", "reason"), [(ConnectionError("lost"), "pbx-not-connected"), (TimeoutError(), "pbx-timeout")]
+    ("error", "reason"), [(ConnectionError("lost"), "pbx-link-lost"), (TimeoutError(), "pbx-timeout")]
 )
-async def test_an_originate_lost_in_flight_is_rejected_and_its_channels_hung_up_if_they_appear(
+async def test_an_originate_lost_in_flight_is_unconfirmed_and_still_heard_if_the_pbx_runs_it(
     error: Exception, reason: str
 ) -> None:
     link = DroppingLink(error)
     gateway = AsteriskPbxGateway(link)
     events: list[CallEvent] = []
     gateway.on_call_event(events.append)
-    with pytest.raises(OriginateRejected, match=reason):
+    with pytest.raises(OriginateUnconfirmed, match=reason):
         await gateway.originate(_request("c-lost", "5551001"))
-    for event in _script("5551001", "c-lost", None)[:3]:  # Asterisk had queued it after all
+    for event in _script("5551001", "c-lost", None):  # Asterisk had queued it after all
         gateway.handle_event(event)
-    await asyncio.sleep(0)  # the spawned hangups run on the loop; the link answers at once
-    assert [(a.name, a.get("Channel")) for a in link.sent] == [
-        ("Hangup", "Local/5551001@dialer-out-000007d0;1"),
-        ("Hangup", "Local/5551001@dialer-out-000007d0;2"),
-    ]
-    assert events == []  # rejected calls report nothing
+    await asyncio.sleep(0)
+    assert link.sent == []  # nothing hung up: the engine adopts or settles it
+    assert events and all(e.call_id == "c-lost" for e in events)
 
 
 class _SilentLink:

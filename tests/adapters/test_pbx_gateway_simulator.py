@@ -19,6 +19,7 @@ from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
 from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxGateway, GatewayConfig
 from autodialer.domain.call_events import (
+    AgentConnected,
     CallEnded,
     CallEvent,
     CustomerAnswered,
@@ -99,7 +100,7 @@ async def test_answered_call_is_connected_to_201_which_is_busy_meanwhile(stack: 
     await stack.gateway.originate(_request("sim-ok", "5551001"))
     await stack.until(lambda: any(isinstance(e, CallEnded) for e in stack.of("sim-ok")))
     kinds = [type(e) for e in stack.of("sim-ok")]
-    assert kinds == [CustomerRinging, CustomerAnswered, CallEnded]
+    assert kinds == [CustomerRinging, CustomerAnswered, AgentConnected, CallEnded]
     assert frozenset() in stack.free_201  # 201 rang and talked
     await stack.until(lambda: stack.availability.free_agents("201") == {"PJSIP/201"})
 

@@ -43,7 +43,11 @@ def attempt(number_id: int, call_id: str = "call-1", task_id: int = TASK) -> Att
 
 
 async def start_one(store: SqlDialerStore, attempt: Attempt, row: ResultRow) -> bool:
-    return attempt.call_id in await store.start_attempts([(attempt, row)])
+    """Start the attempt and confirm it with ``row``, as the engine does once the PBX took the Originate."""
+    if attempt.call_id not in await store.start_attempts([replace(attempt, confirmed=False)]):
+        return False
+    await store.confirm_attempts([(attempt, row)])
+    return True
 
 
 @pytest.fixture
@@ -300,8 +304,13 @@ async def test_a_round_of_claims_is_one_call_and_refuses_each_bad_one_alone(
         (attempt(two.number_id, "call-2"), replace(two.row, state="CreateCallFile", count_try=1)),
         (attempt(three.number_id, "call-3"), three.row),
     ]
-    assert await store.start_attempts(claims) == {"call-1", "call-2"}
-    assert sorted(a.call_id for a in await store.attempts_in_flight()) == ["call-1", "call-2"]
+    assert await store.start_attempts([replace(a, confirmed=False) for a, _row in claims]) == {"call-1", "call-2"}
+    in_flight = await store.attempts_in_flight()
+    assert sorted((a.call_id, a.confirmed) for a in in_flight) == [("call-1", False), ("call-2", False)]
+    untouched = [await store.get_number(n.number_id) for n in (one, two)]
+    assert [n.row for n in untouched if n is not None] == [one.row, two.row]  # nothing dialled yet
+    await store.confirm_attempts([claims[0], claims[2]])
+    assert all(a.confirmed for a in await store.attempts_in_flight())
     stored = [await store.get_number(n.number_id) for n in (one, two)]
     assert [n.row.state for n in stored if n is not None] == ["CreateCallFile", "CreateCallFile"]
     assert stored[0] is not None and stored[1] is not None and stored[0].row.change_time < stored[1].row.change_time
@@ -313,7 +322,7 @@ async def test_ends_inside_a_batch_are_written_together_and_seen_by_what_follows
 ) -> None:
     await make_task(migrated_engine, "100", "200")
     one, two = await store.due_numbers(TASK, T0, 10)
-    assert await store.start_attempts([(attempt(one.number_id), one.row), (attempt(two.number_id, "call-2"), two.row)])
+    assert await store.start_attempts([attempt(one.number_id), attempt(two.number_id, "call-2")])
     await make_task(migrated_engine, "200")  # re-POST without "100": removed when its call ends
     failed = replace(one.row, result="FAIL", close_time=int(T0 + 5), change_time=T0 + 5)
     async with store.batch():
@@ -327,3 +336,24 @@ async def test_ends_inside_a_batch_are_written_together_and_seen_by_what_follows
     async with migrated_engine.connect() as connection:
         ended = (await connection.execute(text("SELECT id, outcome, state FROM attempts ORDER BY id"))).all()
     assert [tuple(r) for r in ended] == [("call-1", "FAIL", "ended"), ("call-2", None, "ended")]
+
+
+async def test_released_attempts_leave_no_trace_and_their_numbers_as_they_were(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200")
+    one, two = await store.due_numbers(TASK, T0, 10)
+    assert await store.start_attempts([replace(attempt(one.number_id), confirmed=False)]) == {"call-1"}
+    assert await store.due_numbers(TASK, T0, 10) == [two]  # held while in flight
+    await make_task(migrated_engine, "200")  # re-POST without "100": removed once released
+    two = await store.get_number(two.number_id)  # as the re-POST left it
+    assert two is not None
+    assert await store.start_attempts([replace(attempt(two.number_id, "call-2"), confirmed=False)])
+    async with store.batch():
+        await store.release_attempts([attempt(one.number_id), attempt(two.number_id, "call-2")])
+    assert await store.attempts_in_flight() == []
+    assert await store.get_number(one.number_id) is None
+    again = await store.get_number(two.number_id)
+    assert again == two  # row, countTry, change time: untouched
+    async with migrated_engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM attempts"))).scalar() == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from autodialer.domain import call_results
 from autodialer.domain.call_events import CallEnded, CustomerFailed, CustomerOutcome
+from autodialer.domain.call_results import LOST_CAUSE
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow, RowEvent, apply_event
 
 
@@ -93,14 +96,22 @@ def test_poll_results() -> None:
     assert dropped.result == "FAIL_POLLING"
 
 
-def test_lost_calls_are_closed() -> None:
-    assert played(call_results.call_lost("dlr-1", answered=False, m_dial_status=None)).result == "FAIL"
+def test_a_lost_call_an_employee_answered_stays_a_success() -> None:
     answered = played(
         call_results.connect_started("dlr-1"),
         call_results.connect_ended("dlr-1", "ANSWER", False),
-        call_results.call_lost("dlr-1", answered=True, m_dial_status="ANSWER"),
+        *call_results.call_lost("dlr-1", m_dial_status="ANSWER"),
     )
     assert answered.result == "SUCCESS_USER_H"
+
+
+@pytest.mark.parametrize("state", ["CreateCallFile", "afterDialOut", "startDial"])
+def test_a_call_lost_on_restart_is_a_fail_of_its_own_never_the_customers(state: str) -> None:
+    row = replace(ResultRow(), state=state, count_try=1)
+    lost = call_results.lost_on_restart(row, "dlr-1", 1000.0)
+    assert (lost.state, lost.result, lost.cause, lost.linked_id) == ("lostOnRestart", "FAIL", LOST_CAUSE, "dlr-1")
+    assert lost.close_time == 1000 and lost.out_dial_state is None
+    assert call_results.lost_on_restart(lost, "dlr-2", 2000.0) == lost  # a result is frozen
 
 
 def test_close_unresolved_gives_fail_once() -> None:

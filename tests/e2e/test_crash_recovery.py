@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from itertools import pairwise
 from pathlib import Path
@@ -29,7 +30,6 @@ import pytest
 from sqlalchemy import select
 from tests.e2e.harness import MODULE, running_stack, until
 
-from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.tables import attempts
 from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, SimulatorConfig, SimulatorControl
 
@@ -141,7 +141,9 @@ async def rows_of(http: httpx.AsyncClient, task_ids: list[int]) -> list[dict[str
     return rows
 
 
-async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes(tmp_path: Path) -> None:
+async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
     async with simulator(time_scale=0.02) as sim:
         control = sim.control
         for ext in EXTENSIONS:
@@ -164,7 +166,11 @@ async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes
             originate_timeout_s=5,
             agent_dial_timeout_s=5,
             ami_ping_interval_s=0.5,
-            retry_policy={"customer_busy": {"delay_s": 0.2, "max_retries": 1}},
+            database_url=db_url,
+            retry_policy={
+                "customer_busy": {"delay_s": 0.2, "max_retries": 1},
+                "lost_on_restart": {"delay_s": 0.2, "max_retries": 2},
+            },
         )
         sim.config.agi_port = service.agi_port
 
@@ -222,10 +228,8 @@ async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes
             assert earlier["channel_id"] in calls.ended_at, earlier
             assert later["time"] >= calls.ended_at[earlier["channel_id"]]
     # 3. every attempt has ended and every number is final
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'autodialer.sqlite3'}")
-    async with engine.connect() as connection:
+    async with migrated_engine.connect() as connection:
         history = list((await connection.execute(select(attempts))).mappings())
-    await engine.dispose()
     assert {a["id"] for a in history} == set(ids)
     assert all(a["ended_at"] is not None for a in history)
     assert {r["result"] for r in final if r["phone"][-1] == "2"} == {"FAIL"}  # busy, retried once
@@ -233,17 +237,26 @@ async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes
     results = {r["linkedId"]: r for r in final}
     adopted = {results[c]["phone"]: results[c]["result"] for c in bridged_at_kill if c in results}
     assert len(adopted) >= 2 and set(adopted.values()) == {"SUCCESS_CLIENT_H"}, adopted
-    # 5. what vanished while we were down (e.g. answered, then the connect step was refused) is closed as FAIL
+    # 5. nothing is put down to a customer who did not do it: the only FAILs are the busy customers
+    assert {r["phone"] for r in final if r["result"] != "SUCCESS_CLIENT_H" and r["phone"][-1] != "2"} == set(), final
+    assert not any(r["result"] == "FAIL_CLIENT_H_BEFORE_ANSWER" for r in final)
+    # 6. a call lost with us was dialled again and counted: countTry == the number's dials the PBX saw
+    dials = Counter(r["channel"] for r in requests)
     for row in final:
-        if row["cause"] == "call unknown to the PBX":
-            assert row["result"] == "FAIL" and row["linkedId"] in originated_before_kill, row
+        assert int(row["countTry"]) == dials[f"Local/{row['phone']}@dialer-out"], row
+    assert originated_before_kill <= set(ids)
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["core-restart", "kill-9"])
 async def test_pbx_restart_under_the_service_reconnects_resyncs_and_leaves_nothing_stuck(
     tmp_path: Path, graceful: bool
 ) -> None:
-    settings = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "ami_ping_interval_s": 0.5}
+    settings = {
+        "originate_timeout_s": 5,
+        "agent_dial_timeout_s": 5,
+        "ami_ping_interval_s": 0.5,
+        "retry_policy": {"lost_on_restart": {"delay_s": 0.2, "max_retries": 1}},
+    }
     async with running_stack(tmp_path, time_scale=0.02, **settings) as stack:
         control = stack.sim.control
         control.set_default_customer(Behaviour(answer_after=1.0, hangup_after=100.0))  # 2 s calls
@@ -260,13 +273,13 @@ async def test_pbx_restart_under_the_service_reconnects_resyncs_and_leaves_nothi
         await until(availability.is_connected, 10, "the AMI link back and re-synced")
         final = {p: r for t in tasks for p, r in stack.by_phone(await stack.wait_final(t["id"], timeout=15)).items()}
         calls = stack.originates()
-    lost = {p: r for p, r in final.items() if r["linkedId"] in gone}
-    assert len(lost) == 2  # the two calls the restart killed are closed, not left open
-    for row in lost.values():
-        assert row["closeTime"] != "0" and row["result"].startswith(("FAIL", "SUCCESS")), row
-    # the rest was dialed after the PBX came back, and every number reached a result
-    assert {r["result"] for p, r in final.items() if p not in lost} == {"SUCCESS_CLIENT_H"}
-    assert len({c["channel_id"] for c in calls}) == len(calls)
+    # the two calls the restart killed were lost with it: not the customers' doing, so they were dialled again
+    # (lostOnRestart, retried under the policy) and ended as the successes they are
+    lost = {c["channel"].removeprefix("Local/").split("@")[0] for c in calls if c["channel_id"] in gone}
+    assert len(lost) == 2
+    assert {p: r["result"] for p, r in final.items()} == dict.fromkeys(final, "SUCCESS_CLIENT_H")
+    assert {p: int(r["countTry"]) for p, r in final.items() if p in lost} == dict.fromkeys(lost, 2)
+    assert len({c["channel_id"] for c in calls}) == len(calls) == 4 + 2
 
 
 async def test_ami_connections_dropped_mid_call_keep_the_calls_and_their_results(tmp_path: Path) -> None:

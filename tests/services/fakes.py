@@ -48,6 +48,7 @@ class FakeCallControl:
         self.live: dict[str, str] = {}  # call id -> channel state
         self.agent_connected: set[str] = set()  # live calls whose customer is bridged to an employee
         self.reject_next = 0
+        self.fail_next: list[Exception] = []  # raised by the next Originates, in order (PbxUnavailable …)
         self.unreachable = False
         self._callbacks: list[Callable[[CallEvent], None]] = []
 
@@ -57,6 +58,8 @@ class FakeCallControl:
         if self.reject_next:
             self.reject_next -= 1
             raise OriginateRejected("Extension does not exist.")
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         self.originated.append(request)
         self.live[request.call_id] = "Ring"
 

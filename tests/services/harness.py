@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tests.services.fakes import FakeAvailability, FakeCallControl, FakeClock, FakeUserEvents
 
@@ -14,7 +14,7 @@ from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.memory_store import InMemoryDialerStore
 
 _CALL_IDS = itertools.count(1)
-NO_RETRIES = RetryPolicy(*(RetryRule(60.0, 0) for _ in range(5)))
+NO_RETRIES = RetryPolicy(*(RetryRule(60.0, 0) for _ in range(len(fields(RetryPolicy)))))
 
 
 @dataclass

@@ -7,12 +7,14 @@ import asyncio
 import pytest
 from tests.services.harness import NO_RETRIES, Harness
 
-from autodialer.domain.call_events import CustomerOutcome, CustomerRinging
+from autodialer.domain.call_events import AgentConnected, CustomerOutcome, CustomerRinging
+from autodialer.domain.call_results import LOST_CAUSE
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
 from autodialer.services.dialer_store import Attempt
 from autodialer.services.memory_store import InMemoryDialerStore
+from autodialer.services.ports import OriginateRejected, PbxUnavailable
 
 
 async def test_a_call_is_stored_before_originate_and_reserves_the_agent() -> None:
@@ -311,8 +313,10 @@ async def test_restart_adopts_live_calls_and_closes_vanished_ones_without_redial
     h.engine = h.new_engine()  # "restart": a new engine on the same store and PBX
     await h.step()
     assert len(h.calls.originated) == 2  # nothing dialed again
-    assert h.store.numbers[lost_number.number_id].row.result == "FAIL"
-    assert h.store.numbers[lost_number.number_id].row.cause == "call unknown to the PBX"
+    lost_row = h.store.numbers[lost_number.number_id].row
+    # lost with us: its own state and a FAIL (no retries here), never the customer's doing
+    assert (lost_row.state, lost_row.cause, lost_row.result) == ("lostOnRestart", LOST_CAUSE, "FAIL")
+    assert (lost_row.out_dial_state, lost_row.count_try) == (None, 1)
     assert h.engine.reserved_agents() == {h.store.attempts[live].agent}
     await h.engine.connect_started(live, None)
     await h.engine.connect_ended(live, "ANSWER", customer_hung_up_first=False)
@@ -589,3 +593,122 @@ async def test_a_failed_event_batch_is_rebuilt_by_reconciliation_before_anything
     await h.step()  # reconciliation first: the call is gone from the PBX, so it is closed, not left to the watchdog
     assert h.row(number_id).result == "FAIL"
     assert h.engine.calls_in_flight == 0 and h.engine.reserved_agents() == frozenset()
+
+
+# ---- issue 9: PBX-side refusals, crashes between storing and dialing, calls lost with a restart
+
+
+async def test_a_refusal_about_the_pbx_leaves_the_number_untouched_and_pauses_dialing() -> None:
+    h = Harness(settings=EngineSettings(retry_policy=NO_RETRIES, pbx_pause_s=5.0))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    before = h.row(number.number_id)
+    h.calls.fail_next = [PbxUnavailable("Asterisk is shutting down")]
+    deadline = await h.step()
+    assert h.row(number.number_id) == before  # countTry, state, changeTime: as it was
+    assert h.store.attempts == {} and [a.call_id for a in h.store.released] == [
+        "dlr-" + h.store.released[0].call_id[4:]
+    ]
+    assert h.calls.originated == [] and h.events.sent == []
+    assert deadline is not None and deadline >= h.clock.now() + 5.0  # paused ...
+    await h.step()
+    assert h.calls.originated == []
+    h.clock.advance(5.0)  # ... until the pause ends (or a reconnect's reconcile, sooner)
+    await h.step()
+    assert len(h.calls.originated) == 1 and h.row(number.number_id).count_try == 1
+
+
+async def test_a_refusal_about_the_call_is_still_fail_route() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    h.calls.fail_next = [OriginateRejected("Extension does not exist.")]
+    await h.step()
+    row = h.row(number.number_id)
+    assert (row.result, row.state, row.count_try) == ("FAIL_ROUTE", "failedOriginate", 1)
+
+
+async def test_a_round_stored_but_never_sent_goes_back_to_the_queue_undialled_after_a_crash() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    before = h.row(number.number_id)
+    # the dead process stored its round (unconfirmed) and died before the Originate was written
+    stored = Attempt(
+        "dlr-dead", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+    )
+    assert await h.store.start_attempts([stored]) == {"dlr-dead"}
+    h.engine = h.new_engine()
+    await h.step()
+    assert [a.call_id for a in h.store.released] == ["dlr-dead"]
+    assert len(h.calls.originated) == 1 and h.last_call() != "dlr-dead"  # dialled now, as its first try
+    row = h.row(number.number_id)
+    assert row.count_try == before.count_try + 1 == 1 and row.linked_id == h.last_call()
+
+
+async def test_an_unconfirmed_call_the_pbx_runs_is_adopted_not_redialled() -> None:
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    stored = Attempt(
+        "dlr-sent", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+    )
+    await h.store.start_attempts([stored])
+    h.calls.live["dlr-sent"] = "Ring"  # written just before the crash: the PBX has it
+    h.engine = h.new_engine()
+    await h.step()
+    assert h.calls.originated == [] and h.store.released == []
+    row = h.row(number.number_id)
+    assert (row.count_try, row.state, row.linked_id) == (1, "CreateCallFile", "dlr-sent")
+    h.fail("dlr-sent", CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert h.row(number.number_id).result == "FAIL"
+
+
+async def test_a_call_lost_with_a_restart_is_retried_and_never_the_customers_doing() -> None:
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id = await h.dial_one()
+    first = h.last_call()
+    h.answer(first)
+    await h.step()
+    await h.engine.connect_started(first, None)  # startDial: a customer hangup now would be FAIL_CLIENT_H_...
+    del h.calls.live[first]  # the PBX lost it while we were down
+    h.engine = h.new_engine()
+    await h.step()
+    row = h.row(number_id)
+    assert (row.state, row.result, row.close_time, row.count_try) == ("lostOnRestart", "", 0, 1)
+    h.clock.advance(10.0)
+    await h.step()
+    assert len(h.calls.originated) == 2 and h.row(number_id).count_try == 2
+
+
+async def test_user_events_refused_while_the_pbx_is_down_are_sent_once_it_is_back() -> None:
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.events.down = True
+    h.end(call)
+    await h.step()
+    assert h.row(number_id).result != "" and [f["dEvent"] for _n, f in h.events.sent] == ["StartDial"]
+    h.events.down = False
+    h.availability.connected = False  # the link drops and comes back: reconciliation resends
+    await h.step()
+    h.availability.connected = True
+    await h.step()
+    assert [f["dEvent"] for _n, f in h.events.sent] == ["StartDial", "EndCall"]
+
+
+async def test_a_call_an_employee_answered_and_lost_while_we_were_down_stays_a_success() -> None:
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.engine.connect_started(call, None)
+    h.calls.emit(AgentConnected(call))  # seen on AMI; the connect step that would report it dies with us
+    await h.step()
+    del h.calls.live[call]  # the conversation ended while we were down
+    h.engine = h.new_engine()
+    await h.step()
+    row = h.row(number_id)
+    assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1) and len(h.calls.originated) == 1

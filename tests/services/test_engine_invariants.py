@@ -15,7 +15,7 @@ from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
 
 RULE = RetryRule(delay_s=10, max_retries=1)
-POLICY = RetryPolicy(RULE, RULE, RULE, RetryRule(delay_s=5, max_retries=2), RULE)
+POLICY = RetryPolicy(RULE, RULE, RULE, RetryRule(delay_s=5, max_retries=2), RULE, RULE)
 ACTIONS = ["step", "advance", "fail", "answer", "connect", "end", "agent_busy", "poll_end", "pause", "restart"]
 
 

@@ -43,6 +43,25 @@ async def test_graceful_restart_then_boot_sequence(ami: AMITestClient, sim: PBXS
     await booting.close()
 
 
+async def test_core_restart_refuses_actions_before_the_shutdown_event_then_closes(
+    ami: AMITestClient, sim: PBXSimulator
+) -> None:
+    """asterisk.c: ast_begin_shutdown comes first, so an action sent meanwhile is answered by manager.c's
+    process_message with "Asterisk is shutting down" (the issue saw Originates refused 9 ms after it); then
+    `Event: Shutdown`, then EOF."""
+    restart = asyncio.create_task(sim.control.restart(graceful=True, down_s=20, boot_s=1))
+    await asyncio.sleep(0.005)
+    response = await ami.request(
+        "Originate", [("Channel", "PJSIP/5551003@trunk"), ("Application", "Wait"), ("Data", "6"), ("Async", "true")]
+    )
+    assert (response.status, response.get("Message")) == ("Error", "Asterisk is shutting down")
+    assert not ami.named("Shutdown") and not ami.closed.is_set()
+    await asyncio.wait_for(ami.closed.wait(), 2)
+    await restart
+    assert [e.get("Shutdown") for e in ami.named("Shutdown")] == ["Cleanly"]
+    assert not any(r["channel"] == "PJSIP/5551003@trunk" for r in sim.control.requests)  # never run
+
+
 async def test_crash_refuses_connections_then_comes_back(ami: AMITestClient, sim: PBXSimulator) -> None:
     restart = asyncio.create_task(sim.control.restart(graceful=False, down_s=40))
     await asyncio.wait_for(ami.closed.wait(), 2)

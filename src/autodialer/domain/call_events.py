@@ -38,6 +38,16 @@ class CustomerAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentConnected:
+    """The connect step's Dial (or Queue) to the employee was answered: the customer talks to someone now.
+
+    Known from AMI as well as from the FastAGI connect step, so a restart of ours during the conversation still
+    knows the call did its job (the step that would have reported it died with us)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerFailed:
     call_id: str
     outcome: CustomerOutcome
@@ -57,4 +67,4 @@ class CallEnded:
     tech_cause: str | None = None  # the provider's own cause, "SIP 200 OK" after an answer; None if none given
 
 
-CallEvent = CustomerRinging | CustomerAnswered | CustomerFailed | CallEnded
+CallEvent = CustomerRinging | CustomerAnswered | AgentConnected | CustomerFailed | CallEnded

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from autodialer.domain.call_events import CallEnded, CustomerFailed, CustomerOutcome
-from autodialer.domain.mikopbx_results import EventName, ResultCode, ResultRow, RowEvent, apply_event
+from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultCode, ResultRow, RowEvent, apply_event
 
 # DIALSTATUS Asterisk reports for each outcome, used when the adapter saw no DialEnd (README §6 table).
 _DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
@@ -35,7 +35,7 @@ _DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
     CustomerOutcome.FAILED: "CHANUNAVAIL",
 }
 
-LOST_CAUSE = "call unknown to the PBX"
+LOST_CAUSE = "call lost: PBX or autodialer restarted"
 
 
 def call_file_name(task_id: int, dial_digits: str, inner_num: str) -> str:
@@ -128,12 +128,37 @@ def poll_completed(call_id: str) -> RowEvent:
     return RowEvent(EventName.EVENT_POLLING_END, linked_id=call_id)
 
 
-def call_lost(call_id: str, answered: bool, m_dial_status: str | None) -> list[RowEvent]:
-    """A call the PBX no longer knows although we never saw it end (restart, lost events, watchdog)."""
-    if answered:
-        return [call_ended(call_id, LOST_CAUSE, m_dial_status)]
-    return customer_failed(
-        CustomerFailed(call_id, CustomerOutcome.FAILED, cause=None, cause_text=LOST_CAUSE, dial_status=None)
+LOST_ON_RESTART_STATE = "lostOnRestart"
+
+
+def employee_talked(m_dial_status: str | None) -> bool:
+    """The connect step's Dial was answered: the call did its job, whatever ended it."""
+    return m_dial_status == ANSWER
+
+
+def call_lost(call_id: str, m_dial_status: str | None) -> list[RowEvent]:
+    """A call that reached an employee and then vanished without an end we saw (restart, lost events): endCall
+    with M_DIALSTATUS=ANSWER, a SUCCESS as MikoPBX would have recorded it."""
+    return [call_ended(call_id, LOST_CAUSE, m_dial_status)]
+
+
+def lost_on_restart(row: ResultRow, call_id: str, now: float) -> ResultRow:
+    """The row of a call that died with the PBX or with the autodialer before an employee talked to the customer.
+
+    Not a MikoPBX outcome (MikoPBX loses such calls silently): state ``lostOnRestart``, result FAIL with our cause,
+    never a customer's result (no FAIL_CLIENT_H_BEFORE_ANSWER, no outDialState) — the retry policy then reopens it
+    (class ``lost_on_restart``) or lets the FAIL stand.
+    """
+    if row.is_closed:
+        return row
+    return replace(
+        row,
+        state=LOST_ON_RESTART_STATE,
+        result=ResultCode.FAIL.value,
+        cause=LOST_CAUSE,
+        linked_id=call_id,
+        close_time=int(now),
+        change_time=now,
     )
 
 

@@ -26,7 +26,8 @@ class RetryClass(StrEnum):
     CUSTOMER_NO_ANSWER = "customer_no_answer"
     CUSTOMER_CONGESTION = "customer_congestion"  # also provider unavailable: the trunk, not the customer
     AGENT_BUSY = "agent_busy"  # the customer answered but nobody could take the call
-    ORIGINATE_REJECTED = "originate_rejected"  # the PBX refused the Originate (link down, config)
+    ORIGINATE_REJECTED = "originate_rejected"  # the PBX refused the Originate as to the call (no such extension)
+    LOST_ON_RESTART = "lost_on_restart"  # the call died with the PBX or with us: neither the customer's doing
 
 
 class InvalidRetryPolicy(ValueError):
@@ -50,6 +51,7 @@ class RetryPolicy:
     customer_congestion: RetryRule = RetryRule(delay_s=120.0, max_retries=2)
     agent_busy: RetryRule = RetryRule(delay_s=60.0, max_retries=5)
     originate_rejected: RetryRule = RetryRule(delay_s=60.0, max_retries=3)
+    lost_on_restart: RetryRule = RetryRule(delay_s=30.0, max_retries=3)
 
     def rule(self, retry_class: RetryClass) -> RetryRule:
         rule: RetryRule = getattr(self, retry_class.value)

@@ -3,7 +3,8 @@
 Every change of a number's row during a call goes through ``apply``: the MikoPBX events run through the state
 machine, and when they set a result the retry policy decides, in the same write, whether it stands or the number is
 reopened for a later attempt. ``finish`` ends an attempt on every path (failed, ended, rejected, lost), which is
-what releases its number and its reserved agent.
+what releases its number and its reserved agent; ``release`` gives back, untouched, numbers whose Originate never
+reached the PBX.
 
 Invariants: an attempt gives its row at most one verdict (``settled``), so events that arrive after it (the end of
 a call whose customer was already requeued) never touch the row again; an attempt that ends without a verdict
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -21,7 +23,7 @@ from autodialer.domain import call_results
 from autodialer.domain.call_events import CustomerOutcome
 from autodialer.domain.dial_waits import clock_text
 from autodialer.domain.mikopbx_results import ANSWER, ResultRow, RowEvent, apply_event
-from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy, decide, retry_class_for
+from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryClass, RetryPolicy, decide, retry_class_for
 from autodialer.services.dialer_store import Attempt, DialerStore, DialTask
 from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields
 
@@ -35,12 +37,17 @@ class AttemptLedger:
         events: UserEventSink,
         retry_policy: RetryPolicy,
         on_finished: Callable[[], None],
+        outbox_size: int = 50_000,
     ) -> None:
         self._store = store
         self._events = events
         self._retry_policy = retry_policy
         self._overrides: dict[int, Mapping[str, object] | None] = {}
         self._deferred: list[dict[str, str]] | None = None
+        # UserEvents the PBX did not take (shutting down, link down): resent in order once it is back. In memory
+        # only: it bridges a PBX restart or outage; a crash of this service meanwhile loses the notices (never a
+        # call or a result: those are in the store).
+        self._outbox: deque[dict[str, str]] = deque(maxlen=outbox_size)
         self._rows: dict[str, ResultRow] = {}  # call id -> its number's row as last written by us
         self._on_finished = on_finished
         self._attempts: dict[str, Attempt] = {}
@@ -128,16 +135,61 @@ class AttemptLedger:
             if row is not None and not attempt.settled:
                 row = call_results.close_unresolved(row, now)
         await self._store.finish_attempt(attempt, now, row)
-        self._attempts.pop(attempt.call_id, None)
-        self._rows.pop(attempt.call_id, None)
+        self._forget(attempt.call_id)
         if announce:
             await self.announce(end_call_fields(attempt.phone, attempt.task_id, dial_status))
         self._on_finished()
 
     async def close_lost(self, attempt: Attempt, now: float) -> None:
-        """Close an attempt whose call the PBX no longer knows (restart, lost events, watchdog)."""
-        events = call_results.call_lost(attempt.call_id, attempt.answered, attempt.m_dial_status)
-        await self.finish(attempt, now, dial_status=ANSWER if attempt.answered else "CHANUNAVAIL", events=events)
+        """Close an attempt whose call the PBX no longer lists although we never saw it end: it died with the PBX
+        or with us (restart, lost events, watchdog). A call an employee had answered is the success it was; any
+        other is ``lostOnRestart``, retried under the policy and never put down to the customer."""
+        if call_results.employee_talked(attempt.m_dial_status):
+            events = call_results.call_lost(attempt.call_id, attempt.m_dial_status)
+            await self.finish(attempt, now, dial_status=ANSWER, events=events)
+            return
+        row: ResultRow | None = None
+        if not attempt.settled:
+            row = await self._row(attempt)
+            if row is not None:
+                lost = call_results.lost_on_restart(row, attempt.call_id, now)
+                policy = await self._policy(attempt.task_id)
+                row = decide(policy, lost, RetryClass.LOST_ON_RESTART, now)
+                attempt = replace(attempt, settled=True, outcome=call_results.LOST_ON_RESTART_STATE)
+                log.info("call %s: lost on restart%s", attempt.call_id, "" if row.is_closed else ", retry later")
+        await self._store.finish_attempt(attempt, now, row)
+        self._forget(attempt.call_id)
+        await self.announce(
+            end_call_fields(attempt.phone, attempt.task_id, ANSWER if attempt.answered else "CHANUNAVAIL")
+        )
+        self._on_finished()
+
+    async def release(self, unsent: Sequence[Attempt]) -> None:
+        """These Originates never reached the PBX: the numbers go back to the queue exactly as they were."""
+        if not unsent:
+            return
+        await self._store.release_attempts(unsent)
+        for attempt in unsent:
+            self._forget(attempt.call_id)
+        log.info("%d calls never reached the PBX: their numbers are queued again, untouched", len(unsent))
+        self._on_finished()
+
+    def confirm(self, call_id: str) -> None:
+        """The PBX took the Originate (the row was stored by ``DialerStore.confirm_attempts``)."""
+        attempt = self._attempts.get(call_id)
+        if attempt is not None:
+            self._attempts[call_id] = replace(attempt, confirmed=True)
+
+    def row_of(self, call_id: str) -> ResultRow | None:
+        return self._rows.get(call_id)
+
+    def forget(self, call_id: str) -> None:
+        """Drop one attempt from the in-memory view (it is re-added with new facts)."""
+        self._forget(call_id)
+
+    def _forget(self, call_id: str) -> None:
+        self._attempts.pop(call_id, None)
+        self._rows.pop(call_id, None)
 
     async def _resolve(
         self,
@@ -178,14 +230,39 @@ class AttemptLedger:
         await asyncio.gather(*(self.announce(fields) for fields in deferred))
 
     async def announce(self, fields: dict[str, str]) -> None:
-        """Send an AutoDialer UserEvent; the PBX being down loses the notice, never the call."""
+        """Send an AutoDialer UserEvent. One the PBX refuses or cannot take (shutting down, link down) waits in the
+        outbox and is sent again, in order, by ``resend_announcements`` once the PBX is back."""
         if self._deferred is not None:
             self._deferred.append(fields)
+            return
+        if self._outbox:  # keep the order: nothing overtakes what waits
+            self._hold(fields)
             return
         try:
             await self._events.user_event(AUTODIALER_EVENT, fields)
         except ConnectionError as e:
-            log.warning("AutoDialer UserEvent not sent (%s): %s", e, fields)
+            log.warning("AutoDialer UserEvent not sent (%s), kept to send again: %s", e, fields)
+            self._hold(fields)
+
+    async def resend_announcements(self) -> None:
+        """Send what the outbox holds, oldest first; stop at the first refusal (the PBX is not back after all)."""
+        while self._outbox:
+            fields = self._outbox[0]
+            try:
+                await self._events.user_event(AUTODIALER_EVENT, fields)
+            except ConnectionError as e:
+                log.warning("AutoDialer UserEvents still refused (%s): %d kept", e, len(self._outbox))
+                return
+            self._outbox.popleft()
+
+    @property
+    def unsent_announcements(self) -> int:
+        return len(self._outbox)
+
+    def _hold(self, fields: dict[str, str]) -> None:
+        if len(self._outbox) == self._outbox.maxlen:
+            log.error("AutoDialer UserEvent outbox full: the oldest notice is dropped: %s", self._outbox[0])
+        self._outbox.append(fields)
 
     def note_tasks(self, tasks: Sequence[DialTask]) -> None:
         """The open tasks as the engine just read them: their retry overrides save a read per settled call."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from autodialer.domain import call_results
 from autodialer.domain.call_events import (
+    AgentConnected,
     CallEnded,
     CallEvent,
     CustomerAnswered,
@@ -42,7 +43,15 @@ from autodialer.services.call_progress import ConnectContext, PollContext
 from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
-from autodialer.services.ports import AvailabilityView, CallControl, Clock, OriginateRejected, OriginateRequest
+from autodialer.services.ports import (
+    AvailabilityView,
+    CallControl,
+    Clock,
+    OriginateRejected,
+    OriginateRequest,
+    OriginateUnconfirmed,
+    PbxUnavailable,
+)
 from autodialer.services.queue_demand import dial_targets
 from autodialer.services.timing import Sleeper
 
@@ -63,6 +72,13 @@ class EngineSettings:
     max_backoff_s: float = 30.0
     # How often reconciliation is retried while the PBX does not answer (a re-sync wakes the engine sooner).
     reconcile_retry_s: float = 1.0
+    # After the PBX refused an Originate for a reason of its own (shutting down, permission denied), no call is
+    # placed for this long unless the link comes back sooner (a reconnect and re-sync resumes at once).
+    pbx_pause_s: float = 5.0
+
+
+# What an Originate can end with that _settle_round handles (anything else is a bug for the supervisor).
+_DIAL_OUTCOMES = (OriginateRejected, ValueError, PbxUnavailable, OriginateUnconfirmed)
 
 
 def new_call_id() -> str:
@@ -102,6 +118,7 @@ class DialerEngine:
         self._reconciled = False
         self._check_do_not_call = True  # at start, then after every task change
         self._due: dict[int, DialNumber] = {}  # numbers due in the current planning round, by id
+        self._pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
 
     # ---- lifecycle
 
@@ -200,6 +217,9 @@ class DialerEngine:
                 pass
             case CustomerAnswered():
                 await self._ledger.save(replace(attempt, answered=True))
+            case AgentConnected():
+                # Stored now, not only when the connect step ends: a call lost with us after this is a success.
+                await self._ledger.save(replace(attempt, answered=True, m_dial_status=ANSWER))
             case CustomerFailed():
                 status = call_results.customer_dial_status(event)
                 events = call_results.customer_failed(event)
@@ -219,6 +239,8 @@ class DialerEngine:
             # Calls may end (or the PBX restart and lose them) while we cannot hear it: reconcile once it is back.
             self._reconciled = False
             return watchdog_at
+        if now < self._pbx_paused_until:
+            return _earliest(self._pbx_paused_until, watchdog_at)  # a reconnect's reconcile resumes sooner
         if self._check_do_not_call:
             self._check_do_not_call = False
             closed = await self._store.close_do_not_call(now)
@@ -240,10 +262,11 @@ class DialerEngine:
         plan = plan_dials(snapshot)
         self._decisions.note(snapshot, plan)
         by_id = {t.task_id: t for t in tasks}
-        # Every attempt of the round is stored (one transaction) before any of its Originates goes out.
+        # Every attempt of the round is stored (one transaction, unconfirmed: numbers held, rows untouched) before
+        # any of its Originates goes out; the rows change once the PBX took them (_settle_round).
         prepared = [await self._prepare(by_id[start.task_id], start, now) for start in plan.starts]
         candidates = [p for p in prepared if p is not None]
-        started = await self._store.start_attempts([(attempt, row) for _task, attempt, _number, row in candidates])
+        started = await self._store.start_attempts([attempt for _task, attempt, _number, _row in candidates])
         # Refused: the API changed the number or task meanwhile.
         claimed = [c for c in candidates if c[1].call_id in started]
         for task, attempt, _number, row in claimed:
@@ -253,13 +276,80 @@ class DialerEngine:
         # The Originates go out back to back, in plan order, and their answers are awaited together: a round of
         # N calls costs one PBX round trip, not N.
         outcomes = await asyncio.gather(
-            *(self._dial(task, attempt, number, now) for task, attempt, number, _row in claimed),
+            *(self._dial(task, attempt, number) for task, attempt, number, _row in claimed),
             return_exceptions=True,
         )
+        await self._settle_round([(c[0], c[1], c[2]) for c in claimed], outcomes, now)
         for outcome in outcomes:
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, _DIAL_OUTCOMES):
                 raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
+        if self._pbx_paused_until > now:
+            return _earliest(self._pbx_paused_until, watchdog_at)
         return _earliest(plan.next_deadline, watchdog_at)
+
+    async def _settle_round(
+        self,
+        dialled: Sequence[tuple[DialTask, Attempt, DialNumber]],
+        outcomes: Sequence[object],
+        now: float,
+    ) -> None:
+        """Record what the PBX did with the round's Originates, in one unit of work, then send the StartDial events.
+
+        Taken (or refused about the call, which still gives the number a verdict): the attempt is confirmed and the
+        number's row becomes the CreateCallFile row. Refused about the PBX or never sent: the number goes back to
+        the queue untouched and dispatching pauses until the PBX is back. Sent without an answer: left unconfirmed
+        for reconciliation (adopted if the PBX lists the call, released if it does not)."""
+        confirmed: list[tuple[Attempt, ResultRow]] = []
+        refused: list[tuple[Attempt, BaseException]] = []
+        unsent: list[Attempt] = []
+        announced: list[tuple[DialTask, DialNumber]] = []
+        for (task, attempt, number), outcome in zip(dialled, outcomes, strict=True):
+            row = self._ledger.row_of(attempt.call_id)
+            if isinstance(outcome, PbxUnavailable):
+                unsent.append(attempt)
+            elif isinstance(outcome, OriginateUnconfirmed) or row is None:
+                continue
+            else:
+                confirmed.append((attempt, row))
+                if isinstance(outcome, (OriginateRejected, ValueError)):
+                    refused.append((attempt, outcome))
+                elif not isinstance(outcome, BaseException):
+                    announced.append((task, number))
+        if not (confirmed or unsent):
+            return
+        self._ledger.defer_announcements()
+        try:
+            async with self._store.batch():
+                await self._store.confirm_attempts(confirmed)
+                for attempt, _row in confirmed:
+                    self._ledger.confirm(attempt.call_id)
+                await self._ledger.release(unsent)
+                for attempt, error in refused:
+                    # OriginateRejected: refused as to this call (no such extension), worth another try later.
+                    # ValueError: the adapter found the request unsafe to send (e.g. a number without digits): no
+                    # route, final.
+                    log.warning("task %s: Originate for %s refused: %s", attempt.task_id, attempt.call_id, error)
+                    failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=attempt.call_id)
+                    current = self._ledger.get(attempt.call_id) or attempt
+                    rejected = isinstance(error, OriginateRejected)
+                    await self._ledger.finish(
+                        current, now, dial_status="CHANUNAVAIL", events=[failed], rejected=rejected, announce=False
+                    )
+        except Exception:
+            self._ledger.forget_all()
+            self._reconciled = False
+            raise
+        finally:
+            await self._ledger.flush_announcements()
+        for task, number in announced:
+            await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
+        if unsent:
+            self._pbx_paused_until = now + self._settings.pbx_pause_s
+            log.warning(
+                "the PBX did not take %d Originates (%s): numbers queued again, untouched; dialing paused",
+                len(unsent),
+                next(str(o) for o in outcomes if isinstance(o, PbxUnavailable)),
+            )
 
     async def _open_tasks(self, now: float) -> list[DialTask]:
         busy_tasks = {a.task_id for a in self._ledger.all()}
@@ -313,8 +403,8 @@ class DialerEngine:
         )
         return task, attempt, number, row
 
-    async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber, now: float) -> None:
-        """Originate a stored attempt; a refusal settles it at once."""
+    async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber) -> None:
+        """Originate a stored attempt; what the PBX answered is settled by ``_settle_round``."""
         call_id = attempt.call_id
         log.info("task %s: calling %s as %s (agent %s)", task.task_id, number.phone, call_id, attempt.agent)
         request = OriginateRequest(
@@ -326,28 +416,21 @@ class DialerEngine:
             caller_id=self._settings.caller_id,
             variables={"DIALER_TASK_ID": str(task.task_id), "DIALER_AGENT": attempt.agent or ""},
         )
-        try:
-            await self._calls.originate(request)
-        except (OriginateRejected, ValueError) as e:
-            # OriginateRejected: the PBX refused it now (link down, config), worth another try later. ValueError:
-            # the adapter found the request unsafe to send (e.g. a number without digits): no route, final.
-            log.warning("task %s: Originate for %s refused: %s", task.task_id, call_id, e)
-            failed = RowEvent(EventName.FAILED_ORIGINATE, linked_id=call_id)
-            rejected = isinstance(e, OriginateRejected)
-            await self._ledger.finish(
-                attempt, now, dial_status="CHANUNAVAIL", events=[failed], rejected=rejected, announce=False
-            )
-            return
-        await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
+        await self._calls.originate(request)
 
     # ---- reconciliation and watchdog
 
     async def _reconcile(self) -> bool:
-        """Adopt or close the in-flight attempts (stored ones after a restart, held ones after the PBX link was
-        down); False while the PBX cannot tell which are live."""
+        """Adopt, release or close the in-flight attempts (stored ones after a restart, held ones after the PBX link
+        was down); False while the PBX cannot tell which are live.
+
+        A call the PBX lists is adopted and followed to its real end (never dialled again). One it does not list
+        was either never taken by the PBX (unconfirmed: released, the number queued again untouched) or died while
+        we could not hear it (confirmed: lostOnRestart, retried under the policy, see ARCHITECTURE.md)."""
         for attempt in await self._store.attempts_in_flight():
             self._ledger.add(attempt)
         if not len(self._ledger):
+            await self._after_reconcile()
             return True
         try:
             live = {call.call_id: call for call in await self._calls.live_calls()}
@@ -359,17 +442,52 @@ class DialerEngine:
             await self._handle(self._pending.popleft())
         now = self._clock.now()
         held = self._ledger.all()
+        unsent: list[Attempt] = []
         for attempt in held:
             call = live.get(attempt.call_id)
-            if call is None:
-                log.info("call %s vanished while we could not hear the PBX: closing it", attempt.call_id)
+            if call is None and not attempt.confirmed:
+                unsent.append(attempt)
+            elif call is None:
+                log.info("call %s vanished while we could not hear the PBX: lost", attempt.call_id)
                 await self._ledger.close_lost(attempt, now)
-            elif call.state == "Up":
-                # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before answer.
-                m_dial_status = ANSWER if call.agent_connected else attempt.m_dial_status
-                await self._ledger.save(replace(attempt, answered=True, m_dial_status=m_dial_status))
-        log.info("reconciled %d attempts in flight, %d still live", len(held), len(self._ledger))
+            else:
+                if not attempt.confirmed:
+                    await self._confirm_adopted(attempt, now)
+                if call.state == "Up":
+                    # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before
+                    # answer.
+                    current = self._ledger.get(attempt.call_id) or attempt
+                    m_dial_status = ANSWER if call.agent_connected else current.m_dial_status
+                    await self._ledger.save(replace(current, answered=True, m_dial_status=m_dial_status))
+        await self._ledger.release(unsent)
+        log.info(
+            "reconciled %d attempts in flight: %d still live, %d never reached the PBX",
+            len(held),
+            len(self._ledger),
+            len(unsent),
+        )
+        await self._after_reconcile()
         return True
+
+    async def _after_reconcile(self) -> None:
+        """The PBX answers again: dispatching resumes and the UserEvents it refused meanwhile go out."""
+        self._pbx_paused_until = 0.0
+        await self._ledger.resend_announcements()
+
+    async def _confirm_adopted(self, attempt: Attempt, now: float) -> None:
+        """An unconfirmed attempt the PBX runs after all: it was sent, so its number's row gets its try now."""
+        number = await self._store.get_number(attempt.number_id)
+        if number is None:
+            return
+        call_file = call_results.call_file_name(attempt.task_id, number.dial_digits, attempt.inner_num)
+        row = (
+            number.row
+            if number.row.is_closed
+            else call_results.begin_attempt(number.row, attempt.call_id, call_file, now)
+        )
+        await self._store.confirm_attempts([(attempt, row)])
+        self._ledger.forget(attempt.call_id)
+        self._ledger.add(replace(attempt, confirmed=True), row)
 
     async def _maybe_watchdog(self, now: float) -> float:
         if now < self._next_watchdog:
@@ -384,14 +502,19 @@ class DialerEngine:
             # Events that arrived while we asked belong before the verdict: a call that ended normally is not lost.
             while self._pending:
                 await self._handle(self._pending.popleft())
+            unsent: list[Attempt] = []
             for attempt in old:
                 current = self._ledger.get(attempt.call_id)
-                if current is not None and attempt.call_id not in live:
+                if current is not None and attempt.call_id not in live and not current.confirmed:
+                    log.warning("call %s: Originate never confirmed and unknown to the PBX: released", attempt.call_id)
+                    unsent.append(current)
+                elif current is not None and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
                     await self._ledger.close_lost(current, now)
                 elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
                     log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
                     await self._calls.hangup(attempt.call_id)
+            await self._ledger.release(unsent)
         return self._next_watchdog
 
     # ---- waiting

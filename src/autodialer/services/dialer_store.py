@@ -79,6 +79,9 @@ class Attempt:
     m_dial_status: str | None = None  # DIALSTATUS of the Dial to the employee (MikoPBX M_DIALSTATUS)
     settled: bool = False  # this attempt already gave the row its result (final or reopened for a retry)
     outcome: str | None = None  # the result this attempt produced (attempts.outcome)
+    # The PBX took the Originate (or we heard from the call): False from start_attempts until confirm_attempts.
+    # An unconfirmed attempt the PBX does not list never rang anyone: it is released, its number untouched.
+    confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +133,26 @@ class DialerStore(Protocol):
         """Auto-close: set state 1 if the task is still open (0) and has no open numbers; otherwise do nothing."""
         ...
 
-    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
-        """Atomically record each ``attempt`` as in flight and store its ``row`` (the CreateCallFile row) on its number;
-        one transaction for a planning round. Returns the call ids started.
+    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
+        """Atomically record each attempt as in flight (unconfirmed unless ``confirmed``) and hold its number; one
+        transaction for a planning round. The numbers' rows are not touched: nothing was dialled yet. Returns the
+        call ids started.
 
         A claim is refused (and changes nothing) when its number is gone, closed, already in an attempt or its task
-        is no longer open. Called before the Originates, so a crash between the two leaves attempts that
-        reconciliation closes instead of calls nobody knows about.
+        is no longer open. Called before the Originates, so a crash between the two leaves unconfirmed attempts that
+        reconciliation releases (or adopts, when the PBX lists the call) instead of calls nobody knows about.
         """
+        ...
+
+    async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
+        """The PBX took these Originates: each attempt is confirmed and ``row`` (the CreateCallFile row: one more
+        try) becomes its number's row with a new change time, while the number is still held by that attempt."""
+        ...
+
+    async def release_attempts(self, unsent: Sequence[Attempt]) -> None:
+        """These Originates never reached the PBX: the attempts are removed from the history and their numbers
+        are free again exactly as they were (row, countTry, change time untouched); a deletion requested
+        meanwhile is done."""
         ...
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:

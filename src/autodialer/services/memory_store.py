@@ -40,6 +40,7 @@ class InMemoryDialerStore:
         self.numbers: dict[int, DialNumber] = {}
         self.attempts: dict[str, Attempt] = {}
         self.finished: list[Attempt] = []
+        self.released: list[Attempt] = []  # attempts whose Originate never reached the PBX
         self.polls: dict[int, PollDefinition] = {}
         self.poll_answers: list[PollAnswer] = []
         self.dnc: set[str] = set()
@@ -119,9 +120,9 @@ class InMemoryDialerStore:
         if task is not None and task.state == 0 and not self._with_count(task).has_open_numbers:
             self.tasks[task_id] = replace(task, state=1)
 
-    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
+    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
         started: set[str] = set()
-        for attempt, row in claims:
+        for attempt in claimed:
             number = self.numbers.get(attempt.number_id)
             task = self.tasks.get(attempt.task_id)
             if number is None or task is None or task.state != 0 or number.row.is_closed:
@@ -130,13 +131,27 @@ class InMemoryDialerStore:
                 continue
             if self._dnc_key(attempt.phone) in self.dnc:  # checked as the call is about to start
                 self.numbers[number.number_id] = replace(
-                    number, row=call_results.do_not_call(number.row, row.change_time)
+                    number, row=call_results.do_not_call(number.row, attempt.created_at)
                 )
                 continue
             self.attempts[attempt.call_id] = attempt
-            self.numbers[number.number_id] = replace(number, row=row)
             started.add(attempt.call_id)
         return frozenset(started)
+
+    async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
+        for attempt, row in confirmed:
+            if attempt.call_id in self.attempts:
+                self.attempts[attempt.call_id] = replace(self.attempts[attempt.call_id], confirmed=True)
+                await self.save_row(attempt.number_id, row)
+
+    async def release_attempts(self, unsent: Sequence[Attempt]) -> None:
+        for attempt in unsent:
+            if self.attempts.pop(attempt.call_id, None) is None:
+                continue
+            self.released.append(attempt)
+            if attempt.number_id in self._pending_delete:
+                self._pending_delete.discard(attempt.number_id)
+                self.numbers.pop(attempt.number_id, None)
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
         number = self.numbers.get(number_id)

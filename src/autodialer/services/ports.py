@@ -65,9 +65,26 @@ class AvailabilityView(Protocol):
 
 
 class OriginateRejected(Exception):
-    """The PBX refused the Originate outright (no such context/extension, not connected, permission)."""
+    """The PBX refused this Originate for a reason about the call itself (no such extension, an invalid channel):
+    the number gets its verdict (FAIL_ROUTE)."""
 
     error_id = "originate-rejected"
+
+
+class PbxUnavailable(Exception):
+    """The PBX did not take the Originate for a reason of its own: it is shutting down, the link is down or not
+    logged in, the AMI user lacks a right. Nothing was dialled: the number stays queued as it was, and dispatching
+    pauses until the PBX is back."""
+
+    error_id = "pbx-unavailable"
+
+
+class OriginateUnconfirmed(Exception):
+    """The Originate was written but its answer never came (the link dropped, or no answer in time): the PBX may
+    have queued the call. The attempt stays in flight for reconciliation to settle: adopted if the PBX lists the
+    call, returned to the queue undialled if it does not."""
+
+    error_id = "originate-unconfirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +111,9 @@ class LiveCall:
 
 class CallControl(Protocol):
     async def originate(self, request: OriginateRequest) -> None:
-        """Queue the call (async Originate). Raises OriginateRejected if the PBX refuses it at once; otherwise the
-        outcome arrives later as call events for ``request.call_id``."""
+        """Queue the call (async Originate); once this returns the PBX has it, and the outcome arrives later as call
+        events for ``request.call_id``. Raises OriginateRejected (refused, about the call), PbxUnavailable (refused
+        or not sent, about the PBX) or OriginateUnconfirmed (sent, answer lost)."""
         ...
 
     async def hangup(self, call_id: str, cause: int = 16) -> None:

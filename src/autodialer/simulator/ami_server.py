@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _SIMPLE_EVENT_FILTER = re.compile(r"Event: ?([A-Za-z0-9_]+)")
+SHUTTING_DOWN = "Asterisk is shutting down"
+# Trace 09 (`core restart now`, idle PBX): the CLI command at .610823, `Event: Shutdown` at .629658, EOF at .658252.
+SHUTDOWN_EVENT_AFTER_S = 0.019
+EOF_AFTER_SHUTDOWN_S = 0.029
 
 
 class EventFilter:
@@ -164,6 +168,10 @@ class AMISession:
     async def _handle(
         self, action: Action, dispatch: Callable[[AMISession, Action], Awaitable[str | None]]
     ) -> str | None:
+        if self.server.shutting_down:
+            # manager.c process_message checks ast_shutting_down() before anything else, Login included.
+            self.respond(action, "Error", [("Message", SHUTTING_DOWN)])
+            return None
         try:
             return await dispatch(self, action)
         except AMIProtocolError as exc:  # e.g. a value with CR/LF that cannot be echoed back
@@ -199,6 +207,8 @@ class AMIServer:
         self.thawed.set()
         self.reject_until = 0.0  # loop time: connections accepted and closed before the banner (restarting)
         self.booting_until = 0.0  # loop time: logins get PeerStatus/ExtensionStatus, FullyBooted later
+        # `core restart now` has begun (ast_begin_shutdown): every action is refused until the sessions close.
+        self.shutting_down = False
 
     @property
     def frozen(self) -> bool:
@@ -237,28 +247,42 @@ class AMIServer:
         """Simulate an Asterisk restart: `Event: Shutdown` (graceful) and then EOF on every session."""
         for session in list(self.sessions):
             if graceful and session.authenticated:
-                session.send_event(
-                    "Shutdown",
-                    [("Privilege", "system,all"), ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")],
-                )
+                session.send_event("Shutdown", _shutdown_fields(restart))
             if not graceful:
                 transport = session.writer.transport
                 transport.abort()
             session.close()
 
-    async def restart(self, graceful: bool, down_s: float, boot_s: float) -> None:
+    async def restart(
+        self, graceful: bool, down_s: float, boot_s: float, shutdown_s: float = SHUTDOWN_EVENT_AFTER_S
+    ) -> None:
         """Drop every session as `core restart now` (graceful) or `kill -9` does, then come back.
 
-        Graceful: Shutdown + EOF, then for `down_s` real seconds connections are accepted and closed before
+        Graceful: `shutdown_s` of refusing every action (19 ms idle in trace 09; up to 15 s while channels die),
+        then Shutdown + EOF, then for `down_s` real seconds connections are accepted and closed before
         the banner, then a boot phase of `boot_s`. Crash: EOF without Shutdown, connections refused for
         `down_s` (the listening socket is closed), then the PBX is up again at once.
         """
         loop = asyncio.get_running_loop()
-        self.drop_all(graceful=graceful)
         if graceful:
+            # asterisk.c: can_safely_quit -> ast_begin_shutdown (from now on process_message answers every action
+            # "Asterisk is shutting down") and hangs up the channels; really_quit publishes Shutdown; then the
+            # process ends and the sessions see EOF.
+            self.shutting_down = True
+            try:
+                await asyncio.sleep(shutdown_s)
+                for session in list(self.sessions):
+                    if session.authenticated:
+                        session.send_event("Shutdown", _shutdown_fields(restart=True))
+                await asyncio.sleep(EOF_AFTER_SHUTDOWN_S)
+                for session in list(self.sessions):
+                    session.close()
+            finally:
+                self.shutting_down = False
             self.reject_until = loop.time() + down_s
             self.booting_until = self.reject_until + boot_s
             return
+        self.drop_all(graceful=False)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -274,3 +298,8 @@ class AMIServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+
+
+def _shutdown_fields(restart: bool) -> list[tuple[str, str]]:
+    """really_quit's event; "Cleanly" because the simulator's channels are gone before it (pbx.reset)."""
+    return [("Privilege", "system,all"), ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")]

@@ -7,7 +7,8 @@ list live channels, and read every Originate received (`requests`, wazo-mock sty
 
 HTTP (when enabled): GET /channels, /requests, /prompts, /scenario; POST /scenario (merge JSON),
 /requests/reset, /dnd {"exten","on"}, /pause {"interface","paused","queue"?}, /drop {"graceful"},
-/hangup {"channel","cause"?}, /reachable {"exten","reachable"}, /restart {"graceful","down_s"}, /freeze, /thaw.
+/hangup {"channel","cause"?}, /reachable {"exten","reachable"}, /restart {"graceful","down_s","shutdown_s"},
+/freeze, /thaw.
 """
 
 from __future__ import annotations
@@ -67,15 +68,26 @@ class SimulatorControl:
         """`Event: Shutdown` then EOF (graceful, like `core restart now`) or an abrupt EOF (like kill -9)."""
         self._ami.drop_all(graceful=graceful)
 
-    async def restart(self, graceful: bool = True, down_s: float = 0.5, boot_s: float = 0.14) -> None:
-        """Restart the "PBX" as trace 09 recorded it; every call is gone afterwards (simulated seconds)."""
+    async def restart(
+        self, graceful: bool = True, down_s: float = 0.5, boot_s: float = 0.14, shutdown_s: float = 0.019
+    ) -> None:
+        """Restart the "PBX" as trace 09 recorded it; every call is gone afterwards (simulated seconds).
+
+        Graceful (`core restart now`): for `shutdown_s` every AMI action is answered "Asterisk is shutting down"
+        (Asterisk waits there while its channels die), then `Event: Shutdown`, EOF, `down_s` of connections closed
+        before the banner and `boot_s` of booting. Not graceful (kill -9): EOF, `down_s` of refused connections.
+        """
         self._pbx.reset()
         clock = self._pbx.clock
-        await self._ami.restart(graceful, clock.real(down_s), clock.real(boot_s))
+        await self._ami.restart(graceful, clock.real(down_s), clock.real(boot_s), clock.real(shutdown_s))
 
     def _spawn_restart(self, body: dict[str, Any]) -> None:
         task = asyncio.get_running_loop().create_task(
-            self.restart(bool(body.get("graceful", True)), float(body.get("down_s", 0.5)))
+            self.restart(
+                bool(body.get("graceful", True)),
+                float(body.get("down_s", 0.5)),
+                shutdown_s=float(body.get("shutdown_s", 0.019)),
+            )
         )
         self._background.add(task)
         task.add_done_callback(self._background.discard)

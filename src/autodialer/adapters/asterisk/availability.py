@@ -64,6 +64,10 @@ class AvailabilityTracker:
 
     def handle_event(self, item: Event | ListResult) -> None:
         """Apply one unsolicited event (or a list result someone else asked for)."""
+        if isinstance(item, Event) and item.name == "Shutdown":
+            # really_quit: Asterisk is going away (EOF follows); nothing is free from now on, not after the EOF.
+            self.disconnected()
+            return
         if self._state.apply(item) and self._connected:
             self._notify()
 

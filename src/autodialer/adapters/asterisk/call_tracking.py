@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from autodialer.domain.call_events import (
+    AgentConnected,
     CallEnded,
     CallEvent,
     CustomerAnswered,
@@ -272,6 +273,9 @@ class CallTracker:
     def _on_dial_end(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         if call.customer_leg is not None and event.get("DestUniqueid") == call.customer_leg:
             call.dial_status = event.get("DialStatus")
+        elif event.get("Uniqueid") == call.call_id and event.get("DialStatus") == "ANSWER" and call.answered:
+            # The originated channel (;1, running the connect step) dialled the employee, who answered.
+            out.append(AgentConnected(call.call_id))
 
     def _on_user_event(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         if event.get("UserEvent") != TECH_CAUSE_EVENT:

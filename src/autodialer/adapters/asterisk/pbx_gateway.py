@@ -7,8 +7,11 @@ which hands the call to our FastAGI server (docs/dialplan.md).
 
 Invariants: every field we put on the wire is validated first (no CR/LF/control characters, dialplan tokens only
 where they become part of a dial string), so a request can never inject AMI headers or reroute the call. A refused
-Originate (``Response: Error``, or the link down) raises OriginateRejected and leaves nothing tracked; an accepted
-one produces exactly one terminal call event later (call_tracking.py).
+Originate leaves nothing tracked and says whose fault it was: OriginateRejected for a refusal about the call
+(manager.c action_originate: "Extension does not exist." …), PbxUnavailable for one about the PBX (process_message:
+"Asterisk is shutting down", "Permission denied"; not logged in; any text we do not know). An Originate written
+whose answer is lost (link dropped, timeout) raises OriginateUnconfirmed and stays tracked: the PBX may run it. An
+accepted one produces exactly one terminal call event later (call_tracking.py).
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autodialer.adapters.asterisk.ami_errors import AMINotConnected
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.call_tracking import CallTracker
 from autodialer.domain.call_events import CallEnded, CallEvent, CustomerFailed
 from autodialer.protocols.ami import Action, Event, ListResult
-from autodialer.services.ports import LiveCall, OriginateRejected, OriginateRequest
+from autodialer.services.ports import (
+    LiveCall,
+    OriginateRejected,
+    OriginateRequest,
+    OriginateUnconfirmed,
+    PbxUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,24 @@ MODES = frozenset({"connect", "poll"})
 EVENT_FILTERS = ("!Event: VarSet", "!Event: RTCPSent", "!Event: RTCPReceived", "!Event: Newexten")
 
 OUR_VARIABLES = ("DIALER_CALL_ID", "DIALER_MODE")
+
+# manager.c action_originate's refusals that are about the call we asked for (its channel, extension, priority,
+# timeout, ids): the number gets a verdict. Every other refusal (process_message: "Asterisk is shutting down",
+# "Permission denied"; "Originate failed" when no thread could be started; texts of later versions) is about the PBX.
+CALL_REFUSALS = (
+    "Extension does not exist",
+    "Invalid channel",
+    "Channel not specified",
+    "Invalid priority",
+    "Invalid timeout",
+    "Uniqueid length exceeds",
+    "Originate Access Forbidden",
+    "Originate with 'Exten' requires",
+)
+
+
+def refusal_is_about_the_call(message: str) -> bool:
+    return message.strip().startswith(CALL_REFUSALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,24 +165,28 @@ class AsteriskPbxGateway:
         except ValueError as e:
             raise OriginateRejected(f"invalid-request: {e}") from e
         if not self._ami.is_connected():
-            raise OriginateRejected("pbx-not-connected")
+            raise PbxUnavailable("pbx-not-connected")
         # Track before sending: the first channel events can arrive before the response is handed to us.
         self._tracker.expect(request.call_id)
-        try:
-            response = await self._ami.send_action(action)
-        except (ConnectionError, TimeoutError) as e:
-            # Asterisk may have queued it before the link dropped or the answer was late. We report a rejection,
-            # so no call of this id may survive: hang up any channel of it that still shows up.
-            self._tracker.forget(request.call_id)
-            self._pending_hangups[request.call_id] = 16
-            reason = "pbx-timeout" if isinstance(e, TimeoutError) else "pbx-not-connected"
-            raise OriginateRejected(reason) from e
-        if not response.is_success:
-            self._tracker.forget(request.call_id)
-            raise OriginateRejected(response.message or response.status or "originate refused")
-        self._tracker.expect(request.call_id, response.action_id)
         sent = originate_variables(request)
         self._variables[request.call_id] = {k: sent[k] for k in self._config.live_call_variables if k in sent}
+        try:
+            response = await self._ami.send_action(action)
+        except AMINotConnected as e:  # nothing was written
+            self._untrack(request.call_id)
+            raise PbxUnavailable("pbx-not-connected") from e
+        except (ConnectionError, TimeoutError) as e:
+            # Written, answer lost: Asterisk may have queued it. Still tracked, so its events are heard if it runs;
+            # the caller's reconciliation adopts it if the PBX lists it, and otherwise knows it never ran.
+            reason = "pbx-timeout" if isinstance(e, TimeoutError) else "pbx-link-lost"
+            raise OriginateUnconfirmed(reason) from e
+        if not response.is_success:
+            self._untrack(request.call_id)
+            message = response.message or response.status or "originate refused"
+            if refusal_is_about_the_call(message):
+                raise OriginateRejected(message)
+            raise PbxUnavailable(message)
+        self._tracker.expect(request.call_id, response.action_id)
         log.info("originate queued: call %s to %s, then %s", request.call_id, request.dial_number, request.inner_num)
 
     async def hangup(self, call_id: str, cause: int = 16) -> None:
@@ -215,6 +247,10 @@ class AsteriskPbxGateway:
                     timer.cancel()
             for callback in list(self._callbacks):
                 callback(call_event)
+
+    def _untrack(self, call_id: str) -> None:
+        self._tracker.forget(call_id)
+        self._variables.pop(call_id, None)
 
     def _channels_overdue(self, call_id: str) -> None:
         self._overdue.pop(call_id, None)

@@ -89,6 +89,9 @@ _set_row: dict[str, Any] = {name: bindparam(f"p_{name}") for name in (*_ROW_COLU
 _held_by_call = and_(
     task_numbers.c.id == bindparam("p_number_id"), task_numbers.c.active_attempt_id == bindparam("p_call_id")
 )
+# attempts.state of an attempt stored before its Originate went out, and once the PBX took it.
+_CREATED = "created"
+_ORIGINATED = "originated"
 _CLAIM = (
     update(task_numbers)
     .where(
@@ -99,7 +102,13 @@ _CLAIM = (
         task_numbers.c.pending_delete.is_(False),
         exists().where(tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)),
     )
-    .values({**_set_row, "active_attempt_id": bindparam("p_call_id")})
+    .values(active_attempt_id=bindparam("p_call_id"))
+)
+_CONFIRM_ROW = update(task_numbers).where(_held_by_call).values(_set_row)
+_CONFIRM_ATTEMPT = (
+    update(attempts)
+    .where(attempts.c.id == bindparam("p_call_id"), attempts.c.state == _CREATED)
+    .values(state=_ORIGINATED, attempt_no=bindparam("p_attempt_no"))
 )
 _END_ATTEMPT = (
     update(attempts)
@@ -198,6 +207,7 @@ def _attempt(row: RowMapping) -> Attempt:
         m_dial_status=row["dial_status"],
         settled=row["outcome"] is not None,
         outcome=row["outcome"] or None,
+        confirmed=row["state"] != _CREATED,
     )
 
 
@@ -311,62 +321,83 @@ class SqlDialerStore:
                 .values(state=1, closed_by_dialer=True, updated_at=now)
             )
 
-    async def start_attempts(self, claims: Sequence[tuple[Attempt, ResultRow]]) -> frozenset[str]:
-        if not claims:
+    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
+        if not claimed:
             return frozenset()
         async with self._write() as connection:
             # Do-not-call is checked here, as the call is about to start: a number listed since it was read as due
             # is refused and given its final result, in the transaction that would have claimed it.
-            listed = await self._listed(connection, [attempt.phone for attempt, _row in claims])
+            listed = await self._listed(connection, [a.phone for a in claimed])
             if listed:
-                now = claims[0][1].change_time
-                await self._close_listed(connection, [a.number_id for a, _row in claims if a.phone in listed], now)
-                claims = [(attempt, row) for attempt, row in claims if attempt.phone not in listed]
-                if not claims:
+                now = claimed[0].created_at
+                await self._close_listed(connection, [a.number_id for a in claimed if a.phone in listed], now)
+                claimed = [a for a in claimed if a.phone not in listed]
+                if not claimed:
                     return frozenset()
-            first = await self._allocate(connection, feed_clock.RESULTS, len(claims), claims[0][1].change_time)
-            params = [
-                {
-                    **_row_params(row, first + k * self._step),
-                    "p_number_id": attempt.number_id,
-                    "p_task_id": attempt.task_id,
-                    "p_call_id": attempt.call_id,
-                }
-                for k, (attempt, row) in enumerate(claims)
-            ]
-            claimed = await connection.execute(_CLAIM, params)
-            started = list(claims)
-            if claimed.rowcount != len(claims):  # some were refused: which? (both drivers sum executemany counts)
-                wanted = [attempt.number_id for attempt, _row in claims]
+            params = [{"p_number_id": a.number_id, "p_task_id": a.task_id, "p_call_id": a.call_id} for a in claimed]
+            result = await connection.execute(_CLAIM, params)
+            started = list(claimed)
+            if result.rowcount != len(claimed):  # some were refused: which? (both drivers sum executemany counts)
+                wanted = [a.number_id for a in claimed]
                 held = select(task_numbers.c.active_attempt_id).where(task_numbers.c.id.in_(wanted))
                 now_held = set((await connection.execute(held)).scalars())
-                started = [(attempt, row) for attempt, row in claims if attempt.call_id in now_held]
+                started = [a for a in claimed if a.call_id in now_held]
             if not started:
-                if self._batch.get() is None:
-                    await connection.rollback()  # give the clock values back: nothing changed
-                return frozenset()  # in a batch the values are simply unused: change times need only be unique
+                return frozenset()
             await connection.execute(
                 insert(attempts),
                 [
                     {
-                        "id": attempt.call_id,
-                        "task_id": attempt.task_id,
-                        "number_id": attempt.number_id,
-                        "phone": attempt.phone,
-                        "attempt_no": row.count_try,
-                        "mode": attempt.mode,
-                        "inner_num": attempt.inner_num,
-                        "agent": attempt.agent,
-                        "state": "created",
-                        "created_at": attempt.created_at,
-                        "dial_status": attempt.m_dial_status,
-                        "outcome": (attempt.outcome or "") if attempt.settled else None,
-                        "answered_at": attempt.created_at if attempt.answered else None,
+                        "id": a.call_id,
+                        "task_id": a.task_id,
+                        "number_id": a.number_id,
+                        "phone": a.phone,
+                        "attempt_no": 0,  # set when the PBX took the Originate (confirm_attempts)
+                        "mode": a.mode,
+                        "inner_num": a.inner_num,
+                        "agent": a.agent,
+                        "state": _CREATED if not a.confirmed else _ORIGINATED,
+                        "created_at": a.created_at,
+                        "dial_status": a.m_dial_status,
+                        "outcome": (a.outcome or "") if a.settled else None,
+                        "answered_at": a.created_at if a.answered else None,
                     }
-                    for attempt, row in started
+                    for a in started
                 ],
             )
-            return frozenset(attempt.call_id for attempt, _row in started)
+            return frozenset(a.call_id for a in started)
+
+    async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
+        if not confirmed:
+            return
+        async with self._write() as connection:
+            first = await self._allocate(connection, feed_clock.RESULTS, len(confirmed), confirmed[0][1].change_time)
+            params = [
+                {
+                    **_row_params(row, first + k * self._step),
+                    "p_number_id": attempt.number_id,
+                    "p_call_id": attempt.call_id,
+                    "p_attempt_no": row.count_try,
+                }
+                for k, (attempt, row) in enumerate(confirmed)
+            ]
+            await connection.execute(_CONFIRM_ROW, params)
+            await connection.execute(_CONFIRM_ATTEMPT, params)
+
+    async def release_attempts(self, unsent: Sequence[Attempt]) -> None:
+        if not unsent:
+            return
+        async with self._write() as connection:
+            ids = [a.call_id for a in unsent]
+            await connection.execute(attempts.delete().where(attempts.c.id.in_(ids), attempts.c.ended_at.is_(None)))
+            await connection.execute(_RELEASE, [{"p_number_id": a.number_id, "p_call_id": a.call_id} for a in unsent])
+            await connection.execute(
+                task_numbers.delete().where(
+                    task_numbers.c.id.in_([a.number_id for a in unsent]),
+                    task_numbers.c.pending_delete.is_(True),
+                    task_numbers.c.active_attempt_id.is_(None),
+                )
+            )
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
         async with self._write() as connection:
