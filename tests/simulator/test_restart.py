@@ -49,7 +49,7 @@ async def test_core_restart_refuses_actions_before_the_shutdown_event_then_close
     """asterisk.c: ast_begin_shutdown comes first, so an action sent meanwhile is answered by manager.c's
     process_message with "Asterisk is shutting down" (the issue saw Originates refused 9 ms after it); then
     `Event: Shutdown`, then EOF."""
-    restart = asyncio.create_task(sim.control.restart(graceful=True, down_s=20, boot_s=1))
+    restart = asyncio.create_task(sim.control.restart(graceful=True, down_s=20, boot_s=1, shutdown_s=20))
     await asyncio.sleep(0.005)
     response = await ami.request(
         "Originate", [("Channel", "PJSIP/5551003@trunk"), ("Application", "Wait"), ("Data", "6"), ("Async", "true")]
