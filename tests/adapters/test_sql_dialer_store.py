@@ -357,3 +357,25 @@ async def test_released_attempts_leave_no_trace_and_their_numbers_as_they_were(
     assert again == two  # row, countTry, change time: untouched
     async with migrated_engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM attempts"))).scalar() == 0
+
+
+async def test_an_attempt_is_stored_then_written_then_confirmed(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100")
+    (one,) = await store.due_numbers(TASK, T0, 10)
+    fresh = replace(attempt(one.number_id), written=False, confirmed=False)
+    await store.start_attempts([fresh])
+
+    async def stage() -> tuple[bool, bool]:
+        (stored,) = await store.attempts_in_flight()
+        return stored.written, stored.confirmed
+
+    assert await stage() == (False, False)  # a crash now: provably never sent
+    await store.mark_written(["call-1"])
+    assert await stage() == (True, False)  # a crash now: maybe sent
+    await store.confirm_attempts([(fresh, replace(one.row, state="CreateCallFile", count_try=1))])
+    assert await stage() == (True, True)
+    async with migrated_engine.connect() as connection:
+        row = (await connection.execute(text("SELECT state, attempt_no FROM attempts"))).one()
+    assert tuple(row) == ("originated", 1)

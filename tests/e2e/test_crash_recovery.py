@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tests.e2e.harness import MODULE, running_stack, until
 
 from autodialer.adapters.db.tables import attempts
@@ -245,6 +245,122 @@ async def test_kill_9_mid_campaign_then_restart_dials_nothing_twice_and_finishes
     for row in final:
         assert int(row["countTry"]) == dials[f"Local/{row['phone']}@dialer-out"], row
     assert originated_before_kill <= set(ids)
+
+
+FAULT_SQLITE = (
+    "CREATE TRIGGER injected_fault BEFORE UPDATE OF state ON attempts WHEN NEW.state = 'sending' "
+    "BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+)
+FAULT_POSTGRES = (
+    "CREATE FUNCTION injected_fault() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ "
+    "LANGUAGE plpgsql",
+    "CREATE TRIGGER injected_fault BEFORE UPDATE ON attempts FOR EACH ROW WHEN (NEW.state = 'sending') "
+    "EXECUTE FUNCTION injected_fault()",
+)
+UNFAULT_SQLITE = ("DROP TRIGGER injected_fault",)
+UNFAULT_POSTGRES = ("DROP TRIGGER injected_fault ON attempts", "DROP FUNCTION injected_fault()")
+
+
+async def _execute(engine: Any, statements: tuple[str, ...]) -> None:
+    async with engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+@pytest.mark.parametrize("case", ["stored-not-written", "written-never-reached", "written-reached"])
+async def test_kill_9_between_storing_a_round_and_its_originates(
+    tmp_path: Path, db_url: str, migrated_engine: Any, case: str
+) -> None:
+    """The service dies after storing a round and before the PBX took its Originates:
+
+    * stored-not-written: it died before writing them (the step that marks them "about to be sent" fails, by a
+      trigger): provably never sent, so the numbers go back to the queue untouched and are dialled once, countTry 1;
+    * written-never-reached: written to a frozen PBX that then drops the connection unread: we cannot tell it from
+      a call that rang and ended, so it counts as a try lost with us (lostOnRestart) and is retried: countTry 2 for
+      one dial, never a dial that is not counted;
+    * written-reached: the PBX runs them after all: adopted when we are back, never dialled twice.
+    """
+    postgres = db_url.startswith("postgresql")
+    async with simulator(time_scale=0.1) as sim:
+        control = sim.control
+        for ext in EXTENSIONS:
+            control.set_employee(ext, Behaviour(answer_after=1.0))
+        # rings 50 simulated s (5 s, the lab Dial gives up after 60): still ringing when the restarted service asks
+        # the PBX what it has
+        control.set_default_customer(Behaviour(answer_after=50.0, hangup_after=10.0))
+        service = ServiceProcess(
+            tmp_path,
+            sim.ami_port,
+            originate_timeout_s=120,  # simulated: 12 s
+            agent_dial_timeout_s=5,
+            ami_ping_interval_s=5,  # a frozen PBX is not noticed before the kill
+            database_url=db_url,
+            retry_policy={"lost_on_restart": {"delay_s": 0.5, "max_retries": 1}},
+        )
+        sim.config.agi_port = service.agi_port
+        phones = [f"555{4 + i}000" for i in range(len(EXTENSIONS))]
+        wanted_state = "created" if case == "stored-not-written" else "sending"
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as http:
+            try:
+                await service.start(http)
+                await until(lambda: "re-synced from the PBX" in service.log.read_text(), 10, "the AMI link up")
+                if case == "stored-not-written":
+                    await _execute(migrated_engine, FAULT_POSTGRES if postgres else FAULT_SQLITE)
+                else:
+                    control.freeze()
+                task_ids = []
+                for ext, phone in zip(EXTENSIONS, phones, strict=True):
+                    body = {"name": f"round {ext}", "innerNum": ext, "numbers": [phone]}
+                    task_ids.append(int((await http.post("/task", content=json.dumps(body))).json()["data"]["id"]))
+
+                async def stored() -> set[str] | None:
+                    async with migrated_engine.connect() as connection:
+                        query = select(attempts.c.id).where(attempts.c.state == wanted_state)
+                        found = set((await connection.execute(query)).scalars())
+                    return found or None
+
+                try:
+                    dead_round = await until(stored, 10, f"a round stored, its attempts {wanted_state}")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}\n{service.log.read_text()[-5000:]}") from e
+                service.kill()
+                if case == "stored-not-written":
+                    await _execute(migrated_engine, UNFAULT_POSTGRES if postgres else UNFAULT_SQLITE)
+                if case == "written-never-reached":
+                    control.drop_ami_connections(graceful=False)  # the unread Originates are lost with it
+                control.thaw()
+                await service.start(http)
+
+                async def all_final() -> list[dict[str, Any]] | None:
+                    rows = await rows_of(http, task_ids)
+                    return rows if all(r["closeTime"] != "0" for r in rows) else None
+
+                try:
+                    final = await until(all_final, 30, "every number final")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}\n{service.log.read_text()[-6000:]}") from e
+            finally:
+                service.stop()
+        requests = [r for r in control.requests if (r["channel_id"] or "").startswith("dlr-")]
+    dials = Counter(r["channel"] for r in requests)
+    assert dials == {f"Local/{p}@dialer-out": 1 for p in phones}  # each number rang once
+    assert {r["result"] for r in final} == {"SUCCESS_CLIENT_H"}
+    async with migrated_engine.connect() as connection:
+        history = {r["id"]: r for r in (await connection.execute(select(attempts))).mappings()}
+    dialled = {r["channel_id"] for r in requests}
+    tries = {r["phone"]: int(r["countTry"]) for r in final}
+    dead_phones = {history[c]["phone"] for c in dead_round if c in history}
+    if case == "stored-not-written":
+        assert not dialled & dead_round and not dead_round & set(history)  # released: no trace, no dial
+        assert set(tries.values()) == {1}  # the stored round was not a try
+        assert set(history) == dialled
+    elif case == "written-never-reached":
+        assert not dialled & dead_round
+        assert {history[c]["outcome"] for c in dead_round} == {"lostOnRestart"}
+        assert all(tries[p] == 2 for p in dead_phones) and all(tries[p] == 1 for p in set(phones) - dead_phones)
+    else:
+        assert dead_round <= dialled  # the PBX ran the dead process's calls: adopted, not dialled again
+        assert set(tries.values()) == {1} and set(history) == dialled
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["core-restart", "kill-9"])

@@ -635,7 +635,16 @@ async def test_a_round_stored_but_never_sent_goes_back_to_the_queue_undialled_af
     before = h.row(number.number_id)
     # the dead process stored its round (unconfirmed) and died before the Originate was written
     stored = Attempt(
-        "dlr-dead", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+        "dlr-dead",
+        1,
+        number.number_id,
+        "5551001",
+        "201",
+        "connect",
+        "PJSIP/201",
+        h.clock.now(),
+        written=False,
+        confirmed=False,
     )
     assert await h.store.start_attempts([stored]) == {"dlr-dead"}
     h.engine = h.new_engine()
@@ -712,3 +721,18 @@ async def test_a_call_an_employee_answered_and_lost_while_we_were_down_stays_a_s
     await h.step()
     row = h.row(number_id)
     assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1) and len(h.calls.originated) == 1
+
+
+async def test_the_kill_between_the_two_commits_of_a_round_and_a_failing_mark_send_nothing() -> None:
+    """If recording "about to send" fails, nothing of the round goes out; the attempts are released later."""
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+
+    async def broken(call_ids: object) -> None:
+        raise RuntimeError("database gone")
+
+    h.store.mark_written = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        await h.step()
+    assert h.calls.originated == [] and h.row(number.number_id).count_try == 0

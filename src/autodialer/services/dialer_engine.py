@@ -269,6 +269,14 @@ class DialerEngine:
         started = await self._store.start_attempts([attempt for _task, attempt, _number, _row in candidates])
         # Refused: the API changed the number or task meanwhile.
         claimed = [c for c in candidates if c[1].call_id in started]
+        try:
+            # A second, tiny commit: from here a crash leaves "maybe sent" attempts (charged if the PBX does not
+            # list them), before it only "never sent" ones (released untouched).
+            await self._store.mark_written([c[1].call_id for c in claimed])
+        except Exception:
+            self._reconciled = False  # reconciliation releases them (stored, never written, not on the PBX)
+            raise
+        claimed = [(task, replace(attempt, written=True), number, row) for task, attempt, number, row in claimed]
         for task, attempt, _number, row in claimed:
             self._ledger.add(attempt, row)
             self._turns += 1
@@ -400,6 +408,8 @@ class DialerEngine:
             mode="poll" if task.is_poll else "connect",
             agent=start.agent,
             created_at=now,
+            written=False,  # until mark_written, just before the Originate goes out
+            confirmed=False,  # until the PBX took it (_settle_round)
         )
         return task, attempt, number, row
 
@@ -425,8 +435,8 @@ class DialerEngine:
         was down); False while the PBX cannot tell which are live.
 
         A call the PBX lists is adopted and followed to its real end (never dialled again). One it does not list
-        was either never taken by the PBX (unconfirmed: released, the number queued again untouched) or died while
-        we could not hear it (confirmed: lostOnRestart, retried under the policy, see ARCHITECTURE.md)."""
+        was either never sent (stored, not written: released, the number queued again untouched) or may have rung
+        and died while we could not hear it (lostOnRestart, charged and retried under the policy; ARCHITECTURE.md)."""
         for attempt in await self._store.attempts_in_flight():
             self._ledger.add(attempt)
         if not len(self._ledger):
@@ -445,11 +455,11 @@ class DialerEngine:
         unsent: list[Attempt] = []
         for attempt in held:
             call = live.get(attempt.call_id)
-            if call is None and not attempt.confirmed:
+            if call is None and not attempt.written:
                 unsent.append(attempt)
             elif call is None:
                 log.info("call %s vanished while we could not hear the PBX: lost", attempt.call_id)
-                await self._ledger.close_lost(attempt, now)
+                await self._close_lost(attempt, now)
             else:
                 if not attempt.confirmed:
                     await self._confirm_adopted(attempt, now)
@@ -474,8 +484,16 @@ class DialerEngine:
         self._pbx_paused_until = 0.0
         await self._ledger.resend_announcements()
 
+    async def _close_lost(self, attempt: Attempt, now: float) -> None:
+        """A call the PBX does not list any more. One we never heard confirmed may have rung (its Originate was
+        written): it is charged its try and lost, like a confirmed one, rather than dialled again for free."""
+        if not attempt.confirmed:
+            await self._confirm_adopted(attempt, now)
+            attempt = self._ledger.get(attempt.call_id) or attempt
+        await self._ledger.close_lost(attempt, now)
+
     async def _confirm_adopted(self, attempt: Attempt, now: float) -> None:
-        """An unconfirmed attempt the PBX runs after all: it was sent, so its number's row gets its try now."""
+        """An unconfirmed attempt that (maybe) went out: its number's row gets its try now."""
         number = await self._store.get_number(attempt.number_id)
         if number is None:
             return
@@ -487,7 +505,7 @@ class DialerEngine:
         )
         await self._store.confirm_attempts([(attempt, row)])
         self._ledger.forget(attempt.call_id)
-        self._ledger.add(replace(attempt, confirmed=True), row)
+        self._ledger.add(replace(attempt, written=True, confirmed=True), row)
 
     async def _maybe_watchdog(self, now: float) -> float:
         if now < self._next_watchdog:
@@ -505,12 +523,12 @@ class DialerEngine:
             unsent: list[Attempt] = []
             for attempt in old:
                 current = self._ledger.get(attempt.call_id)
-                if current is not None and attempt.call_id not in live and not current.confirmed:
-                    log.warning("call %s: Originate never confirmed and unknown to the PBX: released", attempt.call_id)
+                if current is not None and attempt.call_id not in live and not current.written:
+                    log.warning("call %s: Originate never sent and unknown to the PBX: released", attempt.call_id)
                     unsent.append(current)
                 elif current is not None and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
-                    await self._ledger.close_lost(current, now)
+                    await self._close_lost(current, now)
                 elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
                     log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
                     await self._calls.hangup(attempt.call_id)

@@ -79,8 +79,10 @@ class Attempt:
     m_dial_status: str | None = None  # DIALSTATUS of the Dial to the employee (MikoPBX M_DIALSTATUS)
     settled: bool = False  # this attempt already gave the row its result (final or reopened for a retry)
     outcome: str | None = None  # the result this attempt produced (attempts.outcome)
-    # The PBX took the Originate (or we heard from the call): False from start_attempts until confirm_attempts.
-    # An unconfirmed attempt the PBX does not list never rang anyone: it is released, its number untouched.
+    # Where its Originate is (ARCHITECTURE.md, "PBX restarts, outages and our own crashes"): stored only (neither:
+    # provably never sent, released if found so after a crash), ``written`` (about to be or handed to the AMI link:
+    # maybe sent), ``confirmed`` (the PBX took it; the number's row has its CreateCallFile and one more try).
+    written: bool = True
     confirmed: bool = True
 
 
@@ -142,6 +144,11 @@ class DialerStore(Protocol):
         is no longer open. Called before the Originates, so a crash between the two leaves unconfirmed attempts that
         reconciliation releases (or adopts, when the PBX lists the call) instead of calls nobody knows about.
         """
+        ...
+
+    async def mark_written(self, call_ids: Sequence[str]) -> None:
+        """These attempts' Originates are about to be written to the PBX link: from now on a crash leaves them
+        "maybe sent" (stored after ``start_attempts`` and before the first byte goes out)."""
         ...
 
     async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:

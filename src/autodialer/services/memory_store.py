@@ -138,10 +138,15 @@ class InMemoryDialerStore:
             started.add(attempt.call_id)
         return frozenset(started)
 
+    async def mark_written(self, call_ids: Sequence[str]) -> None:
+        for call_id in call_ids:
+            if call_id in self.attempts:
+                self.attempts[call_id] = replace(self.attempts[call_id], written=True)
+
     async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
         for attempt, row in confirmed:
             if attempt.call_id in self.attempts:
-                self.attempts[attempt.call_id] = replace(self.attempts[attempt.call_id], confirmed=True)
+                self.attempts[attempt.call_id] = replace(self.attempts[attempt.call_id], written=True, confirmed=True)
                 await self.save_row(attempt.number_id, row)
 
     async def release_attempts(self, unsent: Sequence[Attempt]) -> None:

@@ -63,6 +63,7 @@ class AMISession:
         self.login_at = 0.0  # simulated time of the successful Login (manager.c sessionstart_tv -> SessionTV)
         self.backlog: list[bytes] = []  # events produced while the PBX is "frozen" (SIGSTOP)
         self._unsent: list[bytes] = []  # written this turn of the event loop, sent by flush
+        self.dropped = False  # closed by the PBX side (drop_all), not by the client
         self.session_id = f"0x{id(self):x}"
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
@@ -153,6 +154,8 @@ class AMISession:
             while True:
                 data = await self.reader.read(65536)
                 await self.server.thawed.wait()  # a frozen Asterisk reads nothing and answers nothing
+                if self.dropped:
+                    return  # dropped meanwhile (drop_all): what it had not read yet is lost with the connection
                 self.conn.receive_data(data)
                 for item in self.conn.events():
                     if isinstance(item, Action) and await self._handle(item, dispatch) == "close":
@@ -246,6 +249,7 @@ class AMIServer:
     def drop_all(self, graceful: bool = True, restart: bool = True) -> None:
         """Simulate an Asterisk restart: `Event: Shutdown` (graceful) and then EOF on every session."""
         for session in list(self.sessions):
+            session.dropped = True
             if graceful and session.authenticated:
                 session.send_event("Shutdown", _shutdown_fields(restart))
             if not graceful:

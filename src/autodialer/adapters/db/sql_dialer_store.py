@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -89,8 +89,9 @@ _set_row: dict[str, Any] = {name: bindparam(f"p_{name}") for name in (*_ROW_COLU
 _held_by_call = and_(
     task_numbers.c.id == bindparam("p_number_id"), task_numbers.c.active_attempt_id == bindparam("p_call_id")
 )
-# attempts.state of an attempt stored before its Originate went out, and once the PBX took it.
+# attempts.state of an attempt stored before its Originate went out, about to be written, and once the PBX took it.
 _CREATED = "created"
+_SENDING = "sending"
 _ORIGINATED = "originated"
 _CLAIM = (
     update(task_numbers)
@@ -107,7 +108,7 @@ _CLAIM = (
 _CONFIRM_ROW = update(task_numbers).where(_held_by_call).values(_set_row)
 _CONFIRM_ATTEMPT = (
     update(attempts)
-    .where(attempts.c.id == bindparam("p_call_id"), attempts.c.state == _CREATED)
+    .where(attempts.c.id == bindparam("p_call_id"), or_(attempts.c.state == _CREATED, attempts.c.state == _SENDING))
     .values(state=_ORIGINATED, attempt_no=bindparam("p_attempt_no"))
 )
 _END_ATTEMPT = (
@@ -207,7 +208,8 @@ def _attempt(row: RowMapping) -> Attempt:
         m_dial_status=row["dial_status"],
         settled=row["outcome"] is not None,
         outcome=row["outcome"] or None,
-        confirmed=row["state"] != _CREATED,
+        written=row["state"] != _CREATED,
+        confirmed=row["state"] not in (_CREATED, _SENDING),
     )
 
 
@@ -356,7 +358,7 @@ class SqlDialerStore:
                         "mode": a.mode,
                         "inner_num": a.inner_num,
                         "agent": a.agent,
-                        "state": _CREATED if not a.confirmed else _ORIGINATED,
+                        "state": _ORIGINATED if a.confirmed else _SENDING if a.written else _CREATED,
                         "created_at": a.created_at,
                         "dial_status": a.m_dial_status,
                         "outcome": (a.outcome or "") if a.settled else None,
@@ -366,6 +368,16 @@ class SqlDialerStore:
                 ],
             )
             return frozenset(a.call_id for a in started)
+
+    async def mark_written(self, call_ids: Sequence[str]) -> None:
+        if not call_ids:
+            return
+        async with self._write() as connection:
+            await connection.execute(
+                update(attempts)
+                .where(attempts.c.id.in_(list(call_ids)), attempts.c.state == _CREATED)
+                .values(state=_SENDING)
+            )
 
     async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
         if not confirmed:
