@@ -284,3 +284,16 @@ def test_with_several_providers_tried_the_one_dialled_last_gives_the_cause() -> 
     causes = {trunk: "SIP%20486%20Busy%20Here", "PJSIP/backup-00000001": "SIP%20503%20Service%20Unavailable"}
     [failed] = _run(_with_tech_causes("03", causes), _call_ids("03"))
     assert isinstance(failed, CustomerFailed) and failed.tech_cause == "SIP 486 Busy Here"  # the only one dialled
+
+
+def test_calls_hung_up_by_a_pbx_shutdown_say_so() -> None:
+    """channel.c ast_softhangup_all (core stop/restart) sends SoftHangupRequest Cause 4 on every channel first."""
+    events = _events("02-originate-answer-bridge-customer-hangup")
+    call_id = "dlr-68c70912c8de"
+    first_hangup = next(i for i, e in enumerate(events) if e.name == "Hangup")
+    shutdown = Event.build(
+        "SoftHangupRequest", [("Channel", "PJSIP/trunk-00000001"), ("Linkedid", call_id), ("Cause", "4")]
+    )
+    out = _run([*events[:first_hangup], shutdown, *events[first_hangup:]], {call_id})
+    assert out[-1] == CallEnded(call_id, 16, "Normal Clearing", pbx_shutdown=True)
+    assert _run(events, {call_id})[-1] == CallEnded(call_id, 16, "Normal Clearing")

@@ -55,6 +55,8 @@ class CustomerFailed:
     cause_text: str
     dial_status: str | None  # DialStatus of the outgoing Dial (MikoPBX outDialState), None if it never ran
     tech_cause: str | None = None  # the provider's own cause, "SIP 486 Busy Here"; None when the PBX gave none
+    # The PBX hung the call up because it was shutting down (core stop/restart): nobody's answer, nobody's fault.
+    pbx_shutdown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class CallEnded:
     cause: int | None
     cause_text: str
     tech_cause: str | None = None  # the provider's own cause, "SIP 200 OK" after an answer; None if none given
+    pbx_shutdown: bool = False  # as CustomerFailed.pbx_shutdown
 
 
 CallEvent = CustomerRinging | CustomerAnswered | AgentConnected | CustomerFailed | CallEnded

@@ -219,7 +219,11 @@ class DialerEngine:
                 await self._ledger.save(replace(attempt, answered=True))
             case AgentConnected():
                 # Stored now, not only when the connect step ends: a call lost with us after this is a success.
+                log.info("call %s: an employee answered", event.call_id)
                 await self._ledger.save(replace(attempt, answered=True, m_dial_status=ANSWER))
+            case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
+                log.info("call %s: hung up by the PBX shutting down", event.call_id)
+                await self._ledger.close_lost(attempt, now)
             case CustomerFailed():
                 status = call_results.customer_dial_status(event)
                 events = call_results.customer_failed(event)
@@ -572,6 +576,10 @@ class DialerEngine:
             attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
+            if attempt.m_dial_status == ANSWER:
+                # AMI saw the employee answer (AgentConnected): an answered Dial's DIALSTATUS is ANSWER, whatever a
+                # connect step cut off by a dying PBX link could still read ("NOANSWER" when it read nothing).
+                dial_status = ANSWER
             await self._ledger.save(replace(attempt, m_dial_status=dial_status))
             events = call_results.connect_ended(call_id, dial_status, customer_hung_up_first)
             await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._clock.now())

@@ -277,7 +277,7 @@ class AMIServer:
                 await asyncio.sleep(shutdown_s)
                 for session in list(self.sessions):
                     if session.authenticated:
-                        session.send_event("Shutdown", _shutdown_fields(restart=True))
+                        session.send_event("Shutdown", _shutdown_fields(True, cleanly=not self.pbx.channels.live))
                 await asyncio.sleep(EOF_AFTER_SHUTDOWN_S)
                 for session in list(self.sessions):
                     session.close()
@@ -304,6 +304,10 @@ class AMIServer:
             await self._server.wait_closed()
 
 
-def _shutdown_fields(restart: bool) -> list[tuple[str, str]]:
-    """really_quit's event; "Cleanly" because the simulator's channels are gone before it (pbx.reset)."""
-    return [("Privilege", "system,all"), ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")]
+def _shutdown_fields(restart: bool, cleanly: bool = True) -> list[tuple[str, str]]:
+    """really_quit's event: "Uncleanly" when channels are still up (ast_active_channels)."""
+    return [
+        ("Privilege", "system,all"),
+        ("Shutdown", "Cleanly" if cleanly else "Uncleanly"),
+        ("Restart", "True" if restart else "False"),
+    ]

@@ -44,9 +44,10 @@ CAUSE_TEXT = {
     34: "Circuit/channel congestion",
     38: "Network out of order",
 }
-# SoftHangupRequest's Cause is not a Q.850 cause but Asterisk's soft-hangup flag: 16 = AST_SOFTHANGUP_APPUNLOAD
-# (the PBX loop ending), 32 = AST_SOFTHANGUP_EXPLICIT (AGI HANGUP, AMI Hangup).
-SOFT_APPUNLOAD, SOFT_EXPLICIT = 16, 32
+# SoftHangupRequest's Cause is not a Q.850 cause but Asterisk's soft-hangup flag: 4 = AST_SOFTHANGUP_SHUTDOWN
+# (ast_softhangup_all at core stop/restart), 16 = AST_SOFTHANGUP_APPUNLOAD (the PBX loop ending),
+# 32 = AST_SOFTHANGUP_EXPLICIT (AGI HANGUP, AMI Hangup).
+SOFT_SHUTDOWN, SOFT_APPUNLOAD, SOFT_EXPLICIT = 4, 16, 32
 
 
 @dataclass(eq=False)

@@ -77,9 +77,13 @@ class SimulatorControl:
         (Asterisk waits there while its channels die), then `Event: Shutdown`, EOF, `down_s` of connections closed
         before the banner and `boot_s` of booting. Not graceful (kill -9): EOF, `down_s` of refused connections.
         """
-        self._pbx.reset()
         clock = self._pbx.clock
+        if graceful:
+            self._pbx.hang_up_all()  # ast_begin_shutdown + ast_softhangup_all, then the refusal window
+        else:
+            self._pbx.reset()  # kill -9: everything is gone at once, without a single event
         await self._ami.restart(graceful, clock.real(down_s), clock.real(boot_s), clock.real(shutdown_s))
+        self._pbx.reset()  # whatever was still up is gone with the process
 
     def _spawn_restart(self, body: dict[str, Any]) -> None:
         task = asyncio.get_running_loop().create_task(

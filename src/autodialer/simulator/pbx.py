@@ -20,7 +20,7 @@ from typing import Any
 
 from . import dial_variables, topology
 from .bridges import Bridges
-from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, UP, Channel, ChannelRegistry
+from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, SOFT_SHUTDOWN, UP, Channel, ChannelRegistry
 from .clock import SimClock
 from .config import SimulatorConfig
 from .devices import DeviceStates
@@ -87,6 +87,12 @@ class PBX:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def hang_up_all(self) -> None:
+        """ast_softhangup_all at the start of a core stop/restart: every channel gets SoftHangupRequest Cause 4
+        (AST_SOFTHANGUP_SHUTDOWN) and then hangs up as its application returns, with the usual events."""
+        for ch in list(self.channels.live.values()):
+            self.soft_hangup(ch, SOFT_SHUTDOWN)
 
     def reset(self) -> None:
         """Forget every call without a single event, as a PBX restart does (the sessions are gone anyway)."""

@@ -57,6 +57,7 @@ _UNAVAILABLE_CAUSES = frozenset({20, 27, 38, 66})  # subscriber absent, destinat
 # calling channel. With no trunk leg seen it means the outgoing Dial ran but could not create the provider channel
 # (DIALSTATUS CHANUNAVAIL); a dialplan without a route clears with 0 (plain Asterisk) or 16 (MikoPBX) instead.
 _DIAL_UNAVAILABLE_CAUSE = 3
+SOFTHANGUP_SHUTDOWN = "4"  # SoftHangupRequest Cause: AST_SOFTHANGUP_SHUTDOWN (include/asterisk/channel.h)
 
 # The UserEvent our static dialplan sends from the customer half's hangup handler, one per channel its Dial
 # tried: ``Peer`` (the provider channel) and ``TechCause`` (HANGUPCAUSE(<peer>,tech), URI-encoded) (docs/dialplan.md).
@@ -140,6 +141,8 @@ class _Call:
         peers = list(self.tech_causes)
         last = max(range(len(peers)), key=lambda i: (order.get(peers[i], -1), i))
         return self.tech_causes[peers[last]]
+
+    pbx_shutdown: bool = False  # a channel got SoftHangupRequest Cause 4: the PBX is shutting down
 
     def cause(self) -> tuple[int | None, str]:
         """The customer leg's cause; else the originated channel's; else the first one seen."""
@@ -284,6 +287,12 @@ class CallTracker:
         if peer and cause and (peer in call.tech_causes or len(call.tech_causes) < _MAX_PEERS):
             call.tech_causes[peer] = cause[:_MAX_TECH_CAUSE]
 
+    def _on_soft_hangup_request(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
+        # channel.c ast_softhangup_all (core stop/restart) publishes Cause AST_SOFTHANGUP_SHUTDOWN (4): the causes of
+        # the hangups that follow say nothing about the customer.
+        if event.get("Cause") == SOFTHANGUP_SHUTDOWN:
+            call.pbx_shutdown = True
+
     def _on_hangup(self, call: _Call, event: Event, out: list[CallEvent]) -> None:
         uid = event.get("Uniqueid")
         if uid:
@@ -309,7 +318,15 @@ class CallTracker:
             return  # its channels' events may still be on their way (module docstring)
         if call.answered and call.seen_channel:
             cause, text = call.cause()
-            out.append(CallEnded(call.call_id, cause=cause, cause_text=text, tech_cause=call.tech_cause()))
+            out.append(
+                CallEnded(
+                    call.call_id,
+                    cause=cause,
+                    cause_text=text,
+                    tech_cause=call.tech_cause(),
+                    pbx_shutdown=call.pbx_shutdown,
+                )
+            )
         elif call.originate_failed:
             cause, text = call.cause()
             outcome = customer_outcome(
@@ -319,7 +336,11 @@ class CallTracker:
                 had_channel=call.seen_channel,
                 had_customer_leg=call.customer_leg is not None,
             )
-            out.append(CustomerFailed(call.call_id, outcome, cause, text, call.dial_status, call.tech_cause()))
+            out.append(
+                CustomerFailed(
+                    call.call_id, outcome, cause, text, call.dial_status, call.tech_cause(), call.pbx_shutdown
+                )
+            )
         else:
             return
         self.forget(call.call_id)
@@ -334,4 +355,5 @@ _HANDLERS = {
     "DialEnd": CallTracker._on_dial_end,
     "Hangup": CallTracker._on_hangup,
     "UserEvent": CallTracker._on_user_event,
+    "SoftHangupRequest": CallTracker._on_soft_hangup_request,
 }
