@@ -57,8 +57,8 @@ async def test_core_restart_with_originates_pending_charges_nothing_to_the_numbe
         user_events = stack.record_events("UserEvent")
         task_ids, phones = await busy_campaigns(stack, per_extension=40)
         await until(lambda: len(stack.originates()) >= 30, 20, "the campaign under way")
-        # 1 simulated second (50 ms) of refusals, as when Asterisk waits for its channels to die
-        await stack.sim.control.restart(graceful=True, down_s=4.0, shutdown_s=1.0)
+        # 5 simulated seconds (250 ms) of refusals, as when Asterisk waits for its channels to die
+        await stack.sim.control.restart(graceful=True, down_s=4.0, shutdown_s=5.0)
         rows = [r for t in task_ids for r in (await stack.wait_final(t, timeout=60))["results"]]
         originated = dials(stack)
     assert sorted(r["phone"] for r in rows) == sorted(phones)
