@@ -144,8 +144,8 @@ class AttemptLedger:
         """Close an attempt whose call the PBX no longer lists although we never saw it end: it died with the PBX
         or with us (restart, lost events, watchdog). A call an employee had answered is the success it was; any
         other is ``lostOnRestart``, retried under the policy and never put down to the customer."""
-        if call_results.employee_talked(attempt.m_dial_status):
-            events = call_results.call_lost(attempt.call_id, attempt.m_dial_status)
+        if attempt.agent_connected or call_results.employee_talked(attempt.m_dial_status):
+            events = call_results.call_lost(attempt.call_id, ANSWER)
             await self.finish(attempt, now, dial_status=ANSWER, events=events)
             return
         row: ResultRow | None = None

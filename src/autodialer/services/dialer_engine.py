@@ -220,7 +220,7 @@ class DialerEngine:
             case AgentConnected():
                 # Stored now, not only when the connect step ends: a call lost with us after this is a success.
                 log.info("call %s: an employee answered", event.call_id)
-                await self._ledger.save(replace(attempt, answered=True, m_dial_status=ANSWER))
+                await self._ledger.save(replace(attempt, answered=True, agent_connected=True))
             case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
                 log.info("call %s: hung up by the PBX shutting down", event.call_id)
                 await self._ledger.close_lost(attempt, now)
@@ -576,7 +576,7 @@ class DialerEngine:
             attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
-            if attempt.m_dial_status == ANSWER:
+            if attempt.agent_connected:
                 # AMI saw the employee answer (AgentConnected): an answered Dial's DIALSTATUS is ANSWER, whatever a
                 # connect step cut off by a dying PBX link could still read ("NOANSWER" when it read nothing).
                 dial_status = ANSWER

@@ -84,6 +84,9 @@ class Attempt:
     # maybe sent), ``confirmed`` (the PBX took it; the number's row has its CreateCallFile and one more try).
     written: bool = True
     confirmed: bool = True
+    # An employee answered (AgentConnected, seen on AMI as it happens): the call did its job, even if the connect
+    # step that would report its end dies with us. Kept apart from m_dial_status, which the connect step reports.
+    agent_connected: bool = False
 
 
 @dataclass(frozen=True, slots=True)

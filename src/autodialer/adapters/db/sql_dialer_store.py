@@ -93,6 +93,7 @@ _held_by_call = and_(
 _CREATED = "created"
 _SENDING = "sending"
 _ORIGINATED = "originated"
+_TALKING = "talking"  # an employee answered (Attempt.agent_connected)
 _CLAIM = (
     update(task_numbers)
     .where(
@@ -210,6 +211,7 @@ def _attempt(row: RowMapping) -> Attempt:
         outcome=row["outcome"] or None,
         written=row["state"] != _CREATED,
         confirmed=row["state"] not in (_CREATED, _SENDING),
+        agent_connected=row["state"] == _TALKING,
     )
 
 
@@ -628,7 +630,7 @@ class SqlDialerStore:
         }
         if attempt.answered:
             values["answered_at"] = attempt.created_at
-            values["state"] = "answered"
+            values["state"] = _TALKING if attempt.agent_connected else "answered"
         return values
 
 

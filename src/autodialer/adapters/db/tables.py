@@ -141,7 +141,7 @@ attempts = Table(
     Column("mode", String(16), nullable=False, server_default="connect"),  # connect | poll, at start (0002)
     Column("inner_num", String(64), nullable=False, server_default=""),  # the task's inner number at start (0002)
     Column("agent", String(128), nullable=True),  # the reserved device, e.g. PJSIP/201
-    Column("state", String(32), nullable=False),  # created, originated, ringing, answered, ended
+    Column("state", String(32), nullable=False),  # created, sending, originated, answered, talking, ended
     Column("outcome", String(50), nullable=True),  # MikoPBX result or a retryable customer outcome
     Column("cause", Integer, nullable=True),
     Column("cause_text", String(100), nullable=True),
