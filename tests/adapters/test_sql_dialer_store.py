@@ -171,10 +171,7 @@ async def test_a_number_listed_after_it_was_read_as_due_is_refused_at_the_claim_
     await make_task(migrated_engine, "89522233446", "84953334455")
     due = await store.due_numbers(TASK, T0, 10)
     await store.add_dnc("+7 (952) 223 34 46", "api", T0)  # another spelling, after the number was read as due
-    claims = [
-        (replace(attempt(n.number_id, f"call-{k}"), phone=n.phone), replace(n.row, state="CreateCallFile"))
-        for k, n in enumerate(due)
-    ]
+    claims = [replace(attempt(n.number_id, f"call-{k}"), phone=n.phone, confirmed=False) for k, n in enumerate(due)]
     assert await store.start_attempts(claims) == {"call-1"}
     listed = await store.get_number(due[0].number_id)
     assert listed is not None and (listed.row.result, listed.row.state) == ("FAIL", "doNotCall")
