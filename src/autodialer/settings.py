@@ -6,6 +6,7 @@ arguments in tests. Nothing here is read at import time; call :func:`load_settin
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from pathlib import Path
@@ -112,6 +113,16 @@ class Settings(BaseSettings):
     @classmethod
     def _known_levels(cls, value: str) -> str:
         log_config.parse_levels(value)
+        return value
+
+    @field_validator("auth_exempt_addresses", "trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as e:
+                raise ValueError(f"must be IP addresses or networks (like 10.0.0.0/8), got {entry!r}") from e
         return value
 
     @field_validator("pbx_timezone")

@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from autodialer.api.forwarded import AddressMatcher, forwarded_client
+from autodialer.settings import load_settings
+from autodialer.settings_check import SettingsError
 
 TASKS = "/pbxcore/api/module-dialer/v1/task"
 LOGIN = "/pbxcore/api/v3/auth:login"
@@ -121,3 +123,10 @@ def test_a_trusted_proxy_names_the_client_for_exemption_and_throttling(tmp_path:
 
             # Failed logins count per forwarded client, not per proxy: one client's lockout is not another's.
             assert [login("203.0.113.5"), login("203.0.113.5"), login("203.0.113.6")] == [401, 429, 401]
+
+
+@pytest.mark.parametrize("name", ["trusted_proxies", "auth_exempt_addresses"])
+def test_address_lists_that_are_not_addresses_are_refused_naming_the_setting(name: str) -> None:
+    with pytest.raises(SettingsError, match=rf"{name}: must be IP addresses or networks .*got 'proxy\.local'"):
+        load_settings(**{name: ["10.0.0.1", "proxy.local"]})
+    assert getattr(load_settings(**{name: ["10.0.0.0/8", "::1"]}), name) == ["10.0.0.0/8", "::1"]
