@@ -47,6 +47,7 @@ from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.settings import Settings
 
@@ -138,6 +139,9 @@ def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
             retry_policy=RetryPolicy().with_overrides(settings.retry_policy),
             watchdog_interval_s=settings.watchdog_interval_s,
             max_call_s=settings.max_call_s,
+        ),
+        eligibility=NumberEligibility(
+            PhoneNumbering(settings.default_region), settings.pbx_timezone, settings.call_hours
         ),
     )
     connect = ConnectCallHandler(

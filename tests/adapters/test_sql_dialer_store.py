@@ -376,3 +376,19 @@ async def test_an_attempt_is_stored_then_written_then_confirmed(
     async with migrated_engine.connect() as connection:
         row = (await connection.execute(text("SELECT state, attempt_no FROM attempts"))).one()
     assert tuple(row) == ("originated", 1)
+
+
+async def test_a_number_outside_its_window_is_deferred_without_an_attempt_or_a_feed_change(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "100", "200")
+    first, _second = await store.due_numbers(TASK, T0, 10)
+    feed = SqlResultsFeed(migrated_engine, page_limit=10_000)
+    before = await feed.task_results_since(0)
+    await store.defer_numbers([(first.number_id, T0 + 3600)])
+    assert [n.phone for n in await store.due_numbers(TASK, T0, 10)] == ["200"]
+    assert await store.next_due_at(T0) == T0 + 3600
+    deferred = await store.get_number(first.number_id)
+    assert deferred is not None and deferred.row.count_try == 0 and deferred.row.state == first.row.state
+    assert await feed.task_results_since(0) == before
+    assert [n.phone for n in await store.due_numbers(TASK, T0 + 3600, 10)] == ["100", "200"]

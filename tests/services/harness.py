@@ -12,6 +12,7 @@ from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.memory_store import InMemoryDialerStore
+from autodialer.services.number_eligibility import NumberEligibility
 
 _CALL_IDS = itertools.count(1)
 NO_RETRIES = RetryPolicy(*(RetryRule(60.0, 0) for _ in range(len(fields(RetryPolicy)))))
@@ -25,6 +26,7 @@ class Harness:
     availability: FakeAvailability = field(default_factory=FakeAvailability)
     clock: FakeClock = field(default_factory=FakeClock)
     events: FakeUserEvents = field(default_factory=FakeUserEvents)
+    eligibility: NumberEligibility | None = None  # the call window, when a test sets one
     engine: DialerEngine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -41,6 +43,7 @@ class Harness:
             self.events,
             self.settings,
             call_ids=lambda: f"dlr-{next(_CALL_IDS)}",
+            eligibility=self.eligibility,
         )
 
     async def dial_one(self, phone: str = "5551001", inner: str = "201") -> int:

@@ -40,8 +40,10 @@ from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowE
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
+from autodialer.services.call_window_gate import CallWindowGate
 from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
+from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import (
     AvailabilityView,
@@ -98,6 +100,7 @@ class DialerEngine:
         events: UserEventSink,
         settings: EngineSettings | None = None,
         call_ids: Callable[[], str] = new_call_id,
+        eligibility: NumberEligibility | None = None,  # the call window (AUTODIALER_CALL_WINDOW) when one is set
     ) -> None:
         self._store = store
         self._calls = calls
@@ -119,6 +122,7 @@ class DialerEngine:
         self._check_do_not_call = True  # at start, then after every task change
         self._due: dict[int, DialNumber] = {}  # numbers due in the current planning round, by id
         self._pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
+        self._window = CallWindowGate(store, eligibility)  # due numbers the call window allows now
 
     # ---- lifecycle
 
@@ -252,6 +256,7 @@ class DialerEngine:
                 log.info("%d open numbers are on the do-not-call list: closed", closed)
         tasks = await self._open_tasks(now)
         self._due.clear()
+        self._window.cut_short = False
         slices = [await self._slice(task, now) for task in tasks]
         free_agents, queue_demand = dial_targets(tasks, self._availability, self._ledger.all())
         snapshot = DialSnapshot(
@@ -297,6 +302,8 @@ class DialerEngine:
                 raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
         if self._pbx_paused_until > now:
             return _earliest(self._pbx_paused_until, watchdog_at)
+        if self._window.cut_short:
+            return now  # more due numbers to judge against the call window: plan again after pending events
         return _earliest(plan.next_deadline, watchdog_at)
 
     async def _settle_round(
@@ -379,7 +386,7 @@ class DialerEngine:
     async def _slice(self, task: DialTask, now: float) -> TaskSlice:
         in_progress = self._ledger.in_progress(task.task_id)
         capacity = task.max_channels - in_progress
-        numbers = await self._store.due_numbers(task.task_id, now, capacity) if capacity > 0 else []
+        numbers = await self._window.due(task.task_id, now, capacity)
         self._due.update((n.number_id, n) for n in numbers)
         return TaskSlice(
             task_id=task.task_id,

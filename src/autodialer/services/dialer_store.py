@@ -194,6 +194,12 @@ class DialerStore(Protocol):
         Returns how many rows it closed."""
         ...
 
+    async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:
+        """Each (number id, time): an open number not in a call is not due before that time (outside its call
+        window); no attempt is used and nothing the CRM reads changes."""
+        ...
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
-        """Put the phone on the do-not-call list (idempotent); its open numbers are no longer due."""
+        """Put the phone on the do-not-call list (idempotent); its open numbers are refused at their claim and closed
+        by close_do_not_call."""
         ...

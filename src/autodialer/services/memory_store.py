@@ -198,6 +198,12 @@ class InMemoryDialerStore:
                 closed += 1
         return closed
 
+    async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:
+        for number_id, until in waits:
+            number = self.numbers.get(number_id)
+            if number is not None and not number.row.is_closed and not self._in_flight(number_id):
+                self.numbers[number_id] = replace(number, row=replace(number.row, next_attempt_at=until))
+
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         self.dnc.add(self._dnc_key(phone))
 

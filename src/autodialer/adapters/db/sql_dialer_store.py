@@ -618,6 +618,19 @@ class SqlDialerStore:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
 
+    async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:
+        """Outside the call window: not due before the window opens (next_attempt_at), no attempt used, nothing the
+        CRM sees changed (so no change time)."""
+        if not waits:
+            return
+        statement = (
+            update(task_numbers)
+            .where(task_numbers.c.id == bindparam("p_id"), NUMBER_IS_OPEN, task_numbers.c.active_attempt_id.is_(None))
+            .values(next_attempt_at=bindparam("p_until"))
+        )
+        async with self._write() as connection:
+            await connection.execute(statement, [{"p_id": number_id, "p_until": until} for number_id, until in waits])
+
     @staticmethod
     def _tasks_query() -> Any:
         return select(tasks, _has_open_numbers.label("has_open_numbers")).where(tasks.c.deleted.is_(False))
