@@ -49,6 +49,7 @@ from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
+from autodialer.services.ports import Clock
 from autodialer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,8 @@ class Dialer:
         await self.ami.close()
 
 
-def build_dialer(settings: Settings, db: AsyncEngine) -> Dialer:
-    clock = SystemClock()
+def build_dialer(settings: Settings, db: AsyncEngine, clock: Clock | None = None) -> Dialer:
+    clock = clock or SystemClock()
     ami = AMIClient(
         settings.ami_host,
         settings.ami_port,
@@ -204,13 +205,15 @@ class Service:
     dialer: Dialer | None
 
 
-async def build_service(settings: Settings) -> Service:
-    """Migrate the database and build the API (and the dialer unless settings.dialer_enabled is false)."""
+async def build_service(settings: Settings, clock: Clock | None = None) -> Service:
+    """Migrate the database and build the API (and the dialer unless settings.dialer_enabled is false). ``clock``
+    is the wall clock unless a test gives another (the e2e tests cross call-window boundaries on chosen dates)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock = clock or SystemClock()
     db = create_engine(settings.effective_database_url)
     await migrate(db)
-    dialer = build_dialer(settings, db) if settings.dialer_enabled else None
-    context = AppContext(settings=settings, db=db, now=SystemClock().now)
+    dialer = build_dialer(settings, db, clock) if settings.dialer_enabled else None
+    context = AppContext(settings=settings, db=db, now=clock.now)
     if dialer is not None:
         context.on_tasks_changed = dialer.engine.task_changed
         context.pbx_status = dialer.status

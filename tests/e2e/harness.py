@@ -30,6 +30,7 @@ from sqlalchemy import select
 from autodialer.adapters.db.tables import attempts
 from autodialer.bootstrap import Service, build_service
 from autodialer.dialplan import snippet
+from autodialer.services.ports import Clock
 from autodialer.settings import load_settings
 from autodialer.simulator.config import SimulatorConfig
 from autodialer.simulator.scenario import Scenario
@@ -62,6 +63,17 @@ async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class ShiftedClock:
+    """The wall clock moved to another instant: real seconds pass, the date is the test's (a window's edge, a DST
+    change). The service's engine sleeps real seconds until the times it computes on this clock."""
+
+    def __init__(self, starts_at: float) -> None:
+        self._offset = starts_at - time.time()
+
+    def now(self) -> float:
+        return time.time() + self._offset
 
 
 @dataclass
@@ -198,6 +210,7 @@ async def running_stack(
     scenario: Scenario | None = None,
     sim_config: dict[str, Any] | None = None,
     ami_rights: tuple[str, str] | None = None,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
     read, write = ami_rights or shipped_ami_rights()
@@ -219,7 +232,7 @@ async def running_stack(
             "ami_ping_interval_s": 2.0,
         }
         overrides.update(settings)
-        service = await build_service(load_settings(**overrides))
+        service = await build_service(load_settings(**overrides), clock)
         assert service.dialer is not None
         await service.dialer.start()
         sim.config.agi_port = service.dialer.agi.port

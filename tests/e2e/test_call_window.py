@@ -1,0 +1,69 @@
+"""The call window end to end: the whole service on a clock set just before a window opens (on ordinary days and on
+the days the US changes to and from summer time), the simulator as the PBX. A number outside its window is not
+dialled and uses no attempt until the window opens in its zone, then it is dialled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.e2e.harness import ShiftedClock, Stack, running_stack
+
+from autodialer.simulator import Behaviour
+
+pytestmark = pytest.mark.slow
+
+FAST: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "call_window": "09:00-21:00"}
+TALK = Behaviour(answer_after=0.5, hangup_after=6.0)
+LEAD_S = 3.0  # the service's clock starts this long before the window opens
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def dialled(stack: Stack, digits: str) -> list[dict[str, Any]]:
+    return [o for o in stack.originates() if digits in (o["channel"] or "")]
+
+
+async def wait_for_the_opening(stack: Stack, task_id: int, phone: str, digits: str) -> None:
+    """Nothing is dialled before the window opens and the row keeps countTry 0; then the number is dialled."""
+    await asyncio.sleep(LEAD_S / 2)
+    assert dialled(stack, digits) == []
+    row = stack.by_phone(await stack.task(task_id))[phone]
+    assert (row["state"], row["countTry"], row["result"]) == ("CreateTask", None, "")  # no attempt yet (v1: null)
+    await stack.until(lambda: dialled(stack, digits), 15, f"{phone} dialled once its window opened")
+
+
+async def test_a_number_is_dialled_when_its_window_opens_in_its_zone_not_before(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    opens = at("2026-12-04 02:00")  # 09:00 in Novosibirsk; 05:00 in Moscow, where the window opens at 06:00 UTC
+    async with running_stack(tmp_path, db_url, clock=ShiftedClock(opens - LEAD_S), **FAST) as stack:
+        stack.sim.control.set_customer("79130000001", TALK)
+        numbers = [
+            {"number": "+79130000001", "params": {"tz": "Asia/Novosibirsk"}},
+            {"number": "+74950000001", "params": {"tz": "Europe/Moscow"}},
+        ]
+        task = await stack.post_task({"name": "window", "innerNum": "201", "numbers": numbers})
+        await wait_for_the_opening(stack, task["id"], "+79130000001", "79130000001")
+        final = stack.by_phone(await stack.task(task["id"]))
+        assert final["+74950000001"]["countTry"] is None and dialled(stack, "74950000001") == []
+        assert len(stack.originates()) == 1
+
+
+@pytest.mark.parametrize(
+    "opens",
+    [
+        "2026-03-08 13:00",  # 09:00 EDT on the day summer time starts (it would be 14:00 UTC on EST)
+        "2026-11-01 14:00",  # 09:00 EST on the day it ends (13:00 UTC would still be 08:00 EST)
+    ],
+)
+async def test_across_the_us_daylight_saving_changes(tmp_path: Path, opens: str) -> None:
+    async with running_stack(tmp_path, clock=ShiftedClock(at(opens) - LEAD_S), **FAST) as stack:
+        stack.sim.control.set_customer("12125550123", TALK)
+        task = await stack.post_task({"name": "dst", "innerNum": "201", "numbers": ["+12125550123"]})
+        await wait_for_the_opening(stack, task["id"], "+12125550123", "12125550123")
