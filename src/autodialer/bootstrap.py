@@ -32,6 +32,7 @@ from autodialer.adapters.asterisk.user_events import AmiUserEventSink
 from autodialer.adapters.clock import AsyncioSleeper, SystemClock
 from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
+from autodialer.adapters.db.dnc_repository import SqlDncRepository
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
@@ -46,6 +47,7 @@ from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
+from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
@@ -195,6 +197,13 @@ def build_campaign_service(
         call_hours=settings.call_hours,
     )
     return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
+
+
+def build_dnc_lists(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> DncLists:
+    """The do-not-call list's use cases (``autodialer dnc import``) on the SQL store."""
+    numbering = PhoneNumbering(settings.default_region)
+    store = SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=numbering)
+    return DncLists(SqlDncRepository(db, store), numbering.e164, now)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""``autodialer explain TASK_ID PHONE`` prints the verdict the engine and the v2 explain route share, in words."""
+"""``autodialer explain TASK_ID PHONE`` prints the verdict the engine and the v2 explain route share, in words;
+``autodialer dnc import FILE.csv`` fills the do-not-call list."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
@@ -82,3 +85,39 @@ async def test_explain_without_the_task_or_the_number_says_which(
     assert await run(["explain", str(TASK), "+7 999 000-00-00"]) == 2
     assert "phone: campaign 1000000001 has no number '+7 999 000-00-00'" in capsys.readouterr().err
     assert await run(["explain", str(TASK), "84953334455"]) == 0
+
+
+async def test_dnc_import_stores_good_rows_reports_bad_ones_and_closes_listed_open_numbers(
+    migrated_engine: AsyncEngine,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await _task(migrated_engine, "UTC")
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    csv_file = tmp_path / "dnc.csv"
+    csv_file.write_text(
+        "\ufeffphone;note\n+7 (952) 223-34-46;asked\n79522233446;again\n\nnot a number;x\n+1 212 555 0123;\n",
+        encoding="utf-8",
+    )
+    assert await run(["dnc", "import", str(csv_file)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "row 5: phone: 'not a number' is not a phone number"
+    assert out[1].startswith(
+        "2 numbers read (2 new on the list), 1 repeated in the file, 1 bad rows; 1 open numbers closed as doNotCall;"
+    )
+    async with migrated_engine.connect() as connection:
+        listed = (await connection.execute(text("SELECT e164, source FROM dnc_numbers ORDER BY e164"))).all()
+        closed = (await connection.execute(text("SELECT phone, state FROM task_numbers ORDER BY phone"))).all()
+    assert [tuple(r) for r in listed] == [
+        ("+12125550123", "csv import dnc.csv"),
+        ("+79522233446", "csv import dnc.csv"),
+    ]
+    assert [tuple(r) for r in closed] == [("8 952 223-34-46", "doNotCall"), ("84953334455", "CreateTask")]
+    assert await run(["dnc", "import", str(csv_file)]) == 1  # again: nothing new
+    assert "(0 new on the list)" in capsys.readouterr().out
+
+    (tmp_path / "bad.csv").write_text("name;note\nx;y\n", encoding="utf-8")
+    assert await run(["dnc", "import", str(tmp_path / "bad.csv")]) == 2
+    assert "the header row must name a phone column" in capsys.readouterr().err
