@@ -15,10 +15,6 @@ from autodialer.domain.dnc_import import DncRow
 from autodialer.domain.phone_numbers import phone_id_of
 
 BATCH = 10_000  # rows per executemany
-_SQLITE_INSERT = (
-    "INSERT INTO dnc_numbers (e164, phone_id, phone, source, created_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (e164) DO NOTHING"
-)
 
 
 class SqlDncRepository:
@@ -38,10 +34,27 @@ class SqlDncRepository:
             if connection.dialect.name == "postgresql":
                 await self._copy_postgres(connection, tuples)
             else:
-                while batch := list(islice(tuples, BATCH)):
-                    await connection.exec_driver_sql(_SQLITE_INSERT, batch)
+                await self._insert_sqlite(connection, tuples)
             # no driver row count covers both paths: the table's growth is what this import added
             return int((await connection.execute(count)).scalar_one()) - before
+
+    @staticmethod
+    async def _insert_sqlite(connection: AsyncConnection, tuples: Iterator[tuple[str, str, str, str, float]]) -> None:
+        """Appended to a temporary table, then inserted in key order: a million random keys inserted one by one
+        into the list's two B-trees cost several times more than SQLite's own sort."""
+        await connection.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS dnc_import (e164 TEXT, phone_id TEXT, phone TEXT, source TEXT, "
+            "created_at REAL)"
+        )
+        await connection.exec_driver_sql("DELETE FROM dnc_import")
+        while batch := list(islice(tuples, BATCH)):
+            await connection.exec_driver_sql("INSERT INTO dnc_import VALUES (?, ?, ?, ?, ?)", batch)
+        await connection.exec_driver_sql(
+            "INSERT INTO dnc_numbers (e164, phone_id, phone, source, created_at) "
+            "SELECT e164, phone_id, phone, source, created_at FROM dnc_import WHERE true ORDER BY e164 "
+            "ON CONFLICT (e164) DO NOTHING"
+        )
+        await connection.exec_driver_sql("DELETE FROM dnc_import")
 
     @staticmethod
     async def _copy_postgres(connection: AsyncConnection, tuples: Iterator[tuple[str, str, str, str, float]]) -> None:
