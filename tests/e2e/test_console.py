@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 from tests.e2e.browser import chromium_page, screenshot_on_failure
 from tests.e2e.harness import running_stack
 
@@ -36,6 +36,15 @@ FAST = {
 }
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-labelledby"))
+    .map((el) => el.id || el.outerHTML)"""
+
+
+async def assert_every_input_labelled(page: Page) -> None:
+    assert await page.evaluate(UNLABELLED) == [], "inputs without a <label>"
+
+
 def stack(tmp_path: Path):  # type: ignore[no-untyped-def]
     return running_stack(tmp_path, "", scenario=Scenario.from_json(SCENARIO), **FAST)
 
@@ -45,6 +54,7 @@ async def test_sign_in_create_import_watch_and_export(tmp_path: Path) -> None:
         origin = s.base_url.split("/pbxcore")[0]
         await page.goto(origin + "/console/")
         await page.wait_for_url("**/console/#/login")
+        await assert_every_input_labelled(page)
         await page.get_by_label("Login").fill("admin")
         await page.get_by_label("Password").fill("wrong")
         await page.get_by_role("button", name="Sign in").click()
@@ -54,6 +64,7 @@ async def test_sign_in_create_import_watch_and_export(tmp_path: Path) -> None:
         await page.keyboard.press("Enter")
         await page.get_by_role("heading", name="Campaigns").wait_for()
         await page.get_by_text("Signed in as admin").wait_for()
+        await assert_every_input_labelled(page)
 
         await page.get_by_role("link", name="New campaign").first.click()
         await page.get_by_label("Name").fill("Console e2e")
@@ -64,6 +75,7 @@ async def test_sign_in_create_import_watch_and_export(tmp_path: Path) -> None:
         await page.get_by_label("Numbers (CSV file, optional)").set_input_files(
             {"name": "numbers.csv", "mimeType": "text/csv", "buffer": CSV_TEXT.encode()}
         )
+        await assert_every_input_labelled(page)
         await page.get_by_role("button", name="Create").click()
         await page.get_by_role("heading", name="Campaign “Console e2e”").wait_for()
 
@@ -103,9 +115,12 @@ async def test_sign_in_create_import_watch_and_export(tmp_path: Path) -> None:
         assert "final" in (await page.locator("ul.explain").inner_text()).lower()
         assert await page.locator("tr.details table tbody tr").count() == 2
 
+        await assert_every_input_labelled(page)
+
         # Results, filtered and exported as CSV.
         await page.get_by_role("link", name="Results").first.click()
         await page.get_by_role("button", name="Export CSV").wait_for()
+        await assert_every_input_labelled(page)
         await page.locator("#results-result").select_option("FAIL")
         await page.get_by_role("button", name="Apply").click()
         await expect(page.locator("#results-table tbody tr")).to_have_count(1)
@@ -143,5 +158,13 @@ async def test_the_console_needs_a_session_and_cookie_requests_need_the_csrf_tok
             created = await http.post("/api/v2/campaigns", json=body, headers={"X-CSRF-Token": token})
             assert created.status_code == 201, created.text
             assert (await http.get("/console/me")).json() == {"login": "admin", "kind": "session", "csrf_token": token}
+            assert (await http.post("/console/logout")).status_code == 403  # no forced sign-out from elsewhere
             assert (await http.post("/console/logout", headers={"X-CSRF-Token": token})).status_code == 204
             assert (await http.get("/api/v2/campaigns")).status_code == 401
+
+            # The API's throttling of failed logins holds here too: 10 failures in the window, then 429.
+            for _ in range(10):
+                wrong = await http.post("/console/login", json={"login": "admin", "password": "guess"})
+                assert wrong.status_code == 401
+            throttled = await http.post("/console/login", json={"login": "admin", "password": PASSWORD})
+            assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
