@@ -7,14 +7,20 @@ session id (HMAC with ``jwt_secret``), so it needs no storage, is the same on ev
 another site for a session it does not know is worthless (the "signed double-submit cookie" pattern).
 
 Checked here: POST, PUT, PATCH and DELETE on /api/v2/ and /console/ whose principal came from the ``PHPSESSID``
-cookie. Not checked: Bearer tokens and API keys (a browser never adds those by itself), exempt addresses, and the v1
-routes, whose cookie flow (1C) must stay exactly as MikoPBX has it.
+cookie. Not checked: Bearer tokens and API keys (a browser never adds those by itself), and the v1 routes, whose
+cookie flow (1C) must stay exactly as MikoPBX has it.
+
+Exempt addresses need no credentials at all, so a browser on such a host (an admin reading mail on the PBX) could be
+made to send a bodiless cross-site POST (``/pause``) that passes as local. Every browser marks those requests: an
+unsafe request to /api/v2/ or /console/ that a browser says is cross-site (``Sec-Fetch-Site: cross-site``, or an
+``Origin`` naming another host than ``Host``) is refused whoever sends it; scripts and CRMs send neither header.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,6 +46,10 @@ class CsrfMiddleware:
         self._secret = secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _unsafe(scope) and _cross_site(_headers(scope)):
+            response = problem(403, "a cross-site request may not change anything here", "cross-site-refused")
+            await response(scope, receive, send)
+            return
         if scope["type"] == "http" and self._needs_token(scope) and not self._token_matches(scope):
             response = problem(
                 403,
@@ -53,19 +63,33 @@ class CsrfMiddleware:
     @staticmethod
     def _needs_token(scope: Scope) -> bool:
         principal = scope.get("state", {}).get("principal")
-        return (
-            scope["method"] not in SAFE_METHODS
-            and scope["path"].startswith(GUARDED_PATHS)
-            and getattr(principal, "kind", "") == "session"
-        )
+        return _unsafe(scope) and getattr(principal, "kind", "") == "session"
 
     def _token_matches(self, scope: Scope) -> bool:
-        cookie, sent = "", ""
-        for raw_name, raw_value in scope.get("headers", []):
-            name = raw_name.decode("latin-1").lower()
-            if name == "cookie":
-                cookie = f"{cookie}; {raw_value.decode('latin-1')}" if cookie else raw_value.decode("latin-1")
-            elif name == CSRF_HEADER:
-                sent = raw_value.decode("latin-1").strip()
-        session_id = session_cookie(cookie)
+        headers = _headers(scope)
+        session_id = session_cookie(headers.get("cookie", ""))
+        sent = headers.get(CSRF_HEADER, "").strip()
         return bool(session_id and sent) and hmac.compare_digest(sent, csrf_token(self._secret, session_id))
+
+
+def _unsafe(scope: Scope) -> bool:
+    return scope["method"] not in SAFE_METHODS and scope["path"].startswith(GUARDED_PATHS)
+
+
+def _cross_site(headers: dict[str, str]) -> bool:
+    if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return True
+    origin = headers.get("origin", "").strip()
+    if not origin:
+        return False
+    if origin == "null":  # sandboxed frames, data: and file: pages
+        return True
+    return urlsplit(origin).netloc.lower() != headers.get("host", "").strip().lower()
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
+    return headers
