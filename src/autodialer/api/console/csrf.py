@@ -22,6 +22,7 @@ import hashlib
 import hmac
 from urllib.parse import urlsplit
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autodialer.api.auth import session_cookie
@@ -46,7 +47,7 @@ class CsrfMiddleware:
         self._secret = secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _unsafe(scope) and _cross_site(_headers(scope)):
+        if scope["type"] == "http" and _unsafe(scope) and _cross_site(Headers(scope=scope)):
             response = problem(403, "a cross-site request may not change anything here", "cross-site-refused")
             await response(scope, receive, send)
             return
@@ -66,8 +67,8 @@ class CsrfMiddleware:
         return _unsafe(scope) and getattr(principal, "kind", "") == "session"
 
     def _token_matches(self, scope: Scope) -> bool:
-        headers = _headers(scope)
-        session_id = session_cookie(headers.get("cookie", ""))
+        headers = Headers(scope=scope)
+        session_id = session_cookie("; ".join(headers.getlist("cookie")))  # HTTP/2 may split it
         sent = headers.get(CSRF_HEADER, "").strip()
         return bool(session_id and sent) and hmac.compare_digest(sent, csrf_token(self._secret, session_id))
 
@@ -76,7 +77,7 @@ def _unsafe(scope: Scope) -> bool:
     return scope["method"] not in SAFE_METHODS and scope["path"].startswith(GUARDED_PATHS)
 
 
-def _cross_site(headers: dict[str, str]) -> bool:
+def _cross_site(headers: Headers) -> bool:
     if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
         return True
     origin = headers.get("origin", "").strip()
@@ -85,11 +86,3 @@ def _cross_site(headers: dict[str, str]) -> bool:
     if origin == "null":  # sandboxed frames, data: and file: pages
         return True
     return urlsplit(origin).netloc.lower() != headers.get("host", "").strip().lower()
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
-    return headers
