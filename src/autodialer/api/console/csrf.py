@@ -78,8 +78,11 @@ def _unsafe(scope: Scope) -> bool:
 
 
 def _cross_site(headers: Headers) -> bool:
-    if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
-        return True
+    """What the browser says (Sec-Fetch-Site, sent by every current browser) or, from an older one, whether Origin
+    names another host. Sec-Fetch-Site first: a reverse proxy may rewrite Host, so Origin ≠ Host is no proof there."""
+    fetch_site = headers.get("sec-fetch-site", "").strip().lower()
+    if fetch_site:
+        return fetch_site == "cross-site"
     origin = headers.get("origin", "").strip()
     if not origin:
         return False
