@@ -81,6 +81,8 @@ async def test_sign_in_create_import_watch_and_export(tmp_path: Path) -> None:
 
         # The bad row is rejected with the API's reason, the three good ones are imported.
         await page.locator("#import-status").filter(has_text="Imported 3 numbers; 1 rows rejected").wait_for()
+        progress = await page.locator("#import-progress").evaluate("bar => [bar.value, bar.max]")
+        assert progress == [4, 4]  # every row of the file accounted for
         rejected = page.locator("#import-rejected tr.rejected")
         assert await rejected.count() == 1
         assert await rejected.locator("td").all_inner_texts() == [
