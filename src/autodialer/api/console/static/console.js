@@ -267,14 +267,21 @@
     const tr = h("tr", { "data-campaign": c.id },
       names.map((n) => (cells[n] = h(n === "name" ? "th" : "td",
         { scope: n === "name" ? "row" : null, class: ["total", "open", "flight", "rate"].includes(n) ? "num" : null }))));
-    let shown = "";
+    let shownCampaign = "";
+    let shownStats = "";
     function update(campaign, stats) {
-      const key = JSON.stringify([campaign, stats]);
-      if (key === shown) return;
-      shown = key;
-      cells.name.replaceChildren(h("a", { href: "#/campaigns/" + campaign.id }, campaign.name || "#" + campaign.id));
-      cells.state.replaceChildren(stateBadge(campaign.state));
-      cells.target.textContent = targetText(campaign.target);
+      // Redraw only what changed: a focused button (Pause …) must not be replaced under the keyboard every second.
+      const campaignKey = JSON.stringify(campaign);
+      if (campaignKey !== shownCampaign) {
+        shownCampaign = campaignKey;
+        cells.name.replaceChildren(h("a", { href: "#/campaigns/" + campaign.id }, campaign.name || "#" + campaign.id));
+        cells.state.replaceChildren(stateBadge(campaign.state));
+        cells.target.textContent = targetText(campaign.target);
+        cells.actions.replaceChildren(campaignActions(campaign, () => {}));
+      }
+      const statsKey = JSON.stringify(stats);
+      if (statsKey === shownStats) return;
+      shownStats = statsKey;
       const s = stats || {};
       const total = s.numbers_total || 0;
       const open = (s.numbers_by_result || {}).open || 0;
@@ -284,7 +291,6 @@
       cells.results.textContent = resultSummary(s.numbers_by_result);
       cells.flight.textContent = stats ? s.calls_in_flight : "—";
       cells.rate.textContent = stats ? fmtRate(s.answer_rate) : "—";
-      cells.actions.replaceChildren(campaignActions(campaign, () => {}));
     }
     return { tr, update };
   }
@@ -456,8 +462,12 @@
     const numbers = numbersSection(id, false);
     page(t("campaignTitle", { name: campaign.name || "#" + id }), header,
       h("h2", {}, t("liveTitle")), stats.node, importer.node, numbers.node);
+    let shownHeader = "";
     async function refreshHeader() {
       campaign = await api.get("/campaigns/" + id);
+      const key = JSON.stringify(campaign) + lang;
+      if (key === shownHeader) return;  // keep the focused button in place
+      shownHeader = key;
       header.replaceChildren(
         h("p", {}, stateBadge(campaign.state), " · ", t("target"), ": ", targetText(campaign.target), " · ",
           t("lines"), ": ", String(campaign.lines)),
