@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.tables import FIRST_TASK_ID, metadata
 
 # Alembic cannot reflect an index on an expression; it is checked by name and by the planner's use below.
-EXPRESSION_INDEXES = {"ix_task_numbers_open_due"}
+EXPRESSION_INDEXES = {"ix_task_numbers_open_due", "ix_task_numbers_open_by_id"}
 
 
 def _comparable(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

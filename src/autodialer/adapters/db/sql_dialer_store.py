@@ -38,6 +38,7 @@ from autodialer.adapters.db.tables import (
     NUMBER_IS_OPEN,
     attempts,
     dnc_numbers,
+    number_of_task,
     poll_actions,
     poll_answers,
     poll_questions,
@@ -53,10 +54,10 @@ from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
 
-_has_open_numbers = exists().where(task_numbers.c.task_id == tasks.c.id, NUMBER_IS_OPEN).correlate(tasks)
+_has_open_numbers = exists().where(number_of_task(tasks.c.id), NUMBER_IS_OPEN).correlate(tasks)
 _due_at = NUMBER_DUE_AT
 # The same value, spelled so that no index matches it: due_numbers must walk the task's open rows in id order
-# (ix_task_numbers_open) and stop at its limit. Given the due-time index, SQLite without ANALYZE statistics takes
+# (ix_task_numbers_open_by_id) and stop at its limit. Given the due-time index, SQLite without ANALYZE statistics takes
 # every due row from it and sorts them, O(numbers) at a campaign's start.
 _due_at_in_id_order = case(
     (task_numbers.c.time_call_allow + 0 > task_numbers.c.next_attempt_at + 0, task_numbers.c.time_call_allow + 0),
@@ -284,7 +285,7 @@ class SqlDialerStore:
     async def due_numbers(self, task_id: int, now: float, limit: int) -> Sequence[DialNumber]:
         query = (
             select(task_numbers)
-            .where(task_numbers.c.task_id == task_id, _dialable, _due_at_in_id_order <= now)
+            .where(number_of_task(task_id), _dialable, _due_at_in_id_order <= now)
             .order_by(task_numbers.c.id)
             .limit(max(0, limit))
         )
@@ -320,7 +321,7 @@ class SqlDialerStore:
                     tasks.c.id == task_id,
                     tasks.c.state == 0,
                     tasks.c.deleted.is_(False),
-                    ~exists().where(task_numbers.c.task_id == task_id, NUMBER_IS_OPEN),
+                    ~exists().where(number_of_task(task_id), NUMBER_IS_OPEN),
                 )
                 .values(state=1, closed_by_dialer=True, updated_at=now)
             )

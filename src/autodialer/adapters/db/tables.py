@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     ForeignKey,
     Identity,
@@ -111,13 +112,25 @@ task_numbers = Table(
 # the open rows only (result ''), the second on the due time itself. Queries must spell the predicate and the
 # expression exactly like this (a literal '', the same CASE) for SQLite and PostgreSQL to use them.
 NUMBER_IS_OPEN = task_numbers.c.result == literal_column("''")
+# The open-rows index is keyed on task_id + 0 so that the full (task_id, id) index of 0008 cannot stand in for it
+# (SQLite without statistics took that one and walked every closed row); queries say NUMBER_TASK_KEY == task.
+# A literal 0: a bound parameter would not match the index's expression.
+NUMBER_TASK_KEY: ColumnElement[int] = task_numbers.c.task_id + literal_column("0")
+
+
+def number_of_task(task: object) -> ColumnElement[bool]:
+    """``task_id + 0 = task`` (an id or a correlated column): the rows of one task, by the open-rows index's key."""
+    key = NUMBER_TASK_KEY  # a lower-case name: ruff's yoda rule would swap "NUMBER_TASK_KEY == task" into a bool
+    return key == task
+
+
 NUMBER_DUE_AT = case(  # max(timeCallAllow, next_attempt_at)
     (task_numbers.c.time_call_allow > task_numbers.c.next_attempt_at, task_numbers.c.time_call_allow),
     else_=task_numbers.c.next_attempt_at,
 )
 Index(
-    "ix_task_numbers_open",
-    task_numbers.c.task_id,
+    "ix_task_numbers_open_by_id",
+    NUMBER_TASK_KEY,
     task_numbers.c.id,
     sqlite_where=NUMBER_IS_OPEN,
     postgresql_where=NUMBER_IS_OPEN,

@@ -1,0 +1,64 @@
+"""The engine's planning questions read the open-number indexes on SQLite, without statistics (issue 11).
+
+SQLite never runs ANALYZE on its own, so the plan for a fresh campaign is the one that counts: ``due_numbers`` must
+walk ``ix_task_numbers_open_by_id`` in id order and stop at its limit (no sort of every due row), ``next_due_at`` and
+"is any number open" must seek the indexes. The statements are captured from the real store calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.adapters.test_sql_dialer_store import T0, make_task
+
+from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+
+
+async def _plan_of(engine: AsyncEngine, call: Callable[[], Awaitable[Any]]) -> list[str]:
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await call()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    assert statements
+    plans: list[str] = []
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        for statement, parameters in statements:
+            cursor = await raw.driver_connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[union-attr]
+            plans += [row[3] for row in await cursor.fetchall()]
+    return plans
+
+
+@pytest.fixture
+async def sqlite_engine(migrated_engine: AsyncEngine) -> AsyncEngine:
+    if migrated_engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner without statistics; PostgreSQL's analyzes on its own")
+    return migrated_engine
+
+
+async def test_due_numbers_walk_the_open_rows_in_id_order(sqlite_engine: AsyncEngine) -> None:
+    task = await make_task(sqlite_engine, *(f"7900000{i:04d}" for i in range(50)))
+    store = SqlDialerStore(sqlite_engine, page_limit=1000)
+    plan = await _plan_of(sqlite_engine, lambda: store.due_numbers(task, T0, 5))
+    assert any("USING INDEX ix_task_numbers_open_by_id " in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+async def test_next_due_at_and_open_tasks_seek_the_indexes(sqlite_engine: AsyncEngine) -> None:
+    await make_task(sqlite_engine, *(f"7900000{i:04d}" for i in range(50)))
+    store = SqlDialerStore(sqlite_engine, page_limit=1000)
+    for call in (lambda: store.next_due_at(T0), store.open_tasks):
+        plan = await _plan_of(sqlite_engine, call)
+        number_steps = [step for step in plan if "task_numbers" in step]
+        assert number_steps and all("ix_task_numbers_open" in step for step in number_steps), plan
