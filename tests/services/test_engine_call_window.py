@@ -100,3 +100,18 @@ async def test_without_a_window_numbers_are_dialled_at_any_hour() -> None:
     h.store.add_number(1, "+79130000001", params={"tz": "Asia/Novosibirsk"})
     await h.step()
     assert len(h.calls.originated) == 1
+
+
+async def test_a_long_run_of_waiting_numbers_is_paged_through_and_the_first_allowed_one_dialled() -> None:
+    h = harness("2026-12-04 04:00")  # 07:00 in Moscow, 11:00 in Novosibirsk
+    h.store.add_task(1, "201")
+    for k in range(2_500):  # more than one round's passes (10 pages of 200)
+        h.store.add_number(1, f"+7495{k:07d}", params={"tz": "Europe/Moscow"})
+    h.store.add_number(1, "+79130000001", params={"tz": "Asia/Novosibirsk"})
+    assert await h.step() == pytest.approx(h.clock.now())  # cut short: plan again at once
+    assert h.calls.originated == []
+    await h.step()
+    assert [c.dial_number for c in h.calls.originated] == ["79130000001"]
+    waiting = [n for n in h.store.numbers.values() if n.phone.startswith("+7495")]
+    assert {n.row.next_attempt_at for n in waiting} == {at("2026-12-04 06:00")}  # 09:00 in Moscow
+    assert {n.row.count_try for n in waiting} == {0}

@@ -43,7 +43,7 @@ class CallWindowGate:
         if self._eligibility is None:
             return await self._store.due_numbers(task_id, now, capacity)
         allowed: dict[int, DialNumber] = {}
-        size = max(capacity, PAGE)
+        size = capacity  # the common case reads no more than without a window; pages once numbers wait
         for _ in range(MAX_PASSES):
             page = await self._store.due_numbers(task_id, now, size)
             waits = self._waits(task_id, page, now, allowed)
@@ -51,6 +51,7 @@ class CallWindowGate:
                 await self._store.defer_numbers(waits)
             if len(allowed) >= capacity or len(page) < size or not waits:
                 break
+            size = max(capacity, PAGE)
         else:
             self.cut_short = True
         return list(allowed.values())[:capacity]
