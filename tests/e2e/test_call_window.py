@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from tests.e2e.harness import ShiftedClock, Stack, running_stack
 
+from autodialer.adapters.db.tables import dnc_numbers
 from autodialer.simulator import Behaviour
 
 pytestmark = pytest.mark.slow
@@ -67,3 +68,22 @@ async def test_across_the_us_daylight_saving_changes(tmp_path: Path, opens: str)
         stack.sim.control.set_customer("12125550123", TALK)
         task = await stack.post_task({"name": "dst", "innerNum": "201", "numbers": ["+12125550123"]})
         await wait_for_the_opening(stack, task["id"], "+12125550123", "12125550123")
+
+
+async def test_a_number_listed_while_it_waits_is_refused_when_its_call_would_start(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    opens = at("2026-12-04 02:00")
+    async with running_stack(tmp_path, db_url, clock=ShiftedClock(opens - LEAD_S), **FAST) as stack:
+        stack.sim.control.set_customer("79130000002", TALK)
+        numbers = [{"number": f"+7913000000{k}", "params": {"tz": "Asia/Novosibirsk"}} for k in (1, 2)]
+        task = await stack.post_task({"name": "window", "innerNum": "201", "numbers": numbers})
+        await asyncio.sleep(LEAD_S / 3)
+        # Listed behind the service's back (no opt-out, no import that would close it): only the claim can stop it.
+        listing = {"e164": "+79130000001", "phone_id": "9130000001", "phone": "8 913 000-00-01", "source": "test"}
+        async with stack.service.db.begin() as connection:
+            await connection.execute(dnc_numbers.insert().values(**listing, created_at=opens - 60))
+        await stack.until(lambda: dialled(stack, "79130000002"), 15, "the other number dialled once the window opened")
+        listed = stack.by_phone(await stack.task(task["id"]))["+79130000001"]
+        assert (listed["result"], listed["state"]) == ("FAIL", "doNotCall")
+        assert dialled(stack, "79130000001") == []

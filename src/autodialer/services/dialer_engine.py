@@ -123,6 +123,7 @@ class DialerEngine:
         self._due: dict[int, DialNumber] = {}  # numbers due in the current planning round, by id
         self._pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
         self._window = CallWindowGate(store, eligibility)  # due numbers the call window allows now
+        self._replanned = False  # the last round re-planned at once after a refused claim
 
     # ---- lifecycle
 
@@ -276,8 +277,11 @@ class DialerEngine:
         prepared = [await self._prepare(by_id[start.task_id], start, now) for start in plan.starts]
         candidates = [p for p in prepared if p is not None]
         started = await self._store.start_attempts([attempt for _task, attempt, _number, _row in candidates])
-        # Refused: the API changed the number or task meanwhile.
+        # Refused: the API changed the number or task meanwhile, or the number is now on the do-not-call list (closed).
         claimed = [c for c in candidates if c[1].call_id in started]
+        # Their agents and lines are still free: plan again at once (once: a second refusal in a row waits for an event)
+        replan = len(claimed) < len(candidates) and not self._replanned
+        self._replanned = replan
         try:
             # A second, tiny commit: from here a crash leaves "maybe sent" attempts (charged if the PBX does not
             # list them), before it only "never sent" ones (released untouched).
@@ -302,8 +306,8 @@ class DialerEngine:
                 raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
         if self._pbx_paused_until > now:
             return _earliest(self._pbx_paused_until, watchdog_at)
-        if self._window.cut_short:
-            return now  # more due numbers to judge against the call window: plan again after pending events
+        if self._window.cut_short or replan:
+            return now  # more due numbers to judge (call window) or to take a refused claim's place: plan again
         return _earliest(plan.next_deadline, watchdog_at)
 
     async def _settle_round(
