@@ -37,15 +37,18 @@ SETTINGS: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5,
 MEMBERS = ("203", "204", "205", "206")
 
 # Customer behaviours (time_scale 0.05: one simulated second is 50 ms) and the result each gives when the target
-# answers after 0.5 s, or never answers (202).
+# answers after 2 s, or never answers (202). "Hangs up early" hangs up 1 s (50 ms real) after answering: after our
+# connect step has begun (startDial) and before the employee answers. A hang-up before the connect step begins is a
+# different outcome (FAIL: the customer never reached the dialer's logic, as MikoPBX sets no startDial either); at
+# 0.1 s (5 ms real) the AGI's start raced the hang-up under load and the test flaked between the two.
 CUSTOMERS: dict[str, Behaviour] = {
-    "talks": Behaviour(answer_after=0.5, hangup_after=6.0),
+    "talks": Behaviour(answer_after=0.5, hangup_after=8.0),
     "waits": Behaviour(answer_after=0.5),  # stays until we hang up
     "busy": Behaviour(outcome="busy", ring=False),
     "congested": Behaviour(outcome="congestion", ring=False),
     "never answers": Behaviour(outcome="noanswer"),
     "unknown number": Behaviour(outcome="unallocated", ring=False),
-    "hangs up early": Behaviour(answer_after=0.5, hangup_after=0.1),
+    "hangs up early": Behaviour(answer_after=0.5, hangup_after=1.0),
 }
 WHEN_ANSWERED = {
     "talks": "SUCCESS_CLIENT_H",
@@ -78,7 +81,7 @@ async def test_mixed_campaigns_keep_every_invariant(tmp_path: Path, db_url: str,
     async with running_stack(tmp_path, db_url, sim_config=sim_config, **SETTINGS) as stack:
         control = stack.sim.control
         for exten in ("201", *MEMBERS):
-            control.set_employee(exten, Behaviour(answer_after=0.5))
+            control.set_employee(exten, Behaviour(answer_after=2.0))
         control.set_employee("202", Behaviour(outcome="noanswer"))
         bodies = []
         serial = 0
