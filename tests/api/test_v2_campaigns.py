@@ -69,6 +69,10 @@ async def test_bad_create_bodies_name_each_field(v2: V2) -> None:
         ({"target": TARGET, "dial_prefix": "9a"}, ["dial_prefix"]),
         ({"target": TARGET, "colour": "red"}, ["colour"]),
         ({"target": TARGET, "retry_policy": {"customer_busy": {"delay_s": -1}}}, [f"{RETRY}.delay_s"]),
+        # found by schemathesis: lax pydantic stored a boolean as 0/1
+        ({"target": TARGET, "retry_policy": {"customer_busy": {"max_retries": False}}}, [f"{RETRY}.max_retries"]),
+        ({"target": TARGET, "retry_policy": {"customer_busy": {"delay_s": True}}}, [f"{RETRY}.delay_s"]),
+        ({"target": TARGET, "lines": True}, ["lines"]),
         ({"target": TARGET, "pacing": {"mode": "predictive"}}, ["pacing.mode"]),
         ({"target": {"kind": "poll", "value": "77"}}, ["target.value"]),  # no such poll
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from autodialer.domain.campaigns import (
     AttemptRecord,
@@ -28,6 +28,18 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, patt
 DialPrefix = Annotated[str, StringConstraints(max_length=32, pattern=r"^[0-9*#+]*$")]
 ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 ParamValue = Annotated[str, StringConstraints(max_length=1000)] | int | float | bool | None
+
+
+def _not_a_bool(value: Any) -> Any:
+    """pydantic's lax mode reads JSON true/false as 1/0 for a number; a count given as a boolean is a client's
+    mistake, refused naming the field rather than stored as 1 or 0 (e.g. ``max_retries: false``)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_bool)]
+Seconds = Annotated[float, BeforeValidator(_not_a_bool)]
 
 
 class _In(BaseModel):
@@ -49,8 +61,8 @@ class TargetModel(_In):
 
 
 class RetryRuleModel(_In):
-    delay_s: float | None = Field(default=None, ge=0, le=7 * 86400, description="wait before the next attempt")
-    max_retries: int | None = Field(default=None, ge=0, le=20, description="further attempts after the first")
+    delay_s: Seconds | None = Field(default=None, ge=0, le=7 * 86400, description="wait before the next attempt")
+    max_retries: Count | None = Field(default=None, ge=0, le=20, description="further attempts after the first")
 
 
 class RetryPolicyModel(_In):
@@ -80,7 +92,7 @@ class CampaignCreate(_In):
     name: Text255 = ""
     external_id: ExternalId | None = Field(default=None, description="the CRM's id (v1 crmId); default: the id")
     target: TargetModel
-    lines: int = Field(default=1, ge=1, le=1000, description="most calls in flight")
+    lines: Count = Field(default=1, ge=1, le=1000, description="most calls in flight")
     dial_prefix: DialPrefix = ""
     retry_policy: RetryPolicyModel | None = None
     pacing: PacingModel | None = None
@@ -92,7 +104,7 @@ class CampaignPatch(_In):
 
     name: Text255 | None = None
     target: TargetModel | None = None
-    lines: int | None = Field(default=None, ge=1, le=1000)
+    lines: Count | None = Field(default=None, ge=1, le=1000)
     dial_prefix: DialPrefix | None = None
     retry_policy: RetryPolicyModel | None = None
     pacing: PacingModel | None = None
