@@ -188,6 +188,48 @@ async def test_the_list_is_keyed_by_e164_not_by_the_last_ten_digits(
     assert await start_one(store, replace(attempt(number.number_id), phone=number.phone), number.row)
 
 
+async def test_a_campaigns_own_list_refuses_its_number_at_the_claim_and_holds_no_other_campaign(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "89522233446")
+    await make_task(migrated_engine, "+7 952 223-34-46", crm="other")
+    due = [*(await store.due_numbers(TASK, T0, 10)), *(await store.due_numbers(TASK + 1, T0, 10))]
+    async with migrated_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO dnc_campaign_numbers (task_id, e164, phone_id, phone, source, note, created_at) "
+                f"VALUES ({TASK}, '+79522233446', '9522233446', '+79522233446', 'api', '', {T0})"
+            )
+        )
+    claims = [
+        replace(attempt(n.number_id, f"call-{k}", n.task_id), phone=n.phone, confirmed=False) for k, n in enumerate(due)
+    ]
+    assert await store.start_attempts(claims) == {"call-1"}
+    listed = await store.get_number(due[0].number_id)
+    assert listed is not None and (listed.row.result, listed.row.state) == ("FAIL", "doNotCall")
+    assert await store.close_do_not_call(T0 + 1) == 0  # the other campaign's number is not on its list
+
+
+async def test_attempts_toward_a_callee_across_campaigns_by_its_e164_key(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "89522233446")
+    await make_task(migrated_engine, "+7 952 223-34-46", "84953334455", crm="other")
+    (mine,) = await store.due_numbers(TASK, T0, 10)
+    theirs, unrelated = await store.due_numbers(TASK + 1, T0, 10)
+    for k, (number, started) in enumerate(((mine, T0 - 40 * 3600), (theirs, T0 - 3600), (unrelated, T0 - 60))):
+        claim = replace(attempt(number.number_id, f"c{k}", number.task_id), phone=number.phone, created_at=started)
+        assert await start_one(store, claim, number.row)
+        await store.finish_attempt(claim, started + 30)
+    found = await store.callee_attempts(TASK, ["+79522233446"], T0 - 27 * 3600)
+    assert sorted((a.campaign_id, a.started_at, a.ended_at) for a in found["+79522233446"]) == [
+        (TASK, T0 - 40 * 3600, T0 - 40 * 3600 + 30),  # its own campaign's, however old
+        (TASK + 1, T0 - 3600, T0 - 3600 + 30),
+    ]
+    recent = await store.callee_attempts(TASK + 1, ["+79522233446"], T0)  # none since T0: its own only
+    assert [(a.campaign_id, a.started_at) for a in recent["+79522233446"]] == [(TASK + 1, T0 - 3600)]
+
+
 async def test_polls_and_answers(store: SqlDialerStore, migrated_engine: AsyncEngine) -> None:
     polls = SqlPollRepository(migrated_engine)
     old = [PollQuestionData("1", "old", None, "ru-RU", [PollActionData("1", "answer", "1", None, None)])]

@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from autodialer.domain.attempt_limits import AttemptLimits, InvalidAttemptLimits
+from autodialer.domain.call_hours import InvalidCallWindow, parse_call_hours, parse_excluded_dates
+from autodialer.domain.callee_zones import UnknownTimeZone, check_zone
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy
 
 EXTENSION = re.compile(r"[0-9*#]{1,32}")
 POLL_ID = re.compile(r"[1-9][0-9]{0,17}")
 DIAL_PREFIX = re.compile(r"[0-9*#+]{0,32}")
 MAX_LINES = 1000  # the settings' max_count_channels_ceiling applies below it
+LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: later instants cannot be shown as ISO dates
 
 
 class CampaignState(IntEnum):
@@ -88,6 +93,8 @@ class Campaign:
     closed_by_dialer: bool
     created_at: float
     updated_at: float
+    schedule: CampaignSchedule = field(default_factory=CampaignSchedule)
+    limits: AttemptLimits = field(default_factory=AttemptLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,8 @@ class CampaignChanges:
     retry_policy: Mapping[str, Mapping[str, float]] | None = None
     clear_retry_policy: bool = False
     state: CampaignState | None = None
+    schedule: CampaignSchedule | None = None  # replaces the whole schedule (CampaignSchedule() clears it)
+    limits: AttemptLimits | None = None  # replaces every limit (AttemptLimits() clears them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,8 @@ class NewCampaign:
     retry_policy: Mapping[str, Mapping[str, float]] | None = None
     external_id: str = ""  # "" = the campaign's id
     state: CampaignState = CampaignState.ACTIVE
+    schedule: CampaignSchedule = field(default_factory=CampaignSchedule)
+    limits: AttemptLimits = field(default_factory=AttemptLimits)
 
 
 def check_lines(lines: int, ceiling: int) -> int:
@@ -133,6 +144,39 @@ def check_retry_policy(overrides: Mapping[str, Mapping[str, float]]) -> Mapping[
     except InvalidRetryPolicy as e:
         raise InvalidField(str(e), f"retry_policy.{e.details['field']}") from e
     return {name: dict(rule) for name, rule in overrides.items()}
+
+
+def check_schedule(schedule: CampaignSchedule) -> CampaignSchedule:
+    """The schedule in canonical form, or InvalidField naming ``schedule.<field>`` and the rule."""
+    try:
+        hours = None if schedule.hours is None else str(parse_call_hours(schedule.hours, "schedule.hours"))
+        excluded = str(parse_excluded_dates(schedule.excluded_dates, "schedule.excluded_dates"))
+        zone = None if schedule.default_zone is None else check_zone(schedule.default_zone, "schedule.default_zone")
+    except InvalidCallWindow as e:
+        raise InvalidField(str(e).split(": ", 1)[1], str(e.details["field"])) from e
+    except UnknownTimeZone as e:
+        raise InvalidField(str(e).split(": ", 1)[1], "schedule.default_zone") from e
+    for name, value in (("starts_at", schedule.starts_at), ("ends_at", schedule.ends_at)):
+        if value is not None and not 0 <= value <= LATEST:
+            raise InvalidField("must be between 1970-01-01 and 9999-12-31 (UTC)", f"schedule.{name}")
+    if schedule.starts_at is not None and schedule.ends_at is not None and schedule.ends_at <= schedule.starts_at:
+        raise InvalidField("must be later than schedule.starts_at", "schedule.ends_at")
+    return CampaignSchedule(hours, excluded, schedule.starts_at, schedule.ends_at, zone)
+
+
+def attempt_limits(
+    *,
+    max_per_day: int | None = None,
+    max_total: int | None = None,
+    min_gap_s: float | None = None,
+    max_per_day_all_campaigns: int | None = None,
+) -> AttemptLimits:
+    """AttemptLimits (None: that limit off), or InvalidField naming ``attempt_limits.<field>`` and the rule."""
+    try:
+        return AttemptLimits(max_per_day, max_total, min_gap_s, max_per_day_all_campaigns)
+    except InvalidAttemptLimits as e:
+        field = str(e.details["field"])
+        raise InvalidField(str(e).split(": ", 1)[1], f"attempt_limits.{field}") from e
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,10 @@ itself as time passes, so any of them makes ``next_at`` None.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from autodialer.domain import time_words
-from autodialer.domain.call_window import next_allowed
+from autodialer.domain.attempt_limits import PastAttempt
 from autodialer.domain.callee_zones import CalleeZones
 from autodialer.domain.campaigns import Campaign, CampaignState, NumberRecord
 from autodialer.domain.do_not_call import DncListing
@@ -21,11 +21,12 @@ from autodialer.domain.eligibility import CampaignRules, Hold, HoldKind, NumberF
 
 @dataclass(frozen=True, slots=True)
 class DncEntry:
-    """A do-not-call row as stored today: the global list, keyed by the number's phone_id."""
+    """A do-not-call row of the number: on the global list (``campaign_id`` None) or on a campaign's."""
 
     phone: str
     source: str
     since: float
+    campaign_id: int | None = None
 
 
 def explain(
@@ -38,16 +39,25 @@ def explain(
     now: float,
     pbx_zone: str,
     rules: CampaignRules | None = None,
+    attempts: Sequence[PastAttempt] = (),
 ) -> Verdict:
     """The verdict for ``number`` of ``campaign`` at ``now`` under ``rules`` (the engine's: the call window when one
     is set). ``e164`` is None when the number has no E.164 form (a short internal number): its do-not-call entries
     are then named without eligibility's E.164 listing."""
     rules = rules or CampaignRules(campaign.id)
-    listings = tuple(DncListing(e164, None, entry.since, entry.source) for entry in dnc) if e164 else ()
-    retry_at = number.retry_at
-    if rules.schedule is not None and retry_at > now and retry_at == next_allowed(rules.schedule, zones.zones, now):
-        retry_at = 0.0  # the wait the dialer set for the window's opening: the window's hold says it
-    facts = NumberFacts(e164=e164 or "+0", zones=zones, not_before=number.not_before, retry_at=retry_at, dnc=listings)
+    listings = tuple(DncListing(e164, e.campaign_id, e.since, e.source) for e in dnc) if e164 else ()
+    facts = NumberFacts(
+        e164=e164 or "+0",
+        zones=zones,
+        not_before=number.not_before,
+        retry_at=number.retry_at,
+        dnc=listings,
+        attempts=tuple(attempts),
+    )
+    if number.retry_at > now:
+        without_wait = evaluate(rules, replace(facts, retry_at=0.0), now, pbx_zone)
+        if without_wait.next_at == number.retry_at:
+            facts = replace(facts, retry_at=0.0)  # the wait the dialer set for the rules' own release: they say it
     verdict = evaluate(rules, facts, now, pbx_zone)
     own = _state_holds(campaign, number, pbx_zone)
     if e164 is None:

@@ -1,25 +1,31 @@
-"""The call window, applied where the engine reads a task's due numbers: a number outside its window in any
-candidate zone is not returned; it waits, without using an attempt, until the verdict's next time.
+"""The call window, the campaign's schedule and the attempt limits, applied where the engine reads a task's due
+numbers: a number that eligibility holds back (outside its window in any candidate zone, on an excluded date,
+before the campaign's start or after its end, at a daily cap, inside the least gap) is not returned; it waits,
+without using an attempt, until the verdict's next time.
 
 The wait is stored as the row's ``next_attempt_at`` (``DialerStore.defer_numbers``), the time before which the
-dialer does not try the number: the SQL's due-time prefilter then leaves it out until its window opens, and
+dialer does not try the number: the SQL's due-time prefilter then leaves it out until it may be dialled, and
 ``next_due_at`` wakes the engine then. The decision itself is eligibility's (NumberEligibility: the same verdict as
 explain); a wait that ends is judged again, so a DST change or a new setting after a restart is never missed. A
-number whose window never opens within a year (no common window in its candidate zones) is looked at again daily.
-With no window set (the default), due numbers pass straight through, at no cost.
+number held for good (the campaign has ended, no common window in its candidate zones, all its attempts made) is
+looked at again daily. A wait is never cut short by a later change of the schedule (a wider window is used from the
+number's next look; a narrower one is applied at that look, so nothing is ever dialled outside it). With no window,
+no schedule and no limits (v1's default), due numbers pass straight through, at no cost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from autodialer.services.dialer_store import DialNumber
-from autodialer.services.number_eligibility import NumberEligibility
+from autodialer.domain.attempt_limits import PastAttempt
+from autodialer.services.dialer_store import DialNumber, DialTask
+from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility
 
-PAGE = 200  # numbers judged per read when many in a row are outside their window
+PAGE = 200  # numbers judged per read when many in a row are held back
 MAX_PASSES = 10  # per task and planning round; the engine plans again at once when cut short
-RECHECK_S = 86_400.0  # a number with no window within a year: looked at again after this
+RECHECK_S = 86_400.0  # a number held for good: looked at again after this
+LOOKBACK_S = 27 * 3600.0  # other campaigns' attempts that can fall on the callee's today in any zone
 
 
 class WindowStore(Protocol):
@@ -29,24 +35,29 @@ class WindowStore(Protocol):
         """Each open, idle number (id) is not due before the time given; no attempt, no result, no feed change."""
         ...
 
+    async def callee_attempts(
+        self, task_id: int, callees: Sequence[str], since: float
+    ) -> Mapping[str, Sequence[PastAttempt]]: ...
+
 
 class CallWindowGate:
     def __init__(self, store: WindowStore, eligibility: NumberEligibility | None) -> None:
         self._store = store
-        self._eligibility = eligibility if eligibility is not None and eligibility.has_window else None
+        self._eligibility = eligibility
         self.cut_short = False  # the last planning round left due numbers unjudged
 
-    async def due(self, task_id: int, now: float, capacity: int) -> Sequence[DialNumber]:
-        """Up to ``capacity`` of the task's due numbers that the window allows now, oldest first."""
+    async def due(self, task: DialTask, now: float, capacity: int) -> Sequence[DialNumber]:
+        """Up to ``capacity`` of the task's due numbers that eligibility allows now, oldest first."""
         if capacity <= 0:
             return []
-        if self._eligibility is None:
-            return await self._store.due_numbers(task_id, now, capacity)
+        eligibility = self._eligibility
+        if eligibility is None or not eligibility.applies(task.schedule, task.limits):
+            return await self._store.due_numbers(task.task_id, now, capacity)
         allowed: dict[int, DialNumber] = {}
         size = capacity  # the common case reads no more than without a window; pages once numbers wait
         for _ in range(MAX_PASSES):
-            page = await self._store.due_numbers(task_id, now, size)
-            waits = self._waits(task_id, page, now, allowed)
+            page = await self._store.due_numbers(task.task_id, now, size)
+            waits = await self._waits(eligibility, task, page, now, allowed)
             if waits:
                 await self._store.defer_numbers(waits)
             if len(allowed) >= capacity or len(page) < size or not waits:
@@ -56,14 +67,23 @@ class CallWindowGate:
             self.cut_short = True
         return list(allowed.values())[:capacity]
 
-    def _waits(
-        self, task_id: int, page: Sequence[DialNumber], now: float, allowed: dict[int, DialNumber]
+    async def _waits(
+        self,
+        eligibility: NumberEligibility,
+        task: DialTask,
+        page: Sequence[DialNumber],
+        now: float,
+        allowed: dict[int, DialNumber],
     ) -> list[tuple[int, float]]:
-        assert self._eligibility is not None
+        rules = eligibility.rules(task.task_id, task.schedule, task.limits)
+        callees = [eligibility.callee(n.phone, n.params, task.schedule.default_zone) for n in page]
+        history: Mapping[str, Sequence[PastAttempt]] = {}
+        if task.limits != NO_LIMITS and page:
+            keys = sorted({c.key for c in callees})
+            history = await self._store.callee_attempts(task.task_id, keys, now - LOOKBACK_S)
         waits: list[tuple[int, float]] = []
-        for number in page:
-            callee = self._eligibility.callee(number.phone, number.params)
-            verdict = self._eligibility.verdict(task_id, callee, now)
+        for number, callee in zip(page, callees, strict=True):
+            verdict = eligibility.verdict(rules, callee, now, attempts=history.get(callee.key, ()))
             if verdict.allowed:
                 allowed.setdefault(number.number_id, number)
             else:

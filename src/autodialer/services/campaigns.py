@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from autodialer.domain.attempt_limits import PastAttempt
 from autodialer.domain.call_hours import WeeklyHours
 from autodialer.domain.campaigns import (
     AttemptCounts,
@@ -29,13 +30,15 @@ from autodialer.domain.campaigns import (
     check_dial_prefix,
     check_lines,
     check_retry_policy,
+    check_schedule,
     check_target,
     stats_from,
 )
 from autodialer.domain.eligibility import Verdict
 from autodialer.domain.number_explain import DncEntry, explain
 from autodialer.domain.phone_numbers import phone_id_of
-from autodialer.services.number_eligibility import NumberEligibility, PhoneDirectory
+from autodialer.services.call_window_gate import LOOKBACK_S
+from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility, PhoneDirectory
 
 MAX_PAGE = 1000
 MAX_IMPORT = 100_000  # numbers per JSON import request
@@ -72,8 +75,13 @@ class CampaignRepository(Protocol):
 
     async def attempt_counts(self, campaign_id: int, now: float) -> AttemptCounts: ...
 
-    async def dnc_entries(self, key: str) -> Sequence[DncEntry]:
-        """The do-not-call listings of a number by its key: E.164, or the digits of a number without one."""
+    async def dnc_entries(self, key: str, campaign_id: int) -> Sequence[DncEntry]:
+        """The do-not-call listings of a number by its key (E.164, or the digits of a number without one): on the
+        global list and on ``campaign_id``'s."""
+        ...
+
+    async def callee_attempts(self, campaign_id: int, callee: str, since: float) -> Sequence[PastAttempt]:
+        """Attempts toward ``callee`` (its key): every one of ``campaign_id``'s, every campaign's since ``since``."""
         ...
 
 
@@ -109,6 +117,7 @@ class CampaignService:
         check_dial_prefix(new.dial_prefix)
         if new.retry_policy is not None:
             new = replace(new, retry_policy=check_retry_policy(new.retry_policy))
+        new = replace(new, schedule=check_schedule(new.schedule))
         campaign = await self._repo.create(new, self._now())
         self.on_change()
         return campaign
@@ -133,6 +142,8 @@ class CampaignService:
             check_dial_prefix(changes.dial_prefix)
         if changes.retry_policy is not None:
             changes = replace(changes, retry_policy=check_retry_policy(changes.retry_policy))
+        if changes.schedule is not None:
+            changes = replace(changes, schedule=check_schedule(changes.schedule))
         campaign = await self._repo.change(campaign_id, changes, self._now())
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} does not exist", "campaign_id")
@@ -179,17 +190,22 @@ class CampaignService:
     async def explain(self, campaign_id: int, number_id: int) -> Verdict:
         campaign = await self.get(campaign_id)
         number = await self.number(campaign_id, number_id)
-        callee = self._eligibility.callee(number.phone, number.params)
-        dnc = await self._repo.dnc_entries(callee.e164 or number.phone_id)
+        callee = self._eligibility.callee(number.phone, number.params, campaign.schedule.default_zone)
+        dnc = await self._repo.dnc_entries(callee.key, campaign_id)
+        now = self._now()
+        history: Sequence[PastAttempt] = ()
+        if campaign.limits != NO_LIMITS:
+            history = await self._repo.callee_attempts(campaign_id, callee.key, now - LOOKBACK_S)
         return explain(
             campaign,
             number,
             e164=callee.e164,
             zones=callee.zones,
             dnc=dnc,
-            now=self._now(),
+            now=now,
             pbx_zone=self._policy.pbx_zone,
-            rules=self._eligibility.rules(campaign_id),
+            rules=self._eligibility.rules(campaign_id, campaign.schedule, campaign.limits),
+            attempts=history,
         )
 
     async def explain_phone(self, campaign_id: int, phone: str) -> tuple[NumberRecord, Verdict]:

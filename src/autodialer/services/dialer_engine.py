@@ -390,7 +390,7 @@ class DialerEngine:
     async def _slice(self, task: DialTask, now: float) -> TaskSlice:
         in_progress = self._ledger.in_progress(task.task_id)
         capacity = task.max_channels - in_progress
-        numbers = await self._window.due(task.task_id, now, capacity)
+        numbers = await self._window.due(task, now, capacity)
         self._due.update((n.number_id, n) for n in numbers)
         return TaskSlice(
             task_id=task.task_id,

@@ -25,6 +25,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.poll_flow import PollDefinition
 
@@ -41,6 +43,8 @@ class DialTask:
     dial_prefix: str  # as stored; "" means the service default
     has_open_numbers: bool  # a number without a final result (in a call or not); not a count: that is O(numbers)
     retry_overrides: Mapping[str, object] | None = None  # tasks.retry_policy (see RetryPolicy.with_overrides)
+    schedule: CampaignSchedule = field(default_factory=CampaignSchedule)  # v2 fields; empty for v1 tasks
+    limits: AttemptLimits = field(default_factory=AttemptLimits)
 
     @property
     def is_poll(self) -> bool:
@@ -192,6 +196,13 @@ class DialerStore(Protocol):
         task whose last numbers opted out still closes: result ``FAIL``, state ``doNotCall``, cause
         ``Do not call list``, closeTime ``now``, a new changeTime. Numbers in a call are left to that call.
         Returns how many rows it closed."""
+        ...
+
+    async def callee_attempts(
+        self, task_id: int, callees: Sequence[str], since: float
+    ) -> Mapping[str, Sequence[PastAttempt]]:
+        """Past attempts toward each callee key (E.164, else digits: ``Callee.key``): every one of ``task_id``'s,
+        and every campaign's that started at or after ``since`` (what the attempt limits look at)."""
         ...
 
     async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from autodialer.domain import call_results
+from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition
@@ -19,7 +21,18 @@ from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, Poll
 
 
 class InMemoryDialerStore:
-    _STATE = ("tasks", "numbers", "attempts", "finished", "polls", "poll_answers", "dnc", "_pending_delete")
+    _STATE = (
+        "tasks",
+        "numbers",
+        "attempts",
+        "finished",
+        "ended_at",
+        "polls",
+        "poll_answers",
+        "dnc",
+        "campaign_dnc",
+        "_pending_delete",
+    )
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
@@ -44,6 +57,8 @@ class InMemoryDialerStore:
         self.polls: dict[int, PollDefinition] = {}
         self.poll_answers: list[PollAnswer] = []
         self.dnc: set[str] = set()
+        self.campaign_dnc: set[tuple[int, str]] = set()  # (task id, key): the campaigns' own lists
+        self.ended_at: dict[str, float] = {}  # finished attempts' end times
         self._pending_delete: set[int] = set()
         self._next_number_id = 1
 
@@ -59,8 +74,21 @@ class InMemoryDialerStore:
         state: int = 0,
         dial_prefix: str = "",
         retry_overrides: Mapping[str, object] | None = None,
+        schedule: CampaignSchedule | None = None,
+        limits: AttemptLimits | None = None,
     ) -> DialTask:
-        task = DialTask(task_id, state, inner_num, inner_num_type, max_channels, dial_prefix, False, retry_overrides)
+        task = DialTask(
+            task_id,
+            state,
+            inner_num,
+            inner_num_type,
+            max_channels,
+            dial_prefix,
+            False,
+            retry_overrides,
+            schedule or CampaignSchedule(),
+            limits or AttemptLimits(),
+        )
         self.tasks[task_id] = task
         return task
 
@@ -129,7 +157,7 @@ class InMemoryDialerStore:
                 continue
             if self._in_flight(number.number_id) or number.number_id in self._pending_delete:
                 continue
-            if self._dnc_key(attempt.phone) in self.dnc:  # checked as the call is about to start
+            if self._listed(attempt.task_id, attempt.phone):  # checked as the call is about to start
                 self.numbers[number.number_id] = replace(
                     number, row=call_results.do_not_call(number.row, attempt.created_at)
                 )
@@ -171,6 +199,7 @@ class InMemoryDialerStore:
         if self.attempts.pop(attempt.call_id, None) is None:
             return
         self.finished.append(attempt)
+        self.ended_at[attempt.call_id] = now
         if row is not None:
             await self.save_row(attempt.number_id, row)
         if attempt.number_id in self._pending_delete:
@@ -191,7 +220,8 @@ class InMemoryDialerStore:
         closed = 0
         for number in list(self.numbers.values()):
             key = self._dnc_key(number.phone)
-            if key in wanted and key in self.dnc and not number.row.is_closed:
+            listed = key in self.dnc or (number.task_id, key) in self.campaign_dnc
+            if (phone is None or key in wanted) and listed and not number.row.is_closed:
                 if self._in_flight(number.number_id):
                     continue
                 self.numbers[number.number_id] = replace(number, row=call_results.do_not_call(number.row, now))
@@ -207,7 +237,23 @@ class InMemoryDialerStore:
     async def add_dnc(self, phone: str, source: str, now: float) -> None:
         self.dnc.add(self._dnc_key(phone))
 
+    async def callee_attempts(
+        self, task_id: int, callees: Sequence[str], since: float
+    ) -> Mapping[str, Sequence[PastAttempt]]:
+        wanted = set(callees)
+        found: dict[str, list[PastAttempt]] = {}
+        for attempt in [*self.finished, *self.attempts.values()]:
+            key = self._dnc_key(attempt.phone)
+            if key in wanted and (attempt.task_id == task_id or attempt.created_at >= since):
+                ended = self.ended_at.get(attempt.call_id)
+                found.setdefault(key, []).append(PastAttempt(attempt.task_id, attempt.created_at, ended))
+        return found
+
     # ---- internals
+
+    def _listed(self, task_id: int, phone: str) -> bool:
+        key = self._dnc_key(phone)
+        return key in self.dnc or (task_id, key) in self.campaign_dnc
 
     def _in_flight(self, number_id: int) -> bool:
         return any(a.number_id == number_id for a in self.attempts.values())

@@ -1,10 +1,11 @@
 """The one place the engine (before a claim) and the explain use cases (v2 route, ``autodialer explain``) turn a
-stored number into eligibility's inputs: its E.164 form and candidate zones, and the campaign's rules (today the
-global call window, ``AUTODIALER_CALL_WINDOW``, which v1 tasks obey too). Same inputs, same ``evaluate``: the engine
-and explain cannot disagree about the window.
+stored number into eligibility's inputs: its E.164 form and candidate zones, and its campaign's rules (the
+campaign's own schedule and attempt limits, else the global call window ``AUTODIALER_CALL_WINDOW``, which v1 tasks
+obey). Same inputs, same ``evaluate``: the engine and explain cannot disagree about a window, a holiday or a cap.
 
 Do-not-call listings are facts the engine does not read per round: the store checks them in the transaction that
-claims a number (adapters/db/sql_dialer_store.py), and explain reads them for its words.
+claims a number (adapters/db/sql_dialer_store.py), and explain reads them for its words. Past attempts are read by
+the caller (the store's ``callee_attempts``) only when the campaign has attempt limits.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.call_hours import WeeklyHours
-from autodialer.domain.call_window import CallSchedule
 from autodialer.domain.callee_zones import CalleeZones, resolve_callee_zones
+from autodialer.domain.campaign_schedule import CampaignSchedule, call_schedule
 from autodialer.domain.do_not_call import DncListing
 from autodialer.domain.e164 import UnparseablePhoneNumber
 from autodialer.domain.eligibility import CampaignRules, NumberFacts, Verdict, evaluate
+from autodialer.domain.phone_numbers import phone_id_of
+
+NO_LIMITS = AttemptLimits()
+NO_SCHEDULE = CampaignSchedule()
 
 
 class PhoneDirectory(Protocol):
@@ -33,47 +39,59 @@ class PhoneDirectory(Protocol):
 class Callee:
     e164: str | None  # None: no E.164 form (an internal short number)
     zones: CalleeZones
+    key: str = ""  # the do-not-call and attempts key: the E.164 form, else the number's digits
 
 
 class NumberEligibility:
     def __init__(self, phones: PhoneDirectory, pbx_zone: str, call_hours: WeeklyHours | None) -> None:
         self._phones = phones
         self.pbx_zone = pbx_zone
-        self._schedule = CallSchedule(call_hours) if call_hours is not None else None
+        self._global_hours = call_hours
 
     @property
     def has_window(self) -> bool:
-        return self._schedule is not None
+        """A global window is set (every campaign and v1 task is then judged)."""
+        return self._global_hours is not None
 
-    def rules(self, campaign_id: int) -> CampaignRules:
-        return CampaignRules(campaign_id, schedule=self._schedule)
+    def applies(self, schedule: CampaignSchedule, limits: AttemptLimits) -> bool:
+        """Whether any rule of the window or the limits can hold a number of this campaign back (else its due
+        numbers need no verdict)."""
+        return self._global_hours is not None or schedule != NO_SCHEDULE or limits != NO_LIMITS
 
-    def callee(self, phone: str, params: Mapping[str, Any] | None) -> Callee:
-        """E.164 and candidate zones: the ``tz`` param, else the number's zones, else the PBX's zone. A ``tz`` param
-        the tz database does not know is passed over (the number's own zones then apply, never a guess)."""
+    def rules(
+        self, campaign_id: int, schedule: CampaignSchedule = NO_SCHEDULE, limits: AttemptLimits = NO_LIMITS
+    ) -> CampaignRules:
+        return CampaignRules(campaign_id, schedule=call_schedule(schedule, self._global_hours), limits=limits)
+
+    def callee(self, phone: str, params: Mapping[str, Any] | None, default_zone: str | None = None) -> Callee:
+        """E.164 and candidate zones: the ``tz`` param, else the number's zones, else the campaign's default zone
+        (else the PBX's). A ``tz`` param the tz database does not know is passed over (the number's own zones then
+        apply, never a guess)."""
         try:
             e164: str | None = self._phones.e164(phone)
         except UnparseablePhoneNumber:
             e164 = None
         number_zones = self._phones.zones(e164) if e164 is not None else ()
         tz = (params or {}).get("tz")
+        default = default_zone or self.pbx_zone
         try:
             zones = resolve_callee_zones(
-                crm_tz=tz if isinstance(tz, str) else None, number_zones=number_zones, default_zone=self.pbx_zone
+                crm_tz=tz if isinstance(tz, str) else None, number_zones=number_zones, default_zone=default
             )
         except ValueError:
-            zones = resolve_callee_zones(crm_tz=None, number_zones=number_zones, default_zone=self.pbx_zone)
-        return Callee(e164, zones)
+            zones = resolve_callee_zones(crm_tz=None, number_zones=number_zones, default_zone=default)
+        return Callee(e164, zones, e164 or phone_id_of(phone) or phone[:64])
 
     def verdict(
         self,
-        campaign_id: int,
+        rules: CampaignRules,
         callee: Callee,
         now: float,
         *,
         not_before: float = 0.0,
         retry_at: float = 0.0,
         dnc: Sequence[DncListing] = (),
+        attempts: Sequence[PastAttempt] = (),
     ) -> Verdict:
         facts = NumberFacts(
             e164=callee.e164 or "+0",
@@ -81,5 +99,6 @@ class NumberEligibility:
             not_before=not_before,
             retry_at=retry_at,
             dnc=tuple(dnc),
+            attempts=tuple(attempts),
         )
-        return evaluate(self.rules(campaign_id), facts, now, self.pbx_zone)
+        return evaluate(rules, facts, now, self.pbx_zone)

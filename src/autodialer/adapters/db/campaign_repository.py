@@ -13,12 +13,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from autodialer.adapters.db.tables import attempts, dnc_numbers, task_numbers, tasks
+from autodialer.adapters.db.sql_dialer_store import limits_of, schedule_of
+from autodialer.adapters.db.tables import attempts, dnc_campaign_numbers, dnc_numbers, task_numbers, tasks
 from autodialer.adapters.db.task_repository import NumberRow, SqlTaskRepository, TaskConflict
+from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.campaigns import (
     AttemptCounts,
     AttemptRecord,
@@ -56,6 +59,8 @@ class SqlCampaignRepository:
             "state": int(new.state),
             "dial_prefix": new.dial_prefix,
             "retry_policy": None if new.retry_policy is None else dict(new.retry_policy),
+            **_schedule_columns(new.schedule),
+            "attempt_limits": _limits_json(new.limits),
         }
         try:
             saved = await self._tasks.save_task(
@@ -101,6 +106,10 @@ class SqlCampaignRepository:
             columns["retry_policy"] = None if changes.retry_policy is None else dict(changes.retry_policy)
         if changes.state is not None:
             columns["state"] = int(changes.state)
+        if changes.schedule is not None:
+            columns.update(_schedule_columns(changes.schedule))
+        if changes.limits is not None:
+            columns["attempt_limits"] = _limits_json(changes.limits)
         if not columns:
             return await self.get(campaign_id)
         try:
@@ -193,11 +202,28 @@ class SqlCampaignRepository:
             in_flight, ended_n, answered, last_hour, last_minute = (await connection.execute(query)).one()
         return AttemptCounts(int(in_flight), int(ended_n), int(answered), int(last_hour), int(last_minute))
 
-    async def dnc_entries(self, key: str) -> Sequence[DncEntry]:
-        query = select(dnc_numbers).where(dnc_numbers.c.e164 == key)
+    async def dnc_entries(self, key: str, campaign_id: int) -> Sequence[DncEntry]:
+        glob = select(dnc_numbers).where(dnc_numbers.c.e164 == key)
+        own = select(dnc_campaign_numbers).where(
+            dnc_campaign_numbers.c.e164 == key, dnc_campaign_numbers.c.task_id == campaign_id
+        )
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
-        return [DncEntry(r["phone"], r["source"], float(r["created_at"])) for r in rows]
+            rows = (await connection.execute(glob)).mappings().all()
+            mine = (await connection.execute(own)).mappings().all()
+        return [
+            *(DncEntry(r["phone"], r["source"], float(r["created_at"])) for r in rows),
+            *(DncEntry(r["phone"], r["source"], float(r["created_at"]), campaign_id) for r in mine),
+        ]
+
+    async def callee_attempts(self, campaign_id: int, callee: str, since: float) -> Sequence[PastAttempt]:
+        query = select(attempts.c.task_id, attempts.c.created_at, attempts.c.ended_at).where(
+            attempts.c.callee == callee,
+            or_(attempts.c.task_id == campaign_id, attempts.c.created_at >= since),
+            attempts.c.state != "created",
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [PastAttempt(int(task_id), float(started), ended) for task_id, started, ended in rows]
 
 
 def _domain_error(e: TaskConflict) -> Exception:
@@ -222,7 +248,30 @@ def _campaign(row: RowMapping) -> Campaign:
         closed_by_dialer=bool(row["closed_by_dialer"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
+        schedule=schedule_of(row),
+        limits=limits_of(row),
     )
+
+
+def _schedule_columns(schedule: CampaignSchedule) -> dict[str, Any]:
+    return {
+        "call_hours": schedule.hours,
+        "excluded_dates": schedule.excluded_dates,
+        "starts_at": schedule.starts_at,
+        "ends_at": schedule.ends_at,
+        "default_zone": schedule.default_zone,
+    }
+
+
+def _limits_json(limits: AttemptLimits) -> dict[str, float] | None:
+    values = {
+        "max_per_day": limits.max_per_day,
+        "max_total": limits.max_total,
+        "min_gap_s": limits.min_gap_s,
+        "max_per_day_all_campaigns": limits.max_per_day_all_campaigns,
+    }
+    kept = {name: value for name, value in values.items() if value is not None}
+    return kept or None
 
 
 def _json(value: Any) -> Any:

@@ -37,6 +37,7 @@ from autodialer.adapters.db.tables import (
     NUMBER_DUE_AT,
     NUMBER_IS_OPEN,
     attempts,
+    dnc_campaign_numbers,
     dnc_numbers,
     number_of_task,
     poll_actions,
@@ -49,6 +50,8 @@ from autodialer.adapters.db.tables import (
 from autodialer.adapters.db.transactions import write_transaction
 from autodialer.adapters.phone_numbering import PhoneNumbering, dnc_key
 from autodialer.domain import call_results
+from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
@@ -161,6 +164,31 @@ def _task(row: RowMapping) -> DialTask:
         dial_prefix=row["dial_prefix"],
         has_open_numbers=bool(row["has_open_numbers"]),
         retry_overrides=_json(row["retry_policy"]),
+        schedule=schedule_of(row),
+        limits=limits_of(row),
+    )
+
+
+def schedule_of(row: RowMapping) -> CampaignSchedule:
+    """A tasks row's schedule columns (0011), as stored (checked when they were written)."""
+    return CampaignSchedule(
+        hours=row["call_hours"],
+        excluded_dates=row["excluded_dates"] or "",
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        default_zone=row["default_zone"],
+    )
+
+
+def limits_of(row: RowMapping) -> AttemptLimits:
+    stored = _json(row["attempt_limits"])
+    if not isinstance(stored, dict):
+        return AttemptLimits()
+    return AttemptLimits(
+        max_per_day=stored.get("max_per_day"),
+        max_total=stored.get("max_total"),
+        min_gap_s=stored.get("min_gap_s"),
+        max_per_day_all_campaigns=stored.get("max_per_day_all_campaigns"),
     )
 
 
@@ -330,13 +358,15 @@ class SqlDialerStore:
         if not claimed:
             return frozenset()
         async with self._write() as connection:
-            # Do-not-call is checked here, as the call is about to start: a number listed since it was read as due
-            # is refused and given its final result, in the transaction that would have claimed it.
-            listed = await self._listed(connection, [a.phone for a in claimed])
+            # Do-not-call (the global list and the campaign's) is checked here, as the call is about to start: a
+            # number listed since it was read as due is refused and given its final result, in the transaction that
+            # would have claimed it.
+            listed = await self._listed(connection, [(a.task_id, a.phone) for a in claimed])
             if listed:
                 now = claimed[0].created_at
-                await self._close_listed(connection, [a.number_id for a in claimed if a.phone in listed], now)
-                claimed = [a for a in claimed if a.phone not in listed]
+                refused = [a.number_id for a in claimed if (a.task_id, a.phone) in listed]
+                await self._close_listed(connection, refused, now)
+                claimed = [a for a in claimed if (a.task_id, a.phone) not in listed]
                 if not claimed:
                     return frozenset()
             params = [{"p_number_id": a.number_id, "p_task_id": a.task_id, "p_call_id": a.call_id} for a in claimed]
@@ -357,6 +387,7 @@ class SqlDialerStore:
                         "task_id": a.task_id,
                         "number_id": a.number_id,
                         "phone": a.phone,
+                        "callee": dnc_key(self._numbering, a.phone),
                         "attempt_no": 0,  # set when the PBX took the Originate (confirm_attempts)
                         "mode": a.mode,
                         "inner_num": a.inner_num,
@@ -552,36 +583,55 @@ class SqlDialerStore:
             )
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
-        # phone_id (indexed on both tables) finds the candidates; the E.164 key decides (+1 952 223 3446 and
+        # phone_id (indexed on every table) finds the candidates; the E.164 key decides (+1 952 223 3446 and
         # +7 952 223 3446 share a phone_id).
         condition = and_(
             task_numbers.c.result == "",
             task_numbers.c.active_attempt_id.is_(None),
-            exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
+            or_(
+                exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
+                exists().where(
+                    dnc_campaign_numbers.c.phone_id == task_numbers.c.phone_id,
+                    dnc_campaign_numbers.c.task_id == task_numbers.c.task_id,
+                ),
+            ),
         )
         if phone is not None:
             condition = and_(condition, task_numbers.c.phone_id == phone_id_of(phone))
         async with self._write() as connection:
-            query = select(task_numbers.c.id, task_numbers.c.phone).where(condition).order_by(task_numbers.c.id)
+            query = (
+                select(task_numbers.c.id, task_numbers.c.task_id, task_numbers.c.phone)
+                .where(condition)
+                .order_by(task_numbers.c.id)
+            )
             candidates = (await connection.execute(query)).all()
-            listed = await self._listed(connection, [row.phone for row in candidates])
-            ids = [row.id for row in candidates if row.phone in listed]
+            listed = await self._listed(connection, [(row.task_id, row.phone) for row in candidates])
+            ids = [row.id for row in candidates if (row.task_id, row.phone) in listed]
             await self._close_listed(connection, ids, now)
         return len(ids)
 
-    async def _listed(self, connection: AsyncConnection, phones: Sequence[str]) -> set[str]:
-        """Which of ``phones`` (as stored) are on the do-not-call list, by their E.164 key."""
-        if not phones:
+    async def _listed(self, connection: AsyncConnection, numbers: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Which of ``numbers`` ((task id, phone as stored)) are on the global do-not-call list or on their
+        campaign's, by their E.164 key."""
+        if not numbers:
             return set()
-        keys: dict[str, list[str]] = {}
-        for phone in phones:
-            keys.setdefault(dnc_key(self._numbering, phone), []).append(phone)
-        found: set[str] = set()
+        keys: dict[str, list[tuple[int, str]]] = {}
+        for task_id, phone in numbers:
+            keys.setdefault(dnc_key(self._numbering, phone), []).append((task_id, phone))
+        task_ids = sorted({task_id for task_id, _ in numbers})
+        found: set[tuple[int, str]] = set()
         chunk = list(keys)
         for k in range(0, len(chunk), 500):
-            query = select(dnc_numbers.c.e164).where(dnc_numbers.c.e164.in_(chunk[k : k + 500]))
-            found.update((await connection.execute(query)).scalars())
-        return {phone for key in found for phone in keys[key]}
+            part = chunk[k : k + 500]
+            query = select(dnc_numbers.c.e164).where(dnc_numbers.c.e164.in_(part))
+            for key in (await connection.execute(query)).scalars():
+                found.update(keys[key])
+            own = select(dnc_campaign_numbers.c.task_id, dnc_campaign_numbers.c.e164).where(
+                dnc_campaign_numbers.c.e164.in_(part), dnc_campaign_numbers.c.task_id.in_(task_ids)
+            )
+            for task_id, key in (await connection.execute(own)).all():
+                found.update(pair for pair in keys[key] if pair[0] == task_id)
+        return found
 
     async def _close_listed(self, connection: AsyncConnection, ids: Sequence[int], now: float) -> None:
         """Final result FAIL, state doNotCall, for open rows ``ids`` (MikoPBX's answer for a listed number)."""
@@ -618,6 +668,23 @@ class SqlDialerStore:
         async with self._write() as connection:
             dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
             await connection.execute(dialect_insert(dnc_numbers).values(**values).on_conflict_do_nothing())
+
+    async def callee_attempts(self, task_id: int, callees: Sequence[str], since: float) -> dict[str, list[PastAttempt]]:
+        """Attempts toward ``callees`` (by ``attempts.callee``, index (callee, created_at)): the task's own at any
+        time, and every campaign's since ``since``. Attempts never sent (state created) reached nobody."""
+        found: dict[str, list[PastAttempt]] = {}
+        if not callees:
+            return found
+        async with self._read() as connection:
+            for k in range(0, len(callees), 500):
+                query = select(attempts.c.callee, attempts.c.task_id, attempts.c.created_at, attempts.c.ended_at).where(
+                    attempts.c.callee.in_(list(callees[k : k + 500])),
+                    or_(attempts.c.task_id == task_id, attempts.c.created_at >= since),
+                    attempts.c.state != _CREATED,
+                )
+                for callee, attempt_task, started, ended in (await connection.execute(query)).all():
+                    found.setdefault(callee, []).append(PastAttempt(int(attempt_task), float(started), ended))
+        return found
 
     async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:
         """Outside the call window: not due before the window opens (next_attempt_at), no attempt used, nothing the

@@ -65,6 +65,14 @@ tasks = Table(
     Column("dial_prefix", String(32), nullable=False, server_default=""),
     # Our extensions (old clients omit them): per-task retry overrides, JSON object or NULL for the settings' policy.
     Column("retry_policy", JSON, nullable=True),
+    # The campaign's schedule (0011; NULL/empty: the global AUTODIALER_CALL_WINDOW, as for every v1 task): hours in
+    # the callee's local time (domain/call_hours.py's format), excluded dates, absolute start and end, default zone.
+    Column("call_hours", Text, nullable=True),
+    Column("excluded_dates", Text, nullable=False, server_default=""),
+    Column("starts_at", Float, nullable=True),
+    Column("ends_at", Float, nullable=True),
+    Column("default_zone", String(64), nullable=True),
+    Column("attempt_limits", JSON, nullable=True),  # {max_per_day, max_total, min_gap_s, max_per_day_all_campaigns}
     # Soft delete: a deleted task disappears from the API at once; its rows in a live call are purged when it ends.
     Column("deleted", Boolean, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
@@ -163,8 +171,11 @@ attempts = Table(
     Column("created_at", Float, nullable=False),
     Column("answered_at", Float, nullable=True),
     Column("ended_at", Float, nullable=True),
+    # The number's do-not-call key (E.164, else its digits), for caps across campaigns (0011)
+    Column("callee", String(64), nullable=True),
     Index(None, "task_id", "number_id"),
     Index(None, "ended_at"),
+    Index(None, "callee", "created_at"),
 )
 
 polls = Table(
@@ -258,6 +269,20 @@ dnc_numbers = Table(
     Column("phone_id", String(64), nullable=False),  # task_numbers' key: the SQL's coarse prefilter only
     Column("phone", String(64), nullable=False),  # as first listed
     Column("source", String(64), nullable=False),  # api, poll:<innerNum>, …
+    Column("note", String(200), nullable=False, server_default=""),  # 0011
+    Column("created_at", Float, nullable=False),
+    Index(None, "phone_id"),
+)
+
+dnc_campaign_numbers = Table(
+    "dnc_campaign_numbers",  # one do-not-call list per campaign (0011), keyed like the global one
+    metadata,
+    Column("task_id", BigInteger, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("e164", String(64), primary_key=True),
+    Column("phone_id", String(64), nullable=False),
+    Column("phone", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("note", String(200), nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
     Index(None, "phone_id"),
 )

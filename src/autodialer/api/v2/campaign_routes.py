@@ -9,14 +9,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from autodialer.api.v2 import cursors
 from autodialer.api.v2.models import (
     MAX_ID,
+    AttemptLimitsModel,
     CampaignCreate,
     CampaignList,
     CampaignOut,
     CampaignPatch,
+    ScheduleModel,
     StateWord,
     StatsOut,
 )
 from autodialer.api.v2.problems import PROBLEM_RESPONSE
+from autodialer.domain.attempt_limits import AttemptLimits
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.campaigns import CampaignChanges, CampaignState, NewCampaign
 from autodialer.services.campaigns import CampaignService
 
@@ -64,6 +68,8 @@ async def create_campaign(body: CampaignCreate, service: Service, response: Resp
         retry_policy=None if body.retry_policy is None else body.retry_policy.overrides(),
         external_id=body.external_id or "",
         state=CampaignState[body.state.upper()],
+        schedule=CampaignSchedule() if body.schedule is None else body.schedule.domain(),
+        limits=AttemptLimits() if body.attempt_limits is None else body.attempt_limits.domain(),
     )
     campaign = await service.create(new)
     response.headers["Location"] = f"/api/v2/campaigns/{campaign.id}"
@@ -90,8 +96,17 @@ async def patch_campaign(campaign_id: CampaignId, body: CampaignPatch, service: 
         dial_prefix=body.dial_prefix,
         retry_policy=None if body.retry_policy is None else body.retry_policy.overrides(),
         clear_retry_policy="retry_policy" in sent and body.retry_policy is None,
+        schedule=_sent(sent, "schedule", body.schedule, CampaignSchedule()),
+        limits=_sent(sent, "attempt_limits", body.attempt_limits, AttemptLimits()),
     )
     return CampaignOut.of(await service.change(campaign_id, changes))
+
+
+def _sent(sent: set[str], name: str, value: ScheduleModel | AttemptLimitsModel | None, empty: Any) -> Any:
+    """A replacing field: left out, None (no change); null, ``empty`` (cleared); else its domain value."""
+    if name not in sent:
+        return None
+    return empty if value is None else value.domain()
 
 
 @router.post(

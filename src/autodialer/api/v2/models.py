@@ -11,13 +11,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from autodialer.domain.attempt_limits import AttemptLimits
+from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.campaigns import (
     AttemptRecord,
     Campaign,
     CampaignStats,
+    InvalidField,
     NumberRecord,
     Target,
     TargetKind,
+    attempt_limits,
 )
 from autodialer.domain.eligibility import Verdict
 
@@ -88,6 +92,82 @@ class PacingModel(_In):
     mode: Literal["progressive"] = "progressive"
 
 
+class ScheduleModel(_In):
+    """When the campaign may call, in the callee's local time (docs/call-windows.md). ``hours`` absent or null: the
+    global window (AUTODIALER_CALL_WINDOW), if one is set."""
+
+    hours: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None,
+        description="e.g. '09:00-21:00; sat,sun 10:00-20:00' or 'mon-fri 09:00-13:00,14:00-18:00; sun off'",
+        examples=["09:00-21:00; sat,sun 10:00-20:00"],
+    )
+    excluded_dates: Annotated[str, StringConstraints(max_length=4000)] = Field(
+        default="", description="holidays in the callee's calendar: '2027-01-01..2027-01-08, 2027-02-23'"
+    )
+    starts_at: datetime | None = Field(default=None, description="no call before this instant (with an offset)")
+    ends_at: datetime | None = Field(default=None, description="no call at or after this instant (with an offset)")
+    default_zone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="IANA zone for numbers that give none (e.g. short numbers); default the PBX's"
+    )
+
+    def domain(self) -> CampaignSchedule:
+        return CampaignSchedule(
+            hours=self.hours,
+            excluded_dates=self.excluded_dates,
+            starts_at=_instant(self.starts_at, "schedule.starts_at"),
+            ends_at=_instant(self.ends_at, "schedule.ends_at"),
+            default_zone=self.default_zone,
+        )
+
+    @classmethod
+    def of(cls, s: CampaignSchedule) -> ScheduleModel:
+        return cls.model_construct(
+            hours=s.hours,
+            excluded_dates=s.excluded_dates,
+            starts_at=None if s.starts_at is None else utc(s.starts_at),
+            ends_at=None if s.ends_at is None else utc(s.ends_at),
+            default_zone=s.default_zone,
+        )
+
+
+class AttemptLimitsModel(_In):
+    """Attempt limits per number; a limit absent or null is off."""
+
+    max_per_day: Count | None = Field(default=None, ge=1, le=1000, description="attempts per callee's local day")
+    max_total: Count | None = Field(default=None, ge=1, le=1000, description="attempts in all")
+    min_gap_s: Seconds | None = Field(
+        default=None, ge=0, le=30 * 86400, description="least seconds from the end of one call to the next"
+    )
+    max_per_day_all_campaigns: Count | None = Field(
+        default=None, ge=1, le=1000, description="calls to the number per callee's local day, every campaign's"
+    )
+
+    def domain(self) -> AttemptLimits:
+        return attempt_limits(
+            max_per_day=self.max_per_day,
+            max_total=self.max_total,
+            min_gap_s=self.min_gap_s,
+            max_per_day_all_campaigns=self.max_per_day_all_campaigns,
+        )
+
+    @classmethod
+    def of(cls, limits: AttemptLimits) -> AttemptLimitsModel:
+        return cls.model_construct(
+            max_per_day=limits.max_per_day,
+            max_total=limits.max_total,
+            min_gap_s=limits.min_gap_s,
+            max_per_day_all_campaigns=limits.max_per_day_all_campaigns,
+        )
+
+
+def _instant(moment: datetime | None, field: str) -> float | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise InvalidField("must carry a UTC offset (e.g. 2027-01-09T00:00:00+03:00 or …Z)", field)
+    return moment.timestamp()
+
+
 class CampaignCreate(_In):
     name: Text255 = ""
     external_id: ExternalId | None = Field(default=None, description="the CRM's id (v1 crmId); default: the id")
@@ -97,10 +177,13 @@ class CampaignCreate(_In):
     retry_policy: RetryPolicyModel | None = None
     pacing: PacingModel | None = None
     state: Literal["active", "paused"] = "active"
+    schedule: ScheduleModel | None = None
+    attempt_limits: AttemptLimitsModel | None = None
 
 
 class CampaignPatch(_In):
-    """Fields to change; a field left out stays. ``retry_policy: null`` returns to the service's policy."""
+    """Fields to change; a field left out stays. ``retry_policy: null`` returns to the service's policy;
+    ``schedule`` and ``attempt_limits`` replace the whole object (``null`` clears it)."""
 
     name: Text255 | None = None
     target: TargetModel | None = None
@@ -108,6 +191,8 @@ class CampaignPatch(_In):
     dial_prefix: DialPrefix | None = None
     retry_policy: RetryPolicyModel | None = None
     pacing: PacingModel | None = None
+    schedule: ScheduleModel | None = None
+    attempt_limits: AttemptLimitsModel | None = None
 
 
 class CampaignOut(BaseModel):
@@ -121,6 +206,8 @@ class CampaignOut(BaseModel):
     dial_prefix: str
     retry_policy: dict[str, dict[str, float]] | None
     pacing: PacingModel
+    schedule: ScheduleModel
+    attempt_limits: AttemptLimitsModel
     created_at: datetime
     updated_at: datetime
 
@@ -137,6 +224,8 @@ class CampaignOut(BaseModel):
             dial_prefix=c.dial_prefix,
             retry_policy=None if c.retry_policy is None else {k: dict(v) for k, v in c.retry_policy.items()},
             pacing=PacingModel(),
+            schedule=ScheduleModel.of(c.schedule),
+            attempt_limits=AttemptLimitsModel.of(c.limits),
             created_at=utc(c.created_at),
             updated_at=utc(c.updated_at),
         )
