@@ -28,7 +28,8 @@ from typing import Any
 from autodialer.adapters.audio.prompt_files import StoredPromptFiles
 from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, PollTiming
 from autodialer.api.validation import FieldErrors, integer, one_of, text
-from autodialer.domain.poll_flow import plays_file
+from autodialer.domain.poll_flow import Press, Question, plays_file
+from autodialer.domain.poll_graph import check_structure
 
 MAX_QUESTIONS = 100
 KEYS = (*"0123456789", "*", "#", "timeout", "invalid")
@@ -103,7 +104,6 @@ def _seconds(errors: FieldErrors, field: str, value: object, lo: float, hi: floa
 
 def _questions(errors: FieldErrors, raw: list[Any]) -> list[PollQuestionData]:
     questions: list[PollQuestionData] = []
-    seen: set[str] = set()
     for index, item in enumerate(raw):
         where = f"questions[{index}]"
         if not isinstance(item, dict):
@@ -111,9 +111,6 @@ def _questions(errors: FieldErrors, raw: list[Any]) -> list[PollQuestionData]:
             continue
         qid = text(errors, f"{where}.questionId", item.get("questionId"), max_len=255, allow_int=True)
         qid = qid if qid not in (None, "") else str(index)
-        if qid in seen:
-            errors.add(f"{where}.questionId", f"duplicates questionId {qid!r}")
-        seen.add(qid)
         question_text = text(errors, f"{where}.questionText", item.get("questionText"), max_len=4000)
         question_file = text(errors, f"{where}.questionFile", item.get("questionFile"), max_len=1024)
         if item.get("questionText") in (None, "") and item.get("questionFile") in (None, ""):
@@ -124,14 +121,20 @@ def _questions(errors: FieldErrors, raw: list[Any]) -> list[PollQuestionData]:
             lang = text(errors, f"{where}.lang", item["lang"], max_len=16, pattern=LANG, rule=rule) or lang
         actions = _actions(errors, where, item.get("press"))
         questions.append(PollQuestionData(qid, question_text, question_file, lang, actions))
-    for index, question in enumerate(questions):
-        for position, action in enumerate(question.actions):
-            if action.next_question and action.next_question not in seen:
-                errors.add(
-                    f"questions[{index}].press[{position}].nextQuestion",
-                    f"must name a questionId of this poll, got {action.next_question!r}",
-                )
+    # Unique ids and keys, targets that exist: the domain's rule, the one the v2 API applies too. Checked once the
+    # items themselves are sound, so the positions it names are the body's (a refused item is not in ``questions``).
+    if errors.errors:
+        return questions
+    for problem in check_structure([as_domain_question(q) for q in questions]):
+        errors.add(problem.v1_field, problem.message)
     return questions
+
+
+def as_domain_question(question: PollQuestionData) -> Question:
+    press = tuple(
+        Press(a.key, a.action, a.value or "", a.value_options, a.next_question or None) for a in question.actions
+    )
+    return Question(question.crm_id, question.question_text or "", question.question_file, question.lang, press)
 
 
 def _actions(errors: FieldErrors, where: str, raw: object) -> list[PollActionData]:
@@ -141,16 +144,12 @@ def _actions(errors: FieldErrors, where: str, raw: object) -> list[PollActionDat
         errors.add(f"{where}.press", f"must be a list of at most {len(KEYS)} items")
         return []
     actions: list[PollActionData] = []
-    keys: set[str] = set()
     for index, item in enumerate(raw):
         at = f"{where}.press[{index}]"
         if not isinstance(item, dict):
             errors.add(at, "must be an object")
             continue
         key = one_of(errors, f"{at}.key", item.get("key"), KEYS)
-        if key is not None and key in keys:
-            errors.add(f"{at}.key", f"duplicates key {key!r} in this question")
-        keys.add(key or "")
         action = one_of(errors, f"{at}.action", item.get("action") or "", ACTIONS)
         value = text(errors, f"{at}.value", item.get("value"), max_len=1000, allow_int=True)
         if action == "dial" and (value is None or not EXTENSION.fullmatch(value)):
