@@ -7,6 +7,7 @@ Everything else receives what it needs as arguments; nothing reads settings or o
     FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
     REST API ──on_tasks_changed──▶ DialerEngine.task_changed            DialerEngine ──▶ SqlDialerStore
     v2 API ──▶ CampaignService ──▶ SqlCampaignRepository (through SqlTaskRepository's write rules)
+           └─▶ PollUseCases: PollService ──▶ SqlPollStore · AudioLibrary (also v1 /audio) · TtsPreview
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
 from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxGateway, GatewayConfig
 from autodialer.adapters.asterisk.user_events import AmiUserEventSink
+from autodialer.adapters.audio.conversion import AudioConverter
+from autodialer.adapters.audio.file_store import AudioFileStore
 from autodialer.adapters.clock import AsyncioSleeper, SystemClock
 from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
 from autodialer.adapters.db.dnc_repository import SqlDncRepository
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
+from autodialer.adapters.db.poll_store import SqlPollStore
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
@@ -44,6 +48,7 @@ from autodialer.api.context import AppContext
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.status import PbxStatus
 from autodialer.domain.retry_policy import RetryPolicy
+from autodialer.services.audio_library import AudioLibrary
 from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
@@ -51,7 +56,9 @@ from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
+from autodialer.services.polls import PollService, PollUseCases
 from autodialer.services.ports import Clock
+from autodialer.services.tts_preview import TtsPreview
 from autodialer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -199,6 +206,18 @@ def build_campaign_service(
     return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
 
 
+def build_poll_use_cases(
+    settings: Settings, db: AsyncEngine, now: Callable[[], float], on_change: Callable[[], None]
+) -> PollUseCases:
+    """Polls, the audio library (shared with v1's /audio) and the TTS preview (the call flow's renderer and cache)."""
+    audio_records = SqlAudioRepository(db)
+    store = SqlPollStore(db)
+    files = AudioFileStore(settings.audio_dir, AudioConverter())
+    library = AudioLibrary(audio_records, files, settings.audio_max_bytes, now, users=store)
+    polls = PollService(store, audio_records, now, on_change)
+    return PollUseCases(polls, library, TtsPreview(build_prompt_renderer(settings)))
+
+
 def build_dnc_lists(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> DncLists:
     """The do-not-call list's use cases (``autodialer dnc import``) on the SQL store."""
     numbering = PhoneNumbering(settings.default_region)
@@ -228,6 +247,7 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
         context.pbx_status = dialer.status
     context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
+    context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed())
     return Service(settings, db, create_app(context), dialer)
 
 

@@ -12,11 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodialer.services.audio_library import (
+    AudioInUse,
     AudioLibrary,
     AudioMissing,
     AudioNameInvalid,
     AudioRecord,
     AudioTooLarge,
+    AudioUnknown,
     PreparedAudio,
     clean_upload_name,
 )
@@ -68,6 +70,9 @@ class FakeRecords:
         row = AudioRecord(old.id if old else len(self.rows) + 1, name, stored_name, original_ext, content_type, 1.0)
         self.rows[name] = row
         return row
+
+    async def audio_by_id(self, audio_id: int) -> AudioRecord | None:
+        return next((r for r in self.rows.values() if r.id == audio_id), None)
 
     async def audio_list(self) -> Sequence[AudioRecord]:
         return sorted(self.rows.values(), key=lambda r: r.id)
@@ -133,3 +138,27 @@ def test_clean_name_examples() -> None:
     assert clean_upload_name("../../etc/passwd") == "passwd"
     assert clean_upload_name("a\r\nb.mp3") == "ab.mp3"
     assert clean_upload_name("$(rm -rf ~).mp3") == "$(rm -rf ~).mp3"
+
+
+class FakeUsers:
+    def __init__(self, uses: dict[str, list[tuple[int, str]]]) -> None:
+        self.uses = uses
+
+    async def polls_using(self, name: str, stored_name: str) -> Sequence[tuple[int, str]]:
+        return self.uses.get(name, [])
+
+
+async def test_delete_unused_refuses_a_prompt_a_poll_plays_naming_the_poll() -> None:
+    records, files = FakeRecords(), FakeFiles()
+    users = FakeUsers({"hello.wav": [(7, "Survey")]})
+    lib = AudioLibrary(records, files, 100, lambda: 1.0, users)
+    used = await lib.upload("hello.wav", io.BytesIO(b"one"))
+    free = await lib.upload("bye.wav", io.BytesIO(b"two"))
+    with pytest.raises(AudioInUse, match=r"7 \('Survey'\)") as refused:
+        await lib.delete_unused(used.id)
+    assert refused.value.polls == ((7, "Survey"),)
+    assert "hello.wav" in records.rows and files.removed == []
+    await lib.delete_unused(free.id)
+    assert "bye.wav" not in records.rows and len(files.removed) == 1
+    with pytest.raises(AudioUnknown):
+        await lib.delete_unused(free.id)

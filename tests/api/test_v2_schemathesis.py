@@ -23,8 +23,9 @@ from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
 from autodialer.api.v2.app import create_v2_app
-from autodialer.bootstrap import build_campaign_service
+from autodialer.bootstrap import build_campaign_service, build_poll_use_cases
 from autodialer.services.campaigns import CampaignService
+from autodialer.services.polls import PollUseCases
 from autodialer.settings import load_settings
 
 EXAMPLES = 30
@@ -47,6 +48,7 @@ class LoopbackServer:
         await migrate(db)
         context = AppContext(settings=settings, db=db)
         context.campaigns = build_campaign_service(settings, db, context.now, lambda: None)
+        context.polls = build_poll_use_cases(settings, db, context.now, lambda: None)
         config = uvicorn.Config(create_app(context), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         try:
@@ -77,7 +79,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def v2_spec() -> dict[str, Any]:
     """The OpenAPI document as the server serves it (built without a database: it depends only on the routes)."""
-    return create_v2_app(cast(CampaignService, None)).openapi()
+    return create_v2_app(cast(CampaignService, None), polls=cast(PollUseCases, object())).openapi()
 
 
 schema = schemathesis.openapi.from_dict(v2_spec())

@@ -37,8 +37,12 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(prompts.router)
     app.include_router(health.router)
     if context.campaigns is not None:
-        limits = BodyLimits(context.settings.max_json_body_bytes, context.settings.max_task_body_bytes)
-        app.mount(V2_PREFIX, create_v2_app(context.campaigns, context.idempotency, limits))
+        settings = context.settings
+        audio_bytes = settings.audio_max_bytes + 64 * 1024  # the multipart framing around the file
+        limits = BodyLimits(settings.max_json_body_bytes, settings.max_task_body_bytes, audio_bytes)
+        app.mount(V2_PREFIX, create_v2_app(context.campaigns, context.idempotency, limits, context.polls))
+        if context.polls is not None:
+            app.state.audio_library = context.polls.audio  # v1's /audio uses the same library (one lock per name)
         app.include_router(v2_docs.router)
         app.include_router(console.router)  # the console works on v2 only
     app.add_middleware(CsrfMiddleware, secret=context.settings.jwt_secret)  # inside the gate: sees its principal

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.api.status import PbxStatus
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.polls import PollUseCases
 from autodialer.settings import Settings
 
 
@@ -31,6 +32,9 @@ class AppContext:
     # The campaign use cases behind /api/v2 (bootstrap.build_campaign_service); None: no v2 API on this app.
     campaigns: CampaignService | None = None
     idempotency: IdempotencyService | None = None  # Idempotency-Key on v2 POSTs; None: the header is ignored
+    polls: PollUseCases | None = (
+        None  # polls, audio prompts and TTS preview on /api/v2 (bootstrap.build_poll_use_cases)
+    )
 
 
 def get_context(request: Request) -> AppContext:

@@ -48,6 +48,20 @@ class AudioConversionFailed(AudioError):
     error_id = "audio-conversion-failed"
 
 
+class AudioUnknown(AudioError):
+    error_id = "audio-not-found"
+
+
+class AudioInUse(AudioError):
+    """A prompt a poll plays is not deleted; ``polls`` names them (id, name)."""
+
+    error_id = "audio-in-use"
+
+    def __init__(self, message: str, polls: Sequence[tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.polls = tuple(polls)
+
+
 class AudioTooLong(AudioError):
     """Longer than the limit once decoded, whatever its header said (a header can lie)."""
 
@@ -106,12 +120,20 @@ class AudioRecords(Protocol):
         """Insert, or update the row with this name (its stored_name becomes ``stored_name``)."""
         ...
 
+    async def audio_by_id(self, audio_id: int) -> AudioRecord | None: ...
+
     async def audio_list(self) -> Sequence[AudioRecord]:
         """Every row, by id."""
         ...
 
     async def delete_audio(self, name: str) -> AudioRecord | None:
         """Delete and return the row with this name, if any."""
+        ...
+
+
+class PromptUsers(Protocol):
+    async def polls_using(self, name: str, stored_name: str) -> Sequence[tuple[int, str]]:
+        """(id, name) of the polls whose current version plays this prompt, by its name or a path to its files."""
         ...
 
 
@@ -140,8 +162,16 @@ def _extension(name: str) -> str:
 
 
 class AudioLibrary:
-    def __init__(self, records: AudioRecords, files: AudioFiles, max_bytes: int, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        records: AudioRecords,
+        files: AudioFiles,
+        max_bytes: int,
+        now: Callable[[], float],
+        users: PromptUsers | None = None,
+    ) -> None:
         self._records = records
+        self._users = users
         self._files = files
         self._max_bytes = max_bytes
         self._now = now
@@ -193,3 +223,31 @@ class AudioLibrary:
             return False
         await self._files.remove(record.stored_name)
         return True
+
+    async def record(self, audio_id: int) -> AudioRecord:
+        """The prompt with this id; AudioUnknown when there is none."""
+        record = await self._records.audio_by_id(audio_id)
+        if record is None:
+            raise AudioUnknown(f"audio_id: no audio prompt {audio_id}")
+        return record
+
+    async def records(self) -> Sequence[AudioRecord]:
+        return await self._records.audio_list()
+
+    def playback_path(self, record: AudioRecord) -> str:
+        """The 8 kHz mono wav of ``record`` (what Asterisk plays, and what a browser can play)."""
+        return self._files.playback_path(record.stored_name)
+
+    async def delete_unused(self, audio_id: int) -> AudioRecord:
+        """Delete the prompt unless a poll plays it (AudioInUse naming the polls; the v1 DELETE does not ask).
+
+        The check and the delete are two statements: a poll saved between them may name a prompt that is gone; it
+        then speaks its text or fails its call as any poll whose prompt was deleted through v1 (poll_prompts)."""
+        record = await self.record(audio_id)
+        users = await self._users.polls_using(record.name, record.stored_name) if self._users else ()
+        if users:
+            named = ", ".join(f"{poll_id} ({name!r})" for poll_id, name in users[:10])
+            raise AudioInUse(f"audio_id: the prompt {record.name!r} is played by poll(s) {named}", users)
+        if await self._records.delete_audio(record.name) is not None:
+            await self._files.remove(record.stored_name)
+        return record

@@ -28,6 +28,11 @@ class SqlAudioRepository:
             row = (await connection.execute(select(audio_files).where(audio_files.c.name == name))).first()
         return None if row is None else _record(row)
 
+    async def audio_by_id(self, audio_id: int) -> AudioRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(audio_files).where(audio_files.c.id == audio_id))).first()
+        return None if row is None else _record(row)
+
     async def save_audio(
         self, name: str, stored_name: str, original_ext: str, content_type: str, duration_s: float, now: float
     ) -> AudioRecord:

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +61,23 @@ class PromptRenderer:
         self._sox = sox
         self._inflight: dict[str, asyncio.Future[Path]] = {}
 
+    async def voices(self) -> Collection[str]:
+        return await self._engine.voices()
+
     async def voice_for(self, lang: str | None) -> str:
         return voice_for_lang(lang, await self._engine.voices(), self._default_lang)
 
-    async def render(self, text: str, lang: str | None, params: Mapping[str, Any] | None = None) -> Path:
-        """Path of the wav speaking ``text`` (params substituted) in the voice for ``lang``.
+    async def render(
+        self, text: str, lang: str | None, params: Mapping[str, Any] | None = None, voice: str | None = None
+    ) -> Path:
+        """Path of the wav speaking ``text`` (params substituted) in ``voice``, else the voice for ``lang``.
 
         Raises ValueError if nothing is left to say, SpeechEngineFailed if the engine or the conversion fails.
         """
         spoken = substitute_params(text, params).strip()
         if not spoken:
             raise ValueError("text: nothing to say after params substitution")
-        voice = await self.voice_for(lang)
+        voice = voice or await self.voice_for(lang)
         identity = [self._engine.name, await self._engine.version(), voice, OUTPUT_FORMAT, spoken]
         key = hashlib.sha256(json.dumps(identity, ensure_ascii=False).encode()).hexdigest()
         path = self._dir / f"{key}.wav"

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from autodialer.api.v2 import campaign_routes, number_routes
+from autodialer.api.v2 import audio_routes, campaign_routes, number_routes, poll_routes
 from autodialer.api.v2.problems import install_problem_handlers
 from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.polls import PollUseCases
 
 PREFIX = "/api/v2"
 DESCRIPTION = """Campaigns (v1 "tasks") and their numbers, typed. Errors are RFC 9457 problem details
@@ -28,6 +29,7 @@ def create_v2_app(
     campaigns: CampaignService,
     idempotency: IdempotencyService | None = None,
     limits: BodyLimits = DEFAULT_LIMITS,
+    polls: PollUseCases | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="autodialer API",
@@ -43,4 +45,8 @@ def create_v2_app(
     install_problem_handlers(app)
     app.include_router(campaign_routes.router)
     app.include_router(number_routes.router)
+    if polls is not None:  # polls, audio prompts and the TTS preview
+        app.state.polls = polls
+        app.include_router(poll_routes.router)
+        app.include_router(audio_routes.router)
     return app

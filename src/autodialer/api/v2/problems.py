@@ -21,11 +21,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autodialer.api.v2.models import FieldProblem, Problem
 from autodialer.domain.campaigns import CampaignError, Conflict, InvalidField, NotFound
+from autodialer.services import audio_library as audio
+from autodialer.services.polls import InvalidPoll, problem_fields
+from autodialer.services.tts_preview import SpeechUnavailable
 
 log = logging.getLogger(__name__)
 V2_PATHS = ("/api/v2/", "/api/docs")  # answered in problem+json also where the outer (v1) app answers
 MEDIA_TYPE = "application/problem+json"
-_STATUS = {InvalidField: 422, NotFound: 404, Conflict: 409}
+_STATUS = {InvalidField: 422, NotFound: 404, Conflict: 409, SpeechUnavailable: 503}
+# The audio library's refusals (services.audio_library), whose messages start with the field they concern.
+_AUDIO_STATUS: dict[type[audio.AudioError], int] = {
+    audio.AudioMissing: 422,
+    audio.AudioNameInvalid: 422,
+    audio.AudioTooLarge: 413,
+    audio.AudioNotRecognised: 415,
+    audio.AudioConversionFailed: 422,
+    audio.AudioTooLong: 422,
+    audio.AudioUnknown: 404,
+    audio.AudioInUse: 409,
+}
 _TITLES = {
     400: "Bad request",
     401: "Not authenticated",
@@ -33,6 +47,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    503: "Service unavailable",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Invalid input",
@@ -42,7 +57,7 @@ _TITLES = {
 PROBLEM_RESPONSE: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": title}
     for status, title in _TITLES.items()
-    if status in (401, 404, 409, 422)
+    if status in (401, 404, 409, 413, 415, 422, 503)
 }
 
 
@@ -79,7 +94,19 @@ def domain_problem(e: CampaignError) -> Response:
     status = next((code for cls, code in _STATUS.items() if isinstance(e, cls)), 400)
     field = e.details.get("field")
     errors = [FieldProblem(field=field, message=e.message)] if field else []
+    if isinstance(e, InvalidPoll):  # every problem of the poll at once
+        errors = [FieldProblem(field=f, message=m) for f, m in problem_fields(e)]
+        detail = "; ".join(f"{f}: {m}" for f, m in problem_fields(e)[:5])
+        return problem(status, detail, e.error_id, errors)
     return problem(status, str(e), e.error_id, errors)
+
+
+def audio_problem(e: audio.AudioError) -> Response:
+    status = next((code for cls, code in _AUDIO_STATUS.items() if isinstance(e, cls)), 422)
+    field, _, message = str(e).partition(": ")
+    if field not in ("file", "audio_id") or not message:  # "error upload file: file is empty" (MikoPBX's words)
+        field, message = "file", str(e)
+    return problem(status, str(e), e.error_id, [FieldProblem(field=field, message=message)])
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -103,7 +130,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request))
         return problem(exc.status_code, str(exc.detail), error_id, headers=headers)
 
+    async def on_audio(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, audio.AudioError)
+        return audio_problem(exc)
+
     app.add_exception_handler(CampaignError, on_domain)
+    app.add_exception_handler(audio.AudioError, on_audio)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_middleware(CrashToProblem)
