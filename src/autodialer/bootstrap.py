@@ -42,7 +42,7 @@ from autodialer.adapters.db.poll_store import SqlPollStore
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
-from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
+from autodialer.adapters.tts.prompt_cache import PromptRenderer, build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
 from autodialer.api.php_serialize import php_serialize
@@ -115,7 +115,10 @@ class Dialer:
         await self.ami.close()
 
 
-def build_dialer(settings: Settings, db: AsyncEngine, clock: Clock | None = None) -> Dialer:
+def build_dialer(
+    settings: Settings, db: AsyncEngine, clock: Clock | None = None, speech: PromptRenderer | None = None
+) -> Dialer:
+    """``speech``: the prompt renderer (one per service: the call flow and the v2 TTS preview share its cache)."""
     clock = clock or SystemClock()
     ami = AMIClient(
         settings.ami_host,
@@ -164,7 +167,7 @@ def build_dialer(settings: Settings, db: AsyncEngine, clock: Clock | None = None
         ),
     )
     prompts = PollPromptRenderer(
-        build_prompt_renderer(settings),
+        speech or build_prompt_renderer(settings),
         SqlAudioRepository(db),
         settings.audio_dir,
         settings.tts_cache_dir,
@@ -207,7 +210,11 @@ def build_campaign_service(
 
 
 def build_poll_use_cases(
-    settings: Settings, db: AsyncEngine, now: Callable[[], float], on_change: Callable[[], None]
+    settings: Settings,
+    db: AsyncEngine,
+    now: Callable[[], float],
+    on_change: Callable[[], None],
+    speech: PromptRenderer | None = None,
 ) -> PollUseCases:
     """Polls, the audio library (shared with v1's /audio) and the TTS preview (the call flow's renderer and cache)."""
     audio_records = SqlAudioRepository(db)
@@ -215,7 +222,7 @@ def build_poll_use_cases(
     files = AudioFileStore(settings.audio_dir, AudioConverter())
     library = AudioLibrary(audio_records, files, settings.audio_max_bytes, now, users=store)
     polls = PollService(store, audio_records, now, on_change)
-    return PollUseCases(polls, library, TtsPreview(build_prompt_renderer(settings)))
+    return PollUseCases(polls, library, TtsPreview(speech or build_prompt_renderer(settings)))
 
 
 def build_dnc_lists(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> DncLists:
@@ -240,14 +247,15 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
     clock = clock or SystemClock()
     db = create_engine(settings.effective_database_url)
     await migrate(db)
-    dialer = build_dialer(settings, db, clock) if settings.dialer_enabled else None
+    speech = build_prompt_renderer(settings)
+    dialer = build_dialer(settings, db, clock, speech) if settings.dialer_enabled else None
     context = AppContext(settings=settings, db=db, now=clock.now)
     if dialer is not None:
         context.on_tasks_changed = dialer.engine.task_changed
         context.pbx_status = dialer.status
     context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
-    context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed())
+    context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed(), speech)
     return Service(settings, db, create_app(context), dialer)
 
 

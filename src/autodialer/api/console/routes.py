@@ -32,12 +32,15 @@ ASSETS = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "i18n.js": "text/javascript; charset=utf-8",
+    "polls.js": "text/javascript; charset=utf-8",
+    "audio.js": "text/javascript; charset=utf-8",
+    "polls.css": "text/css; charset=utf-8",
 }
 PUBLIC_PATHS = frozenset({"/console", CONSOLE, LOGIN_PATH, *(f"/console/assets/{name}" for name in ASSETS)})
 MAX_LOGIN_BODY = 16 * 1024
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 _HEADERS = {
     "Content-Security-Policy": _CSP,

@@ -155,6 +155,7 @@
     get: (path) => call("GET", API + path).then((r) => r.data),
     post: (path, body) => call("POST", API + path, body === undefined ? {} : body).then((r) => r.data),
     patch: (path, body) => call("PATCH", API + path, body).then((r) => r.data),
+    put: (path, body) => call("PUT", API + path, body).then((r) => r.data),
     del: (path) => call("DELETE", API + path).then((r) => r.data),
   };
 
@@ -182,6 +183,7 @@
     nav.replaceChildren(...(me ? [
       h("a", { href: "#/campaigns" }, t("navCampaigns")),
       h("a", { href: "#/campaigns/new" }, t("navNew")),
+      ...extraNav.map((n) => h("a", { href: n.href }, t(n.label))),
       h("a", { href: "/api/docs" }, t("apiDocs")),
     ] : []));
   }
@@ -811,6 +813,22 @@
     await list.reload();
   }
 
+  // ---- pages from other files (polls.js, audio.js …). Each pushes onto window.CONSOLE_PAGES, before this file
+  // runs, a function(kit) returning {nav: [{href, label}], routes: [[RegExp on the hash, render(match)]]}.
+
+  const extraNav = [];
+  const extraRoutes = [];
+
+  function loadPages() {
+    const kit = { h, t, api, call, page, field, table, announce, showError, every, notFoundPage, csrfToken, reason,
+      fmtTime, API, ApiError, lang: () => lang };
+    for (const register of window.CONSOLE_PAGES || []) {
+      const added = register(kit) || {};
+      extraNav.push(...(added.nav || []));
+      extraRoutes.push(...(added.routes || []));
+    }
+  }
+
   // ---- routing
 
   async function route() {
@@ -827,6 +845,7 @@
     if ((m = /^#\/campaigns\/(\d+)$/.exec(hash))) return campaignPage(m[1]);
     if ((m = /^#\/campaigns\/(\d+)\/edit$/.exec(hash))) return campaignForm(m[1]);
     if ((m = /^#\/campaigns\/(\d+)\/results$/.exec(hash))) return resultsPage(m[1]);
+    for (const [pattern, render] of extraRoutes) if ((m = pattern.exec(hash))) return render(m);
     location.hash = "#/campaigns";
   }
 
@@ -844,6 +863,7 @@
       location.hash = "#/login";
     });
     window.addEventListener("hashchange", route);
+    loadPages();
     renderChrome();
     route();
   }
