@@ -4,7 +4,8 @@
 Runs the demo's stack (the PBX simulator with the demo's scenario, the service, the demo's poll and campaigns) with
 sign-in required, then drives Debian's chromium through the console with Playwright, as tests/e2e/test_console.py
 does: sign in, the campaigns list while the demo runs, a new campaign with a CSV holding a bad row, its page (live
-progress, the rejected row, a number's attempts and "why it waits"), the edit form and the results. The language
+progress, the rejected row, a number's attempts and "why it waits"), the edit form and the results, then the voice
+polls (the list, the demo poll in the builder with its graph, its answers) and the audio prompts. The language
 comes from the browser's locale (en-US, ru-RU), as it does for users.
 
     .venv/bin/python scripts/console_screenshots.py [--out docs/screenshots]
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -47,7 +49,7 @@ async def shoot(page: Page, out: Path, name: str) -> None:
     print(f"  {out / name}")
 
 
-async def tour(origin: str, locale: str, out: Path) -> None:
+async def tour(origin: str, locale: str, out: Path, poll_id: int) -> None:
     words = WORDS[locale]
     lang = locale[:2]
     async with chromium_page(locale=locale, height=760) as page:
@@ -87,6 +89,20 @@ async def tour(origin: str, locale: str, out: Path) -> None:
         await page.locator("#results-table tbody tr").first.wait_for()
         await shoot(page, out, f"{lang}-results.png")
 
+        # Voice polls (polls.js, audio.js): the list, the builder with its branching graph, the answers, the prompts.
+        await page.goto(f"{origin}/console/#/polls")
+        await page.locator("main tbody tr a").first.wait_for()
+        await shoot(page, out, f"{lang}-polls.png")
+        await page.goto(f"{origin}/console/#/polls/{poll_id}")
+        await page.locator("svg.poll-graph g.edge").first.wait_for()
+        await shoot(page, out, f"{lang}-poll-builder.png")
+        await page.goto(f"{origin}/console/#/polls/{poll_id}/results")
+        await page.locator("main ul.answers").first.wait_for()
+        await shoot(page, out, f"{lang}-poll-answers.png")
+        await page.goto(f"{origin}/console/#/audio")
+        await page.locator("main tbody tr[data-name]").first.wait_for()
+        await shoot(page, out, f"{lang}-audio.png")
+
 
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -109,9 +125,14 @@ async def main(out: Path) -> None:
             poll = await stack.post_poll(demo.POLL)
             for task in demo._tasks(str(poll["id"])):
                 await stack.post_task(task)
+            tone = Path(data_dir) / "thank-you.wav"
+            tone_argv = ["sox", "-n", "-r", "8000", "-c", "1", str(tone), "synth", "1.2", "sine", "440"]
+            subprocess.run(tone_argv, check=True)  # noqa: S603 - fixed arguments, sox from setup.sh
+            files = {"file": ("thank-you.wav", tone.read_bytes(), "audio/wav")}
+            assert (await stack.http.post(origin + "/api/v2/audio", files=files)).status_code == 201
             for locale in WORDS:
                 print(f"{locale}:")
-                await tour(origin, locale, out)
+                await tour(origin, locale, out, int(poll["id"]))
 
 
 if __name__ == "__main__":

@@ -111,10 +111,10 @@
     });
     const endColumn = columns.length;
     const pos = new Map();
-    columns.forEach((col, d) => (col || []).forEach((i, row) => pos.set(i, { x: 20 + d * 190, y: 30 + row * 90 })));
+    columns.forEach((col, d) => (col || []).forEach((i, row) => pos.set(i, { x: 20 + d * 190, y: 60 + row * 90 })));
     const rows = Math.max(1, ...columns.map((c) => (c ? c.length : 0)));
-    pos.set("end", { x: 20 + endColumn * 190, y: 30 + ((rows - 1) * 90) / 2 });
-    return { pos, width: 20 + (endColumn + 1) * 190, height: 60 + rows * 90 };
+    pos.set("end", { x: 20 + endColumn * 190, y: 60 + ((rows - 1) * 90) / 2 });
+    return { pos, width: 20 + endColumn * 190 + 110, height: 90 + rows * 90 };
   }
 
   function svg(tag, attrs, ...children) {
@@ -130,7 +130,7 @@
     const reached = poll.questions.length ? reachable(poll.questions.length, edges, [0], false) : new Set();
     const ending = poll.questions.map((q, i) => i).filter((i) => edges.some((e) => e.from === i && e.to === null));
     const canEnd = reachable(poll.questions.length, edges, ending, true);
-    const { pos, width, height } = layout(poll, edges);
+    const { pos, width, height } = layout(poll, edges);  // (room above the first row for arched edges)
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", class: "poll-graph",
       "aria-labelledby": "graph-title graph-desc" });
     const words = edges.map((e) => `${poll.questions[e.from].id} —${e.key}→ ` +
@@ -149,10 +149,15 @@
         const x = a.x + W / 2, y = a.y;
         d = `M${x - 20},${y} C${x - 40},${y - 45 - n * 12} ${x + 40},${y - 45 - n * 12} ${x + 20},${y}`;
         lx = x; ly = y - 38 - n * 12;
-      } else if (b.x > a.x) { // forward: left to right
-        const x1 = a.x + W, y1 = a.y + H / 2 + n * 8 - 8, x2 = b.x, y2 = b.y + H / 2;
+      } else if (b.x > a.x + 190) { // forward over a column: arched above the boxes between
+        const x1 = a.x + W / 2 + n * 10, y1 = a.y, x2 = b.x + 20 + n * 10, y2 = b.y;
+        const high = Math.min(y1, y2) - 18 - n * 12;
+        d = `M${x1},${y1} C${x1},${high} ${x2},${high} ${x2},${y2}`;
+        lx = (x1 + x2) / 2; ly = high + 6;
+      } else if (b.x > a.x) { // forward to the next column: left to right
+        const x1 = a.x + W, y1 = a.y + 10 + n * 9, x2 = b.x, y2 = b.y + H / 2;
         d = `M${x1},${y1} C${x1 + 40},${y1} ${x2 - 40},${y2} ${x2},${y2}`;
-        lx = (x1 + x2) / 2; ly = (y1 + y2) / 2 - 4;
+        lx = x1 + 12; ly = y1 - 2;
       } else { // back to an earlier (or same-column) question: around below
         const x1 = a.x + W / 2 + n * 8, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y + H;
         const low = Math.max(y1, y2) + 34 + n * 10;
