@@ -225,11 +225,13 @@ def build_poll_use_cases(
     return PollUseCases(polls, library, TtsPreview(speech or build_prompt_renderer(settings)))
 
 
-def build_dnc_lists(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> DncLists:
-    """The do-not-call list's use cases (``autodialer dnc import``) on the SQL store."""
+def build_dnc_lists(
+    settings: Settings, db: AsyncEngine, now: Callable[[], float], on_change: Callable[[], None] = lambda: None
+) -> DncLists:
+    """The do-not-call lists' use cases (v2 routes, ``autodialer dnc import``) on the SQL store."""
     numbering = PhoneNumbering(settings.default_region)
     store = SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=numbering)
-    return DncLists(SqlDncRepository(db, store), numbering.e164, now)
+    return DncLists(SqlDncRepository(db, store), numbering.e164, now, on_change)
 
 
 @dataclass
@@ -254,6 +256,7 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
         context.on_tasks_changed = dialer.engine.task_changed
         context.pbx_status = dialer.status
     context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
+    context.dnc = build_dnc_lists(settings, db, context.now, lambda: context.on_tasks_changed())
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
     context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed(), speech)
     return Service(settings, db, create_app(context), dialer)

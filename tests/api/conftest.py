@@ -114,7 +114,7 @@ class V2:
 @pytest.fixture
 async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
     from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
-    from autodialer.bootstrap import build_campaign_service, build_poll_use_cases
+    from autodialer.bootstrap import build_campaign_service, build_dnc_lists, build_poll_use_cases
     from autodialer.services.idempotency import IdempotencyService
 
     settings = load_settings(
@@ -124,6 +124,7 @@ async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
     wakeups: list[None] = []
     context = AppContext(settings=settings, db=migrated_engine, now=clock.now)
     context.campaigns = build_campaign_service(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
+    context.dnc = build_dnc_lists(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
     context.idempotency = IdempotencyService(SqlIdempotencyStore(migrated_engine), clock.now)
     context.polls = build_poll_use_cases(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
     return V2(create_app(context), migrated_engine, clock, wakeups)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.status import PbxStatus
 from autodialer.services.campaigns import CampaignService
+from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.polls import PollUseCases
 from autodialer.settings import Settings
@@ -31,6 +32,7 @@ class AppContext:
     pbx_status: Callable[[], PbxStatus] | None = None
     # The campaign use cases behind /api/v2 (bootstrap.build_campaign_service); None: no v2 API on this app.
     campaigns: CampaignService | None = None
+    dnc: DncLists | None = None  # the do-not-call lists' routes (v2); None: not mounted
     idempotency: IdempotencyService | None = None  # Idempotency-Key on v2 POSTs; None: the header is ignored
     polls: PollUseCases | None = (
         None  # polls, audio prompts and TTS preview on /api/v2 (bootstrap.build_poll_use_cases)

@@ -25,6 +25,18 @@ class DncListing:
         check_e164(self.e164, "dnc.phone")
 
 
+@dataclass(frozen=True, slots=True)
+class DncEntryRecord:
+    """A stored listing as the v2 API shows it: the key (E.164), the number as first listed, why and since when."""
+
+    e164: str
+    phone: str
+    note: str
+    source: str
+    since: float
+    campaign_id: int | None  # None: the global list
+
+
 def dnc_texts(listings: Sequence[DncListing], e164: str, campaign_id: int, pbx_zone: str) -> list[str]:
     """Why ``e164`` may not be called by ``campaign_id``: one sentence per listing that covers it."""
     texts: list[str] = []

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from autodialer.api.v2 import audio_routes, campaign_routes, number_routes, poll_routes
+from autodialer.api.v2 import audio_routes, campaign_routes, dnc_routes, number_routes, poll_routes
 from autodialer.api.v2.problems import install_problem_handlers
 from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.services.campaigns import CampaignService
+from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.polls import PollUseCases
 
@@ -30,6 +31,7 @@ def create_v2_app(
     idempotency: IdempotencyService | None = None,
     limits: BodyLimits = DEFAULT_LIMITS,
     polls: PollUseCases | None = None,
+    dnc: DncLists | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="autodialer API",
@@ -49,4 +51,7 @@ def create_v2_app(
         app.state.polls = polls
         app.include_router(poll_routes.router)
         app.include_router(audio_routes.router)
+    if dnc is not None:
+        app.state.dnc = dnc
+        app.include_router(dnc_routes.router)
     return app

@@ -28,3 +28,26 @@ def decode(cursor: str | None) -> int | None:
     if not text.startswith(_PREFIX) or not digits.isdigit() or len(digits) > 18:
         raise InvalidField("is not a cursor this API returned (use next_cursor of the previous page)", "cursor")
     return int(digits)
+
+
+_KEY_PREFIX = "key:"
+
+
+def encode_key(after_key: str | None) -> str | None:
+    """A cursor continuing after a text key (a do-not-call list's E.164 numbers)."""
+    if after_key is None:
+        return None
+    return base64.urlsafe_b64encode(f"{_KEY_PREFIX}{after_key}".encode()).decode().rstrip("=")
+
+
+def decode_key(cursor: str | None) -> str | None:
+    if cursor is None or cursor == "":
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    key = text.removeprefix(_KEY_PREFIX)
+    if not text.startswith(_KEY_PREFIX) or not key or len(key) > 64 or not key.isprintable():
+        raise InvalidField("is not a cursor this API returned (use next_cursor of the previous page)", "cursor")
+    return key

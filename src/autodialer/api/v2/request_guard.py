@@ -29,7 +29,7 @@ class BodyLimits:
     def of(self, scope: Scope) -> tuple[int, str]:
         if self.audio_bytes and scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/audio"):
             return self.audio_bytes, "audio_max_bytes"
-        if scope["method"] == "POST" and scope["path"].rstrip("/").endswith(("/numbers", "/numbers.csv")):
+        if scope["method"] == "POST" and scope["path"].rstrip("/").endswith(("/numbers", "/numbers.csv", "/dnc.csv")):
             return self.numbers_bytes, "max_task_body_bytes"
         return self.json_bytes, "max_json_body_bytes"
 
