@@ -1,0 +1,127 @@
+"""Benchmark: POST /api/v2/dnc.csv with 1,000,000 rows to a real ``autodialer serve`` process, over HTTP, on SQLite
+and (``--pg URL``) PostgreSQL.
+
+The path measured is the whole of the v2 import: the body streamed by the client and spooled by the server, read
+as CSV, normalised to E.164, de-duplicated, per-row errors, one transaction of batched inserts, then the open task
+numbers now listed closed as doNotCall, and the JSON report. The file and the database are benchmarks/dnc_import.py's
+(1% bad rows, 5% repeats in other spellings, ``--listed`` entries already listed, a task with ``--open`` numbers of
+which 10% are in the file). Checked from the report and the database: the list holds exactly the distinct good
+numbers plus the old ones, the counts add up to the rows, exactly the listed open numbers were closed.
+Goal (issue 14): 1M entries in at most 30 s. Baseline: the CLI's path without HTTP (benchmarks/dnc_import.py).
+
+    .venv/bin/python benchmarks/api_dnc_import.py [--rows 1000000] [--pg postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_task_get import server
+from dnc_import import GOAL_S, write_csv
+
+from autodialer.adapters.db.engine import create_engine, migrate
+from autodialer.adapters.db.tables import dnc_numbers, metadata, task_numbers
+from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
+
+
+async def prepare(url: str, listed: set[str], open_numbers: int, already: int, rng: random.Random) -> list[str]:
+    engine = create_engine(url)
+    await migrate(engine)
+    if engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in metadata.sorted_tables if t.name in ("dnc_numbers", "tasks"))
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
+    old = [f"+79{rng.randrange(1_000_000_000):09d}" for _ in range(already)]
+    async with engine.begin() as connection:
+        if old:
+            values = [{"e164": e, "phone_id": e[-10:], "phone": e, "source": "old", "created_at": 0.0} for e in old]
+            await connection.execute(dnc_numbers.insert(), values)
+    in_file = sorted(listed)
+    phones = list(dict.fromkeys(rng.choice(in_file) if k % 10 == 0 else f"+7383{k:07d}" for k in range(open_numbers)))
+    rows = [NumberRow(k, p, p[1:], p[-10:], None, "", 0) for k, p in enumerate(phones)]
+    await SqlTaskRepository(engine, page_limit=10_000).save_task(
+        task_id=None,
+        crm_id="bench",
+        columns={"inner_num": "201", "max_count_channels": 1},
+        numbers=[NumberColumns.of(rows)],
+        number_count=len(rows),
+        now=time.time(),
+    )
+    await engine.dispose()
+    return old + phones
+
+
+async def stored(url: str) -> tuple[int, list[str]]:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        count = int((await connection.execute(select(func.count()).select_from(dnc_numbers))).scalar_one())
+        closed = (
+            await connection.execute(select(task_numbers.c.phone).where(task_numbers.c.state == "doNotCall"))
+        ).all()
+    await engine.dispose()
+    return count, sorted(r.phone for r in closed)
+
+
+def chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(1 << 20):
+            yield chunk
+
+
+def run(url: str, rows: int, open_numbers: int, already: int, workdir: Path) -> None:
+    rng = random.Random(14)
+    csv_path = workdir / "dnc.csv"
+    listed, bad = write_csv(csv_path, rows, rng)
+    setup = asyncio.run(prepare(url, listed, open_numbers, already, rng))
+    old, phones = set(setup[:already]), setup[already:]
+    data_dir = workdir / f"serve-{url.split(':')[0]}"
+    data_dir.mkdir()
+    with server(data_dir, url) as (base, _pid), httpx.Client(base_url=base, timeout=600) as http:
+        started = time.perf_counter()
+        reply = http.post("/api/v2/dnc.csv", content=chunks(csv_path), headers={"content-type": "text/csv"})
+        seconds = time.perf_counter() - started
+    assert reply.status_code == 200, reply.text[:500]
+    report = reply.json()
+    count, closed = asyncio.run(stored(url))
+    assert report["entries"] == len(listed) and report["rejected"] == bad
+    assert report["entries"] + report["duplicates"] + report["rejected"] == rows
+    assert count == len(listed | old) and report["added"] == len(listed - old)
+    assert closed == sorted(p for p in phones if p in listed) and report["closed"] == len(closed)
+    assert len(report["errors"]) == min(bad, 1000) and report["errors"][0]["field"] == "phone"
+    dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+    print(
+        f"{dialect:<10} {rows:>9,} rows, {csv_path.stat().st_size / 1e6:.0f} MB → {report['entries']:,} entries "
+        f"({report['added']:,} new, {report['duplicates']:,} repeats, {report['rejected']:,} bad rows), "
+        f"{report['closed']:,} of {len(phones):,} open numbers closed: {seconds:5.1f} s over HTTP "
+        f"(goal ≤ {GOAL_S:.0f} s for 1M entries)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--open", type=int, default=10_000, help="open numbers of a task, 10%% of them in the file")
+    parser.add_argument("--listed", type=int, default=10_000, help="entries on the list before the import")
+    parser.add_argument("--pg", default="", help="a PostgreSQL URL (its tables are emptied)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        sqlite = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.sqlite3'}"
+        run(sqlite, args.rows, args.open, args.listed, Path(workdir))
+        if args.pg:
+            run(args.pg, args.rows, args.open, args.listed, Path(workdir))
+
+
+if __name__ == "__main__":
+    main()
