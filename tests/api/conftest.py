@@ -110,6 +110,10 @@ class V2:
         async with self.engine.begin() as connection:
             await connection.execute(text(sql), params)
 
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(text(sql), params)).scalar()
+
 
 @pytest.fixture
 async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:

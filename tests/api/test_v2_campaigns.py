@@ -73,7 +73,7 @@ async def test_bad_create_bodies_name_each_field(v2: V2) -> None:
         ({"target": TARGET, "retry_policy": {"customer_busy": {"max_retries": False}}}, [f"{RETRY}.max_retries"]),
         ({"target": TARGET, "retry_policy": {"customer_busy": {"delay_s": True}}}, [f"{RETRY}.delay_s"]),
         ({"target": TARGET, "lines": True}, ["lines"]),
-        ({"target": TARGET, "pacing": {"mode": "predictive"}}, ["pacing.mode"]),
+        ({"target": TARGET, "pacing": {"mode": "turbo"}}, ["pacing.mode"]),
         ({"target": {"kind": "poll", "value": "77"}}, ["target.value"]),  # no such poll
     ]
     async with v2.client() as client:

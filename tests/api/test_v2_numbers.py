@@ -150,6 +150,9 @@ async def test_attempts_and_live_stats(v2: V2) -> None:
         "originates_last_hour": 2,
         "originates_last_minute": 1,
         "answer_rate": 0.5,
+        "answered_today": 1,  # ended after midnight in the PBX zone (Europe/Moscow)
+        "abandoned_today": 0,
+        "abandon_rate_today": 0.0,
     }
     assert missing.status_code == 404
 

@@ -129,6 +129,11 @@ def _daily(
     return [LimitHold(rule, f"{worst} of {cap} {what} ({worst_zone})", release)]
 
 
+def local_day(now: float, zone: ZoneInfo) -> tuple[float, float]:
+    """[start, end) of the local calendar day containing ``now`` (also the pacing cap's campaign day)."""
+    return _local_day(now, zone)
+
+
 def _local_day(now: float, zone: ZoneInfo) -> tuple[float, float]:
     """[start, end) of the local calendar day containing ``now`` in epoch seconds (days of 23 or 25 hours across DST;
     a midnight skipped by a DST jump starts the day at the first instant that reads that date)."""

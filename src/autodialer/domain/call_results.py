@@ -105,6 +105,15 @@ def agent_busy(call_id: str) -> RowEvent:
     return RowEvent(EventName.ALL_USER_BUSY, linked_id=call_id)
 
 
+ABANDONED_STATE = EventName.ABANDONED.value  # the row's state and the attempt's outcome of an abandoned call
+
+
+def abandoned(call_id: str) -> RowEvent:
+    """No agent took the answered customer within abandonAfterS: the safe-harbor message was played. v1 shows
+    FAIL_USER_BUSY with state ``abandoned`` (retried as an agent-busy call: not the customer's doing)."""
+    return RowEvent(EventName.ABANDONED, linked_id=call_id)
+
+
 def connect_ended(call_id: str, dial_status: str, customer_hung_up_first: bool) -> list[RowEvent]:
     """After the Dial/Queue to the employee returned. When the customer was the one who left (during the bridge or
     while the employee still rang), MikoPBX's dialplan never reached endDial: the channel was gone. endCall then

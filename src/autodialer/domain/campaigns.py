@@ -19,6 +19,7 @@ from autodialer.domain.attempt_limits import AttemptLimits, InvalidAttemptLimits
 from autodialer.domain.call_hours import InvalidCallWindow, parse_call_hours, parse_excluded_dates
 from autodialer.domain.callee_zones import UnknownTimeZone, check_zone
 from autodialer.domain.campaign_schedule import CampaignSchedule
+from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingError, PacingSettings, check_pacing
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy
 
 EXTENSION = re.compile(r"[0-9*#]{1,32}")
@@ -95,6 +96,7 @@ class Campaign:
     updated_at: float
     schedule: CampaignSchedule = field(default_factory=CampaignSchedule)
     limits: AttemptLimits = field(default_factory=AttemptLimits)
+    pacing: PacingSettings = PROGRESSIVE_SETTINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class CampaignChanges:
     state: CampaignState | None = None
     schedule: CampaignSchedule | None = None  # replaces the whole schedule (CampaignSchedule() clears it)
     limits: AttemptLimits | None = None  # replaces every limit (AttemptLimits() clears them)
+    pacing: PacingSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ class NewCampaign:
     state: CampaignState = CampaignState.ACTIVE
     schedule: CampaignSchedule = field(default_factory=CampaignSchedule)
     limits: AttemptLimits = field(default_factory=AttemptLimits)
+    pacing: PacingSettings = PROGRESSIVE_SETTINGS
 
 
 def check_lines(lines: int, ceiling: int) -> int:
@@ -177,6 +181,20 @@ def attempt_limits(
     except InvalidAttemptLimits as e:
         field = str(e.details["field"])
         raise InvalidField(str(e).split(": ", 1)[1], f"attempt_limits.{field}") from e
+
+
+def pacing_settings(data: Mapping[str, object]) -> PacingSettings:
+    """A campaign's pacing from v2's ``pacing`` object, else InvalidField naming ``pacing.<field>``."""
+    try:
+        return check_pacing(data)
+    except PacingError as e:
+        raise InvalidField(e.message, e.field) from e
+
+
+def check_pacing_target(pacing: PacingSettings, target: Target) -> None:
+    """Power and predictive calls go to agents: a poll campaign dials one call per line, progressively."""
+    if not pacing.reserves_agents and target.kind is TargetKind.POLL:
+        raise InvalidField("power and predictive pacing need an extension or queue target, not a poll", "pacing.mode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +262,8 @@ class AttemptCounts:
     answered: int  # ended attempts the customer answered
     last_hour: int  # attempts started in the hour before ``now``
     last_minute: int  # … and in the minute before it (originates/min)
+    answered_today: int = 0  # attempts the customer answered that ended since the campaign day began
+    abandoned_today: int = 0  # … of which no agent took the call within abandon_after_s (safe harbor played)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +278,9 @@ class CampaignStats:
     originates_last_hour: int
     originates_last_minute: int
     answer_rate: float | None = field(default=None)  # answered / ended attempts; None before any ended
+    answered_today: int = 0
+    abandoned_today: int = 0
+    abandon_rate_today: float | None = None  # abandoned / answered today (the cap's measure); None before any
 
 
 def stats_from(
@@ -275,4 +298,7 @@ def stats_from(
         originates_last_hour=counts.last_hour,
         originates_last_minute=counts.last_minute,
         answer_rate=rate,
+        answered_today=counts.answered_today,
+        abandoned_today=counts.abandoned_today,
+        abandon_rate_today=counts.abandoned_today / counts.answered_today if counts.answered_today else None,
     )

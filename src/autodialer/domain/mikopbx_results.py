@@ -43,6 +43,9 @@ class EventName(StrEnum):
     EVENT_POLLING_END = "EVENT_POLLING_END"
     END_CALL = "endCall"
     FAILED_ORIGINATE = "failedOriginate"
+    # Ours (issue 13): a power/predictive call answered and no agent took it within abandonAfterS; the customer
+    # heard the safe-harbor message. MikoPBX's nearest words: "target busy at answer, call ended".
+    ABANDONED = "abandoned"
 
 
 CREATE_TASK = "CreateTask"  # the state of a row no call has touched yet
@@ -120,7 +123,7 @@ def _result_for(row: ResultRow, event: RowEvent) -> ResultCode | None:
     """The result ``event`` sets given the row before it (ConnectorDB.php:250-346), or None."""
     previous = row.state
     match event.name:
-        case EventName.ALL_USER_BUSY:
+        case EventName.ALL_USER_BUSY | EventName.ABANDONED:
             return ResultCode.FAIL_USER_BUSY
         case EventName.END_DIAL:
             return None if event.dial_status == ANSWER else ResultCode.FAIL_USER_NO_ANSWER

@@ -208,7 +208,9 @@ class AttemptLedger:
         if row.is_closed:
             result = row.result
             row = decide(await self._policy(attempt.task_id), row, retry_class_for(result, outcome, rejected), now)
-            attempt = replace(attempt, settled=True, outcome=result)
+            # An abandoned call (safe harbor played) keeps its own outcome: the stats count it per campaign day.
+            outcome_word = call_results.ABANDONED_STATE if row.state == call_results.ABANDONED_STATE else result
+            attempt = replace(attempt, settled=True, outcome=outcome_word)
             log.info("%s", outcome_line(attempt, row, result))
         return attempt, row
 

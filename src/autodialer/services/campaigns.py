@@ -27,8 +27,10 @@ from autodialer.domain.campaigns import (
     NumberFilter,
     NumberPage,
     NumberRecord,
+    TargetKind,
     check_dial_prefix,
     check_lines,
+    check_pacing_target,
     check_retry_policy,
     check_schedule,
     check_target,
@@ -36,6 +38,7 @@ from autodialer.domain.campaigns import (
 )
 from autodialer.domain.eligibility import Verdict
 from autodialer.domain.number_explain import DncEntry, explain
+from autodialer.domain.pacing_config import day_start
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.services.call_window_gate import LOOKBACK_S
 from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility, PhoneDirectory
@@ -73,7 +76,10 @@ class CampaignRepository(Protocol):
         """(numbers by state, numbers by result) of the campaign's live rows."""
         ...
 
-    async def attempt_counts(self, campaign_id: int, now: float) -> AttemptCounts: ...
+    async def attempt_counts(self, campaign_id: int, now: float, day_start: float = 0.0) -> AttemptCounts:
+        """Attempts in flight, ended, answered, started in the last hour and minute; answered and abandoned among
+        those that ended since ``day_start`` (the campaign day's abandonment)."""
+        ...
 
     async def dnc_entries(self, key: str, campaign_id: int) -> Sequence[DncEntry]:
         """The do-not-call listings of a number by its key (E.164, or the digits of a number without one): on the
@@ -115,6 +121,7 @@ class CampaignService:
         check_target(new.target)
         check_lines(new.lines, self._policy.lines_ceiling)
         check_dial_prefix(new.dial_prefix)
+        check_pacing_target(new.pacing, new.target)
         if new.retry_policy is not None:
             new = replace(new, retry_policy=check_retry_policy(new.retry_policy))
         new = replace(new, schedule=check_schedule(new.schedule))
@@ -144,6 +151,9 @@ class CampaignService:
             changes = replace(changes, retry_policy=check_retry_policy(changes.retry_policy))
         if changes.schedule is not None:
             changes = replace(changes, schedule=check_schedule(changes.schedule))
+        if changes.pacing is not None or (changes.target is not None and changes.target.kind is TargetKind.POLL):
+            current = await self.get(campaign_id)
+            check_pacing_target(changes.pacing or current.pacing, changes.target or current.target)
         campaign = await self._repo.change(campaign_id, changes, self._now())
         if campaign is None:
             raise NotFound(f"campaign {campaign_id} does not exist", "campaign_id")
@@ -221,7 +231,8 @@ class CampaignService:
     async def stats(self, campaign_id: int) -> CampaignStats:
         await self.get(campaign_id)
         by_state, by_result = await self._repo.number_counts(campaign_id)
-        counts = await self._repo.attempt_counts(campaign_id, self._now())
+        now = self._now()
+        counts = await self._repo.attempt_counts(campaign_id, now, day_start(now, self._policy.pbx_zone))
         return stats_from(campaign_id, by_state, by_result, counts)
 
 

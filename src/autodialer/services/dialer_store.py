@@ -28,6 +28,7 @@ from typing import Protocol
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingSettings
 from autodialer.domain.poll_flow import PollDefinition
 
 INNER_NUM_POLLING = "polling"
@@ -45,6 +46,7 @@ class DialTask:
     retry_overrides: Mapping[str, object] | None = None  # tasks.retry_policy (see RetryPolicy.with_overrides)
     schedule: CampaignSchedule = field(default_factory=CampaignSchedule)  # v2 fields; empty for v1 tasks
     limits: AttemptLimits = field(default_factory=AttemptLimits)
+    pacing: PacingSettings = PROGRESSIVE_SETTINGS  # tasks.pacing; every v1 task is progressive
 
     @property
     def is_poll(self) -> bool:

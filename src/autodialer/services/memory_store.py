@@ -15,6 +15,7 @@ from autodialer.domain import call_results
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingSettings
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
@@ -76,6 +77,7 @@ class InMemoryDialerStore:
         retry_overrides: Mapping[str, object] | None = None,
         schedule: CampaignSchedule | None = None,
         limits: AttemptLimits | None = None,
+        pacing: PacingSettings = PROGRESSIVE_SETTINGS,
     ) -> DialTask:
         task = DialTask(
             task_id,
@@ -88,6 +90,7 @@ class InMemoryDialerStore:
             retry_overrides,
             schedule or CampaignSchedule(),
             limits or AttemptLimits(),
+            pacing,
         )
         self.tasks[task_id] = task
         return task

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, null, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +21,7 @@ from autodialer.adapters.db.sql_dialer_store import limits_of, schedule_of
 from autodialer.adapters.db.tables import attempts, dnc_campaign_numbers, dnc_numbers, task_numbers, tasks
 from autodialer.adapters.db.task_repository import NumberRow, SqlTaskRepository, TaskConflict
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.call_results import ABANDONED_STATE
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.campaigns import (
     AttemptCounts,
@@ -39,6 +40,7 @@ from autodialer.domain.campaigns import (
     TargetKind,
 )
 from autodialer.domain.number_explain import DncEntry
+from autodialer.domain.pacing_config import PacingSettings, pacing_from_json
 
 _KIND_TO_V1 = {TargetKind.EXTENSION: "exten", TargetKind.POLL: "polling"}
 _V1_FIELDS = {"crmId": "external_id", "innerNum": "target.value", "id": "id"}
@@ -61,6 +63,7 @@ class SqlCampaignRepository:
             "retry_policy": None if new.retry_policy is None else dict(new.retry_policy),
             **_schedule_columns(new.schedule),
             "attempt_limits": _limits_json(new.limits),
+            "pacing": _pacing_column(new.pacing),
         }
         try:
             saved = await self._tasks.save_task(
@@ -110,6 +113,8 @@ class SqlCampaignRepository:
             columns.update(_schedule_columns(changes.schedule))
         if changes.limits is not None:
             columns["attempt_limits"] = _limits_json(changes.limits)
+        if changes.pacing is not None:
+            columns["pacing"] = _pacing_column(changes.pacing)
         if not columns:
             return await self.get(campaign_id)
         try:
@@ -189,18 +194,22 @@ class SqlCampaignRepository:
             results = {str(result): int(count) for result, count in by_result.all()}
         return states, results
 
-    async def attempt_counts(self, campaign_id: int, now: float) -> AttemptCounts:
+    async def attempt_counts(self, campaign_id: int, now: float, day_start: float = 0.0) -> AttemptCounts:
         ended = attempts.c.ended_at.is_not(None)
+        today = attempts.c.ended_at >= day_start
+        answered = attempts.c.answered_at.is_not(None)
         query = select(
             func.count().filter(attempts.c.ended_at.is_(None)),
             func.count().filter(ended),
-            func.count().filter(ended, attempts.c.answered_at.is_not(None)),
+            func.count().filter(ended, answered),
             func.count().filter(attempts.c.created_at >= now - 3600),
             func.count().filter(attempts.c.created_at >= now - 60),
+            func.count().filter(today, answered),
+            func.count().filter(today, attempts.c.outcome == ABANDONED_STATE),
         ).where(attempts.c.task_id == campaign_id)
         async with self._engine.connect() as connection:
-            in_flight, ended_n, answered, last_hour, last_minute = (await connection.execute(query)).one()
-        return AttemptCounts(int(in_flight), int(ended_n), int(answered), int(last_hour), int(last_minute))
+            counts = [int(n) for n in (await connection.execute(query)).one()]
+        return AttemptCounts(*counts)
 
     async def dnc_entries(self, key: str, campaign_id: int) -> Sequence[DncEntry]:
         glob = select(dnc_numbers).where(dnc_numbers.c.e164 == key)
@@ -250,6 +259,7 @@ def _campaign(row: RowMapping) -> Campaign:
         updated_at=float(row["updated_at"]),
         schedule=schedule_of(row),
         limits=limits_of(row),
+        pacing=pacing_from_json(_json(row["pacing"])),
     )
 
 
@@ -272,6 +282,11 @@ def _limits_json(limits: AttemptLimits) -> dict[str, float] | None:
     }
     kept = {name: value for name, value in values.items() if value is not None}
     return kept or None
+
+
+def _pacing_column(pacing: PacingSettings) -> Any:
+    stored = pacing.to_json()
+    return null() if stored is None else stored  # SQL NULL (as v1 tasks have), not JSON 'null'
 
 
 def _json(value: Any) -> Any:

@@ -53,6 +53,7 @@ from autodialer.domain import call_results
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow
+from autodialer.domain.pacing_config import pacing_from_json
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask, PollAnswer
@@ -166,6 +167,7 @@ def _task(row: RowMapping) -> DialTask:
         retry_overrides=_json(row["retry_policy"]),
         schedule=schedule_of(row),
         limits=limits_of(row),
+        pacing=pacing_from_json(_json(row["pacing"])),
     )
 
 

@@ -73,6 +73,8 @@ tasks = Table(
     Column("ends_at", Float, nullable=True),
     Column("default_zone", String(64), nullable=True),
     Column("attempt_limits", JSON, nullable=True),  # {max_per_day, max_total, min_gap_s, max_per_day_all_campaigns}
+    # Pacing settings (domain/pacing_config.py), JSON object or NULL for progressive, every v1 task's (0012).
+    Column("pacing", JSON, nullable=True),
     # Soft delete: a deleted task disappears from the API at once; its rows in a live call are purged when it ends.
     Column("deleted", Boolean, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),

@@ -22,6 +22,7 @@ from autodialer.api.v2.problems import PROBLEM_RESPONSE
 from autodialer.domain.attempt_limits import AttemptLimits
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.campaigns import CampaignChanges, CampaignState, NewCampaign
+from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS
 from autodialer.services.campaigns import CampaignService
 
 router = APIRouter(tags=["campaigns"], responses={k: PROBLEM_RESPONSE[k] for k in (401, 422)})
@@ -70,6 +71,7 @@ async def create_campaign(body: CampaignCreate, service: Service, response: Resp
         state=CampaignState[body.state.upper()],
         schedule=CampaignSchedule() if body.schedule is None else body.schedule.domain(),
         limits=AttemptLimits() if body.attempt_limits is None else body.attempt_limits.domain(),
+        pacing=PROGRESSIVE_SETTINGS if body.pacing is None else body.pacing.domain(),
     )
     campaign = await service.create(new)
     response.headers["Location"] = f"/api/v2/campaigns/{campaign.id}"
@@ -98,6 +100,7 @@ async def patch_campaign(campaign_id: CampaignId, body: CampaignPatch, service: 
         clear_retry_policy="retry_policy" in sent and body.retry_policy is None,
         schedule=_sent(sent, "schedule", body.schedule, CampaignSchedule()),
         limits=_sent(sent, "attempt_limits", body.attempt_limits, AttemptLimits()),
+        pacing=None if body.pacing is None else body.pacing.domain(),
     )
     return CampaignOut.of(await service.change(campaign_id, changes))
 

@@ -22,8 +22,10 @@ from autodialer.domain.campaigns import (
     Target,
     TargetKind,
     attempt_limits,
+    pacing_settings,
 )
 from autodialer.domain.eligibility import Verdict
+from autodialer.domain.pacing_config import PacingMode, PacingSettings
 
 MAX_ID = 2**53 - 1
 StateWord = Literal["active", "paused", "closed"]
@@ -86,10 +88,48 @@ class RetryPolicyModel(_In):
         }
 
 
-class PacingModel(_In):
-    """How many calls to have in flight. Only ``progressive`` (one call per free agent) exists yet."""
+class SafeHarborModel(_In):
+    """What an abandoned customer hears: ``audio`` (an uploaded file's name) if set, else ``text`` spoken; neither:
+    the default message shipped with the service."""
 
-    mode: Literal["progressive"] = "progressive"
+    text: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    audio: Text255 | None = None
+    lang: Annotated[str, StringConstraints(max_length=16, pattern=r"^[A-Za-z-]*$")] | None = None
+
+
+class PacingModel(_In):
+    """How many calls to have in flight. ``progressive``: one call per free agent, reserving it (the default, and
+    every v1 task's). ``power``: ``lines_per_agent`` ringing calls per free agent. ``predictive``: as many as the
+    learned model allows with abandonment under ``max_abandon_rate`` over the campaign day. Power and predictive
+    calls go to the campaign's queue; a customer no agent takes within ``abandon_after_s`` hears the safe-harbor
+    message and the call ends as abandoned (v1: FAIL_USER_BUSY, state ``abandoned``), retried as agent-busy."""
+
+    mode: Literal["progressive", "power", "predictive"] = "progressive"
+    lines_per_agent: Seconds | None = Field(default=None, ge=1, le=10, description="power: calls per free agent")
+    max_abandon_rate: Seconds | None = Field(
+        default=None, ge=0.001, le=0.2, description="predictive: abandoned / answered cap per day, default 0.03"
+    )
+    abandon_after_s: Seconds | None = Field(
+        default=None, ge=1, le=60, description="an answered customer with no agent after this is abandoned (2)"
+    )
+    safe_harbor: SafeHarborModel | None = None
+
+    def domain(self) -> PacingSettings:
+        data = self.model_dump(exclude_none=True)
+        return pacing_settings(data)
+
+    @classmethod
+    def of(cls, p: PacingSettings) -> PacingModel:
+        if p.mode is PacingMode.PROGRESSIVE:
+            return cls.model_construct(mode="progressive")
+        h = p.safe_harbor
+        return cls.model_construct(
+            mode=p.mode.value,
+            lines_per_agent=p.lines_per_agent if p.mode is PacingMode.POWER else None,
+            max_abandon_rate=p.max_abandon_rate if p.mode is PacingMode.PREDICTIVE else None,
+            abandon_after_s=p.abandon_after_s,
+            safe_harbor=SafeHarborModel.model_construct(text=h.text, audio=h.audio, lang=h.lang),
+        )
 
 
 class ScheduleModel(_In):
@@ -223,9 +263,9 @@ class CampaignOut(BaseModel):
             lines=c.lines,
             dial_prefix=c.dial_prefix,
             retry_policy=None if c.retry_policy is None else {k: dict(v) for k, v in c.retry_policy.items()},
-            pacing=PacingModel(),
             schedule=ScheduleModel.of(c.schedule),
             attempt_limits=AttemptLimitsModel.of(c.limits),
+            pacing=PacingModel.of(c.pacing),
             created_at=utc(c.created_at),
             updated_at=utc(c.updated_at),
         )
@@ -364,6 +404,11 @@ class StatsOut(BaseModel):
     originates_last_hour: int = Field(description="calls started in the last 60 minutes")
     originates_last_minute: int = Field(description="calls started in the last 60 seconds (originates/min)")
     answer_rate: float | None = Field(description="answered / ended attempts; null before any ended")
+    answered_today: int = Field(description="answered calls that ended since the campaign day began (PBX zone)")
+    abandoned_today: int = Field(description="of those, abandoned: no agent within abandon_after_s, safe harbor")
+    abandon_rate_today: float | None = Field(
+        description="abandoned_today / answered_today, the measure the cap applies to; null before any answer"
+    )
 
     @classmethod
     def of(cls, s: CampaignStats) -> StatsOut:
@@ -378,6 +423,9 @@ class StatsOut(BaseModel):
             originates_last_hour=s.originates_last_hour,
             originates_last_minute=s.originates_last_minute,
             answer_rate=s.answer_rate,
+            answered_today=s.answered_today,
+            abandoned_today=s.abandoned_today,
+            abandon_rate_today=s.abandon_rate_today,
         )
 
 
