@@ -152,18 +152,10 @@ def build_dialer(
             retry_policy=RetryPolicy().with_overrides(settings.retry_policy),
             watchdog_interval_s=settings.watchdog_interval_s,
             max_call_s=settings.max_call_s,
+            pbx_zone=settings.pbx_timezone,
         ),
         eligibility=NumberEligibility(
             PhoneNumbering(settings.default_region), settings.pbx_timezone, settings.call_hours
-        ),
-    )
-    connect = ConnectCallHandler(
-        engine,
-        availability,
-        ConnectSettings(
-            dial_timeout_s=settings.agent_dial_timeout_s,
-            internal_context=settings.internal_context,
-            dial_extensions_directly=settings.dial_extensions_directly,
         ),
     )
     prompts = PollPromptRenderer(
@@ -173,6 +165,16 @@ def build_dialer(
         settings.tts_cache_dir,
         settings.prompt_delivery,
         settings.prompt_http_base_url,
+    )
+    connect = ConnectCallHandler(
+        engine,
+        availability,
+        ConnectSettings(
+            dial_timeout_s=settings.agent_dial_timeout_s,
+            internal_context=settings.internal_context,
+            dial_extensions_directly=settings.dial_extensions_directly,
+        ),
+        prompts,
     )
     poll = PollCallHandler(
         engine,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from autodialer.domain.pacing_config import SafeHarbor
 from autodialer.domain.poll_flow import PollDefinition
 
 
@@ -21,6 +22,10 @@ class ConnectContext:
     task_id: int
     inner_num: str  # the extension or queue number of the task
     agent: str | None  # the agent interface the engine reserved for this call (e.g. "PJSIP/201")
+    # Power/predictive calls (nobody reserved): how long the customer may wait for an agent before the safe-harbor
+    # message, and that message. None: progressive, the agent was reserved.
+    abandon_after_s: float | None = None
+    safe_harbor: SafeHarbor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,11 @@ class CallProgress(Protocol):
 
     async def agent_busy(self, call_id: str) -> None:
         """Nobody can take the answered call; the handler hangs up (allUserBusy → FAIL_USER_BUSY)."""
+        ...
+
+    async def abandoned(self, call_id: str) -> None:
+        """No agent took the answered customer within abandon_after_s; the handler plays the safe-harbor message
+        and hangs up (FAIL_USER_BUSY, state abandoned; counted against the campaign's abandonment cap)."""
         ...
 
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:

@@ -13,6 +13,13 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
    else, queues included, through the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue
    strategy, announcements and statistics still apply;
 5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there.
+
+A power or predictive call reserved nobody (``ConnectContext.abandon_after_s`` is set): there is no busy check,
+the customer is handed to the queue at once and waits there; the Dial's timeout is ``abandon_after_s`` (the Local
+channel to the queue answers only when a member does, so the timeout is "no agent took the call in time"). If it
+runs out with the customer still there, the call is abandoned: the engine is told (FAIL_USER_BUSY, state
+``abandoned``), the customer hears the safe-harbor message (the campaign's audio or text, else the default text)
+and the call ends. The queue itself never connects a customer to a member already in a call (ringinuse=no).
 """
 
 from __future__ import annotations
@@ -21,14 +28,24 @@ import logging
 import re
 from dataclasses import dataclass
 
-from autodialer.services.call_channel import CallChannel
+from autodialer.domain.mikopbx_results import ANSWER
+from autodialer.domain.pacing_config import SafeHarbor
+from autodialer.domain.poll_flow import Prompt
+from autodialer.services.call_channel import PromptChannel
 from autodialer.services.call_progress import CallProgress, ConnectContext
+from autodialer.services.poll_call import PromptRenderer, PromptUnavailable
 from autodialer.services.ports import AvailabilityView
 
 log = logging.getLogger(__name__)
 
 # Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
+SAFE_HARBOR_LANG = "en-US"  # the default message's language, and a campaign text's when it names none
+
+
+def _seconds(value: float) -> str:
+    """A Dial timeout as app_dial parses it (ast_app_parse_timelen: decimals allowed): "2", "2.5"."""
+    return f"{value:g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +74,18 @@ def _is_own_device(context: ConnectContext) -> bool:
 
 class ConnectCallHandler:
     def __init__(
-        self, progress: CallProgress, availability: AvailabilityView, settings: ConnectSettings | None = None
+        self,
+        progress: CallProgress,
+        availability: AvailabilityView,
+        settings: ConnectSettings | None = None,
+        prompts: PromptRenderer | None = None,  # the safe-harbor message; None: the call just ends
     ) -> None:
         self._progress = progress
         self._availability = availability
         self._settings = settings or ConnectSettings()
+        self._prompts = prompts
 
-    async def handle(self, channel: CallChannel, call_id: str) -> None:
+    async def handle(self, channel: PromptChannel, call_id: str) -> None:
         """Run the connect step for ``call_id`` (the FastAGI ``agi_uniqueid``) on ``channel``."""
         context = await self._progress.connect_context(call_id)
         if context is None:
@@ -73,6 +95,9 @@ class ConnectCallHandler:
         await self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
         settings = self._settings
         target = dial_target(context, settings.internal_context, settings.dial_extensions_directly)
+        if target is not None and context.abandon_after_s is not None:
+            await self._to_queue(channel, context, target, context.abandon_after_s)
+            return
         if target is None or not self._target_free(context):
             log.info("connect: %s cannot take call %s now", context.inner_num, call_id)
             await self._progress.agent_busy(call_id)
@@ -89,6 +114,39 @@ class ConnectCallHandler:
         await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
         if not channel.hung_up:
             await channel.hangup()
+
+    async def _to_queue(self, channel: PromptChannel, context: ConnectContext, target: str, wait_s: float) -> None:
+        """A paced call: the customer waits for an agent at most ``wait_s``, else hears the safe harbor."""
+        call_id = context.call_id
+        if channel.hung_up:
+            return
+        dial_result = await channel.exec("Dial", target, _seconds(wait_s), "g")
+        status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
+        customer_first = channel.hung_up or dial_result == -1
+        if status == ANSWER or customer_first:
+            await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+        else:
+            await self._progress.abandoned(call_id)  # the verdict first: it must not wait for the message
+            await self._safe_harbor(channel, context)
+        if not channel.hung_up:
+            await channel.hangup()
+
+    async def _safe_harbor(self, channel: PromptChannel, context: ConnectContext) -> None:
+        harbor = context.safe_harbor or SafeHarbor()
+        if self._prompts is None or channel.hung_up:
+            return
+        lang = harbor.lang or SAFE_HARBOR_LANG
+        prompt = (
+            Prompt(lang=lang, file=harbor.audio, fallback_text=harbor.spoken)
+            if harbor.audio
+            else Prompt(lang=lang, text=harbor.spoken)
+        )
+        try:
+            name = await self._prompts.render(prompt)
+            await channel.answer()
+            await channel.stream_file(name, "")
+        except PromptUnavailable as e:
+            log.warning("connect: call %s: safe-harbor message unavailable: %s", context.call_id, e)
 
     def _target_free(self, context: ConnectContext) -> bool:
         if not self._availability.is_connected():

@@ -37,6 +37,7 @@ from autodialer.domain.call_events import (
 )
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
 from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowEvent
+from autodialer.domain.pacing_config import utc_offset
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_progress import ConnectContext, PollContext
@@ -44,6 +45,7 @@ from autodialer.services.call_window_gate import CallWindowGate
 from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialerStore, DialNumber, DialTask, PollAnswer
 from autodialer.services.number_eligibility import NumberEligibility
+from autodialer.services.pacing_book import PacingBook
 from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import (
     AvailabilityView,
@@ -77,6 +79,8 @@ class EngineSettings:
     # After the PBX refused an Originate for a reason of its own (shutting down, permission denied), no call is
     # placed for this long unless the link comes back sooner (a reconnect and re-sync resumes at once).
     pbx_pause_s: float = 5.0
+    # The PBX's zone: predictive pacing's abandonment cap counts per local day.
+    pbx_zone: str = "UTC"
 
 
 # What an Originate can end with that _settle_round handles (anything else is a bug for the supervisor).
@@ -124,6 +128,8 @@ class DialerEngine:
         self._pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
         self._window = CallWindowGate(store, eligibility)  # due numbers the call window allows now
         self._replanned = False  # the last round re-planned at once after a refused claim
+        # Each campaign's pacing policy and what it learns (power/predictive calls go to the queue unreserved).
+        self._pacing = PacingBook(utc_offset(clock.now(), self._settings.pbx_zone))
 
     # ---- lifecycle
 
@@ -217,6 +223,7 @@ class DialerEngine:
             log.debug("event for a call that is not ours or already finished: %s", event)
             return
         now = self._clock.now()
+        self._pacing.observe(attempt, event, now)
         match event:
             case CustomerRinging():
                 pass
@@ -259,7 +266,9 @@ class DialerEngine:
         self._due.clear()
         self._window.cut_short = False
         slices = [await self._slice(task, now) for task in tasks]
-        free_agents, queue_demand = dial_targets(tasks, self._availability, self._ledger.all())
+        in_flight = self._ledger.all()
+        free_agents, queue_demand = dial_targets(tasks, self._availability, in_flight, self._pacing.is_paced)
+        self._pacing.prune(in_flight)
         snapshot = DialSnapshot(
             now=now,
             tasks=slices,
@@ -268,6 +277,7 @@ class DialerEngine:
             numbers_in_call=self._ledger.numbers_in_call(),
             next_due_at=await self._store.next_due_at(now),
             queue_demand=queue_demand,
+            agent_pools=self._pacing.agent_pools(slices, free_agents, in_flight),
         )
         plan = plan_dials(snapshot)
         self._decisions.note(snapshot, plan)
@@ -385,6 +395,7 @@ class DialerEngine:
                 continue
             tasks.append(task)
         self._ledger.note_tasks(tasks)
+        self._pacing.note_tasks(tasks)
         return tasks
 
     async def _slice(self, task: DialTask, now: float) -> TaskSlice:
@@ -392,7 +403,7 @@ class DialerEngine:
         capacity = task.max_channels - in_progress
         numbers = await self._window.due(task, now, capacity)
         self._due.update((n.number_id, n) for n in numbers)
-        return TaskSlice(
+        plain = TaskSlice(
             task_id=task.task_id,
             state=task.state,
             inner_num=task.inner_num,
@@ -402,6 +413,7 @@ class DialerEngine:
             numbers=[DueNumber(n.number_id, n.due_at) for n in numbers],
             last_turn=self._last_turn.get(task.task_id, 0),
         )
+        return self._pacing.slice(plain, self._ledger.all)
 
     async def _prepare(
         self, task: DialTask, start: DialStart, now: float
@@ -574,6 +586,12 @@ class DialerEngine:
         attempt = self._ledger.get(call_id)
         if attempt is None or attempt.mode != "connect":
             return None
+        if self._pacing.is_paced(attempt):
+            # Nobody was reserved: the customer goes to the queue and waits there at most abandon_after_s.
+            pacing = self._pacing.settings(attempt.task_id)
+            return ConnectContext(
+                call_id, attempt.task_id, attempt.inner_num, None, pacing.abandon_after_s, pacing.safe_harbor
+            )
         return ConnectContext(call_id, attempt.task_id, attempt.inner_num, attempt.agent)
 
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
@@ -581,6 +599,16 @@ class DialerEngine:
 
     async def agent_busy(self, call_id: str) -> None:
         await self._report(call_id, [call_results.agent_busy(call_id)])
+
+    async def abandoned(self, call_id: str) -> None:
+        async with self._lock:
+            attempt = self._ledger.get(call_id)
+            if attempt is None:
+                return
+            now = self._clock.now()
+            log.info("call %s: no agent within the campaign's abandon time: safe harbor, abandoned", call_id)
+            self._pacing.abandoned(attempt, now)
+            await self._ledger.apply(attempt, [call_results.abandoned(call_id)], now)
 
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
         async with self._lock:

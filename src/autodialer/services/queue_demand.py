@@ -8,7 +8,7 @@ ringing in the queue). A call a member took no longer needs one: that member is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from autodialer.domain.mikopbx_results import ANSWER
 from autodialer.services.dialer_store import Attempt, DialTask
@@ -16,9 +16,15 @@ from autodialer.services.ports import AvailabilityView, QueueLoad
 
 
 def dial_targets(
-    tasks: Sequence[DialTask], availability: AvailabilityView, in_flight: Iterable[Attempt]
+    tasks: Sequence[DialTask],
+    availability: AvailabilityView,
+    in_flight: Iterable[Attempt],
+    paced: Callable[[Attempt], bool] = lambda attempt: False,
 ) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
-    """(inner number -> agents able to take a call, queue inner number -> calls already needing a member)."""
+    """(inner number -> agents able to take a call, queue inner number -> calls already needing a member).
+
+    ``paced`` calls (power, predictive: nobody reserved) are their campaign policy's own business (its ringing
+    calls and waiting customers, ``pacing_book``): they are ours, but not counted as demand here."""
     free: dict[str, frozenset[str]] = {}
     loads: dict[str, QueueLoad] = {}
     for task in tasks:
@@ -36,7 +42,7 @@ def dial_targets(
     for attempt in in_flight:
         ours.add(attempt.call_id)
         load = loads.get(attempt.inner_num)
-        if load is not None and needs_a_member(attempt, load):
+        if load is not None and not paced(attempt) and needs_a_member(attempt, load):
             waiting[attempt.inner_num] += 1
     return free, {inner: waiting[inner] + len(load.callers - ours) for inner, load in loads.items()}
 

@@ -1,0 +1,179 @@
+"""Power and predictive campaigns in the engine (issue 13), on fakes and virtual time: calls go to the queue
+unreserved, the policy sees its own ringing and waiting calls, and a customer no agent takes within abandon_after_s
+hears the safe harbor and is abandoned (FAIL_USER_BUSY, state abandoned, retried as agent-busy)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.services.fakes import FakeChannel, FakeRenderer
+from tests.services.harness import Harness
+
+from autodialer.domain.call_events import AgentConnected, CustomerOutcome
+from autodialer.domain.pacing import PowerPacing, PredictivePacing, ProgressivePacing
+from autodialer.domain.pacing_config import (
+    DEFAULT_SAFE_HARBOR_TEXT,
+    PROGRESSIVE_SETTINGS,
+    PacingMode,
+    PacingSettings,
+    SafeHarbor,
+)
+from autodialer.domain.retry_policy import RetryPolicy, RetryRule
+from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
+from autodialer.services.dialer_engine import EngineSettings
+
+POWER = PacingSettings(PacingMode.POWER, lines_per_agent=2.0)
+PREDICTIVE = PacingSettings(PacingMode.PREDICTIVE, abandon_after_s=2.0)
+
+
+def queue_task(h: Harness, pacing: PacingSettings, numbers: int = 10, lines: int = 20) -> list[int]:
+    h.store.add_task(1, "2200", max_channels=lines, pacing=pacing)
+    return [h.store.add_number(1, f"55510{i:02d}").number_id for i in range(numbers)]
+
+
+async def test_power_places_its_lines_per_free_agent_and_reserves_nobody() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    queue_task(h, POWER)
+    await h.step()
+    assert len(h.calls.originated) == 4  # 2 lines per free agent
+    assert {r.variables["DIALER_AGENT"] for r in h.calls.originated} == {""}
+    assert h.engine.reserved_agents() == frozenset()
+    await h.step()
+    assert len(h.calls.originated) == 4  # its own ringing calls count: no more until something changes
+    h.fail(h.calls.call_ids[0], CustomerOutcome.BUSY, 17, "User busy", "BUSY")
+    await h.step()
+    assert len(h.calls.originated) == 5
+
+
+async def test_a_progressive_campaign_on_the_same_queue_is_unchanged() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    queue_task(h, PROGRESSIVE_SETTINGS)
+    await h.step()
+    await h.step()
+    assert len(h.calls.originated) == 2  # one per member
+
+
+async def test_the_policy_object_is_kept_while_the_settings_stay_and_replaced_when_they_change() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201"})
+    queue_task(h, PREDICTIVE)
+    await h.step()
+    book = h.engine._pacing
+    first = book.policy(1)
+    assert isinstance(first, PredictivePacing)
+    await h.step()
+    assert book.policy(1) is first
+    h.store.tasks[1] = replace(h.store.tasks[1], pacing=POWER)
+    await h.step()
+    assert isinstance(book.policy(1), PowerPacing)
+    h.store.tasks[1] = replace(h.store.tasks[1], pacing=PROGRESSIVE_SETTINGS)
+    await h.step()
+    assert isinstance(book.policy(1), ProgressivePacing)
+
+
+async def test_predictive_dials_progressively_while_cold_and_learns_from_its_calls() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    queue_task(h, PREDICTIVE, numbers=40, lines=40)
+    await h.step()
+    assert len(h.calls.originated) == 2  # warm-up: one per free agent
+    policy = h.engine._pacing.policy(1)
+    assert isinstance(policy, PredictivePacing)
+    h.clock.advance(10)
+    h.answer(h.calls.call_ids[0])
+    h.fail(h.calls.call_ids[1], CustomerOutcome.NO_ANSWER, 19, "No answer", "NOANSWER")
+    await h.step()
+    assert policy.model.answer.outcomes == 2
+
+
+def handler(h: Harness, renderer: FakeRenderer | None = None) -> ConnectCallHandler:
+    return ConnectCallHandler(h.engine, h.availability, ConnectSettings(dial_timeout_s=20), renderer or FakeRenderer())
+
+
+def nobody_answers_in_time(channel: FakeChannel) -> int:
+    channel.variables["DIALSTATUS"] = "NOANSWER"
+    return 0
+
+
+def an_agent_takes_it(channel: FakeChannel) -> int:
+    channel.variables["DIALSTATUS"] = "ANSWER"
+    return 0
+
+
+async def answered_paced_call(h: Harness, pacing: PacingSettings) -> tuple[str, int]:
+    h.availability.set_queue("2200", {"PJSIP/201"})
+    [number_id, *_] = queue_task(h, pacing, numbers=1)
+    await h.step()
+    call_id = h.last_call()
+    h.answer(call_id)
+    await h.step()
+    return call_id, number_id
+
+
+async def test_no_agent_within_abandon_after_s_plays_the_safe_harbor_and_abandons() -> None:
+    policy = RetryPolicy(agent_busy=RetryRule(delay_s=60, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    call_id, number_id = await answered_paced_call(h, PREDICTIVE)
+    h.availability.set_queue("2200", set())  # the member got busy meanwhile: no busy check, the queue decides
+    renderer = FakeRenderer()
+    channel = FakeChannel(on_dial=nobody_answers_in_time)
+    await handler(h, renderer).handle(channel, call_id)
+    assert ("EXEC", "Dial", "Local/2200@internal,2,g") in channel.commands
+    assert [p.text for p in renderer.rendered] == [DEFAULT_SAFE_HARBOR_TEXT]
+    played = [c for c in channel.commands if c[0] == "STREAM FILE"]
+    assert played == [("STREAM FILE", "tts/1", "")]
+    assert channel.commands[-1] == ("HANGUP",)
+    row = h.row(number_id)
+    assert (row.result, row.state, row.requeues) == ("", "abandoned", 1)  # retried as agent-busy, not charged
+    h.end(call_id)
+    await h.step()
+    assert [a.outcome for a in h.store.finished if a.call_id == call_id] == ["abandoned"]
+    assert h.row(number_id).state == "abandoned"
+    h.clock.advance(30)
+    h.availability.set_queue("2200", {"PJSIP/201"})
+    await h.step()
+    assert h.last_call() == call_id  # not before the agent-busy delay
+    h.clock.advance(31)
+    await h.step()
+    call_2 = h.last_call()
+    assert call_2 != call_id
+    h.answer(call_2)
+    await h.step()
+    await handler(h).handle(FakeChannel(on_dial=nobody_answers_in_time), call_2)
+    row = h.row(number_id)
+    assert (row.result, row.state, row.count_try, row.requeues) == ("FAIL_USER_BUSY", "abandoned", 2, 1)
+
+
+async def test_the_campaigns_audio_and_wait_are_used() -> None:
+    h = Harness()
+    harbor = SafeHarbor(text="Sorry.", audio="harbor.wav", lang="ru-RU")
+    call_id, _ = await answered_paced_call(h, PacingSettings(PacingMode.POWER, abandon_after_s=3.5, safe_harbor=harbor))
+    renderer = FakeRenderer()
+    channel = FakeChannel(on_dial=nobody_answers_in_time)
+    await handler(h, renderer).handle(channel, call_id)
+    assert ("EXEC", "Dial", "Local/2200@internal,3.5,g") in channel.commands
+    [prompt] = renderer.rendered
+    assert (prompt.file, prompt.fallback_text, prompt.lang) == ("harbor.wav", "Sorry.", "ru-RU")
+
+
+async def test_an_agent_in_time_is_a_normal_connected_call() -> None:
+    h = Harness()
+    call_id, number_id = await answered_paced_call(h, PREDICTIVE)
+    h.calls.emit(AgentConnected(call_id))
+    channel = FakeChannel(on_dial=an_agent_takes_it)
+    await handler(h).handle(channel, call_id)
+    assert not [c for c in channel.commands if c[0] == "STREAM FILE"]
+    h.end(call_id)
+    await h.step()
+    assert h.row(number_id).result == "SUCCESS_USER_H"
+
+
+async def test_the_safe_harbor_failing_to_render_still_ends_the_call_abandoned() -> None:
+    h = Harness()
+    call_id, number_id = await answered_paced_call(h, PREDICTIVE)
+    channel = FakeChannel(on_dial=nobody_answers_in_time)
+    await handler(h, FakeRenderer(broken=True)).handle(channel, call_id)
+    assert channel.commands[-1] == ("HANGUP",)
+    assert h.row(number_id).state == "abandoned"
