@@ -5,6 +5,7 @@ Two customers reach queue 2200 within the same instant; the events the simulator
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -158,3 +159,29 @@ async def test_queue_status_lists_the_callers_waiting(stopper: list[tuple[PBXSim
     entries = ami.named("QueueEntry")
     assert [(e.get("Queue"), e.get("Position")) for e in entries] == [("2200", "1")]
     assert entries[0].get("Uniqueid") == "w-1"
+
+
+@pytest.mark.parametrize("wrapup_s", [0.0, 10.0])
+async def test_a_member_in_wrap_up_is_not_rung_until_it_ends(
+    stopper: list[tuple[PBXSimulator, AMITestClient]], wrapup_s: float
+) -> None:
+    """queues.conf wrapuptime: the second caller waits for the only member's wrap-up, not just for its hang-up."""
+    queue = QueueConfig(members=("201",), wrapup_s=wrapup_s)
+    sim, ami = await started(queue, {"201": Behaviour(answer_after=0.2)})
+    stopper.append((sim, ami))
+    sim.control.set_customer("5553001", Behaviour(answer_after=0.1, hangup_after=2.0))
+    sim.control.set_customer("5553002", Behaviour(answer_after=0.1, hangup_after=30.0))
+    await ami.request("Originate", to_queue("5553001", "c-1"))
+    await ami.wait_for(lambda: ami.named("AgentConnect"), 10)
+    await ami.request("Originate", to_queue("5553002", "c-2"))
+    await ami.wait_for(lambda: ami.named("AgentComplete"), 10)
+    loop = asyncio.get_running_loop()
+    ended = loop.time()
+    await ami.wait_for(lambda: len(ami.named("AgentConnect")) == 2, 20)
+    waited = (loop.time() - ended) / SCALE  # simulated seconds from the first call's end to the second's connect
+    [member] = {e.get("Wrapuptime") for e in ami.named("QueueMemberStatus")} or {str(int(wrapup_s))}
+    assert member == str(int(wrapup_s))
+    if wrapup_s:
+        assert waited >= wrapup_s - 1.5  # lastcall is whole seconds, as app_queue's time_t
+    else:
+        assert waited < 4.0

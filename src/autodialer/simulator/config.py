@@ -38,6 +38,8 @@ class QueueConfig:
     strategy: str = "ringall"
     retry_s: float = 2.0  # the pause between two rounds of ringing (``retry``)
     autofill: bool = False
+    # queues.conf ``wrapuptime``: after a call a member is not rung for this many seconds (its wrap-up)
+    wrapup_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strategy not in QUEUE_STRATEGIES:

@@ -9,7 +9,9 @@ The per-caller Queue() application lives in queue_call.py. What is modelled here
   members. With strategy ringall, or autofill=no (the default when [general] does not set it, as in the lab), that
   number is at most 1: only the head caller is served, a second caller waits until the first is connected;
 * a member being rung for one caller is "pending" (pending_members) until its device state changes, so with
-  ringinuse=no two callers never ring one member at the same time.
+  ringinuse=no two callers never ring one member at the same time;
+* a member whose last call of the queue ended less than ``wrapuptime`` ago is in wrap-up: neither available nor
+  rung (is_member_available and can_ring_entry compare ``lastcall`` with the queue's wrapuptime).
 
 Member status changes (from DeviceStates) produce QueueMemberStatus and the `Queue:<q>_avail` device.
 """
@@ -105,7 +107,7 @@ class Queues:
             ("Paused", "1" if m.paused else "0"),
             ("PausedReason", m.paused_reason),
             *tail,
-            ("Wrapuptime", "0"),
+            ("Wrapuptime", str(int(queue.config.wrapup_s))),
         ]
 
     def entry_fields(self, queue: Queue, ch: Channel, position: int) -> list[tuple[str, str]]:
@@ -139,14 +141,14 @@ class Queues:
     def _available(self, queue: Queue, m: Member) -> bool:
         """is_member_available: not paused; a device in use, busy, ringing or on hold only with ringinuse=yes."""
         state = self._pbx.devices.get(m.interface)
-        if m.paused or state in ("UNAVAILABLE", "INVALID"):
+        if m.paused or state in ("UNAVAILABLE", "INVALID") or self._wrapping_up(queue, m):
             return False
         return queue.config.ringinuse or state in ("NOT_INUSE", "UNKNOWN")
 
     def can_ring(self, queue: Queue, m: Member) -> bool:
         """can_ring_entry: may this member be rung now? With ringinuse=no it is then pending until its device
         state changes, so a second caller (of any queue) cannot ring it in the meantime."""
-        if m.paused:
+        if m.paused or self._wrapping_up(queue, m):
             return False
         if queue.config.ringinuse:
             return True
@@ -154,6 +156,10 @@ class Queues:
             return False
         self.pending_members.add(m.interface)
         return True
+
+    def _wrapping_up(self, queue: Queue, m: Member) -> bool:
+        wrapup = queue.config.wrapup_s
+        return bool(wrapup and m.last_call and self._pbx.clock.now() - m.last_call < wrapup)
 
     def available_count(self, queue: Queue) -> int:
         """num_available_members: with ringall or autofill=no, "at least one" is all that counts."""
