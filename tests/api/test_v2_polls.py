@@ -111,6 +111,7 @@ BAD_POLLS: list[tuple[str, Any, str, str]] = [
     ("questions.2.keys.1", {"key": "timeout", "action": "play"}, "questions[2].keys[1]", "exactly one of text or"),
     ("questions.2.keys.1.audio", "missing.wav", "questions[2].keys[1]", "exactly one of text or audio"),
     ("questions.0.keys.0.extension", "201", "questions[0].keys[0]", "save_answer does not take extension"),
+    ("questions.0.keys.2.next", "q2", "questions[0].keys[2].next", "must be empty: this action ends the poll"),
     ("questions.0.keys.0.key", "A", "questions[0].keys[0].key", "Input should be"),
     ("questions.0.keys.0.action", "hangup", "questions[0].keys[0].action", "Input should be"),
     ("questions.0.text", "", "questions[0]", "needs text or audio"),
