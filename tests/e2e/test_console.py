@@ -200,6 +200,12 @@ async def test_in_russian_edit_pause_resume_delete_and_switch_language(tmp_path:
         await page.locator("#form-errors [role=alert]").filter(has_text="lines").wait_for()
         await expect(page.get_by_label("Линии (звонков одновременно)")).to_have_attribute("aria-invalid", "true")
         await page.get_by_label("Линии (звонков одновременно)").fill("3")
+        await page.get_by_label("Часы").fill("09:00-25:00")  # the campaign's schedule: a bad hour is marked too
+        await page.get_by_role("button", name="Сохранить").click()
+        await page.locator("#form-errors [role=alert]").filter(has_text="schedule.hours").wait_for()
+        await expect(page.get_by_label("Часы")).to_have_attribute("aria-invalid", "true")
+        await page.get_by_label("Часы").fill("09:00-21:00;sat,sun 10:00-20:00")
+        await page.get_by_label("Праздники").fill("2027-01-01..2027-01-08")
         await page.get_by_label("Абонент занят: Через, с").fill("30")
         await page.get_by_role("button", name="Сохранить").click()
         await page.get_by_text("Линии: 3").wait_for()
@@ -208,6 +214,8 @@ async def test_in_russian_edit_pause_resume_delete_and_switch_language(tmp_path:
             campaign = (await http.get(v2)).json()["items"][0]
             assert campaign["lines"] == 3 and campaign["retry_policy"] == {"customer_busy": {"delay_s": 30.0}}
             assert campaign["state"] == "paused"
+            assert campaign["schedule"]["hours"] == "mon-fri 09:00-21:00; sat,sun 10:00-20:00"
+            assert campaign["schedule"]["excluded_dates"] == "2027-01-01..2027-01-08"
 
             # One number that may not be called yet keeps the campaign open (without any, the dialer closes it).
             later = {"numbers": [{"phone": "5551009", "not_before": "2099-01-01T00:00:00Z"}]}

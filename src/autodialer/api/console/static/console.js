@@ -369,6 +369,20 @@
         h("option", { value: "paused" }, t("startPaused"))),
       csv: h("input", { type: "file", accept: ".csv,text/csv,text/plain" }),
     };
+    const sched = (campaign && campaign.schedule) || {};
+    const localTime = (iso) => {  // an ISO instant as the browser's local datetime-local value
+      if (!iso) return "";
+      const d = new Date(iso);
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    };
+    inputs["schedule.hours"] = h("input", { type: "text", maxlength: "500", value: sched.hours || "",
+      placeholder: "09:00-21:00; sat,sun 10:00-20:00" });
+    inputs["schedule.excluded_dates"] = h("input", { type: "text", maxlength: "4000",
+      value: sched.excluded_dates || "", placeholder: "2027-01-01..2027-01-08, 2027-02-23" });
+    inputs["schedule.starts_at"] = h("input", { type: "datetime-local", value: localTime(sched.starts_at) });
+    inputs["schedule.ends_at"] = h("input", { type: "datetime-local", value: localTime(sched.ends_at) });
+    inputs["schedule.default_zone"] = h("input", { type: "text", maxlength: "64", value: sched.default_zone || "",
+      placeholder: "Europe/Moscow" });
     if (campaign) inputs["target.kind"].value = campaign.target.kind;
     const retryRows = RETRY_CLASSES.map((cls) => {
       const rule = (campaign && campaign.retry_policy && campaign.retry_policy[cls]) || {};
@@ -396,6 +410,12 @@
     const form = h("form", { novalidate: true }, errors, grid,
       h("fieldset", {}, h("legend", {}, t("retryPolicy")),
         table("", [t("retryClass"), t("retryDelay"), t("retryMax")], retryRows)),
+      h("fieldset", {}, h("legend", {}, t("schedule")), h("div", { class: "form-grid" },
+        field("f-hours", t("fHours"), inputs["schedule.hours"], t("hoursHint")),
+        field("f-excluded", t("fExcluded"), inputs["schedule.excluded_dates"]),
+        field("f-starts-at", t("fStartsAt"), inputs["schedule.starts_at"]),
+        field("f-ends-at", t("fEndsAt"), inputs["schedule.ends_at"]),
+        field("f-default-zone", t("fDefaultZone"), inputs["schedule.default_zone"]))),
       h("p", { class: "actions" },
         h("button", { type: "submit", class: "primary" }, campaign ? t("save") : t("create")),
         h("a", { class: "button", href: campaign ? "#/campaigns/" + id : "#/campaigns" }, t("cancel"))));
@@ -419,6 +439,11 @@
         dial_prefix: inputs.dial_prefix.value.trim(),
         retry_policy: Object.keys(retry).length ? retry : null,
       };
+      const text = (name) => inputs["schedule." + name].value.trim();
+      const instant = (name) => (text(name) ? new Date(text(name)).toISOString() : null);
+      const schedule = { hours: text("hours") || null, excluded_dates: text("excluded_dates"),
+        starts_at: instant("starts_at"), ends_at: instant("ends_at"), default_zone: text("default_zone") || null };
+      body.schedule = Object.values(schedule).some((v) => v) ? schedule : null;
       try {
         let saved;
         if (campaign) {
