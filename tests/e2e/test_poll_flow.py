@@ -204,6 +204,12 @@ async def test_opt_out_puts_the_number_on_the_dnc_list_and_the_dialer_skips_it(t
         task = await run_poll(ps, body, "5552011", dtmf=((1.0, "9"),))
         assert answers(task) == [("q1", "optout", "9")]
         assert outcome(task) == ("SUCCESS_POLLING", "EVENT_POLLING_END")
+        # On the global list, as the v2 API shows it (a short number is keyed by its digits: it has no E.164 form).
+        root = ps.stack.base_url.split("/pbxcore")[0]
+        listed = (await ps.stack.http.get(root + "/api/v2/dnc")).json()["items"]
+        assert [(e["phone"], e["campaign_id"], e["source"].startswith("poll:")) for e in listed] == [
+            ("5552011", None, True)
+        ]
         before = len(ps.stack.originates())
         ps.stack.sim.control.set_customer("5552012", hangup_after=2.0)
         # A later campaign with the opted-out number first: it must never ring, the other number must.
