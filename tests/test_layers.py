@@ -5,6 +5,8 @@ simulator: from our code only protocols (it is the independent oracle the client
 adapters: never api, cli or bootstrap.
 api/v2 (the typed API): services, domain and itself only, never adapters, nor SQLAlchemy; bootstrap builds the
 services it gets.
+protocols and domain are sans-IO and clock-free: no sockets, no asyncio, no ``time`` module, and no call that reads
+the wall clock (``datetime.now()``, ``date.today()`` …); time is passed in.
 """
 
 from __future__ import annotations
@@ -97,3 +99,34 @@ def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
     assert not allowed("simulator", "autodialer.domain.call_events")
     assert not allowed("protocols", "sqlalchemy")
     assert allowed("adapters", "autodialer.services.ports")
+
+
+SANS_IO = ["protocols", "domain"]
+NO_IO_MODULES = {"socket", "socketserver", "selectors", "ssl", "asyncio", "time", "threading", "subprocess"}
+CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "time_ns", "monotonic_ns"}
+
+
+def io_and_clock_uses(path: Path) -> list[str]:
+    """Imports of I/O, concurrency or clock modules, and calls that read the wall clock (``x.now()`` …)."""
+    found = [m for m in imported_modules(path) if m.split(".")[0] in NO_IO_MODULES]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CLOCK_READS:
+            found.append(f"{ast.unparse(node.func)}() at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("layer", SANS_IO)
+def test_protocols_and_domain_do_no_io_and_read_no_clock(layer: str) -> None:
+    offenders = [
+        f"{path.relative_to(PACKAGE)}: {use}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for use in io_and_clock_uses(path)
+    ]
+    assert offenders == []
+
+
+def test_the_sans_io_rule_catches_a_clock_read(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import asyncio\nfrom datetime import datetime\nstamp = datetime.now()\n", encoding="utf-8")
+    assert io_and_clock_uses(sample) == ["asyncio", "datetime.now() at line 3"]
