@@ -14,7 +14,11 @@ must end SUCCESS_*: anything else is put down to somebody. Printed (all must be 
 * calls blamed on customers: final rows whose result says the customer failed (FAIL_CLIENT_H_BEFORE_ANSWER, or FAIL
   with a customer outcome) although every customer answered and waited.
 
-    .venv/bin/python benchmarks/fault_kill9.py [--numbers 2000] [--agents 100] [--kills 3] [--database-url URL] [--json]
+A call lost with the service after its customer answered (e.g. answered while the service was down: nobody
+connected them) ends ``lostOnRestart``, final, and is not dialled again (ARCHITECTURE.md): such rows are counted in
+``results`` as FAIL and in ``lost_on_restart_final``, never as blamed on customers.
+
+    .venv/bin/python benchmarks/fault_kill9.py [--numbers 2000] [--agents 100] [--kills 3] [--database-url URL] [--json] [--log FILE]
 
 ``--database-url`` takes a PostgreSQL server URL (e.g. ``scripts/test-db.sh``): a fresh database is created on it
 and dropped afterwards. Without it the service uses SQLite in a temporary directory.
@@ -27,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -210,6 +215,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         rows = await _kill_while_dialling(args, sim, record, service, http, task_ids, kills)
                     finally:
                         service.stop()
+                        if args.log:
+                            shutil.copyfile(service.log, args.log)
     finally:
         await sim.stop()
     elapsed = time.monotonic() - started
@@ -299,6 +306,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="a PostgreSQL server URL; default: SQLite")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for every number to be final")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--log", default="", help="keep the service's log (every run of it) in this file")
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     if args.json:

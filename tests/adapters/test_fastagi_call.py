@@ -179,6 +179,9 @@ class FakeProgress:
     async def connect_context(self, call_id: str) -> ConnectContext | None:
         return ConnectContext(call_id, 1, "201", "PJSIP/201") if call_id == "dlr-1" else None
 
+    async def customer_answered(self, call_id: str) -> None:
+        pass  # the answer is stored by the engine; here only the order of the channel's commands matters
+
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
         self.reports.append(("started", call_id, verbose_call_id))
 
@@ -229,6 +232,7 @@ async def test_connect_service_reports_the_outcome_whatever_the_hangup_timing(
         ("GET VARIABLE CHANNEL(callid)", [ok(1, "abc")]),
         ("EXEC Dial PJSIP/201,60,g", dial_replies),
         ("GET VARIABLE DIALSTATUS", status_reply),
+        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),  # the dialplan's answer mark: res_agi runs it dead too
     )
     progress = FakeProgress()
     handler = channel_handler(ConnectCallHandler(progress, FreeAgents()).handle)

@@ -47,6 +47,8 @@ class FakeCallControl:
         self.hung_up: list[str] = []
         self.live: dict[str, str] = {}  # call id -> channel state
         self.agent_connected: set[str] = set()  # live calls whose customer is bridged to an employee
+        # The dialplan's AstDB marks of answered calls (docs/dialplan.md); None: a dialplan that writes none.
+        self.answer_marks: set[str] | None = set()
         self.reject_next = 0
         self.fail_next: list[Exception] = []  # raised by the next Originates, in order (PbxUnavailable …)
         self.unreachable = False
@@ -73,6 +75,11 @@ class FakeCallControl:
             LiveCall(call_id, f"Local/x@dialer-out-{i:08x};1", state, agent_connected=call_id in self.agent_connected)
             for i, (call_id, state) in enumerate(self.live.items())
         ]
+
+    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
+        if self.unreachable:
+            raise ConnectionError("AMI down")
+        return None if self.answer_marks is None else frozenset(self.answer_marks) & frozenset(call_ids)
 
     def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:
         self._callbacks.append(callback)
@@ -144,6 +151,7 @@ class FakeChannel:
         self.keys = list(keys)
         self.on_dial = on_dial
         self.commands: list[tuple[str, ...]] = []
+        self.answer_mark_cleared = False  # DATABASE DEL of the dialplan's mark (allowed on a dead channel)
         self._hung_up = False
 
     @property
@@ -175,6 +183,9 @@ class FakeChannel:
     async def hangup(self) -> None:
         self._command("HANGUP")
         self._hung_up = True
+
+    async def clear_answer_mark(self) -> None:
+        self.answer_mark_cleared = True
 
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         self._command("STREAM FILE", name, escape_digits)

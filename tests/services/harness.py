@@ -72,5 +72,8 @@ class Harness:
         self.calls.emit(CustomerFailed(call_id, outcome, cause, text, dial))
 
     def answer(self, call_id: str) -> None:
+        """The customer answers: the dialplan marks it (AstDB) and AMI reports it."""
         self.calls.live[call_id] = "Up"
+        if self.calls.answer_marks is not None:
+            self.calls.answer_marks.add(call_id)
         self.calls.emit(CustomerAnswered(call_id, call_id, "Local/x@dialer-out-00000001;1"))

@@ -8,7 +8,7 @@ import pytest
 from tests.services.harness import NO_RETRIES, Harness
 
 from autodialer.domain.call_events import AgentConnected, CustomerOutcome, CustomerRinging
-from autodialer.domain.call_results import LOST_CAUSE
+from autodialer.domain.call_results import LOST_ANSWERED_CAUSE, LOST_CAUSE
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
@@ -674,22 +674,103 @@ async def test_an_unconfirmed_call_the_pbx_runs_is_adopted_not_redialled() -> No
     assert h.row(number.number_id).result == "FAIL"
 
 
-async def test_a_call_lost_with_a_restart_is_retried_and_never_the_customers_doing() -> None:
+async def test_a_call_lost_with_a_restart_before_its_customer_answered_is_retried() -> None:
+    """No answer heard, none stored and no mark on the PBX: it provably never reached the customer."""
     policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=1))
     h = Harness(settings=EngineSettings(retry_policy=policy))
     number_id = await h.dial_one()
     first = h.last_call()
-    h.answer(first)
-    await h.step()
-    await h.engine.connect_started(first, None)  # startDial: a customer hangup now would be FAIL_CLIENT_H_...
-    del h.calls.live[first]  # the PBX lost it while we were down
+    del h.calls.live[first]  # it rang and ended while we were down
     h.engine = h.new_engine()
     await h.step()
     row = h.row(number_id)
-    assert (row.state, row.result, row.close_time, row.count_try) == ("lostOnRestart", "", 0, 1)
+    assert (row.state, row.result, row.close_time, row.count_try, row.cause) == ("lostOnRestart", "", 0, 1, LOST_CAUSE)
     h.clock.advance(10.0)
     await h.step()
     assert len(h.calls.originated) == 2 and h.row(number_id).count_try == 2
+
+
+async def lost_after_the_answer(h: Harness, *, heard: bool) -> int:
+    """A call whose customer answered (the dialplan marked it; ``heard``: we stored the answer too) is lost while
+    we are down, and the restarted engine has reconciled."""
+    number_id = await h.dial_one()
+    call = h.last_call()
+    if heard:
+        h.answer(call)
+        await h.step()
+        await h.engine.connect_started(call, None)  # startDial: a customer hangup now would be FAIL_CLIENT_H_...
+    else:  # killed between the answer and its commit: only the PBX knows
+        assert h.calls.answer_marks is not None
+        h.calls.answer_marks.add(call)
+    del h.calls.live[call]  # the PBX lost it, or it ended, while we were down
+    h.engine = h.new_engine()
+    await h.step()
+    return number_id
+
+
+@pytest.mark.parametrize("heard", [True, False], ids=["answer-stored", "answer-only-marked-by-the-pbx"])
+async def test_a_call_lost_after_its_customer_answered_is_final_and_never_the_customers_doing(heard: bool) -> None:
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id = await lost_after_the_answer(h, heard=heard)
+    row = h.row(number_id)
+    assert (row.state, row.result, row.cause, row.count_try) == ("lostOnRestart", "FAIL", LOST_ANSWERED_CAUSE, 1)
+    assert row.close_time != 0 and row.out_dial_state is None
+    h.clock.advance(3600.0)
+    await h.step()
+    assert len(h.calls.originated) == 1  # the customer may have been served: never dialled again automatically
+
+
+async def test_without_the_dialplans_answer_mark_no_lost_call_is_retried() -> None:
+    """A dialplan installed before the mark proves nothing by a missing one: the lost call may have been answered."""
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    h.calls.answer_marks = None
+    number_id = await h.dial_one()
+    del h.calls.live[h.last_call()]
+    h.engine = h.new_engine()
+    await h.step()
+    h.clock.advance(3600.0)
+    await h.step()
+    row = h.row(number_id)
+    assert (row.state, row.result, row.cause) == ("lostOnRestart", "FAIL", LOST_ANSWERED_CAUSE)
+    assert len(h.calls.originated) == 1
+
+
+async def test_reconciliation_waits_while_the_pbx_cannot_say_which_calls_were_answered() -> None:
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id = await h.dial_one()
+    del h.calls.live[h.last_call()]
+    h.engine = h.new_engine()
+
+    async def marks_unreachable(call_ids: object) -> frozenset[str] | None:
+        raise ConnectionError("DBGetTree got no answer")
+
+    answered_calls = h.calls.answered_calls
+    h.calls.answered_calls = marks_unreachable  # type: ignore[method-assign]
+    await h.step()
+    assert h.row(number_id).state == "CreateCallFile"  # nothing decided, nothing dialled
+    h.calls.answered_calls = answered_calls  # type: ignore[method-assign]
+    await h.step()
+    assert (h.row(number_id).state, h.row(number_id).close_time) == ("lostOnRestart", 0)  # provably unanswered
+
+
+async def test_an_adopted_call_whose_employee_answered_after_the_restart_ends_a_success() -> None:
+    """The connect step died with us, so no endDial comes; AMI's AgentConnected says the employee answered."""
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    await h.engine.connect_started(call, None)
+    h.engine = h.new_engine()  # restart: the call is live and adopted, its employee still ringing
+    await h.step()
+    h.calls.emit(AgentConnected(call))
+    h.end(call)
+    await h.step()
+    row = h.row(number_id)
+    assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1) and len(h.calls.originated) == 1
 
 
 async def test_user_events_refused_while_the_pbx_is_down_are_sent_once_it_is_back() -> None:

@@ -10,7 +10,7 @@ def test_priority_labels_and_patterns_of_the_snippet() -> None:
     plan = Dialplan(snippet("asterisk"))
     connect = plan.find("dialer-connect", "1")  # a poll id: one digit, which _X. would not match
     assert connect is not None
-    assert plan.priority_of("dialer-connect", "1", "poll") == 5
+    assert plan.priority_of("dialer-connect", "1", "poll") == 6
     assert plan.priority_of("dialer-connect", "1", "3") == 3
     assert plan.priority_of("dialer-connect", "1", "nosuchlabel") is None
     assert plan.find("dialer-out", "79522233446") is not None

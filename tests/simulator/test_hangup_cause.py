@@ -94,3 +94,20 @@ def test_nested_functions_expand_innermost_first() -> None:
     assert substitute("${F(${A},2)}", values, lambda name, args: f"{name}:{'|'.join(args)}") == "F:x|2"
     assert substitute("${NOPE(1)}${UNSET}", values) == ""
     assert substitute("${unbalanced", values) == "${unbalanced"
+
+
+async def test_the_connect_step_marks_an_answered_call_in_astdb_and_an_unanswered_one_not(
+    shipped: tuple[PBXSimulator, AMITestClient],
+) -> None:
+    """[dialer-connect] writes dialer-answered/<call id> as the customer answers, with nobody at the FastAGI
+    port (the dialer is down): the PBX's own record, readable with DBGetTree, that outlives the dialer."""
+    sim, ami = shipped
+    sim.control.set_customer("5557011", Behaviour(answer_after=0.5, hangup_after=1.0))
+    sim.control.set_customer("5557012", Behaviour(outcome="busy"))
+    for number, call_id in (("5557011", "mark-1"), ("5557012", "mark-2")):
+        await ami.request("Originate", [*originate(number, call_id), ("Variable", f"DIALER_CALL_ID={call_id}")])
+    await ami.wait_for(lambda: gone(ami, "mark-1") and gone(ami, "mark-2"), 5)
+    tree = await ami.request("DBGetTree", [("Family", "dialer-answered")])
+    assert tree.get("Response") == "Success"
+    assert set(sim.pbx.db.get("dialer-answered", {})) == {"mark-1"}
+    assert sim.pbx.db["dialer-answered"]["mark-1"].isdigit()  # ${EPOCH}

@@ -36,6 +36,8 @@ _DIAL_STATUS_FOR: dict[CustomerOutcome, str] = {
 }
 
 LOST_CAUSE = "call lost: PBX or autodialer restarted"
+# The same, for a call whose customer answered (or may have): never dialled again automatically (ARCHITECTURE.md).
+LOST_ANSWERED_CAUSE = "call lost after the customer answered: PBX or autodialer restarted"
 
 
 def call_file_name(task_id: int, dial_digits: str, inner_num: str) -> str:
@@ -151,12 +153,14 @@ def call_lost(call_id: str, m_dial_status: str | None) -> list[RowEvent]:
     return [call_ended(call_id, LOST_CAUSE, m_dial_status)]
 
 
-def lost_on_restart(row: ResultRow, call_id: str, now: float) -> ResultRow:
+def lost_on_restart(row: ResultRow, call_id: str, now: float, answered: bool = False) -> ResultRow:
     """The row of a call that died with the PBX or with the autodialer before an employee talked to the customer.
 
     Not a MikoPBX outcome (MikoPBX loses such calls silently): state ``lostOnRestart``, result FAIL with our cause,
-    never a customer's result (no FAIL_CLIENT_H_BEFORE_ANSWER, no outDialState) — the retry policy then reopens it
-    (class ``lost_on_restart``) or lets the FAIL stand.
+    never a customer's result (no FAIL_CLIENT_H_BEFORE_ANSWER, no outDialState). One that provably never reached
+    the customer may then be reopened by the retry policy (class ``lost_on_restart``); one whose customer answered,
+    or may have (``answered``), says so in its cause and stays final: dialling it again could call a customer who
+    was already served.
     """
     if row.is_closed:
         return row
@@ -164,7 +168,7 @@ def lost_on_restart(row: ResultRow, call_id: str, now: float) -> ResultRow:
         row,
         state=LOST_ON_RESTART_STATE,
         result=ResultCode.FAIL.value,
-        cause=LOST_CAUSE,
+        cause=LOST_ANSWERED_CAUSE if answered else LOST_CAUSE,
         linked_id=call_id,
         close_time=int(now),
         change_time=now,

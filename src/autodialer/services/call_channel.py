@@ -31,6 +31,11 @@ class CallChannel(Protocol):
 
     async def hangup(self) -> None: ...
 
+    async def clear_answer_mark(self) -> None:
+        """Delete the PBX's own record that this call's customer answered (docs/dialplan.md), once the engine has
+        stored that fact itself (``CallProgress.customer_answered``). Works on a hung-up channel too."""
+        ...
+
 
 class PromptChannel(CallChannel, Protocol):
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:

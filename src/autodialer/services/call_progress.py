@@ -41,8 +41,13 @@ class CallProgress(Protocol):
         """What the connect step needs, None if the call is unknown (not ours, or already finished)."""
         ...
 
+    async def customer_answered(self, call_id: str) -> None:
+        """The handler runs on the call's channel, so its customer answered: stored before this returns."""
+        ...
+
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
-        """About to dial the employee (MikoPBX startDial)."""
+        """About to dial the employee (MikoPBX startDial); the customer answered: that is stored too (as by
+        ``customer_answered``) before this returns."""
         ...
 
     async def agent_busy(self, call_id: str) -> None:

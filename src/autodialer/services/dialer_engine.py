@@ -234,15 +234,19 @@ class DialerEngine:
                 log.info("call %s: an employee answered", event.call_id)
                 await self._ledger.save(replace(attempt, answered=True, agent_connected=True))
             case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
+                # We heard this call's events up to here, in order: whether its customer answered is known.
                 log.info("call %s: hung up by the PBX shutting down", event.call_id)
-                await self._ledger.close_lost(attempt, now)
+                await self._ledger.close_lost(attempt, now, proven_unanswered=not attempt.answered)
             case CustomerFailed():
                 status = call_results.customer_dial_status(event)
                 events = call_results.customer_failed(event)
                 await self._ledger.finish(attempt, now, dial_status=status, events=events, outcome=event.outcome)
             case CallEnded():
                 cause = call_results.cause_text(event)
-                ended = call_results.call_ended(event.call_id, cause, attempt.m_dial_status)
+                # An employee answered (seen on AMI) but the connect step that reports endDial died with us (an
+                # adopted call): the Dial's status is ANSWER, not "no endDial", which would blame the customer.
+                m_dial_status = ANSWER if attempt.agent_connected else attempt.m_dial_status
+                ended = call_results.call_ended(event.call_id, cause, m_dial_status)
                 await self._ledger.finish(attempt, now, dial_status=ANSWER, events=[ended])
 
     # ---- planning and starting calls
@@ -479,6 +483,13 @@ class DialerEngine:
             await self._handle(self._pending.popleft())
         now = self._clock.now()
         held = self._ledger.all()
+        try:
+            # Asked after the listing: a call the PBX no longer lists set its mark (if it was answered) before it
+            # ended, so a missing mark is a call that never reached the customer.
+            marked = await self._answered_on_pbx([a for a in held if a.written and a.call_id not in live])
+        except ConnectionError:
+            log.warning("PBX unreachable: %d attempts held until it answers", len(self._ledger))
+            return False
         unsent: list[Attempt] = []
         for attempt in held:
             call = live.get(attempt.call_id)
@@ -486,7 +497,7 @@ class DialerEngine:
                 unsent.append(attempt)
             elif call is None:
                 log.info("call %s vanished while we could not hear the PBX: lost", attempt.call_id)
-                await self._close_lost(attempt, now)
+                await self._close_lost(attempt, now, _proven_unanswered(attempt, marked))
             else:
                 if not attempt.confirmed:
                     await self._confirm_adopted(attempt, now)
@@ -511,13 +522,30 @@ class DialerEngine:
         self._pbx_paused_until = 0.0
         await self._ledger.resend_announcements()
 
-    async def _close_lost(self, attempt: Attempt, now: float) -> None:
+    async def _close_lost(self, attempt: Attempt, now: float, proven_unanswered: bool) -> None:
         """A call the PBX does not list any more. One we never heard confirmed may have rung (its Originate was
-        written): it is charged its try and lost, like a confirmed one, rather than dialled again for free."""
+        written): it is charged its try and lost, like a confirmed one, rather than dialled again for free. Only
+        one that provably never reached its customer may be dialled again (ledger.close_lost)."""
         if not attempt.confirmed:
             await self._confirm_adopted(attempt, now)
             attempt = self._ledger.get(attempt.call_id) or attempt
-        await self._ledger.close_lost(attempt, now)
+        await self._ledger.close_lost(attempt, now, proven_unanswered=proven_unanswered)
+
+    async def _answered_on_pbx(self, lost: Sequence[Attempt]) -> frozenset[str] | None:
+        """Of the ``lost`` attempts not known answered here, those whose customer answered by the PBX's own record
+        (the dialplan's mark, docs/dialplan.md); None when the PBX keeps no such record (a dialplan installed
+        before the mark): then no lost call is provably unanswered. ConnectionError: cannot ask now."""
+        unknown = [a.call_id for a in lost if not (a.answered or a.agent_connected)]
+        if not unknown:
+            return frozenset()
+        marked = await self._calls.answered_calls(unknown)
+        if marked is None:
+            log.warning(
+                "the PBX's dialplan does not mark answered calls (docs/dialplan.md): %d lost calls are not "
+                "dialled again, as their customers may have answered",
+                len(unknown),
+            )
+        return marked
 
     async def _confirm_adopted(self, attempt: Attempt, now: float) -> None:
         """An unconfirmed attempt that (maybe) went out: its number's row gets its try now."""
@@ -547,6 +575,11 @@ class DialerEngine:
             # Events that arrived while we asked belong before the verdict: a call that ended normally is not lost.
             while self._pending:
                 await self._handle(self._pending.popleft())
+            gone = [c for a in old if a.call_id not in live and (c := self._ledger.get(a.call_id)) is not None]
+            try:
+                marked = await self._answered_on_pbx([a for a in gone if a.written])
+            except ConnectionError:
+                return self._next_watchdog
             unsent: list[Attempt] = []
             for attempt in old:
                 current = self._ledger.get(attempt.call_id)
@@ -555,7 +588,7 @@ class DialerEngine:
                     unsent.append(current)
                 elif current is not None and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
-                    await self._close_lost(current, now)
+                    await self._close_lost(current, now, _proven_unanswered(current, marked))
                 elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
                     log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
                     await self._calls.hangup(attempt.call_id)
@@ -594,8 +627,26 @@ class DialerEngine:
             )
         return ConnectContext(call_id, attempt.task_id, attempt.inner_num, attempt.agent)
 
+    async def customer_answered(self, call_id: str) -> None:
+        """Stored (committed) before this returns: from here on a crash cannot make the call look unanswered, so
+        the handler may delete the PBX's own mark of the answer."""
+        async with self._lock:
+            attempt = self._ledger.get(call_id)
+            if attempt is not None and not attempt.answered:
+                await self._ledger.save(replace(attempt, answered=True))
+
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
-        await self._report(call_id, [call_results.connect_started(call_id, verbose_call_id)])
+        # One lock and one commit for both facts: the customer who just answered waits for this.
+        async with self._lock, self._store.batch():
+            attempt = self._ledger.get(call_id)
+            if attempt is None:
+                return
+            if not attempt.answered:
+                attempt = replace(attempt, answered=True)
+                await self._ledger.save(attempt)
+            await self._ledger.apply(
+                attempt, [call_results.connect_started(call_id, verbose_call_id)], self._clock.now()
+            )
 
     async def agent_busy(self, call_id: str) -> None:
         await self._report(call_id, [call_results.agent_busy(call_id)])
@@ -684,6 +735,12 @@ class DialerEngine:
             attempt = self._ledger.get(call_id)
             if attempt is not None:
                 await self._ledger.apply(attempt, events, self._clock.now())
+
+
+def _proven_unanswered(attempt: Attempt, marked: frozenset[str] | None) -> bool:
+    """A lost call provably never reached its customer: no answer heard or stored, and the PBX, which marks every
+    answered call of ours, has no mark for it."""
+    return not (attempt.answered or attempt.agent_connected) and marked is not None and attempt.call_id not in marked
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

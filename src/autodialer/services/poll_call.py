@@ -62,6 +62,14 @@ class PollCallHandler:
             log.warning("poll: call %s is not a poll call of ours in progress, hanging up", call_id)
             await channel.hangup()
             return
+        # Stored first; the PBX's own mark of the answer (covering a crash before this) goes once the poll is over.
+        await self._progress.customer_answered(call_id)
+        try:
+            await self._poll(channel, call_id, context)
+        finally:
+            await channel.clear_answer_mark()
+
+    async def _poll(self, channel: PromptChannel, call_id: str, context: PollContext) -> None:
         await channel.answer()  # Local;1 is up once the customer answered; MikoPBX's poll also began with Answer()
         step = poll_flow.start_poll(context.poll, context.params, self._clock.now())
         pending = list(step.instructions)

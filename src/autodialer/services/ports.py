@@ -126,6 +126,14 @@ class CallControl(Protocol):
         Raises ConnectionError when the PBX cannot be asked now (link down, no answer)."""
         ...
 
+    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
+        """Of ``call_ids`` (calls the PBX no longer lists), those whose customer answered by the PBX's own record,
+        which the dialplan writes as the customer answers, whether or not we are alive to hear it (docs/dialplan.md).
+        None when the PBX keeps no such record (a dialplan without the mark): nothing can be proved unanswered.
+
+        Raises ConnectionError when the PBX cannot be asked now."""
+        ...
+
     def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:
         """Deliver every call event, in PBX arrival order, to ``callback``."""
         ...

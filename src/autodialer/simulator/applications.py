@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .channels import SOFT_APPUNLOAD, UP, Channel, wait_any
 from .dial import dial
 from .dialplan import split_args
-from .dialplan_functions import RETURN, push_hangup_handler
+from .dialplan_functions import RETURN, push_hangup_handler, write_function
 from .pbx import HANGUP
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ async def app_set(pbx: PBX, ch: Channel, data: str) -> str:
     name, _, value = data.partition("=")
     if name.strip().upper() == "CHANNEL(HANGUP_HANDLER_PUSH)":
         push_hangup_handler(ch, value)
+        return ""
+    if write_function(pbx, name.strip(), value):
         return ""
     pbx.set_var(ch, name.strip(), value)
     return ""

@@ -7,6 +7,9 @@
   response (a call answered and hung up later keeps "SIP 200 OK").
 * SHIFT(<var>) (func_strings): the first comma-separated item of the variable, which keeps the rest.
 * URIENCODE(<text>) (func_uri).
+* DB(<family>/<key>) (func_db): reads AstDB, and ``Set(DB(<family>/<key>)=<value>)`` writes it (the family ends at
+  the first "/", the key is the rest). AstDB lives on the PBX, so it outlives any AMI or FastAGI client, and a
+  simulated restart keeps it, as astdb.sqlite3 does.
 * ``Set(CHANNEL(hangup_handler_push)=<context>,<exten>,<priority>)`` pushes a hangup handler; the handlers run when
   the channel is hung up, newest first, before its Hangup event (channel.c ast_hangup ->
   ast_pbx_hangup_handler_run), as subroutines that end with Return(). Only applications that finish at once can
@@ -69,7 +72,23 @@ def call_function(pbx: PBX, ch: Channel, name: str, args: list[str]) -> str | No
         return first
     if upper == "URIENCODE":
         return quote(",".join(args), safe="")
+    if upper == "DB":
+        family, _, key = ",".join(args).strip().partition("/")
+        return pbx.db.get(family, {}).get(key, "")
     return None
+
+
+def write_function(pbx: PBX, target: str, value: str) -> bool:
+    """``Set(<function>(<args>)=value)`` for the writable functions modelled here; False when ``target`` is none."""
+    name, _, rest = target.partition("(")
+    if name.strip().upper() != "DB" or not rest.endswith(")"):
+        return False
+    family, _, key = rest[:-1].strip().partition("/")
+    if family and key:  # func_db refuses "DB requires an argument, DB(<family>/<key>)" and writes nothing
+        pbx.db.setdefault(family, {})[key] = value
+    else:
+        log.warning("DB requires an argument, DB(<family>/<key>)=<value>: %r", target)
+    return True
 
 
 def push_hangup_handler(ch: Channel, location: str) -> None:

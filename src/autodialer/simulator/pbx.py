@@ -145,6 +145,7 @@ class PBX:
                 "CHANNEL(uniqueid)": ch.uniqueid,
                 "CHANNEL(linkedid)": ch.linkedid,
                 "CHANNEL(callid)": self.callid(ch),
+                "EPOCH": str(int(self.clock.now())),
             }
         )
         return values

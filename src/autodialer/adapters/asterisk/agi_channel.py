@@ -16,7 +16,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandFailed, AGIHangup
+from autodialer.adapters.asterisk import answer_marks
+from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandError, AGICommandFailed, AGIHangup
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class AGIChannel:
 
     async def hangup(self) -> None:
         await self._call.hangup()
+
+    async def clear_answer_mark(self) -> None:
+        try:  # res_agi runs DATABASE on a dead channel too
+            await self._call.command("DATABASE DEL", answer_marks.FAMILY, self._call.uniqueid)
+        except (AGIHangup, AGICommandError) as exc:  # the socket is gone or the PBX refused: the mark stays
+            log.warning("AGI %s: answer mark not deleted: %s", self._call.uniqueid, exc)
 
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         try:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autodialer.adapters.asterisk import answer_marks
 from autodialer.adapters.asterisk.ami_errors import AMINotConnected
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.call_tracking import CallTracker
@@ -217,6 +218,25 @@ class AsteriskPbxGateway:
                 calls.append(call)
         self._forget_vanished(candidates - set(groups))
         return calls
+
+    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
+        """Of ``call_ids``, those the dialplan marked answered in AstDB (answer_marks.py); None when the connect
+        context does not write marks. Both questions go out together: one round trip."""
+        if not call_ids:
+            return frozenset()
+        try:
+            dialplan, marks = await asyncio.gather(
+                self._ami.send_list_action(
+                    Action.build("ShowDialPlan", [("Context", _plain(self._config.connect_context, "context"))])
+                ),
+                self._ami.send_list_action(Action.build("DBGetTree", [("Family", answer_marks.FAMILY)])),
+            )
+        except TimeoutError as e:
+            raise ConnectionError(f"ShowDialPlan/DBGetTree got no answer: {e}") from e
+        if not dialplan.response.is_success or not answer_marks.dialplan_marks(dialplan.items):
+            return None
+        # DBGetTree of a family with no key is "Response: Error, Database entry not found": no marks.
+        return answer_marks.marked_calls(marks.items) & frozenset(call_ids)
 
     # ---- fed by the AMI client
 
