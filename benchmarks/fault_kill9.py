@@ -18,7 +18,8 @@ A call lost with the service after its customer answered (e.g. answered while th
 connected them) ends ``lostOnRestart``, final, and is not dialled again (ARCHITECTURE.md): such rows are counted in
 ``results`` as FAIL and in ``lost_on_restart_final``, never as blamed on customers.
 
-    .venv/bin/python benchmarks/fault_kill9.py [--numbers 2000] [--agents 100] [--kills 3] [--database-url URL] [--json] [--log FILE]
+    .venv/bin/python benchmarks/fault_kill9.py [--numbers 2000] [--agents 100] [--kills 3] [--database-url URL]
+        [--json] [--log FILE]
 
 ``--database-url`` takes a PostgreSQL server URL (e.g. ``scripts/test-db.sh``): a fresh database is created on it
 and dropped afterwards. Without it the service uses SQLite in a temporary directory.

@@ -102,7 +102,7 @@ class ConnectCallHandler:
             # AGI round trip before the employee rings would be one more wait for a customer who just answered.
             await channel.clear_answer_mark()
 
-    async def _connect(self, channel: CallChannel, call_id: str, context: ConnectContext) -> None:
+    async def _connect(self, channel: PromptChannel, call_id: str, context: ConnectContext) -> None:
         settings = self._settings
         target = dial_target(context, settings.internal_context, settings.dial_extensions_directly)
         if target is not None and context.abandon_after_s is not None:
