@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from autodialer.adapters.asterisk.ami_errors import AMILoginFailed
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
 from autodialer.adapters.asterisk.fastagi_server import FastAGIServer
 from autodialer.adapters.asterisk.pbx_gateway import EVENT_FILTERS, AsteriskPbxGateway, GatewayConfig
+from autodialer.adapters.asterisk.pbx_link import PbxLinkMonitor
 from autodialer.adapters.asterisk.user_events import AmiUserEventSink
 from autodialer.adapters.audio.conversion import AudioConverter
 from autodialer.adapters.audio.file_store import AudioFileStore
@@ -54,6 +56,8 @@ from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.live_board import LiveBoard
+from autodialer.services.live_events import LiveEvents
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.services.polls import PollService, PollUseCases
@@ -81,6 +85,7 @@ class Dialer:
     gateway: AsteriskPbxGateway
     engine: DialerEngine
     agi: FastAGIServer
+    link: PbxLinkMonitor
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -195,7 +200,7 @@ def build_dialer(
         host=settings.fastagi_host,
         port=settings.fastagi_port,
     )
-    return Dialer(ami, availability, gateway, engine, agi)
+    return Dialer(ami, availability, gateway, engine, agi, PbxLinkMonitor(ami, availability, clock.now))
 
 
 def build_campaign_service(
@@ -242,6 +247,7 @@ class Service:
     db: AsyncEngine
     app: FastAPI
     dialer: Dialer | None
+    live: LiveBoard
 
 
 async def build_service(settings: Settings, clock: Clock | None = None) -> Service:
@@ -261,16 +267,43 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
     context.dnc = build_dnc_lists(settings, db, context.now, lambda: context.on_tasks_changed())
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
     context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed(), speech)
-    return Service(settings, db, create_app(context), dialer)
+    context.live = build_live_board(context.campaigns, dialer)
+    if dialer is not None:
+        engine, live = dialer.engine, context.live
+
+        def tasks_changed() -> None:
+            engine.task_changed()
+            live.campaigns_changed()
+
+        context.on_tasks_changed = tasks_changed
+    else:
+        context.on_tasks_changed = context.live.campaigns_changed
+    return Service(settings, db, create_app(context), dialer, context.live)
+
+
+def build_live_board(campaigns: CampaignService, dialer: Dialer | None) -> LiveBoard:
+    """The wallboard: told by the engine (calls), the availability tracker (agents) and the AMI link."""
+    if dialer is None:
+        return LiveBoard(LiveEvents(), campaigns)
+    board = LiveBoard(LiveEvents(), campaigns, roster=dialer.availability, calls=dialer.engine, link=dialer.link)
+    dialer.engine.observe_calls(board)
+    return board
 
 
 class _HttpServer(uvicorn.Server):
     """uvicorn without its own SIGINT/SIGTERM capture: the command stops the whole service (process_signals), and
     uvicorn re-raising a captured signal after its own shutdown would cancel the dialer's cleanup half way."""
 
+    on_shutdown: Callable[[], None] = staticmethod(lambda: None)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for every response to finish: the event streams (never finishing on their own) end first.
+        self.on_shutdown()
+        await super().shutdown(sockets)
 
 
 def http_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
@@ -291,6 +324,7 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
     """Migrate, start the dialer, then serve the REST API until cancelled."""
     service = await build_service(settings)
     server = _HttpServer(http_config(service.app, settings))
+    server.on_shutdown = service.live.close
     serve: asyncio.Task[None] | None = None
     try:
         if service.dialer is not None:
@@ -315,6 +349,7 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
         if serve is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(serve, timeout=5)
+        service.live.close()
         if service.dialer is not None:
             await service.dialer.stop()
         await service.db.dispose()

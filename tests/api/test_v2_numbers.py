@@ -153,6 +153,8 @@ async def test_attempts_and_live_stats(v2: V2) -> None:
         "answered_today": 1,  # ended after midnight in the PBX zone (Europe/Moscow)
         "abandoned_today": 0,
         "abandon_rate_today": 0.0,
+        "abandoned": 0,  # the answered call ended SUCCESS: an employee took it
+        "abandon_rate": 0.0,
     }
     assert missing.status_code == 404
 

@@ -46,7 +46,8 @@ class LoopbackServer:
         settings = load_settings(environment="test", data_dir=self._data_dir, jwt_secret="x" * 40)
         db = create_engine(settings.effective_database_url)
         await migrate(db)
-        context = AppContext(settings=settings, db=db)
+        # /events streams end after 0.3 s here (the service's default is 10 minutes), so each case gets an answer.
+        context = AppContext(settings=settings, db=db, sse_lifetime_s=0.3)
         context.campaigns = build_campaign_service(settings, db, context.now, lambda: None)
         context.polls = build_poll_use_cases(settings, db, context.now, lambda: None)
         config = uvicorn.Config(create_app(context), host="127.0.0.1", port=self.port, log_level="warning")

@@ -251,6 +251,8 @@ async def running_stack(
             await stack.until(service.dialer.availability.is_connected, 10, "the AMI link and first re-sync")
             yield stack
     finally:
+        if service is not None:
+            service.live.close()  # open event streams would hold uvicorn's shutdown
         if server is not None:
             server.should_exit = True
         if serve is not None:

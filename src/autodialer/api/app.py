@@ -40,7 +40,17 @@ def create_app(context: AppContext) -> FastAPI:
         settings = context.settings
         audio_bytes = settings.audio_max_bytes + 64 * 1024  # the multipart framing around the file
         limits = BodyLimits(settings.max_json_body_bytes, settings.max_task_body_bytes, audio_bytes)
-        app.mount(V2_PREFIX, create_v2_app(context.campaigns, context.idempotency, limits, context.polls, context.dnc))
+        v2 = create_v2_app(
+            context.campaigns,
+            context.idempotency,
+            limits,
+            context.polls,
+            context.dnc,
+            live=context.live,
+            heartbeat_s=context.sse_heartbeat_s,
+            stream_lifetime_s=context.sse_lifetime_s,
+        )
+        app.mount(V2_PREFIX, v2)
         if context.polls is not None:
             app.state.audio_library = context.polls.audio  # v1's /audio uses the same library (one lock per name)
         app.include_router(v2_docs.router)

@@ -13,6 +13,7 @@ from autodialer.api.status import PbxStatus
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.live_board import LiveBoard
 from autodialer.services.polls import PollUseCases
 from autodialer.settings import Settings
 
@@ -37,6 +38,10 @@ class AppContext:
     polls: PollUseCases | None = (
         None  # polls, audio prompts and TTS preview on /api/v2 (bootstrap.build_poll_use_cases)
     )
+    # The live wallboard (/api/v2/live, /api/v2/events); None: v2 builds one without agents, calls or PBX link.
+    live: LiveBoard | None = None
+    sse_heartbeat_s: float = 15.0
+    sse_lifetime_s: float = 600.0  # an event stream ends after this; the client resumes from its last id
 
 
 def get_context(request: Request) -> AppContext:

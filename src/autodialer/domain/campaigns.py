@@ -264,6 +264,7 @@ class AttemptCounts:
     last_minute: int  # … and in the minute before it (originates/min)
     answered_today: int = 0  # attempts the customer answered that ended since the campaign day began
     abandoned_today: int = 0  # … of which no agent took the call within abandon_after_s (safe harbor played)
+    abandoned: int = 0  # ended attempts answered with nobody to take them (live_state.is_abandoned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +282,8 @@ class CampaignStats:
     answered_today: int = 0
     abandoned_today: int = 0
     abandon_rate_today: float | None = None  # abandoned / answered today (the cap's measure); None before any
+    abandoned: int = 0
+    abandon_rate: float | None = None  # abandoned / answered; None before any answered
 
 
 def stats_from(
@@ -301,4 +304,6 @@ def stats_from(
         answered_today=counts.answered_today,
         abandoned_today=counts.abandoned_today,
         abandon_rate_today=counts.abandoned_today / counts.answered_today if counts.answered_today else None,
+        abandoned=counts.abandoned,
+        abandon_rate=counts.abandoned / counts.answered if counts.answered else None,
     )

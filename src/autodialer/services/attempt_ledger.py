@@ -24,6 +24,7 @@ from autodialer.domain.call_events import CustomerOutcome
 from autodialer.domain.dial_waits import clock_text
 from autodialer.domain.mikopbx_results import ANSWER, ResultRow, RowEvent, apply_event
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryClass, RetryPolicy, decide, retry_class_for
+from autodialer.services.call_observer import CallObserver, NoObserver
 from autodialer.services.dialer_store import Attempt, DialerStore, DialTask
 from autodialer.services.pbx_events import AUTODIALER_EVENT, UserEventSink, end_call_fields
 
@@ -51,6 +52,7 @@ class AttemptLedger:
         self._rows: dict[str, ResultRow] = {}  # call id -> its number's row as last written by us
         self._on_finished = on_finished
         self._attempts: dict[str, Attempt] = {}
+        self.observer: CallObserver = NoObserver()  # the live wallboard (services/live_board.py)
 
     # ---- what is in flight
 
@@ -65,6 +67,8 @@ class AttemptLedger:
 
     def forget_all(self) -> None:
         """Drop the in-memory view (after a store batch was rolled back): reconciliation rebuilds it from the store."""
+        for attempt in self._attempts.values():
+            self._safely(self.observer.call_finished, attempt, None)
         self._attempts.clear()
         self._rows.clear()
 
@@ -72,7 +76,9 @@ class AttemptLedger:
         """Hold ``attempt`` (already stored); an attempt known already is kept as it is. ``row`` is its number's
         row as just stored: while the call lasts only the engine writes a row's result fields, so later events
         start from it instead of reading it back (an adopted attempt has none and is read once)."""
-        self._attempts.setdefault(attempt.call_id, attempt)
+        if attempt.call_id not in self._attempts:
+            self._attempts[attempt.call_id] = attempt
+            self._safely(self.observer.call_changed, attempt)
         if row is not None:
             self._rows.setdefault(attempt.call_id, row)
 
@@ -92,6 +98,7 @@ class AttemptLedger:
         if attempt.call_id in self._attempts:
             self._attempts[attempt.call_id] = attempt
             await self._store.update_attempt(attempt)
+            self._safely(self.observer.call_changed, attempt)
 
     async def apply(
         self,
@@ -136,6 +143,7 @@ class AttemptLedger:
                 row = call_results.close_unresolved(row, now)
         await self._store.finish_attempt(attempt, now, row)
         self._forget(attempt.call_id)
+        self._safely(self.observer.call_finished, attempt, row)
         if announce:
             await self.announce(end_call_fields(attempt.phone, attempt.task_id, dial_status))
         self._on_finished()
@@ -164,6 +172,7 @@ class AttemptLedger:
                 )
         await self._store.finish_attempt(attempt, now, row)
         self._forget(attempt.call_id)
+        self._safely(self.observer.call_finished, attempt, row)
         await self.announce(
             end_call_fields(attempt.phone, attempt.task_id, ANSWER if attempt.answered else "CHANUNAVAIL")
         )
@@ -176,6 +185,7 @@ class AttemptLedger:
         await self._store.release_attempts(unsent)
         for attempt in unsent:
             self._forget(attempt.call_id)
+            self._safely(self.observer.call_finished, attempt, None)
         log.info("%d calls never reached the PBX: their numbers are queued again, untouched", len(unsent))
         self._on_finished()
 
@@ -184,6 +194,14 @@ class AttemptLedger:
         attempt = self._attempts.get(call_id)
         if attempt is not None:
             self._attempts[call_id] = replace(attempt, confirmed=True)
+
+    @staticmethod
+    def _safely(notify: Callable[..., None], *args: object) -> None:
+        # An observer's bug must never stop a call's bookkeeping (it runs inside the engine's unit of work).
+        try:
+            notify(*args)
+        except Exception:
+            log.exception("call observer failed")
 
     def row_of(self, call_id: str) -> ResultRow | None:
         return self._rows.get(call_id)

@@ -40,6 +40,7 @@ from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowE
 from autodialer.domain.pacing_config import utc_offset
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
+from autodialer.services.call_observer import CallObserver
 from autodialer.services.call_progress import ConnectContext, PollContext
 from autodialer.services.call_window_gate import CallWindowGate
 from autodialer.services.dial_decisions import DecisionLog
@@ -190,6 +191,14 @@ class DialerEngine:
 
     def reserved_agents(self) -> frozenset[str]:
         return self._ledger.reserved_agents()
+
+    def calls_now(self) -> list[Attempt]:
+        """The calls in flight (the wallboard's read; a copy)."""
+        return self._ledger.all()
+
+    def observe_calls(self, observer: CallObserver) -> None:
+        """Tell ``observer`` of every call's start, progress and end (one observer: the live wallboard)."""
+        self._ledger.observer = observer
 
     # ---- call events
 
@@ -396,6 +405,7 @@ class DialerEngine:
                 # MikoPBX getSliceTask: an open task without open rows is finished (also one that never had any).
                 await self._store.close_task(task.task_id, now)
                 log.info("task %s: every number has a result, task closed", task.task_id)
+                self._ledger.observer.campaign_closed(task.task_id)
                 continue
             tasks.append(task)
         self._ledger.note_tasks(tasks)

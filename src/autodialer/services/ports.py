@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from autodialer.domain.call_events import CallEvent
+from autodialer.domain.live_state import AgentFacts, PbxLink
 
 
 class Clock(Protocol):
@@ -61,6 +62,28 @@ class AvailabilityView(Protocol):
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (synchronously, from the event loop) after any availability change or re-sync."""
+        ...
+
+
+class AgentRoster(Protocol):
+    """Every agent the PBX knows and its state (the wallboard's view; dialing asks AvailabilityView)."""
+
+    def agents(self) -> Sequence[AgentFacts]:
+        """Empty while the PBX link is down or re-syncing: nothing is known then."""
+        ...
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (synchronously, from the event loop) after any change or re-sync."""
+        ...
+
+
+class PbxLinkView(Protocol):
+    """The PBX link's state for people (the wallboard, /status)."""
+
+    def link(self) -> PbxLink: ...
+
+    def on_link_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` synchronously after the link's state changed."""
         ...
 
 

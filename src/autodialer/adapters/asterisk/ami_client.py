@@ -123,6 +123,7 @@ class AMIClient:
         self._closing = False
         self._on_connected: list[ConnectedHook] = []
         self._on_disconnected: list[Callable[[], None]] = []
+        self._on_state: list[Callable[[], None]] = []
         self._callbacks: list[EventCallback] = []
         self._subscriptions: list[EventSubscription] = []
         self._local_exclusions: frozenset[str] = frozenset()  # refused filters, applied in _deliver
@@ -203,6 +204,10 @@ class AMIClient:
     def on_disconnected(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever a logged-in session ends (before any reconnect)."""
         self._on_disconnected.append(callback)
+
+    def on_state_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` synchronously after every change of ``state`` (the wallboard's link status)."""
+        self._on_state.append(callback)
 
     def on_event(self, callback: EventCallback) -> Callable[[], None]:
         """Call ``callback(event)`` synchronously for every event, in arrival order; returns an unregister function.
@@ -448,3 +453,8 @@ class AMIClient:
         if state is not self._state:
             log.info("AMI %s:%s: %s -> %s", self.host, self.port, self._state.value, state.value)
             self._state = state
+            for callback in tuple(self._on_state):
+                try:
+                    callback()
+                except Exception:
+                    log.exception("AMI on_state_change callback %r failed", callback)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.availability_state import DND_FAMILY, AvailabilityState
+from autodialer.domain.live_state import AgentFacts
 from autodialer.protocols.ami import Action, Event, ListResult
 from autodialer.services.ports import QueueLoad
 
@@ -56,6 +57,12 @@ class AvailabilityTracker:
 
     def is_connected(self) -> bool:
         return self._connected
+
+    # ---- services.ports.AgentRoster (the wallboard)
+
+    def agents(self) -> list[AgentFacts]:
+        """Every agent and its state as the PBX reports it; none while the link is down or re-syncing."""
+        return self._state.agents() if self._connected else []
 
     def on_change(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)

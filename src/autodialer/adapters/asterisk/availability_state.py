@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from autodialer.adapters.asterisk.queue_callers import QueueCallers
+from autodialer.domain.live_state import AgentFacts, AgentState
 from autodialer.protocols.ami import Event, ListResult
 from autodialer.services.ports import QueueLoad
 
@@ -54,6 +55,15 @@ _ENDPOINT_TEXT_TO_STATE = {
     "on hold": "ONHOLD",
     "unknown": "UNKNOWN",
 }
+
+# ExtensionStatus bits as the wallboard reads them: in a call (in use, busy, on hold) outranks ringing.
+_EXT_UNAVAILABLE = 4
+_EXT_RINGING = 8
+_EXT_IN_CALL = 1 | 2 | 16
+_DEVICE_IN_CALL = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD"})
+# QueueMember Status words for a member known only by its device: 2 in use, 3 busy, 7 ring+inuse, 8 on hold.
+_MEMBER_IN_CALL = frozenset({2, 3, 7, 8})
+_MEMBER_ABSENT = frozenset({4, 5})
 
 _UNREACHABLE = frozenset({"unreachable", "unregistered", "rejected"})
 _REACHABLE = frozenset({"reachable", "registered", "lagged"})
@@ -132,6 +142,58 @@ class AvailabilityState:
             return None
         able = frozenset(self._member_key(m) for m in self._queues[queue].values() if self._member_able(queue, m))
         return QueueLoad(able, self._queue_callers.callers(queue), self._queue_callers.served())
+
+    def agents(self) -> list[AgentFacts]:
+        """Every agent the PBX told us of: each extension with a hint, and queue members known only by a device.
+
+        Unavailable (no device reachable, or the hint says so), talking, ringing, paused (do-not-disturb, or paused
+        in a queue), else free. Unknown facts do not make an agent busy, as for ``free_agents``; an extension
+        whose state was never reported is unavailable (nothing says it could take a call)."""
+        numbers = {queue: exten for exten, queue in self._queue_of_exten.items()}
+        queues_of: dict[str, list[str]] = {}
+        paused: set[str] = set()
+        loose: dict[str, QueueMember] = {}
+        for queue, members in self._queues.items():
+            for member in members.values():
+                key = self._member_key(member)
+                queues_of.setdefault(key, []).append(numbers.get(queue, queue))
+                if member.paused:
+                    paused.add(key)
+                if self._exten_of_device.get(key) is None:
+                    loose.setdefault(key, member)
+        facts = []
+        for exten, devices in self._hints.items():
+            key = devices[0]
+            state = self._extension_word(exten, devices, key in paused)
+            facts.append(AgentFacts(key, exten, state, tuple(sorted(queues_of.get(key, ())))))
+        for key, member in loose.items():
+            facts.append(
+                AgentFacts(key, None, self._member_word(key, member, key in paused), tuple(sorted(queues_of[key])))
+            )
+        return facts
+
+    def _extension_word(self, exten: str, devices: tuple[str, ...], paused: bool) -> AgentState:
+        status = self._ext_status.get(exten)
+        if status is None or status & _EXT_UNAVAILABLE or all(self._device_absent(d) for d in devices):
+            return AgentState.UNAVAILABLE
+        states = {self._device_state.get(d) for d in devices}
+        if status & _EXT_IN_CALL or states & _DEVICE_IN_CALL:
+            return AgentState.TALKING
+        if status & _EXT_RINGING or "RINGING" in states:
+            return AgentState.RINGING
+        if paused or exten in self._dnd:
+            return AgentState.PAUSED
+        return AgentState.FREE
+
+    def _member_word(self, device: str, member: QueueMember, paused: bool) -> AgentState:
+        state = self._device_state.get(device)
+        if member.status in _MEMBER_ABSENT or self._device_absent(device):
+            return AgentState.UNAVAILABLE
+        if member.status in _MEMBER_IN_CALL or state in _DEVICE_IN_CALL:
+            return AgentState.TALKING
+        if member.status == QUEUE_MEMBER_RINGING or state == "RINGING":
+            return AgentState.RINGING
+        return AgentState.PAUSED if paused else AgentState.FREE
 
     def _queue_name(self, inner_num: str) -> str | None:
         if inner_num in self._queues:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, null, or_, select
+from sqlalchemy import and_, func, not_, null, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +39,7 @@ from autodialer.domain.campaigns import (
     Target,
     TargetKind,
 )
+from autodialer.domain.mikopbx_results import ANSWER
 from autodialer.domain.number_explain import DncEntry
 from autodialer.domain.pacing_config import PacingSettings, pacing_from_json
 
@@ -198,6 +199,14 @@ class SqlCampaignRepository:
         ended = attempts.c.ended_at.is_not(None)
         today = attempts.c.ended_at >= day_start
         answered = attempts.c.answered_at.is_not(None)
+        # domain.live_state.is_abandoned, as a filter: answered, needs an employee, none took it.
+        abandoned = and_(
+            ended,
+            attempts.c.mode == "connect",
+            answered,
+            not_(func.coalesce(attempts.c.outcome, "").startswith("SUCCESS")),
+            func.coalesce(attempts.c.dial_status, "") != ANSWER,
+        )
         query = select(
             func.count().filter(attempts.c.ended_at.is_(None)),
             func.count().filter(ended),
@@ -206,6 +215,7 @@ class SqlCampaignRepository:
             func.count().filter(attempts.c.created_at >= now - 60),
             func.count().filter(today, answered),
             func.count().filter(today, attempts.c.outcome == ABANDONED_STATE),
+            func.count().filter(abandoned),
         ).where(attempts.c.task_id == campaign_id)
         async with self._engine.connect() as connection:
             counts = [int(n) for n in (await connection.execute(query)).one()]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from autodialer.api.v2 import audio_routes, campaign_routes, dnc_routes, number_routes, poll_routes
+from autodialer.api.v2 import audio_routes, campaign_routes, dnc_routes, live_routes, number_routes, poll_routes
 from autodialer.api.v2.problems import install_problem_handlers
 from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.live_board import LiveBoard
+from autodialer.services.live_events import LiveEvents
 from autodialer.services.polls import PollUseCases
 
 PREFIX = "/api/v2"
@@ -32,7 +34,12 @@ def create_v2_app(
     limits: BodyLimits = DEFAULT_LIMITS,
     polls: PollUseCases | None = None,
     dnc: DncLists | None = None,
+    live: LiveBoard | None = None,
+    heartbeat_s: float = 15.0,
+    stream_lifetime_s: float = 600.0,
 ) -> FastAPI:
+    """``live``: the wallboard (bootstrap builds it with the dialer); without one, an API-only instance shows
+    campaigns' counters and no agents, calls or PBX link."""
     app = FastAPI(
         title="autodialer API",
         version="2.0",
@@ -43,6 +50,9 @@ def create_v2_app(
         servers=[{"url": PREFIX}],
     )
     app.state.campaigns = campaigns
+    app.state.live = live if live is not None else LiveBoard(LiveEvents(), campaigns)
+    app.state.heartbeat_s = heartbeat_s
+    app.state.stream_lifetime_s = stream_lifetime_s
     app.add_middleware(RequestGuard, limits=limits, idempotency=idempotency)  # inside CrashToProblem
     install_problem_handlers(app)
     app.include_router(campaign_routes.router)
@@ -54,4 +64,5 @@ def create_v2_app(
     if dnc is not None:
         app.state.dnc = dnc
         app.include_router(dnc_routes.router)
+    app.include_router(live_routes.router)
     return app

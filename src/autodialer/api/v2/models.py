@@ -409,6 +409,8 @@ class StatsOut(BaseModel):
     abandon_rate_today: float | None = Field(
         description="abandoned_today / answered_today, the measure the cap applies to; null before any answer"
     )
+    abandoned: int = Field(description="ended calls the customer answered and no employee took (never polls)")
+    abandon_rate: float | None = Field(description="abandoned / answered; null before any answered")
 
     @classmethod
     def of(cls, s: CampaignStats) -> StatsOut:
@@ -426,6 +428,8 @@ class StatsOut(BaseModel):
             answered_today=s.answered_today,
             abandoned_today=s.abandoned_today,
             abandon_rate_today=s.abandon_rate_today,
+            abandoned=s.abandoned,
+            abandon_rate=s.abandon_rate,
         )
 
 
