@@ -195,3 +195,24 @@ async def test_link_changes_and_campaign_list_changes_are_published() -> None:
     assert kinds(stream) == [("pbx_link", link.state), ("campaigns", None)]
     live.close()
     assert stream.closed
+
+
+async def test_the_engine_tells_the_board_of_each_call_and_its_numbers_verdict() -> None:
+    from tests.services.harness import Harness
+    from tests.services.test_dialer_engine import connected_call
+
+    h = Harness()
+    live = LiveBoard(LiveEvents(boot="e"), FakeCampaigns(), calls=h.engine, settle_s=0)  # type: ignore[arg-type]
+    h.engine.observe_calls(live)
+    stream = live.subscribe(None)
+    h.store.add_task(1, "201")
+    h.store.add_number(1, "5551001")
+    call_id = await connected_call(h, employee_answers=True, customer_first=True)
+    events = [(k, d) for k, d in kinds(stream) if k in ("call", "number")]
+    calls = [(d.call_id, d.phase, d.agent_connected, d.ended) for k, d in events if k == "call"]
+    assert calls[0] == (call_id, "ringing", False, False) and calls[-1][3] is True
+    assert (call_id, "talking", False, False) in calls  # answered (this helper reports the employee by FastAGI only)
+    [number] = [d for k, d in events if k == "number"]  # the verdict, once, with the connect step's end
+    assert (number.call_id, number.result, number.retry_at) == (call_id, "SUCCESS_CLIENT_H", None)
+    assert live.calls() == []
+    live.close()

@@ -122,6 +122,8 @@ class AttemptLedger:
         await self._store.save_row(attempt.number_id, row)
         if attempt.call_id in self._attempts:
             self._rows[attempt.call_id] = row
+        if settled.settled:
+            self._safely(self.observer.call_settled, settled, row)
         return settled
 
     async def finish(

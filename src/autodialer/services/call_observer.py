@@ -17,8 +17,13 @@ class CallObserver(Protocol):
         """A call started, or what we know of it changed (answered, an employee answered)."""
         ...
 
+    def call_settled(self, attempt: Attempt, row: ResultRow) -> None:
+        """The call gave its number its verdict (a final result, or a retry later) while it goes on."""
+        ...
+
     def call_finished(self, attempt: Attempt, row: ResultRow | None) -> None:
-        """The call left the ledger; ``row`` is its number's row as written (None: untouched, or gone)."""
+        """The call left the ledger; ``row`` is its number's row when the verdict came with the end (None: given
+        before, by ``call_settled``, or the number was left untouched, or is gone)."""
         ...
 
     def campaign_closed(self, campaign_id: int) -> None:
@@ -28,6 +33,9 @@ class CallObserver(Protocol):
 
 class NoObserver:
     def call_changed(self, attempt: Attempt) -> None:
+        return None
+
+    def call_settled(self, attempt: Attempt, row: ResultRow) -> None:
         return None
 
     def call_finished(self, attempt: Attempt, row: ResultRow | None) -> None:

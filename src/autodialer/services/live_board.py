@@ -151,22 +151,29 @@ class LiveBoard:
         elif shown.phase is not view.phase:
             self._campaign_changed(attempt.task_id)
 
+    def call_settled(self, attempt: Attempt, row: ResultRow) -> None:
+        self._publish_number(attempt, row)
+        self._campaign_changed(attempt.task_id)
+
+    def _publish_number(self, attempt: Attempt, row: ResultRow) -> None:
+        retry_at = None if row.is_closed or not row.next_attempt_at else row.next_attempt_at
+        outcome = NumberOutcome(
+            attempt.task_id,
+            attempt.number_id,
+            attempt.phone,
+            attempt.call_id,
+            row.state,
+            row.result,
+            row.count_try,
+            retry_at,
+        )
+        self.events.publish("number", outcome)
+
     def call_finished(self, attempt: Attempt, row: ResultRow | None) -> None:
         self._shown_calls.pop(attempt.call_id, None)
         self.events.publish("call", call_view(attempt, ended=True))
         if row is not None:
-            retry_at = None if row.is_closed or not row.next_attempt_at else row.next_attempt_at
-            outcome = NumberOutcome(
-                attempt.task_id,
-                attempt.number_id,
-                attempt.phone,
-                attempt.call_id,
-                row.state,
-                row.result,
-                row.count_try,
-                retry_at,
-            )
-            self.events.publish("number", outcome)
+            self._publish_number(attempt, row)
         self._agents_changed()
         self._campaign_changed(attempt.task_id)
 
