@@ -35,6 +35,8 @@ ASSETS = {
     "polls.js": "text/javascript; charset=utf-8",
     "audio.js": "text/javascript; charset=utf-8",
     "polls.css": "text/css; charset=utf-8",
+    "wallboard.js": "text/javascript; charset=utf-8",
+    "wallboard.css": "text/css; charset=utf-8",
 }
 PUBLIC_PATHS = frozenset({"/console", CONSOLE, LOGIN_PATH, *(f"/console/assets/{name}" for name in ASSETS)})
 MAX_LOGIN_BODY = 16 * 1024
