@@ -199,6 +199,7 @@ async def run_demo(*, port: int, data_dir: Path, time_scale: float, exit_when_do
         base = f"http://127.0.0.1:{port}"
         print(f"PBX simulator: AMI on 127.0.0.1:{sim.ami_port}; service API on {base}", file=out, flush=True)
         print(f"Web console (live progress of the demo campaigns): {base}/console/", file=out, flush=True)
+        print(f"Live wallboard (agents, calls, rates as they change): {base}/console/#/wallboard", file=out, flush=True)
         async with httpx.AsyncClient(base_url=base + MODULE, timeout=10) as http:
             poll = (await http.post("/polling", content=json.dumps(POLL))).json()["data"]
             ids = []

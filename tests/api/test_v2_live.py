@@ -47,12 +47,14 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def served(db: AsyncEngine, tmp_path: Path, queue_size: int = 1000) -> AsyncIterator[Live]:
+async def served(
+    db: AsyncEngine, tmp_path: Path, queue_size: int = 1000, lifetime_s: float = 600.0
+) -> AsyncIterator[Live]:
     settings = load_settings(
         environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", jwt_secret="x" * 40, admin_password="pw"
     )
     clock = FakeClock(t=time.time())
-    context = AppContext(settings=settings, db=db, now=clock.now, sse_heartbeat_s=0.3)
+    context = AppContext(settings=settings, db=db, now=clock.now, sse_heartbeat_s=0.3, sse_lifetime_s=lifetime_s)
     roster, engine, link = FakeRoster(), FakeEngine(), FakeLink()
     board = LiveBoard(LiveEvents(queue_size=queue_size), None, roster=roster, calls=engine, link=link, settle_s=0.05)  # type: ignore[arg-type]
     context.campaigns = build_campaign_service(settings, db, clock.now, board.campaigns_changed)
@@ -306,3 +308,20 @@ async def test_the_gate_guards_the_live_routes(migrated_engine: AsyncEngine, tmp
                 reply = await outside.get(V2 + path)
                 assert reply.status_code == 401, path
                 assert reply.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_stream_ends_after_its_lifetime_and_resumes_where_it_ended(
+    migrated_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async with served(migrated_engine, tmp_path, lifetime_s=0.5) as live:
+        async with stream(live) as events:
+            started = time.monotonic()
+            assert (await events.next())[1] == "hello"  # type: ignore[index]
+            live.board.campaigns_changed()
+            last_id, _, _ = await events.until("campaigns")
+            assert await events.next() is None  # ended by the server
+            assert 0.4 < time.monotonic() - started < 2.0
+        live.board.campaigns_changed()
+        async with stream(live, **{"Last-Event-ID": last_id or ""}) as events:
+            event = await events.next()
+            assert event is not None and event[1] == "campaigns" and event[0] != last_id

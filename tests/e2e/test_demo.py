@@ -19,6 +19,7 @@ async def test_the_demo_campaign_finishes_with_every_kind_of_result(tmp_path: Pa
     text = out.getvalue()
     assert code == 0
     assert re.search(r"^Web console .*: http://127\.0\.0\.1:\d+/console/$", text, re.MULTILINE), text
+    assert re.search(r"^Live wallboard .*: http://127\.0\.0\.1:\d+/console/#/wallboard$", text, re.MULTILINE), text
     results = dict(re.findall(r"^\s+(555\d{4})\s+(\S+)", text, re.MULTILINE))
     # Queue 2200 rings all free members: whoever answers decides who hangs up first, so either success will do.
     for number in ("5553001", "5553002"):
