@@ -64,6 +64,13 @@ async def tour(origin: str, locale: str, out: Path, poll_id: int) -> None:
         await page.wait_for_timeout(1500)
         await shoot(page, out, f"{lang}-campaigns.png")
 
+        # The live wallboard (wallboard.js) while the demo's campaigns dial: agents, calls, campaigns' rates.
+        await page.goto(origin + "/console/#/wallboard")
+        await page.locator("#wb-live[data-live=on]").wait_for()
+        await page.locator("#wb-campaigns tr[data-campaign-id]").first.wait_for()
+        await page.wait_for_timeout(1000)
+        await shoot(page, out, f"{lang}-wallboard.png")
+
         await page.goto(origin + "/console/#/campaigns/new")
         await page.get_by_label(words["name"]).fill(words["campaign"])
         await page.get_by_label(words["target"]).fill("201")

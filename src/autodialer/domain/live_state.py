@@ -8,7 +8,9 @@ A call in flight is ``ringing`` until the customer answered, then ``talking`` (w
 
 Abandoned (a call centre's word, and the pacing cap's): the customer answered a call that needs an employee and no
 employee took it (nobody free, nobody answered, or the customer hung up while waiting). A poll call has no employee,
-so it is never abandoned. ``is_abandoned`` is the one definition; the SQL store counts the same rows.
+so it is never abandoned. ``is_abandoned`` is the one definition; the SQL store counts the same rows. It includes the
+paced calls given the safe-harbor message (outcome ``abandoned``, which the pacing cap counts per day) and also a
+progressive call whose reserved employee did not answer.
 """
 
 from __future__ import annotations
