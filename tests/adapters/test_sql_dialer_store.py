@@ -3,16 +3,20 @@ repositories (the way they really get there)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, SqlPollRepository
 from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
+from autodialer.domain.attempt_limits import CalleeDayCap
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.services.dialer_store import Attempt, DialerStore, PollAnswer
 
@@ -434,3 +438,64 @@ async def test_a_number_outside_its_window_is_deferred_without_an_attempt_or_a_f
     assert deferred is not None and deferred.row.count_try == 0 and deferred.row.state == first.row.state
     assert await feed.task_results_since(0) == before
     assert [n.phone for n in await store.due_numbers(TASK, T0 + 3600, 10)] == ["100", "200"]
+
+
+async def test_the_cap_across_campaigns_is_checked_again_in_the_claim(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    """Two campaigns capped at one call a day hold the same callee in one round (or on two instances): the claim
+    counts the calls already placed toward it, those of its own round included, and refuses the second."""
+    await make_task(migrated_engine, "89522233446", "84953334455")
+    await make_task(migrated_engine, "+7 952 223-34-46", crm="other")
+    mine, unrelated = await store.due_numbers(TASK, T0, 10)
+    (theirs,) = await store.due_numbers(TASK + 1, T0, 10)
+    day = ((T0 - 3600, T0 + 3600),)
+    caps = {f"call-{k}": CalleeDayCap(callee, 1, day) for k, callee in enumerate(["+79522233446"] * 2)}
+    caps["call-2"] = CalleeDayCap("+74953334455", 1, day)
+    claims = [
+        replace(attempt(n.number_id, f"call-{k}", n.task_id), phone=n.phone, confirmed=False)
+        for k, n in enumerate((mine, theirs, unrelated))
+    ]
+    assert await store.start_attempts(claims, caps) == {"call-0", "call-2"}
+    refused = await store.get_number(theirs.number_id)
+    assert refused is not None and refused.row == theirs.row  # it waits, untouched, and is not held
+    assert [n.number_id for n in await store.due_numbers(TASK + 1, T0, 10)] == [theirs.number_id]
+    # A later round (another instance's) sees the stored call, in flight or ended, and refuses again.
+    again = replace(claims[1], call_id="call-3")
+    assert await store.start_attempts([again], {"call-3": CalleeDayCap("+79522233446", 1, day)}) == frozenset()
+    # With a cap of two it is allowed.
+    assert await store.start_attempts([again], {"call-3": CalleeDayCap("+79522233446", 2, day)}) == {"call-3"}
+
+
+async def test_two_instances_claiming_a_capped_callee_at_once_place_one_call(
+    store: SqlDialerStore, migrated_engine: AsyncEngine, db_url: str
+) -> None:
+    """Two dialer instances (engines of their own on one database), each with one campaign's number toward the same
+    callee, claim in the same instant: the claims are serialised per callee and the second sees the first's call."""
+    await make_task(migrated_engine, "89522233446")
+    await make_task(migrated_engine, "+7 952 223-34-46", crm="other")
+    due = [*(await store.due_numbers(TASK, T0, 10)), *(await store.due_numbers(TASK + 1, T0, 10))]
+    other_engine = create_engine(db_url)
+    try:
+        other = SqlDialerStore(other_engine, page_limit=10_000)
+        counted = other._within_caps
+
+        async def counted_then_pause(*args: Any) -> list[Attempt]:
+            allowed = await counted(*args)
+            await asyncio.sleep(0.3)  # its transaction stays open: the first claim still uncommitted meanwhile
+            return allowed
+
+        other._within_caps = counted_then_pause  # type: ignore[method-assign]
+        day = ((T0 - 3600, T0 + 3600),)
+        claims = [
+            replace(attempt(n.number_id, f"call-{k}", n.task_id), phone=n.phone, confirmed=False)
+            for k, n in enumerate(due)
+        ]
+        cap = CalleeDayCap("+79522233446", 1, day)
+        first = asyncio.create_task(other.start_attempts([claims[1]], {claims[1].call_id: cap}))
+        await asyncio.sleep(0.1)  # it has counted and is paused inside its claim
+        second = await store.start_attempts([claims[0]], {claims[0].call_id: cap})
+        results = [await first, second]
+    finally:
+        await other_engine.dispose()
+    assert sorted(len(r) for r in results) == [0, 1]

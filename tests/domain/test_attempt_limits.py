@@ -4,12 +4,20 @@ cross-campaign daily cap."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autodialer.domain.attempt_limits import AttemptLimits, InvalidAttemptLimits, PastAttempt, attempt_holds
+from autodialer.domain.attempt_limits import (
+    AttemptLimits,
+    InvalidAttemptLimits,
+    PastAttempt,
+    attempt_holds,
+    callee_day_cap,
+    local_day,
+)
 
 CAMPAIGN = 1_000_000_001
 NSK = ("Asia/Novosibirsk",)  # UTC+7
@@ -118,3 +126,34 @@ def test_a_released_daily_cap_stays_released_and_holds_until_then(
     assert hold.until is not None and hold.until > now
     assert attempt_holds(limits, CAMPAIGN, attempts, tuple(zones), hold.until) == []
     assert attempt_holds(limits, CAMPAIGN, attempts, tuple(zones), hold.until - 1)
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 3), st.floats(min_value=0, max_value=3 * 86400)), max_size=6),
+    st.floats(min_value=0, max_value=3 * 86400),
+    st.lists(
+        st.sampled_from(["Asia/Novosibirsk", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"]),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    ),
+    st.integers(1, 3),
+)
+def test_the_claims_recheck_of_the_cap_across_campaigns_agrees_with_the_verdict(
+    past: list[tuple[int, float]], offset: float, zones: list[str], cap: int
+) -> None:
+    """What the claim of a call applies (CalleeDayCap.allows on every call's start) is the verdict's rule, so a
+    number allowed when judged is refused at the claim only when calls were placed toward it since; and with the
+    new call counted, no candidate zone's day ever gets more than the cap."""
+    base = utc(2026, 3, 6)
+    now = base + offset
+    attempts = [PastAttempt(campaign, base + o) for campaign, o in past if base + o <= now]
+    limits = AttemptLimits(max_per_day_all_campaigns=cap)
+    guard = callee_day_cap(limits, "+79522233446", tuple(zones), now)
+    assert guard is not None and callee_day_cap(AttemptLimits(), "+79522233446", tuple(zones), now) is None
+    starts = [a.started_at for a in attempts]
+    assert guard.allows(starts) == (attempt_holds(limits, 2, attempts, tuple(zones), now) == [])
+    if guard.allows(starts):
+        for zone in zones:
+            start, end = local_day(now, ZoneInfo(zone))
+            assert sum(1 for t in [*starts, now] if start <= t < end) <= cap

@@ -121,3 +121,19 @@ async def test_a_number_on_its_campaigns_list_is_refused_at_the_claim_and_other_
     assert [c.dial_number for c in h.calls.originated] == ["74950000001"]
     assert h.calls.originated[0].call_id in {a.call_id for a in h.store.attempts.values() if a.task_id == 2}
     assert h.row(listed.number_id).state == "doNotCall" and h.row(listed.number_id).result == "FAIL"
+
+
+async def test_two_campaigns_capped_at_one_holding_the_same_number_in_one_round_place_one_call() -> None:
+    h = harness("2026-12-04 10:00")  # 13:00 in Moscow
+    h.store.add_task(1, "201", limits=AttemptLimits(max_per_day_all_campaigns=1))
+    h.store.add_task(2, "202", limits=AttemptLimits(max_per_day_all_campaigns=1))
+    first = h.store.add_number(1, "8 495 000-00-01")
+    second = h.store.add_number(2, "+7 495 000-00-01")
+    assert await h.step() == pytest.approx(at("2026-12-04 10:00"))  # the refused claim's turn: plan again at once
+    assert len(h.calls.originated) == 1
+    (placed,) = h.store.attempts.values()
+    waiting = second if placed.task_id == 1 else first
+    assert h.row(waiting.number_id).count_try == 0  # refused at the claim: no attempt charged
+    await h.step()  # judged again, now against the call in progress: it waits for midnight in Moscow
+    assert len(h.calls.originated) == 1
+    assert h.row(waiting.number_id).next_attempt_at == pytest.approx(at("2026-12-04 21:00"))

@@ -106,6 +106,35 @@ def attempt_holds(
     return holds
 
 
+@dataclass(frozen=True, slots=True)
+class CalleeDayCap:
+    """The cap across campaigns as the claim of a call applies it again, against every call toward the callee
+    stored by then (other campaigns', other instances', earlier ones of the same round): the planning round judged
+    the number against the attempts before it, and two campaigns can hold the same callee in one round.
+
+    ``days`` are the callee's today in each candidate zone at the claim, [start, end); the call is allowed while
+    fewer than ``cap`` calls started in every one of them (the same rule as ``attempt_holds``)."""
+
+    callee: str  # the E.164 key (``attempts.callee``)
+    cap: int
+    days: tuple[tuple[float, float], ...]
+
+    @property
+    def since(self) -> float:
+        return min(start for start, _end in self.days)
+
+    def allows(self, started: Sequence[float]) -> bool:
+        return all(sum(1 for t in started if start <= t < end) < self.cap for start, end in self.days)
+
+
+def callee_day_cap(limits: AttemptLimits, callee: str, zones: tuple[str, ...], now: float) -> CalleeDayCap | None:
+    """What the claim of a call at ``now`` re-checks, None when the campaign has no cap across campaigns."""
+    if limits.max_per_day_all_campaigns is None:
+        return None
+    days = tuple(sorted({_local_day(now, zone_info(zone)) for zone in zones}))
+    return CalleeDayCap(callee, limits.max_per_day_all_campaigns, days)
+
+
 def _daily(
     attempts: Sequence[PastAttempt], cap: int, zones: tuple[str, ...], now: float, rule: str, what: str
 ) -> list[LimitHold]:

@@ -11,6 +11,10 @@ number held for good (the campaign has ended, no common window in its candidate 
 looked at again daily. A wait is never cut short by a later change of the schedule (a wider window is used from the
 number's next look; a narrower one is applied at that look, so nothing is ever dialled outside it). With no window,
 no schedule and no limits (v1's default), due numbers pass straight through, at no cost.
+
+A number it allows under a cap across campaigns gets that cap as the claim re-checks it (``caps``, by number id):
+two campaigns may hold the same callee in one round, each judged against the calls before it, so the claim counts
+the calls stored by then, the round's own included, and refuses one that would pass the cap (it waits, uncharged).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from autodialer.domain.attempt_limits import PastAttempt
+from autodialer.domain.attempt_limits import CalleeDayCap, PastAttempt, callee_day_cap
 from autodialer.services.dialer_store import DialNumber, DialTask
 from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility
 
@@ -45,6 +49,7 @@ class CallWindowGate:
         self._store = store
         self._eligibility = eligibility
         self.cut_short = False  # the last planning round left due numbers unjudged
+        self.caps: dict[int, CalleeDayCap] = {}  # number id -> the cap its claim re-checks, this planning round
 
     async def due(self, task: DialTask, now: float, capacity: int) -> Sequence[DialNumber]:
         """Up to ``capacity`` of the task's due numbers that eligibility allows now, oldest first."""
@@ -86,6 +91,9 @@ class CallWindowGate:
             verdict = eligibility.verdict(rules, callee, now, attempts=history.get(callee.key, ()))
             if verdict.allowed:
                 allowed.setdefault(number.number_id, number)
+                cap = callee_day_cap(task.limits, callee.key, callee.zones.zones, now)
+                if cap is not None:
+                    self.caps[number.number_id] = cap
             else:
                 waits.append((number.number_id, verdict.next_at if verdict.next_at is not None else now + RECHECK_S))
         return waits

@@ -278,6 +278,7 @@ class DialerEngine:
         tasks = await self._open_tasks(now)
         self._due.clear()
         self._window.cut_short = False
+        self._window.caps.clear()
         slices = [await self._slice(task, now) for task in tasks]
         in_flight = self._ledger.all()
         free_agents, queue_demand = dial_targets(tasks, self._availability, in_flight, self._pacing.is_paced)
@@ -299,8 +300,16 @@ class DialerEngine:
         # any of its Originates goes out; the rows change once the PBX took them (_settle_round).
         prepared = [await self._prepare(by_id[start.task_id], start, now) for start in plan.starts]
         candidates = [p for p in prepared if p is not None]
-        started = await self._store.start_attempts([attempt for _task, attempt, _number, _row in candidates])
-        # Refused: the API changed the number or task meanwhile, or the number is now on the do-not-call list (closed).
+        held = self._window.caps  # the cap across campaigns each claim re-checks, by number id
+        caps = {
+            attempt.call_id: held[number.number_id]
+            for _t, attempt, number, _r in candidates
+            if number.number_id in held
+        }
+        started = await self._store.start_attempts([attempt for _task, attempt, _number, _row in candidates], caps)
+        # Refused: the API changed the number or task meanwhile, the number is now on the do-not-call list (closed),
+        # or a call placed toward the same callee since it was judged (another campaign's, maybe in this very round)
+        # reached its cap across campaigns (it waits; the next round defers it to when the cap lets go).
         claimed = [c for c in candidates if c[1].call_id in started]
         # Their agents and lines are still free: plan again at once (once: a second refusal in a row waits for an event)
         replan = len(claimed) < len(candidates) and not self._replanned

@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.attempt_limits import AttemptLimits, CalleeDayCap, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingSettings
@@ -144,13 +144,19 @@ class DialerStore(Protocol):
         """Auto-close: set state 1 if the task is still open (0) and has no open numbers; otherwise do nothing."""
         ...
 
-    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
+    async def start_attempts(
+        self, claimed: Sequence[Attempt], caps: Mapping[str, CalleeDayCap] | None = None
+    ) -> frozenset[str]:
         """Atomically record each attempt as in flight (unconfirmed unless ``confirmed``) and hold its number; one
         transaction for a planning round. The numbers' rows are not touched: nothing was dialled yet. Returns the
         call ids started.
 
         A claim is refused (and changes nothing) when its number is gone, closed, already in an attempt or its task
-        is no longer open. Called before the Originates, so a crash between the two leaves unconfirmed attempts that
+        is no longer open, or when its cap across campaigns (``caps``, by call id) does not allow one more call given
+        every attempt toward the callee stored by then and those of this round before it (serialised per callee
+        across instances: a second claim toward a capped callee waits for the first's transaction).
+
+        Called before the Originates, so a crash between the two leaves unconfirmed attempts that
         reconciliation releases (or adopts, when the PBX lists the call) instead of calls nobody knows about.
         """
         ...

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from autodialer.domain import call_results
-from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.attempt_limits import AttemptLimits, CalleeDayCap, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingSettings
@@ -151,7 +151,9 @@ class InMemoryDialerStore:
         if task is not None and task.state == 0 and not self._with_count(task).has_open_numbers:
             self.tasks[task_id] = replace(task, state=1)
 
-    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
+    async def start_attempts(
+        self, claimed: Sequence[Attempt], caps: Mapping[str, CalleeDayCap] | None = None
+    ) -> frozenset[str]:
         started: set[str] = set()
         for attempt in claimed:
             number = self.numbers.get(attempt.number_id)
@@ -165,9 +167,15 @@ class InMemoryDialerStore:
                     number, row=call_results.do_not_call(number.row, attempt.created_at)
                 )
                 continue
+            cap = (caps or {}).get(attempt.call_id)
+            if cap is not None and not cap.allows(self._started_toward(cap.callee)):
+                continue  # another call toward the callee since it was judged reached the cap: it waits
             self.attempts[attempt.call_id] = attempt
             started.add(attempt.call_id)
         return frozenset(started)
+
+    def _started_toward(self, callee: str) -> list[float]:
+        return [a.created_at for a in [*self.finished, *self.attempts.values()] if self._dnc_key(a.phone) == callee]
 
     async def mark_written(self, call_ids: Sequence[str]) -> None:
         for call_id in call_ids:

@@ -20,13 +20,13 @@ written together, before the next other statement and at commit; and the feed cl
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -50,7 +50,7 @@ from autodialer.adapters.db.tables import (
 from autodialer.adapters.db.transactions import write_transaction
 from autodialer.adapters.phone_numbering import PhoneNumbering, dnc_key
 from autodialer.domain import call_results
-from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
+from autodialer.domain.attempt_limits import AttemptLimits, CalleeDayCap, PastAttempt
 from autodialer.domain.campaign_schedule import CampaignSchedule
 from autodialer.domain.mikopbx_results import ResultCode, ResultRow
 from autodialer.domain.pacing_config import pacing_from_json
@@ -356,10 +356,21 @@ class SqlDialerStore:
                 .values(state=1, closed_by_dialer=True, updated_at=now)
             )
 
-    async def start_attempts(self, claimed: Sequence[Attempt]) -> frozenset[str]:
+    async def start_attempts(
+        self, claimed: Sequence[Attempt], caps: Mapping[str, CalleeDayCap] | None = None
+    ) -> frozenset[str]:
         if not claimed:
             return frozenset()
+        caps = {a.call_id: caps[a.call_id] for a in claimed if a.call_id in caps} if caps else {}
         async with self._write() as connection:
+            if caps and connection.dialect.name == "postgresql":
+                # Claims toward a capped callee are serialised across instances (SQLite's BEGIN IMMEDIATE already
+                # serialises every writer): the count below then sees every call stored before this one. Taken first
+                # and in one order, so two rounds never wait on each other's rows or locks the other way round.
+                for callee in sorted({cap.callee for cap in caps.values()}):
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"callee:{callee}"}
+                    )
             # Do-not-call (the global list and the campaign's) is checked here, as the call is about to start: a
             # number listed since it was read as due is refused and given its final result, in the transaction that
             # would have claimed it.
@@ -369,6 +380,10 @@ class SqlDialerStore:
                 refused = [a.number_id for a in claimed if (a.task_id, a.phone) in listed]
                 await self._close_listed(connection, refused, now)
                 claimed = [a for a in claimed if (a.task_id, a.phone) not in listed]
+                if not claimed:
+                    return frozenset()
+            if caps:
+                claimed = await self._within_caps(connection, claimed, caps)
                 if not claimed:
                     return frozenset()
             params = [{"p_number_id": a.number_id, "p_task_id": a.task_id, "p_call_id": a.call_id} for a in claimed]
@@ -404,6 +419,33 @@ class SqlDialerStore:
                 ],
             )
             return frozenset(a.call_id for a in started)
+
+    async def _within_caps(
+        self, connection: AsyncConnection, claimed: Sequence[Attempt], caps: Mapping[str, CalleeDayCap]
+    ) -> list[Attempt]:
+        """The claims their cap across campaigns still allows, counting every call stored toward the callee (other
+        campaigns', other instances', even unsent ones still in flight: they may go out) and the round's own before
+        each. The rule is the domain's (``CalleeDayCap.allows``); SQL only reads the start times."""
+        callees = sorted({cap.callee for cap in caps.values()})
+        since = min(cap.since for cap in caps.values())
+        started: dict[str, list[float]] = {}
+        for k in range(0, len(callees), 500):
+            query = select(attempts.c.callee, attempts.c.created_at).where(
+                attempts.c.callee.in_(callees[k : k + 500]),
+                attempts.c.created_at >= since,
+                or_(attempts.c.state != _CREATED, attempts.c.ended_at.is_(None)),
+            )
+            for callee, created_at in (await connection.execute(query)).all():
+                started.setdefault(callee, []).append(float(created_at))
+        allowed: list[Attempt] = []
+        for attempt in claimed:
+            cap = caps.get(attempt.call_id)
+            callee = cap.callee if cap is not None else dnc_key(self._numbering, attempt.phone)
+            if cap is not None and not cap.allows(started.get(callee, [])):
+                continue  # it waits, uncharged: the next round defers it to when the cap lets go
+            started.setdefault(callee, []).append(attempt.created_at)
+            allowed.append(attempt)
+        return allowed
 
     async def mark_written(self, call_ids: Sequence[str]) -> None:
         if not call_ids:
