@@ -230,9 +230,9 @@ async def test_connect_service_reports_the_outcome_whatever_the_hangup_timing(
 ) -> None:
     call, runner = make_call(
         ("GET VARIABLE CHANNEL(callid)", [ok(1, "abc")]),
+        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),  # the dialplan's answer mark, once the answer is stored
         ("EXEC Dial PJSIP/201,60,g", dial_replies),
         ("GET VARIABLE DIALSTATUS", status_reply),
-        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),  # the dialplan's answer mark: res_agi runs it dead too
     )
     progress = FakeProgress()
     handler = channel_handler(ConnectCallHandler(progress, FreeAgents()).handle)

@@ -5,7 +5,7 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
 
 1. ask the engine for the call's context (unknown call: hang up, nothing is reported);
 2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId (stored with the fact that the customer
-   answered; the dialplan's AstDB mark of the answer is deleted when the step ends, ARCHITECTURE.md);
+   answered; the dialplan's AstDB mark of the answer is deleted right after, ARCHITECTURE.md);
 3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since;
    a queue must still have a member able to take a call, judged from the queue's own state, not one reserved
    member); if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
@@ -93,14 +93,11 @@ class ConnectCallHandler:
             log.warning("connect: call %s is not a call of ours in progress, hanging up", call_id)
             await channel.hangup()
             return
-        # Also stores that the customer answered; the PBX's own mark of it is deleted once we are done.
+        # Also stores that the customer answered; then the PBX's own mark of it can go (one AGI round trip, while
+        # the channel surely still runs our session: after a hangup Asterisk may end it before we are done).
         await self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
-        try:
-            await self._connect(channel, call_id, context)
-        finally:
-            # Deleted after the call rather than before the Dial: the answer is already stored, and one more
-            # AGI round trip before the employee rings would be one more wait for a customer who just answered.
-            await channel.clear_answer_mark()
+        await channel.clear_answer_mark()
+        await self._connect(channel, call_id, context)
 
     async def _connect(self, channel: PromptChannel, call_id: str, context: ConnectContext) -> None:
         settings = self._settings

@@ -62,12 +62,10 @@ class PollCallHandler:
             log.warning("poll: call %s is not a poll call of ours in progress, hanging up", call_id)
             await channel.hangup()
             return
-        # Stored first; the PBX's own mark of the answer (covering a crash before this) goes once the poll is over.
+        # Stored first, then the PBX's own mark of the answer (it covered a crash before the store) goes.
         await self._progress.customer_answered(call_id)
-        try:
-            await self._poll(channel, call_id, context)
-        finally:
-            await channel.clear_answer_mark()
+        await channel.clear_answer_mark()
+        await self._poll(channel, call_id, context)
 
     async def _poll(self, channel: PromptChannel, call_id: str, context: PollContext) -> None:
         await channel.answer()  # Local;1 is up once the customer answered; MikoPBX's poll also began with Answer()
