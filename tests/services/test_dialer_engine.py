@@ -817,3 +817,26 @@ async def test_the_kill_between_the_two_commits_of_a_round_and_a_failing_mark_se
     with pytest.raises(RuntimeError):
         await h.step()
     assert h.calls.originated == [] and h.row(number.number_id).count_try == 0
+
+
+async def test_a_connect_handler_cancelled_while_its_report_waits_still_gets_it_applied_by_the_engine() -> None:
+    """Issue 11: at 1,000 live calls handlers waited for the engine lock past their hangup, were cancelled inside
+    their own write transaction and left SQLite's write lock held. Reports now run in the engine, not the handler."""
+    h = Harness()
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    await h.step()
+    call_id = h.last_call()
+    h.answer(call_id)
+    await h.step()
+    async with h.engine._lock:  # the engine is busy (a planning round): the report has to wait
+        handler = asyncio.create_task(h.engine.connect_started(call_id, "[C-1]"))
+        await settle()
+        assert not handler.done()
+        handler.cancel()  # FastAGI cancels a handler still running 2 s after the hangup
+        await asyncio.gather(handler, return_exceptions=True)
+    await settle()
+    assert h.row(number.number_id).state == "startDial"  # applied by the engine all the same
+    h.end(call_id)
+    await h.step()
+    assert h.row(number.number_id).result == "FAIL_CLIENT_H_BEFORE_ANSWER"

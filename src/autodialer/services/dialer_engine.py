@@ -14,7 +14,10 @@ periodically closes attempts the PBX no longer knows, so a lost event cannot hol
 The engine plans and starts calls, listens to the PBX, reconciles and watches; what the events do to the rows
 (state machine, retry decision, release) is the AttemptLedger's job. All state changes run under one lock: AMI
 events, FastAGI reports and the planner interleave only between whole steps, so a number's row is never updated
-from two stale copies. The FastAGI handlers reach the engine through CallProgress, which it implements.
+from two stale copies. The FastAGI handlers reach the engine through CallProgress, which it implements: their
+reports join the call events' queue and are applied by the engine, in arrival order and in the same store batches,
+never in the handler's own task (a handler cancelled after its hangup must not cut a write transaction short:
+on SQLite that left the write lock held until the busy timeout and stalled every call, issue 11).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from autodialer.domain import call_results
@@ -82,6 +85,18 @@ class EngineSettings:
     pbx_pause_s: float = 5.0
     # The PBX's zone: predictive pacing's abandonment cap counts per local day.
     pbx_zone: str = "UTC"
+    # Call events and handler reports applied per store transaction at most: the engine lock is released between
+    # batches, so a steady stream of events cannot keep a planning round waiting.
+    event_batch: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    """A FastAGI handler's report (``work``), queued with the call events; ``done`` is set once it was applied
+    (or found nothing to apply). A handler cancelled while it waits leaves the report queued: it still applies."""
+
+    work: Callable[[], Awaitable[None]]
+    done: asyncio.Future[None]
 
 
 # What an Originate can end with that _settle_round handles (anything else is a bug for the supervisor).
@@ -116,7 +131,8 @@ class DialerEngine:
         self._call_ids = call_ids
         self._ledger = AttemptLedger(store, events, self._settings.retry_policy, on_finished=self.wake)
         self._decisions = DecisionLog()  # why a task is not dialling, at INFO when it changes
-        self._pending: deque[CallEvent] = deque()
+        self._pending: deque[CallEvent | _Report] = deque()
+        self._drainer: asyncio.Task[None] | None = None  # applies handler reports when the loop is not running
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._next_watchdog = 0.0
@@ -208,14 +224,21 @@ class DialerEngine:
         self._wake.set()
 
     async def process_events(self) -> None:
-        """Apply every queued call event, in arrival order, as one store batch (one transaction for all of them);
-        the AutoDialer UserEvents they cause are sent after it commits, never while it holds the write lock."""
-        while self._pending:
+        """Apply the call events and handler reports queued now, in arrival order, in store batches (one transaction
+        each, at most ``event_batch`` items, the lock released between them); what arrives meanwhile waits for the
+        next call, so planning is never held off by a steady stream. The AutoDialer UserEvents they cause are sent
+        after each batch commits, never while it holds the write lock."""
+        remaining = len(self._pending)
+        while remaining > 0 and self._pending:
             async with self._lock:
+                if not self._reconciled:
+                    return  # reconciliation applies them first (events before its verdict belong before it)
                 self._ledger.defer_announcements()
                 try:
                     async with self._store.batch():
-                        while self._pending:
+                        count = min(remaining, self._settings.event_batch, len(self._pending))
+                        remaining -= count
+                        for _ in range(count):
                             await self._handle(self._pending.popleft())
                 except Exception:
                     # The batch was rolled back while the ledger already moved on: drop its view and let
@@ -226,7 +249,37 @@ class DialerEngine:
                 finally:
                     await self._ledger.flush_announcements()
 
-    async def _handle(self, event: CallEvent) -> None:
+    async def _submit(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Queue a handler's report behind the events that arrived before it and wait until it was applied.
+
+        Before reconciliation (start-up, the PBX link back) it is not waited for: reconciliation applies it with
+        the events queued before it, once the PBX answers, and the handler carries on meanwhile."""
+        report = _Report(work, asyncio.get_running_loop().create_future())
+        self._pending.append(report)
+        self._wake.set()
+        if not self._reconciled:
+            return
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name="dialer-reports")
+        await report.done
+
+    async def _drain(self) -> None:
+        """Apply the queue now (the run loop may be busy with a planning round, or not running at all)."""
+        try:
+            while self._pending and self._reconciled:
+                await self.process_events()
+        except Exception:
+            log.exception("dialer: applying call events and reports failed; reconciling first")
+            self.wake()
+
+    async def _handle(self, event: CallEvent | _Report) -> None:
+        if isinstance(event, _Report):
+            try:
+                await event.work()
+            finally:
+                if not event.done.done():  # cancelled when its handler was
+                    event.done.set_result(None)
+            return
         attempt = self._ledger.get(event.call_id)
         if attempt is None:
             log.debug("event for a call that is not ours or already finished: %s", event)
@@ -671,7 +724,7 @@ class DialerEngine:
         await self._report(call_id, [call_results.agent_busy(call_id)])
 
     async def abandoned(self, call_id: str) -> None:
-        async with self._lock:
+        async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
@@ -680,18 +733,23 @@ class DialerEngine:
             self._pacing.abandoned(attempt, now)
             await self._ledger.apply(attempt, [call_results.abandoned(call_id)], now)
 
+        await self._submit(work)
+
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
-        async with self._lock:
+        async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
+            status = dial_status
             if attempt.agent_connected:
                 # AMI saw the employee answer (AgentConnected): an answered Dial's DIALSTATUS is ANSWER, whatever a
                 # connect step cut off by a dying PBX link could still read ("NOANSWER" when it read nothing).
-                dial_status = ANSWER
-            await self._ledger.save(replace(attempt, m_dial_status=dial_status))
-            events = call_results.connect_ended(call_id, dial_status, customer_hung_up_first)
+                status = ANSWER
+            await self._ledger.save(replace(attempt, m_dial_status=status))
+            events = call_results.connect_ended(call_id, status, customer_hung_up_first)
             await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._clock.now())
+
+        await self._submit(work)
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         attempt = self._ledger.get(call_id)
@@ -719,41 +777,49 @@ class DialerEngine:
         asked: str | None = None,
         poll_version: int | None = None,
     ) -> None:
-        attempt = self._ledger.get(call_id)
-        if attempt is None or attempt.mode != "poll" or not attempt.inner_num.isdigit():
-            return
-        number = await self._store.get_number(attempt.number_id)
-        if number is None:
-            return
-        answer = PollAnswer(
-            task_id=attempt.task_id,
-            question_crm_id=question_id,
-            polling_id=int(attempt.inner_num),
-            phone_id=number.phone_id,
-            phone=number.phone,
-            result=result,
-            exten=exten,
-            call_id=call_id,
-            change_time=self._clock.now(),
-            question_text=asked,
-            poll_version=poll_version,
-        )
-        await self._store.add_poll_answer(answer)
+        async def work() -> None:
+            attempt = self._ledger.get(call_id)
+            if attempt is None or attempt.mode != "poll" or not attempt.inner_num.isdigit():
+                return
+            number = await self._store.get_number(attempt.number_id)
+            if number is None:
+                return
+            answer = PollAnswer(
+                task_id=attempt.task_id,
+                question_crm_id=question_id,
+                polling_id=int(attempt.inner_num),
+                phone_id=number.phone_id,
+                phone=number.phone,
+                result=result,
+                exten=exten,
+                call_id=call_id,
+                change_time=self._clock.now(),
+                question_text=asked,
+                poll_version=poll_version,
+            )
+            await self._store.add_poll_answer(answer)
+
+        await self._submit(work)
 
     async def opt_out(self, call_id: str) -> None:
-        attempt = self._ledger.get(call_id)
-        if attempt is not None:
-            now = self._clock.now()
-            await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=now)
-            closed = await self._store.close_do_not_call(now, phone=attempt.phone)
-            log.info("call %s: %s opted out (%d other open rows closed)", call_id, attempt.phone, closed)
-            self.wake()  # a task whose last open numbers were these can close now
+        async def work() -> None:
+            attempt = self._ledger.get(call_id)
+            if attempt is not None:
+                now = self._clock.now()
+                await self._store.add_dnc(attempt.phone, source=f"poll:{attempt.inner_num}", now=now)
+                closed = await self._store.close_do_not_call(now, phone=attempt.phone)
+                log.info("call %s: %s opted out (%d other open rows closed)", call_id, attempt.phone, closed)
+                self.wake()  # a task whose last open numbers were these can close now
+
+        await self._submit(work)
 
     async def _report(self, call_id: str, events: Sequence[RowEvent]) -> None:
-        async with self._lock:
+        async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is not None:
                 await self._ledger.apply(attempt, events, self._clock.now())
+
+        await self._submit(work)
 
 
 def _proven_unanswered(attempt: Attempt, marked: frozenset[str] | None) -> bool:
