@@ -420,6 +420,7 @@ async def test_events_for_unknown_calls_are_ignored() -> None:
     h = Harness()
     h.store.add_task(1, "201")
     number = h.store.add_number(1, "5551001")
+    await h.engine.start()
     h.end("not-ours")
     await h.engine.connect_started("not-ours", None)
     await h.step()

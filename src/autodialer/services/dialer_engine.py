@@ -133,6 +133,7 @@ class DialerEngine:
         self._decisions = DecisionLog()  # why a task is not dialling, at INFO when it changes
         self._pending: deque[CallEvent | _Report] = deque()
         self._drainer: asyncio.Task[None] | None = None  # applies handler reports when the loop is not running
+        self._applied: list[asyncio.Future[None]] = []  # handler reports applied, their batch not committed yet
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._next_watchdog = 0.0
@@ -247,19 +248,24 @@ class DialerEngine:
                     self._reconciled = False
                     raise
                 finally:
+                    self._reports_done()
                     await self._ledger.flush_announcements()
+
+    def _reports_done(self) -> None:
+        applied, self._applied = self._applied, []
+        for done in applied:
+            if not done.done():  # cancelled when its handler was
+                done.set_result(None)
 
     async def _submit(self, work: Callable[[], Awaitable[None]]) -> None:
         """Queue a handler's report behind the events that arrived before it and wait until it was applied.
 
-        Before reconciliation (start-up, the PBX link back) it is not waited for: reconciliation applies it with
-        the events queued before it, once the PBX answers, and the handler carries on meanwhile."""
+        Before reconciliation (start-up, the PBX link back) reconciliation applies it, with the events queued
+        before it, once the PBX answers."""
         report = _Report(work, asyncio.get_running_loop().create_future())
         self._pending.append(report)
         self._wake.set()
-        if not self._reconciled:
-            return
-        if self._drainer is None or self._drainer.done():
+        if self._reconciled and (self._drainer is None or self._drainer.done()):
             self._drainer = asyncio.create_task(self._drain(), name="dialer-reports")
         await report.done
 
@@ -277,8 +283,7 @@ class DialerEngine:
             try:
                 await event.work()
             finally:
-                if not event.done.done():  # cancelled when its handler was
-                    event.done.set_result(None)
+                self._applied.append(event.done)  # set once its unit of work committed (or failed)
             return
         attempt = self._ledger.get(event.call_id)
         if attempt is None:
@@ -553,6 +558,7 @@ class DialerEngine:
         # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
         while self._pending:
             await self._handle(self._pending.popleft())
+        self._reports_done()
         now = self._clock.now()
         held = self._ledger.all()
         try:
@@ -647,6 +653,7 @@ class DialerEngine:
             # Events that arrived while we asked belong before the verdict: a call that ended normally is not lost.
             while self._pending:
                 await self._handle(self._pending.popleft())
+            self._reports_done()
             gone = [c for a in old if a.call_id not in live and (c := self._ledger.get(a.call_id)) is not None]
             try:
                 marked = await self._answered_on_pbx([a for a in gone if a.written])
@@ -702,14 +709,17 @@ class DialerEngine:
     async def customer_answered(self, call_id: str) -> None:
         """Stored (committed) before this returns: from here on a crash cannot make the call look unanswered, so
         the handler may delete the PBX's own mark of the answer."""
-        async with self._lock:
+
+        async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is not None and not attempt.answered:
                 await self._ledger.save(replace(attempt, answered=True))
 
+        await self._submit(work)
+
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
-        # One lock and one commit for both facts: the customer who just answered waits for this.
-        async with self._lock, self._store.batch():
+        # Both facts in one unit of work (the engine's event batch), committed before the handler goes on to Dial.
+        async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
                 return
@@ -719,6 +729,8 @@ class DialerEngine:
             await self._ledger.apply(
                 attempt, [call_results.connect_started(call_id, verbose_call_id)], self._clock.now()
             )
+
+        await self._submit(work)
 
     async def agent_busy(self, call_id: str) -> None:
         await self._report(call_id, [call_results.agent_busy(call_id)])
