@@ -54,6 +54,15 @@ def customers(seed: int) -> dict[str, Behaviour]:
     return people
 
 
+def midday_zone() -> str:
+    """A fixed-offset PBX zone where it is about noon now: the day's counters (answered_today, abandoned_today)
+    must not reset halfway through a three-minute run because the suite happens to run near the PBX's midnight."""
+    offset = 12 - time.gmtime().tm_hour  # -11 … +12 hours from UTC
+    if offset == 0:
+        return "Etc/GMT"
+    return f"Etc/GMT-{offset}" if offset > 0 else f"Etc/GMT+{-offset}"  # POSIX signs: Etc/GMT-3 is UTC+3
+
+
 async def run_campaign(stack: Stack, pacing: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], float]:
     people = customers(seed=13)
     for phone, behaviour in people.items():
@@ -77,7 +86,12 @@ async def run_campaign(stack: Stack, pacing: dict[str, Any]) -> tuple[dict[str, 
 
 async def test_a_predictive_campaign_on_a_10_agent_queue_runs_to_the_end_under_the_cap(tmp_path: Path) -> None:
     async with running_stack(
-        tmp_path, time_scale=1.0, sim_config=SIM, originate_timeout_s=8, retry_policy=RETRIES
+        tmp_path,
+        time_scale=1.0,
+        sim_config=SIM,
+        originate_timeout_s=8,
+        retry_policy=RETRIES,
+        pbx_timezone=midday_zone(),
     ) as stack:
         seen = stack.record_events("AgentConnect", "AgentComplete")
         task, stats, took = await run_campaign(stack, {"mode": "predictive", "max_abandon_rate": CAP})
@@ -121,7 +135,9 @@ async def test_power_dialing_past_its_agents_abandons_with_the_safe_harbor_and_r
     called again under the agent-busy rule), and no member is ever connected while in a call."""
     sim = {"employees": (EmployeeConfig("201"), EmployeeConfig("202")), "queues": (QueueConfig(autofill=True),)}
     final = {"agent_busy": {"delay_s": 1, "max_retries": 1}}
-    async with running_stack(tmp_path, time_scale=1.0, sim_config=sim, originate_timeout_s=8, retry_policy=final) as s:
+    async with running_stack(
+        tmp_path, time_scale=1.0, sim_config=sim, originate_timeout_s=8, retry_policy=final, pbx_timezone=midday_zone()
+    ) as s:
         seen = s.record_events("AgentConnect", "AgentComplete")
         phones = [f"555800{i}" for i in range(6)]
         for phone in phones:

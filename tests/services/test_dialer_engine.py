@@ -805,6 +805,46 @@ async def test_a_call_an_employee_answered_and_lost_while_we_were_down_stays_a_s
     assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1) and len(h.calls.originated) == 1
 
 
+async def test_an_unconfirmed_call_the_pbx_starts_late_is_adopted_after_the_grace_not_redialled() -> None:
+    """A stalled PBX (or one working through a backlog) may run our last Originate after we are back: while the
+    grace lasts nothing is judged or dialled, and a call that shows up in it is adopted."""
+    h = Harness(settings=EngineSettings(unconfirmed_grace_s=3.0))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    stored = Attempt(
+        "dlr-sent", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+    )
+    await h.store.start_attempts([stored])
+    h.engine = h.new_engine()
+    await h.step()  # not listed yet: held, not lost
+    h.clock.advance(1.0)
+    await h.step()
+    assert h.calls.originated == [] and h.row(number.number_id).state != "lostOnRestart"
+    h.calls.live["dlr-sent"] = "Ring"  # the PBX ran it, late
+    h.clock.advance(1.0)
+    await h.step()
+    row = h.row(number.number_id)
+    assert (row.count_try, row.state, row.linked_id) == (1, "CreateCallFile", "dlr-sent")
+    assert h.calls.originated == []
+
+
+async def test_an_unconfirmed_call_still_unlisted_after_the_grace_is_lost() -> None:
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=1))
+    h = Harness(settings=EngineSettings(unconfirmed_grace_s=3.0, retry_policy=policy))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    stored = Attempt(
+        "dlr-sent", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+    )
+    await h.store.start_attempts([stored])
+    h.engine = h.new_engine()
+    await h.step()
+    assert h.row(number.number_id).state != "lostOnRestart"
+    h.clock.advance(3.0)
+    await h.step()
+    assert h.row(number.number_id).state == "lostOnRestart" and h.calls.originated == []
+
+
 async def test_the_kill_between_the_two_commits_of_a_round_and_a_failing_mark_send_nothing() -> None:
     """If recording "about to send" fails, nothing of the round goes out; the attempts are released later."""
     h = Harness()

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from autodialer.domain import call_results
@@ -80,6 +80,10 @@ class EngineSettings:
     max_backoff_s: float = 30.0
     # How often reconciliation is retried while the PBX does not answer (a re-sync wakes the engine sooner).
     reconcile_retry_s: float = 1.0
+    # An Originate we wrote but never heard the PBX take, that the PBX does not list yet, is given this long from
+    # the first time we see it missing before it counts as lost: a PBX that stalled (or a backlog it is working
+    # through after a restart of ours) may still run it, and it must be adopted then, not dialled a second time.
+    unconfirmed_grace_s: float = 3.0
     # After the PBX refused an Originate for a reason of its own (shutting down, permission denied), no call is
     # placed for this long unless the link comes back sooner (a reconnect and re-sync resumes at once).
     pbx_pause_s: float = 5.0
@@ -146,6 +150,7 @@ class DialerEngine:
         self._pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
         self._window = CallWindowGate(store, eligibility)  # due numbers the call window allows now
         self._replanned = False  # the last round re-planned at once after a refused claim
+        self._unlisted_since: float | None = None  # when reconciliation first missed a written, unconfirmed call
         # Each campaign's pacing policy and what it learns (power/predictive calls go to the queue unreserved).
         self._pacing = PacingBook(utc_offset(clock.now(), self._settings.pbx_zone))
 
@@ -555,6 +560,8 @@ class DialerEngine:
         except ConnectionError:
             log.warning("PBX unreachable: %d attempts held until it answers", len(self._ledger))
             return False
+        if self._awaiting_unconfirmed(live):
+            return False
         # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
         while self._pending:
             await self._handle(self._pending.popleft())
@@ -594,6 +601,23 @@ class DialerEngine:
         )
         await self._after_reconcile()
         return True
+
+    def _awaiting_unconfirmed(self, live: Mapping[str, object]) -> bool:
+        """True while an Originate we wrote, unconfirmed and not listed by the PBX, is inside its grace: the whole
+        verdict waits (nothing is planned meanwhile) so that a call the PBX starts late is adopted, never redialled.
+        """
+        missing = [a.call_id for a in self._ledger.all() if a.written and not a.confirmed and a.call_id not in live]
+        now = self._clock.now()
+        if not missing:
+            self._unlisted_since = None
+            return False
+        if self._unlisted_since is None:
+            self._unlisted_since = now
+        if now - self._unlisted_since < self._settings.unconfirmed_grace_s:
+            log.info("%d calls written but not yet listed by the PBX: asking again before judging", len(missing))
+            return True
+        self._unlisted_since = None
+        return False
 
     async def _after_reconcile(self) -> None:
         """The PBX answers again: dispatching resumes and the UserEvents it refused meanwhile go out."""
