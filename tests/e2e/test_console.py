@@ -207,6 +207,16 @@ async def test_in_russian_edit_pause_resume_delete_and_switch_language(tmp_path:
         await page.get_by_label("Часы").fill("09:00-21:00;sat,sun 10:00-20:00")
         await page.get_by_label("Праздники").fill("2027-01-01..2027-01-08")
         await page.get_by_label("Абонент занят: Через, с").fill("30")
+        # Pacing: predictive with a cap over the API's limit is refused and the cap's field is marked.
+        await page.get_by_label("Режим темпа").select_option("predictive")
+        await expect(page.get_by_label("Звонков на свободного сотрудника")).to_be_disabled()
+        await page.get_by_label("Предел брошенных").fill("0.5")
+        await page.get_by_role("button", name="Сохранить").click()
+        await page.locator("#form-errors [role=alert]").filter(has_text="pacing.max_abandon_rate").wait_for()
+        await expect(page.get_by_label("Предел брошенных")).to_have_attribute("aria-invalid", "true")
+        await page.get_by_label("Предел брошенных").fill("0.05")
+        await page.get_by_label("Бросить через, с").fill("4")
+        await page.get_by_label("Сообщение брошенному абоненту").fill("Извините, все операторы заняты.")
         await page.get_by_role("button", name="Сохранить").click()
         await page.get_by_text("Линии: 3").wait_for()
         v2 = f"{origin}/api/v2/campaigns"
@@ -216,6 +226,14 @@ async def test_in_russian_edit_pause_resume_delete_and_switch_language(tmp_path:
             assert campaign["state"] == "paused"
             assert campaign["schedule"]["hours"] == "mon-fri 09:00-21:00; sat,sun 10:00-20:00"
             assert campaign["schedule"]["excluded_dates"] == "2027-01-01..2027-01-08"
+            pacing = (await http.get(f"{v2}/{campaign['id']}")).json()["pacing"]
+            assert pacing["mode"] == "predictive" and pacing["max_abandon_rate"] == 0.05
+            assert pacing["abandon_after_s"] == 4 and pacing["lines_per_agent"] is None
+            assert pacing["safe_harbor"]["text"] == "Извините, все операторы заняты."
+            # The form reads the stored pacing back.
+            await page.get_by_role("link", name="Изменить — Опрос клиентов").click()
+            await expect(page.get_by_label("Режим темпа")).to_have_value("predictive")
+            await expect(page.get_by_label("Предел брошенных")).to_have_value("0.05")
 
             # One number that may not be called yet keeps the campaign open (without any, the dialer closes it).
             later = {"numbers": [{"phone": "5551009", "not_before": "2099-01-01T00:00:00Z"}]}

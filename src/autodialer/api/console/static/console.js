@@ -384,6 +384,31 @@
     inputs["schedule.default_zone"] = h("input", { type: "text", maxlength: "64", value: sched.default_zone || "",
       placeholder: "Europe/Moscow" });
     if (campaign) inputs["target.kind"].value = campaign.target.kind;
+    const pacing = (campaign && campaign.pacing) || { mode: "progressive" };
+    const harbor = pacing.safe_harbor || {};
+    inputs["pacing.mode"] = h("select", {}, ...["progressive", "power", "predictive"].map(
+      (mode) => h("option", { value: mode }, t("pacing_" + mode))));
+    inputs["pacing.mode"].value = pacing.mode;
+    inputs["pacing.lines_per_agent"] = h("input", { type: "number", min: "1", max: "10", step: "any",
+      value: pacing.lines_per_agent ?? "", placeholder: "1.5" });
+    inputs["pacing.max_abandon_rate"] = h("input", { type: "number", min: "0.001", max: "0.2", step: "any",
+      value: pacing.max_abandon_rate ?? "", placeholder: "0.03" });
+    inputs["pacing.abandon_after_s"] = h("input", { type: "number", min: "1", max: "60", step: "any",
+      value: pacing.abandon_after_s ?? "", placeholder: "2" });
+    inputs["pacing.safe_harbor.text"] = h("input", { type: "text", maxlength: "500", value: harbor.text || "" });
+    const pacingFields = {  // the inputs each mode uses; the others are disabled (and not sent)
+      progressive: [],
+      power: ["lines_per_agent", "abandon_after_s", "safe_harbor.text"],
+      predictive: ["max_abandon_rate", "abandon_after_s", "safe_harbor.text"],
+    };
+    const showPacing = () => {
+      const used = pacingFields[inputs["pacing.mode"].value];
+      for (const name of ["lines_per_agent", "max_abandon_rate", "abandon_after_s", "safe_harbor.text"]) {
+        inputs["pacing." + name].disabled = !used.includes(name);
+      }
+    };
+    inputs["pacing.mode"].addEventListener("change", showPacing);
+    showPacing();
     const retryRows = RETRY_CLASSES.map((cls) => {
       const rule = (campaign && campaign.retry_policy && campaign.retry_policy[cls]) || {};
       const delay = h("input", { type: "number", min: "0", max: "604800", step: "any", id: "f-retry-" + cls + "-delay",
@@ -405,7 +430,6 @@
       field("f-lines", t("fLines"), inputs.lines),
       field("f-dial-prefix", t("fDialPrefix"), inputs.dial_prefix),
       campaign ? [] : field("f-state", t("fStartState"), inputs.state),
-      h("span", {}, t("pacing")), h("span", {}, t("pacingProgressive")),
       campaign ? [] : field("f-csv", t("fCsv"), inputs.csv, t("csvHint")));
     const form = h("form", { novalidate: true }, errors, grid,
       h("fieldset", {}, h("legend", {}, t("retryPolicy")),
@@ -416,6 +440,12 @@
         field("f-starts-at", t("fStartsAt"), inputs["schedule.starts_at"]),
         field("f-ends-at", t("fEndsAt"), inputs["schedule.ends_at"]),
         field("f-default-zone", t("fDefaultZone"), inputs["schedule.default_zone"]))),
+      h("fieldset", {}, h("legend", {}, t("pacing")), h("div", { class: "form-grid" },
+        field("f-pacing-mode", t("fPacingMode"), inputs["pacing.mode"], t("pacingHint")),
+        field("f-lines-per-agent", t("fLinesPerAgent"), inputs["pacing.lines_per_agent"]),
+        field("f-max-abandon", t("fMaxAbandon"), inputs["pacing.max_abandon_rate"], t("maxAbandonHint")),
+        field("f-abandon-after", t("fAbandonAfter"), inputs["pacing.abandon_after_s"]),
+        field("f-safe-harbor", t("fSafeHarbor"), inputs["pacing.safe_harbor.text"], t("safeHarborHint")))),
       h("p", { class: "actions" },
         h("button", { type: "submit", class: "primary" }, campaign ? t("save") : t("create")),
         h("a", { class: "button", href: campaign ? "#/campaigns/" + id : "#/campaigns" }, t("cancel"))));
@@ -444,6 +474,24 @@
       const schedule = { hours: text("hours") || null, excluded_dates: text("excluded_dates"),
         starts_at: instant("starts_at"), ends_at: instant("ends_at"), default_zone: text("default_zone") || null };
       body.schedule = Object.values(schedule).some((v) => v) ? schedule : null;
+      // Pacing is sent only when it is not progressive or was not before: a v1 task stays as 1C made it.
+      const mode = inputs["pacing.mode"].value;
+      if (mode !== "progressive" || pacing.mode !== "progressive") {
+        const p = { mode };
+        const num = (name) => {
+          const input = inputs["pacing." + name];
+          if (!input.disabled && input.value !== "") p[name] = Number(input.value);
+        };
+        num("lines_per_agent");
+        num("max_abandon_rate");
+        num("abandon_after_s");
+        if (mode !== "progressive") {
+          const words = inputs["pacing.safe_harbor.text"].value.trim();
+          const sh = { text: words || null, audio: harbor.audio || null, lang: harbor.lang || null };
+          if (Object.values(sh).some((v) => v)) p.safe_harbor = sh;
+        }
+        body.pacing = p;
+      }
       try {
         let saved;
         if (campaign) {
