@@ -35,12 +35,14 @@ POLICY = {
 }
 SETTINGS: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "retry_policy": POLICY}
 MEMBERS = ("203", "204", "205", "206")
+TIME_SCALE = 0.2
 
-# Customer behaviours (time_scale 0.05: one simulated second is 50 ms) and the result each gives when the target
-# answers after 2 s, or never answers (202). "Hangs up early" hangs up 1 s (50 ms real) after answering: after our
+# Customer behaviours (TIME_SCALE 0.2: one simulated second is 200 ms) and the result each gives when the target
+# answers after 2 s, or never answers (202). "Hangs up early" hangs up 1 s (200 ms real) after answering: after our
 # connect step has begun (startDial) and before the employee answers. A hang-up before the connect step begins is a
 # different outcome (FAIL: the customer never reached the dialer's logic, as MikoPBX sets no startDial either); at
-# 0.1 s (5 ms real) the AGI's start raced the hang-up under load and the test flaked between the two.
+# 0.1 s (5 ms real) the AGI's start raced the hang-up under load and the test flaked between the two, and at
+# time_scale 0.05 (50 ms between the hang-up and the employee's answer) a commit's delay could still reorder them.
 CUSTOMERS: dict[str, Behaviour] = {
     "talks": Behaviour(answer_after=0.5, hangup_after=8.0),
     "waits": Behaviour(answer_after=0.5),  # stays until we hang up
@@ -78,7 +80,7 @@ async def test_mixed_campaigns_keep_every_invariant(tmp_path: Path, db_url: str,
         "queues": (QueueConfig(members=MEMBERS),),
     }
     expected: dict[str, str] = {}
-    async with running_stack(tmp_path, db_url, sim_config=sim_config, **SETTINGS) as stack:
+    async with running_stack(tmp_path, db_url, time_scale=TIME_SCALE, sim_config=sim_config, **SETTINGS) as stack:
         control = stack.sim.control
         for exten in ("201", *MEMBERS):
             control.set_employee(exten, Behaviour(answer_after=2.0))
