@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +24,7 @@ from autodialer.domain.pacing import (
     TalkEnded,
     WrapEnded,
 )
+from autodialer.domain.pacing_config import PacingMode, PacingSettings, build_policy, zone_days
 from autodialer.domain.pacing_guard import AbandonGuard
 
 NOW = 50_000.0
@@ -146,13 +149,48 @@ def test_the_recent_rate_far_over_the_cap_backs_off_before_the_day_has_settled()
 
 
 def test_the_day_counts_reset_at_local_midnight() -> None:
-    guard = AbandonGuard(0.03, 0.025, utc_offset_s=3 * 3600)
+    guard = AbandonGuard(0.03, 0.025, zone_days("Europe/Moscow"))  # UTC+3, no DST
     evening = 86400.0 - 3 * 3600 - 60  # 23:59 local
     for i in range(200):
         guard.record(evening - 200 + i, abandoned=i % 10 == 0)
     assert guard.backoff(evening) > 0
     assert guard.answered_today == 200
     guard.backoff(evening + 120)  # 00:01 local
+    assert guard.answered_today == 0
+
+
+def _instant(zone: str, *when: int) -> float:
+    return datetime(*when, tzinfo=ZoneInfo(zone)).timestamp()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("zone", "built", "changed"),
+    [
+        ("Europe/Berlin", (2026, 1, 15), (2026, 3, 29)),
+        ("Europe/Berlin", (2026, 7, 15), (2026, 10, 25)),
+        ("America/New_York", (2026, 1, 15), (2026, 3, 8)),
+    ],
+)
+def test_the_campaign_day_follows_the_zone_across_a_dst_change(
+    zone: str, built: tuple[int, int, int], changed: tuple[int, int, int]
+) -> None:
+    # A policy first used in the other season keeps counting per local day after the clocks change: the evening of
+    # the change day and the next local midnight are read from the zone at that instant, not from a fixed offset.
+    policy = build_policy(PacingSettings(PacingMode.PREDICTIVE), zone)
+    assert isinstance(policy, PredictivePacing)
+    guard = policy.guard
+    guard.backoff(_instant(zone, *built, 12))
+    y, m, d = changed
+    late = _instant(zone, y, m, d, 23, 30)
+    for i in range(10):
+        policy.observe(CallConnected(late + i))
+    assert guard.answered_today == 10
+    guard.backoff(_instant(zone, y, m, d, 23, 59))
+    assert guard.answered_today == 10  # still the change day (a fixed winter/summer offset is an hour off here)
+    midnight = _instant(zone, y, m, d + 1, 0, 0)
+    guard.backoff(midnight - 1)
+    assert guard.answered_today == 10
+    guard.backoff(midnight + 1)
     assert guard.answered_today == 0
 
 

@@ -5,12 +5,14 @@ hears the safe harbor and is abandoned (FAIL_USER_BUSY, state abandoned, retried
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from tests.services.fakes import FakeChannel, FakeRenderer
-from tests.services.harness import Harness
+from tests.services.fakes import FakeChannel, FakeClock, FakeRenderer
+from tests.services.harness import NO_RETRIES, Harness
 
 from autodialer.domain.call_events import AgentConnected, CustomerOutcome
-from autodialer.domain.pacing import PowerPacing, PredictivePacing, ProgressivePacing
+from autodialer.domain.pacing import CallConnected, PowerPacing, PredictivePacing, ProgressivePacing
 from autodialer.domain.pacing_config import (
     DEFAULT_SAFE_HARBOR_TEXT,
     PROGRESSIVE_SETTINGS,
@@ -86,6 +88,29 @@ async def test_predictive_dials_progressively_while_cold_and_learns_from_its_cal
     h.fail(h.calls.call_ids[1], CustomerOutcome.NO_ANSWER, 19, "No answer", "NOANSWER")
     await h.step()
     assert policy.model.answer.outcomes == 2
+
+
+async def test_predictive_counts_abandonment_per_pbx_day_across_a_dst_change() -> None:
+    # The engine starts in winter (Berlin at UTC+1); in summer (UTC+2) the campaign day still ends at local midnight,
+    # which is 22:00 UTC, not the 23:00 UTC an offset fixed at start would give.
+    berlin = ZoneInfo("Europe/Berlin")
+    h = Harness(
+        settings=EngineSettings(retry_policy=NO_RETRIES, pbx_zone="Europe/Berlin"),
+        clock=FakeClock(datetime(2026, 1, 15, 12, tzinfo=berlin).timestamp()),
+    )
+    h.availability.set_queue("2200", {"PJSIP/201"})
+    queue_task(h, PREDICTIVE)
+    await h.step()
+    policy = h.engine._pacing.policy(1)
+    assert isinstance(policy, PredictivePacing)
+    evening = datetime(2026, 6, 1, 23, 30, tzinfo=berlin).timestamp()
+    for i in range(5):
+        policy.observe(CallConnected(evening + i))
+    assert policy.guard.answered_today == 5
+    policy.guard.backoff(evening + 29 * 60)  # 23:59 local
+    assert policy.guard.answered_today == 5
+    policy.guard.backoff(datetime(2026, 6, 2, 0, 1, tzinfo=berlin).timestamp())  # 22:01 UTC
+    assert policy.guard.answered_today == 0
 
 
 def handler(h: Harness, renderer: FakeRenderer | None = None) -> ConnectCallHandler:

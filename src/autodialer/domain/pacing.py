@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from autodialer.domain.pacing_guard import AbandonGuard
+from autodialer.domain.pacing_guard import AbandonGuard, DayOf, utc_days
 from autodialer.domain.pacing_model import CallModel, Priors, outlook
 
 DEFAULT_MAX_ABANDON_RATE = 0.03  # FTC (US) and Ofcom (UK): abandoned calls / live answers, per campaign day
@@ -172,7 +172,7 @@ class PredictivePacing:
         priors: Priors | None = None,
         aim_fraction: float = 0.85,
         review_s: float = 1.0,
-        utc_offset_s: float = 0.0,
+        day_of: DayOf = utc_days,
     ) -> None:
         if not (math.isfinite(max_abandon_rate) and 0.0 < max_abandon_rate < 0.5):
             raise InvalidPacing("maxAbandonRate must be above 0 and below 0.5", "maxAbandonRate")
@@ -180,7 +180,7 @@ class PredictivePacing:
             raise InvalidPacing("abandonAfterS must be from 0 to 60 seconds", "abandonAfterS")
         self.max_abandon_rate = max_abandon_rate
         self.model = CallModel(abandon_after_s, priors or Priors())
-        self.guard = AbandonGuard(max_abandon_rate, aim_fraction * max_abandon_rate, utc_offset_s)
+        self.guard = AbandonGuard(max_abandon_rate, aim_fraction * max_abandon_rate, day_of)
         self._review_s = review_s
 
     def calls_to_start(self, view: PacingInput) -> int:

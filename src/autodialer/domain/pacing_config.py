@@ -15,7 +15,7 @@ keeps per campaign (predictive learns, so it lives as long as its settings do).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -159,23 +159,30 @@ def _safe_harbor(value: object) -> SafeHarbor:
     return SafeHarbor(out["text"], out["audio"], out["lang"])
 
 
-def build_policy(settings: PacingSettings, utc_offset_s: float = 0.0) -> PacingPolicy:
-    """A fresh policy object for ``settings`` (the engine keeps one per campaign while its settings stay)."""
+def build_policy(settings: PacingSettings, zone: str = "UTC") -> PacingPolicy:
+    """A fresh policy object for ``settings`` (the engine keeps one per campaign while its settings stay); predictive
+    counts abandonment per local day of ``zone`` (the PBX's)."""
     match settings.mode:
         case PacingMode.POWER:
             return PowerPacing(settings.lines_per_agent)
         case PacingMode.PREDICTIVE:
-            return PredictivePacing(settings.max_abandon_rate, settings.abandon_after_s, utc_offset_s=utc_offset_s)
+            return PredictivePacing(settings.max_abandon_rate, settings.abandon_after_s, day_of=zone_days(zone))
         case _:
             return PROGRESSIVE
+
+
+def zone_days(zone: str) -> Callable[[float], tuple[float, float]]:
+    """[start, end) of the local day of ``zone`` containing an instant: the campaign day abandonment is counted over.
+    Computed from the zone at each instant, so a DST change moves the day boundary with it (days of 23 or 25 hours),
+    not from an offset fixed once."""
+    tz = ZoneInfo(zone)
+
+    def day_of(now: float) -> tuple[float, float]:
+        return local_day(now, tz)
+
+    return day_of
 
 
 def day_start(now: float, zone: str) -> float:
     """The start of the campaign day containing ``now`` in the PBX's zone: abandonment is counted per such day."""
     return local_day(now, ZoneInfo(zone))[0]
-
-
-def utc_offset(now: float, zone: str) -> float:
-    """The zone's offset from UTC at ``now`` in seconds (predictive's guard resets its day counts at local midnight)."""
-    start = day_start(now, zone)
-    return float(-(int(start) % 86400)) % 86400.0

@@ -18,13 +18,24 @@ The guard backs off toward progressive (``backoff``: 0 = pace freely, 1 = progre
   twice to three times it: the model has gone wrong (the answer rate jumped, agents left) faster than θ follows.
   A recent rate is noisy (over 100 calls at the aim, 4% happens by chance), so this watches for breakage, not noise.
 
-Both recover by themselves: progressive calls are never abandoned, so the rates fall back. Day counts reset at
-local midnight (``utc_offset_s``).
+Both recover by themselves: progressive calls are never abandoned, so the rates fall back. Day counts reset when
+the campaign day ends: ``day_of(now)`` gives the [start, end) of the day containing ``now`` (the PBX zone's local
+day, built by ``pacing_config.zone_days``, so a DST change moves midnight with it; UTC days by default). It is asked
+again only once ``now`` leaves the day it last gave.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
+DayOf = Callable[[float], tuple[float, float]]  # an instant -> [start, end) of its campaign day
+
+
+def utc_days(now: float) -> tuple[float, float]:
+    start = math.floor(now / 86400.0) * 86400.0
+    return start, start + 86400.0
+
 
 _THRESHOLD_RANGE = (math.log(0.001), math.log(0.5))
 
@@ -34,7 +45,7 @@ class AbandonGuard:
         self,
         cap: float,
         aim: float,
-        utc_offset_s: float = 0.0,
+        day_of: DayOf = utc_days,
         *,
         gain: float = 0.05,
         first_gain: float = 0.5,
@@ -57,8 +68,8 @@ class AbandonGuard:
         self.recent_rate = 0.0
         self._near = near_fraction * cap
         self._settled = settled
-        self._utc_offset_s = utc_offset_s
-        self._day: int | None = None
+        self._day_of = day_of
+        self._day: tuple[float, float] | None = None
         self.answered_today = 0
         self.abandoned_today = 0
 
@@ -89,7 +100,9 @@ class AbandonGuard:
         return max(recent, _ramp(day_rate, self._near, self.cap))
 
     def _roll_day(self, now: float) -> None:
-        day = math.floor((now + self._utc_offset_s) / 86400.0)
+        if self._day is not None and self._day[0] <= now < self._day[1]:
+            return
+        day = self._day_of(now)
         if day != self._day:
             self._day = day
             self.answered_today = 0

@@ -40,7 +40,6 @@ from autodialer.domain.call_events import (
 )
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
 from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowEvent
-from autodialer.domain.pacing_config import utc_offset
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_observer import CallObserver
@@ -152,7 +151,7 @@ class DialerEngine:
         self._replanned = False  # the last round re-planned at once after a refused claim
         self._unlisted_since: float | None = None  # when reconciliation first missed a written, unconfirmed call
         # Each campaign's pacing policy and what it learns (power/predictive calls go to the queue unreserved).
-        self._pacing = PacingBook(utc_offset(clock.now(), self._settings.pbx_zone))
+        self._pacing = PacingBook(self._settings.pbx_zone)
 
     # ---- lifecycle
 

@@ -40,10 +40,10 @@ class _Campaign:
 
 
 class PacingBook:
-    def __init__(self, utc_offset_s: float = 0.0) -> None:
+    def __init__(self, zone: str = "UTC") -> None:
         self._campaigns: dict[int, _Campaign] = {}
         self._connected_at: dict[str, float] = {}  # call id -> when an agent took it (paced or not: agents' talk)
-        self._utc_offset_s = utc_offset_s
+        self._zone = zone  # the PBX's: predictive counts abandonment per local day
 
     # ---- campaigns
 
@@ -55,7 +55,7 @@ class PacingBook:
         for task in tasks:
             current = self._campaigns.get(task.task_id)
             if current is None or current.settings != task.pacing:
-                policy = PROGRESSIVE if task.pacing.reserves_agents else build_policy(task.pacing, self._utc_offset_s)
+                policy = PROGRESSIVE if task.pacing.reserves_agents else build_policy(task.pacing, self._zone)
                 self._campaigns[task.task_id] = _Campaign(task.pacing, policy)
 
     def settings(self, task_id: int) -> PacingSettings:
