@@ -60,13 +60,13 @@ async def child(count: int, url: str, data_dir: Path, objects: bool) -> dict[str
 
     from autodialer.adapters.db.engine import create_engine, migrate
     from autodialer.api.app import create_app
-    from autodialer.api.context import AppContext
+    from autodialer.bootstrap import build_context
     from autodialer.settings import load_settings
 
     engine = create_engine(url)
     await migrate(engine)
     settings = load_settings(environment="test", data_dir=data_dir, database_url=url)
-    app = create_app(AppContext(settings=settings, db=engine))
+    app = create_app(build_context(settings, engine, time.time))
     body = data_dir / "body.json"
     size = write_body(body, count, objects)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -21,7 +21,7 @@ import httpx
 
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
+from autodialer.bootstrap import build_context
 from autodialer.settings import load_settings
 
 GOAL_MS = 150.0
@@ -32,7 +32,7 @@ async def run(rows: int, repeat: int, url: str, data_dir: Path) -> tuple[list[fl
     engine = create_engine(url)
     await migrate(engine)
     settings = load_settings(environment="test", data_dir=data_dir, database_url=url, results_page_limit=rows)
-    app = create_app(AppContext(settings=settings, db=engine))
+    app = create_app(build_context(settings, engine, time.time))
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 123))
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         body = {"crmId": "bench", "innerNum": "201", "numbers": [f"7{n:010d}" for n in range(rows)]}

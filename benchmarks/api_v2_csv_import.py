@@ -38,15 +38,13 @@ async def child(rows: int, url: str, data_dir: Path) -> dict[str, float]:
 
     from autodialer.adapters.db.engine import create_engine, migrate
     from autodialer.api.app import create_app
-    from autodialer.api.context import AppContext
-    from autodialer.bootstrap import build_campaign_service
+    from autodialer.bootstrap import build_context
     from autodialer.settings import load_settings
 
     engine = create_engine(url)
     await migrate(engine)
     settings = load_settings(environment="test", data_dir=data_dir, database_url=url)
-    context = AppContext(settings=settings, db=engine)
-    context.campaigns = build_campaign_service(settings, engine, context.now, lambda: None)
+    context = build_context(settings, engine, time.time)
     app = create_app(context)
     body = data_dir / "numbers.csv"
     size = write_csv(body, rows)

@@ -3,8 +3,9 @@
 protocols: stdlib only. domain: stdlib + domain. services: stdlib + domain + services (ports, never adapters).
 simulator: from our code only protocols (it is the independent oracle the client is tested against).
 adapters: never api, cli or bootstrap.
-api/v2 (the typed API): services, domain and itself only, never adapters, nor SQLAlchemy; bootstrap builds the
-services it gets.
+api/ (every edge: the v1 wire, its presenter api/mikopbx_v1, api/v2, the console): never adapters, bootstrap or cli,
+nor SQLAlchemy or a database driver; routes get services from the context bootstrap builds.
+api/v2 (the typed API): services, domain and itself only.
 protocols and domain are sans-IO and clock-free: no sockets, no asyncio, no ``time`` module, and no call that reads
 the wall clock (``datetime.now()``, ``date.today()`` …); time is passed in.
 """
@@ -90,7 +91,33 @@ def test_v2_api_imports_only_services_domain_and_itself() -> None:
     assert offenders == []
 
 
+API_NEVER = ("autodialer.adapters", "autodialer.bootstrap", "autodialer.cli")
+
+
+def api_allowed(module: str) -> bool:
+    if any(module == p or module.startswith(p + ".") for p in API_NEVER):
+        return False
+    return module.split(".")[0] not in V2_NEVER
+
+
+def test_no_edge_reaches_an_adapter() -> None:
+    files = sorted((PACKAGE / "api").rglob("*.py"))
+    assert len(files) > len(list((PACKAGE / "api" / "v2").rglob("*.py")))
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {module}"
+        for path in files
+        for module in sorted(imported_modules(path))
+        if not api_allowed(module)
+    ]
+    assert offenders == []
+
+
 def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
+    assert not api_allowed("autodialer.adapters.db.task_repository")
+    assert not api_allowed("autodialer.bootstrap")
+    assert not api_allowed("sqlalchemy.engine")
+    assert api_allowed("autodialer.services.mikopbx_tasks")
+    assert api_allowed("autodialer.api.mikopbx_v1.rows")
     assert not v2_allowed("autodialer.adapters.db.campaign_repository")
     assert not v2_allowed("autodialer.api.routes.tasks")
     assert not v2_allowed("sqlalchemy.ext.asyncio")

@@ -6,6 +6,9 @@ Everything else receives what it needs as arguments; nothing reads settings or o
               └─events──▶ AsteriskPbxGateway (call events)  ──on_call_event──▶ DialerEngine
     FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
     REST API ──on_tasks_changed──▶ DialerEngine.task_changed            DialerEngine ──▶ SqlDialerStore
+    build_context: every service the HTTP edges get (api.context.AppContext), never an adapter:
+    v1 API ──▶ TaskService ──▶ SqlTaskRepository · ResultsFeed ──▶ SqlResultsFeed · MikoPolls ──▶ SqlPollRepository
+           └─▶ AuthService ──▶ SqlAuthRepository, Hs256Tokens · HealthCheck ──▶ SqlDatabasePing
     v2 API ──▶ CampaignService ──▶ SqlCampaignRepository (through SqlTaskRepository's write rules)
            └─▶ PollUseCases: PollService ──▶ SqlPollStore · AudioLibrary (also v1 /audio) · TtsPreview
 """
@@ -34,14 +37,20 @@ from autodialer.adapters.asterisk.pbx_link import PbxLinkMonitor
 from autodialer.adapters.asterisk.user_events import AmiUserEventSink
 from autodialer.adapters.audio.conversion import AudioConverter
 from autodialer.adapters.audio.file_store import AudioFileStore
+from autodialer.adapters.audio.prompt_files import StoredPromptFiles
 from autodialer.adapters.clock import AsyncioSleeper, SystemClock
 from autodialer.adapters.db.audio_repository import SqlAudioRepository
+from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
 from autodialer.adapters.db.dnc_repository import SqlDncRepository
-from autodialer.adapters.db.engine import create_engine, migrate
+from autodialer.adapters.db.engine import SqlDatabasePing, create_engine, migrate
 from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
+from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.adapters.db.poll_store import SqlPollStore
+from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.db.task_repository import SqlTaskRepository
+from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
 from autodialer.adapters.tts.prompt_cache import PromptRenderer, build_prompt_renderer
@@ -51,13 +60,17 @@ from autodialer.api.php_serialize import php_serialize
 from autodialer.api.status import PbxStatus
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.audio_library import AudioLibrary
+from autodialer.services.auth_service import AuthPolicy, AuthService
 from autodialer.services.campaigns import CampaignPolicy, CampaignService
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.dnc_lists import DncLists
+from autodialer.services.health import HealthCheck
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.live_board import LiveBoard
 from autodialer.services.live_events import LiveEvents
+from autodialer.services.mikopbx_polls import MikoPolls
+from autodialer.services.mikopbx_tasks import ResultsFeed, TaskService
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.services.polls import PollService, PollUseCases
@@ -241,6 +254,51 @@ def build_dnc_lists(
     return DncLists(SqlDncRepository(db, store), numbering.e164, now, on_change)
 
 
+def build_auth_service(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> AuthService:
+    policy = AuthPolicy(
+        admin_login=settings.admin_login,
+        seed_password=settings.admin_password,
+        session_lifetime_s=settings.session_lifetime_s,
+        jwt_lifetime_s=settings.jwt_lifetime_s,
+        failures_per_window=settings.login_failures_per_window,
+        failure_window_s=settings.login_failure_window_s,
+    )
+    return AuthService(SqlAuthRepository(db), policy, now, Hs256Tokens(settings.jwt_secret))
+
+
+def build_context(
+    settings: Settings,
+    db: AsyncEngine,
+    now: Callable[[], float],
+    *,
+    on_tasks_changed: Callable[[], None] | None = None,
+    speech: PromptRenderer | None = None,
+    pbx_status: Callable[[], PbxStatus] | None = None,
+) -> AppContext:
+    """Every service the HTTP edges (v1, v2, console) use, on the SQL stores. Services wake the dialer through
+    ``context.on_tasks_changed``, read when called, so the caller may rebind it after building."""
+    context = AppContext(settings=settings, now=now, pbx_status=pbx_status)
+    if on_tasks_changed is not None:
+        context.on_tasks_changed = on_tasks_changed
+
+    def changed() -> None:
+        context.on_tasks_changed()
+
+    page_limit = settings.results_page_limit
+    context.campaigns = build_campaign_service(settings, db, now, changed)
+    context.dnc = build_dnc_lists(settings, db, now, changed)
+    context.idempotency = IdempotencyService(SqlIdempotencyStore(db), now)
+    context.polls = build_poll_use_cases(settings, db, now, changed, speech)
+    context.audio = context.polls.audio
+    context.tasks = TaskService(SqlTaskRepository(db, page_limit=page_limit), now, changed)
+    context.results = ResultsFeed(SqlResultsFeed(db, page_limit=page_limit))
+    files = StoredPromptFiles(settings.audio_dir, SqlAudioRepository(db))
+    context.v1_polls = MikoPolls(SqlPollRepository(db), files, now, changed)
+    context.auth = build_auth_service(settings, db, now)
+    context.health = HealthCheck(SqlDatabasePing(db))
+    return context
+
+
 @dataclass
 class Service:
     settings: Settings
@@ -259,14 +317,10 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
     await migrate(db)
     speech = build_prompt_renderer(settings)
     dialer = build_dialer(settings, db, clock, speech) if settings.dialer_enabled else None
-    context = AppContext(settings=settings, db=db, now=clock.now)
-    if dialer is not None:
-        context.on_tasks_changed = dialer.engine.task_changed
-        context.pbx_status = dialer.status
-    context.campaigns = build_campaign_service(settings, db, context.now, lambda: context.on_tasks_changed())
-    context.dnc = build_dnc_lists(settings, db, context.now, lambda: context.on_tasks_changed())
-    context.idempotency = IdempotencyService(SqlIdempotencyStore(db), context.now)
-    context.polls = build_poll_use_cases(settings, db, context.now, lambda: context.on_tasks_changed(), speech)
+    context = build_context(
+        settings, db, clock.now, speech=speech, pbx_status=None if dialer is None else dialer.status
+    )
+    assert context.campaigns is not None
     context.live = build_live_board(context.campaigns, dialer)
     if dialer is not None:
         engine, live = dialer.engine, context.live

@@ -39,7 +39,7 @@ async def make_task(engine: AsyncEngine, *phones: str, crm: str = "c", allow: in
         number_count=len(phones),
         now=T0,
     )
-    return int(saved.row["id"])
+    return saved.task.id
 
 
 def attempt(number_id: int, call_id: str = "call-1", task_id: int = TASK) -> Attempt:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
+from autodialer.bootstrap import build_context
 from autodialer.settings import load_settings
 
 V1 = "/pbxcore/api/module-dialer/v1"
@@ -70,9 +70,7 @@ async def make_api(migrated_engine: AsyncEngine, tmp_path: Path) -> AsyncIterato
         settings = load_settings(environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", **overrides)
         clock = FakeClock()
         api = Api(client=None, engine=migrated_engine, clock=clock)  # type: ignore[arg-type]
-        context = AppContext(
-            settings=settings, db=migrated_engine, now=clock.now, on_tasks_changed=lambda: api.wakeups.append(None)
-        )
+        context = build_context(settings, migrated_engine, clock.now, on_tasks_changed=lambda: api.wakeups.append(None))
         transport = httpx.ASGITransport(app=create_app(context), client=("127.0.0.1", 123))
         api.client = httpx.AsyncClient(transport=transport, base_url="http://pbx")
         clients.append(api.client)
@@ -117,18 +115,10 @@ class V2:
 
 @pytest.fixture
 async def v2(migrated_engine: AsyncEngine, tmp_path: Path) -> V2:
-    from autodialer.adapters.db.idempotency_repository import SqlIdempotencyStore
-    from autodialer.bootstrap import build_campaign_service, build_dnc_lists, build_poll_use_cases
-    from autodialer.services.idempotency import IdempotencyService
-
     settings = load_settings(
         environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", jwt_secret="x" * 40, admin_password="pw"
     )
     clock = FakeClock()
     wakeups: list[None] = []
-    context = AppContext(settings=settings, db=migrated_engine, now=clock.now)
-    context.campaigns = build_campaign_service(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
-    context.dnc = build_dnc_lists(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
-    context.idempotency = IdempotencyService(SqlIdempotencyStore(migrated_engine), clock.now)
-    context.polls = build_poll_use_cases(settings, migrated_engine, clock.now, lambda: wakeups.append(None))
+    context = build_context(settings, migrated_engine, clock.now, on_tasks_changed=lambda: wakeups.append(None))
     return V2(create_app(context), migrated_engine, clock, wakeups)

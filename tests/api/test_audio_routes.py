@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
+from autodialer.bootstrap import build_context
 from autodialer.settings import load_settings
 
 AUDIO = "/pbxcore/api/module-dialer/v1/audio"
@@ -49,6 +50,7 @@ class Harness:
     app: FastAPI
     audio_dir: Path
     root: Path
+    engine: AsyncEngine
 
     def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app, client=(host, 40000))
@@ -58,9 +60,9 @@ class Harness:
 @pytest.fixture
 async def harness(migrated_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = load_settings(environment="test", data_dir=tmp_path / "data", audio_max_bytes=64 * 1024)
-    context = AppContext(settings=settings, db=migrated_engine)
+    context = build_context(settings, migrated_engine, time.time)
     app = create_app(context)
-    yield Harness(app, settings.audio_dir.resolve(), tmp_path)
+    yield Harness(app, settings.audio_dir.resolve(), tmp_path, migrated_engine)
 
 
 async def upload(client: httpx.AsyncClient, filename: str, content: bytes, field: str = "file") -> httpx.Response:
@@ -254,7 +256,7 @@ async def test_an_upload_longer_than_the_limit_once_decoded_is_refused(harness: 
 
     context = harness.app.state.context
     store = AudioFileStore(harness.audio_dir, AudioConverter(max_duration_s=5))
-    harness.app.state.audio_library = AudioLibrary(SqlAudioRepository(context.db), store, 1 << 20, context.now)
+    harness.app.state.audio_library = AudioLibrary(SqlAudioRepository(harness.engine), store, 1 << 20, context.now)
     lying = lying_flac(harness.root / "lying.flac", seconds=20).read_bytes()  # says 1 s
     async with harness.client() as client:
         reply = await upload(client, "long.flac", lying)

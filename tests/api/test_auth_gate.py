@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.tables import admin_credentials, sessions
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
+from autodialer.bootstrap import build_context
 from autodialer.services.auth_service import AuthPolicy, AuthService, throttle_key
 from autodialer.settings import load_settings
 
@@ -64,7 +64,7 @@ def build_app(
         jwt_secret="x" * 40,
         **overrides,
     )
-    context = AppContext(settings=settings, db=engine, now=clock.now)
+    context = build_context(settings, engine, clock.now)
     app = create_app(context)
     return app, app.state.auth_service
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from autodialer.adapters.db.engine import create_engine
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
 from autodialer.api.status import PbxStatus
+from autodialer.bootstrap import build_context
 from autodialer.settings import load_settings
 
 UP = PbxStatus(
@@ -36,7 +38,7 @@ def client(context: AppContext, peer: str = "127.0.0.1") -> httpx.AsyncClient:
 
 def context(tmp_path: Path, engine: AsyncEngine, status: PbxStatus | None) -> AppContext:
     settings = load_settings(environment="test", data_dir=tmp_path, jwt_secret="x" * 32)
-    return AppContext(settings=settings, db=engine, pbx_status=None if status is None else (lambda: status))
+    return build_context(settings, engine, time.time, pbx_status=None if status is None else (lambda: status))
 
 
 async def test_health_answers_anyone_without_a_login(tmp_path: Path, migrated_engine: AsyncEngine) -> None:

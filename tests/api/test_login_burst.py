@@ -17,7 +17,7 @@ from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
+from autodialer.bootstrap import build_context
 from autodialer.services.auth_service import AuthPolicy, AuthService, ScryptCost
 from autodialer.settings import load_settings
 
@@ -32,7 +32,7 @@ def instance(engine: AsyncEngine, tmp_path: Path) -> FastAPI:
     settings = load_settings(
         environment="test", data_dir=tmp_path, jwt_secret="x" * 40, login_failures_per_window=LIMIT
     )
-    app = create_app(AppContext(settings=settings, db=engine))
+    app = create_app(build_context(settings, engine, time.time))
     policy = AuthPolicy(
         admin_login="admin",
         seed_password="s3cret",

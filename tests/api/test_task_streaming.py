@@ -8,13 +8,13 @@ from tests.api.conftest import V1, Api
 from autodialer.adapters.db.task_repository import SqlTaskRepository
 from autodialer.api.envelope import envelope, render_json
 from autodialer.api.fast_json import RowsJson
+from autodialer.api.mikopbx_v1.rows import ANSWER_KEYS, NUMBER_KEYS, task_row
 from autodialer.api.routes import tasks
-from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS, task_row
 
 
 async def rendered_at_once(api: Api, task_id: int) -> bytes:
     repository = SqlTaskRepository(api.engine, page_limit=10000)
-    row = await repository.task_row(task_id)
+    row = await repository.task(task_id)
     assert row is not None
     numbers = [r async for page in repository.number_pages(task_id, 10**9) for r in page]
     answers = [r async for page in repository.answer_pages(task_id, 10**9) for r in page]

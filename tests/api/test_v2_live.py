@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.services.test_live_board import FakeEngine, FakeLink, FakeRoster, attempt
 
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
-from autodialer.bootstrap import _HttpServer, build_campaign_service
+from autodialer.bootstrap import _HttpServer, build_campaign_service, build_context
 from autodialer.domain.live_state import AgentFacts, AgentState, PbxLink, is_abandoned
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.services.live_board import LiveBoard
@@ -54,7 +53,9 @@ async def served(
         environment="test", data_dir=tmp_path, pbx_timezone="Europe/Moscow", jwt_secret="x" * 40, admin_password="pw"
     )
     clock = FakeClock(t=time.time())
-    context = AppContext(settings=settings, db=db, now=clock.now, sse_heartbeat_s=0.3, sse_lifetime_s=lifetime_s)
+    context = build_context(settings, db, clock.now)
+    context.sse_heartbeat_s, context.sse_lifetime_s = 0.3, lifetime_s
+    context.dnc = context.idempotency = context.polls = None  # the live routes only
     roster, engine, link = FakeRoster(), FakeEngine(), FakeLink()
     board = LiveBoard(LiveEvents(queue_size=queue_size), None, roster=roster, calls=engine, link=link, settle_s=0.05)  # type: ignore[arg-type]
     context.campaigns = build_campaign_service(settings, db, clock.now, board.campaigns_changed)

@@ -21,9 +21,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.api.app import create_app
-from autodialer.api.context import AppContext
 from autodialer.api.v2.app import create_v2_app
-from autodialer.bootstrap import build_campaign_service, build_poll_use_cases
+from autodialer.bootstrap import build_context
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.polls import PollUseCases
 from autodialer.settings import load_settings
@@ -47,9 +46,9 @@ class LoopbackServer:
         db = create_engine(settings.effective_database_url)
         await migrate(db)
         # /events streams end after 0.3 s here (the service's default is 10 minutes), so each case gets an answer.
-        context = AppContext(settings=settings, db=db, sse_lifetime_s=0.3)
-        context.campaigns = build_campaign_service(settings, db, context.now, lambda: None)
-        context.polls = build_poll_use_cases(settings, db, context.now, lambda: None)
+        context = build_context(settings, db, time.time)
+        context.sse_lifetime_s = 0.3
+        context.dnc = context.idempotency = None  # the routes this run has always covered
         config = uvicorn.Config(create_app(context), host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         try:

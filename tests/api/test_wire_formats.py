@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autodialer.api.fast_json import RowsJson, RowsWriter, render_json_fast
+from autodialer.api.mikopbx_v1.rows import change_time
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.validation import FieldErrors
 from autodialer.api.validation_tasks import time_call_allow
-from autodialer.api.wire_rows import change_time
 from autodialer.domain.phone_numbers import InvalidPhoneNumber, parse_phone
 
 

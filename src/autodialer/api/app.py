@@ -51,8 +51,6 @@ def create_app(context: AppContext) -> FastAPI:
             stream_lifetime_s=context.sse_lifetime_s,
         )
         app.mount(V2_PREFIX, v2)
-        if context.polls is not None:
-            app.state.audio_library = context.polls.audio  # v1's /audio uses the same library (one lock per name)
         app.include_router(v2_docs.router)
         app.include_router(console.router)  # the console works on v2 only
     app.add_middleware(CsrfMiddleware, secret=context.settings.jwt_secret)  # inside the gate: sees its principal

@@ -31,12 +31,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from autodialer.adapters.db.auth_repository import SqlAuthRepository
-from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.api.context import AppContext
 from autodialer.api.forwarded import AddressMatcher, ForwardedPeerMiddleware
 from autodialer.api.v2.problems import V2_PATHS, unauthenticated_problem
-from autodialer.services.auth_service import AuthPolicy, AuthService, Principal
+from autodialer.services.auth_service import AuthService, Principal
 
 log = logging.getLogger(__name__)
 # The 2024.1 auth log line that fail2ban's mikopbx-www jail matches; kept so existing jails keep working.
@@ -156,19 +154,6 @@ def _headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
-def build_auth_service(context: AppContext) -> AuthService:
-    settings = context.settings
-    policy = AuthPolicy(
-        admin_login=settings.admin_login,
-        seed_password=settings.admin_password,
-        session_lifetime_s=settings.session_lifetime_s,
-        jwt_lifetime_s=settings.jwt_lifetime_s,
-        failures_per_window=settings.login_failures_per_window,
-        failure_window_s=settings.login_failure_window_s,
-    )
-    return AuthService(SqlAuthRepository(context.db), policy, context.now, Hs256Tokens(settings.jwt_secret))
-
-
 def get_auth_service(request: Request) -> AuthService:
     service: AuthService = request.app.state.auth_service
     return service
@@ -183,10 +168,12 @@ def install_auth(
     """Guard every route of ``app`` (unknown routes' 404 body is api.errors' job); ``extra_public_paths`` (exact
     paths, e.g. the console's page and its sign-in) pass like the login routes.
 
-    Builds the AuthService from ``context`` unless one is given, and keeps it on ``app.state.auth_service`` for the
-    login routes. Call once, after the routers are included.
+    Uses the context's AuthService (bootstrap.build_context) unless one is given, and keeps it on
+    ``app.state.auth_service`` for the login routes. Call once, after the routers are included.
     """
-    auth = service or build_auth_service(context)
+    auth = service or context.auth
+    if auth is None:
+        raise RuntimeError("the context has no AuthService (bootstrap.build_context builds one)")
     app.state.auth_service = auth
     settings = context.settings
     app.add_middleware(

@@ -1,4 +1,5 @@
-"""What every HTTP handler may use, built once by the composition root (bootstrap) and stored on ``app.state``."""
+"""What every HTTP handler may use, built once by the composition root (bootstrap.build_context) and stored on
+``app.state``: settings, the clock, and the services (use cases). Never a database engine or another adapter."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.api.status import PbxStatus
+from autodialer.services.audio_library import AudioLibrary
+from autodialer.services.auth_service import AuthService
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.dnc_lists import DncLists
+from autodialer.services.health import HealthCheck
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.live_board import LiveBoard
+from autodialer.services.mikopbx_polls import MikoPolls
+from autodialer.services.mikopbx_tasks import ResultsFeed, TaskService
 from autodialer.services.polls import PollUseCases
 from autodialer.settings import Settings
 
@@ -25,7 +30,6 @@ def _nothing() -> None:
 @dataclass(slots=True)
 class AppContext:
     settings: Settings
-    db: AsyncEngine
     now: Callable[[], float] = time.time
     # The dialer engine's wake-up: called after any change to tasks or numbers (a no-op without an engine).
     on_tasks_changed: Callable[[], None] = field(default=_nothing)
@@ -38,6 +42,14 @@ class AppContext:
     polls: PollUseCases | None = (
         None  # polls, audio prompts and TTS preview on /api/v2 (bootstrap.build_poll_use_cases)
     )
+    # The MikoPBX v1 edge's use cases: tasks, results feeds, polls, audio (the library v2 and the console use
+    # too), the auth gate and logins, readiness. None only in an app built without them (a route then fails loudly).
+    tasks: TaskService | None = None
+    results: ResultsFeed | None = None
+    v1_polls: MikoPolls | None = None
+    audio: AudioLibrary | None = None
+    auth: AuthService | None = None
+    health: HealthCheck | None = None
     # The live wallboard (/api/v2/live, /api/v2/events); None: v2 builds one without agents, calls or PBX link.
     live: LiveBoard | None = None
     sse_heartbeat_s: float = 15.0

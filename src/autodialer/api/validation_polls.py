@@ -13,7 +13,7 @@ default 5 as the original's WaitExten), ``maxRepeats`` replays of a question aft
 Files: a ``questionFile`` or a playback file must be one of our uploads (audio.prompt_files) to play. A question
 whose file is not ours but that has a ``questionText`` is accepted and speaks the text (MikoPBX: "if that file
 exists it is used; otherwise questionText is synthesized"); one with neither is refused, as is a playback file that
-is not ours: they could never play. Checked against the store at POST (:func:`refuse_unplayable_files`), and again
+is not ours: they could never play. Checked against the store at POST (services.mikopbx_polls), and again
 at call time, since an upload can be deleted afterwards.
 
 The opt-out action is called ``optout`` everywhere (wire, database, domain); it is the only spelling accepted.
@@ -25,11 +25,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from autodialer.adapters.audio.prompt_files import StoredPromptFiles
-from autodialer.adapters.db.poll_repository import PollActionData, PollQuestionData, PollTiming
 from autodialer.api.validation import FieldErrors, integer, one_of, text
-from autodialer.domain.poll_flow import Press, Question, plays_file
+from autodialer.domain.poll_flow import Press, Question
 from autodialer.domain.poll_graph import check_structure
+from autodialer.services.mikopbx_polls import PollActionData, PollQuestionData, PollTiming
 
 MAX_QUESTIONS = 100
 KEYS = (*"0123456789", "*", "#", "timeout", "invalid")
@@ -161,19 +160,3 @@ def _actions(errors: FieldErrors, where: str, raw: object) -> list[PollActionDat
         if key is not None and action is not None:
             actions.append(PollActionData(key, action, value, options, next_question))
     return actions
-
-
-async def refuse_unplayable_files(poll: PollBody, files: StoredPromptFiles) -> None:
-    """Refuse (400) the questions and playback actions whose file is not one of our uploads and has no fallback."""
-    errors = FieldErrors()
-    upload = "must be an audio file uploaded with POST /audio (its data.filename, or the name it was uploaded as)"
-    for index, question in enumerate(poll.questions):
-        where = f"questions[{index}]"
-        if question.question_file and not question.question_text and await files.locate(question.question_file) is None:
-            errors.add(f"{where}.questionFile", f"{upload}; there is no questionText to speak instead")
-        for position, action in enumerate(question.actions):
-            value = action.value or ""
-            is_file = action.action == "playback" and plays_file(value, action.value_options)
-            if is_file and await files.locate(value) is None:
-                errors.add(f"{where}.press[{position}].value", f'{upload}, or valueOptions "text" to speak it')
-    errors.raise_if_any()

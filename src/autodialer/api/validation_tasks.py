@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from autodialer.adapters.db.task_repository import NumberColumns, NumberRow
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.validation import MAX_ERRORS, FieldErrors, has_control_chars, integer, one_of, text
+from autodialer.domain.mikopbx_tasks import NumberColumns, NumberRow
 from autodialer.domain.phone_numbers import InvalidPhoneNumber, parse_phone
 from autodialer.domain.retry_policy import InvalidRetryPolicy, RetryPolicy
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.sql_dialer_store import limits_of, schedule_of
 from autodialer.adapters.db.tables import attempts, dnc_campaign_numbers, dnc_numbers, task_numbers, tasks
-from autodialer.adapters.db.task_repository import NumberRow, SqlTaskRepository, TaskConflict
+from autodialer.adapters.db.task_repository import SqlTaskRepository
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.call_results import ABANDONED_STATE
 from autodialer.domain.campaign_schedule import CampaignSchedule
@@ -40,6 +40,7 @@ from autodialer.domain.campaigns import (
     TargetKind,
 )
 from autodialer.domain.mikopbx_results import ANSWER
+from autodialer.domain.mikopbx_tasks import NumberRow, TaskConflict
 from autodialer.domain.number_explain import DncEntry
 from autodialer.domain.pacing_config import PacingSettings, pacing_from_json
 
@@ -67,7 +68,7 @@ class SqlCampaignRepository:
             "pacing": _pacing_column(new.pacing),
         }
         try:
-            saved = await self._tasks.save_task(
+            row, _ = await self._tasks.save_task_row(
                 task_id=None,
                 crm_id=new.external_id,
                 columns=columns,
@@ -78,7 +79,7 @@ class SqlCampaignRepository:
             )
         except TaskConflict as e:
             raise _domain_error(e) from e
-        return _campaign(saved.row)
+        return _campaign(row)
 
     async def get(self, campaign_id: int) -> Campaign | None:
         async with self._engine.connect() as connection:
@@ -119,7 +120,7 @@ class SqlCampaignRepository:
         if not columns:
             return await self.get(campaign_id)
         try:
-            row = await self._tasks.change_task(task_id=campaign_id, crm_id="", columns=columns, now=now)
+            row = await self._tasks.change_task_row(task_id=campaign_id, crm_id="", columns=columns, now=now)
         except TaskConflict as e:
             raise _domain_error(e) from e
         return None if row is None else _campaign(row)

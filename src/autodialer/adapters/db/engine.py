@@ -58,6 +58,20 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
+class SqlDatabasePing:
+    """services.health.DatabasePing on an engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def backend(self) -> str:
+        return self._engine.dialect.name
+
+    async def ping(self) -> None:
+        await ping(self._engine)
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (an empty database included)."""
     async with engine.begin() as connection:

@@ -10,60 +10,29 @@ A poll posted without crmId gets ``MAX(id) + 1`` (the original's rule), moved up
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db.tables import poll_actions, poll_questions, polls
 from autodialer.adapters.db.transactions import write_transaction
+from autodialer.services.mikopbx_polls import (
+    PollActionData,
+    PollListing,
+    PollQuestionData,
+    PollQuestionView,
+    PollTiming,
+    PollView,
+    SavedPoll,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class PollActionData:
-    key: str
-    action: str
-    value: str | None
-    value_options: str | None
-    next_question: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PollQuestionData:
-    crm_id: str
-    question_text: str | None
-    question_file: str | None
-    lang: str
-    actions: Sequence[PollActionData] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True, slots=True)
-class PollTiming:
-    """How long a poll waits for a key, how often a question is replayed, how long a whole poll may last."""
-
-    digit_timeout_s: float = 5.0
-    max_repeats: int = 3
-    max_duration_s: float = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class SavedPoll:
-    poll_id: int
-    crm_id: str
-    name: str
-    created: bool
-    crm_id_generated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PollDetails:
-    poll: Row[Any]
-    questions: Sequence[tuple[Row[Any], Sequence[Row[Any]]]]
+__all__ = ["PollActionData", "PollQuestionData", "PollTiming", "SqlPollRepository"]
 
 
 class SqlPollRepository:
+    """services.mikopbx_polls.MikoPollRepository on the shared schema."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
@@ -105,12 +74,12 @@ class SqlPollRepository:
             await _insert_questions(connection, poll_id, version, questions)
             return SavedPoll(poll_id, crm_id, stored_name, existing is None, generated)
 
-    async def list_polls(self) -> Sequence[Row[Any]]:
+    async def list_polls(self) -> Sequence[PollListing]:
         async with self._engine.connect() as connection:
             query = select(polls.c.id, polls.c.crm_id, polls.c.name).order_by(polls.c.id)
-            return (await connection.execute(query)).all()
+            return [PollListing(r.id, r.crm_id, r.name) for r in (await connection.execute(query)).all()]
 
-    async def get_poll(self, poll_id: int) -> PollDetails | None:
+    async def get_poll(self, poll_id: int) -> PollView | None:
         async with self._engine.connect() as connection:
             poll = (
                 await connection.execute(
@@ -150,10 +119,20 @@ class SqlPollRepository:
                 if ids
                 else []
             )
-            by_question: dict[int, list[Row[Any]]] = {}
-            for action in actions:
-                by_question.setdefault(action.question_id, []).append(action)
-            return PollDetails(poll, [(q, by_question.get(q.id, [])) for q in questions])
+            by_question: dict[int, list[PollActionData]] = {}
+            for a in actions:
+                data = PollActionData(a.key, a.action, a.value, a.value_options, a.next_question)
+                by_question.setdefault(a.question_id, []).append(data)
+            return PollView(
+                PollListing(poll.id, poll.crm_id, poll.name),
+                [
+                    (
+                        PollQuestionView(q.id, q.question_text, q.question_file, q.lang),
+                        by_question.get(q.id, []),
+                    )
+                    for q in questions
+                ],
+            )
 
     async def poll_exists(self, poll_id: int) -> bool:
         async with self._engine.connect() as connection:

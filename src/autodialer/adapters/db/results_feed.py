@@ -12,7 +12,7 @@ always advances, and since values are in commit order no row can appear below ``
 Clients that keep whole seconds (1C stores task changeTime in ``decimal(32,0)`` and rounds half up; others truncate
 or round up). Rounding up is the danger: a client that saw ``…073.6`` and stores ``074`` would skip rows committed
 later in ``[073.6, 074)``. So a query value without a fractional part is taken to mean "some time within a second
-of this": the feed serves ``>= N - 1 s`` (the API does this; :func:`whole_second_start`). That re-sends at most two
+of this": the feed serves ``>= N - 1 s`` (domain.mikopbx_tasks.feed_start). That re-sends at most two
 seconds of rows, which clients already de-duplicate. Progress: feed_clock spaces values so that one whole second
 holds fewer than a third of a page; ``N - 1``, ``N`` and ``N + 1`` together hold less than a page, so a full page
 always ends at a second ≥ ``N + 2`` and the client's next ``N`` is larger. Hence with the rounding clients too the
@@ -27,35 +27,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.feed_clock import MIN_PAGE_LIMIT
 from autodialer.adapters.db.tables import poll_answers, task_numbers
 from autodialer.adapters.db.task_repository import ANSWER_WIRE_COLUMNS, NUMBER_WIRE_COLUMNS
-
-US = 1_000_000
-
-
-def whole_second_start(seconds: int) -> int:
-    """The feed start (µs) for a client that sent whole seconds: one second earlier (see module docstring)."""
-    return max(0, (seconds - 1) * US)
+from autodialer.domain.mikopbx_tasks import PollAnswerRow, TaskResultRow
 
 
 class SqlResultsFeed:
+    """services.results_feed.ResultsStore on the shared schema."""
+
     def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
         self._engine = engine
         self.page_limit = max(page_limit, MIN_PAGE_LIMIT)
 
-    async def task_results_since(self, change_time_us: int) -> Sequence[Row[Any]]:
-        """task_numbers rows (as NUMBER_WIRE_COLUMNS) with change_time_us >= the given value, one page."""
-        return await self._page(task_numbers, NUMBER_WIRE_COLUMNS, change_time_us)
+    async def task_results_since(self, change_time_us: int) -> Sequence[TaskResultRow]:
+        """task_numbers rows with change_time_us >= the given value, one page."""
+        rows = await self._page(task_numbers, NUMBER_WIRE_COLUMNS, change_time_us)
+        return [TaskResultRow._make(row) for row in rows]
 
-    async def poll_results_since(self, change_time_us: int) -> Sequence[Row[Any]]:
-        """poll_answers rows (as ANSWER_WIRE_COLUMNS) with change_time_us >= the given value, one page."""
-        return await self._page(poll_answers, ANSWER_WIRE_COLUMNS, change_time_us)
+    async def poll_results_since(self, change_time_us: int) -> Sequence[PollAnswerRow]:
+        """poll_answers rows with change_time_us >= the given value, one page."""
+        rows = await self._page(poll_answers, ANSWER_WIRE_COLUMNS, change_time_us)
+        return [PollAnswerRow._make(row) for row in rows]
 
-    async def _page(self, table: Table, columns: Sequence[Any], change_time_us: int) -> Sequence[Row[Any]]:
+    async def _page(self, table: Table, columns: Sequence[Any], change_time_us: int) -> Sequence[Sequence[Any]]:
         query = (
             select(*columns)
             .where(table.c.change_time_us >= change_time_us)

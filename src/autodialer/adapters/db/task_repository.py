@@ -23,55 +23,45 @@ of a million phone ids is ever held in memory.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, func, insert, select, text, update
-from sqlalchemy.engine import Row, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.tables import poll_answers, polls, task_numbers, tasks
 from autodialer.adapters.db.transactions import write_transaction
+from autodialer.domain.mikopbx_tasks import (
+    DELETED_CRM_PREFIX,
+    NumberColumns,
+    NumberRow,
+    PollAnswerRow,
+    SavedTask,
+    TaskConflict,
+    TaskRecord,
+    TaskResultRow,
+    check_target,
+    deleted_crm_id,
+    merge_duplicates,
+    missing_poll,
+    poll_reference,
+    refuse_deleted,
+    refuse_taken_id,
+    reopens,
+)
 
-DELETED_CRM_PREFIX = "\x1fdeleted:"
-
-
-class NumberRow(NamedTuple):
-    """One validated number of a POST, ready for storage."""
-
-    position: int  # position in the posted list: later duplicates win
-    phone: str
-    digits: str
-    phone_id: str
-    params_json: str | None  # JSON text of the params object
-    params_php: str
-    time_call_allow: int
-
-
-class TaskConflict(Exception):
-    """The request names a task it cannot have (e.g. the id of a deleted task); ``field`` and ``rule`` say why."""
-
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-        self.rule = rule
+__all__ = ["DELETED_CRM_PREFIX", "NumberColumns", "NumberRow", "SqlTaskRepository", "TaskConflict"]
 
 
 class _CreateRace(Exception):
     """Another transaction created the same crm_id (or id) between our lookup and our insert."""
 
 
-@dataclass(frozen=True, slots=True)
-class SavedTask:
-    row: RowMapping  # the tasks row after the write (column names)
-    created: bool
-
-
-TASK_WIRE_COLUMNS = (
+TASK_COLUMNS = (
     tasks.c.id,
     tasks.c.crm_id,
     tasks.c.name,
@@ -80,6 +70,7 @@ TASK_WIRE_COLUMNS = (
     tasks.c.max_count_channels,
     tasks.c.state,
     tasks.c.dial_prefix,
+    tasks.c.closed_by_dialer,
 )
 
 
@@ -141,44 +132,7 @@ _PG_UPSERT = (
 )
 
 
-class NumberColumns(NamedTuple):
-    """A chunk of validated numbers column by column: what both databases' inserts take, and cheap to spill."""
-
-    positions: list[int]
-    phones: list[str]
-    digits: list[str]
-    phone_ids: list[str]
-    params_json: list[str | None]
-    params_php: list[str]
-    time_call_allow: list[int]
-
-    @classmethod
-    def of(cls, rows: Sequence[NumberRow]) -> NumberColumns:
-        columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in NumberRow._fields]
-        return cls(*columns)
-
-
-def _merge_duplicates(chunk: NumberColumns) -> NumberColumns:
-    """One row per phone_id (one statement must not touch a row twice), merged as ON CONFLICT merges across
-    statements: in first-seen order, the first spelling of the number stays, the last params and timeCallAllow win."""
-    ids = chunk.phone_ids
-    if len(set(ids)) == len(ids):
-        return chunk
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for index, phone_id in enumerate(ids):
-        first.setdefault(phone_id, index)
-        last[phone_id] = index
-    firsts, lasts = list(first.values()), [last[phone_id] for phone_id in first]
-    return NumberColumns(
-        [chunk.positions[i] for i in lasts],
-        [chunk.phones[i] for i in firsts],
-        [chunk.digits[i] for i in firsts],
-        list(first),
-        [chunk.params_json[i] for i in lasts],
-        [chunk.params_php[i] for i in lasts],
-        [chunk.time_call_allow[i] for i in lasts],
-    )
+_Record = TypeVar("_Record", TaskResultRow, PollAnswerRow)
 
 
 class SqlTaskRepository:
@@ -195,9 +149,25 @@ class SqlTaskRepository:
         numbers: Iterable[NumberColumns] | None,
         number_count: int,
         now: float,
-        create_only: bool = False,
     ) -> SavedTask:
-        """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring.
+        """POST /task: create, or merge into the task found by crm_id (else id). See the module docstring."""
+        row, created = await self.save_task_row(
+            task_id=task_id, crm_id=crm_id, columns=columns, numbers=numbers, number_count=number_count, now=now
+        )
+        return SavedTask(task_record(row), created)
+
+    async def save_task_row(
+        self,
+        *,
+        task_id: int | None,
+        crm_id: str,
+        columns: Mapping[str, Any],
+        numbers: Iterable[NumberColumns] | None,
+        number_count: int,
+        now: float,
+        create_only: bool = False,
+    ) -> tuple[RowMapping, bool]:
+        """``save_task`` answering the whole tasks row (v2's repository reads its own columns from it).
 
         Two posts creating the same crm_id at once: the loser's insert violates the unique key before any number
         is read, so it simply runs again and merges into the winner's task. ``create_only`` (v2's create) refuses
@@ -220,13 +190,13 @@ class SqlTaskRepository:
         number_count: int,
         now: float,
         create_only: bool = False,
-    ) -> SavedTask:
+    ) -> tuple[RowMapping, bool]:
         async with write_transaction(self._engine) as connection:
             existing = await self._find(connection, task_id, crm_id)
             if existing is not None and create_only:
                 raise TaskConflict("crmId", f"already names task {existing['id']}")
             if existing is not None and existing["deleted"]:
-                raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
+                raise refuse_deleted(task_id)
             if existing is not None:
                 row = await self._update(connection, existing["id"], columns, now)
             else:
@@ -236,15 +206,23 @@ class SqlTaskRepository:
                     row = await self._create(connection, task_id, crm_id, columns, now)
                 except IntegrityError as e:
                     raise _CreateRace from e
-            _check_target(row, columns, created=existing is None)
-            await _check_poll(connection, row)
+            record = task_record(row)
+            check_target(record, columns, created=existing is None)
+            await _check_poll(connection, record)
             if numbers is not None:
                 await self._write_numbers(connection, row["id"], numbers, number_count, now, existing is not None)
-                if _reopens(row, columns):
+                if reopens(record, columns):
                     row = await _reopen_if_open_numbers(connection, row, now)
-            return SavedTask(row=row, created=existing is None)
+            return row, existing is None
 
     async def change_task(
+        self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
+    ) -> TaskRecord | None:
+        """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
+        row = await self.change_task_row(task_id=task_id, crm_id=crm_id, columns=columns, now=now)
+        return None if row is None else task_record(row)
+
+    async def change_task_row(
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
     ) -> RowMapping | None:
         """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
@@ -253,8 +231,9 @@ class SqlTaskRepository:
             if existing is None or existing["deleted"]:
                 return None
             row = await self._update(connection, existing["id"], columns, now)
-            _check_target(row, columns, created=False)
-            await _check_poll(connection, row)
+            record = task_record(row)
+            check_target(record, columns, created=False)
+            await _check_poll(connection, record)
             return row
 
     async def delete_task(self, task_id: int, now: float) -> bool:
@@ -263,7 +242,7 @@ class SqlTaskRepository:
             found = await connection.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
-                .values(deleted=True, crm_id=f"{DELETED_CRM_PREFIX}{task_id}", updated_at=now)
+                .values(deleted=True, crm_id=deleted_crm_id(task_id), updated_at=now)
             )
             if found.rowcount == 0:
                 return False
@@ -280,24 +259,26 @@ class SqlTaskRepository:
                 return 0
             chunks = (NumberColumns.of(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
             await self._write_numbers(connection, task_id, chunks, len(numbers), now, existed=False)
-            if row["state"] == 1 and row["closed_by_dialer"]:
+            if reopens(task_record(row), {}):
                 await _reopen_if_open_numbers(connection, row, now)
             return len(numbers)
 
-    async def task_row(self, task_id: int) -> Row[Any] | None:
-        """The task's TASK_WIRE_COLUMNS, unless it does not exist or was deleted."""
+    async def task(self, task_id: int) -> TaskRecord | None:
+        """The task, unless it does not exist or was deleted."""
         async with self._engine.connect() as connection:
-            query = select(*TASK_WIRE_COLUMNS).where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
-            return (await connection.execute(query)).first()
+            query = select(*TASK_COLUMNS).where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+            row = (await connection.execute(query)).mappings().first()
+        return None if row is None else task_record(row)
 
-    def number_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
-        """The task's numbers (NUMBER_WIRE_COLUMNS, numbers being removed left out) in id order, a page at a time."""
+    def number_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[TaskResultRow]]:
+        """The task's numbers (numbers being removed left out) in id order, a page at a time."""
         condition = and_(task_numbers.c.task_id == task_id, task_numbers.c.pending_delete.is_(False))
-        return self._pages(NUMBER_WIRE_COLUMNS, task_numbers.c.id, condition, page_size)
+        return self._pages(NUMBER_WIRE_COLUMNS, task_numbers.c.id, condition, page_size, TaskResultRow._make)
 
-    def answer_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[Sequence[Any]]]:
-        """The task's poll answers (ANSWER_WIRE_COLUMNS) in id order, a page at a time."""
-        return self._pages(ANSWER_WIRE_COLUMNS, poll_answers.c.id, poll_answers.c.task_id == task_id, page_size)
+    def answer_pages(self, task_id: int, page_size: int) -> AsyncIterator[Sequence[PollAnswerRow]]:
+        """The task's poll answers in id order, a page at a time."""
+        condition = poll_answers.c.task_id == task_id
+        return self._pages(ANSWER_WIRE_COLUMNS, poll_answers.c.id, condition, page_size, PollAnswerRow._make)
 
     async def _pages(
         self,
@@ -305,7 +286,8 @@ class SqlTaskRepository:
         key: ColumnElement[Any],
         condition: ColumnElement[bool],
         page_size: int,
-    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
+        record: Callable[[Iterable[Any]], _Record],
+    ) -> AsyncIterator[Sequence[_Record]]:
         """Keyset pages (``key > last ORDER BY key LIMIT page_size``), each read on a connection of its own that is
         returned before the page is handed over: a slow reader holds no connection, lock or snapshot. Rows changed
         between pages show as they are when their page is read; none is given twice."""
@@ -319,13 +301,13 @@ class SqlTaskRepository:
             if not rows:
                 return
             last = rows[-1][0]
-            yield [row[1:] for row in rows]
+            yield [record(row[1:]) for row in rows]
             if len(rows) < page_size:
                 return
 
-    async def list_tasks(self, *, state: int | None, limit: int | None, after_id: int | None) -> Sequence[Row[Any]]:
+    async def list_tasks(self, *, state: int | None, limit: int | None, after_id: int | None) -> Sequence[TaskRecord]:
         """GET /task: ordered by id; ``after_id`` is MikoPBX's keyset ``offset`` (id > offset)."""
-        query = select(*TASK_WIRE_COLUMNS).where(tasks.c.deleted.is_(False)).order_by(tasks.c.id)
+        query = select(*TASK_COLUMNS).where(tasks.c.deleted.is_(False)).order_by(tasks.c.id)
         if state is not None:
             query = query.where(tasks.c.state == state)
         if after_id is not None:
@@ -333,7 +315,7 @@ class SqlTaskRepository:
         if limit is not None:
             query = query.limit(limit)
         async with self._engine.connect() as connection:
-            return (await connection.execute(query)).all()
+            return [task_record(row) for row in (await connection.execute(query)).mappings()]
 
     async def _find(self, connection: AsyncConnection, task_id: int | None, crm_id: str) -> RowMapping | None:
         if crm_id:
@@ -391,7 +373,7 @@ class SqlTaskRepository:
         for chunk in chunks:
             if first is None:
                 continue
-            rows = _merge_duplicates(chunk)
+            rows = merge_duplicates(chunk)
             step = self._step
             times = [first + position * step for position in rows.positions]
             columns = (rows.phone_ids, rows.phones, rows.digits, rows.params_json, rows.params_php, times)
@@ -419,26 +401,8 @@ async def _check_id_free(connection: AsyncConnection, task_id: int, crm_id: str)
     if taken is None:
         return
     if taken.deleted:
-        raise TaskConflict("id", f"task {task_id} was deleted; post without id to create a new task")
-    raise TaskConflict(
-        "id", f"task {task_id} exists with another crmId than {crm_id!r}; send its crmId, or no id for a new task"
-    )
-
-
-def _check_target(row: RowMapping, columns: Mapping[str, Any], *, created: bool) -> None:
-    """A task needs a target: without one it could never connect an answered call. A re-POST or PUT may leave
-    innerNum out (the stored one stays) but not empty it; rows stored before this rule are left alone."""
-    if (created or "inner_num" in columns) and not row["inner_num"]:
-        if row["inner_num_type"] == "polling":
-            raise TaskConflict("innerNum", "is required: the id of the poll to run (data.id of POST /polling)")
-        raise TaskConflict("innerNum", "is required: the extension or queue that answered calls are connected to")
-
-
-def _reopens(row: RowMapping, columns: Mapping[str, Any]) -> bool:
-    """A task the dialer closed (every number final) reopens when a POST without ``state`` brings numbers to dial.
-
-    A task the CRM closed or paused (state sent by PUT or POST) keeps its state: that was the CRM's decision."""
-    return "state" not in columns and row["state"] == 1 and bool(row["closed_by_dialer"])
+        raise refuse_deleted(task_id)
+    raise refuse_taken_id(task_id, crm_id)
 
 
 async def _reopen_if_open_numbers(connection: AsyncConnection, row: RowMapping, now: float) -> RowMapping:
@@ -455,12 +419,24 @@ async def _reopen_if_open_numbers(connection: AsyncConnection, row: RowMapping, 
     return (await connection.execute(select(tasks).where(tasks.c.id == row["id"]))).mappings().one()
 
 
-async def _check_poll(connection: AsyncConnection, row: RowMapping) -> None:
-    if row["inner_num_type"] != "polling":
+async def _check_poll(connection: AsyncConnection, task: TaskRecord) -> None:
+    """The domain's "a polling task names an existing poll", looked up in this transaction."""
+    poll_id = poll_reference(task)
+    if poll_id is None:
         return
-    inner = str(row["inner_num"] or "")
-    exists = None
-    if inner.isdigit() and len(inner) <= 18:
-        exists = (await connection.execute(select(polls.c.id).where(polls.c.id == int(inner)))).first()
-    if exists is None:
-        raise TaskConflict("innerNum", f"must name an existing poll (the id POST /polling returned), got {inner!r}")
+    if (await connection.execute(select(polls.c.id).where(polls.c.id == poll_id))).first() is None:
+        raise missing_poll(task)
+
+
+def task_record(row: RowMapping) -> TaskRecord:
+    return TaskRecord(
+        id=int(row["id"]),
+        crm_id=str(row["crm_id"]),
+        name=row["name"],
+        inner_num=row["inner_num"],
+        inner_num_type=row["inner_num_type"],
+        max_count_channels=row["max_count_channels"],
+        state=int(row["state"]),
+        dial_prefix=row["dial_prefix"],
+        closed_by_dialer=bool(row["closed_by_dialer"]),
+    )

@@ -17,11 +17,9 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from autodialer.adapters.audio.conversion import AudioConverter
-from autodialer.adapters.audio.file_store import AudioFileStore
-from autodialer.adapters.db.audio_repository import SqlAudioRepository
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response, error_response
+from autodialer.api.mikopbx_v1.audio import audio_list
 from autodialer.services.audio_library import (
     AudioConversionFailed,
     AudioError,
@@ -48,17 +46,12 @@ STATUS: dict[type[AudioError], int] = {
 router = APIRouter()  # mounted under /pbxcore/api/module-dialer/v1 by create_app
 
 
-def build_audio_library(context: AppContext) -> AudioLibrary:
-    store = AudioFileStore(context.settings.audio_dir, AudioConverter())
-    return AudioLibrary(SqlAudioRepository(context.db), store, context.settings.audio_max_bytes, context.now)
-
-
 def get_audio_library(request: Request, context: Annotated[AppContext, Depends(get_context)]) -> AudioLibrary:
-    """The library on ``app.state.audio_library`` (bootstrap or a test may put one there), else built once."""
-    library: AudioLibrary | None = getattr(request.app.state, "audio_library", None)
+    """The library on ``app.state.audio_library`` (a test may put one there), else the context's: the one instance
+    bootstrap builds for v1's /audio, the v2 API and the console."""
+    library: AudioLibrary | None = getattr(request.app.state, "audio_library", None) or context.audio
     if library is None:
-        library = build_audio_library(context)
-        request.app.state.audio_library = library
+        raise RuntimeError("the context has no AudioLibrary (bootstrap.build_context builds one)")
     return library
 
 
@@ -112,7 +105,7 @@ async def upload_audio(request: Request, library: LibraryDep) -> Response:
 @router.get("/audio")
 async def list_audio(library: LibraryDep) -> Response:
     files = await library.list()
-    return envelope_response(True, [{"id": str(f.id), "name": f.name, "path": f.path} for f in files])
+    return envelope_response(True, audio_list(files))
 
 
 @router.delete("/audio/{name:path}")

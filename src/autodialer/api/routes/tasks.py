@@ -1,9 +1,8 @@
 """GET/POST /task, GET/PUT/DELETE /task/{id}: MikoPBX ModuleAutoDialer call tasks (spec §3.2).
 
-POST and PUT answer with the task's eight columns; the fields the client sent come back in the client's JSON types,
-the others as stored (strings), or null on a new task (``innerNumType`` "exten" excepted), as Phalcon's
-``toArray()`` did; ``state`` is the number 0 whenever the task is open (see ``_echo``). A null field counts as not
-sent (validation_tasks). Every successful write wakes the dialer (``context.on_tasks_changed``).
+The use cases are services.mikopbx_tasks.TaskService (``context.tasks``); the answers are rendered by the v1
+presenter (api.mikopbx_v1: POST/PUT echo rules, rows as strings). A null field counts as not sent
+(validation_tasks). A domain TaskConflict is translated here, once, into a 400/409 refusal.
 """
 
 from __future__ import annotations
@@ -14,18 +13,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy.engine import RowMapping
 
-from autodialer.adapters.db.task_repository import TASK_WIRE_COLUMNS, SqlTaskRepository, TaskConflict
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import JSON_MEDIA_TYPE, envelope, envelope_response, not_found, render_json
 from autodialer.api.errors import Refusal
 from autodialer.api.fast_json import RowsSlot, RowsWriter
 from autodialer.api.json_stream import ItemSink, read_object
+from autodialer.api.mikopbx_v1.rows import ANSWER_KEYS, NUMBER_KEYS, task_row
+from autodialer.api.mikopbx_v1.tasks import conflict_status, task_echo
 from autodialer.api.request_bodies import spool_body
 from autodialer.api.validation import FieldErrors, integer
-from autodialer.api.validation_tasks import MAX_TASK_ID, NumberSpool, TaskBody, parse_task_body
-from autodialer.api.wire_rows import ANSWER_KEYS, NUMBER_KEYS, TASK_KEYS, task_row
+from autodialer.api.validation_tasks import MAX_TASK_ID, NumberSpool, parse_task_body
+from autodialer.domain.mikopbx_tasks import TaskConflict
+from autodialer.services.mikopbx_tasks import TaskService
 from autodialer.settings import Settings
 
 router = APIRouter()
@@ -34,8 +34,10 @@ _PHP_EMPTY = ("", "0")  # the strings PHP's empty() holds for
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def _repository(context: AppContext) -> SqlTaskRepository:
-    return SqlTaskRepository(context.db, page_limit=context.settings.results_page_limit)
+def _tasks(context: AppContext) -> TaskService:
+    if context.tasks is None:
+        raise RuntimeError("the context has no TaskService (bootstrap.build_context builds one)")
+    return context.tasks
 
 
 def path_id(raw: str, field: str = "id") -> int:
@@ -48,28 +50,7 @@ def path_id(raw: str, field: str = "id") -> int:
 
 
 def _conflict(e: TaskConflict) -> Refusal:
-    return Refusal([f"{e.field}: {e.rule}"], 400 if e.field == "innerNum" else 409)
-
-
-def _echo(body: TaskBody, row: RowMapping, created: bool) -> dict[str, Any]:
-    stored = task_row(tuple(row[c.name] for c in TASK_WIRE_COLUMNS))
-    data: dict[str, Any] = {}
-    for key in TASK_KEYS:
-        if key in body.echo and (key != "id" or str(body.echo[key]) == stored["id"]):
-            data[key] = body.echo[key]
-        elif key in ("id", "crmId", "innerNumType") or not created:
-            data[key] = stored[key]
-        elif key == "state":
-            data[key] = 0
-        else:
-            data[key] = None
-    if stored["state"] == "0":
-        # changeTask ends with ``if (empty($task->state)) $task->state = Tasks::STATE_OPEN;`` (the int 0), and "0"
-        # (sent or stored) is empty() too: an open task is always answered with the number 0.
-        data["state"] = 0
-    if "retryPolicy" in body.echo:
-        data["retryPolicy"] = body.echo["retryPolicy"]
-    return data
+    return Refusal([f"{e.field}: {e.rule}"], conflict_status(e.field))
 
 
 class _Ignored:
@@ -100,21 +81,19 @@ async def post_task(request: Request, context: ContextDep) -> Response:
         body = await _task_body(request, settings, spools)
         task = parse_task_body(body, channels_ceiling=settings.max_count_channels_ceiling, with_numbers=True)
         try:
-            saved = await _repository(context).save_task(
+            saved = await _tasks(context).post(
                 task_id=task.task_id,
                 crm_id=task.crm_id,
                 columns=task.columns,
                 numbers=None if task.numbers is None else task.numbers.chunks(),
                 number_count=0 if task.numbers is None else task.numbers.count,
-                now=context.now(),
             )
         except TaskConflict as e:
             raise _conflict(e) from e
     finally:
         for spool in spools:
             spool.close()
-    context.on_tasks_changed()
-    return envelope_response(True, _echo(task, saved.row, saved.created))
+    return envelope_response(True, task_echo(task.echo, saved.task, created=saved.created))
 
 
 @router.put("/task/{task_id}")
@@ -124,21 +103,17 @@ async def put_task(task_id: str, request: Request, context: ContextDep) -> Respo
     url_id = 0 if task.crm_id else path_id(task_id)
     task.echo.pop("id", None)  # PUT never moves a task to another id
     try:
-        row = await _repository(context).change_task(
-            task_id=url_id, crm_id=task.crm_id, columns=task.columns, now=context.now()
-        )
+        changed = await _tasks(context).put(task_id=url_id, crm_id=task.crm_id, columns=task.columns)
     except TaskConflict as e:
         raise _conflict(e) from e
-    if row is None:
+    if changed is None:
         return envelope_response(False, {"error": "TaskNotFound"})
-    context.on_tasks_changed()
-    return envelope_response(True, _echo(task, row, created=False))
+    return envelope_response(True, task_echo(task.echo, changed, created=False))
 
 
 @router.delete("/task/{task_id}")
 async def delete_task(task_id: str, context: ContextDep) -> Response:
-    if await _repository(context).delete_task(path_id(task_id), context.now()):
-        context.on_tasks_changed()
+    await _tasks(context).delete(path_id(task_id))
     return envelope_response(True)  # true for unknown ids too, as the original
 
 
@@ -148,11 +123,11 @@ async def get_task(task_id: str, context: ContextDep) -> Response:
     are read a page at a time (no connection held while the client reads) and rendered off the event loop. The
     bytes are exactly those of rendering the whole envelope at once (api.fast_json)."""
     wanted = path_id(task_id)
-    repository = _repository(context)
-    row = await repository.task_row(wanted)
-    if row is None:
+    tasks = _tasks(context)
+    found = await tasks.get(wanted)
+    if found is None:
         return not_found("task", wanted)
-    data: dict[str, Any] = task_row(row)
+    data: dict[str, Any] = task_row(found)
     results, answers = RowsSlot(NUMBER_KEYS, "results"), RowsSlot(ANSWER_KEYS, "answers")
     data["results"] = results
     data["resultsPoling"] = answers  # sic: MikoPBX's spelling
@@ -162,8 +137,8 @@ async def get_task(task_id: str, context: ContextDep) -> Response:
     async def body() -> AsyncIterator[bytes]:
         yield head.encode("ascii")
         for slot, pages, after in (
-            (results, repository.number_pages(wanted, PAGE_ROWS), middle),
-            (answers, repository.answer_pages(wanted, PAGE_ROWS), tail),
+            (results, tasks.results(wanted, PAGE_ROWS), middle),
+            (answers, tasks.answers(wanted, PAGE_ROWS), tail),
         ):
             writer = RowsWriter(slot.keys, slot.newline)
             async for page in pages:
@@ -187,5 +162,5 @@ async def list_tasks(request: Request, context: ContextDep) -> Response:
     if query.get("offset", "") not in _PHP_EMPTY:
         offset = integer(errors, "offset", query["offset"], 0, MAX_TASK_ID)
     errors.raise_if_any()
-    rows = await _repository(context).list_tasks(state=state, limit=limit, after_id=offset)
-    return envelope_response(True, {"results": [task_row(row) for row in rows]})
+    found = await _tasks(context).list(state=state, limit=limit, after_id=offset)
+    return envelope_response(True, {"results": [task_row(task) for task in found]})
