@@ -371,6 +371,34 @@ async def test_ping_timeout_detects_a_frozen_asterisk(server: FakeAMIServer) -> 
         assert server.sessions[1].frozen is False and client.is_connected()
 
 
+async def test_a_ping_answered_late_behind_a_busy_session_is_no_dead_link(server: FakeAMIServer) -> None:
+    """Asterisk answers one session's actions in order (manager.c do_message): a Ping written behind a round of
+    Originates is answered after them, the session sending their answers and events all the while. Issue 11: 2,500
+    Originates in one round held the Ping 3 s and the link was declared dead, refusing 658 of them."""
+    answers: list[asyncio.Task[None]] = []
+
+    def busy_ping(s: FakeSession, a: Action) -> None:
+        async def work_through_the_backlog() -> None:
+            for i in range(25):  # 0.25 s of other answers and events, over twice the ping timeout
+                s.send(Event.build("OriginateResponse", [("Response", "Success"), ("Uniqueid", f"dlr-{i}")]))
+                await asyncio.sleep(0.01)
+            s.send(Response.build("Success", [("Ping", "Pong")], action_id=a.action_id))
+
+        answers.append(asyncio.create_task(work_through_the_backlog()))
+
+    server.handlers["Ping"] = busy_ping
+    client = make_client(server, ping_interval=0.01, ping_timeout=0.1, sleep=asyncio.sleep)
+    async with client:
+        await client.connect(timeout=2)
+        await until(lambda: len(answers) >= 2)  # the first Ping was answered late and the next one went out
+        assert client.connect_count == 1 and client.is_connected()
+        server.sessions[0].frozen = True  # then a real freeze: nothing at all comes in
+        for answer in answers:
+            answer.cancel()
+        await until(lambda: client.connect_count == 2)
+    await asyncio.gather(*answers, return_exceptions=True)
+
+
 async def test_shutdown_then_eof_and_close_before_banner_then_reconnect(server: FakeAMIServer) -> None:
     sleep = FakeSleep()
     async with make_client(server, sleep=sleep) as client:

@@ -11,8 +11,9 @@ Job: keep one logged-in AMI session to Asterisk alive and let the service send a
   or ``expect_list=True``) come back folded into one ``ListResult``. Every send has a timeout.
 * Events go, in arrival order, to synchronous callbacks (``on_event``, for cheap in-memory state updates) and to
   bounded async subscriptions (``subscribe``; overflow policy in ``ami_subscription``).
-* Keepalive: a ``Ping`` every ``ping_interval``; no answer within ``ping_timeout`` means a dead link (trace 09: a
-  SIGSTOPped Asterisk keeps TCP up and nothing else tells) and the session is torn down.
+* Keepalive: a ``Ping`` every ``ping_interval``; no answer and nothing else received within ``ping_timeout`` after
+  it means a dead link (trace 09: a SIGSTOPped Asterisk keeps TCP up and nothing else tells) and the session is torn
+  down. A Ping answered late while answers and events keep coming is a busy link, not a dead one (``_keepalive``).
 * Any end of a session (EOF, reset, ``Shutdown`` then EOF, protocol error, dead link) fails the pending actions with
   ``AMIConnectionLost``, calls the ``on_disconnected`` callbacks and reconnects after capped exponential backoff with
   jitter (trace 09: a reconnect right after a restart may be accepted and closed before the banner, and connects
@@ -34,7 +35,6 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from autodialer.adapters.asterisk.ami_errors import (
-    AMIActionTimeout,
     AMIClientError,
     AMIConnectionLost,
     AMILoginFailed,
@@ -401,16 +401,39 @@ class AMIClient:
             self._subscriptions.remove(subscription)
 
     async def _keepalive(self, session: AMISession) -> None:
+        """A Ping every ``ping_interval``; the link is dead when, after a Ping went out, nothing at all came in for
+        ``ping_timeout``.
+
+        Not "no Pong within ping_timeout": Asterisk works through one session's actions in order on one thread,
+        which also writes the session's events and answers (manager.c do_message: process_events, get_input,
+        process_message), so a Ping written behind a round of Originates is answered after them, and every answer
+        or event arriving meanwhile proves that thread alive and busy with what we asked first. A frozen Asterisk
+        (trace 09: SIGSTOP keeps TCP up) sends nothing at all.
+        """
         assert self._ping_interval is not None
+        loop = asyncio.get_running_loop()
         while session.end_reason is None:
             await self._sleep(self._ping_interval)
+            sent_at = loop.time()
+            ping = asyncio.ensure_future(session.request(Action.build("Ping"), None, expect_list=False))
             try:
-                await session.request(Action.build("Ping"), self._ping_timeout, expect_list=False)
-            except AMIActionTimeout:
-                log.warning("AMI: no answer to Ping within %.1fs: the link is dead", self._ping_timeout)
-                session.end("no answer to Ping (dead link)")
+                while not ping.done():
+                    silent_until = max(sent_at, session.last_received) + self._ping_timeout
+                    if loop.time() >= silent_until:
+                        log.warning(
+                            "AMI: no answer to Ping and nothing else received for %.1fs: the link is dead",
+                            self._ping_timeout,
+                        )
+                        session.end("no answer to Ping, nothing received (dead link)")
+                        return
+                    await asyncio.wait((ping,), timeout=silent_until - loop.time())
+                ping.result()
             except AMIConnectionLost:
                 return
+            finally:
+                if not ping.done():
+                    ping.cancel()
+                    await asyncio.gather(ping, return_exceptions=True)
 
     async def _rerun_hooks_when_booted(self, session: AMISession) -> None:
         """Run the on_connected hooks again once a FullyBooted comes after they started.

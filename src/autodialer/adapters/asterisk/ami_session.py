@@ -68,6 +68,9 @@ class AMISession:
         self.ended: asyncio.Future[str] = loop.create_future()
         self.end_reason: str | None = None
         self.trace = WireTrace(trace, f"ami#{number}")
+        # When bytes last came in (loop time): the keepalive's proof that Asterisk is alive while a Ping waits behind
+        # the actions written before it.
+        self.last_received = loop.time()
 
     def end(self, reason: str) -> None:
         """Idempotent: record why, fail every pending action, drop the socket without waiting for buffers."""
@@ -83,10 +86,11 @@ class AMISession:
         self.pending.clear()
         self.writer.transport.abort()
 
-    async def request(self, action: Action, timeout: float, expect_list: bool | None) -> Response | ListResult:
+    async def request(self, action: Action, timeout: float | None, expect_list: bool | None) -> Response | ListResult:
         """Write ``action`` (with a generated ActionID unless it has one) and await the answer carrying its id.
 
-        ``expect_list`` None means ``is_list_action(action.name)``. Raises AMIProtocolError before writing anything
+        ``expect_list`` None means ``is_list_action(action.name)``; ``timeout`` None: no limit (the keepalive
+        bounds its Ping by the link's silence instead). Raises AMIProtocolError before writing anything
         unsafe, AMIActionTimeout, or AMIConnectionLost when the session ends first.
         """
         if self.end_reason is not None:
@@ -127,9 +131,11 @@ class AMISession:
 
     async def read_loop(self) -> None:
         """Read until EOF or error, then ``end``. Run it as a task for the session's lifetime."""
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 data = await self.reader.read(_READ_SIZE)
+                self.last_received = loop.time()
                 self.conn.receive_data(data)
                 for item in self.conn.events():
                     if isinstance(item, ConnectionClosed):
