@@ -171,6 +171,7 @@ def build_dialer(
             watchdog_interval_s=settings.watchdog_interval_s,
             max_call_s=settings.max_call_s,
             pbx_zone=settings.pbx_timezone,
+            originate_rate=settings.originate_rate,
         ),
         eligibility=NumberEligibility(
             PhoneNumbering(settings.default_region), settings.pbx_timezone, settings.call_hours

@@ -184,6 +184,16 @@ def test_plan_invariants(snapshot: DialSnapshot) -> None:
         assert plan.next_deadline > snapshot.now
 
 
+@settings(max_examples=100, deadline=None)
+@given(snapshots(), st.integers(0, 6))
+def test_a_rate_capped_plan_starts_at_most_the_cap_and_in_the_same_turns(snapshot: DialSnapshot, cap: int) -> None:
+    free = plan_dials(snapshot)
+    capped = plan_dials(replace(snapshot, max_starts=cap))
+    assert len(capped.starts) == min(cap, len(free.starts))
+    # The calls a capped round leaves out are the ones whose turn came last: nobody is skipped for a later task.
+    assert capped.starts == free.starts[:cap]
+
+
 def test_a_number_listed_twice_is_started_once() -> None:
     free = {"201": {"a", "b"}}
     plan = plan_dials(snap(task(1, [5]), task(2, [5]), free=free))

@@ -16,7 +16,8 @@ Invariants (tested with Hypothesis):
   than its free members minus its demand and the agents reserved directly, and a task that needs an agent starts
   nothing without one;
 * paused (2) and closed (1) tasks start nothing;
-* a number is never started twice, nor while it is already in a call, nor before it is due.
+* a number is never started twice, nor while it is already in a call, nor before it is due;
+* a plan never starts more than ``max_starts`` calls (the Originate rate cap).
 
 Tasks take turns (one start per task per round, the task that started a call least recently first), so tasks
 sharing an agent pool share it instead of the lowest id taking everything, also across successive plans when the
@@ -89,6 +90,9 @@ class DialSnapshot:
     # there). An inner number listed here is a queue; free_agents then holds the members that can take a call.
     queue_demand: Mapping[str, int] = field(default_factory=dict)
     agent_pools: Mapping[str, AgentPool] = field(default_factory=lambda: _NO_POOLS)  # inner_num -> its agents
+    # Calls the PBX link may take now (the Originate rate cap, domain/token_bucket.py); None: no cap. The turns stop
+    # there, so the calls a capped round leaves out go to the tasks whose turn comes next.
+    max_starts: int | None = None
 
 
 _NO_POOLS: Mapping[str, AgentPool] = MappingProxyType({})
@@ -132,10 +136,13 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
     }
     starts: list[DialStart] = []
     turns = sorted(snapshot.tasks, key=lambda t: (t.last_turn, t.task_id))
-    progress = True
+    limit = snapshot.max_starts
+    progress = limit is None or limit > 0
     while progress:
         progress = False
         for task in turns:
+            if limit is not None and len(starts) >= limit:
+                break
             pending = queues.get(task.task_id)
             while pending and pending[0] in taken:
                 pending.pop(0)  # the same number id listed by two tasks: only one call

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ from autodialer.domain.call_events import (
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
 from autodialer.domain.mikopbx_results import ANSWER, EventName, ResultRow, RowEvent
 from autodialer.domain.retry_policy import RetryPolicy
+from autodialer.domain.token_bucket import TokenBucket
 from autodialer.services.attempt_ledger import AttemptLedger
 from autodialer.services.call_observer import CallObserver
 from autodialer.services.call_progress import ConnectContext, PollContext
@@ -91,15 +93,33 @@ class EngineSettings:
     # Call events and handler reports applied per store transaction at most: the engine lock is released between
     # batches, so a steady stream of events cannot keep a planning round waiting.
     event_batch: int = 500
+    # Originates per second the PBX link is given at most (AUTODIALER_ORIGINATE_RATE), and how many may go out at
+    # once after a rest (None: a quarter of a second's worth). Asterisk works through one AMI session's actions in
+    # order, so thousands written at once queue everything behind them there, the keepalive Ping included.
+    originate_rate: float = 200.0
+    originate_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Report:
-    """A FastAGI handler's report (``work``), queued with the call events; ``done`` is set once it was applied
-    (or found nothing to apply). A handler cancelled while it waits leaves the report queued: it still applies."""
+    """A FastAGI handler's report (``work``) about ``call_id``, queued with the call events; ``done`` is set once it
+    was applied (or found nothing to apply). A handler cancelled while it waits leaves the report queued: it still
+    applies."""
 
+    call_id: str
     work: Callable[[], Awaitable[None]]
     done: asyncio.Future[None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """A planning round's outcome: the stored, written attempts whose Originates go out now (sent and settled
+    without holding the engine lock across the PBX round trip), and when to plan again."""
+
+    now: float
+    deadline: float | None
+    watchdog_at: float
+    dialled: Sequence[tuple[DialTask, Attempt, DialNumber]] = ()
 
 
 # What an Originate can end with that _settle_round handles (anything else is a bug for the supervisor).
@@ -135,6 +155,16 @@ class DialerEngine:
         self._ledger = AttemptLedger(store, events, self._settings.retry_policy, on_finished=self.wake)
         self._decisions = DecisionLog()  # why a task is not dialling, at INFO when it changes
         self._pending: deque[CallEvent | _Report] = deque()
+        # The calls of the round whose Originates are on their way (sent without the lock) and the events and reports
+        # about them that arrived meanwhile: applied, in arrival order, once the round is settled.
+        self._settling: set[str] = set()
+        self._held: deque[CallEvent | _Report] = deque()
+        rate = self._settings.originate_rate
+        burst = self._settings.originate_burst or max(1, math.ceil(rate / 4))
+        self._originates = TokenBucket(rate, burst, clock.now())
+        # Tokens a rate-capped round waits for (20 rounds a second at most): one planning round per token would
+        # spend on planning what the cap saves the PBX.
+        self._round_tokens = min(burst, max(1, math.ceil(rate / 20)))
         self._drainer: asyncio.Task[None] | None = None  # applies handler reports when the loop is not running
         self._applied: list[asyncio.Future[None]] = []  # handler reports applied, their batch not committed yet
         self._wake = asyncio.Event()
@@ -196,7 +226,8 @@ class DialerEngine:
             return self._clock.now() + self._settings.reconcile_retry_s
         await self.process_events()
         async with self._lock:
-            return await self._tick()
+            planned = await self._tick()
+        return await self._send_round(planned)
 
     def wake(self) -> None:
         self._wake.set()
@@ -243,8 +274,7 @@ class DialerEngine:
                     async with self._store.batch():
                         count = min(remaining, self._settings.event_batch, len(self._pending))
                         remaining -= count
-                        for _ in range(count):
-                            await self._handle(self._pending.popleft())
+                        await self._handle_queued(count)
                 except Exception:
                     # The batch was rolled back while the ledger already moved on: drop its view and let
                     # reconciliation rebuild it from what the store kept, before anything else is planned.
@@ -255,18 +285,28 @@ class DialerEngine:
                     self._reports_done()
                     await self._ledger.flush_announcements()
 
+    async def _handle_queued(self, count: int | None = None) -> None:
+        """Apply the first ``count`` queued items (None: all), holding back those about calls still settling."""
+        todo = len(self._pending) if count is None else count
+        for _ in range(todo):
+            item = self._pending.popleft()
+            if self._settling and item.call_id in self._settling:
+                self._held.append(item)  # its Originate's answer is not recorded yet: it applies after that
+            else:
+                await self._handle(item)
+
     def _reports_done(self) -> None:
         applied, self._applied = self._applied, []
         for done in applied:
             if not done.done():  # cancelled when its handler was
                 done.set_result(None)
 
-    async def _submit(self, work: Callable[[], Awaitable[None]]) -> None:
+    async def _submit(self, call_id: str, work: Callable[[], Awaitable[None]]) -> None:
         """Queue a handler's report behind the events that arrived before it and wait until it was applied.
 
         Before reconciliation (start-up, the PBX link back) reconciliation applies it, with the events queued
         before it, once the PBX answers."""
-        report = _Report(work, asyncio.get_running_loop().create_future())
+        report = _Report(call_id, work, asyncio.get_running_loop().create_future())
         self._pending.append(report)
         self._wake.set()
         if self._reconciled and (self._drainer is None or self._drainer.done()):
@@ -322,16 +362,21 @@ class DialerEngine:
 
     # ---- planning and starting calls
 
-    async def _tick(self) -> float | None:
+    async def _tick(self) -> _Round:
         now = self._clock.now()
         watchdog_at = await self._maybe_watchdog(now)
         if not self._availability.is_connected():
             # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
             # Calls may end (or the PBX restart and lose them) while we cannot hear it: reconcile once it is back.
             self._reconciled = False
-            return watchdog_at
+            return _Round(now, watchdog_at, watchdog_at)
         if now < self._pbx_paused_until:
-            return _earliest(self._pbx_paused_until, watchdog_at)  # a reconnect's reconcile resumes sooner
+            # A reconnect's reconcile resumes sooner.
+            return _Round(now, _earliest(self._pbx_paused_until, watchdog_at), watchdog_at)
+        allowance = self._originates.available(now)
+        if allowance < self._round_tokens:
+            # The link had its share of Originates: plan once enough for a round came back (bursts spread in time).
+            return _Round(now, _earliest(self._originates.ready_at(self._round_tokens, now), watchdog_at), watchdog_at)
         if self._check_do_not_call:
             self._check_do_not_call = False
             closed = await self._store.close_do_not_call(now)
@@ -354,6 +399,7 @@ class DialerEngine:
             next_due_at=await self._store.next_due_at(now),
             queue_demand=queue_demand,
             agent_pools=self._pacing.agent_pools(slices, free_agents, in_flight),
+            max_starts=allowance,
         )
         plan = plan_dials(snapshot)
         self._decisions.note(snapshot, plan)
@@ -388,21 +434,46 @@ class DialerEngine:
             self._ledger.add(attempt, row)
             self._turns += 1
             self._last_turn[task.task_id] = self._turns
-        # The Originates go out back to back, in plan order, and their answers are awaited together: a round of
-        # N calls costs one PBX round trip, not N.
-        outcomes = await asyncio.gather(
-            *(self._dial(task, attempt, number) for task, attempt, number, _row in claimed),
-            return_exceptions=True,
-        )
-        await self._settle_round([(c[0], c[1], c[2]) for c in claimed], outcomes, now)
+        self._originates.take(len(claimed), now)
+        deadline = _earliest(plan.next_deadline, watchdog_at)
+        if len(plan.starts) >= allowance:
+            # Capped: the calls left out wait for the link's next share, not for an event.
+            deadline = _earliest(deadline, self._originates.ready_at(self._round_tokens, now))
+        if self._window.cut_short or replan:
+            deadline = now  # more due numbers to judge (call window) or to take a refused claim's place: plan again
+        return _Round(now, deadline, watchdog_at, [(c[0], c[1], c[2]) for c in claimed])
+
+    async def _send_round(self, planned: _Round) -> float | None:
+        """Send a stored round's Originates and record what the PBX answered; return when to plan again.
+
+        The engine lock is not held across the PBX round trip: call events and FastAGI reports about other calls
+        are applied meanwhile (a /connect must not wait for a round of hundreds of Originates). Those about the
+        round's own calls are held back until the round is settled, so a call's row never sees its events before
+        the answer to its Originate (the attempt itself was stored before anything was sent)."""
+        if not planned.dialled:
+            return planned.deadline
+        self._settling.update(attempt.call_id for _task, attempt, _number in planned.dialled)
+        try:
+            # The Originates go out back to back, in plan order, and their answers are awaited together: a round
+            # of N calls costs one PBX round trip, not N.
+            outcomes = await asyncio.gather(
+                *(self._dial(task, attempt, number) for task, attempt, number in planned.dialled),
+                return_exceptions=True,
+            )
+            async with self._lock:
+                await self._settle_round(planned.dialled, outcomes, planned.now)
+        finally:
+            self._settling.clear()
+            if self._held:  # back to the front of the queue, in their order: they arrived before what is there
+                self._pending.extendleft(reversed(self._held))
+                self._held.clear()
+                self._wake.set()
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, _DIAL_OUTCOMES):
                 raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
-        if self._pbx_paused_until > now:
-            return _earliest(self._pbx_paused_until, watchdog_at)
-        if self._window.cut_short or replan:
-            return now  # more due numbers to judge (call window) or to take a refused claim's place: plan again
-        return _earliest(plan.next_deadline, watchdog_at)
+        if self._pbx_paused_until > planned.now:
+            return _earliest(self._pbx_paused_until, planned.watchdog_at)
+        return planned.deadline
 
     async def _settle_round(
         self,
@@ -422,9 +493,13 @@ class DialerEngine:
         announced: list[tuple[DialTask, DialNumber]] = []
         for (task, attempt, number), outcome in zip(dialled, outcomes, strict=True):
             row = self._ledger.row_of(attempt.call_id)
+            if row is None:
+                # Dropped from the ledger while the round was on its way (a failed event batch): reconciliation
+                # rebuilds it from the store and asks the PBX.
+                continue
             if isinstance(outcome, PbxUnavailable):
                 unsent.append(attempt)
-            elif isinstance(outcome, OriginateUnconfirmed) or row is None:
+            elif isinstance(outcome, OriginateUnconfirmed):
                 continue
             else:
                 confirmed.append((attempt, row))
@@ -562,8 +637,7 @@ class DialerEngine:
         if self._awaiting_unconfirmed(live):
             return False
         # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
-        while self._pending:
-            await self._handle(self._pending.popleft())
+        await self._handle_queued()
         self._reports_done()
         now = self._clock.now()
         held = self._ledger.all()
@@ -674,8 +748,7 @@ class DialerEngine:
             except ConnectionError:
                 return self._next_watchdog
             # Events that arrived while we asked belong before the verdict: a call that ended normally is not lost.
-            while self._pending:
-                await self._handle(self._pending.popleft())
+            await self._handle_queued()
             self._reports_done()
             gone = [c for a in old if a.call_id not in live and (c := self._ledger.get(a.call_id)) is not None]
             try:
@@ -738,7 +811,7 @@ class DialerEngine:
             if attempt is not None and not attempt.answered:
                 await self._ledger.save(replace(attempt, answered=True))
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
         # Both facts in one unit of work (the engine's event batch), committed before the handler goes on to Dial.
@@ -753,7 +826,7 @@ class DialerEngine:
                 attempt, [call_results.connect_started(call_id, verbose_call_id)], self._clock.now()
             )
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def agent_busy(self, call_id: str) -> None:
         await self._report(call_id, [call_results.agent_busy(call_id)])
@@ -768,7 +841,7 @@ class DialerEngine:
             self._pacing.abandoned(attempt, now)
             await self._ledger.apply(attempt, [call_results.abandoned(call_id)], now)
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
         async def work() -> None:
@@ -784,7 +857,7 @@ class DialerEngine:
             events = call_results.connect_ended(call_id, status, customer_hung_up_first)
             await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._clock.now())
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         attempt = self._ledger.get(call_id)
@@ -834,7 +907,7 @@ class DialerEngine:
             )
             await self._store.add_poll_answer(answer)
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def opt_out(self, call_id: str) -> None:
         async def work() -> None:
@@ -846,7 +919,7 @@ class DialerEngine:
                 log.info("call %s: %s opted out (%d other open rows closed)", call_id, attempt.phone, closed)
                 self.wake()  # a task whose last open numbers were these can close now
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
     async def _report(self, call_id: str, events: Sequence[RowEvent]) -> None:
         async def work() -> None:
@@ -854,7 +927,7 @@ class DialerEngine:
             if attempt is not None:
                 await self._ledger.apply(attempt, events, self._clock.now())
 
-        await self._submit(work)
+        await self._submit(call_id, work)
 
 
 def _proven_unanswered(attempt: Attempt, marked: frozenset[str] | None) -> bool:
