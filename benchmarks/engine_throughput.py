@@ -101,10 +101,21 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "customer": {"outcome": "answer", "answer_after": 0.2, "hangup_after": talk},
         "employee": {"answer_after": 0.2},
     }
-    settings = {"max_count_channels_ceiling": len(members), "results_page_limit": 10000, "originate_timeout_s": 30}
+    settings = {
+        "max_count_channels_ceiling": len(members),
+        "results_page_limit": 10000,
+        "originate_timeout_s": 30,
+        "originate_rate": args.originate_rate,
+    }
     cancelled = CancelledHandlers()
     logging.getLogger("autodialer").addHandler(cancelled)
     logging.getLogger("autodialer").propagate = False  # counted, not printed
+    if args.log:
+        kept = logging.FileHandler(args.log, mode="w")
+        kept.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        kept.setLevel(logging.INFO)
+        logging.getLogger("autodialer").addHandler(kept)
+        logging.getLogger("autodialer").setLevel(logging.INFO)
     async with bench_stack(sim, args.database_url, **settings) as bench:
         assert bench.service.dialer is not None
         live = LiveCalls()
@@ -123,6 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await connection.rollback()  # a fresh snapshot next time (PostgreSQL)
         elapsed = time.perf_counter() - t0
         cpu, sim_cpu = time.process_time() - cpu0, cpu_seconds(bench.sim.pid) - sim_cpu0
+        links_lost = bench.service.dialer.ami.connect_count - 1  # AMI sessions that ended during the run
         async with bench.service.db.connect() as connection:
             rows = (
                 await connection.execute(
@@ -146,6 +158,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "simulator_cpu_ms_per_call": round(1000 * sim_cpu / calls, 2),
         "results": dict(results),
         "connect_handlers_cancelled": cancelled.count,
+        "ami_links_lost": links_lost,
+        "originate_rate": args.originate_rate,
         "talk_s": talk,
         "members": len(members),
         "seconds": round(elapsed, 1),
@@ -156,7 +170,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--live-calls", type=int, default=250, help="customers talking at once, at 400 Originates/s")
     parser.add_argument("--calls", type=int, default=0, help="numbers dialed; default 400 x (talk + 5 s)")
+    parser.add_argument(
+        "--originate-rate", type=float, default=500.0, help="the service's AUTODIALER_ORIGINATE_RATE (Originates/s)"
+    )
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--log", default="", help="keep the service's log (INFO and up) in this file")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     r = asyncio.run(run(args))
@@ -172,6 +190,7 @@ def main() -> None:
         f" {r['without_final_result']} (goal 0 and 0); results {r['results']}"
     )
     print(f"  /connect handlers cancelled still running after the hangup: {r['connect_handlers_cancelled']} (goal 0)")
+    print(f"  AMI link lost {r['ami_links_lost']} times (goal 0), Originate rate cap {r['originate_rate']:g}/s")
     print(
         f"  service CPU {r['service_cpu_ms_per_call']} ms per call (goal <= {GOAL_CPU_MS:g}), simulator"
         f" {r['simulator_cpu_ms_per_call']} ms per call, {r['seconds']} s"
