@@ -8,10 +8,14 @@ nothing behind), soft delete, reopening a task the dialer closed, reads in order
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -118,7 +122,7 @@ async def _empty_postgres(engine: AsyncEngine) -> None:
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """"memory", or the URL of the database the SQL store runs on (conftest's pg_url: one database per run)."""
+    """ "memory", or the URL of the database the SQL store runs on (conftest's pg_url: one database per run)."""
     if request.param == "memory":
         return "memory"
     if request.param == "sqlite":
@@ -212,11 +216,14 @@ async def test_duplicates_keep_the_first_spelling_and_the_last_params(h: Harness
 
 async def test_a_number_in_a_live_call_is_spared_until_posted_again(h: Harness) -> None:
     saved = await post(h, "live", phones=["79000000001", "79000000002"])
+    [calling, _] = await rows(h, saved.task.id)
     await h.start_call(saved.task.id, "9000000001")
     await post(h, "live", columns={}, phones=["79000000002"], now=T0 + 1)
     assert [r.phone for r in await rows(h, saved.task.id)] == ["79000000002"]
     await post(h, "live", columns={}, phones=["79000000001", "79000000002"], now=T0 + 2)
-    assert sorted(r.phone for r in await rows(h, saved.task.id)) == ["79000000001", "79000000002"]
+    back = await rows(h, saved.task.id)
+    assert sorted(r.phone for r in back) == ["79000000001", "79000000002"]
+    assert calling.id in {r.id for r in back}  # the same row, spared, not a new one
 
 
 async def test_a_task_without_a_target_is_refused_and_nothing_is_stored(h: Harness) -> None:
@@ -324,3 +331,90 @@ async def test_the_feed_serves_rows_changed_since_in_change_order(h: Harness) ->
         "79000000002",
     ]
     assert first.task.id != 0
+
+
+# ---- the in-memory store and the SQL store agree on any sequence of writes (Hypothesis, against SQLite)
+
+SPELLINGS = [("+7900000000", "7900000000"), ("8900000000", "8900000000")]  # two spellings, one phoneId
+Post = tuple[str, list[tuple[int, int, str]] | None, int | None]  # ("post", [(phone, spelling, params)], state)
+Op = tuple[str, int]  # ("finish" | "call" | "close", phone)
+
+
+def _post_op() -> st.SearchStrategy[Post]:
+    item = st.tuples(st.integers(0, 2), st.integers(0, 1), st.sampled_from(["", "a", "b"]))
+    return st.tuples(st.just("post"), st.none() | st.lists(item, max_size=4), st.none() | st.integers(0, 2))
+
+
+OPERATIONS = st.lists(
+    _post_op() | st.tuples(st.sampled_from(["finish", "call", "close"]), st.integers(0, 2)), min_size=1, max_size=10
+)
+
+
+def _chunk(items: list[tuple[int, int, str]]) -> list[NumberColumns]:
+    rows = []
+    for position, (phone, spelling, params) in enumerate(items):
+        head, digits = SPELLINGS[spelling]
+        rows.append(NumberRow(position, f"{head}{phone}", f"{digits}{phone}", f"900000000{phone}", None, params, phone))
+    return [NumberColumns.of(rows)]
+
+
+async def _apply(h: Harness, crm: str, op: Post | Op, now: float) -> tuple[Any, ...]:
+    """One operation on ``h``'s task ``crm``; returns what a client then reads, ids left out: the stores number
+    differently once runs share a database, and SQLite reuses the id of a deleted last row (a row spared rather than
+    re-created shows by its kept result)."""
+    task = next((t for t in await h.store.list_tasks(state=None, limit=None, after_id=None) if t.crm_id == crm), None)
+    if op[0] == "post":
+        _, items, state = op  # type: ignore[misc]
+        columns: dict[str, Any] = {**EXTEN} if state is None else {**EXTEN, "state": state}
+        chunks = None if items is None else _chunk(items)
+        count = 0 if items is None else len(items)
+        saved = await h.store.save_task(
+            task_id=None, crm_id=crm, columns=columns, numbers=chunks, number_count=count, now=now
+        )
+        task = saved.task
+    elif task is not None:
+        present = {r.phone_id for r in await rows(h, task.id)}
+        phone_id = f"900000000{op[1]}"
+        if op[0] == "close":
+            await h.close_by_dialer(task.id)
+        elif phone_id in present and op[0] == "finish":
+            await h.finish(task.id, phone_id, "SUCCESS")
+        elif phone_id in present:
+            await h.start_call(task.id, phone_id)
+        task = await h.store.task(task.id)
+    if task is None:
+        return ()
+    read = [(r.phone, r.phone_id, r.params, r.result, r.time_call_allow) for r in await rows(h, task.id)]
+    return (task.state, task.closed_by_dialer, task.inner_num, tuple(read))
+
+
+@hypothesis.settings(max_examples=100, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+@hypothesis.given(operations=OPERATIONS)
+def test_the_memory_store_and_the_sql_store_agree_on_any_writes(
+    operations: list[Post | Op], sql_engine_url: str
+) -> None:
+    async def run() -> None:
+        engine = create_engine(sql_engine_url)
+        try:
+            sql, memory = SqlHarness(engine), MemoryHarness()
+            crm = f"h{uuid.uuid4().hex}"
+            for step, op in enumerate(operations):
+                now = T0 + step
+                assert await _apply(memory, crm, op, now) == await _apply(sql, crm, op, now), operations[: step + 1]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def sql_engine_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('agree') / 'store.sqlite3'}"
+
+    async def migrated() -> None:
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(migrated())
+    return url
