@@ -27,7 +27,7 @@ EXTEN = {"inner_num": "201", "inner_num_type": "exten"}
 
 
 def service() -> tuple[TaskService, InMemoryTaskStore, list[None]]:
-    store, wakeups = InMemoryTaskStore(), []
+    store, wakeups = InMemoryTaskStore(), list[None]()
     return TaskService(store, lambda: T0, lambda: wakeups.append(None)), store, wakeups
 
 
@@ -97,7 +97,7 @@ class Polls:
 
 
 async def test_v1_refuses_only_prompts_that_could_never_play() -> None:
-    store, wakeups = Polls(), []
+    store, wakeups = Polls(), list[None]()
     polls = MikoPolls(store, Files("hello.mp3"), lambda: T0, lambda: wakeups.append(None))
     playable = [
         PollQuestionData("1", None, "hello.mp3", "ru-RU"),
