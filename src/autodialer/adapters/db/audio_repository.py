@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.tables import audio_files
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.services.audio_library import AudioRecord
 
 
@@ -45,7 +46,7 @@ class SqlAudioRepository:
         }
         statement = self._insert(audio_files).values(name=name, created_at=now, **values)
         statement = statement.on_conflict_do_update(index_elements=[audio_files.c.name], set_=values)
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             row = (await connection.execute(statement.returning(*audio_files.c))).one()
         return _record(row)
 
@@ -55,7 +56,7 @@ class SqlAudioRepository:
         return [_record(row) for row in rows]
 
     async def delete_audio(self, name: str) -> AudioRecord | None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             row = (
                 await connection.execute(
                     delete(audio_files).where(audio_files.c.name == name).returning(*audio_files.c)

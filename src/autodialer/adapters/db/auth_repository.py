@@ -7,7 +7,6 @@ database (a session created by one is seen by all).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +22,6 @@ from autodialer.services.auth_service import ApiKeyRecord
 class SqlAuthRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # SQLite: reservations queue here rather than in SQLite's busy handler, whose sleeps (up to 100 ms) make a
-        # burst of waiting writers crawl and run the connection pool dry. Other processes still wait on the file.
-        self._sqlite_writer = asyncio.Lock()
 
     # --- admin_credentials
 
@@ -37,7 +33,7 @@ class SqlAuthRepository:
             return row.scalar_one_or_none()
 
     async def set_password_hash(self, login: str, password_hash: str, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             changed = await connection.execute(
                 update(admin_credentials)
                 .where(admin_credentials.c.login == login)
@@ -50,7 +46,7 @@ class SqlAuthRepository:
 
     async def add_password_hash_if_absent(self, login: str, password_hash: str, now: float) -> bool:
         try:
-            async with self._engine.begin() as connection:
+            async with write_transaction(self._engine) as connection:
                 await connection.execute(
                     insert(admin_credentials).values(login=login, password_hash=password_hash, updated_at=now)
                 )
@@ -61,7 +57,7 @@ class SqlAuthRepository:
     # --- api_keys
 
     async def add_api_key(self, name: str, prefix: str, key_hash: str, now: float) -> ApiKeyRecord:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             result = await connection.execute(
                 insert(api_keys)
                 .values(name=name, prefix=prefix, key_hash=key_hash, created_at=now)
@@ -81,7 +77,7 @@ class SqlAuthRepository:
         return [_api_key(row) for row in rows]
 
     async def revoke_api_key(self, prefix: str, now: float) -> bool:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             result = await connection.execute(
                 update(api_keys)
                 .where(api_keys.c.prefix == prefix, api_keys.c.revoked_at.is_(None))
@@ -90,13 +86,13 @@ class SqlAuthRepository:
         return bool(result.rowcount)
 
     async def touch_api_key(self, key_id: int, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
 
     # --- sessions
 
     async def add_session(self, id_hash: str, login: str, now: float, expires_at: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 insert(sessions).values(id_hash=id_hash, login=login, created_at=now, expires_at=expires_at)
             )
@@ -109,11 +105,11 @@ class SqlAuthRepository:
             return row.scalar_one_or_none()
 
     async def delete_session(self, id_hash: str) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(delete(sessions).where(sessions.c.id_hash == id_hash))
 
     async def delete_expired_sessions(self, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(delete(sessions).where(sessions.c.expires_at <= now))
 
     async def token_generation(self, login: str) -> int | None:
@@ -124,7 +120,7 @@ class SqlAuthRepository:
             return row.scalar_one_or_none()
 
     async def end_sessions(self, login: str) -> int:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(
                 update(admin_credentials)
                 .where(admin_credentials.c.login == login)
@@ -138,13 +134,8 @@ class SqlAuthRepository:
     async def reserve_attempt(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:
         """Count and record in one transaction that holds a lock no other reservation for ``address`` can share:
         SQLite's write lock (BEGIN IMMEDIATE), on PostgreSQL a transaction-scoped advisory lock on the address (the
-        count then runs after the previous holder committed, on every instance alike)."""
-        if self._engine.dialect.name == "sqlite":
-            async with self._sqlite_writer:
-                return await self._reserve(address, at, since, limit)
-        return await self._reserve(address, at, since, limit)
-
-    async def _reserve(self, address: str, at: float, since: float, limit: int) -> tuple[int, int] | None:
+        count then runs after the previous holder committed, on every instance alike). On SQLite a burst of
+        reservations queues in this process (write_transaction), not in SQLite's busy handler."""
         async with write_transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
                 await connection.execute(
@@ -164,11 +155,11 @@ class SqlAuthRepository:
             return int(added.scalar_one()), before
 
     async def release_attempt(self, attempt_id: int) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(delete(login_failures).where(login_failures.c.id == attempt_id))
 
     async def delete_failures_before(self, at: float) -> None:
-        async with self._engine.begin() as connection:
+        async with write_transaction(self._engine) as connection:
             await connection.execute(delete(login_failures).where(login_failures.c.at <= at))
 
 

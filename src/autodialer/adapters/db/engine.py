@@ -1,11 +1,13 @@
 """Database engines and migrations: the one place that knows SQLite from PostgreSQL.
 
-SQLite runs in WAL mode with foreign keys on and a busy timeout, so the API and the engine (one process) can read
-while one writes. PostgreSQL is for several instances. Both are brought to the schema by Alembic (``migrate``).
+SQLite runs in WAL mode with foreign keys on, so the API and the engine (one process) can read while one writes; its
+writers queue in this process (transactions.write_transaction), the busy timeout is for other processes. PostgreSQL
+is for several instances. Both are brought to the schema by Alembic (``migrate``).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +23,30 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+psycopg://…``)."""
+def create_engine(url: str, *, echo: bool = False, busy_timeout_s: float = 30.0) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+psycopg://…``).
+
+    ``busy_timeout_s`` (SQLite): how long a statement waits for another process's lock on the file. Writers of this
+    process queue in ``transactions.write_transaction`` instead, never in SQLite."""
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         if url.startswith("sqlite+aiosqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": busy_timeout_s}
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, int(busy_timeout_s * 1000)))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.close()
 
 
