@@ -527,14 +527,16 @@ class DialerEngine:
                     await self._ledger.finish(
                         current, now, dial_status="CHANUNAVAIL", events=[failed], rejected=rejected, announce=False
                     )
+            # Deferred too: written back to back once committed, their answers awaited together (one round trip
+            # for the round, not one per call: 300 StartDials one by one held the engine lock for seconds).
+            for task, number in announced:
+                await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
         except Exception:
             self._ledger.forget_all()
             self._reconciled = False
             raise
         finally:
             await self._ledger.flush_announcements()
-        for task, number in announced:
-            await self._ledger.announce(start_dial_fields(number.phone, task.task_id))
         if unsent:
             self._pbx_paused_until = now + self._settings.pbx_pause_s
             log.warning(
