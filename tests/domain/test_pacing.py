@@ -26,7 +26,7 @@ from autodialer.domain.pacing import (
 )
 from autodialer.domain.pacing_config import PacingMode, PacingSettings, build_policy, zone_days
 from autodialer.domain.pacing_guard import AbandonGuard
-from autodialer.domain.pacing_model import AnswerRate, CallModel, Priors
+from autodialer.domain.pacing_model import CallModel, Priors
 
 NOW = 50_000.0
 
@@ -243,20 +243,6 @@ def test_bad_settings_name_the_field(make: object, field: str) -> None:
     assert info.value.error_id == "invalid-pacing"
 
 
-def test_a_busy_agent_is_free_after_the_rest_of_the_talk_and_a_learned_wrap_up() -> None:
-    # Calls last exactly 100 s; half the wrap-ups take no time, half 40 s. An agent 98 s into a call is free within
-    # the next horizons (all under 40 s) only if the wrap-up is a short one: neither certainly nor never.
-    def row(wraps: tuple[float, ...]) -> tuple[float, ...]:
-        model = CallModel(2.0, Priors(talk_s=(100.0,) * 8, wrap_s=wraps))
-        assert max(model.horizons) < 40
-        return model.talk_row(98.0)[: len(model.horizons)]
-
-    mixed = row((0.0,) * 10 + (40.0,) * 10)
-    assert all(0.3 < p < 0.6 for p in mixed)
-    assert all(p > 0.9 for p in row((0.0,) * 20))
-    assert all(p == 0.0 for p in row((40.0,) * 20))
-
-
 def test_an_agent_in_wrap_up_is_free_when_its_wrap_up_ends() -> None:
     model = CallModel(2.0, Priors(wrap_s=(30.0,) * 8))
     early, late = model.wrap_row(1.0), model.wrap_row(29.0)
@@ -272,31 +258,3 @@ def test_a_call_that_has_rung_long_is_less_likely_to_answer() -> None:
     k = len(model.horizons)
     assert fresh[k - 1] == pytest.approx(model.answer.p, abs=0.05)
     assert max(old[:k]) < 0.02
-
-
-def test_the_answer_rate_restarts_at_a_step_change_and_not_on_noise() -> None:
-    rng = random.Random(3)
-    rate = AnswerRate(0.25, 5.0, memory=300)
-    for _ in range(3000):
-        rate.add(rng.random() < 0.3)
-    assert rate.changes <= 1  # a steady rate: no (or a rare) false alarm
-    assert rate.p == pytest.approx(0.3, abs=0.05)
-    calm_variance = rate.variance()
-    for _ in range(120):
-        rate.add(rng.random() < 0.6)
-    assert rate.changes >= 1
-    assert rate.p == pytest.approx(0.6, abs=0.1)  # an EWMA over 300 outcomes would still read about 0.45
-    assert rate.variance() > calm_variance  # it stands on fewer outcomes now: pacing is more cautious
-
-
-def test_a_day_well_under_the_cap_absorbs_a_burst_that_a_day_without_slack_backs_off_from() -> None:
-    def burst_after(calm: int) -> float:
-        guard = AbandonGuard(0.03, 0.025)
-        for i in range(calm):
-            guard.record(NOW + i, abandoned=False)
-        for i in range(60):
-            guard.record(NOW + calm + i, abandoned=i % 5 == 0)  # 20% over the last 60: a recent rate near 9%
-        return guard.backoff(NOW + calm + 61)
-
-    assert burst_after(1000) == 0.0  # 12 abandoned of 1060: 19 of the day's 31 still unspent
-    assert burst_after(0) > 0.9  # the same burst first thing in the day: nothing to absorb it

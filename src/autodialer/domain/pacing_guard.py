@@ -17,8 +17,6 @@ The guard backs off toward progressive (``backoff``: 0 = pace freely, 1 = progre
 * when the recent rate (exponentially weighted over about ``memory`` answered calls) is far above the cap, from
   twice to three times it: the model has gone wrong (the answer rate jumped, agents left) faster than θ follows.
   A recent rate is noisy (over 100 calls at the aim, 4% happens by chance), so this watches for breakage, not noise.
-  The day's unspent abandonments (cap·answered − abandoned) raise both ends by slack/``memory``: a day well under
-  the cap can absorb a burst over the next ``memory`` calls, and the near-cap rule above still stops it in time.
 
 Both recover by themselves: progressive calls are never abandoned, so the rates fall back. Day counts reset when
 the campaign day ends: ``day_of(now)`` gives the [start, end) of the day containing ``now`` (the PBX zone's local
@@ -95,9 +93,7 @@ class AbandonGuard:
     def backoff(self, now: float) -> float:
         """How far to fall back toward progressive now, from 0 to 1."""
         self._roll_day(now)
-        slack = max(0.0, self.cap * self.answered_today - self.abandoned_today)
-        start = 2.0 * self.cap + slack / self._memory
-        recent = _ramp(self.recent_rate, start, start + self.cap)
+        recent = _ramp(self.recent_rate, 2.0 * self.cap, 3.0 * self.cap)
         if self.answered_today < self._settled:
             return recent
         day_rate = self.abandoned_today / self.answered_today

@@ -32,8 +32,6 @@ HORIZONS = 4  # answer-time quantiles the risk is averaged over
 RING_BUCKET_S = 1.0
 TALK_BUCKET_S = 2.0
 WRAP_BUCKET_S = 1.0
-CHANGE_Z = 2.5  # standard errors between the short and long answer-rate estimates that mean the rate moved
-WRAP_QUANTILES = 5  # wrap-up times a busy agent's talk row averages over
 _REFRESH_EVERY = 100  # new samples before the cached tables are recomputed
 _RING_P_TOLERANCE = 0.02  # ringing tables follow the answer probability to within this fraction of it
 
@@ -79,37 +77,18 @@ class DurationWindow:
 
 
 class AnswerRate:
-    """Answer probability: a running mean for the first ``memory`` outcomes, exponentially weighted after.
+    """Answer probability: a running mean for the first ``memory`` outcomes, exponentially weighted after."""
 
-    A second, short estimate (``fast_memory`` outcomes) watches for a change: when it strays from the long one by more
-    than ``CHANGE_Z`` of its standard errors, the answer rate has moved (the lunch hour, another list), and the long
-    estimate restarts from the short one instead of taking ``memory`` outcomes to drift there. Its variance then
-    reflects the few outcomes it stands on, so pacing is cautious until it has seen more.
-    """
-
-    def __init__(self, prior: float, prior_weight: float, memory: int, fast_memory: int = 60) -> None:
+    def __init__(self, prior: float, prior_weight: float, memory: int) -> None:
         self.p = prior
         self._weight = prior_weight
         self._memory = float(memory)
-        self.fast_p = prior
-        self._fast_weight = prior_weight
-        self._fast_memory = float(min(fast_memory, memory))
         self.outcomes = 0  # real ones, not counting the prior
-        self.changes = 0  # times the long estimate restarted from the short one
 
     def add(self, answered: bool) -> None:
         self.outcomes += 1
-        x = 1.0 if answered else 0.0
         self._weight = min(self._weight + 1.0, self._memory)
-        self.p += (x - self.p) / self._weight
-        self._fast_weight = min(self._fast_weight + 1.0, self._fast_memory)
-        self.fast_p += (x - self.fast_p) / self._fast_weight
-        if self._fast_weight >= self._fast_memory and self._weight > self._fast_weight:
-            spread = max(self.p * (1.0 - self.p), 0.01) / (2.0 * self._fast_weight - 1.0)
-            if (self.fast_p - self.p) ** 2 > CHANGE_Z * CHANGE_Z * spread:
-                self.p = self.fast_p
-                self._weight = self._fast_weight
-                self.changes += 1
+        self.p += ((1.0 if answered else 0.0) - self.p) / self._weight
 
     def variance(self) -> float:
         """Sampling variance of ``p`` (an EWMA of weight w behaves like a mean of about 2w - 1 outcomes)."""
@@ -203,20 +182,13 @@ class CallModel:
         return row
 
     def talk_row(self, talked_s: float) -> tuple[float, ...]:
-        """P(free by τ_k + abandon_after_s | talking for ``talked_s``): the rest of the talk, then a wrap-up drawn
-        from the learned wrap-up times (averaged over ``WRAP_QUANTILES`` of them: a long wrap-up delays the agent as
-        much as a long call does)."""
+        """P(free by τ_k + abandon_after_s | talking for ``talked_s``): talk ends, then a (median) wrap-up."""
         bucket = int(talked_s / TALK_BUCKET_S)
         row = self._talk_rows.get(bucket)
         if row is None:
-            row = self._talk_row(bucket * TALK_BUCKET_S)
+            row = _conditional_row(self.talk, bucket * TALK_BUCKET_S, self._reach(self.wrap.quantile(0.5)))
             self._talk_rows[bucket] = row
         return row
-
-    def _talk_row(self, talked: float) -> tuple[float, ...]:
-        wraps = [self.wrap.quantile((j + 0.5) / WRAP_QUANTILES) for j in range(WRAP_QUANTILES)]
-        rows = [_conditional_row(self.talk, talked, self._reach(wrap))[: len(self._horizons)] for wrap in wraps]
-        return _with_variances([sum(column) / len(rows) for column in zip(*rows, strict=True)])
 
     def wrap_row(self, wrapped_s: float) -> tuple[float, ...]:
         """P(free by τ_k + abandon_after_s | in wrap-up for ``wrapped_s``)."""
