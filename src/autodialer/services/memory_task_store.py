@@ -1,9 +1,9 @@
 """InMemoryTaskStore: the reference implementation of the TaskStore and ResultsStore ports (services.mikopbx_tasks),
 held to the same contract as the SQL store by tests/contracts/test_campaign_store.py.
 
-It applies domain.mikopbx_tasks' rules exactly where the SQL store does (inside the write, undone with it on a
-refusal); what it does itself is only what storage does: find by crmId or id, hand out ids and change times,
-upsert numbers by phoneId, drop the ones a re-post left out (a number in a live call is only marked), soft delete.
+Its writes are services.task_writes' rules, run on :class:`_MemoryWriteUnit` as the SQL store runs them on its
+transaction (undone with it on a refusal: a write works on a snapshot it restores); what it does itself is only
+storage: find by crmId or id, hand out ids and change times, upsert numbers by phoneId, delete or mark numbers.
 The helpers below the port (``add_poll``, ``start_call``, ``end_call``, ``close_by_dialer``, ``add_answer``) stand in
 for what the dialer and the poll flow do to the rows.
 """
@@ -11,7 +11,8 @@ for what the dialer and the poll flow do to the rows.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,21 +21,15 @@ from autodialer.domain.mikopbx_tasks import (
     NumberColumns,
     PollAnswerRow,
     SavedTask,
-    TaskConflict,
     TaskRecord,
     TaskResultRow,
-    check_target,
-    deleted_crm_id,
-    merge_duplicates,
-    missing_poll,
-    poll_reference,
-    refuse_deleted,
-    refuse_taken_id,
-    reopens,
 )
+from autodialer.services import task_writes
+from autodialer.services.task_writes import StoredTask
 
 FIRST_TASK_ID = 1_000_000_001
 _TASK_FIELDS = ("name", "inner_num", "inner_num_type", "max_count_channels", "state", "dial_prefix")
+_STORED_FIELDS = (*_TASK_FIELDS, "crm_id", "closed_by_dialer")
 _DEFAULTS: dict[str, Any] = {
     "name": "",
     "inner_num": "",
@@ -96,33 +91,21 @@ class InMemoryTaskStore:
         number_count: int,
         now: float,
     ) -> SavedTask:
-        saved = self._snapshot()
-        try:
-            return self._save(task_id, crm_id, columns, numbers, number_count, now)
-        except BaseException:
-            self._restore(saved)
-            raise
+        with self._unit(now) as unit:
+            task, created = await task_writes.save_task(
+                unit, task_id=task_id, crm_id=crm_id, columns=columns, numbers=numbers, number_count=number_count
+            )
+        return SavedTask(task, created)
 
     async def change_task(
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
     ) -> TaskRecord | None:
-        existing = self._find(None if crm_id else task_id, crm_id)
-        if existing is None or existing.id in self.deleted:
-            return None
-        updated = self._update(existing, columns)
-        check_target(updated, columns, created=False)
-        self._check_poll(updated)
-        self.tasks[updated.id] = updated
-        return updated
+        with self._unit(now) as unit:
+            return await task_writes.change_task(unit, task_id=task_id, crm_id=crm_id, columns=columns)
 
     async def delete_task(self, task_id: int, now: float) -> bool:
-        task = self.tasks.get(task_id)
-        if task is None or task_id in self.deleted:
-            return False
-        self.deleted.add(task_id)
-        self.tasks[task_id] = replace(task, crm_id=deleted_crm_id(task_id))
-        self._drop_numbers(task_id, older_than=None)
-        return True
+        with self._unit(now) as unit:
+            return await task_writes.delete_task(unit, task_id)
 
     async def task(self, task_id: int) -> TaskRecord | None:
         return None if task_id in self.deleted else self.tasks.get(task_id)
@@ -197,101 +180,20 @@ class InMemoryTaskStore:
 
     # ---- storage
 
-    def _save(
-        self,
-        task_id: int | None,
-        crm_id: str,
-        columns: Mapping[str, Any],
-        numbers: Iterable[NumberColumns] | None,
-        number_count: int,
-        now: float,
-    ) -> SavedTask:
-        existing = self._find(task_id, crm_id)
-        if existing is not None and existing.id in self.deleted:
-            raise refuse_deleted(task_id)
-        if existing is not None:
-            task = self._update(existing, columns)
-        else:
-            if task_id is not None and crm_id and task_id in self.tasks:
-                raise refuse_deleted(task_id) if task_id in self.deleted else refuse_taken_id(task_id, crm_id)
-            task = self._create(task_id, crm_id, columns)
-        self.tasks[task.id] = task
-        check_target(task, columns, created=existing is None)
-        self._check_poll(task)
-        if numbers is not None:
-            self._write_numbers(task.id, numbers, number_count, now, existed=existing is not None)
-            if reopens(task, columns) and self._has_open_numbers(task.id):
-                task = replace(task, state=STATE_OPEN, closed_by_dialer=False)
-                self.tasks[task.id] = task
-        return SavedTask(task, existing is None)
-
-    def _find(self, task_id: int | None, crm_id: str) -> TaskRecord | None:
-        if crm_id:
-            return next((t for t in self.tasks.values() if t.crm_id == crm_id), None)
-        return None if task_id is None else self.tasks.get(task_id)
-
-    def _update(self, task: TaskRecord, columns: Mapping[str, Any]) -> TaskRecord:
-        changes = {k: v for k, v in columns.items() if k in _TASK_FIELDS}
-        if "state" in columns:  # the CRM decides the state from now on
-            changes["closed_by_dialer"] = False
-        return replace(task, **changes)
-
-    def _create(self, task_id: int | None, crm_id: str, columns: Mapping[str, Any]) -> TaskRecord:
-        new_id = task_id if task_id is not None else max([FIRST_TASK_ID - 1, *self.tasks]) + 1
-        if not crm_id and any(t.crm_id == str(new_id) for t in self.tasks.values()):
-            raise TaskConflict("crmId", f"the new task's id {new_id} is another task's crmId; send a crmId")
-        values = {**_DEFAULTS, **{k: v for k, v in columns.items() if k in _TASK_FIELDS and v is not None}}
-        return TaskRecord(id=new_id, crm_id=crm_id or str(new_id), closed_by_dialer=False, **values)
-
-    def _check_poll(self, task: TaskRecord) -> None:
-        poll_id = poll_reference(task)
-        if poll_id is not None and poll_id not in self.polls:
-            raise missing_poll(task)
+    @contextmanager
+    def _unit(self, now: float) -> Iterator[_MemoryWriteUnit]:
+        """A write's unit of work: everything it changed is undone when it raises."""
+        saved = self._snapshot()
+        try:
+            yield _MemoryWriteUnit(self, now)
+        except BaseException:
+            self._restore(saved)
+            raise
 
     def _allocate(self, count: int, now: float) -> int:
         first = max(self._last_us + self._step, int(now * 1_000_000))
         self._last_us = first + (count - 1) * self._step
         return first
-
-    def _write_numbers(
-        self, task_id: int, chunks: Iterable[NumberColumns], count: int, now: float, *, existed: bool
-    ) -> None:
-        first = self._allocate(count, now) if count else None
-        by_phone = {n.phone_id: n for n in self.numbers.values() if n.task_id == task_id}
-        for chunk in chunks:
-            if first is None:
-                continue
-            rows = merge_duplicates(chunk)
-            for i, phone_id in enumerate(rows.phone_ids):
-                at = first + rows.positions[i] * self._step
-                number = by_phone.get(phone_id)
-                if number is None:
-                    number = _Number(
-                        self._next_number_id, task_id, phone_id, rows.phones[i], rows.params_php[i],
-                        rows.time_call_allow[i], at,
-                    )  # fmt: skip
-                    self._next_number_id += 1
-                    self.numbers[number.id] = number
-                    by_phone[phone_id] = number
-                else:
-                    number.params_php = rows.params_php[i]
-                    number.time_call_allow = rows.time_call_allow[i]
-                    number.change_time_us = at
-                    number.pending_delete = False
-        if existed:
-            self._drop_numbers(task_id, older_than=first)
-
-    def _drop_numbers(self, task_id: int, older_than: int | None) -> None:
-        for number in list(self.numbers.values()):
-            if number.task_id != task_id or (older_than is not None and number.change_time_us >= older_than):
-                continue
-            if number.in_call:
-                number.pending_delete = True
-            else:
-                del self.numbers[number.id]
-
-    def _has_open_numbers(self, task_id: int) -> bool:
-        return any(n.task_id == task_id and n.result == "" and not n.pending_delete for n in self.numbers.values())
 
     def _number(self, task_id: int, phone_id: str) -> _Number:
         return next(n for n in self.numbers.values() if n.task_id == task_id and n.phone_id == phone_id)
@@ -315,3 +217,92 @@ class InMemoryTaskStore:
     def _restore(self, saved: dict[str, Any]) -> None:
         for key, value in saved.items():
             setattr(self, key, value)
+
+
+class _MemoryWriteUnit:
+    """services.task_writes' unit of work on the store's dicts: storage only (the rules are task_writes')."""
+
+    def __init__(self, store: InMemoryTaskStore, now: float) -> None:
+        self._store = store
+        self._now = now
+        self.step_us = store._step
+
+    def _stored(self, task: TaskRecord | None) -> StoredTask | None:
+        return None if task is None else StoredTask(task, task.id in self._store.deleted)
+
+    async def find(self, task_id: int | None, crm_id: str) -> StoredTask | None:
+        if crm_id:
+            return self._stored(next((t for t in self._store.tasks.values() if t.crm_id == crm_id), None))
+        return None if task_id is None else self._stored(self._store.tasks.get(task_id))
+
+    async def id_holder(self, task_id: int) -> StoredTask | None:
+        return self._stored(self._store.tasks.get(task_id))
+
+    async def crm_id_holder(self, crm_id: str) -> int | None:
+        return next((t.id for t in self._store.tasks.values() if t.crm_id == crm_id), None)
+
+    async def create(self, task_id: int | None, crm_id: str | None, columns: Mapping[str, Any]) -> TaskRecord:
+        tasks = self._store.tasks
+        new_id = task_id if task_id is not None else max([FIRST_TASK_ID - 1, *tasks]) + 1
+        values = {**_DEFAULTS, **{k: v for k, v in columns.items() if k in _TASK_FIELDS}}
+        task = TaskRecord(id=new_id, crm_id=crm_id or f"\x1fnew:{new_id}", closed_by_dialer=False, **values)
+        tasks[new_id] = task
+        return task
+
+    async def update(self, task_id: int, values: Mapping[str, Any]) -> TaskRecord:
+        task = replace(self._store.tasks[task_id], **{k: v for k, v in values.items() if k in _STORED_FIELDS})
+        self._store.tasks[task_id] = task
+        return task
+
+    async def mark_deleted(self, task_id: int, crm_id: str) -> bool:
+        task = self._store.tasks.get(task_id)
+        if task is None or task_id in self._store.deleted:
+            return False
+        self._store.deleted.add(task_id)
+        self._store.tasks[task_id] = replace(task, crm_id=crm_id)
+        return True
+
+    async def poll_exists(self, poll_id: int) -> bool:
+        return poll_id in self._store.polls
+
+    async def allocate_change_times(self, count: int) -> int:
+        return self._store._allocate(count, self._now)
+
+    async def upsert_numbers(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> None:
+        store = self._store
+        by_phone = {n.phone_id: n for n in store.numbers.values() if n.task_id == task_id}
+        for i, phone_id in enumerate(rows.phone_ids):
+            number = by_phone.get(phone_id)
+            if number is None:
+                number = _Number(
+                    store._next_number_id, task_id, phone_id, rows.phones[i], rows.params_php[i],
+                    rows.time_call_allow[i], change_times[i],
+                )  # fmt: skip
+                store._next_number_id += 1
+                store.numbers[number.id] = number
+            else:
+                number.params_php = rows.params_php[i]
+                number.time_call_allow = rows.time_call_allow[i]
+                number.change_time_us = change_times[i]
+                number.pending_delete = False
+
+    def _numbers_of(self, task_id: int, older_than: int | None) -> list[_Number]:
+        return [
+            n
+            for n in self._store.numbers.values()
+            if n.task_id == task_id and (older_than is None or n.change_time_us < older_than)
+        ]
+
+    async def delete_idle_numbers(self, task_id: int, older_than: int | None) -> None:
+        for number in self._numbers_of(task_id, older_than):
+            if not number.in_call:
+                del self._store.numbers[number.id]
+
+    async def mark_numbers_pending_delete(self, task_id: int, older_than: int | None) -> None:
+        for number in self._numbers_of(task_id, older_than):
+            number.pending_delete = True
+
+    async def has_open_numbers(self, task_id: int) -> bool:
+        return any(
+            n.task_id == task_id and n.result == "" and not n.pending_delete for n in self._store.numbers.values()
+        )

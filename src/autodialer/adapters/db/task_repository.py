@@ -1,18 +1,9 @@
 """Tasks and their numbers (MikoPBX m_Tasks / m_TaskResults) as the REST API writes and reads them.
 
-Every public method is one transaction. Writes follow ConnectorDB's rules, minus its bugs:
-- a task is found by ``crm_id`` when one is given, else by ``id``; a new task gets the given ``id`` or the next one
-  (from 1000000001) and ``crm_id`` defaults to its id;
-- the posted ``numbers`` list is authoritative: numbers not in it are deleted, except a number in a live call
-  (``active_attempt_id`` set), which is only marked ``pending_delete`` and removed when its call ends; a posted
-  number that exists keeps state/result/closeTime and gets new params, timeCallAllow and changeTime; a body without
-  ``numbers`` leaves the numbers alone;
-- a task needs a target (``innerNum``): a new task without one is refused, and no write may empty it;
-- a task the dialer closed because every number was final (``closed_by_dialer``) reopens when a POST that does not
-  send ``state`` leaves it with numbers to dial (new ones; a re-posted final number stays final, as in MikoPBX); a
-  task the CRM closed or paused keeps its state;
-- a deleted task is soft-deleted: it vanishes from the API, its crm_id is released (renamed to a value no client can
-  send, as clients cannot send control characters), its numbers go as above.
+Every public method is one transaction. The writes (POST, PUT, soft DELETE, v2's added numbers) are
+services.task_writes' rules (ConnectorDB's, minus its bugs) run on :class:`_SqlWriteUnit`, which only stores and
+finds in that transaction; the store itself adds what only SQL needs: a create that loses a race for its crm_id
+runs again (and merges), and an explicit id keeps PostgreSQL's identity sequence ahead.
 
 Numbers arrive validated, in column chunks (:class:`NumberColumns`), and are written with one statement per chunk
 (``INSERT … ON CONFLICT (task_id, phone_id) DO UPDATE``), their change times from one ``feed_clock.allocate`` for
@@ -24,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -44,15 +36,9 @@ from autodialer.domain.mikopbx_tasks import (
     TaskConflict,
     TaskRecord,
     TaskResultRow,
-    check_target,
-    deleted_crm_id,
-    merge_duplicates,
-    missing_poll,
-    poll_reference,
-    refuse_deleted,
-    refuse_taken_id,
-    reopens,
 )
+from autodialer.services import task_writes
+from autodialer.services.task_writes import StoredTask
 
 __all__ = ["DELETED_CRM_PREFIX", "NumberColumns", "NumberRow", "SqlTaskRepository", "TaskConflict"]
 
@@ -175,45 +161,21 @@ class SqlTaskRepository:
         """
         for retry in (False, True):
             try:
-                return await self._save_task(task_id, crm_id, columns, numbers, number_count, now, create_only)
+                async with self._unit(now) as unit:
+                    task, created = await task_writes.save_task(
+                        unit,
+                        task_id=task_id,
+                        crm_id=crm_id,
+                        columns=columns,
+                        numbers=numbers,
+                        number_count=number_count,
+                        create_only=create_only,
+                    )
+                    return unit.rows[task.id], created
             except _CreateRace:
                 if retry:
                     raise TaskConflict("crmId", "was created by a concurrent request; retry") from None
         raise AssertionError("unreachable")
-
-    async def _save_task(
-        self,
-        task_id: int | None,
-        crm_id: str,
-        columns: Mapping[str, Any],
-        numbers: Iterable[NumberColumns] | None,
-        number_count: int,
-        now: float,
-        create_only: bool = False,
-    ) -> tuple[RowMapping, bool]:
-        async with write_transaction(self._engine) as connection:
-            existing = await self._find(connection, task_id, crm_id)
-            if existing is not None and create_only:
-                raise TaskConflict("crmId", f"already names task {existing['id']}")
-            if existing is not None and existing["deleted"]:
-                raise refuse_deleted(task_id)
-            if existing is not None:
-                row = await self._update(connection, existing["id"], columns, now)
-            else:
-                if task_id is not None and crm_id:
-                    await _check_id_free(connection, task_id, crm_id)
-                try:
-                    row = await self._create(connection, task_id, crm_id, columns, now)
-                except IntegrityError as e:
-                    raise _CreateRace from e
-            record = task_record(row)
-            check_target(record, columns, created=existing is None)
-            await _check_poll(connection, record)
-            if numbers is not None:
-                await self._write_numbers(connection, row["id"], numbers, number_count, now, existing is not None)
-                if reopens(record, columns):
-                    row = await _reopen_if_open_numbers(connection, row, now)
-            return row, existing is None
 
     async def change_task(
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
@@ -226,42 +188,27 @@ class SqlTaskRepository:
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
     ) -> RowMapping | None:
         """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
-        async with write_transaction(self._engine) as connection:
-            existing = await self._find(connection, None if crm_id else task_id, crm_id)
-            if existing is None or existing["deleted"]:
-                return None
-            row = await self._update(connection, existing["id"], columns, now)
-            record = task_record(row)
-            check_target(record, columns, created=False)
-            await _check_poll(connection, record)
-            return row
+        async with self._unit(now) as unit:
+            task = await task_writes.change_task(unit, task_id=task_id, crm_id=crm_id, columns=columns)
+            return None if task is None else unit.rows[task.id]
 
     async def delete_task(self, task_id: int, now: float) -> bool:
         """DELETE /task/{id}: soft-delete; numbers go except those in a live call (marked pending_delete)."""
-        async with write_transaction(self._engine) as connection:
-            found = await connection.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
-                .values(deleted=True, crm_id=deleted_crm_id(task_id), updated_at=now)
-            )
-            if found.rowcount == 0:
-                return False
-            await _drop_numbers(connection, task_id, older_than=None)
-            return True
+        async with self._unit(now) as unit:
+            return await task_writes.delete_task(unit, task_id)
 
     async def add_numbers(self, task_id: int, numbers: Sequence[NumberRow], now: float, chunk: int = 5000) -> int:
         """Add numbers to a live task, or update those it has (new params and timeCallAllow, state and result
         kept); the task's other numbers stay. A task the dialer closed reopens. 0 if the task is gone."""
+        chunks = (NumberColumns.of(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
+        async with self._unit(now) as unit:
+            task = await task_writes.add_numbers(unit, task_id, chunks, len(numbers))
+            return 0 if task is None else len(numbers)
+
+    @asynccontextmanager
+    async def _unit(self, now: float) -> AsyncIterator[_SqlWriteUnit]:
         async with write_transaction(self._engine) as connection:
-            found = await connection.execute(select(tasks).where(tasks.c.id == task_id, tasks.c.deleted.is_(False)))
-            row = found.mappings().first()
-            if row is None:
-                return 0
-            chunks = (NumberColumns.of(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
-            await self._write_numbers(connection, task_id, chunks, len(numbers), now, existed=False)
-            if reopens(task_record(row), {}):
-                await _reopen_if_open_numbers(connection, row, now)
-            return len(numbers)
+            yield _SqlWriteUnit(connection, now, self._step)
 
     async def task(self, task_id: int) -> TaskRecord | None:
         """The task, unless it does not exist or was deleted."""
@@ -317,115 +264,118 @@ class SqlTaskRepository:
         async with self._engine.connect() as connection:
             return [task_record(row) for row in (await connection.execute(query)).mappings()]
 
-    async def _find(self, connection: AsyncConnection, task_id: int | None, crm_id: str) -> RowMapping | None:
+
+class _SqlWriteUnit:
+    """services.task_writes' unit of work in one transaction: storage only (the rules are task_writes'). Every
+    tasks row it reads or writes is kept in ``rows`` (v2 reads its own columns from it)."""
+
+    def __init__(self, connection: AsyncConnection, now: float, step_us: int) -> None:
+        self._connection = connection
+        self._now = now
+        self.step_us = step_us
+        self.rows: dict[int, RowMapping] = {}
+
+    async def _read(self, condition: ColumnElement[bool]) -> RowMapping | None:
+        row = (await self._connection.execute(select(tasks).where(condition))).mappings().first()
+        if row is not None:
+            self.rows[int(row["id"])] = row
+        return row
+
+    async def _reread(self, task_id: int) -> TaskRecord:
+        row = await self._read(tasks.c.id == task_id)
+        assert row is not None  # written in this transaction
+        return task_record(row)
+
+    async def find(self, task_id: int | None, crm_id: str) -> StoredTask | None:
         if crm_id:
-            condition = tasks.c.crm_id == crm_id
+            row = await self._read(tasks.c.crm_id == crm_id)
         elif task_id is not None:
-            condition = tasks.c.id == task_id
+            row = await self._read(tasks.c.id == task_id)
         else:
             return None
-        return (await connection.execute(select(tasks).where(condition))).mappings().first()
+        return None if row is None else StoredTask(task_record(row), bool(row["deleted"]))
 
-    async def _update(
-        self, connection: AsyncConnection, task_id: int, columns: Mapping[str, Any], now: float
-    ) -> RowMapping:
-        values = dict(columns)
-        if "state" in values:  # the CRM decides the state from now on, whatever the dialer did before
-            values["closed_by_dialer"] = False
-        await connection.execute(update(tasks).where(tasks.c.id == task_id).values(**values, updated_at=now))
-        return (await connection.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one()
+    async def id_holder(self, task_id: int) -> StoredTask | None:
+        row = await self._read(tasks.c.id == task_id)
+        return None if row is None else StoredTask(task_record(row), bool(row["deleted"]))
 
-    async def _create(
-        self, connection: AsyncConnection, task_id: int | None, crm_id: str, columns: Mapping[str, Any], now: float
-    ) -> RowMapping:
+    async def crm_id_holder(self, crm_id: str) -> int | None:
+        return (await self._connection.execute(select(tasks.c.id).where(tasks.c.crm_id == crm_id))).scalar()
+
+    async def create(self, task_id: int | None, crm_id: str | None, columns: Mapping[str, Any]) -> TaskRecord:
         values: dict[str, Any] = {
-            **{k: v for k, v in columns.items() if v is not None},
+            **columns,
             "crm_id": crm_id or f"\x1fnew:{uuid.uuid4().hex}",
-            "created_at": now,
-            "updated_at": now,
+            "created_at": self._now,
+            "updated_at": self._now,
         }
         if task_id is not None:
             values["id"] = task_id
-        new_id = (await connection.execute(insert(tasks).values(**values).returning(tasks.c.id))).scalar_one()
-        if task_id is not None and connection.dialect.name == "postgresql":
+        try:
+            new_id = (await self._connection.execute(insert(tasks).values(**values).returning(tasks.c.id))).scalar_one()
+        except IntegrityError as e:
+            raise _CreateRace from e
+        if task_id is not None and self._connection.dialect.name == "postgresql":
             # An explicit id does not advance the identity sequence; keep it ahead of every id in use.
-            await connection.execute(
+            await self._connection.execute(
                 text("SELECT setval(pg_get_serial_sequence('tasks', 'id'), (SELECT MAX(id) FROM tasks))")
             )
-        if not crm_id:
-            taken = await connection.execute(select(tasks.c.id).where(tasks.c.crm_id == str(new_id)))
-            if taken.first() is not None:
-                raise TaskConflict("crmId", f"the new task's id {new_id} is another task's crmId; send a crmId")
-            await connection.execute(update(tasks).where(tasks.c.id == new_id).values(crm_id=str(new_id)))
-        return (await connection.execute(select(tasks).where(tasks.c.id == new_id))).mappings().one()
+        return await self._reread(new_id)
 
-    async def _write_numbers(
-        self,
-        connection: AsyncConnection,
-        task_id: int,
-        chunks: Iterable[NumberColumns],
-        count: int,
-        now: float,
-        existed: bool,
-    ) -> None:
-        first = await feed_clock.allocate(connection, feed_clock.RESULTS, count, now, self._step) if count else None
-        postgres = connection.dialect.name == "postgresql"
-        for chunk in chunks:
-            if first is None:
-                continue
-            rows = merge_duplicates(chunk)
-            step = self._step
-            times = [first + position * step for position in rows.positions]
-            columns = (rows.phone_ids, rows.phones, rows.digits, rows.params_json, rows.params_php, times)
-            if postgres:  # one statement per chunk: arrays unnested server-side
-                await connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, rows.time_call_allow))
-            else:
-                params = list(zip(repeat(task_id), *columns, rows.time_call_allow))
-                await connection.exec_driver_sql(_SQLITE_UPSERT, params)
-        if existed:
-            await _drop_numbers(connection, task_id, older_than=first)
+    async def update(self, task_id: int, values: Mapping[str, Any]) -> TaskRecord:
+        statement = update(tasks).where(tasks.c.id == task_id).values(**values, updated_at=self._now)
+        try:
+            await self._connection.execute(statement)
+        except IntegrityError as e:
+            if "crm_id" in values:  # a new task taking its id as crmId, taken by a concurrent one meanwhile
+                raise _CreateRace from e
+            raise
+        return await self._reread(task_id)
+
+    async def mark_deleted(self, task_id: int, crm_id: str) -> bool:
+        found = await self._connection.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+            .values(deleted=True, crm_id=crm_id, updated_at=self._now)
+        )
+        return bool(found.rowcount)
+
+    async def poll_exists(self, poll_id: int) -> bool:
+        return (await self._connection.execute(select(polls.c.id).where(polls.c.id == poll_id))).first() is not None
+
+    async def allocate_change_times(self, count: int) -> int:
+        return await feed_clock.allocate(self._connection, feed_clock.RESULTS, count, self._now, self.step_us)
+
+    async def upsert_numbers(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> None:
+        """One statement for the chunk: arrays unnested server-side on PostgreSQL, an executemany on SQLite."""
+        columns = (rows.phone_ids, rows.phones, rows.digits, rows.params_json, rows.params_php, change_times)
+        if self._connection.dialect.name == "postgresql":
+            await self._connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, rows.time_call_allow))
+        else:
+            params = list(zip(repeat(task_id), *columns, rows.time_call_allow))
+            await self._connection.exec_driver_sql(_SQLITE_UPSERT, params)
+
+    async def delete_idle_numbers(self, task_id: int, older_than: int | None) -> None:
+        condition = _numbers_of(task_id, older_than)
+        await self._connection.execute(
+            task_numbers.delete().where(condition, task_numbers.c.active_attempt_id.is_(None))
+        )
+
+    async def mark_numbers_pending_delete(self, task_id: int, older_than: int | None) -> None:
+        await self._connection.execute(
+            update(task_numbers).where(_numbers_of(task_id, older_than)).values(pending_delete=True)
+        )
+
+    async def has_open_numbers(self, task_id: int) -> bool:
+        open_number = exists().where(
+            task_numbers.c.task_id == task_id, task_numbers.c.result == "", task_numbers.c.pending_delete.is_(False)
+        )
+        return bool((await self._connection.execute(select(open_number))).scalar())
 
 
-async def _drop_numbers(connection: AsyncConnection, task_id: int, older_than: int | None) -> None:
-    """Delete the task's numbers (those with a change time below ``older_than``), sparing live calls."""
+def _numbers_of(task_id: int, older_than: int | None) -> ColumnElement[bool]:
     condition = task_numbers.c.task_id == task_id
-    if older_than is not None:
-        condition = and_(condition, task_numbers.c.change_time_us < older_than)
-    await connection.execute(task_numbers.delete().where(condition, task_numbers.c.active_attempt_id.is_(None)))
-    await connection.execute(update(task_numbers).where(condition).values(pending_delete=True))
-
-
-async def _check_id_free(connection: AsyncConnection, task_id: int, crm_id: str) -> None:
-    """A new task for ``crm_id`` may take the body's ``id`` only if no task (live or deleted) holds it already."""
-    taken = (await connection.execute(select(tasks.c.deleted).where(tasks.c.id == task_id))).first()
-    if taken is None:
-        return
-    if taken.deleted:
-        raise refuse_deleted(task_id)
-    raise refuse_taken_id(task_id, crm_id)
-
-
-async def _reopen_if_open_numbers(connection: AsyncConnection, row: RowMapping, now: float) -> RowMapping:
-    open_number = exists().where(
-        task_numbers.c.task_id == row["id"], task_numbers.c.result == "", task_numbers.c.pending_delete.is_(False)
-    )
-    reopened = await connection.execute(
-        update(tasks)
-        .where(tasks.c.id == row["id"], open_number)
-        .values(state=0, closed_by_dialer=False, updated_at=now)
-    )
-    if not reopened.rowcount:
-        return row
-    return (await connection.execute(select(tasks).where(tasks.c.id == row["id"]))).mappings().one()
-
-
-async def _check_poll(connection: AsyncConnection, task: TaskRecord) -> None:
-    """The domain's "a polling task names an existing poll", looked up in this transaction."""
-    poll_id = poll_reference(task)
-    if poll_id is None:
-        return
-    if (await connection.execute(select(polls.c.id).where(polls.c.id == poll_id))).first() is None:
-        raise missing_poll(task)
+    return condition if older_than is None else and_(condition, task_numbers.c.change_time_us < older_than)
 
 
 def task_record(row: RowMapping) -> TaskRecord:
