@@ -10,7 +10,7 @@ v1's results feed has served them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.engine import RowMapping
@@ -166,38 +166,45 @@ def _as_rows(question: Question) -> PollQuestionData:
     return PollQuestionData(question.question_id, question.text or None, question.file, question.lang, actions)
 
 
-async def _read(connection: AsyncConnection, poll_id: int) -> PollRecord | None:
+class PollRows(NamedTuple):
+    poll: RowMapping
+    questions: list[tuple[RowMapping, list[RowMapping]]]  # the current version's, in order, each with its actions
+
+
+async def read_poll_rows(connection: AsyncConnection, poll_id: int) -> PollRows | None:
+    """A poll's row and its current version's questions and actions in order (the v2 poll API and the dialer's
+    poll flow each read them into their own records); None if there is no such poll."""
     poll = (await connection.execute(select(polls).where(polls.c.id == poll_id))).mappings().first()
     if poll is None:
         return None
-    question_rows = (
-        (
-            await connection.execute(
-                select(poll_questions)
-                .where(poll_questions.c.poll_id == poll_id, poll_questions.c.version == poll["version"])
-                .order_by(poll_questions.c.position)
-            )
-        )
-        .mappings()
-        .all()
+    current = select(poll_questions).where(
+        poll_questions.c.poll_id == poll_id, poll_questions.c.version == poll["version"]
     )
-    ids = [q["id"] for q in question_rows]
-    action_rows: Sequence[RowMapping] = []
-    if ids:
-        query = select(poll_actions).where(poll_actions.c.question_id.in_(ids))
-        action_rows = (
-            (await connection.execute(query.order_by(poll_actions.c.question_id, poll_actions.c.position)))
-            .mappings()
-            .all()
-        )
-    presses: dict[int, list[Press]] = {}
-    for a in action_rows:
-        press = Press(a["key"], a["action"], a["value"] or "", a["value_options"], a["next_question"] or None)
-        presses.setdefault(a["question_id"], []).append(press)
+    question_rows = (await connection.execute(current.order_by(poll_questions.c.position))).mappings().all()
+    actions: dict[int, list[RowMapping]] = {q["id"]: [] for q in question_rows}
+    if actions:
+        query = select(poll_actions).where(poll_actions.c.question_id.in_(list(actions)))
+        ordered = query.order_by(poll_actions.c.question_id, poll_actions.c.position)
+        for action in (await connection.execute(ordered)).mappings():
+            actions[action["question_id"]].append(action)
+    return PollRows(poll, [(q, actions[q["id"]]) for q in question_rows])
+
+
+async def _read(connection: AsyncConnection, poll_id: int) -> PollRecord | None:
+    rows = await read_poll_rows(connection, poll_id)
+    if rows is None:
+        return None
+    poll = rows.poll
     questions = tuple(
-        Question(q["crm_id"], q["question_text"] or "", q["question_file"], q["lang"], tuple(presses.get(q["id"], [])))
-        for q in question_rows
-    )
+        Question(
+            q["crm_id"], q["question_text"] or "", q["question_file"], q["lang"],
+            tuple(
+                Press(a["key"], a["action"], a["value"] or "", a["value_options"], a["next_question"] or None)
+                for a in actions
+            ),
+        )
+        for q, actions in rows.questions
+    )  # fmt: skip
     timing = PollTimingRule(poll["digit_timeout_s"], poll["max_repeats"], poll["max_duration_s"])
     return PollRecord(
         poll["id"], poll["crm_id"], poll["name"], poll["version"], questions, timing, poll["created_at"],

@@ -33,6 +33,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from autodialer.adapters.db import feed_clock
+from autodialer.adapters.db.poll_store import read_poll_rows
 from autodialer.adapters.db.tables import (
     NUMBER_DUE_AT,
     NUMBER_IS_OPEN,
@@ -40,7 +41,6 @@ from autodialer.adapters.db.tables import (
     dnc_campaign_numbers,
     dnc_numbers,
     number_of_task,
-    poll_actions,
     poll_answers,
     poll_questions,
     polls,
@@ -558,34 +558,13 @@ class SqlDialerStore:
 
     async def get_poll(self, poll_id: int) -> PollDefinition | None:
         async with self._read() as connection:
-            poll = (await connection.execute(select(polls).where(polls.c.id == poll_id))).mappings().first()
-            if poll is None:
-                return None
-            questions = (
-                (
-                    await connection.execute(
-                        select(poll_questions)
-                        .where(poll_questions.c.poll_id == poll_id, poll_questions.c.version == poll["version"])
-                        .order_by(poll_questions.c.position)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            actions = (
-                (
-                    await connection.execute(
-                        select(poll_actions)
-                        .where(poll_actions.c.question_id.in_([q["id"] for q in questions]))
-                        .order_by(poll_actions.c.question_id, poll_actions.c.position)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+            rows = await read_poll_rows(connection, poll_id)
+        if rows is None:
+            return None
+        poll = rows.poll
         return PollDefinition(
             poll_id=poll_id,
-            questions=tuple(_question(q, [a for a in actions if a["question_id"] == q["id"]]) for q in questions),
+            questions=tuple(_question(q, actions) for q, actions in rows.questions),
             digit_timeout_s=poll["digit_timeout_s"],
             max_repeats=poll["max_repeats"],
             max_duration_s=poll["max_duration_s"],
