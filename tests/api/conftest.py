@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.api.app import create_app
 from autodialer.bootstrap import build_context
 from autodialer.settings import load_settings
@@ -55,7 +56,7 @@ class Api:
             return [tuple(r) for r in (await connection.execute(text(sql), params)).all()]
 
     async def execute(self, sql: str, **params: Any) -> None:
-        async with self.engine.begin() as connection:
+        async with write_transaction(self.engine) as connection:
             await connection.execute(text(sql), params)
 
 
@@ -105,7 +106,7 @@ class V2:
         return httpx.AsyncClient(transport=transport, base_url="http://pbx")
 
     async def execute(self, sql: str, **params: Any) -> None:
-        async with self.engine.begin() as connection:
+        async with write_transaction(self.engine) as connection:
             await connection.execute(text(sql), params)
 
     async def scalar(self, sql: str, **params: Any) -> Any:

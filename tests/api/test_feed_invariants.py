@@ -20,6 +20,7 @@ from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.tables import metadata
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.api.routes.results import feed_start
 
 T0 = 1_724_235_073.25
@@ -90,7 +91,7 @@ async def run(engine: AsyncEngine, limit: int, ops: list[object]) -> None:
         phones, advance = op
         now += advance
         version += 1
-        async with engine.begin() as connection:
+        async with write_transaction(engine) as connection:
             first = await feed_clock.allocate(connection, feed_clock.RESULTS, len(phones), now, step)
             for k, phone in enumerate(phones):
                 await connection.execute(

@@ -12,6 +12,7 @@ import pytest
 from tests.api.conftest import T0, Api, ApiFactory
 
 from autodialer.adapters.db import feed_clock
+from autodialer.adapters.db.transactions import write_transaction
 
 
 def whole(rounding: str) -> Callable[[str], str]:
@@ -155,7 +156,7 @@ async def test_more_changes_in_one_second_than_a_page_reach_every_client(
     cursor = keep(max(Decimal(r["changeTime"]) for r in seen.values()).to_eng_string())
     await api.execute("UPDATE task_numbers SET state='CreateCallFile' WHERE phone IN ('1003', '2001')")
     for phone in ("1003", "2001"):  # as the engine does: a new change time from the clock, per event
-        async with api.engine.begin() as connection:
+        async with write_transaction(api.engine) as connection:
             at = await feed_clock.allocate(
                 connection, feed_clock.RESULTS, 1, api.clock.now(), feed_clock.step_us(limit)
             )
@@ -191,7 +192,7 @@ def test_clock_spacing_keeps_a_second_below_a_third_of_a_page() -> None:
 
 
 async def test_clock_follows_wall_time_when_sparse_and_is_unique(api: Api) -> None:
-    async with api.engine.begin() as connection:
+    async with write_transaction(api.engine) as connection:
         a = await feed_clock.allocate(connection, feed_clock.RESULTS, 3, 100.0, 400)
         b = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, 100.0, 400)
         c = await feed_clock.allocate(connection, feed_clock.RESULTS, 1, 200.0, 400)

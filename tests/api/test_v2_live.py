@@ -19,6 +19,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.services.test_live_board import FakeEngine, FakeLink, FakeRoster, attempt
 
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.api.app import create_app
 from autodialer.bootstrap import _HttpServer, build_campaign_service, build_context
 from autodialer.domain.live_state import AgentFacts, AgentState, PbxLink, is_abandoned
@@ -233,7 +234,7 @@ async def _insert_attempt(
         answered_at=now - 5 if answered else None,
         ended_at=now,
     )
-    async with db.begin() as connection:
+    async with write_transaction(db) as connection:
         await connection.execute(insert(attempts).values(**values))
 
 

@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.harness import ShiftedClock, Stack, running_stack
 
 from autodialer.adapters.db.tables import dnc_numbers
+from autodialer.adapters.db.transactions import write_transaction
 from autodialer.simulator import Behaviour
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ async def test_a_number_listed_while_it_waits_is_refused_when_its_call_would_sta
         await asyncio.sleep(LEAD_S / 3)
         # Listed behind the service's back (no opt-out, no import that would close it): only the claim can stop it.
         listing = {"e164": "+79130000001", "phone_id": "9130000001", "phone": "8 913 000-00-01", "source": "test"}
-        async with stack.service.db.begin() as connection:
+        async with write_transaction(stack.service.db) as connection:
             await connection.execute(dnc_numbers.insert().values(**listing, created_at=opens - 60))
         await stack.until(lambda: dialled(stack, "79130000002"), 15, "the other number dialled once the window opened")
         listed = stack.by_phone(await stack.task(task["id"]))["+79130000001"]
