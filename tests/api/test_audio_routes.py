@@ -157,6 +157,14 @@ async def test_missing_file_is_refused(harness: Harness) -> None:
         assert reply.json()["messages"] == {"error": ["error upload file: file is empty"]}
 
 
+async def test_a_malformed_multipart_body_is_refused_naming_the_parser_error(harness: Harness) -> None:
+    async with harness.client() as client:
+        reply = await client.post(AUDIO, content=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
+    assert reply.status_code == 400
+    [message] = reply.json()["messages"]["error"]
+    assert message.startswith("file: malformed multipart body (") and "boundary" in message.lower()
+
+
 async def test_same_name_replaces_the_file_in_place(harness: Harness, samples: dict[str, bytes]) -> None:
     async with harness.client() as client:
         first = (await upload(client, "1.mp3", samples["tone1.mp3"])).json()["data"]["filename"]

@@ -249,6 +249,7 @@ async def test_bad_uploads_are_refused_naming_the_file(v2: V2, tmp_path: Path) -
         empty = await client.post(A, files={"file": ("x.wav", b"", "audio/wav")})
         no_field = await client.post(A, files={"other": ("x.wav", b"abc", "audio/wav")})
         not_multipart = await client.post(A, json={"file": "x"})
+        malformed = await client.post(A, content=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
         too_big = await client.post(A, files={"file": ("big.wav", b"\0" * (21 * 1024 * 1024), "audio/wav")})
         unknown = await client.delete(f"{A}/999")
         listing = await client.get(A)
@@ -256,6 +257,7 @@ async def test_bad_uploads_are_refused_naming_the_file(v2: V2, tmp_path: Path) -
     assert empty.status_code == 422 and problems(empty)[0][0] == "file"
     assert no_field.status_code == 422 and "field `file`" in problems(no_field)[0][1]
     assert not_multipart.status_code == 415
+    assert malformed.status_code == 422 and "malformed multipart body" in problems(malformed)[0][1]
     assert too_big.status_code == 413 and problems(too_big)[0][0] in ("file", "body")
     assert unknown.status_code == 404 and problems(unknown)[0][0] == "audio_id"
     assert listing.json()["items"] == []

@@ -9,17 +9,16 @@ GET answers a list of ``{"id","name","path"}`` (``id`` a string, like every data
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from autodialer.api.context import AppContext, get_context
 from autodialer.api.envelope import envelope_response, error_response
 from autodialer.api.mikopbx_v1.audio import audio_list
+from autodialer.api.v2.multipart_upload import MalformedMultipart, NotMultipart, UploadTooLarge, read_upload_form
 from autodialer.services.audio_library import (
     AudioConversionFailed,
     AudioError,
@@ -31,7 +30,6 @@ from autodialer.services.audio_library import (
     AudioTooLong,
 )
 
-MULTIPART_OVERHEAD = 64 * 1024
 EMPTY_UPLOAD = "error upload file: file is empty"  # MikoPBX's own wording
 
 STATUS: dict[type[AudioError], int] = {
@@ -58,38 +56,20 @@ def get_audio_library(request: Request, context: Annotated[AppContext, Depends(g
 LibraryDep = Annotated[AudioLibrary, Depends(get_audio_library)]
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    received = 0
-    async for chunk in stream:
-        received += len(chunk)
-        if received > limit:
-            raise _BodyTooLarge
-        yield chunk
-
-
 def _too_large(library: AudioLibrary) -> Response:
     return error_response([f"file: larger than the limit of {library.max_bytes} bytes"], 413)
 
 
 @router.post("/audio")
 async def upload_audio(request: Request, library: LibraryDep) -> Response:
-    limit = library.max_bytes + MULTIPART_OVERHEAD
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _too_large(library)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return error_response([EMPTY_UPLOAD], 400)
-    parser = MultiPartParser(request.headers, _limited(request.stream(), limit), max_files=16, max_fields=64)
     try:
-        form = await parser.parse()
-    except _BodyTooLarge:
+        form = await read_upload_form(request, library.max_bytes, max_files=16, max_fields=64)
+    except UploadTooLarge:
         return _too_large(library)
-    except MultiPartException as e:
-        return error_response([f"file: malformed multipart body ({e.message})"], 400)
+    except NotMultipart:
+        return error_response([EMPTY_UPLOAD], 400)
+    except MalformedMultipart as e:
+        return error_response([f"file: malformed multipart body ({e})"], 400)
     try:
         upload = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
         if upload is None:

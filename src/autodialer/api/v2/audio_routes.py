@@ -8,23 +8,21 @@ plays is not deleted (409 naming the polls). What plays (GET …/file, the previ
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from autodialer.api.v2.models import MAX_ID, FieldProblem
+from autodialer.api.v2.multipart_upload import MalformedMultipart, NotMultipart, UploadTooLarge, read_upload_form
 from autodialer.api.v2.poll_models import AudioList, AudioOut, Lang, VoiceList
 from autodialer.api.v2.problems import PROBLEM_RESPONSE, problem
 from autodialer.services.audio_library import AudioLibrary
 from autodialer.services.polls import PollUseCases
 from autodialer.services.tts_preview import MAX_PREVIEW_CHARS, TtsPreview
 
-MULTIPART_OVERHEAD = 64 * 1024
 router = APIRouter(responses={k: PROBLEM_RESPONSE[k] for k in (401, 422)})
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: PROBLEM_RESPONSE[404]}
 WAV: dict[int | str, dict[str, Any]] = {200: {"content": {"audio/wav": {}}, "description": "8 kHz mono wav"}}
@@ -46,19 +44,6 @@ def tts_preview(request: Request) -> TtsPreview:
 Library = Annotated[AudioLibrary, Depends(audio_library)]
 Preview = Annotated[TtsPreview, Depends(tts_preview)]
 AudioId = Annotated[int, Path(ge=1, le=MAX_ID, description="the prompt's id")]
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
-    received = 0
-    async for chunk in stream:
-        received += len(chunk)
-        if received > limit:
-            raise _TooLarge
-        yield chunk
 
 
 def _file_problem(status: int, message: str, error_id: str) -> Response:
@@ -88,20 +73,14 @@ def _file_problem(status: int, message: str, error_id: str) -> Response:
     responses={413: {"description": "larger than the limit"}, 415: {"description": "not audio"}},
 )
 async def upload_audio(request: Request, library: Library) -> Response:
-    limit = library.max_bytes + MULTIPART_OVERHEAD
-    too_large = f"must be at most {library.max_bytes} bytes"
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _file_problem(413, too_large, "audio-too-large")
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return _file_problem(415, "send multipart/form-data with the audio in the field `file`", "audio-missing")
-    parser = MultiPartParser(request.headers, _limited(request.stream(), limit), max_files=1, max_fields=8)
     try:
-        form = await parser.parse()
-    except _TooLarge:
-        return _file_problem(413, too_large, "audio-too-large")
-    except MultiPartException as e:
-        return _file_problem(422, f"malformed multipart body ({e.message})", "audio-missing")
+        form = await read_upload_form(request, library.max_bytes, max_files=1, max_fields=8)
+    except UploadTooLarge:
+        return _file_problem(413, f"must be at most {library.max_bytes} bytes", "audio-too-large")
+    except NotMultipart:
+        return _file_problem(415, "send multipart/form-data with the audio in the field `file`", "audio-missing")
+    except MalformedMultipart as e:
+        return _file_problem(422, f"malformed multipart body ({e})", "audio-missing")
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
