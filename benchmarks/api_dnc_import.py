@@ -24,54 +24,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dnc_import
 from api_task_get import server
 from dnc_import import GOAL_S, write_csv
 
-from autodialer.adapters.db.engine import create_engine, migrate
-from autodialer.adapters.db.tables import dnc_numbers, metadata, task_numbers
-from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
+from autodialer.adapters.db.engine import create_engine
 
 
 async def prepare(url: str, listed: set[str], open_numbers: int, already: int, rng: random.Random) -> list[str]:
     engine = create_engine(url)
-    await migrate(engine)
-    if engine.dialect.name == "postgresql":
-        names = ", ".join(t.name for t in metadata.sorted_tables if t.name in ("dnc_numbers", "tasks"))
-        async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
-    old = [f"+79{rng.randrange(1_000_000_000):09d}" for _ in range(already)]
-    async with engine.begin() as connection:
-        if old:
-            values = [{"e164": e, "phone_id": e[-10:], "phone": e, "source": "old", "created_at": 0.0} for e in old]
-            await connection.execute(dnc_numbers.insert(), values)
-    in_file = sorted(listed)
-    phones = list(dict.fromkeys(rng.choice(in_file) if k % 10 == 0 else f"+7383{k:07d}" for k in range(open_numbers)))
-    rows = [NumberRow(k, p, p[1:], p[-10:], None, "", 0) for k, p in enumerate(phones)]
-    await SqlTaskRepository(engine, page_limit=10_000).save_task(
-        task_id=None,
-        crm_id="bench",
-        columns={"inner_num": "201", "max_count_channels": 1},
-        numbers=[NumberColumns.of(rows)],
-        number_count=len(rows),
-        now=time.time(),
-    )
-    await engine.dispose()
+    try:
+        old, phones = await dnc_import.prepare(engine, listed, open_numbers, already, rng)
+    finally:
+        await engine.dispose()
     return old + phones
 
 
 async def stored(url: str) -> tuple[int, list[str]]:
     engine = create_engine(url)
-    async with engine.connect() as connection:
-        count = int((await connection.execute(select(func.count()).select_from(dnc_numbers))).scalar_one())
-        closed = (
-            await connection.execute(select(task_numbers.c.phone).where(task_numbers.c.state == "doNotCall"))
-        ).all()
-    await engine.dispose()
-    return count, sorted(r.phone for r in closed)
+    try:
+        return await dnc_import.stored(engine)
+    finally:
+        await engine.dispose()
 
 
 def chunks(path: Path) -> Iterator[bytes]:

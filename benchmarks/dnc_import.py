@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.engine import create_engine, migrate
 from autodialer.adapters.db.tables import dnc_numbers, metadata, task_numbers
@@ -55,23 +56,24 @@ def write_csv(path: Path, rows: int, rng: random.Random) -> tuple[set[str], int]
     return listed, bad
 
 
-async def run(url: str, rows: int, open_numbers: int, already: int, rng: random.Random, workdir: Path) -> None:
-    engine = create_engine(url)
+async def prepare(
+    engine: AsyncEngine, listed: set[str], open_numbers: int, already: int, rng: random.Random
+) -> tuple[list[str], list[str]]:
+    """The database before the import (this benchmark's and api_dnc_import's): migrated, emptied on PostgreSQL,
+    ``already`` entries on the list and a task with ``open_numbers`` open numbers, 10% of them in the file.
+    Returns the old entries and the task's phones."""
     await migrate(engine)
-    names = ", ".join(t.name for t in metadata.sorted_tables if t.name in ("dnc_numbers", "task_numbers", "tasks"))
     if engine.dialect.name == "postgresql":
+        names = ", ".join(t.name for t in metadata.sorted_tables if t.name in ("dnc_numbers", "task_numbers", "tasks"))
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {names} CASCADE"))
-    csv_path = workdir / "dnc.csv"
-    listed, bad = write_csv(csv_path, rows, rng)
     old = [f"+79{rng.randrange(1_000_000_000):09d}" for _ in range(already)]
     async with engine.begin() as connection:
         if old:
             values = [{"e164": e, "phone_id": e[-10:], "phone": e, "source": "old", "created_at": 0.0} for e in old]
             await connection.execute(dnc_numbers.insert(), values)
     in_file = sorted(listed)
-    phones = [rng.choice(in_file) if k % 10 == 0 else f"+7383{k:07d}" for k in range(open_numbers)]
-    phones = list(dict.fromkeys(phones))
+    phones = list(dict.fromkeys(rng.choice(in_file) if k % 10 == 0 else f"+7383{k:07d}" for k in range(open_numbers)))
     number_rows = [NumberRow(k, p, p[1:], p[-10:], None, "", 0) for k, p in enumerate(phones)]
     await SqlTaskRepository(engine, page_limit=10_000).save_task(
         task_id=None,
@@ -81,23 +83,37 @@ async def run(url: str, rows: int, open_numbers: int, already: int, rng: random.
         number_count=len(number_rows),
         now=time.time(),
     )
+    return old, phones
+
+
+async def stored(engine: AsyncEngine) -> tuple[int, list[str]]:
+    """After the import: how many entries the list holds, and the task's phones closed as doNotCall, sorted."""
+    async with engine.connect() as connection:
+        count = int((await connection.execute(select(func.count()).select_from(dnc_numbers))).scalar_one())
+        closed = (
+            await connection.execute(select(task_numbers.c.phone).where(task_numbers.c.state == "doNotCall"))
+        ).all()
+    return count, sorted(r.phone for r in closed)
+
+
+async def run(url: str, rows: int, open_numbers: int, already: int, rng: random.Random, workdir: Path) -> None:
+    engine = create_engine(url)
+    csv_path = workdir / "dnc.csv"
+    listed, bad = write_csv(csv_path, rows, rng)
+    old, phones = await prepare(engine, listed, open_numbers, already, rng)
     lists = build_dnc_lists(load_settings(database_url=url), engine, time.time)
     start = time.perf_counter()
     cpu = time.process_time()
     with csv_path.open(encoding="utf-8", newline="") as lines:
         report = await lists.import_csv(lines, "bench")
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
-    async with engine.connect() as connection:
-        stored = int((await connection.execute(select(func.count()).select_from(dnc_numbers))).scalar_one())
-        closed = (
-            await connection.execute(select(task_numbers.c.phone).where(task_numbers.c.state == "doNotCall"))
-        ).all()
+    count, closed = await stored(engine)
     await engine.dispose()
     counts = report.counts
     assert counts.entries == len(listed) and counts.errors == bad
     assert counts.entries + counts.duplicates + counts.errors == rows
-    assert stored == len(listed | set(old)) and report.added == len(listed - set(old))
-    assert sorted(r.phone for r in closed) == sorted(p for p in phones if p in listed)
+    assert count == len(listed | set(old)) and report.added == len(listed - set(old))
+    assert closed == sorted(p for p in phones if p in listed)
     print(
         f"{engine.dialect.name:<10} {rows:>9,} rows → {counts.entries:,} entries ({report.added:,} new, "
         f"{counts.duplicates:,} repeats, {counts.errors:,} bad rows), {report.closed:,} of {len(phones):,} open "
