@@ -32,8 +32,12 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
-from autodialer.protocols.ami import Action, AMIConnection, Event, Response, Role
+from autodialer.protocols.ami import Event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from raw_ami_client import RawAmiClient
 
 BENCH_DIALPLAN = """
 [bench-out]
@@ -96,11 +100,9 @@ def serve(spec: dict[str, object]) -> None:
     asyncio.run(run())
 
 
-class Client:
+class Client(RawAmiClient):
     def __init__(self) -> None:
-        self.conn = AMIConnection(Role.CLIENT)
-        self.wake = asyncio.Event()
-        self.responses: dict[str, Response] = {}
+        super().__init__()
         self.lists: dict[str, list[Event]] = defaultdict(list)
         self.originated: dict[str, str] = {}  # ActionID -> OriginateResponse Response
         self.bridges: dict[str, set[str]] = defaultdict(set)  # bridge -> channels in it
@@ -110,26 +112,11 @@ class Client:
         self.peak = 0
         self.channels_up: set[str] = set()
         self.by_type: dict[str, int] = defaultdict(int)
-        self.closed = False
 
     async def connect(self, port: int) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
-        self.task = asyncio.create_task(self.read())
-        await self.call("Login", [("Username", "dialer"), ("Secret", "dialerpass"), ("Events", "on")])
+        await super().connect(port)
         for name in WATCHED:  # only what the checks read, so that this one Python client keeps up
             await self.call("Filter", [("Operation", "Add"), ("Filter", f"Event: {name}")])
-
-    async def read(self) -> None:
-        while data := await self.reader.read(1 << 16):
-            self.conn.receive_data(data)
-            for item in self.conn.events():
-                if isinstance(item, Event):
-                    self.on_event(item)
-                elif isinstance(item, Response) and item.action_id:
-                    self.responses[item.action_id] = item
-            self.wake.set()
-        self.closed = True
-        self.wake.set()
 
     def on_event(self, e: Event) -> None:
         name = e.name
@@ -162,17 +149,6 @@ class Client:
             if not members:
                 del self.bridges[bridge]
                 self.queue_bridges.discard(bridge)
-
-    def send(self, name: str, fields: list[tuple[str, str]], aid: str) -> None:
-        self.writer.write(self.conn.send(Action.build(name, fields, action_id=aid)))
-
-    async def call(self, name: str, fields: list[tuple[str, str]]) -> Response:
-        aid = f"{name}-{time.perf_counter_ns()}"
-        self.send(name, fields, aid)
-        while aid not in self.responses:
-            self.wake.clear()
-            await self.wake.wait()
-        return self.responses.pop(aid)
 
     async def count_channels(self) -> int:
         reply = await self.call("CoreShowChannels", [])

@@ -23,44 +23,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from autodialer.protocols.ami import Action, AMIConnection, Event, Response, Role
+from autodialer.protocols.ami import Event
 from autodialer.simulator.dialplan import LAB_DIALPLAN
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.asterisk_fixtures import LOADTEST_RESULTS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from raw_ami_client import RawAmiClient
+
 BASELINE = LOADTEST_RESULTS
 HOLD_DIALPLAN = LAB_DIALPLAN + "\n[hold]\nexten => _X.,1,Answer()\n same => n,Wait(30)\n same => n,Hangup()\n"
 
 
-class Client:
+class Client(RawAmiClient):
     def __init__(self) -> None:
-        self.conn = AMIConnection(Role.CLIENT)
+        super().__init__()
         self.events = 0
-        self.bytes = 0
         self.by_type: dict[str, int] = {}
         self.pending: dict[str, float] = {}
         self.latencies: list[float] = []
         self.results: dict[str, int] = {}
-        self.responses: dict[str, Response] = {}
         self.list_events: dict[str, list[Event]] = {}
-        self.wake = asyncio.Event()
-
-    async def connect(self, port: int) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
-        self.task = asyncio.create_task(self.read())
-        await self.call("Login", [("Username", "dialer"), ("Secret", "dialerpass"), ("Events", "on")])
-
-    async def read(self) -> None:
-        while data := await self.reader.read(1 << 16):
-            self.bytes += len(data)
-            self.conn.receive_data(data)
-            for item in self.conn.events():
-                if isinstance(item, Event):
-                    self.on_event(item)
-                elif isinstance(item, Response) and item.action_id:
-                    self.responses[item.action_id] = item
-            self.wake.set()
 
     def on_event(self, e: Event) -> None:
         if e.action_id and e.name != "OriginateResponse":
@@ -72,17 +56,6 @@ class Client:
             self.latencies.append(time.perf_counter() - self.pending.pop(e.action_id))
             key = f"{e.get('Response')}/{e.get('Reason')}"
             self.results[key] = self.results.get(key, 0) + 1
-
-    def send(self, name: str, fields: list[tuple[str, str]], aid: str) -> None:
-        self.writer.write(self.conn.send(Action.build(name, fields, action_id=aid)))
-
-    async def call(self, name: str, fields: list[tuple[str, str]]) -> Response:
-        aid = f"{name}-{time.perf_counter_ns()}"
-        self.send(name, fields, aid)
-        while aid not in self.responses:
-            self.wake.clear()
-            await self.wake.wait()
-        return self.responses.pop(aid)
 
     async def wait(self, predicate) -> None:
         while not predicate():
