@@ -188,6 +188,7 @@ def build_dialer(
     connect = ConnectCallHandler(
         engine,
         availability,
+        clock,
         ConnectSettings(
             dial_timeout_s=settings.agent_dial_timeout_s,
             internal_context=settings.internal_context,

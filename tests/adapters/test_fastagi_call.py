@@ -7,7 +7,8 @@ The last tests run the real connect service on top, to show the port contract ho
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -18,6 +19,7 @@ from autodialer.adapters.asterisk.agi_call import (
     AGIHangup,
 )
 from autodialer.adapters.asterisk.agi_channel import AGIChannel, channel_handler
+from autodialer.adapters.clock import SystemClock
 from autodialer.protocols.agi import Command, CommandResult, Environment, HangupNotice
 from autodialer.services.call_channel import CallChannel, PromptChannel
 from autodialer.services.call_progress import ConnectContext, PollContext
@@ -182,8 +184,11 @@ class FakeProgress:
     async def customer_answered(self, call_id: str) -> None:
         pass  # the answer is stored by the engine; here only the order of the channel's commands matters
 
-    async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
+    def connect_started(self, call_id: str, verbose_call_id: str | None) -> Awaitable[bool]:
         self.reports.append(("started", call_id, verbose_call_id))
+        stored = asyncio.get_running_loop().create_future()
+        stored.set_result(True)
+        return stored
 
     async def agent_busy(self, call_id: str) -> None:
         self.reports.append(("busy", call_id))
@@ -230,12 +235,12 @@ async def test_connect_service_reports_the_outcome_whatever_the_hangup_timing(
 ) -> None:
     call, runner = make_call(
         ("GET VARIABLE CHANNEL(callid)", [ok(1, "abc")]),
-        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),  # the dialplan's answer mark, once the answer is stored
-        ("EXEC Dial PJSIP/201,60,g", dial_replies),
+        ("EXEC Dial PJSIP/201,60,g", dial_replies),  # at once: startDial is queued, not waited for
         ("GET VARIABLE DIALSTATUS", status_reply),
+        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),  # the dialplan's answer mark, once the answer is stored
     )
     progress = FakeProgress()
-    handler = channel_handler(ConnectCallHandler(progress, FreeAgents()).handle)
+    handler = channel_handler(ConnectCallHandler(progress, FreeAgents(), SystemClock()).handle)
     await handler(call)
     assert progress.reports == [("started", "dlr-1", "abc"), expected_end]
     assert runner.script == []

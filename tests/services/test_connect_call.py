@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from tests.services.fakes import FakeChannel
 from tests.services.harness import Harness
 
+from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.call_progress import ConnectContext
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings, dial_target
+from autodialer.services.dialer_engine import EngineSettings
 
 
 async def answered(h: Harness, inner: str = "201") -> tuple[str, int]:
@@ -19,8 +24,13 @@ async def answered(h: Harness, inner: str = "201") -> tuple[str, int]:
     return call_id, number.number_id
 
 
+async def settle() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
 def handler(h: Harness) -> ConnectCallHandler:
-    return ConnectCallHandler(h.engine, h.availability, ConnectSettings(dial_timeout_s=20))
+    return ConnectCallHandler(h.engine, h.availability, h.clock, ConnectSettings(dial_timeout_s=20))
 
 
 def employee_answers_and_hangs_up(channel: FakeChannel) -> int:
@@ -167,3 +177,78 @@ async def test_customer_gone_before_the_dial() -> None:
     h.end(call_id)
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_CLIENT_H_BEFORE_ANSWER"
+
+
+class SlowStep(FakeChannel):
+    """A channel whose GET VARIABLE takes ``seconds`` of the clock (a loaded service), the customer leaving then."""
+
+    def __init__(self, h: Harness, seconds: float) -> None:
+        super().__init__()
+        self._h = h
+        self._seconds = seconds
+
+    async def get_variable(self, name: str) -> str | None:
+        self._h.clock.advance(self._seconds)
+        self.customer_hangs_up()
+        return await super().get_variable(name)
+
+
+async def test_a_customer_who_left_at_once_before_the_dial_is_their_own_hangup() -> None:
+    h = Harness()
+    call_id, number_id = await answered(h)
+    await handler(h).handle(SlowStep(h, 0.5), call_id)
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "FAIL_CLIENT_H_BEFORE_ANSWER"
+
+
+async def test_a_customer_kept_waiting_by_our_connect_step_is_not_blamed() -> None:
+    """Issue 9: under load customers hung up waiting for our step to reach the Dial and were recorded as having
+    hung up on the employee. Found gone later than left_at_once_s: abandoned by us, requeued, not the customer's."""
+    h = Harness(settings=EngineSettings(retry_policy=RetryPolicy(agent_busy=RetryRule(delay_s=60, max_retries=5))))
+    call_id, number_id = await answered(h)
+    channel = SlowStep(h, 1.5)
+    await handler(h).handle(channel, call_id)
+    assert not any(c[0] in ("EXEC", "HANGUP") for c in channel.commands)
+    assert channel.answer_mark_cleared
+    h.end(call_id)
+    await h.step()
+    row = h.store.numbers[number_id].row
+    # FAIL_USER_BUSY in state abandoned, reopened for a later attempt that does not charge the customer
+    assert (row.result, row.state, row.requeues, row.count_try) == ("", "abandoned", 1, 1)
+
+
+async def test_the_dial_does_not_wait_for_the_answer_to_be_stored_but_the_mark_does() -> None:
+    """The startDial write waits for the engine (a planning round holds it); the customer is dialled through at
+    once; the PBX's mark of the answer goes only once the answer is committed."""
+    h = Harness()
+    call_id, number_id = await answered(h)
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
+    async with h.engine._lock:
+        step = asyncio.create_task(handler(h).handle(channel, call_id))
+        await settle()
+        assert ("EXEC", "Dial", "PJSIP/201,20,g") in channel.commands
+        assert h.store.numbers[number_id].row.state != "startDial"
+        assert not channel.answer_mark_cleared and not step.done()
+    await step
+    assert channel.answer_mark_cleared
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "SUCCESS_USER_H"
+
+
+async def test_the_mark_stays_when_the_answer_was_not_committed(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    call_id, _number_id = await answered(h)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(h.store, "save_row", broken)
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
+    step = asyncio.create_task(handler(h).handle(channel, call_id))
+    await settle()
+    assert ("EXEC", "Dial", "PJSIP/201,20,g") in channel.commands
+    assert not channel.answer_mark_cleared  # the batch rolled back: AstDB still holds the answer
+    step.cancel()  # its last report waits for the engine to reconcile (the run loop's job, not running here)
+    await asyncio.gather(step, return_exceptions=True)

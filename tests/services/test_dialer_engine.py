@@ -871,7 +871,7 @@ async def test_a_connect_handler_cancelled_while_its_report_waits_still_gets_it_
     h.answer(call_id)
     await h.step()
     async with h.engine._lock:  # the engine is busy (a planning round): the report has to wait
-        handler = asyncio.create_task(h.engine.connect_started(call_id, "[C-1]"))
+        handler = asyncio.ensure_future(h.engine.connect_started(call_id, "[C-1]"))
         await settle()
         assert not handler.done()
         handler.cancel()  # FastAGI cancels a handler still running 2 s after the hangup

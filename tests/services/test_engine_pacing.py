@@ -114,7 +114,8 @@ async def test_predictive_counts_abandonment_per_pbx_day_across_a_dst_change() -
 
 
 def handler(h: Harness, renderer: FakeRenderer | None = None) -> ConnectCallHandler:
-    return ConnectCallHandler(h.engine, h.availability, ConnectSettings(dial_timeout_s=20), renderer or FakeRenderer())
+    settings = ConnectSettings(dial_timeout_s=20)
+    return ConnectCallHandler(h.engine, h.availability, h.clock, settings, renderer or FakeRenderer())
 
 
 def nobody_answers_in_time(channel: FakeChannel) -> int:

@@ -8,7 +8,7 @@ can never reopen or change a settled row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,9 +45,11 @@ class CallProgress(Protocol):
         """The handler runs on the call's channel, so its customer answered: stored before this returns."""
         ...
 
-    async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
-        """About to dial the employee (MikoPBX startDial); the customer answered: that is stored too (as by
-        ``customer_answered``) before this returns."""
+    def connect_started(self, call_id: str, verbose_call_id: str | None) -> Awaitable[bool]:
+        """About to dial the employee (MikoPBX startDial); the customer answered. Queued at once, ahead of anything
+        the Dial that follows causes, and not waited for: the customer's wait for an employee must not grow with
+        the store's load. The answer is stored with it (as by ``customer_answered``); the awaitable gives True once
+        both are committed (the PBX's own mark of the answer may go then), False if their write was rolled back."""
         ...
 
     async def agent_busy(self, call_id: str) -> None:
@@ -55,8 +57,10 @@ class CallProgress(Protocol):
         ...
 
     async def abandoned(self, call_id: str) -> None:
-        """No agent took the answered customer within abandon_after_s; the handler plays the safe-harbor message
-        and hangs up (FAIL_USER_BUSY, state abandoned; counted against the campaign's abandonment cap)."""
+        """The answered customer was not put through to an agent in time: no agent took the call within
+        abandon_after_s (the handler plays the safe-harbor message and hangs up), or the customer left while our
+        connect step was still getting to the Dial (FAIL_USER_BUSY, state abandoned, requeued as an agent-busy
+        call; counted against the campaign's abandonment cap)."""
         ...
 
     async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:

@@ -5,7 +5,9 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
 
 1. ask the engine for the call's context (unknown call: hang up, nothing is reported);
 2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId (stored with the fact that the customer
-   answered; the dialplan's AstDB mark of the answer is deleted right after, ARCHITECTURE.md);
+   answered). The report is queued, not waited for: the engine writes it in its next event batch, with the
+   reports of every connect step started meanwhile, while the customer is already being put through. The
+   dialplan's AstDB mark of the answer is deleted once that write committed, after the Dial (ARCHITECTURE.md);
 3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since;
    a queue must still have a member able to take a call, judged from the queue's own state, not one reserved
    member); if not: report allUserBusy (→ FAIL_USER_BUSY) and hang up;
@@ -14,6 +16,12 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
    else, queues included, through the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue
    strategy, announcements and statistics still apply;
 5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there.
+
+Who is blamed for a customer gone before the Dial began (no employee was offered the call): if they left within
+``left_at_once_s`` of the connect step's start, they hung up at once of their own accord, and the row reads as
+MikoPBX's would (startDial then endCall: FAIL_CLIENT_H_BEFORE_ANSWER). Found gone later, the customer waited for
+us: that is our delay, not their choice, and it is reported as ``abandoned`` (FAIL_USER_BUSY, state abandoned,
+requeued like an agent-busy call, counted in the abandonment rate), never put down to the customer.
 
 A power or predictive call reserved nobody (``ConnectContext.abandon_after_s`` is set): there is no busy check,
 the customer is handed to the queue at once and waits there; the Dial's timeout is ``abandon_after_s`` (the Local
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from autodialer.domain.mikopbx_results import ANSWER
@@ -35,7 +44,7 @@ from autodialer.domain.poll_flow import Prompt
 from autodialer.services.call_channel import PromptChannel
 from autodialer.services.call_progress import CallProgress, ConnectContext
 from autodialer.services.poll_call import PromptRenderer, PromptUnavailable
-from autodialer.services.ports import AvailabilityView
+from autodialer.services.ports import AvailabilityView, Clock
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,11 @@ class ConnectSettings:
     # False: extensions too go through the internal dialplan (MikoPBX's forwarding rules then apply, as with its
     # own module), at the price of not knowing which device answered.
     dial_extensions_directly: bool = True
+    # A customer gone before our Dial began, found so within this long of the connect step's start, hung up at once
+    # (FAIL_CLIENT_H_BEFORE_ANSWER); found later, they were kept waiting by us (abandoned). Our step reaches the
+    # Dial in two AGI round trips, so a second is ample; it is also half the 2 s within which regulators (Ofcom)
+    # expect an answered person to be put through.
+    left_at_once_s: float = 1.0
 
 
 def dial_target(context: ConnectContext, internal_context: str, directly: bool = True) -> str | None:
@@ -73,16 +87,28 @@ def _is_own_device(context: ConnectContext) -> bool:
     return agent is not None and "/" in agent and agent.split("/", 1)[1] == context.inner_num
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One connect step: its call, when it started and whether the engine has stored its answer yet."""
+
+    call_id: str
+    context: ConnectContext
+    started_at: float
+    stored: Awaitable[bool]
+
+
 class ConnectCallHandler:
     def __init__(
         self,
         progress: CallProgress,
         availability: AvailabilityView,
+        clock: Clock,
         settings: ConnectSettings | None = None,
         prompts: PromptRenderer | None = None,  # the safe-harbor message; None: the call just ends
     ) -> None:
         self._progress = progress
         self._availability = availability
+        self._clock = clock
         self._settings = settings or ConnectSettings()
         self._prompts = prompts
 
@@ -93,43 +119,70 @@ class ConnectCallHandler:
             log.warning("connect: call %s is not a call of ours in progress, hanging up", call_id)
             await channel.hangup()
             return
-        # Also stores that the customer answered; then the PBX's own mark of it can go (one AGI round trip, while
-        # the channel surely still runs our session: after a hangup Asterisk may end it before we are done).
-        await self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
-        await channel.clear_answer_mark()
-        await self._connect(channel, call_id, context)
+        started_at = self._clock.now()
+        # Also stores that the customer answered. Queued, not awaited: the Dial goes out now, and the PBX's own
+        # mark of the answer goes once the store has it (_forget_mark).
+        stored = self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
+        await self._connect(channel, _Step(call_id, context, started_at, stored))
 
-    async def _connect(self, channel: PromptChannel, call_id: str, context: ConnectContext) -> None:
+    async def _connect(self, channel: PromptChannel, step: _Step) -> None:
         settings = self._settings
+        call_id, context = step.call_id, step.context
         target = dial_target(context, settings.internal_context, settings.dial_extensions_directly)
         if target is not None and context.abandon_after_s is not None:
-            await self._to_queue(channel, context, target, context.abandon_after_s)
+            await self._to_queue(channel, step, target, context.abandon_after_s)
             return
         if target is None or not self._target_free(context):
             log.info("connect: %s cannot take call %s now", context.inner_num, call_id)
+            await self._forget_mark(channel, step)
             await self._progress.agent_busy(call_id)
             if not channel.hung_up:
                 await channel.hangup()
             return
         if channel.hung_up:
-            return  # gone before we dialed: endCall after startDial says FAIL_CLIENT_H_BEFORE_ANSWER
+            await self._gone_before_dial(channel, step)
+            return
         dial_result = await channel.exec("Dial", target, str(settings.dial_timeout_s), "g")
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         # Dial returns -1 only when the caller's channel hung up (with option g an employee hangup returns 0); the
         # asynchronous HANGUP line may arrive after that result, so hung_up alone can still be False here.
         customer_first = channel.hung_up or dial_result == -1
+        await self._forget_mark(channel, step)
         await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
         if not channel.hung_up:
             await channel.hangup()
 
-    async def _to_queue(self, channel: PromptChannel, context: ConnectContext, target: str, wait_s: float) -> None:
+    async def _forget_mark(self, channel: PromptChannel, step: _Step) -> None:
+        """Delete the PBX's mark of the answer once the engine committed the answer itself (it was queued before
+        the Dial and is normally long stored by now), so that at every instant one of the two holds it. Rolled
+        back: the mark stays, a crash cannot make the call look unanswered. ``DATABASE DEL`` works on a dead
+        channel too; a handler cancelled before this leaves a mark behind, never a wrong verdict."""
+        if await step.stored:
+            await channel.clear_answer_mark()
+
+    async def _gone_before_dial(self, channel: PromptChannel, step: _Step) -> None:
+        """The customer left before any employee was offered the call: at once (theirs: startDial then endCall is
+        FAIL_CLIENT_H_BEFORE_ANSWER, as in MikoPBX), or after waiting for our step to reach the Dial (ours)."""
+        waited = self._clock.now() - step.started_at
+        await self._forget_mark(channel, step)
+        if waited > self._settings.left_at_once_s:
+            log.warning(
+                "connect: call %s: the customer left after %.1fs, before we dialled anyone: abandoned by us",
+                step.call_id,
+                waited,
+            )
+            await self._progress.abandoned(step.call_id)
+
+    async def _to_queue(self, channel: PromptChannel, step: _Step, target: str, wait_s: float) -> None:
         """A paced call: the customer waits for an agent at most ``wait_s``, else hears the safe harbor."""
-        call_id = context.call_id
+        call_id, context = step.call_id, step.context
         if channel.hung_up:
+            await self._gone_before_dial(channel, step)
             return
         dial_result = await channel.exec("Dial", target, _seconds(wait_s), "g")
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         customer_first = channel.hung_up or dial_result == -1
+        await self._forget_mark(channel, step)
         if status == ANSWER or customer_first:
             await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
         else:

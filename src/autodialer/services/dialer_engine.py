@@ -103,12 +103,12 @@ class EngineSettings:
 @dataclass(frozen=True, slots=True)
 class _Report:
     """A FastAGI handler's report (``work``) about ``call_id``, queued with the call events; ``done`` is set once it
-    was applied (or found nothing to apply). A handler cancelled while it waits leaves the report queued: it still
-    applies."""
+    was applied (or found nothing to apply): True when its unit of work committed, False when it was rolled back. A
+    handler cancelled while it waits leaves the report queued: it still applies."""
 
     call_id: str
     work: Callable[[], Awaitable[None]]
-    done: asyncio.Future[None]
+    done: asyncio.Future[bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +166,7 @@ class DialerEngine:
         # spend on planning what the cap saves the PBX.
         self._round_tokens = min(burst, max(1, math.ceil(rate / 20)))
         self._drainer: asyncio.Task[None] | None = None  # applies handler reports when the loop is not running
-        self._applied: list[asyncio.Future[None]] = []  # handler reports applied, their batch not committed yet
+        self._applied: list[asyncio.Future[bool]] = []  # handler reports applied, their batch not committed yet
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._next_watchdog = 0.0
@@ -270,11 +270,13 @@ class DialerEngine:
                 if not self._reconciled:
                     return  # reconciliation applies them first (events before its verdict belong before it)
                 self._ledger.defer_announcements()
+                committed = False
                 try:
                     async with self._store.batch():
                         count = min(remaining, self._settings.event_batch, len(self._pending))
                         remaining -= count
                         await self._handle_queued(count)
+                    committed = True
                 except Exception:
                     # The batch was rolled back while the ledger already moved on: drop its view and let
                     # reconciliation rebuild it from what the store kept, before anything else is planned.
@@ -282,7 +284,7 @@ class DialerEngine:
                     self._reconciled = False
                     raise
                 finally:
-                    self._reports_done()
+                    self._reports_done(committed)
                     await self._ledger.flush_announcements()
 
     async def _handle_queued(self, count: int | None = None) -> None:
@@ -295,14 +297,15 @@ class DialerEngine:
             else:
                 await self._handle(item)
 
-    def _reports_done(self) -> None:
+    def _reports_done(self, committed: bool = True) -> None:
         applied, self._applied = self._applied, []
         for done in applied:
             if not done.done():  # cancelled when its handler was
-                done.set_result(None)
+                done.set_result(committed)
 
-    async def _submit(self, call_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Queue a handler's report behind the events that arrived before it and wait until it was applied.
+    def _queue(self, call_id: str, work: Callable[[], Awaitable[None]]) -> asyncio.Future[bool]:
+        """Queue a handler's report behind the events that arrived before it (now, before the caller's next step
+        can cause any); the future is set once it was applied (True: committed).
 
         Before reconciliation (start-up, the PBX link back) reconciliation applies it, with the events queued
         before it, once the PBX answers."""
@@ -311,7 +314,11 @@ class DialerEngine:
         self._wake.set()
         if self._reconciled and (self._drainer is None or self._drainer.done()):
             self._drainer = asyncio.create_task(self._drain(), name="dialer-reports")
-        await report.done
+        return report.done
+
+    async def _submit(self, call_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Queue a handler's report and wait until it was applied."""
+        await self._queue(call_id, work)
 
     async def _drain(self) -> None:
         """Apply the queue now (the run loop may be busy with a planning round, or not running at all)."""
@@ -815,8 +822,12 @@ class DialerEngine:
 
         await self._submit(call_id, work)
 
-    async def connect_started(self, call_id: str, verbose_call_id: str | None) -> None:
-        # Both facts in one unit of work (the engine's event batch), committed before the handler goes on to Dial.
+    def connect_started(self, call_id: str, verbose_call_id: str | None) -> asyncio.Future[bool]:
+        """Queued now, ahead of every event the Dial that follows can cause, and not waited for: the customer is
+        put through at once, whatever the store's backlog (issue 9: under load customers hung up waiting for this
+        commit). Both facts (answered, startDial) go in one unit of work, the engine's next event batch with the
+        reports of every other connect step started meanwhile; the future says when it committed."""
+
         async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
@@ -828,7 +839,7 @@ class DialerEngine:
                 attempt, [call_results.connect_started(call_id, verbose_call_id)], self._clock.now()
             )
 
-        await self._submit(call_id, work)
+        return self._queue(call_id, work)
 
     async def agent_busy(self, call_id: str) -> None:
         await self._report(call_id, [call_results.agent_busy(call_id)])
@@ -839,7 +850,7 @@ class DialerEngine:
             if attempt is None:
                 return
             now = self._clock.now()
-            log.info("call %s: no agent within the campaign's abandon time: safe harbor, abandoned", call_id)
+            log.info("call %s: the answered customer was not put through to an agent in time: abandoned", call_id)
             self._pacing.abandoned(attempt, now)
             await self._ledger.apply(attempt, [call_results.abandoned(call_id)], now)
 
