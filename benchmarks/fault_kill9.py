@@ -14,6 +14,10 @@ must end SUCCESS_*: anything else is put down to somebody. Printed (all must be 
 * calls blamed on customers: final rows whose result says the customer failed (FAIL_CLIENT_H_BEFORE_ANSWER, or FAIL
   with a customer outcome) although every customer answered and waited.
 
+Also printed: how long answered customers waited for an employee to be rung (the connect step's latency, real
+seconds from the customer's answer to the Dial's DialBegin towards an employee: p50, p95, max), and how many
+answered customers hung up before any employee was rung for them.
+
 A call lost with the service after its customer answered (e.g. answered while the service was down: nobody
 connected them) ends ``lostOnRestart``, final, and is not dialled again (ARCHITECTURE.md): such rows are counted in
 ``results`` as FAIL and in ``lost_on_restart_final``, never as blamed on customers.
@@ -133,6 +137,8 @@ class PbxRecord:
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self.talked: set[str] = set()
+        self.answered_at: dict[str, float] = {}  # real time of the customer's answer
+        self.rung_at: dict[str, float] = {}  # real time an employee was first rung for the customer
         sim.pbx.bus.subscribe(self._on_event)
 
     def _on_event(self, name: str, fields: list[tuple[str, str]]) -> None:
@@ -147,10 +153,24 @@ class PbxRecord:
             self.live[linked] -= 1
             if self.live[linked] == 0:
                 self.ended[linked] = self._sim.clock.now()
+        elif name == "DialBegin" and self._employee(values.get("DestChannel") or ""):
+            self.rung_at.setdefault(linked, time.monotonic())
         elif name == "DialEnd" and values.get("DialStatus") == "ANSWER":
-            dest = values.get("DestChannel") or ""
-            if any(dest.startswith(f"PJSIP/{e}-") for e in self._employees):
+            if self._employee(values.get("DestChannel") or ""):
                 self.talked.add(linked)
+            else:
+                self.answered_at.setdefault(linked, time.monotonic())
+
+    def _employee(self, channel: str) -> bool:
+        return any(channel.startswith(f"PJSIP/{e}-") for e in self._employees)
+
+    def connect_waits(self) -> list[float]:
+        """Real seconds from each customer's answer to an employee rung for them (calls where both happened)."""
+        return sorted(self.rung_at[c] - t for c, t in self.answered_at.items() if c in self.rung_at)
+
+    def gone_unrung(self) -> int:
+        """Customers who answered and hung up before any employee was rung for them."""
+        return sum(1 for c in self.answered_at if c not in self.rung_at and c in self.ended)
 
     def in_flight(self) -> int:
         return sum(1 for n in self.live.values() if n > 0)
@@ -279,6 +299,7 @@ def _figures(
             elif first in record.talked:
                 kinds["after an employee had talked"] += 1
     duplicates = sum(kinds.values())
+    waits = record.connect_waits()
     final = [r for r in rows if r["closeTime"] != "0"]
     return {
         "backend": "PostgreSQL" if args.database_url else "SQLite",
@@ -296,7 +317,18 @@ def _figures(
         ),
         "results": dict(Counter(r["result"] or "(open)" for r in rows)),
         "lost_on_restart_final": sum(1 for r in final if r["state"] == LOST),
+        "answer_to_employee_rung_s": {
+            "p50": round(_quantile(waits, 0.5), 3),
+            "p95": round(_quantile(waits, 0.95), 3),
+            "max": round(waits[-1] if waits else 0.0, 3),
+        },
+        "hung_up_before_an_employee_rang": record.gone_unrung(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
 def main() -> None:
@@ -321,6 +353,10 @@ def main() -> None:
     print(f"  duplicate dials:              {figures['duplicate_dials']} (must be 0) {figures['duplicate_kinds']}")
     print(f"  numbers closed without a dial: {figures['closed_without_a_dial']} (must be 0)")
     print(f"  calls blamed on customers:    {figures['blamed_on_customers']} (must be 0)")
+    wait = figures["answer_to_employee_rung_s"]
+    print(f"  answer -> employee rung:      p50 {wait['p50']} s, p95 {wait['p95']} s, max {wait['max']} s")
+    print(f"  hung up before anyone rang:   {figures['hung_up_before_an_employee_rang']}")
+    print(f"  load average at the end:      {figures['load_average']}")
     print("Baseline (issue 9, before): every kill closed the ~100 calls in flight without retry, many as")
     print("  FAIL_CLIENT_H_BEFORE_ANSWER, and a kill between storing a round and its Originates closed up to 70")
     print("  undialled numbers as FAIL.")
