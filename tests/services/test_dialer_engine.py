@@ -881,3 +881,60 @@ async def test_a_connect_handler_cancelled_while_its_report_waits_still_gets_it_
     h.end(call_id)
     await h.step()
     assert h.row(number.number_id).result == "FAIL_CLIENT_H_BEFORE_ANSWER"
+
+
+async def test_a_startdial_lost_with_us_after_the_dial_is_recorded_when_the_employee_answers() -> None:
+    """The connect step dials without waiting for its startDial to commit; killed in between, the restarted engine
+    learns the employee answered (AMI or the listing) and records startDial then: SUCCESS_CLIENT_H, not SUCCESS."""
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    # The connect step queued startDial and dialled; the process died before that batch was written.
+    h.engine = h.new_engine()  # restart: the call is live and adopted, the employee being rung
+    await h.step()
+    assert h.row(number_id).state != "startDial"
+    h.calls.emit(AgentConnected(call))
+    h.end(call)
+    await h.step()
+    assert h.row(number_id).result == "SUCCESS_CLIENT_H"
+
+
+async def test_a_bridged_call_adopted_without_its_startdial_ends_as_the_success_it_was() -> None:
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    h.calls.live[call] = "Up"
+    h.calls.agent_connected.add(call)  # bridged to the employee when we died, startDial not committed
+    h.engine = h.new_engine()
+    await h.step()
+    h.end(call)
+    await h.step()
+    assert h.row(number_id).result == "SUCCESS_CLIENT_H"
+
+
+async def test_a_connect_step_run_while_reconciliation_waits_applies_on_the_adopted_row() -> None:
+    """Written, unconfirmed, the PBX lists it late: its connect step may report before the verdict. The row is
+    begun (CreateCallFile) before those reports apply, so startDial is not overwritten by the adoption."""
+    h = Harness(settings=EngineSettings(unconfirmed_grace_s=3.0))
+    h.store.add_task(1, "201")
+    number = h.store.add_number(1, "5551001")
+    stored = Attempt(
+        "dlr-sent", 1, number.number_id, "5551001", "201", "connect", "PJSIP/201", h.clock.now(), confirmed=False
+    )
+    await h.store.start_attempts([stored])
+    h.engine = h.new_engine()
+    await h.step()  # not listed yet: the verdict waits
+    h.calls.live["dlr-sent"] = "Up"
+    started = h.engine.connect_started("dlr-sent", "[C-9]")  # the customer answered meanwhile
+    h.clock.advance(1.0)
+    await h.step()
+    assert await started
+    assert (h.row(number.number_id).state, h.row(number.number_id).count_try) == ("startDial", 1)
+    h.calls.emit(AgentConnected("dlr-sent"))
+    h.end("dlr-sent")
+    await h.step()
+    assert h.row(number.number_id).result == "SUCCESS_CLIENT_H"

@@ -208,6 +208,10 @@ class AttemptLedger:
     def row_of(self, call_id: str) -> ResultRow | None:
         return self._rows.get(call_id)
 
+    async def row(self, attempt: Attempt) -> ResultRow | None:
+        """The attempt's number's row as it is now (read from the store when not held here); None: it is gone."""
+        return await self._row(attempt)
+
     def forget(self, call_id: str) -> None:
         """Drop one attempt from the in-memory view (it is re-added with new facts)."""
         self._forget(call_id)

@@ -350,6 +350,7 @@ class DialerEngine:
             case AgentConnected():
                 # Stored now, not only when the connect step ends: a call lost with us after this is a success.
                 log.info("call %s: an employee answered", event.call_id)
+                attempt = await self._connect_step_ran(attempt)
                 await self._ledger.save(replace(attempt, answered=True, agent_connected=True))
             case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
                 # We heard this call's events up to here, in order: whether its customer answered is known.
@@ -645,6 +646,11 @@ class DialerEngine:
             return False
         if self._awaiting_unconfirmed(live):
             return False
+        # Taken by the PBX after all: their rows begin first, so that what queued meanwhile (a connect step may have
+        # run while we were judging) applies on top of them, not under a row begun afresh.
+        for attempt in self._ledger.all():
+            if attempt.call_id in live and not attempt.confirmed:
+                await self._confirm_adopted(attempt, self._clock.now())
         # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
         await self._handle_queued()
         self._reports_done()
@@ -672,6 +678,8 @@ class DialerEngine:
                     # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before
                     # answer.
                     current = self._ledger.get(attempt.call_id) or attempt
+                    if call.agent_connected:
+                        current = await self._connect_step_ran(current)
                     m_dial_status = ANSWER if call.agent_connected else current.m_dial_status
                     await self._ledger.save(replace(current, answered=True, m_dial_status=m_dial_status))
         await self._ledger.release(unsent)
@@ -683,6 +691,18 @@ class DialerEngine:
         )
         await self._after_reconcile()
         return True
+
+    async def _connect_step_ran(self, attempt: Attempt) -> Attempt:
+        """An employee answered this call, so its connect step ran and queued startDial before its Dial. A row
+        without it lost that report with us (killed between the Dial and the report's commit): startDial is applied
+        now, so the call ends as the SUCCESS_CLIENT_H it is (endDial died with the step), not a bare SUCCESS."""
+        row = await self._ledger.row(attempt)
+        if attempt.mode != "connect" or row is None or row.is_closed:
+            return attempt
+        if row.state in (EventName.START_DIAL, EventName.END_DIAL):
+            return attempt
+        log.info("call %s: an employee answered but its startDial was lost with us: recorded now", attempt.call_id)
+        return await self._ledger.apply(attempt, [call_results.connect_started(attempt.call_id)], self._clock.now())
 
     def _awaiting_unconfirmed(self, live: Mapping[str, object]) -> bool:
         """True while an Originate we wrote, unconfirmed and not listed by the PBX, is inside its grace: the whole
