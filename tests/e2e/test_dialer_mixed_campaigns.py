@@ -33,7 +33,10 @@ POLICY = {
     "customer_congestion": {"delay_s": 0.1, "max_retries": 1},
     "agent_busy": {"delay_s": 0.05, "max_retries": 100},  # a ringall queue rings members another caller needs
 }
-SETTINGS: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "retry_policy": POLICY}
+# The Dial to the target waits 10 s: two customers who answer together join the ringall queue together, and with
+# autofill off the second waits its turn (the first's 2 s ring, app_queue's 1 s recheck) before its own 2 s ring;
+# 5 s was that wait exactly, which the connect step, now dialling the moment a customer answers, reaches.
+SETTINGS: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 10, "retry_policy": POLICY}
 MEMBERS = ("203", "204", "205", "206")
 TIME_SCALE = 0.2
 
