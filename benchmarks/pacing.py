@@ -6,6 +6,11 @@ path (``dialing.plan_dials``) on a virtual clock (``pacing_sim``), and prints bo
 (abandoned / answered, the FTC/Ofcom measure) and the bound 60·talk/(talk+wrap) an agent who never waits would reach.
 
     .venv/bin/python benchmarks/pacing.py --scenario benchmarks/scenarios/pacing/S-20.json [--agents N] [--json]
+        [--headroom]
+
+``--headroom`` also runs the predictive rule with knowledge no dialer has (``pacing_oracle``): each busy agent's
+exact free time (``oracle_agents``), then also each ringing call's outcome and answer time (``oracle_calls``), to
+show what the learned model loses and what the answer process itself costs.
 
 With ``--json`` the last line is one JSON object: talk_min_per_agent_hour, abandon_rate,
 progressive_talk_min_per_agent_hour, bound_talk_min_per_agent_hour, and more (fraction of the bound, counts).
@@ -21,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pacing_oracle import LEVELS, simulate_oracle
 from pacing_scenario import Scenario, ScenarioError, load
 from pacing_sim import Outcome, simulate
 
@@ -69,6 +75,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=["predictive", "power", "progressive"], default="predictive")
     parser.add_argument("--lines-per-agent", type=float, default=1.5, help="power mode's lines per free agent")
     parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
+    parser.add_argument("--headroom", action="store_true", help="also run the rule with exact agents, then calls")
     args = parser.parse_args()
     try:
         scenario = load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
@@ -78,7 +85,12 @@ def main() -> int:
     started = time.perf_counter()
     paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent))
     progressive = simulate(scenario, ProgressivePacing())
+    oracles = {level: simulate_oracle(scenario, level) for level in (LEVELS if args.headroom else ())}
     result = report(scenario, args.mode, paced, progressive, time.perf_counter() - started)
+    bound = scenario.bound_talk_min_per_agent_hour
+    for level, out in oracles.items():
+        result[f"oracle_{level}_fraction_of_bound"] = round(out.talk_min_per_agent_hour / bound, 4)
+        result[f"oracle_{level}_abandon_rate"] = round(out.abandon_rate, 4)
     print(
         f"{scenario.name}: {scenario.agents} agents, {scenario.hours:g} h, seed {scenario.seed}, "
         f"line limit {scenario.lines}\n"
@@ -92,6 +104,13 @@ def main() -> int:
         f"  {'bound':<12} {result['bound_talk_min_per_agent_hour']:6.2f} = 60·talk/(talk+wrap)\n"
         f"  ({result['seconds']} s)"
     )
+    for level, out in oracles.items():
+        print(
+            f"  oracle {level:<6} {out.talk_min_per_agent_hour:6.2f} talk-min/agent-hour "
+            f"({100 * out.talk_min_per_agent_hour / bound:5.1f}% of the bound), "
+            f"abandoned {100 * out.abandon_rate:.2f}%: the same rule knowing "
+            + ("each busy agent's free time" if level == "agents" else "that and each ringing call's fate")
+        )
     if args.json:
         print(json.dumps(result))
     return 0

@@ -13,6 +13,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+from pacing_oracle import LEVELS, OracleCentre, OraclePacing, simulate_oracle  # noqa: E402
 from pacing_scenario import ScenarioError, parse  # noqa: E402
 from pacing_sim import simulate  # noqa: E402
 
@@ -80,6 +81,30 @@ def test_predictive_on_a_short_day_keeps_the_books_straight() -> None:
     assert out.max_lines <= parse(s).lines
 
 
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_oracle_knows_each_agents_free_time_and_each_calls_fate_before_they_happen(level: str) -> None:
+    s = world(agents=6, hours=0.5, answer_probability=0.35, ring_to_answer_s={"uniform": [3, 20]})
+    s |= {"talk_s": {"lognormal_mean": 60, "sigma": 0.8}, "wrap_s": {"uniform": [2, 15]}}
+    scenario = parse(s)
+    policy = OraclePacing(scenario, level)
+    centre = OracleCentre(scenario, policy)
+    out = centre.run()  # asserts at every answer, failure and end of wrap-up that the oracle had it right
+    assert policy.centre is centre
+    assert out.connected > 50
+    assert centre.free_at.keys() <= set(centre.talking) | set(centre.wrapping)  # only agents busy at the end
+    assert centre.answer_at.keys() == set(centre.ringing)
+
+
+def test_knowing_the_ringing_calls_fate_dials_closer_to_the_bound() -> None:
+    # the same rule with more knowledge: on S's call centre the calls' fate is worth several points
+    s = world(agents=10, hours=1.5, answer_probability=0.3, ring_to_answer_s={"uniform": [3, 20]}, seed=3)
+    s |= {"talk_s": {"lognormal_mean": 120, "sigma": 0.6}, "wrap_s": 10, "failure_after_s": 25}
+    scenario = parse(s)
+    learned, exact = simulate(scenario, PredictivePacing()), simulate_oracle(scenario, "calls")
+    assert exact.talk_s > 1.02 * learned.talk_s
+    assert exact.abandon_rate <= 0.05
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -110,3 +135,19 @@ def test_the_command_line_ends_with_one_json_object(tmp_path: Path) -> None:
     for key in ("talk_min_per_agent_hour", "abandon_rate", "progressive_talk_min_per_agent_hour"):
         assert isinstance(result[key], float)
     assert result["bound_talk_min_per_agent_hour"] == pytest.approx(60 * 100 / 120)
+    assert "oracle_calls_fraction_of_bound" not in result
+
+
+def test_the_command_line_reports_the_headroom_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(world(hours=0.2, answer_probability=0.3, ring_to_answer_s={"uniform": [3, 20]})))
+    run = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "pacing.py"), "--scenario", str(path), "--json", "--headroom"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    for level in LEVELS:
+        assert 0.0 < result[f"oracle_{level}_fraction_of_bound"] <= 1.0
+        assert 0.0 <= result[f"oracle_{level}_abandon_rate"] < 1.0

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from autodialer.domain.pacing_guard import AbandonGuard, DayOf, utc_days
-from autodialer.domain.pacing_model import CallModel, Priors, outlook
+from autodialer.domain.pacing_model import CallModel, PacingOutlook, Priors, outlook
 
 DEFAULT_MAX_ABANDON_RATE = 0.03  # FTC (US) and Ofcom (UK): abandoned calls / live answers, per campaign day
 DEFAULT_ABANDON_AFTER_S = 2.0  # an answered customer with no agent within this is abandoned
@@ -190,7 +190,16 @@ class PredictivePacing:
         backoff = self.guard.backoff(view.now)
         if backoff >= 1.0 or self.model.answer.outcomes < WARMUP_OUTCOMES:
             return floor
-        risk = outlook(
+        risk = self._outlook(view).risk
+        threshold = self.guard.threshold
+        wanted = 0
+        while wanted < view.free_lines and risk(wanted) <= threshold:
+            wanted += 1
+        wanted = max(wanted, floor)
+        return floor + math.floor((1.0 - backoff) * (wanted - floor) + 1e-9)
+
+    def _outlook(self, view: PacingInput) -> PacingOutlook:
+        return outlook(
             self.model,
             view.now,
             view.free,
@@ -198,13 +207,7 @@ class PredictivePacing:
             view.ringing_since,
             view.talking_since,
             view.wrapping_since,
-        ).risk
-        threshold = self.guard.threshold
-        wanted = 0
-        while wanted < view.free_lines and risk(wanted) <= threshold:
-            wanted += 1
-        wanted = max(wanted, floor)
-        return floor + math.floor((1.0 - backoff) * (wanted - floor) + 1e-9)
+        )
 
     def observe(self, fact: PacingFact) -> None:
         match fact:
