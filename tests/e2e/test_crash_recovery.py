@@ -374,7 +374,8 @@ async def test_kill_9_between_storing_a_round_and_its_originates(
         requests = [r for r in control.requests if (r["channel_id"] or "").startswith("dlr-")]
     dials = Counter(r["channel"] for r in requests)
     assert dials == {f"Local/{p}@dialer-out": 1 for p in phones}  # each number rang once
-    assert {r["result"] for r in final} == {"SUCCESS_CLIENT_H"}
+    seen = [(r["phone"], r["result"], r["state"], r["cause"]) for r in final]
+    assert {r["result"] for r in final} == {"SUCCESS_CLIENT_H"}, (seen, requests, service.log.read_text()[-4000:])
     async with migrated_engine.connect() as connection:
         history = {r["id"]: r for r in (await connection.execute(select(attempts))).mappings()}
     dialled = {r["channel_id"] for r in requests}
