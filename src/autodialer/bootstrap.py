@@ -5,7 +5,8 @@ Everything else receives what it needs as arguments; nothing reads settings or o
     AMIClient ──events──▶ AvailabilityTracker (who is free) ──on_change──▶ DialerEngine.wake
               └─events──▶ AsteriskPbxGateway (call events)  ──on_call_event──▶ DialerEngine
     FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
-    REST API ──on_tasks_changed──▶ DialerEngine.task_changed            DialerEngine ──▶ SqlDialerStore
+    REST API ──on_tasks_changed──▶ PlanningReads.invalidate, DialerEngine.task_changed
+    DialerEngine ──▶ PlanningReads (planning reads kept in memory) ──▶ SqlDialerStore
     build_context: every service the HTTP edges get (api.context.AppContext), never an adapter:
     v1 API ──▶ TaskService ──▶ SqlTaskRepository · ResultsFeed ──▶ SqlResultsFeed · MikoPolls ──▶ SqlPollRepository
            └─▶ AuthService ──▶ SqlAuthRepository, Hs256Tokens · HealthCheck ──▶ SqlDatabasePing
@@ -72,6 +73,7 @@ from autodialer.services.live_events import LiveEvents
 from autodialer.services.mikopbx_polls import MikoPolls
 from autodialer.services.mikopbx_tasks import ResultsFeed, TaskService
 from autodialer.services.number_eligibility import NumberEligibility
+from autodialer.services.planning_reads import PlanningReads
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.services.polls import PollService, PollUseCases
 from autodialer.services.ports import Clock
@@ -99,6 +101,8 @@ class Dialer:
     engine: DialerEngine
     agi: FastAGIServer
     link: PbxLinkMonitor
+    # The engine's planning reads kept in memory: told of task changes with the engine (build_service).
+    planning: PlanningReads
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -156,8 +160,12 @@ def build_dialer(
     ami.on_connected(lambda: availability.resync(ami))
     ami.on_disconnected(availability.disconnected)
 
-    engine = DialerEngine(
+    planning = PlanningReads(
         SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=PhoneNumbering(settings.default_region)),
+        clock,
+    )
+    engine = DialerEngine(
+        planning,
         gateway,
         availability,
         clock,
@@ -215,7 +223,7 @@ def build_dialer(
         host=settings.fastagi_host,
         port=settings.fastagi_port,
     )
-    return Dialer(ami, availability, gateway, engine, agi, PbxLinkMonitor(ami, availability, clock.now))
+    return Dialer(ami, availability, gateway, engine, agi, PbxLinkMonitor(ami, availability, clock.now), planning)
 
 
 def build_campaign_service(
@@ -325,9 +333,10 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
     assert context.campaigns is not None
     context.live = build_live_board(context.campaigns, dialer)
     if dialer is not None:
-        engine, live = dialer.engine, context.live
+        engine, live, planning = dialer.engine, context.live, dialer.planning
 
         def tasks_changed() -> None:
+            planning.invalidate()
             engine.task_changed()
             live.campaigns_changed()
 

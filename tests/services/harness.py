@@ -13,6 +13,7 @@ from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import DialerEngine, EngineSettings
 from autodialer.services.memory_store import InMemoryDialerStore
 from autodialer.services.number_eligibility import NumberEligibility
+from autodialer.services.planning_reads import PlanningReads
 
 _CALL_IDS = itertools.count(1)
 NO_RETRIES = RetryPolicy(*(RetryRule(60.0, 0) for _ in range(len(fields(RetryPolicy)))))
@@ -27,6 +28,9 @@ class Harness:
     clock: FakeClock = field(default_factory=FakeClock)
     events: FakeUserEvents = field(default_factory=FakeUserEvents)
     eligibility: NumberEligibility | None = None  # the call window, when a test sets one
+    planning: bool = False  # the engine reads through PlanningReads, as bootstrap wires it
+    planning_refresh_s: float = 1e9  # its safety net for other processes' writes: off, so that it hides no bug
+    reads: PlanningReads | None = field(init=False, default=None)
     engine: DialerEngine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -34,8 +38,9 @@ class Harness:
 
     def new_engine(self) -> DialerEngine:
         """Another engine on the same store and PBX, as after a restart."""
+        self.reads = PlanningReads(self.store, self.clock, refresh_s=self.planning_refresh_s) if self.planning else None
         return DialerEngine(
-            self.store,
+            self.reads or self.store,
             self.calls,
             self.availability,
             self.clock,
@@ -55,6 +60,12 @@ class Harness:
 
     def row(self, number_id: int) -> ResultRow:
         return self.store.numbers[number_id].row
+
+    def task_changed(self) -> None:
+        """What the API does after a change of tasks or numbers (bootstrap's wiring)."""
+        if self.reads is not None:
+            self.reads.invalidate()
+        self.engine.task_changed()
 
     async def step(self) -> float | None:
         await self.engine.start()

@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, or_, select, text, update
+from sqlalchemy import Float, and_, bindparam, case, exists, func, insert, null, or_, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
@@ -110,6 +110,14 @@ _CLAIM = (
         exists().where(tasks.c.id == task_numbers.c.task_id, tasks.c.state == 0, tasks.c.deleted.is_(False)),
     )
     .values(active_attempt_id=bindparam("p_call_id"))
+)
+# The same claim, also refused while the number's E.164 key (p_key) is on the global or its campaign's do-not-call
+# list: a planning round's claims and their list check are one statement (why one was refused is read only then).
+_CLAIM_UNLISTED = _CLAIM.where(
+    ~exists().where(dnc_numbers.c.e164 == bindparam("p_key")),
+    ~exists().where(
+        dnc_campaign_numbers.c.task_id == task_numbers.c.task_id, dnc_campaign_numbers.c.e164 == bindparam("p_key")
+    ),
 )
 _CONFIRM_ROW = update(task_numbers).where(_held_by_call).values(_set_row)
 _CONFIRM_ATTEMPT = (
@@ -373,27 +381,26 @@ class SqlDialerStore:
                     )
             # Do-not-call (the global list and the campaign's) is checked here, as the call is about to start: a
             # number listed since it was read as due is refused and given its final result, in the transaction that
-            # would have claimed it.
-            listed = await self._listed(connection, [(a.task_id, a.phone) for a in claimed])
-            if listed:
-                now = claimed[0].created_at
-                refused = [a.number_id for a in claimed if (a.task_id, a.phone) in listed]
-                await self._close_listed(connection, refused, now)
-                claimed = [a for a in claimed if (a.task_id, a.phone) not in listed]
-                if not claimed:
-                    return frozenset()
+            # would have claimed it. With caps the lists are read first (a listed number must not count toward its
+            # callee's cap); without, the claim itself checks them, and they are read only for claims it refused.
             if caps:
-                claimed = await self._within_caps(connection, claimed, caps)
+                claimed = await self._unlisted(connection, claimed)
+                claimed = await self._within_caps(connection, claimed, caps) if claimed else claimed
                 if not claimed:
                     return frozenset()
-            params = [{"p_number_id": a.number_id, "p_task_id": a.task_id, "p_call_id": a.call_id} for a in claimed]
-            result = await connection.execute(_CLAIM, params)
+            params = [
+                {"p_number_id": a.number_id, "p_task_id": a.task_id, "p_call_id": a.call_id, "p_key": self._key(a)}
+                for a in claimed
+            ]
+            result = await connection.execute(_CLAIM if caps else _CLAIM_UNLISTED, params)
             started = list(claimed)
             if result.rowcount != len(claimed):  # some were refused: which? (both drivers sum executemany counts)
                 wanted = [a.number_id for a in claimed]
                 held = select(task_numbers.c.active_attempt_id).where(task_numbers.c.id.in_(wanted))
                 now_held = set((await connection.execute(held)).scalars())
                 started = [a for a in claimed if a.call_id in now_held]
+                if not caps:
+                    await self._unlisted(connection, [a for a in claimed if a.call_id not in now_held])
             if not started:
                 return frozenset()
             await connection.execute(
@@ -404,7 +411,7 @@ class SqlDialerStore:
                         "task_id": a.task_id,
                         "number_id": a.number_id,
                         "phone": a.phone,
-                        "callee": dnc_key(self._numbering, a.phone),
+                        "callee": self._key(a),
                         "attempt_no": 0,  # set when the PBX took the Originate (confirm_attempts)
                         "mode": a.mode,
                         "inner_num": a.inner_num,
@@ -419,6 +426,17 @@ class SqlDialerStore:
                 ],
             )
             return frozenset(a.call_id for a in started)
+
+    def _key(self, attempt: Attempt) -> str:
+        return dnc_key(self._numbering, attempt.phone)
+
+    async def _unlisted(self, connection: AsyncConnection, claimed: Sequence[Attempt]) -> list[Attempt]:
+        """The claims whose numbers are on no do-not-call list; the listed ones are given their final result."""
+        listed = await self._listed(connection, [(a.task_id, a.phone) for a in claimed])
+        if listed:
+            refused = [a.number_id for a in claimed if (a.task_id, a.phone) in listed]
+            await self._close_listed(connection, refused, claimed[0].created_at)
+        return [a for a in claimed if (a.task_id, a.phone) not in listed]
 
     async def _within_caps(
         self, connection: AsyncConnection, claimed: Sequence[Attempt], caps: Mapping[str, CalleeDayCap]
@@ -646,14 +664,13 @@ class SqlDialerStore:
         chunk = list(keys)
         for k in range(0, len(chunk), 500):
             part = chunk[k : k + 500]
-            query = select(dnc_numbers.c.e164).where(dnc_numbers.c.e164.in_(part))
-            for key in (await connection.execute(query)).scalars():
-                found.update(keys[key])
+            # Both lists in one statement (one round trip in a planning round's claim): task id NULL = global.
+            anywhere = select(null().label("task_id"), dnc_numbers.c.e164).where(dnc_numbers.c.e164.in_(part))
             own = select(dnc_campaign_numbers.c.task_id, dnc_campaign_numbers.c.e164).where(
                 dnc_campaign_numbers.c.e164.in_(part), dnc_campaign_numbers.c.task_id.in_(task_ids)
             )
-            for task_id, key in (await connection.execute(own)).all():
-                found.update(pair for pair in keys[key] if pair[0] == task_id)
+            for task_id, key in (await connection.execute(union_all(anywhere, own))).all():
+                found.update(pair for pair in keys[key] if task_id is None or pair[0] == task_id)
         return found
 
     async def _close_listed(self, connection: AsyncConnection, ids: Sequence[int], now: float) -> None:
