@@ -165,12 +165,25 @@ async def serve_sim(raw: str) -> None:
 
         sim.pbx.bus.subscribe(on_event)
     sim.pbx.requests = _Requests(probe)
+    for exten in spec.get("dnd", []):
+        sim.control.set_dnd(exten)
     await sim.start()
     print(sim.ami_port, flush=True)
+    toggle = spec.get("toggle_agent")
+    if toggle:  # an agent whose phone drops off and comes back, every period: state events and nothing to dial
+        asyncio.get_running_loop().create_task(_toggle(sim, toggle["exten"], float(toggle["period_s"])))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     os._exit(0)  # calls still up need no orderly teardown
+
+
+async def _toggle(sim: PBXSimulator, exten: str, period_s: float) -> None:
+    reachable = True
+    while True:
+        await asyncio.sleep(period_s)
+        reachable = not reachable
+        sim.control.set_reachable(exten, reachable)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from engine_bench import bench_stack
 from autodialer.adapters.db.tables import task_numbers
 
 GOAL_P99_MS = 20.0
+GOAL_IDLE_CPU_PCT = 1.0
+BEFORE_IDLE_CPU = "83-100% with a 1M campaign and one unrelated agent changing state twice a second"
 BEFORE = {300: (7.0, 13.0), 100_000: (76.0, None), 1_000_000: (761.0, None)}  # issue 11: p50, p99 in ms
 POLLING_DESIGN_MS = (0.0, 1000.0)  # MikoPBX: the next ~1 s loop iteration notices a free agent
 EXPECTED = "SUCCESS_CLIENT_H"
@@ -42,6 +44,34 @@ def read_stamps(stream: object, loop: asyncio.AbstractEventLoop, out: asyncio.Qu
         if line.startswith("originate "):
             _, free_at, arrived = line.split()
             loop.call_soon_threadsafe(out.put_nowait, float(arrived) - float(free_at))
+
+
+async def idle_cpu(args: argparse.Namespace) -> dict[str, object]:
+    """The service's CPU share while nothing can be dialled: the campaign's agent (201) is on do-not-disturb and
+    another agent (202) drops off and comes back, two state changes a second, each waking the engine."""
+    sim = {
+        "members": ["201", "202"],
+        "time_scale": 0.05,
+        "dnd": ["201"],
+        "toggle_agent": {"exten": "202", "period_s": 0.5},
+    }
+    async with bench_stack(sim, args.database_url, max_count_channels_ceiling=10) as bench:
+        numbers = [f"7{9100000000 + i}" for i in range(args.numbers)]
+        await bench.post_task({"name": "idle", "innerNum": "201", "numbers": numbers})
+        await asyncio.sleep(3.0)  # the task's first rounds
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(args.idle_cpu)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        async with bench.service.db.connect() as connection:
+            dialed = len(
+                (await connection.execute(select(task_numbers.c.id).where(task_numbers.c.count_try > 0))).all()
+            )
+    return {
+        "numbers": args.numbers,
+        "idle_cpu_pct": round(100 * cpu / wall, 2),
+        "window_s": round(wall, 1),
+        "dialed": dialed,
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -93,9 +123,27 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="agent-free -> Originate rounds measured")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--idle-cpu",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="instead: the service's CPU share over SECONDS with nothing to dial and an agent changing state 2/s",
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args))
     backend = "PostgreSQL" if args.database_url.startswith("postgresql") else "SQLite"
+    if args.idle_cpu > 0:
+        idle = asyncio.run(idle_cpu(args))
+        print(
+            f"Service CPU with {args.numbers:,} open numbers, nothing to dial, an agent changing state 2/s ({backend}):"
+        )
+        print(f"  {idle['idle_cpu_pct']}% of one core over {idle['window_s']} s; goal <= {GOAL_IDLE_CPU_PCT:g}%")
+        print(f"  numbers dialled meanwhile: {idle['dialed']} (the agent is on do-not-disturb: 0 expected)")
+        print(f"  before issue 11: {BEFORE_IDLE_CPU}")
+        if args.json:
+            print(json.dumps({k: idle[k] for k in ("numbers", "idle_cpu_pct")}))
+        return
+    result = asyncio.run(run(args))
     print(f"Agent free -> Originate at the PBX, {args.numbers:,} open numbers, {result['calls']} calls ({backend}):")
     figures = f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms"
     print(f"  {figures}; goal p99 <= {GOAL_P99_MS:g} ms")

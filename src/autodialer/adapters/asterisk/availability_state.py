@@ -81,6 +81,9 @@ _PSEUDO_DEVICES = ("Local/", "Queue:")
 _V = TypeVar("_V")
 
 
+_MemberRef = tuple[str, str]  # (queue, member interface)
+
+
 @dataclass(frozen=True, slots=True)
 class QueueMember:
     interface: str
@@ -119,6 +122,15 @@ class AvailabilityState:
         self._queue_of_exten: dict[str, str] = {}
         self._exten_of_device: dict[str, str] = {}  # primary hint device -> its extension (DND of queue members)
         self._queue_callers = QueueCallers()
+        # Free and able queue members, kept up to date as facts change (a round asks for them, an event changes a
+        # few): which members each fact concerns, the members to judge again, and each queue's verdicts.
+        self._extens_of_device: dict[str, set[str]] = {}  # device -> extensions whose hint lists it
+        self._members_of_exten: dict[str, set[_MemberRef]] = {}  # exten -> members with state interface hint:exten
+        self._members_of_device: dict[str, set[_MemberRef]] = {}  # device -> members with it as state interface
+        self._dirty: set[_MemberRef] = set()
+        self._free: dict[str, dict[str, str]] = {}  # queue -> interface -> agent key, of the members free now
+        self._able: dict[str, dict[str, str]] = {}  # queue -> interface -> agent key, of the members able now
+        self._frozen: dict[tuple[str, bool], frozenset[str]] = {}  # (queue, able?) -> its agents, until they change
 
     # ---- queries
 
@@ -130,7 +142,7 @@ class AvailabilityState:
         """
         queue = self._queue_name(inner_num)
         if queue is not None:
-            return frozenset(self._member_key(m) for m in self._queues[queue].values() if self._member_free(m))
+            return self._members(queue, able=False)
         if not self._extension_free(inner_num):
             return frozenset()
         return frozenset({self._hints[inner_num][0]})
@@ -140,8 +152,64 @@ class AvailabilityState:
         queue = self._queue_name(inner_num)
         if queue is None:
             return None
-        able = frozenset(self._member_key(m) for m in self._queues[queue].values() if self._member_able(queue, m))
-        return QueueLoad(able, self._queue_callers.callers(queue), self._queue_callers.served())
+        return QueueLoad(
+            self._members(queue, able=True), self._queue_callers.callers(queue), self._queue_callers.served()
+        )
+
+    def _members(self, queue: str, *, able: bool) -> frozenset[str]:
+        """The queue's free (or able) agents: the members whose facts changed are judged again, no other."""
+        if self._dirty:
+            self._judge_dirty()
+        frozen = self._frozen.get((queue, able))
+        if frozen is None:
+            frozen = frozenset((self._able if able else self._free).get(queue, {}).values())
+            self._frozen[(queue, able)] = frozen
+        return frozen
+
+    def _judge_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for queue, interface in dirty:
+            member = self._queues.get(queue, {}).get(interface)
+            key = None if member is None else self._member_key(member)
+            for verdicts, able in ((self._free, False), (self._able, True)):
+                ok = member is not None and (self._member_able(queue, member) if able else self._member_free(member))
+                want = key if ok else None
+                mine = verdicts.setdefault(queue, {})
+                if mine.get(interface) == want:
+                    continue
+                if want is None:
+                    del mine[interface]
+                else:
+                    mine[interface] = want
+                self._frozen.pop((queue, able), None)
+
+    def _mark_exten(self, exten: str) -> None:
+        """A fact of ``exten`` changed (hint, status, do-not-disturb): its members are judged again."""
+        self._dirty.update(self._members_of_exten.get(exten, ()))
+        devices = self._hints.get(exten)
+        if devices:
+            self._dirty.update(self._members_of_device.get(devices[0], ()))  # their DND is the extension's
+
+    def _mark_device(self, device: str) -> None:
+        """A device's state or reachability changed: the members it is, or whose hint lists it, are judged again."""
+        self._dirty.update(self._members_of_device.get(device, ()))
+        for exten in self._extens_of_device.get(device, ()):
+            self._dirty.update(self._members_of_exten.get(exten, ()))
+
+    def _index_member(self, queue: str, member: QueueMember | None, present: bool) -> None:
+        if member is None:
+            return
+        ref = (queue, member.interface)
+        exten = self._hint_exten(member.state_interface)
+        index = self._members_of_exten if exten is not None else self._members_of_device
+        name = exten if exten is not None else member.state_interface
+        refs = index.setdefault(name, set())
+        if present:
+            refs.add(ref)
+        else:
+            refs.discard(ref)
+            if not refs:
+                del index[name]
 
     def agents(self) -> list[AgentFacts]:
         """Every agent the PBX told us of: each extension with a hint, and queue members known only by a device.
@@ -291,7 +359,13 @@ class AvailabilityState:
     def _apply_one(self, event: Event) -> bool:
         handler = _HANDLERS.get(event.name.lower())
         changed = handler(self, event) if handler is not None else False
-        return self._queue_callers.apply(event) or changed
+        if not self._queue_callers.apply(event):
+            return changed
+        # Who rings for a queue's caller changed: that member's "able" (every such event names queue and member).
+        queue, interface = event.get("Queue"), event.get("Interface")
+        if queue and interface:
+            self._dirty.add((queue, interface))
+        return True
 
     def _on_extension_status(self, event: Event) -> bool:
         exten = event.get("Exten")
@@ -302,21 +376,37 @@ class AvailabilityState:
             had = exten in self._hints or exten in self._ext_status
             self._set_hint(exten, None)
             self._ext_status.pop(exten, None)
+            if had:
+                self._mark_exten(exten)
             return had
         # During boot Asterisk sends ExtensionStatus with an empty Hint (trace 09): keep the one we know.
         hint = tuple(d.strip() for d in (event.get("Hint") or "").split("&") if d.strip())
         changed = bool(hint) and self._hints.get(exten) != hint
         if changed:
             self._set_hint(exten, hint)
-        return _put(self._ext_status, exten, status) or changed
+        changed = _put(self._ext_status, exten, status) or changed
+        if changed:
+            self._mark_exten(exten)
+        return changed
 
     def _set_hint(self, exten: str, hint: tuple[str, ...] | None) -> None:
+        self._mark_exten(exten)  # its members' name (the hint's first device) and facts may change
         old = self._hints.pop(exten, None)
+        for device in old or ():
+            extens = self._extens_of_device.get(device)
+            if extens is not None:
+                extens.discard(exten)
+                if not extens:
+                    del self._extens_of_device[device]
         if old and self._exten_of_device.get(old[0]) == exten:
             del self._exten_of_device[old[0]]
+            self._dirty.update(self._members_of_device.get(old[0], ()))
         if hint:
             self._hints[exten] = hint
             self._exten_of_device[hint[0]] = exten
+            for device in hint:
+                self._extens_of_device.setdefault(device, set()).add(exten)
+            self._mark_exten(exten)
 
     def _on_device_state(self, event: Event) -> bool:
         device, state = event.get("Device"), event.get("State")
@@ -324,13 +414,19 @@ class AvailabilityState:
         # would grow without bound.
         if not device or not state or device.startswith(_PSEUDO_DEVICES):
             return False
-        return _put(self._device_state, device, state.upper())
+        return self._put_device_state(device, state.upper())
+
+    def _put_device_state(self, device: str, state: str) -> bool:
+        changed = _put(self._device_state, device, state)
+        if changed:
+            self._mark_device(device)
+        return changed
 
     def _on_endpoint_list(self, event: Event) -> bool:
         name, text = event.get("ObjectName"), event.get("DeviceState")
         if not name or not text:
             return False
-        return _put(self._device_state, f"PJSIP/{name}", _ENDPOINT_TEXT_TO_STATE.get(text.strip().lower(), "UNKNOWN"))
+        return self._put_device_state(f"PJSIP/{name}", _ENDPOINT_TEXT_TO_STATE.get(text.strip().lower(), "UNKNOWN"))
 
     def _on_peer_status(self, event: Event) -> bool:
         return self._set_reachable(event.get("Peer"), event.get("PeerStatus"))
@@ -338,11 +434,13 @@ class AvailabilityState:
     def _set_reachable(self, device: str | None, status: str | None) -> bool:
         if not device or not status:
             return False
-        if status.lower() in _UNREACHABLE:
-            return _set_member(self._unreachable, device, True)
-        if status.lower() in _REACHABLE:
-            return _set_member(self._unreachable, device, False)
-        return False
+        word = status.lower()
+        if word not in _UNREACHABLE and word not in _REACHABLE:
+            return False
+        changed = _set_member(self._unreachable, device, word in _UNREACHABLE)
+        if changed:
+            self._mark_device(device)
+        return changed
 
     def _on_db_tree_item(self, event: Event) -> bool:
         key = event.get("Key") or ""
@@ -359,7 +457,10 @@ class AvailabilityState:
         return bool(key) and self._set_dnd(key, event.get("val"))
 
     def _set_dnd(self, exten: str, value: str | None) -> bool:
-        return _set_member(self._dnd, exten, (value or "").strip() not in {"", "0"})
+        changed = _set_member(self._dnd, exten, (value or "").strip() not in {"", "0"})
+        if changed:
+            self._mark_exten(exten)
+        return changed
 
     def _on_dialplan_line(self, event: Event) -> bool:
         # ShowDialPlan item (pbx.c manager_show_dialplan_helper): Context, Extension, [ExtensionLabel,] Priority,
@@ -386,9 +487,8 @@ class AvailabilityState:
         members = self._queues.setdefault(queue, {})
         old = members.get(interface)
         paused = event.get("Paused")
-        return _put(
-            members,
-            interface,
+        return self._put_member(
+            queue,
             QueueMember(
                 interface=interface,
                 state_interface=event.get("StateInterface") or (old.state_interface if old else interface),
@@ -397,17 +497,36 @@ class AvailabilityState:
             ),
         )
 
+    def _put_member(self, queue: str, member: QueueMember) -> bool:
+        members = self._queues[queue]
+        old = members.get(member.interface)
+        if old == member:
+            return False
+        self._index_member(queue, old, present=False)
+        members[member.interface] = member
+        self._index_member(queue, member, present=True)
+        self._dirty.add((queue, member.interface))
+        return True
+
     def _on_queue_member_removed(self, event: Event) -> bool:
         queue, interface = event.get("Queue"), event.get("Interface") or event.get("Location")
-        return bool(queue and interface) and self._queues.get(queue or "", {}).pop(interface or "", None) is not None
+        if not queue or not interface:
+            return False
+        old = self._queues.get(queue, {}).pop(interface, None)
+        if old is None:
+            return False
+        self._index_member(queue, old, present=False)
+        self._dirty.add((queue, interface))
+        return True
 
     def _on_queue_member_pause(self, event: Event) -> bool:
         queue, interface = event.get("Queue") or "", event.get("Interface") or event.get("Location") or ""
         old = self._queues.get(queue, {}).get(interface)
         if old is None:
             return False
-        member = QueueMember(old.interface, old.state_interface, old.status, _flag(event.get("Paused")))
-        return _put(self._queues[queue], interface, member)
+        return self._put_member(
+            queue, QueueMember(old.interface, old.state_interface, old.status, _flag(event.get("Paused")))
+        )
 
 
 def _put(mapping: dict[str, _V], key: str, value: _V) -> bool:
