@@ -468,12 +468,20 @@ class SqlDialerStore:
     async def mark_written(self, call_ids: Sequence[str]) -> None:
         if not call_ids:
             return
+        statement = (
+            update(attempts)
+            .where(attempts.c.id.in_(list(call_ids)), attempts.c.state == _CREATED)
+            .values(state=_SENDING)
+        )
+        if self._batch.get() is None and self._engine.dialect.name == "postgresql":
+            # One statement is a transaction of its own, as durable once it returns: one round trip in every
+            # planning round instead of three (BEGIN, UPDATE, COMMIT).
+            async with self._engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(statement)
+            return
         async with self._write() as connection:
-            await connection.execute(
-                update(attempts)
-                .where(attempts.c.id.in_(list(call_ids)), attempts.c.state == _CREATED)
-                .values(state=_SENDING)
-            )
+            await connection.execute(statement)
 
     async def confirm_attempts(self, confirmed: Sequence[tuple[Attempt, ResultRow]]) -> None:
         if not confirmed:
