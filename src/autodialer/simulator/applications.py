@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .channels import SOFT_APPUNLOAD, UP, Channel, wait_any
-from .dial import dial
+from .dial import dial, parse_options
 from .dialplan import split_args
 from .dialplan_functions import RETURN, push_hangup_handler, write_function
 from .pbx import HANGUP
@@ -76,8 +76,8 @@ async def app_dial(pbx: PBX, ch: Channel, data: str) -> str:
     args = split_args(data)
     targets = args[0].split("&") if args else []
     timeout = float(args[1]) if len(args) > 1 and args[1].strip() else None
-    options = args[2] if len(args) > 2 else ""
-    return await dial(pbx, ch, targets, timeout, go_on="g" in options)
+    options = parse_options(args[2] if len(args) > 2 else "")
+    return await dial(pbx, ch, targets, timeout, go_on="g" in options, callee_gosub=options.get("U"))
 
 
 async def app_set(pbx: PBX, ch: Channel, data: str) -> str:
@@ -92,6 +92,8 @@ async def app_set(pbx: PBX, ch: Channel, data: str) -> str:
 
 
 async def app_return(pbx: PBX, ch: Channel, data: str) -> str:
+    # app_stack's return_exec: GOSUB_RETVAL is always set, to "" when Return() has no value.
+    pbx.set_var(ch, "GOSUB_RETVAL", data)
     return RETURN
 
 

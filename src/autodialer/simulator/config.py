@@ -40,6 +40,8 @@ class QueueConfig:
     autofill: bool = False
     # queues.conf ``wrapuptime``: after a call a member is not rung for this many seconds (its wrap-up)
     wrapup_s: float = 0.0
+    # queues.conf ``membergosub``: the subroutine run on a member's channel once it answered, when Queue() names none
+    member_gosub: str = ""
 
     def __post_init__(self) -> None:
         if self.strategy not in QUEUE_STRATEGIES:

@@ -5,6 +5,15 @@ or the Dial timeout) / CANCEL (the caller hung up) / CHANUNAVAIL (nothing could 
 HANGUPCAUSE takes the failed callee's cause. While bridged: if the callee hangs up the bridge dissolves and
 the caller is soft-hung-up (flag 16); if the caller goes away the callee is hung up with cause 16. A Dial run
 from AGI EXEC never destroys the caller itself: the AGI session owns it until the AGI server disconnects.
+
+Option ``U(<context>[^arg…])`` (dial_exec_full, OPT_CALLEE_GOSUB): once a callee answered and the others were
+cancelled, Gosub(<context>,s,1(<args>)) runs on the *callee* (the caller waits in autoservice), before the DialEnd
+ANSWER and the bridge. A destination that does not exist only logs an error: the call is bridged as without
+the option. The subroutine may set GOSUB_RESULT on the callee: BUSY, CONGESTION or CHANUNAVAIL end the Dial with
+that DIALSTATUS and the caller goes on; CONTINUE hangs the callee up and the caller goes on (DIALSTATUS ANSWER);
+ABORT hangs the callee up and the caller too unless it dialled with ``g``; ``GOTO:[[context^]exten^]priority``
+sends the caller there. The callee's own variables are not the caller's (only ``_``-inherited ones are copied),
+so what the subroutine needs comes as its arguments.
 """
 
 from __future__ import annotations
@@ -126,10 +135,65 @@ def dial_event(pbx: PBX, name: str, caller: Channel | None, out: Channel, extra:
     pbx.emit(name, fields)
 
 
-async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float | None, go_on: bool = False) -> str:
+def parse_options(text: str) -> dict[str, str]:
+    """An application's option letters with their arguments, as main/app.c parse_options reads them: ``gU(a^b)``
+    is ``{"g": "", "U": "a^b"}``. Parentheses nest; a backslash outside quotes escapes the next character; an
+    argument that starts with a double quote is quoted up to the next one."""
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(text):
+        letter = text[i]
+        i += 1
+        if i < len(text) and text[i] == "(":
+            i += 1
+            quoted = i < len(text) and text[i] == '"'
+            arg: list[str] = []
+            depth, quote = 1, False
+            while i < len(text):
+                char = text[i]
+                if char == "(" and not quote:
+                    depth += 1
+                elif char == ")" and not quote:
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif char == '"' and quoted:
+                    quote = not quote
+                    i += 1
+                    continue
+                elif char == "\\" and i + 1 < len(text) and (not quote or text[i + 1] == '"'):
+                    i += 1
+                    char = text[i]
+                arg.append(char)
+                i += 1
+            if i >= len(text):  # "Missing closing parenthesis": Asterisk stops parsing there
+                break
+            i += 1
+            options[letter] = "".join(arg)
+        else:
+            options[letter] = ""
+    return options
+
+
+def gosub_location(option: str) -> str:
+    """The Gosub that Dial's U(<context>^<arg>…) runs: ``<context>,s,1(<arg>,…)`` (``^`` is the argument separator,
+    ast_replace_subargument_delimiter)."""
+    context, _, args = option.replace("^", ",").partition(",")
+    return f"{context},s,1({args})" if _ else f"{context},s,1"
+
+
+async def dial(
+    pbx: PBX,
+    caller: Channel,
+    targets: list[str],
+    timeout_s: float | None,
+    go_on: bool = False,
+    callee_gosub: str | None = None,
+) -> str:
     """Run Dial(targets, timeout) for `caller`; returns HANGUP if the caller must stop its dialplan.
 
     `go_on` is Dial option `g`: when the callee hangs up the bridge, the caller continues its dialplan (or AGI).
+    `callee_gosub` is the argument of option `U`: the subroutine run on the callee once it answered.
     """
     outs: list[Channel] = []
     started = pbx.clock.now()
@@ -155,7 +219,44 @@ async def dial(pbx: PBX, caller: Channel, targets: list[str], timeout_s: float |
     answered = await _wait_answer(pbx, caller, outs, timeout_s, started)
     if answered is None:
         return HANGUP if caller.hungup else ""
+    if callee_gosub:
+        ended = await _callee_gosub(pbx, caller, answered, callee_gosub, go_on)
+        if ended is not None:
+            return ended
+    dial_event(pbx, "DialEnd", caller, answered, [("DialStatus", "ANSWER")])
     return await _bridge(pbx, caller, answered, caller.in_agi, go_on, started)
+
+
+async def _callee_gosub(pbx: PBX, caller: Channel, callee: Channel, option: str, go_on: bool) -> str | None:
+    """Dial's U(): the subroutine on the answered callee; None when the call is to be bridged, else the Dial's
+    result once GOSUB_RESULT ended it (the callee hung up, DIALSTATUS set)."""
+    from .applications import _jump  # late: applications import this module
+    from .subroutines import run_subroutine
+
+    if not await run_subroutine(pbx, callee, gosub_location(option)):
+        return None
+    result = callee.variables.get("GOSUB_RESULT", "")
+    if not result:
+        return None
+    if "GOSUB_RETVAL" in callee.variables:
+        pbx.set_var(caller, "GOSUB_RETVAL", callee.variables["GOSUB_RETVAL"])
+    upper = result.upper()
+    status = "ANSWER"
+    if upper in ("BUSY", "CONGESTION", "CHANUNAVAIL"):
+        status, go_on = upper, True
+    elif upper == "CONTINUE":
+        go_on = True
+    elif upper.startswith("GOTO:"):
+        if _jump(pbx, caller, result[5:].replace("^", ",")) == "":
+            go_on = True
+    elif upper != "ABORT":
+        return None  # any other value: ignored, the call is bridged
+    dial_event(pbx, "DialEnd", caller, callee, [("DialStatus", result)])
+    if callee.hungup and not caller.hungup:
+        caller.hangup_cause = callee.hangup_cause
+    _finish_callee(pbx, callee, callee.hangup_cause or 16)
+    pbx.set_var(caller, "DIALSTATUS", status)
+    return "" if go_on and not caller.hungup else HANGUP
 
 
 def _dial_local(pbx: PBX, caller: Channel, target: Target) -> Channel:
@@ -200,8 +301,7 @@ async def _wait_answer(
             if answered.tech == "PJSIP":  # the answered leg leaves its dialplan position (DestExten "")
                 answered.exten = ""
             dial_variables.answered(pbx, caller, answered)
-            dial_event(pbx, "DialEnd", caller, answered, [("DialStatus", "ANSWER")])
-            return answered
+            return answered  # its DialEnd ANSWER follows the U() subroutine, if any (dial_exec_full)
         for out in [o for o in outs if o.hungup]:
             status = dial_status(out.hangup_cause)
             dial_event(pbx, "DialEnd", caller, out, [("DialStatus", status)])

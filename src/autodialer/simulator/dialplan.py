@@ -243,3 +243,45 @@ def _value(name: str, lookup: dict[str, str], functions: Functions | None) -> st
 def split_args(data: str) -> list[str]:
     """Split application data on commas (no quoting: the lab dialplan never needs it)."""
     return data.split(",") if data else []
+
+
+def separate_args(data: str) -> list[str]:
+    """Split application data as AST_STANDARD_APP_ARGS does (main/app.c __ast_app_separate_args, remove_chars):
+    commas inside parentheses, square brackets or double quotes do not split, the quotes are removed, and a
+    backslash makes the next character literal. ``Queue(q,,,,,,"sub,arg")`` has ``sub,arg`` as its 7th argument."""
+    if not data:
+        return []
+    args: list[str] = []
+    current: list[str] = []
+    paren = bracket = 0
+    quote = False
+    i = 0
+    while i < len(data):
+        char = data[i]
+        if char == "(":
+            paren += 1
+        elif char == ")":
+            paren -= 1 if paren else 0
+        elif char == "[":
+            bracket += 1
+        elif char == "]":
+            bracket -= 1 if bracket else 0
+        elif char == '"':
+            quote = not quote
+            i += 1
+            continue
+        elif char == "\\":
+            i += 1
+            if i < len(data):
+                current.append(data[i])
+            i += 1
+            continue
+        elif char == "," and not paren and not quote and not bracket:
+            args.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    args.append("".join(current))
+    return args

@@ -47,8 +47,9 @@ class _Attempt:
 class QueueCall:
     """One caller waiting in one queue."""
 
-    def __init__(self, queues: Queues, queue: Queue, caller: Channel, timeout: float | None) -> None:
+    def __init__(self, queues: Queues, queue: Queue, caller: Channel, timeout: float | None, gosub: str = "") -> None:
         self.q, self.queue, self.caller = queues, queue, caller
+        self.gosub = gosub  # Queue()'s gosub argument, else the queue's membergosub: run on the member's channel
         self.pbx = queues._pbx
         self.loop = asyncio.get_running_loop()
         self.start = self.pbx.clock.now()
@@ -268,6 +269,14 @@ class QueueCall:
         assert winner.channel is not None
         return winner.member, winner.channel, self.pbx.clock.now() - t0
 
+    async def _member_gosub(self, out: Channel) -> None:
+        """try_calling after leave_queue: ``<context>[,<args>]`` runs as Gosub(<context>,s,1(<args>)) on the member's
+        channel (the caller in autoservice); app_queue ignores how it ended ("The gosub simply returns")."""
+        from .subroutines import run_subroutine  # late: subroutines run applications
+
+        context, comma, args = self.gosub.partition(",")
+        await run_subroutine(self.pbx, out, f"{context},s,1({args})" if comma else f"{context},s,1")
+
     # --- connected --------------------------------------------------------------------------------------
     async def _connect(self, m: Member, out: Channel, ring_time: float) -> str:
         pbx, caller = self.pbx, self.caller
@@ -276,6 +285,8 @@ class QueueCall:
         for loser in self.losers:  # app_queue really reports the losers' CANCEL twice (trace 12)
             dial_event(pbx, "DialEnd", caller, loser, [("DialStatus", "CANCEL")])
         self.q.leave(self.queue, caller)
+        if self.gosub:
+            await self._member_gosub(out)
         pbx.chan_event(
             "AgentConnect",
             caller,

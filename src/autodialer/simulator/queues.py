@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from .channels import UP, Channel
 from .config import QueueConfig
 from .devices import MEMBER_STATUS
-from .dialplan import split_args
+from .dialplan import separate_args
 
 if TYPE_CHECKING:
     from .pbx import PBX
@@ -220,15 +220,18 @@ class Queues:
 
     # --- the Queue() application ----------------------------------------------------------------------
     async def run(self, caller: Channel, data: str) -> str:
-        args = split_args(data)
+        """Queue(queuename[,options[,URL[,announceoverride[,timeout[,AGI[,gosub[,rule[,position]]]]]]]]), the
+        argument order since Asterisk 21 (before it, a macro argument came before gosub)."""
+        args = separate_args(data)
         queue = self.queues.get(args[0] if args else "")
         if queue is None:
             self._pbx.set_var(caller, "QUEUESTATUS", "UNKNOWN")
             return ""
         timeout = float(args[4]) if len(args) > 4 and args[4].strip() else None
+        gosub = args[6].strip() if len(args) > 6 else ""
         from .queue_call import QueueCall  # late: queue_call builds on this module
 
-        return await QueueCall(self, queue, caller, timeout).run()
+        return await QueueCall(self, queue, caller, timeout, gosub or queue.config.member_gosub).run()
 
     def join(self, queue: Queue, caller: Channel) -> None:
         queue.callers.append(caller)
