@@ -201,6 +201,7 @@ def build_dialer(
             dial_timeout_s=settings.agent_dial_timeout_s,
             internal_context=settings.internal_context,
             dial_extensions_directly=settings.dial_extensions_directly,
+            agent_mark_context=settings.connect_context,
         ),
         prompts,
     )

@@ -193,8 +193,9 @@ class FakeProgress:
     async def agent_busy(self, call_id: str) -> None:
         self.reports.append(("busy", call_id))
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
+    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
         self.reports.append(("ended", call_id, dial_status, customer_hung_up_first))
+        return True
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         return None

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from autodialer.domain.call_events import CallEvent
 from autodialer.domain.poll_flow import Prompt
 from autodialer.services.poll_call import PromptUnavailable
-from autodialer.services.ports import LiveCall, OriginateRejected, OriginateRequest, QueueLoad
+from autodialer.services.ports import CallMarks, LiveCall, OriginateRejected, OriginateRequest, QueueLoad
 
 
 class FakeClock:
@@ -49,6 +49,8 @@ class FakeCallControl:
         self.agent_connected: set[str] = set()  # live calls whose customer is bridged to an employee
         # The dialplan's AstDB marks of answered calls (docs/dialplan.md); None: a dialplan that writes none.
         self.answer_marks: set[str] | None = set()
+        # The same for an employee's answer (the Dial's U() subroutine); None: a dialplan that writes none.
+        self.agent_marks: set[str] | None = set()
         self.reject_next = 0
         self.fail_next: list[Exception] = []  # raised by the next Originates, in order (PbxUnavailable …)
         self.unreachable = False
@@ -76,10 +78,14 @@ class FakeCallControl:
             for i, (call_id, state) in enumerate(self.live.items())
         ]
 
-    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
+    async def call_marks(self, call_ids: Sequence[str]) -> CallMarks:
         if self.unreachable:
             raise ConnectionError("AMI down")
-        return None if self.answer_marks is None else frozenset(self.answer_marks) & frozenset(call_ids)
+        wanted = frozenset(call_ids)
+        return CallMarks(
+            None if self.answer_marks is None else frozenset(self.answer_marks) & wanted,
+            None if self.agent_marks is None else frozenset(self.agent_marks) & wanted,
+        )
 
     def on_call_event(self, callback: Callable[[CallEvent], None]) -> None:
         self._callbacks.append(callback)
@@ -152,6 +158,7 @@ class FakeChannel:
         self.on_dial = on_dial
         self.commands: list[tuple[str, ...]] = []
         self.answer_mark_cleared = False  # DATABASE DEL of the dialplan's mark (allowed on a dead channel)
+        self.agent_mark_cleared = False  # DATABASE DEL of the mark of the employee's answer (the Dial's U())
         self._hung_up = False
 
     @property
@@ -186,6 +193,9 @@ class FakeChannel:
 
     async def clear_answer_mark(self) -> None:
         self.answer_mark_cleared = True
+
+    async def clear_agent_mark(self) -> None:
+        self.agent_mark_cleared = True
 
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         self._command("STREAM FILE", name, escape_digits)

@@ -252,3 +252,67 @@ async def test_the_mark_stays_when_the_answer_was_not_committed(monkeypatch: pyt
     assert not channel.answer_mark_cleared  # the batch rolled back: AstDB still holds the answer
     step.cancel()  # its last report waits for the engine to reconcile (the run loop's job, not running here)
     await asyncio.gather(step, return_exceptions=True)
+
+
+def marking_handler(h: Harness) -> ConnectCallHandler:
+    settings = ConnectSettings(dial_timeout_s=20, agent_mark_context="dialer-connect")
+    return ConnectCallHandler(h.engine, h.availability, h.clock, settings)
+
+
+async def test_the_dial_asks_the_pbx_to_mark_the_employees_answer_and_the_mark_goes_once_stored() -> None:
+    """U(<connect context>^<call id>): the connect context's ``s`` subroutine runs on the employee's channel as they
+    answer (docs/dialplan.md). Once endDial ANSWER is committed the mark is deleted, as the customer's is."""
+    h = Harness()
+    call_id, number_id = await answered(h)
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
+    await marking_handler(h).handle(channel, call_id)
+    assert ("EXEC", "Dial", f"PJSIP/201,20,gU(dialer-connect^{call_id})") in channel.commands
+    assert channel.answer_mark_cleared and channel.agent_mark_cleared
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "SUCCESS_USER_H"
+
+
+async def test_a_queue_dial_asks_for_the_mark_too() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/202"})
+    call_id, _number_id = await answered(h, "2200")
+    channel = FakeChannel(on_dial=customer_hangs_up_during_the_bridge)
+    await marking_handler(h).handle(channel, call_id)
+    assert ("EXEC", "Dial", f"Local/2200@internal,20,gU(dialer-connect^{call_id})") in channel.commands
+    assert channel.agent_mark_cleared
+
+
+async def test_no_employee_answered_no_mark_to_delete() -> None:
+    h = Harness()
+    call_id, _number_id = await answered(h)
+    channel = FakeChannel({"DIALSTATUS": "NOANSWER"})
+    await marking_handler(h).handle(channel, call_id)
+    assert channel.answer_mark_cleared and not channel.agent_mark_cleared
+
+
+async def test_the_employees_mark_stays_when_endDial_was_not_committed(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    call_id, _number_id = await answered(h)
+    await h.engine.connect_started(call_id, None)  # startDial stored: the customer's mark may go
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(h.store, "update_attempt", broken)
+    monkeypatch.setattr(h.store, "save_row", broken)
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
+    step = asyncio.create_task(marking_handler(h).handle(channel, call_id))
+    await settle()
+    assert not channel.agent_mark_cleared  # the ANSWER is not stored: AstDB still holds it
+    step.cancel()
+    await asyncio.gather(step, return_exceptions=True)
+    assert not channel.agent_mark_cleared
+
+
+def test_a_call_id_that_could_break_the_dial_string_gets_no_mark_and_a_bad_context_is_refused() -> None:
+    h = Harness()
+    assert marking_handler(h)._dial_options("dlr-0123456789abcdef") == "gU(dialer-connect^dlr-0123456789abcdef)"
+    assert marking_handler(h)._dial_options("a^b),x") == "g"
+    with pytest.raises(ValueError, match="agent_mark_context"):
+        ConnectSettings(agent_mark_context="ctx^evil")

@@ -14,7 +14,7 @@ from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
 from autodialer.services.dialer_store import Attempt
 from autodialer.services.memory_store import InMemoryDialerStore
-from autodialer.services.ports import OriginateRejected, PbxUnavailable
+from autodialer.services.ports import CallMarks, OriginateRejected, PbxUnavailable
 
 
 async def test_a_call_is_stored_before_originate_and_reserves_the_agent() -> None:
@@ -745,16 +745,77 @@ async def test_reconciliation_waits_while_the_pbx_cannot_say_which_calls_were_an
     del h.calls.live[h.last_call()]
     h.engine = h.new_engine()
 
-    async def marks_unreachable(call_ids: object) -> frozenset[str] | None:
+    async def marks_unreachable(call_ids: object) -> CallMarks:
         raise ConnectionError("DBGetTree got no answer")
 
-    answered_calls = h.calls.answered_calls
-    h.calls.answered_calls = marks_unreachable  # type: ignore[method-assign]
+    call_marks = h.calls.call_marks
+    h.calls.call_marks = marks_unreachable  # type: ignore[method-assign]
     await h.step()
     assert h.row(number_id).state == "CreateCallFile"  # nothing decided, nothing dialled
-    h.calls.answered_calls = answered_calls  # type: ignore[method-assign]
+    h.calls.call_marks = call_marks  # type: ignore[method-assign]
     await h.step()
     assert (h.row(number_id).state, h.row(number_id).close_time) == ("lostOnRestart", 0)  # provably unanswered
+
+
+async def lost_after_the_employee_answered(h: Harness, *, start_dial_stored: bool) -> tuple[int, str]:
+    """The employee answered (the Dial's U() subroutine marked it in AstDB) but we were killed before storing it
+    (AgentConnected or endDial), and the call ended while we were down."""
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    if start_dial_stored:
+        await h.engine.connect_started(call, None)
+    if h.calls.agent_marks is not None:
+        h.calls.agent_marks.add(call)
+    del h.calls.live[call]
+    h.engine = h.new_engine()
+    await h.step()
+    return number_id, call
+
+
+@pytest.mark.parametrize("start_dial_stored", [True, False], ids=["startDial-stored", "startDial-lost-too"])
+async def test_a_lost_call_whose_employee_answered_by_the_pbxs_mark_is_the_success_it_was(
+    start_dial_stored: bool,
+) -> None:
+    """Ambiguity (1) closed: an employee's answer the PBX marked ends SUCCESS_CLIENT_H (startDial recorded from it
+    when that was lost too, as for AgentConnected), not lostOnRestart, and is never dialled again."""
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id, _call = await lost_after_the_employee_answered(h, start_dial_stored=start_dial_stored)
+    row = h.row(number_id)
+    assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1), row
+    assert row.close_time != 0 and row.state != "lostOnRestart"
+    h.clock.advance(3600.0)
+    await h.step()
+    assert len(h.calls.originated) == 1
+
+
+async def test_without_the_dialplans_employee_mark_such_a_call_stays_lost_on_restart() -> None:
+    """A dialplan from before the employee's mark (no ``s`` step in the connect context): as before, FAIL."""
+    h = Harness()
+    h.calls.agent_marks = None
+    number_id, _call = await lost_after_the_employee_answered(h, start_dial_stored=True)
+    row = h.row(number_id)
+    assert (row.state, row.result, row.cause) == ("lostOnRestart", "FAIL", LOST_ANSWERED_CAUSE)
+
+
+async def test_an_employee_mark_of_a_call_still_live_changes_nothing() -> None:
+    """The marks are read only for calls the PBX no longer lists: a live call is adopted and followed to its end."""
+    h = Harness()
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    assert h.calls.agent_marks is not None
+    h.calls.agent_marks.add(call)
+    h.engine = h.new_engine()
+    await h.step()
+    assert h.row(number_id).close_time == 0  # adopted, still going
+    h.calls.emit(AgentConnected(call))
+    h.end(call)
+    await h.step()
+    assert h.row(number_id).result == "SUCCESS_CLIENT_H"
 
 
 async def test_an_adopted_call_whose_employee_answered_after_the_restart_ends_a_success() -> None:

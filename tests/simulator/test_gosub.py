@@ -79,9 +79,7 @@ async def call(ami: AMITestClient, exten: str, call_id: str) -> None:
 
 
 def index(ami: AMITestClient, name: str, **fields: str) -> int:
-    return next(
-        i for i, e in enumerate(ami.events) if e.name == name and all(e.get(k) == v for k, v in fields.items())
-    )
+    return next(i for i, e in enumerate(ami.events) if e.name == name and all(e.get(k) == v for k, v in fields.items()))
 
 
 async def test_dial_u_runs_the_subroutine_on_the_answered_callee_before_the_bridge(
@@ -129,7 +127,7 @@ async def test_a_missing_subroutine_only_logs_and_the_call_is_bridged(
 async def test_gosub_result_busy_ends_the_dial_busy_and_the_caller_goes_on(
     pbx: tuple[PBXSimulator, AMITestClient],
 ) -> None:
-    sim, ami = pbx
+    _sim, ami = pbx
     await call(ami, "203", "gs-3")
     [after] = [e for e in ami.named("UserEvent") if e.get("UserEvent") == "AfterDial"]
     assert (after.get("Status"), after.get("Retval")) == ("BUSY", "refused")
@@ -147,9 +145,7 @@ async def test_dial_u_to_a_queue_through_a_local_channel_runs_once_a_member_answ
     await call(ami, "2200", "gs-4")
     assert sim.pbx.db["sub-mark"] == {"gs-4": "queue"}
     [in_sub] = [e for e in ami.named("UserEvent") if e.get("UserEvent") == "InSub"]
-    assert (in_sub.get("Channel") or "").startswith("Local/2200@internal-") and in_sub.get("Channel", "").endswith(
-        ";1"
-    )
+    assert (in_sub.get("Channel") or "").startswith("Local/2200@internal-") and in_sub.get("Channel", "").endswith(";1")
     assert index(ami, "AgentConnect") < index(ami, "UserEvent", UserEvent="InSub")
 
 
@@ -170,8 +166,8 @@ async def test_queue_gosub_runs_on_the_members_channel_before_agent_connect(
 
 
 async def test_a_queues_membergosub_runs_when_queue_names_none() -> None:
-    text = DIALPLAN.replace("exten => 2201,1,Queue(2200,,,,20,,\"test-sub,${UNIQUEID},member\")", "")
-    text += '\n[test-connect]\nexten => 2202,1,Queue(2200,,,,20)\n same => n,Hangup()\n'
+    text = DIALPLAN.replace('exten => 2201,1,Queue(2200,,,,20,,"test-sub,${UNIQUEID},member")', "")
+    text += "\n[test-connect]\nexten => 2202,1,Queue(2200,,,,20)\n same => n,Hangup()\n"
     config = SimulatorConfig(
         ami_port=0, time_scale=FAST, dialplan_text=text, queues=(QueueConfig(member_gosub="test-sub"),)
     )

@@ -36,6 +36,12 @@ class CallChannel(Protocol):
         stored that fact itself (``CallProgress.customer_answered``). Works on a hung-up channel too."""
         ...
 
+    async def clear_agent_mark(self) -> None:
+        """Delete the PBX's own record that an employee answered this call (the Dial's U() subroutine,
+        docs/dialplan.md), once the engine has stored that fact (``CallProgress.connect_ended`` with ANSWER). Works on
+        a hung-up channel too."""
+        ...
+
 
 class PromptChannel(CallChannel, Protocol):
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:

@@ -63,9 +63,10 @@ class CallProgress(Protocol):
         call; counted against the campaign's abandonment cap)."""
         ...
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
+    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
         """The Dial to the employee returned with ``dial_status`` (ANSWER, NOANSWER, BUSY …). Report before the
-        FastAGI socket closes: Asterisk keeps the channel until then, so this always precedes CallEnded."""
+        FastAGI socket closes: Asterisk keeps the channel until then, so this always precedes CallEnded. True once
+        committed (the PBX's mark of the employee's answer may go then), False if the write was rolled back."""
         ...
 
     async def poll_context(self, call_id: str) -> PollContext | None: ...

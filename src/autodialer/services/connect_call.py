@@ -14,8 +14,13 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
 4. Dial with option ``g`` so an employee hangup returns to us and can be told from a customer hangup: an extension
    whose reserved agent is its own device is dialed directly (``PJSIP/201``, unless configured otherwise); anything
    else, queues included, through the internal dialplan (``Local/2200@internal``) as MikoPBX did, so queue
-   strategy, announcements and statistics still apply;
-5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there.
+   strategy, announcements and statistics still apply. With option ``U(<connect context>^<call id>)`` too: as the
+   employee answers (for a queue: as a member answers, which answers the Local channel), Asterisk runs the connect
+   context's ``s`` extension on the employee's channel before putting them through, and it marks the employee's
+   answer in AstDB, as the first step marked the customer's (ARCHITECTURE.md: a call lost with us after that is the
+   success it was, not lostOnRestart);
+5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there; once that report
+   (ANSWER) is committed, the employee's mark is deleted, as the customer's is once startDial is.
 
 Who is blamed for a customer gone before the Dial began (no employee was offered the call): if they left within
 ``left_at_once_s`` of the connect step's start, they hung up at once of their own accord, and the row reads as
@@ -50,6 +55,10 @@ log = logging.getLogger(__name__)
 
 # Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
+# The call id goes into the Dial's U() argument: nothing that app_dial's option parser or Gosub would read as syntax
+# (our ids are "dlr-" and 16 hex digits).
+_MARKABLE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_MARKABLE_CONTEXT = re.compile(r"[A-Za-z0-9._-]+")
 SAFE_HARBOR_LANG = "en-US"  # the default message's language, and a campaign text's when it names none
 
 
@@ -70,6 +79,14 @@ class ConnectSettings:
     # Dial in two AGI round trips, so a second is ample; it is also half the 2 s within which regulators (Ofcom)
     # expect an answered person to be put through.
     left_at_once_s: float = 1.0
+    # The context whose ``s`` extension marks an employee's answer in AstDB (the connect context of the shipped
+    # dialplan, docs/dialplan.md): the Dial gets ``U(<it>^<call id>)``. None: no mark is asked for.
+    agent_mark_context: str | None = None
+
+    def __post_init__(self) -> None:
+        context = self.agent_mark_context
+        if context is not None and not _MARKABLE_CONTEXT.fullmatch(context):
+            raise ValueError(f"agent_mark_context: {context!r} must be a plain dialplan context name")
 
 
 def dial_target(context: ConnectContext, internal_context: str, directly: bool = True) -> str | None:
@@ -142,15 +159,30 @@ class ConnectCallHandler:
         if channel.hung_up:
             await self._gone_before_dial(channel, step)
             return
-        dial_result = await channel.exec("Dial", target, str(settings.dial_timeout_s), "g")
+        dial_result = await channel.exec("Dial", target, str(settings.dial_timeout_s), self._dial_options(call_id))
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         # Dial returns -1 only when the caller's channel hung up (with option g an employee hangup returns 0); the
         # asynchronous HANGUP line may arrive after that result, so hung_up alone can still be False here.
         customer_first = channel.hung_up or dial_result == -1
         await self._forget_mark(channel, step)
-        await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+        await self._connect_ended(channel, call_id, status, customer_first)
         if not channel.hung_up:
             await channel.hangup()
+
+    def _dial_options(self, call_id: str) -> str:
+        """``g``, and ``U(<context>^<call id>)`` when the employee's answer is to be marked (docs/dialplan.md)."""
+        context = self._settings.agent_mark_context
+        if context is None or not _MARKABLE_ID.fullmatch(call_id):
+            return "g"
+        return f"gU({context}^{call_id})"
+
+    async def _connect_ended(self, channel: PromptChannel, call_id: str, status: str, customer_first: bool) -> None:
+        """Report how the Dial ended; an employee's answer (ANSWER) committed, the PBX's mark of it goes. Rolled
+        back, or the step cancelled before this: the mark stays, and a call lost with us is still the success it
+        was."""
+        committed = await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+        if committed and status == ANSWER and self._dial_options(call_id) != "g":
+            await channel.clear_agent_mark()
 
     async def _forget_mark(self, channel: PromptChannel, step: _Step) -> None:
         """Delete the PBX's mark of the answer once the engine committed the answer itself (it was queued before
@@ -179,12 +211,12 @@ class ConnectCallHandler:
         if channel.hung_up:
             await self._gone_before_dial(channel, step)
             return
-        dial_result = await channel.exec("Dial", target, _seconds(wait_s), "g")
+        dial_result = await channel.exec("Dial", target, _seconds(wait_s), self._dial_options(call_id))
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         customer_first = channel.hung_up or dial_result == -1
         await self._forget_mark(channel, step)
         if status == ANSWER or customer_first:
-            await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+            await self._connect_ended(channel, call_id, status, customer_first)
         else:
             await self._progress.abandoned(call_id)  # the verdict first: it must not wait for the message
             await self._safe_harbor(channel, context)

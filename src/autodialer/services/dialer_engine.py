@@ -55,6 +55,7 @@ from autodialer.services.pbx_events import UserEventSink, start_dial_fields
 from autodialer.services.ports import (
     AvailabilityView,
     CallControl,
+    CallMarks,
     Clock,
     OriginateRejected,
     OriginateRequest,
@@ -670,7 +671,7 @@ class DialerEngine:
                 unsent.append(attempt)
             elif call is None:
                 log.info("call %s vanished while we could not hear the PBX: lost", attempt.call_id)
-                await self._close_lost(attempt, now, _proven_unanswered(attempt, marked))
+                await self._close_lost(attempt, now, marked)
             else:
                 if not attempt.confirmed:
                     await self._confirm_adopted(attempt, now)
@@ -726,30 +727,43 @@ class DialerEngine:
         self._pbx_paused_until = 0.0
         await self._ledger.resend_announcements()
 
-    async def _close_lost(self, attempt: Attempt, now: float, proven_unanswered: bool) -> None:
+    async def _close_lost(self, attempt: Attempt, now: float, marks: CallMarks) -> None:
         """A call the PBX does not list any more. One we never heard confirmed may have rung (its Originate was
         written): it is charged its try and lost, like a confirmed one, rather than dialled again for free. Only
-        one that provably never reached its customer may be dialled again (ledger.close_lost)."""
+        one that provably never reached its customer may be dialled again (ledger.close_lost). One whose employee
+        answered by the PBX's mark (we died before storing it) is the success it was, as if AMI had told us."""
         if not attempt.confirmed:
             await self._confirm_adopted(attempt, now)
             attempt = self._ledger.get(attempt.call_id) or attempt
-        await self._ledger.close_lost(attempt, now, proven_unanswered=proven_unanswered)
+        if not attempt.agent_connected and attempt.call_id in (marks.employee or ()):
+            log.info("call %s: an employee answered by the PBX's mark, not stored before we lost it", attempt.call_id)
+            attempt = replace(await self._connect_step_ran(attempt), answered=True, agent_connected=True)
+            await self._ledger.save(attempt)
+        await self._ledger.close_lost(attempt, now, proven_unanswered=_proven_unanswered(attempt, marks))
 
-    async def _answered_on_pbx(self, lost: Sequence[Attempt]) -> frozenset[str] | None:
-        """Of the ``lost`` attempts not known answered here, those whose customer answered by the PBX's own record
-        (the dialplan's mark, docs/dialplan.md); None when the PBX keeps no such record (a dialplan installed
-        before the mark): then no lost call is provably unanswered. ConnectionError: cannot ask now."""
-        unknown = [a.call_id for a in lost if not (a.answered or a.agent_connected)]
+    async def _answered_on_pbx(self, lost: Sequence[Attempt]) -> CallMarks:
+        """Of the ``lost`` attempts without an employee's answer stored here, those whose customer and those whose
+        employee answered by the PBX's own record (the dialplan's marks, docs/dialplan.md); a record is None when
+        the installed dialplan does not write it (then no lost call is provably unanswered, or no lost employee's
+        answer is found). ConnectionError: cannot ask now."""
+        unknown = [a.call_id for a in lost if not a.agent_connected]
         if not unknown:
-            return frozenset()
-        marked = await self._calls.answered_calls(unknown)
-        if marked is None:
+            return CallMarks(frozenset(), frozenset())
+        marks = await self._calls.call_marks(unknown)
+        unanswered = sum(1 for a in lost if not (a.answered or a.agent_connected))
+        if marks.customer is None and unanswered:
             log.warning(
                 "the PBX's dialplan does not mark answered calls (docs/dialplan.md): %d lost calls are not "
                 "dialled again, as their customers may have answered",
+                unanswered,
+            )
+        if marks.employee is None:
+            log.warning(
+                "the PBX's dialplan does not mark an employee's answer (docs/dialplan.md): %d lost calls an "
+                "employee may have taken end lostOnRestart, not the success they may have been",
                 len(unknown),
             )
-        return marked
+        return marks
 
     async def _confirm_adopted(self, attempt: Attempt, now: float) -> None:
         """An unconfirmed attempt that (maybe) went out: its number's row gets its try now."""
@@ -792,7 +806,7 @@ class DialerEngine:
                     unsent.append(current)
                 elif current is not None and attempt.call_id not in live:
                     log.warning("call %s is unknown to the PBX: closing it", attempt.call_id)
-                    await self._close_lost(current, now, _proven_unanswered(current, marked))
+                    await self._close_lost(current, now, marked)
                 elif attempt.call_id in live and now - attempt.created_at >= self._settings.max_call_s:
                     log.warning("call %s exceeded %.0fs: hanging it up", attempt.call_id, self._settings.max_call_s)
                     await self._calls.hangup(attempt.call_id)
@@ -876,7 +890,7 @@ class DialerEngine:
 
         await self._submit(call_id, work)
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> None:
+    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
         async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
@@ -890,7 +904,7 @@ class DialerEngine:
             events = call_results.connect_ended(call_id, status, customer_hung_up_first)
             await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._clock.now())
 
-        await self._submit(call_id, work)
+        return await self._queue(call_id, work)
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         attempt = self._ledger.get(call_id)
@@ -963,9 +977,10 @@ class DialerEngine:
         await self._submit(call_id, work)
 
 
-def _proven_unanswered(attempt: Attempt, marked: frozenset[str] | None) -> bool:
+def _proven_unanswered(attempt: Attempt, marks: CallMarks) -> bool:
     """A lost call provably never reached its customer: no answer heard or stored, and the PBX, which marks every
     answered call of ours, has no mark for it."""
+    marked = marks.customer
     return not (attempt.answered or attempt.agent_connected) and marked is not None and attempt.call_id not in marked
 
 

@@ -132,6 +132,17 @@ class LiveCall:
     agent_connected: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CallMarks:
+    """The PBX's own record of which of some calls (calls it no longer lists) were answered, which the dialplan
+    writes in AstDB whether or not we are alive to hear it (docs/dialplan.md): by the customer (``customer``) and by
+    an employee the connect step dialled (``employee``). None: the installed dialplan writes no such mark, so a
+    missing one proves nothing."""
+
+    customer: frozenset[str] | None
+    employee: frozenset[str] | None = None
+
+
 class CallControl(Protocol):
     async def originate(self, request: OriginateRequest) -> None:
         """Queue the call (async Originate); once this returns the PBX has it, and the outcome arrives later as call
@@ -149,10 +160,9 @@ class CallControl(Protocol):
         Raises ConnectionError when the PBX cannot be asked now (link down, no answer)."""
         ...
 
-    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
-        """Of ``call_ids`` (calls the PBX no longer lists), those whose customer answered by the PBX's own record,
-        which the dialplan writes as the customer answers, whether or not we are alive to hear it (docs/dialplan.md).
-        None when the PBX keeps no such record (a dialplan without the mark): nothing can be proved unanswered.
+    async def call_marks(self, call_ids: Sequence[str]) -> CallMarks:
+        """Of ``call_ids`` (calls the PBX no longer lists), those whose customer, and those whose employee, answered
+        by the PBX's own record (CallMarks), read in one round trip.
 
         Raises ConnectionError when the PBX cannot be asked now."""
         ...

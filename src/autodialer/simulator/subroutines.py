@@ -93,9 +93,9 @@ async def run_subroutine(pbx: PBX, ch: Channel, sub_args: str) -> bool:
             log.warning("%s Abnormal 'Gosub(%s)' exit.  Popping routine return locations.", ch.name, sub_args)
             pbx.set_var(ch, "GOSUB_RETVAL", "")
         ch.context, ch.exten, ch.priority = saved_position
-        for name, value in saved_vars.items():  # the frame's variables go with it
-            if value is None:
+        for name, earlier in saved_vars.items():  # the frame's variables go with it
+            if earlier is None:
                 ch.variables.pop(name, None)
             else:
-                ch.variables[name] = value
+                ch.variables[name] = earlier
     return True

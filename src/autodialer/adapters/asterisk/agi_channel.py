@@ -58,10 +58,16 @@ class AGIChannel:
         await self._call.hangup()
 
     async def clear_answer_mark(self) -> None:
+        await self._delete_mark(answer_marks.FAMILY, "answer mark")
+
+    async def clear_agent_mark(self) -> None:
+        await self._delete_mark(answer_marks.AGENT_FAMILY, "employee's answer mark")
+
+    async def _delete_mark(self, family: str, what: str) -> None:
         try:  # res_agi runs DATABASE on a dead channel too
-            await self._call.command("DATABASE DEL", answer_marks.FAMILY, self._call.uniqueid)
+            await self._call.command("DATABASE DEL", family, self._call.uniqueid)
         except (AGIHangup, AGICommandError) as exc:  # the socket is gone or the PBX refused: the mark stays
-            log.warning("AGI %s: answer mark not deleted: %s", self._call.uniqueid, exc)
+            log.warning("AGI %s: %s not deleted: %s", self._call.uniqueid, what, exc)
 
     async def stream_file(self, name: str, escape_digits: str = "") -> tuple[str | None, int]:
         try:

@@ -30,6 +30,7 @@ from autodialer.adapters.asterisk.call_tracking import CallTracker
 from autodialer.domain.call_events import CallEnded, CallEvent, CustomerFailed
 from autodialer.protocols.ami import Action, Event, ListResult
 from autodialer.services.ports import (
+    CallMarks,
     LiveCall,
     OriginateRejected,
     OriginateRequest,
@@ -219,24 +220,31 @@ class AsteriskPbxGateway:
         self._forget_vanished(candidates - set(groups))
         return calls
 
-    async def answered_calls(self, call_ids: Sequence[str]) -> frozenset[str] | None:
-        """Of ``call_ids``, those the dialplan marked answered in AstDB (answer_marks.py); None when the connect
-        context does not write marks. Both questions go out together: one round trip."""
+    async def call_marks(self, call_ids: Sequence[str]) -> CallMarks:
+        """Of ``call_ids``, those the dialplan marked answered in AstDB by the customer and by an employee
+        (answer_marks.py); a family is None when the connect context does not write its mark. All three questions
+        go out together: one round trip."""
         if not call_ids:
-            return frozenset()
+            return CallMarks(frozenset(), frozenset())
         try:
-            dialplan, marks = await asyncio.gather(
+            dialplan, customer, employee = await asyncio.gather(
                 self._ami.send_list_action(
                     Action.build("ShowDialPlan", [("Context", _plain(self._config.connect_context, "context"))])
                 ),
                 self._ami.send_list_action(Action.build("DBGetTree", [("Family", answer_marks.FAMILY)])),
+                self._ami.send_list_action(Action.build("DBGetTree", [("Family", answer_marks.AGENT_FAMILY)])),
             )
         except TimeoutError as e:
             raise ConnectionError(f"ShowDialPlan/DBGetTree got no answer: {e}") from e
-        if not dialplan.response.is_success or not answer_marks.dialplan_marks(dialplan.items):
-            return None
-        # DBGetTree of a family with no key is "Response: Error, Database entry not found": no marks.
-        return answer_marks.marked_calls(marks.items) & frozenset(call_ids)
+        wanted = frozenset(call_ids)
+
+        def marked(family: str, tree: ListResult) -> frozenset[str] | None:
+            if not dialplan.response.is_success or not answer_marks.dialplan_marks(dialplan.items, family):
+                return None
+            # DBGetTree of a family with no key is "Response: Error, Database entry not found": no marks.
+            return answer_marks.marked_calls(tree.items, family) & wanted
+
+        return CallMarks(marked(answer_marks.FAMILY, customer), marked(answer_marks.AGENT_FAMILY, employee))
 
     # ---- fed by the AMI client
 
