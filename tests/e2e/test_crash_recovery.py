@@ -137,13 +137,13 @@ class ServiceProcess:
 
 
 @contextlib.asynccontextmanager
-async def simulator(time_scale: float) -> AsyncIterator[PBXSimulator]:
-    # The dialplan docs/dialplan.md installs (its connect step marks every answered call in AstDB).
+async def simulator(time_scale: float, dialplan: str | None = None) -> AsyncIterator[PBXSimulator]:
+    # The dialplan docs/dialplan.md installs (its connect step marks every answered call in AstDB), unless told.
     config = SimulatorConfig(
         ami_port=0,
         time_scale=time_scale,
         employees=tuple(EmployeeConfig(e) for e in EXTENSIONS),
-        dialplan_text=product_dialplan(),
+        dialplan_text=product_dialplan() if dialplan is None else dialplan,
     )
     sim = PBXSimulator(config)
     await sim.start()
@@ -392,6 +392,90 @@ async def test_kill_9_between_storing_a_round_and_its_originates(
     else:
         assert dead_round <= dialled  # the PBX ran the dead process's calls: adopted, not dialled again
         assert set(tries.values()) == {1} and set(history) == dialled
+
+
+# The connect context's subroutine that marks an employee's answer (docs/dialplan.md); a dialplan from before it
+EMPLOYEE_MARK_STEP = "exten => s,1,Set(DB(dialer-agent-answered/${ARG1})=${EPOCH})\n same => n,Return()\n"
+
+
+@pytest.mark.parametrize("dialplan", ["current", "before-the-employee-mark"])
+async def test_kill_9_between_an_employees_answer_and_its_commit_and_the_call_ended_before_the_restart(
+    tmp_path: Path, db_url: str, migrated_engine: Any, dialplan: str
+) -> None:
+    """Ambiguity (1) of ARCHITECTURE.md. The service is frozen (SIGSTOP) the instant the connect step's Dial starts
+    ringing the employee, so the employee's answer on AMI is never stored; the employee talks, the customer hangs
+    up, and the service is killed; the call is over before it comes back. The PBX's mark of the employee's answer
+    (the Dial's U() subroutine) makes it the SUCCESS_CLIENT_H it was, dialled once; with a dialplan from before
+    that mark it can only be lostOnRestart (FAIL, final), as before."""
+    if dialplan != "current" and db_url.startswith("postgresql"):
+        pytest.skip("the contrast does not depend on the store: shown on SQLite")
+    text = product_dialplan()
+    assert EMPLOYEE_MARK_STEP in text
+    if dialplan != "current":
+        text = text.replace(EMPLOYEE_MARK_STEP, "")
+    async with simulator(time_scale=0.1, dialplan=text) as sim:
+        control = sim.control
+        control.set_employee("201", Behaviour(answer_after=2.0))
+        control.set_customer("5556001", Behaviour(answer_after=1.0, hangup_after=8.0))  # 5 s after the employee
+        service = ServiceProcess(
+            tmp_path,
+            sim.ami_port,
+            originate_timeout_s=30,
+            agent_dial_timeout_s=20,
+            ami_ping_interval_s=5,
+            database_url=db_url,
+            retry_policy={"lost_on_restart": {"delay_s": 0.2, "max_retries": 2}},
+        )
+        sim.config.agi_port = service.agi_port
+        employee_answered: list[str] = []
+        customer_gone: list[str] = []
+
+        def on_event(name: str, fields: list[tuple[str, str]]) -> None:
+            values = dict(fields)
+            if not values.get("Linkedid", "").startswith("dlr-"):
+                return
+            dest = values.get("DestChannel", "")
+            if name == "DialBegin" and dest.startswith("PJSIP/201-") and service.process is not None:
+                service.process.send_signal(signal.SIGSTOP)  # before the employee answers: nothing of it is stored
+            if name == "DialEnd" and dest.startswith("PJSIP/201-") and values.get("DialStatus") == "ANSWER":
+                employee_answered.append(values["Linkedid"])
+            if name == "Hangup" and values.get("Channel", "").startswith("PJSIP/trunk-"):
+                customer_gone.append(values["Linkedid"])
+
+        sim.pbx.bus.subscribe(on_event)
+        calls = CallLog(sim)
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as http:
+            try:
+                await service.start(http)
+                body = {"name": "employee mark", "innerNum": "201", "numbers": ["5556001"]}
+                task_id = int((await http.post("/task", content=json.dumps(body))).json()["data"]["id"])
+                await until(lambda: customer_gone, 20, "the employee to answer and the customer to hang up")
+                service.kill()  # frozen until now: it never heard the employee answer
+                await until(lambda: calls.in_flight() == 0, 10, "the call to end in the PBX")
+                await service.start(http)
+
+                async def final() -> list[dict[str, Any]] | None:
+                    rows = await rows_of(http, [task_id])
+                    return rows if all(r["closeTime"] != "0" for r in rows) else None
+
+                try:
+                    [row] = await until(final, 20, "the number final")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}\n{service.log.read_text()[-6000:]}") from e
+            finally:
+                if service.process is not None and service.process.poll() is None:
+                    service.process.send_signal(signal.SIGCONT)
+                service.stop()
+        requests = [r for r in control.requests if (r["channel_id"] or "").startswith("dlr-")]
+    assert len(requests) == 1 and employee_answered == [requests[0]["channel_id"]]  # the employee did answer
+    assert int(row["countTry"]) == 1
+    if dialplan == "current":
+        assert (row["result"], row["state"]) == ("SUCCESS_CLIENT_H", "endCall"), row
+        assert (
+            "dialer-agent-answered" in sim.pbx.db and requests[0]["channel_id"] in sim.pbx.db["dialer-agent-answered"]
+        )
+    else:
+        assert (row["result"], row["state"]) == ("FAIL", "lostOnRestart"), row
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["core-restart", "kill-9"])
