@@ -38,6 +38,11 @@ from autodialer.simulator.simulator import PBXSimulator
 
 MODULE = "/pbxcore/api/module-dialer/v1"
 LAB_AMI_RIGHTS = ("all", "all")  # read=, write= of the lab's manager.conf (tests/fixtures/asterisk/config/manager.conf)
+# Ring timeouts for tests that do not test a timeout. Both run on the simulator's scaled clock (5 s is 0.25 s of real
+# time at 0.05) while the event loop the simulator shares with the service and the test can stall for longer on a
+# loaded machine: a customer or employee answering 1 s (simulated) after the ring then loses to the timeout (a CI run
+# failed so). 60 s is 3 s of real time at 0.05; a test that needs a timeout to fire sets its own.
+RING_TIMEOUTS: dict[str, Any] = {"originate_timeout_s": 60, "agent_dial_timeout_s": 60}
 
 
 def shipped_ami_rights() -> tuple[str, str]:

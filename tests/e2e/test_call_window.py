@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import ShiftedClock, Stack, running_stack
+from tests.e2e.harness import RING_TIMEOUTS, ShiftedClock, Stack, running_stack
 
 from autodialer.adapters.db.tables import dnc_numbers
 from autodialer.adapters.db.transactions import write_transaction
@@ -18,7 +18,7 @@ from autodialer.simulator import Behaviour
 
 pytestmark = pytest.mark.slow
 
-FAST: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "call_window": "09:00-21:00"}
+FAST: dict[str, Any] = {**RING_TIMEOUTS, "call_window": "09:00-21:00"}
 TALK = Behaviour(answer_after=0.5, hangup_after=6.0)
 LEAD_S = 3.0  # the service's clock starts this long before the window opens
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import ShiftedClock, Stack, running_stack
+from tests.e2e.harness import RING_TIMEOUTS, ShiftedClock, Stack, running_stack
 
 from autodialer.simulator import Behaviour
 
 pytestmark = pytest.mark.slow
 
-FAST: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5}
+FAST: dict[str, Any] = RING_TIMEOUTS
 TALK = Behaviour(answer_after=0.5, hangup_after=6.0)
 LEAD_S = 3.0
 

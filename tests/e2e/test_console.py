@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 from tests.e2e.browser import chromium_page, screenshot_on_failure
-from tests.e2e.harness import running_stack
+from tests.e2e.harness import RING_TIMEOUTS, running_stack
 
 from autodialer.simulator.scenario import Scenario
 
@@ -29,8 +29,7 @@ SCENARIO = {
 }
 CSV_TEXT = "phone;name\n5551001;Ann\n55-51-00x;Bob\n5551002;Cat\n5551003;Dan\n"
 FAST = {
-    "originate_timeout_s": 5,
-    "agent_dial_timeout_s": 5,
+    **RING_TIMEOUTS,
     "auth_exempt_addresses": [],
     "admin_password": PASSWORD,
 }

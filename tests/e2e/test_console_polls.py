@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 from tests.e2e.browser import chromium_page, screenshot_on_failure
+from tests.e2e.harness import RING_TIMEOUTS
 from tests.e2e.poll_stack import poll_stack
 from tests.e2e.test_console import PASSWORD, assert_every_input_labelled
 
@@ -29,8 +30,7 @@ SCENARIO = {
     },
 }
 SETTINGS = {
-    "originate_timeout_s": 5,
-    "agent_dial_timeout_s": 5,
+    **RING_TIMEOUTS,
     "auth_exempt_addresses": [],
     "admin_password": PASSWORD,
 }

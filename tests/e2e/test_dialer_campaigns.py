@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import ChannelSampler, running_stack
+from tests.e2e.harness import RING_TIMEOUTS, ChannelSampler, running_stack
 
 from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 
 pytestmark = pytest.mark.slow
 
-FAST: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5}
+FAST: dict[str, Any] = RING_TIMEOUTS
 TALK = Behaviour(answer_after=0.5, hangup_after=6.0)  # 25 ms of ringing, 300 ms of talk at time_scale 0.05
 
 

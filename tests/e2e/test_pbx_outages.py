@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Stack, running_stack, until
+from tests.e2e.harness import RING_TIMEOUTS, Stack, running_stack, until
 
 from autodialer.simulator import Behaviour, EmployeeConfig
 
@@ -24,10 +24,13 @@ pytestmark = pytest.mark.slow
 
 EXTENSIONS = tuple(str(201 + i) for i in range(6))
 SETTINGS: dict[str, Any] = {
-    "originate_timeout_s": 5,
-    "agent_dial_timeout_s": 5,
+    **RING_TIMEOUTS,
     "ami_ping_interval_s": 0.5,
-    "retry_policy": {"customer_busy": {"delay_s": 0.05, "max_retries": 0}},
+    # A call an Originate left lost by the restart is dialled again after 0.5 s here, not the default 30 s.
+    "retry_policy": {
+        "customer_busy": {"delay_s": 0.05, "max_retries": 0},
+        "lost_on_restart": {"delay_s": 0.5, "max_retries": 3},
+    },
 }
 SIM = {"employees": tuple(EmployeeConfig(e) for e in EXTENSIONS)}
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import LAB_AMI_RIGHTS, running_stack, shipped_ami_rights
+from tests.e2e.harness import LAB_AMI_RIGHTS, RING_TIMEOUTS, running_stack, shipped_ami_rights
 
 from autodialer.simulator.events import manager_classes
 
 pytestmark = pytest.mark.slow
 
-FAST = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5}
+FAST = RING_TIMEOUTS
 
 
 async def test_a_campaign_call_works_under_the_shipped_ami_rights(

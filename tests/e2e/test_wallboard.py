@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Page
 from tests.e2e.browser import chromium_page, screenshot_on_failure
-from tests.e2e.harness import running_stack
+from tests.e2e.harness import RING_TIMEOUTS, running_stack
 from tests.e2e.test_console import assert_every_input_labelled
 
 from autodialer.simulator.scenario import Scenario
@@ -24,7 +24,7 @@ SCENARIO = {
     "employees": {"201": {"outcome": "answer", "answer_after": 0.5}},
     "customers": {"5551002": {"outcome": "busy", "ring": False}},
 }
-SETTINGS = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "auth_exempt_addresses": ["127.0.0.1"]}
+SETTINGS = {**RING_TIMEOUTS, "auth_exempt_addresses": ["127.0.0.1"]}
 PHONES = ["5551001", "5551002", "5551003", "5551004"]
 
 SNAPSHOT = """() => {
