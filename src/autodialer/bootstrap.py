@@ -209,7 +209,11 @@ def build_dialer(
         engine,
         prompts,
         clock,
-        PollSettings(dial_timeout_s=settings.agent_dial_timeout_s, internal_context=settings.internal_context),
+        PollSettings(
+            dial_timeout_s=settings.agent_dial_timeout_s,
+            internal_context=settings.internal_context,
+            agent_mark_context=settings.connect_context,  # the transfer marks the employee's answer as connect does
+        ),
     )
 
     async def connect_route(call: AGICall) -> None:

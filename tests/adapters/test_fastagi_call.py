@@ -206,6 +206,9 @@ class FakeProgress:
 
     async def poll_completed(self, call_id: str) -> None: ...
 
+    async def transfer_ended(self, call_id: str, dial_status: str) -> bool:
+        return True
+
     async def opt_out(self, call_id: str) -> None: ...
 
 

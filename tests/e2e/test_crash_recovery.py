@@ -536,3 +536,93 @@ async def test_ami_connections_dropped_mid_call_keep_the_calls_and_their_results
     assert {p: r["result"] for p, r in final.items()} == dict.fromkeys(final, "SUCCESS_CLIENT_H")
     assert {r["cause"] for r in final.values()} == {"Normal Clearing"}
     assert len(calls) == 4 and len({c["channel_id"] for c in calls}) == 4
+
+
+async def test_kill_9_while_a_polls_transfer_talks_to_the_employee(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    """A voice poll's "dial" key transfers the customer to an employee (poll_flow's Dial, after EVENT_POLLING_END).
+    The service is frozen the instant that Dial rings the employee, so the employee's answer is never stored; they
+    talk, the customer hangs up, the service is killed and comes back after the call ended. The PBX's mark of the
+    employee's answer (the transfer's U() subroutine) tells reconciliation the transfer was answered: the number
+    stays SUCCESS_POLLING (what MikoPBX recorded for a poll that ended in a transfer), the attempt is that success
+    with its Dial's ANSWER, never lostOnRestart, and the number is dialled once."""
+    body = {
+        "crmId": "survey",
+        "name": "Transfer survey",
+        "questions": [
+            {
+                "questionId": "q1",
+                "questionText": "Press 3 to talk to us.",
+                "lang": "en-US",
+                "press": [{"key": "3", "action": "dial", "value": "201", "nextQuestion": ""}],
+            }
+        ],
+    }
+    async with simulator(time_scale=0.1) as sim:
+        control = sim.control
+        control.set_employee("201", Behaviour(answer_after=2.0))
+        # the key 1 s after answering (queued if the question is not playing yet); the employee answers 2 s into the
+        # transfer and talks until the customer hangs up 12 s after answering
+        control.set_customer("5556101", Behaviour(answer_after=1.0, dtmf=((1.0, "3"),), hangup_after=12.0))
+        service = ServiceProcess(
+            tmp_path,
+            sim.ami_port,
+            originate_timeout_s=30,
+            agent_dial_timeout_s=20,
+            ami_ping_interval_s=5,
+            database_url=db_url,
+            retry_policy={"lost_on_restart": {"delay_s": 0.2, "max_retries": 2}},
+        )
+        sim.config.agi_port = service.agi_port
+        employee_answered: list[str] = []
+        customer_gone: list[str] = []
+
+        def on_event(name: str, fields: list[tuple[str, str]]) -> None:
+            values = dict(fields)
+            if not values.get("Linkedid", "").startswith("dlr-"):
+                return
+            dest = values.get("DestChannel", "")
+            if name == "DialBegin" and dest.startswith("PJSIP/201-") and service.process is not None:
+                service.process.send_signal(signal.SIGSTOP)  # before the employee answers: nothing of it is stored
+            if name == "DialEnd" and dest.startswith("PJSIP/201-") and values.get("DialStatus") == "ANSWER":
+                employee_answered.append(values["Linkedid"])
+            if name == "Hangup" and values.get("Channel", "").startswith("PJSIP/trunk-"):
+                customer_gone.append(values["Linkedid"])
+
+        sim.pbx.bus.subscribe(on_event)
+        calls = CallLog(sim)
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as http:
+            try:
+                await service.start(http)
+                poll_id = int((await http.post("/polling", content=json.dumps(body))).json()["data"]["id"])
+                task = {"name": "transfer", "innerNumType": "polling", "innerNum": str(poll_id), "numbers": ["5556101"]}
+                task_id = int((await http.post("/task", content=json.dumps(task))).json()["data"]["id"])
+                await until(lambda: customer_gone, 30, "the employee to answer and the customer to hang up")
+                service.kill()  # frozen until now: it never heard the employee answer
+                await until(lambda: calls.in_flight() == 0, 10, "the call to end in the PBX")
+                await service.start(http)
+
+                async def reconciled() -> list[Any] | None:
+                    # The row was SUCCESS_POLLING before the transfer: wait for the attempt's end, reconciliation's
+                    async with migrated_engine.connect() as connection:
+                        ended = list((await connection.execute(select(attempts.c.ended_at))).scalars())
+                    return ended if ended and all(e is not None for e in ended) else None
+
+                try:
+                    await until(reconciled, 20, "the lost attempt reconciled")
+                except AssertionError as e:
+                    raise AssertionError(f"{e}\n{service.log.read_text()[-6000:]}") from e
+                [row] = await rows_of(http, [task_id])
+            finally:
+                if service.process is not None and service.process.poll() is None:
+                    service.process.send_signal(signal.SIGCONT)
+                service.stop()
+        requests = [r for r in control.requests if (r["channel_id"] or "").startswith("dlr-")]
+    assert len(requests) == 1 and employee_answered == [requests[0]["channel_id"]]  # the employee did answer
+    assert (row["result"], row["state"], int(row["countTry"])) == ("SUCCESS_POLLING", "EVENT_POLLING_END", 1), row
+    async with migrated_engine.connect() as connection:
+        [attempt] = (await connection.execute(select(attempts))).mappings().all()
+    assert (attempt["outcome"], attempt["dial_status"]) == ("SUCCESS_POLLING", "ANSWER"), dict(attempt)
+    # the transfer's U() subroutine wrote it; the step that would have deleted it died with us (ARCHITECTURE (3))
+    assert requests[0]["channel_id"] in sim.pbx.db.get("dialer-agent-answered", {})

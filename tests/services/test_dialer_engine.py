@@ -10,6 +10,7 @@ from tests.services.harness import NO_RETRIES, Harness
 from autodialer.domain.call_events import AgentConnected, CustomerOutcome, CustomerRinging
 from autodialer.domain.call_results import LOST_ANSWERED_CAUSE, LOST_CAUSE
 from autodialer.domain.mikopbx_results import ResultRow
+from autodialer.domain.poll_flow import PollDefinition, Press, Question
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.dialer_engine import EngineSettings
 from autodialer.services.dialer_store import Attempt
@@ -999,3 +1000,56 @@ async def test_a_connect_step_run_while_reconciliation_waits_applies_on_the_adop
     h.end("dlr-sent")
     await h.step()
     assert h.row(number.number_id).result == "SUCCESS_CLIENT_H"
+
+
+TRANSFER_POLL = PollDefinition(7, (Question("q1", "Press 3 to talk to us", press=(Press("3", "dial", "201"),)),))
+
+
+async def poll_lost_during_its_transfer(h: Harness, *, poll_end_stored: bool) -> tuple[int, str]:
+    """A poll call transferred to an employee (its "dial" key) who answered (the transfer's U() marked it in AstDB);
+    we were killed before storing that, and the call ended while we were down. ``poll_end_stored`` False: the
+    EVENT_POLLING_END written before the transfer was rolled back."""
+    h.store.polls[7] = TRANSFER_POLL
+    h.store.add_task(1, "7", inner_num_type="polling")
+    number = h.store.add_number(1, "79001234567")
+    await h.step()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    await h.engine.customer_answered(call)
+    await h.engine.poll_started(call)
+    if poll_end_stored:
+        await h.engine.poll_completed(call)
+    if h.calls.agent_marks is not None:
+        h.calls.agent_marks.add(call)
+    del h.calls.live[call]
+    h.engine = h.new_engine()
+    await h.step()
+    return number.number_id, call
+
+
+@pytest.mark.parametrize("poll_end_stored", [True, False], ids=["poll-end-stored", "poll-end-rolled-back"])
+async def test_a_poll_lost_while_its_transfer_talked_is_the_success_polling_it_was(poll_end_stored: bool) -> None:
+    """The poll's row is SUCCESS_POLLING (EVENT_POLLING_END precedes the transfer: recorded from the mark if that
+    write was lost), and the attempt records its transfer answered: never lostOnRestart, never dialled again."""
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id, call = await poll_lost_during_its_transfer(h, poll_end_stored=poll_end_stored)
+    row = h.row(number_id)
+    assert (row.result, row.state, row.count_try) == ("SUCCESS_POLLING", "EVENT_POLLING_END", 1), row
+    [attempt] = h.store.finished
+    assert (attempt.call_id, attempt.outcome, attempt.m_dial_status) == (call, "SUCCESS_POLLING", "ANSWER")
+    h.clock.advance(3600.0)
+    await h.step()
+    assert len(h.calls.originated) == 1
+
+
+async def test_without_the_employee_mark_a_poll_whose_end_was_rolled_back_stays_lost_on_restart() -> None:
+    """A dialplan from before the employee's mark: nothing says the transfer happened, so the open poll is lost."""
+    h = Harness()
+    h.calls.agent_marks = None
+    number_id, _call = await poll_lost_during_its_transfer(h, poll_end_stored=False)
+    row = h.row(number_id)
+    assert (row.state, row.result, row.cause) == ("lostOnRestart", "FAIL", LOST_ANSWERED_CAUSE)
+    [attempt] = h.store.finished
+    assert attempt.m_dial_status is None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from tests.services.fakes import FakeChannel, FakeRenderer
 from tests.services.harness import Harness
 
 from autodialer.domain.poll_flow import PollDefinition, Press, Prompt, Question
-from autodialer.services.poll_call import PollCallHandler
+from autodialer.services.poll_call import PollCallHandler, PollSettings
 
 POLL = PollDefinition(
     7,
@@ -24,6 +27,11 @@ POLL = PollDefinition(
     ),
     max_repeats=1,
 )
+
+
+async def settle() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
 
 
 async def answered_poll(h: Harness) -> tuple[str, int]:
@@ -157,3 +165,76 @@ async def test_a_question_the_pbx_cannot_play_ends_the_call_instead_of_asking_in
     await h.step()
     assert h.store.numbers[number_id].row.result == "FAIL_POLLING"
     assert h.store.poll_answers == []
+
+
+def employee_answers(channel: FakeChannel) -> int:
+    channel.variables["DIALSTATUS"] = "ANSWER"
+    return 0
+
+
+async def transfer(h: Harness, channel: FakeChannel) -> tuple[str, int]:
+    call_id, number_id = await answered_poll(h)
+    settings = PollSettings(dial_timeout_s=20, agent_mark_context="dialer-connect")
+    await PollCallHandler(h.engine, FakeRenderer(), h.clock, settings).handle(channel, call_id)
+    return call_id, number_id
+
+
+async def test_the_transfer_asks_the_pbx_to_mark_the_employees_answer_and_the_mark_goes_once_stored() -> None:
+    """Like the connect step's Dial (services/agent_marks.py): U(<connect context>^<call id>); the Dial's ANSWER is
+    stored as the attempt's dial status (the row stays SUCCESS_POLLING), then the mark is deleted."""
+    h = Harness()
+    channel = FakeChannel(keys=["3"], on_dial=employee_answers)
+    call_id, number_id = await transfer(h, channel)
+    assert ("EXEC", "Dial", f"Local/201@internal,20,gU(dialer-connect^{call_id})") in channel.commands
+    assert channel.agent_mark_cleared
+    attempt = h.store.attempts[call_id]
+    assert (attempt.m_dial_status, attempt.agent_connected) == ("ANSWER", True)
+    h.end(call_id)
+    await h.step()
+    [finished] = h.store.finished
+    assert (finished.outcome, finished.m_dial_status) == ("SUCCESS_POLLING", "ANSWER")
+    assert (h.store.numbers[number_id].row.result, h.store.numbers[number_id].row.state) == (
+        "SUCCESS_POLLING",
+        "EVENT_POLLING_END",
+    )
+
+
+async def test_a_transfer_nobody_answered_has_no_mark_to_delete() -> None:
+    h = Harness()
+    channel = FakeChannel({"DIALSTATUS": "NOANSWER"}, keys=["3"])
+    call_id, number_id = await transfer(h, channel)
+    assert not channel.agent_mark_cleared
+    assert (h.store.attempts[call_id].m_dial_status, h.store.attempts[call_id].agent_connected) == ("NOANSWER", False)
+    assert h.store.numbers[number_id].row.result == "SUCCESS_POLLING"  # the poll itself was done
+
+
+async def test_the_employees_mark_stays_when_the_transfers_answer_was_not_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness()
+    call_id, _number_id = await answered_poll(h)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    channel = FakeChannel(keys=["3"], on_dial=employee_answers)
+    real_exec = channel.exec
+
+    async def exec_then_break(app: str, *args: str) -> int:
+        result = await real_exec(app, *args)
+        monkeypatch.setattr(h.store, "update_attempt", broken)  # the transfer's ANSWER cannot be stored
+        return result
+
+    channel.exec = exec_then_break  # type: ignore[method-assign]
+    settings = PollSettings(dial_timeout_s=20, agent_mark_context="dialer-connect")
+    step = asyncio.create_task(PollCallHandler(h.engine, FakeRenderer(), h.clock, settings).handle(channel, call_id))
+    await settle()
+    assert not channel.agent_mark_cleared  # AstDB still holds the employee's answer
+    step.cancel()
+    await asyncio.gather(step, return_exceptions=True)
+    assert not channel.agent_mark_cleared
+
+
+def test_a_bad_mark_context_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="agent_mark_context"):
+        PollSettings(agent_mark_context="ctx^evil")

@@ -89,6 +89,12 @@ class CallProgress(Protocol):
 
     async def poll_completed(self, call_id: str) -> None: ...
 
+    async def transfer_ended(self, call_id: str, dial_status: str) -> bool:
+        """The poll's transfer (its "dial" key, after EVENT_POLLING_END) returned with ``dial_status``: stored as the
+        attempt's dial status (the row keeps its SUCCESS_POLLING). Reported before the FastAGI socket closes, so it
+        precedes CallEnded. True once committed (the PBX's mark of the employee's answer may go then)."""
+        ...
+
     async def opt_out(self, call_id: str) -> None:
         """The customer asked not to be called again: put the number on the do-not-call list."""
         ...

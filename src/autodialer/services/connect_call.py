@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from autodialer.domain.mikopbx_results import ANSWER
 from autodialer.domain.pacing_config import SafeHarbor
 from autodialer.domain.poll_flow import Prompt
+from autodialer.services.agent_marks import check_mark_context, employee_dial_options, marks_employee
 from autodialer.services.call_channel import PromptChannel
 from autodialer.services.call_progress import CallProgress, ConnectContext
 from autodialer.services.poll_call import PromptRenderer, PromptUnavailable
@@ -55,10 +56,6 @@ log = logging.getLogger(__name__)
 
 # Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
-# The call id goes into the Dial's U() argument: nothing that app_dial's option parser or Gosub would read as syntax
-# (our ids are "dlr-" and 16 hex digits).
-_MARKABLE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_MARKABLE_CONTEXT = re.compile(r"[A-Za-z0-9._-]+")
 SAFE_HARBOR_LANG = "en-US"  # the default message's language, and a campaign text's when it names none
 
 
@@ -84,9 +81,7 @@ class ConnectSettings:
     agent_mark_context: str | None = None
 
     def __post_init__(self) -> None:
-        context = self.agent_mark_context
-        if context is not None and not _MARKABLE_CONTEXT.fullmatch(context):
-            raise ValueError(f"agent_mark_context: {context!r} must be a plain dialplan context name")
+        check_mark_context("agent_mark_context", self.agent_mark_context)
 
 
 def dial_target(context: ConnectContext, internal_context: str, directly: bool = True) -> str | None:
@@ -171,17 +166,14 @@ class ConnectCallHandler:
 
     def _dial_options(self, call_id: str) -> str:
         """``g``, and ``U(<context>^<call id>)`` when the employee's answer is to be marked (docs/dialplan.md)."""
-        context = self._settings.agent_mark_context
-        if context is None or not _MARKABLE_ID.fullmatch(call_id):
-            return "g"
-        return f"gU({context}^{call_id})"
+        return employee_dial_options(self._settings.agent_mark_context, call_id)
 
     async def _connect_ended(self, channel: PromptChannel, call_id: str, status: str, customer_first: bool) -> None:
         """Report how the Dial ended; an employee's answer (ANSWER) committed, the PBX's mark of it goes. Rolled
         back, or the step cancelled before this: the mark stays, and a call lost with us is still the success it
         was."""
         committed = await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
-        if committed and status == ANSWER and self._dial_options(call_id) != "g":
+        if committed and status == ANSWER and marks_employee(self._dial_options(call_id)):
             await channel.clear_agent_mark()
 
     async def _forget_mark(self, channel: PromptChannel, step: _Step) -> None:

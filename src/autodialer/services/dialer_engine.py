@@ -351,7 +351,7 @@ class DialerEngine:
             case AgentConnected():
                 # Stored now, not only when the connect step ends: a call lost with us after this is a success.
                 log.info("call %s: an employee answered", event.call_id)
-                attempt = await self._connect_step_ran(attempt)
+                attempt = await self._employee_step_ran(attempt)
                 await self._ledger.save(replace(attempt, answered=True, agent_connected=True))
             case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
                 # We heard this call's events up to here, in order: whether its customer answered is known.
@@ -680,7 +680,7 @@ class DialerEngine:
                     # answer.
                     current = self._ledger.get(attempt.call_id) or attempt
                     if call.agent_connected:
-                        current = await self._connect_step_ran(current)
+                        current = await self._employee_step_ran(current)
                     m_dial_status = ANSWER if call.agent_connected else current.m_dial_status
                     await self._ledger.save(replace(current, answered=True, m_dial_status=m_dial_status))
         await self._ledger.release(unsent)
@@ -693,17 +693,27 @@ class DialerEngine:
         await self._after_reconcile()
         return True
 
-    async def _connect_step_ran(self, attempt: Attempt) -> Attempt:
-        """An employee answered this call, so its connect step ran and queued startDial before its Dial. A row
-        without it lost that report with us (killed between the Dial and the report's commit): startDial is applied
-        now, so the call ends as the SUCCESS_CLIENT_H it is (endDial died with the step), not a bare SUCCESS."""
+    async def _employee_step_ran(self, attempt: Attempt) -> Attempt:
+        """An employee answered this call, so the step that dialled them ran up to its Dial, and what it reports
+        before the Dial must be on the row. A connect step queued startDial before its Dial: a row without it lost
+        that report with us (killed between the Dial and the report's commit), so startDial is applied now and the
+        call ends as the SUCCESS_CLIENT_H it is (endDial died with the step), not a bare SUCCESS. A poll transfers
+        only after EVENT_POLLING_END committed: a row still open (that write rolled back) gets it now, so the poll
+        is the SUCCESS_POLLING it was, never a FAIL_POLLING or lostOnRestart."""
         row = await self._ledger.row(attempt)
-        if attempt.mode != "connect" or row is None or row.is_closed:
+        if row is None or row.is_closed:
             return attempt
-        if row.state in (EventName.START_DIAL, EventName.END_DIAL):
+        now = self._clock.now()
+        if attempt.mode == "poll":
+            log.info(
+                "call %s: transferred to an employee but its EVENT_POLLING_END is missing: recorded now",
+                attempt.call_id,
+            )
+            return await self._ledger.apply(attempt, [call_results.poll_completed(attempt.call_id)], now)
+        if attempt.mode != "connect" or row.state in (EventName.START_DIAL, EventName.END_DIAL):
             return attempt
         log.info("call %s: an employee answered but its startDial was lost with us: recorded now", attempt.call_id)
-        return await self._ledger.apply(attempt, [call_results.connect_started(attempt.call_id)], self._clock.now())
+        return await self._ledger.apply(attempt, [call_results.connect_started(attempt.call_id)], now)
 
     def _awaiting_unconfirmed(self, live: Mapping[str, object]) -> bool:
         """True while an Originate we wrote, unconfirmed and not listed by the PBX, is inside its grace: the whole
@@ -737,7 +747,8 @@ class DialerEngine:
             attempt = self._ledger.get(attempt.call_id) or attempt
         if not attempt.agent_connected and attempt.call_id in (marks.employee or ()):
             log.info("call %s: an employee answered by the PBX's mark, not stored before we lost it", attempt.call_id)
-            attempt = replace(await self._connect_step_ran(attempt), answered=True, agent_connected=True)
+            ran = await self._employee_step_ran(attempt)
+            attempt = replace(ran, answered=True, agent_connected=True, m_dial_status=ANSWER)
             await self._ledger.save(attempt)
         await self._ledger.close_lost(attempt, now, proven_unanswered=_proven_unanswered(attempt, marks))
 
@@ -921,6 +932,18 @@ class DialerEngine:
 
     async def poll_completed(self, call_id: str) -> None:
         await self._report(call_id, [call_results.poll_completed(call_id)])
+
+    async def transfer_ended(self, call_id: str, dial_status: str) -> bool:
+        async def work() -> None:
+            attempt = self._ledger.get(call_id)
+            if attempt is None:
+                return
+            # AMI saw the employee answer: the Dial was answered, whatever a step cut off could still read.
+            talked = attempt.agent_connected or dial_status == ANSWER
+            status = ANSWER if talked else dial_status
+            await self._ledger.save(replace(attempt, m_dial_status=status, agent_connected=talked))
+
+        return await self._queue(call_id, work)
 
     async def poll_answer(
         self,

@@ -6,6 +6,12 @@ question cannot be rendered (TTS failure, a file that is not ours) or the PBX ca
 position 0 without a key on a live channel: the file is not where Asterisk looks, e.g. a missing shared mount), the
 call is hung up, which ends the poll as FAIL_POLLING: MikoPBX silently skipped such a question, which changed the
 meaning of the answers that followed, and asking in silence would only replay nothing until the limits.
+
+The "dial" key's transfer comes after EVENT_POLLING_END is committed (the poll already is SUCCESS_POLLING, as in
+MikoPBX), and dials the employee as the connect step does: option ``g``, and ``U(<connect context>^<call id>)`` so
+the PBX marks the employee's answer in AstDB (services/agent_marks.py). The Dial's DIALSTATUS is then stored as the
+attempt's dial status (``CallProgress.transfer_ended``); once an ANSWER is committed the mark goes. A call lost with
+us during the transfer is thus still the SUCCESS_POLLING it was, with its transfer answered (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from autodialer.domain import poll_flow
-from autodialer.domain.mikopbx_results import EventName
+from autodialer.domain.mikopbx_results import ANSWER, EventName
+from autodialer.services.agent_marks import check_mark_context, employee_dial_options, marks_employee
 from autodialer.services.call_channel import PromptChannel
 from autodialer.services.call_progress import CallProgress, PollContext
 from autodialer.services.ports import Clock
@@ -44,6 +51,11 @@ class PromptRenderer(Protocol):
 class PollSettings:
     dial_timeout_s: int = 60
     internal_context: str = "internal"
+    # As ConnectSettings.agent_mark_context: the transfer's Dial gets ``U(<it>^<call id>)``; None: no mark asked for.
+    agent_mark_context: str | None = None
+
+    def __post_init__(self) -> None:
+        check_mark_context("agent_mark_context", self.agent_mark_context)
 
 
 class PollCallHandler:
@@ -134,11 +146,21 @@ class PollCallHandler:
                 await self._progress.opt_out(call_id)
             case poll_flow.Dial(exten=exten):
                 if _DIALABLE.fullmatch(exten):
-                    target = f"Local/{exten}@{self._settings.internal_context}"
-                    await channel.exec("Dial", target, str(self._settings.dial_timeout_s), "g")
+                    await self._transfer(channel, call_id, f"Local/{exten}@{self._settings.internal_context}")
                 else:
                     log.warning("poll: refusing to dial %r (not a plain number)", exten)
             case poll_flow.Hangup():
                 await channel.hangup()
             case poll_flow.Ask():
                 raise AssertionError("Ask is handled by the loop")
+
+    async def _transfer(self, channel: PromptChannel, call_id: str, target: str) -> None:
+        """Put the customer through to ``target``; how that Dial ended is stored, and an employee's answer the PBX
+        marked is unmarked once stored (rolled back, or the step cancelled first: the mark stays, so a call lost with
+        us is still known to have reached the employee)."""
+        options = employee_dial_options(self._settings.agent_mark_context, call_id)
+        await channel.exec("Dial", target, str(self._settings.dial_timeout_s), options)
+        status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
+        committed = await self._progress.transfer_ended(call_id, status)
+        if committed and status == ANSWER and marks_employee(options):
+            await channel.clear_agent_mark()
