@@ -88,6 +88,9 @@ class CallLog:
         return sum(1 for n in self.live.values() if n > 0)
 
 
+FASTAGI_UP = "FastAGI server listening"  # logged by the service once its FastAGI server is up
+
+
 class ServiceProcess:
     """``autodialer serve`` in a subprocess, started and SIGKILLed at will, always on the same ports and data."""
 
@@ -358,8 +361,14 @@ async def test_kill_9_between_storing_a_round_and_its_originates(
                     await _execute(migrated_engine, UNFAULT_POSTGRES if postgres else UNFAULT_SQLITE)
                 if case == "written-never-reached":
                     control.drop_ami_connections(graceful=False)  # the unread Originates are lost with it
-                control.thaw()
+                # the PBX runs the frozen Originates only once the new process can take their calls: a customer
+                # answering while no FastAGI server listens is a call of the dead process lost, not this case
+                started = service.log.read_text().count(FASTAGI_UP)
                 await service.start(http)
+                await until(
+                    lambda: service.log.read_text().count(FASTAGI_UP) > started, 10, "the new process's FastAGI server"
+                )
+                control.thaw()
 
                 async def all_final() -> list[dict[str, Any]] | None:
                     rows = await rows_of(http, task_ids)
