@@ -22,6 +22,7 @@ import logging
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -52,6 +53,7 @@ from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.db.task_repository import SqlTaskRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
+from autodialer.adapters.numbering_plan_file import read_numbering_plan
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
 from autodialer.adapters.tts.prompt_cache import PromptRenderer, build_prompt_renderer
@@ -59,6 +61,7 @@ from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
 from autodialer.api.php_serialize import php_serialize
 from autodialer.api.status import PbxStatus
+from autodialer.domain.numbering_plan import NO_PLAN, InvalidNumberingPlan, NumberingPlan
 from autodialer.domain.retry_policy import RetryPolicy
 from autodialer.services.audio_library import AudioLibrary
 from autodialer.services.auth_service import AuthPolicy, AuthService
@@ -79,8 +82,29 @@ from autodialer.services.polls import PollService, PollUseCases
 from autodialer.services.ports import Clock
 from autodialer.services.tts_preview import TtsPreview
 from autodialer.settings import Settings
+from autodialer.settings_check import SettingsError, env_name
 
 log = logging.getLogger(__name__)
+
+
+def load_numbering_plan(settings: Settings) -> NumberingPlan:
+    """The numbering-plan table of ``AUTODIALER_NUMBERING_PLAN`` (empty: none), read once at start-up and given to
+    every NumberEligibility (the engine's and explain's). A file that cannot be used stops the start with one
+    SettingsError line naming the variable, the file, the line and the rule: a table silently ignored would let
+    the wide libphonenumber zones or, worse, a half-read table decide when people are called."""
+    if not settings.numbering_plan:
+        return NO_PLAN
+    name = f"{env_name('numbering_plan')}={settings.numbering_plan!r}"
+    try:
+        plan = read_numbering_plan(Path(settings.numbering_plan))
+    except OSError as e:
+        raise SettingsError([f"{name}: cannot be read ({e.strerror or e})"]) from e
+    except InvalidNumberingPlan as e:
+        raise SettingsError([f"{name}: line {e.line}: {e.rule}"]) from e
+    if not plan:
+        raise SettingsError([f"{name}: holds no range (leave the variable empty for no table)"])
+    log.info("numbering plan: %d ranges from %s", len(plan), settings.numbering_plan)
+    return plan
 
 
 async def run_migrations(settings: Settings) -> None:
@@ -138,10 +162,16 @@ class Dialer:
 
 
 def build_dialer(
-    settings: Settings, db: AsyncEngine, clock: Clock | None = None, speech: PromptRenderer | None = None
+    settings: Settings,
+    db: AsyncEngine,
+    clock: Clock | None = None,
+    speech: PromptRenderer | None = None,
+    numbering_plan: NumberingPlan | None = None,
 ) -> Dialer:
-    """``speech``: the prompt renderer (one per service: the call flow and the v2 TTS preview share its cache)."""
+    """``speech``: the prompt renderer (one per service: the call flow and the v2 TTS preview share its cache);
+    ``numbering_plan``: the loaded table (None: loaded here from the settings)."""
     clock = clock or SystemClock()
+    plan = load_numbering_plan(settings) if numbering_plan is None else numbering_plan
     ami = AMIClient(
         settings.ami_host,
         settings.ami_port,
@@ -182,7 +212,7 @@ def build_dialer(
             originate_rate=settings.originate_rate,
         ),
         eligibility=NumberEligibility(
-            PhoneNumbering(settings.default_region), settings.pbx_timezone, settings.call_hours
+            PhoneNumbering(settings.default_region), settings.pbx_timezone, settings.call_hours, numbering_plan=plan
         ),
     )
     prompts = PollPromptRenderer(
@@ -232,14 +262,20 @@ def build_dialer(
 
 
 def build_campaign_service(
-    settings: Settings, db: AsyncEngine, now: Callable[[], float], on_change: Callable[[], None]
+    settings: Settings,
+    db: AsyncEngine,
+    now: Callable[[], float],
+    on_change: Callable[[], None],
+    numbering_plan: NumberingPlan | None = None,
 ) -> CampaignService:
-    """The campaign use cases (v2 API) on the SQL store; ``on_change`` wakes the dialer after a write."""
+    """The campaign use cases (v2 API, explain) on the SQL store; ``on_change`` wakes the dialer after a write;
+    ``numbering_plan``: the loaded table (None: loaded here from the settings)."""
     repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
     policy = CampaignPolicy(
         lines_ceiling=settings.max_count_channels_ceiling,
         pbx_zone=settings.pbx_timezone,
         call_hours=settings.call_hours,
+        numbering_plan=load_numbering_plan(settings) if numbering_plan is None else numbering_plan,
     )
     return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
 
@@ -289,9 +325,11 @@ def build_context(
     on_tasks_changed: Callable[[], None] | None = None,
     speech: PromptRenderer | None = None,
     pbx_status: Callable[[], PbxStatus] | None = None,
+    numbering_plan: NumberingPlan | None = None,
 ) -> AppContext:
     """Every service the HTTP edges (v1, v2, console) use, on the SQL stores. Services wake the dialer through
-    ``context.on_tasks_changed``, read when called, so the caller may rebind it after building."""
+    ``context.on_tasks_changed``, read when called, so the caller may rebind it after building. ``numbering_plan``:
+    the loaded table (None: loaded from the settings)."""
     context = AppContext(settings=settings, now=now, pbx_status=pbx_status)
     if on_tasks_changed is not None:
         context.on_tasks_changed = on_tasks_changed
@@ -300,7 +338,7 @@ def build_context(
         context.on_tasks_changed()
 
     page_limit = settings.results_page_limit
-    context.campaigns = build_campaign_service(settings, db, now, changed)
+    context.campaigns = build_campaign_service(settings, db, now, changed, numbering_plan)
     context.dnc = build_dnc_lists(settings, db, now, changed)
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), now)
     context.polls = build_poll_use_cases(settings, db, now, changed, speech)
@@ -325,15 +363,23 @@ class Service:
 
 async def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     """Migrate the database and build the API (and the dialer unless settings.dialer_enabled is false). ``clock``
-    is the wall clock unless a test gives another (the e2e tests cross call-window boundaries on chosen dates)."""
+    is the wall clock unless a test gives another (the e2e tests cross call-window boundaries on chosen dates).
+    The numbering plan is read first, once, for the engine and explain: a bad file stops the start before anything
+    is written."""
+    plan = load_numbering_plan(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     db = create_engine(settings.effective_database_url)
     await migrate(db)
     speech = build_prompt_renderer(settings)
-    dialer = build_dialer(settings, db, clock, speech) if settings.dialer_enabled else None
+    dialer = build_dialer(settings, db, clock, speech, plan) if settings.dialer_enabled else None
     context = build_context(
-        settings, db, clock.now, speech=speech, pbx_status=None if dialer is None else dialer.status
+        settings,
+        db,
+        clock.now,
+        speech=speech,
+        pbx_status=None if dialer is None else dialer.status,
+        numbering_plan=plan,
     )
     assert context.campaigns is not None
     context.live = build_live_board(context.campaigns, dialer)

@@ -1,5 +1,5 @@
 """``autodialer explain TASK_ID PHONE``: why a number of a task waits, in words, from the same verdict as the v2
-explain route (CampaignService.explain, with the engine's call window)."""
+explain route (CampaignService.explain, with the engine's call window and numbering plan)."""
 
 from __future__ import annotations
 
@@ -59,10 +59,11 @@ async def _explain_async(task_id: int, phone: str) -> int:
     from autodialer.bootstrap import build_campaign_service
 
     settings = load_settings()
-    db = create_engine(settings.effective_database_url)
+    db = create_engine(settings.effective_database_url)  # opens nothing yet
     try:
-        await migrate(db)
+        # Built before the migration: a bad AUTODIALER_NUMBERING_PLAN stops the command before anything is written.
         service = build_campaign_service(settings, db, time.time, lambda: None)
+        await migrate(db)
         try:
             number, verdict = await service.explain_phone(task_id, phone)
         except CampaignError as e:

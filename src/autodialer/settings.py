@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     call_window: str = ""
     # Where a number without a country code is read (ISO 3166 alpha-2): "8 952 223-34-46" is +79522233446 in RU.
     default_region: str = "RU"
+    # A numbering-plan table (file path): E.164 ranges and their zones, e.g. written from Rossvyaz's DEF registry
+    # (docs/call-windows.md). Read once at start-up (bootstrap); a number in a range gets that one zone, unless its
+    # tz param says otherwise. Empty: no table (libphonenumber's zones: 26 candidates for a Russian mobile).
+    numbering_plan: str = ""
 
     # --- audio and TTS
     audio_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)

@@ -24,6 +24,8 @@ class InvalidNumberingPlan(ValueError):
 
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"numbering plan line {line}: {message}")
+        self.line = line
+        self.rule = message
         self.details = {"field": "numbering_plan", "line": line}
 
 
@@ -45,6 +47,9 @@ class NumberingPlan:
 
     def __len__(self) -> int:
         return len(self.ranges)
+
+
+NO_PLAN = NumberingPlan()  # no table: every number goes on to libphonenumber's zones
 
 
 def parse_numbering_plan(lines: Iterable[str]) -> NumberingPlan:

@@ -38,6 +38,7 @@ from autodialer.domain.campaigns import (
 )
 from autodialer.domain.eligibility import Verdict
 from autodialer.domain.number_explain import DncEntry, explain
+from autodialer.domain.numbering_plan import NO_PLAN, NumberingPlan
 from autodialer.domain.pacing_config import day_start
 from autodialer.domain.phone_numbers import phone_id_of
 from autodialer.services.call_window_gate import LOOKBACK_S
@@ -96,6 +97,7 @@ class CampaignPolicy:
     lines_ceiling: int
     pbx_zone: str
     call_hours: WeeklyHours | None = None  # AUTODIALER_CALL_WINDOW: the engine's window, so explain's too
+    numbering_plan: NumberingPlan = NO_PLAN  # AUTODIALER_NUMBERING_PLAN: the engine's table, so explain's too
 
 
 class CampaignService:
@@ -108,7 +110,9 @@ class CampaignService:
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._repo = repository
-        self._eligibility = NumberEligibility(phones, policy.pbx_zone, policy.call_hours)
+        self._eligibility = NumberEligibility(
+            phones, policy.pbx_zone, policy.call_hours, numbering_plan=policy.numbering_plan
+        )
         self._policy = policy
         self._now = now
         self.on_change = on_change

@@ -1,5 +1,6 @@
 """The one place the engine (before a claim) and the explain use cases (v2 route, ``autodialer explain``) turn a
-stored number into eligibility's inputs: its E.164 form and candidate zones, and its campaign's rules (the
+stored number into eligibility's inputs: its E.164 form and candidate zones (the numbering plan
+``AUTODIALER_NUMBERING_PLAN`` included), and its campaign's rules (the
 campaign's own schedule and attempt limits, else the global call window ``AUTODIALER_CALL_WINDOW``, which v1 tasks
 obey). Same inputs, same ``evaluate``: the engine and explain cannot disagree about a window, a holiday or a cap.
 
@@ -21,6 +22,7 @@ from autodialer.domain.campaign_schedule import CampaignSchedule, call_schedule
 from autodialer.domain.do_not_call import DncListing
 from autodialer.domain.e164 import UnparseablePhoneNumber
 from autodialer.domain.eligibility import CampaignRules, NumberFacts, Verdict, evaluate
+from autodialer.domain.numbering_plan import NO_PLAN, NumberingPlan
 from autodialer.domain.phone_numbers import phone_id_of
 
 NO_LIMITS = AttemptLimits()
@@ -43,8 +45,16 @@ class Callee:
 
 
 class NumberEligibility:
-    def __init__(self, phones: PhoneDirectory, pbx_zone: str, call_hours: WeeklyHours | None) -> None:
+    def __init__(
+        self,
+        phones: PhoneDirectory,
+        pbx_zone: str,
+        call_hours: WeeklyHours | None,
+        *,
+        numbering_plan: NumberingPlan = NO_PLAN,
+    ) -> None:
         self._phones = phones
+        self._plan = numbering_plan
         self.pbx_zone = pbx_zone
         self._global_hours = call_hours
 
@@ -64,22 +74,28 @@ class NumberEligibility:
         return CampaignRules(campaign_id, schedule=call_schedule(schedule, self._global_hours), limits=limits)
 
     def callee(self, phone: str, params: Mapping[str, Any] | None, default_zone: str | None = None) -> Callee:
-        """E.164 and candidate zones: the ``tz`` param, else the number's zones, else the campaign's default zone
-        (else the PBX's). A ``tz`` param the tz database does not know is passed over (the number's own zones then
-        apply, never a guess)."""
+        """E.164 and candidate zones: the ``tz`` param, else the numbering plan's zone for the number, else the
+        number's zones (libphonenumber), else the campaign's default zone (else the PBX's). A ``tz`` param the tz
+        database does not know is passed over (the plan's or the number's own zones then apply, never a guess)."""
         try:
             e164: str | None = self._phones.e164(phone)
         except UnparseablePhoneNumber:
             e164 = None
-        number_zones = self._phones.zones(e164) if e164 is not None else ()
+        plan_zones = self._plan.zones_for(e164) if e164 is not None else ()
+        number_zones = self._phones.zones(e164) if e164 is not None and not plan_zones else ()
         tz = (params or {}).get("tz")
         default = default_zone or self.pbx_zone
         try:
             zones = resolve_callee_zones(
-                crm_tz=tz if isinstance(tz, str) else None, number_zones=number_zones, default_zone=default
+                crm_tz=tz if isinstance(tz, str) else None,
+                plan_zones=plan_zones,
+                number_zones=number_zones,
+                default_zone=default,
             )
         except ValueError:
-            zones = resolve_callee_zones(crm_tz=None, number_zones=number_zones, default_zone=default)
+            zones = resolve_callee_zones(
+                crm_tz=None, plan_zones=plan_zones, number_zones=number_zones, default_zone=default
+            )
         return Callee(e164, zones, e164 or phone_id_of(phone) or phone[:64])
 
     def verdict(
