@@ -27,7 +27,12 @@ async def run(argv: list[str]) -> int:
 
 def _zone_at_three_in_the_morning() -> str:
     """An Etc/GMT zone where it is now between 03:00 and 04:00, outside 09:00-21:00 whatever the hour in UTC."""
-    offset = (3 - datetime.now(UTC).hour) % 24
+    return _zone_at(3)
+
+
+def _zone_at(hour: int) -> str:
+    """An Etc/GMT zone where it is now between ``hour``:00 and ``hour``:59."""
+    offset = (hour - datetime.now(UTC).hour) % 24
     offset = offset - 24 if offset > 12 else offset  # Etc/GMT-14..+12; POSIX signs are inverted
     return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
 
@@ -73,6 +78,45 @@ async def test_explain_names_the_window_and_the_list_and_when_the_number_is_next
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("  on the global do-not-call list since ") for line in lines)
     assert lines[-1] == "  not dialable again unless something changes"
+
+
+async def test_explain_takes_the_zone_from_the_numbering_plan_unless_a_tz_param_says_otherwise(
+    migrated_engine: AsyncEngine,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    zone = _zone_at_three_in_the_morning()
+    rows = [
+        NumberRow(0, "8 913 123-45-67", "89131234567", "9131234567", "{}", "", 0),
+        NumberRow(1, "8 913 765-43-21", "89137654321", "9137654321", json.dumps({"tz": _zone_at(15)}), "", 0),
+    ]
+    await SqlTaskRepository(migrated_engine, page_limit=10_000).save_task(
+        task_id=None,
+        crm_id="c",
+        columns={"inner_num": "201", "max_count_channels": 1},
+        numbers=[NumberColumns.of(rows)],
+        number_count=2,
+        now=time.time(),
+    )
+    plan = tmp_path / "plan.csv"
+    plan.write_text(f"# DEF 913, here in a zone where it is 03:00 now\n+79130000000,+79139999999,{zone}\n")
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    monkeypatch.setenv("AUTODIALER_PBX_TIMEZONE", "UTC")
+    monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "09:00-21:00")
+    monkeypatch.setenv("AUTODIALER_NUMBERING_PLAN", str(plan))
+    assert await run(["explain", str(TASK), "8 913 123-45-67"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"  outside 09:00–21:00 {zone} (now ")
+    assert "zone from the numbering plan), next at " in lines[1]
+    local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+    opening = (local.replace(hour=9, minute=0, second=0, microsecond=0)).astimezone(UTC)
+    assert lines[2] == f"  next dialable at {opening:%Y-%m-%d %H:%M %a} PBX time"
+
+    # In the plan's range too, but its tz param puts it at 15:00 now: the param decides, so it may be called.
+    assert await run(["explain", str(TASK), "8 913 765-43-21"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now"]
 
 
 async def test_explain_without_the_task_or_the_number_says_which(

@@ -127,3 +127,79 @@ def test_autodialer_settings_lists_every_variable(capsys: pytest.CaptureFixture[
     for field in Settings.model_fields:
         assert f"\nAUTODIALER_{field.upper()}=" in out
     assert "AUTODIALER_AMI_PORT=5038    (an integer in 1..65535)" in out
+
+
+SAMPLE_PLAN = Path(__file__).resolve().parents[1] / "docs" / "examples" / "numbering-plan-ru.sample.csv"
+
+
+def test_the_numbering_plan_is_none_unless_set_and_the_shipped_example_loads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from autodialer.bootstrap import load_numbering_plan
+
+    assert len(load_numbering_plan(load_settings())) == 0
+    monkeypatch.setenv("AUTODIALER_NUMBERING_PLAN", str(SAMPLE_PLAN))
+    with caplog.at_level(logging.WARNING, logger="autodialer.settings"):
+        settings = load_settings()
+    assert [r.getMessage() for r in caplog.records if r.name == "autodialer.settings"] == []  # a known name
+    plan = load_numbering_plan(settings)
+    assert plan.zones_for("+79131234567") == ("Asia/Novosibirsk",)
+    assert plan.zones_for("+79522233446") == ()
+
+
+@pytest.mark.parametrize(
+    "content, rule",
+    [
+        (None, "cannot be read (No such file or directory)"),
+        (b"", "holds no range (leave the variable empty for no table)"),
+        (
+            b"# DEF 913\n79130000000,+79139999999,Asia/Novosibirsk\n",
+            "line 2: '79130000000' is not an E.164 number ('+' and 2 to 15 digits)",
+        ),
+        (
+            b"+79130000000,+79139999999,Asia/Novosibirsk\r\n+79135000000,+79135999999,Asia/Omsk\r\n",
+            "line 2: overlaps the range on line 1",
+        ),
+        (
+            b"+79130000000,+79139999999,Asia/Novosibirsk\n+79140000000,+79149999999\n",
+            "line 2: must read 'first,last,zone'",
+        ),
+        (b"+79130000000,+79139999999,Sibirsk\n", "line 1: 'Sibirsk' is not an IANA time zone"),
+        (
+            b"\xef\xbb\xbf+79130000000,+79139999999,Asia/Novosibirsk\n# \xcd\xee\xe2\xee\xf1\xe8\xe1\xe8\xf0\xf1\xea\n",
+            "line 2: is not UTF-8 text (byte 3 of the line)",
+        ),
+    ],
+)
+def test_a_bad_numbering_plan_is_one_line_naming_the_variable_the_file_the_line_and_the_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None, rule: str
+) -> None:
+    from autodialer.bootstrap import load_numbering_plan
+
+    path = tmp_path / "plan.csv"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setenv("AUTODIALER_NUMBERING_PLAN", str(path))
+    with pytest.raises(SettingsError) as refused:
+        load_numbering_plan(load_settings())
+    assert refused.value.problems == [f"AUTODIALER_NUMBERING_PLAN={str(path)!r}: {rule}"]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["explain", "1000000001", "89131234567"]])
+def test_serve_and_explain_with_a_bad_numbering_plan_print_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    plan = tmp_path / "plan.csv"
+    plan.write_text("+79130000000,+79139999999,Asia/Novosibirsk\n+79130000000,+79130000009,Asia/Omsk\n")
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTODIALER_")}
+    env |= {"AUTODIALER_NUMBERING_PLAN": str(plan), "AUTODIALER_DATA_DIR": str(data)}
+    run = subprocess.run(
+        [sys.executable, "-m", "autodialer", *command], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 2
+    assert (
+        run.stderr
+        == f"autodialer: error: AUTODIALER_NUMBERING_PLAN={str(plan)!r}: line 2: overlaps the range on line 1\n"
+    )
+    assert not data.exists(), "nothing is started or written"

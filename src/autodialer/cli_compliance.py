@@ -56,14 +56,14 @@ def _explain(args: argparse.Namespace) -> int:
 
 async def _explain_async(task_id: int, phone: str) -> int:
     from autodialer.adapters.db.engine import create_engine, migrate
-    from autodialer.bootstrap import build_campaign_service
+    from autodialer.bootstrap import build_campaign_service, load_numbering_plan
 
     settings = load_settings()
-    db = create_engine(settings.effective_database_url)  # opens nothing yet
+    plan = load_numbering_plan(settings)  # a bad file stops the command before anything is opened or written
+    db = create_engine(settings.effective_database_url)
     try:
-        # Built before the migration: a bad AUTODIALER_NUMBERING_PLAN stops the command before anything is written.
-        service = build_campaign_service(settings, db, time.time, lambda: None)
         await migrate(db)
+        service = build_campaign_service(settings, db, time.time, lambda: None, plan)
         try:
             number, verdict = await service.explain_phone(task_id, phone)
         except CampaignError as e:

@@ -55,6 +55,11 @@ def test_the_plan_comes_before_libphonenumber_in_the_resolution() -> None:
             2,
             "overlaps the range on line 1",
         ),
+        (  # the later line is named even where its range sorts first
+            ["+79130000000,+79139999999,Asia/Omsk", "+79130000000,+79130000009,Asia/Omsk"],
+            2,
+            "overlaps the range on line 1",
+        ),
     ],
 )
 def test_errors_name_the_line(lines: list[str], line: int, words: str) -> None:

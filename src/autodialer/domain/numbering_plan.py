@@ -75,6 +75,7 @@ def parse_numbering_plan(lines: Iterable[str]) -> NumberingPlan:
         ranges.append((len(first) - 1, int(first[1:]), int(last[1:]), zone, number))
     ranges.sort()
     for before, after in itertools.pairwise(ranges):
-        if before[0] == after[0] and after[1] <= before[2]:
-            raise InvalidNumberingPlan(after[4], f"overlaps the range on line {before[4]}")
+        if before[0] == after[0] and after[1] <= before[2]:  # the later line is blamed, whichever sorts first
+            earlier, later = sorted((before[4], after[4]))
+            raise InvalidNumberingPlan(later, f"overlaps the range on line {earlier}")
     return NumberingPlan(tuple((length, a, b, zone) for length, a, b, zone, _ in ranges))
