@@ -57,6 +57,32 @@ async def test_a_number_is_dialled_when_its_window_opens_in_its_zone_not_before(
         assert len(stack.originates()) == 1
 
 
+SAMPLE_PLAN = Path(__file__).resolve().parents[2] / "docs" / "examples" / "numbering-plan-ru.sample.csv"
+
+
+async def test_a_mobile_in_a_numbering_plan_range_is_dialled_when_the_window_opens_in_the_plans_zone(
+    tmp_path: Path, db_url: str, migrated_engine: Any
+) -> None:
+    """AUTODIALER_NUMBERING_PLAN (the shipped example: DEF 913 in Asia/Novosibirsk) narrows a +7 913 mobile without
+    a tz param to one zone; a mobile outside every range keeps its 26 (07:00-09:00 UTC at best); v2 explain names
+    the plan as the zone's source."""
+    opens = at("2026-12-04 02:00")  # 09:00 in Novosibirsk; 04:00 in Kaliningrad
+    clock = ShiftedClock(opens - LEAD_S)
+    async with running_stack(tmp_path, db_url, clock=clock, numbering_plan=str(SAMPLE_PLAN), **FAST) as stack:
+        stack.sim.control.set_customer("79130000001", TALK)
+        task = await stack.post_task({"name": "plan", "innerNum": "201", "numbers": ["+79130000001", "+79522233446"]})
+        root = stack.base_url.split("/pbxcore")[0]
+        listed = (await stack.http.get(f"{root}/api/v2/campaigns/{task['id']}/numbers")).json()["items"]
+        number_id = {n["phone"]: n["id"] for n in listed}["+79130000001"]
+        explained = (await stack.http.get(f"{root}/api/v2/campaigns/{task['id']}/numbers/{number_id}/explain")).json()
+        assert "Asia/Novosibirsk" in explained["text"][0] and "zone from the numbering plan" in explained["text"][0]
+        await wait_for_the_opening(stack, task["id"], "+79130000001", "79130000001")
+        await asyncio.sleep(1.0)
+        assert dialled(stack, "79522233446") == []
+        outside = stack.by_phone(await stack.task(task["id"]))["+79522233446"]
+        assert (outside["state"], outside["countTry"]) == ("CreateTask", None)
+
+
 @pytest.mark.parametrize(
     "opens",
     [
