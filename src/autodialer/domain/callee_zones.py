@@ -5,7 +5,8 @@ Order (the first source that gives anything decides, nothing is merged):
 1. ``tz`` in the number's params: the CRM knows where its customer lives (a mobile number says where the SIM was
    issued, not where its owner sleeps), so one explicit IANA zone replaces the number's data.
 2. A numbering-plan table (for Russia the regulator's DEF-range registry maps every range to a region), when the
-   deployment has one: see docs/call-windows.md (no maintained package ships it, so none is built in).
+   deployment has one (``AUTODIALER_NUMBERING_PLAN``): see docs/call-windows.md (no maintained package ships it, so
+   none is built in).
 3. libphonenumber's zones for the number: one for most landlines and for most countries; for Russian and Kazakh
    mobile numbers (+7 9xx) every zone of Russia, UTC+2 to UTC+12 (adapters.phone_numbering).
 4. The campaign's default zone (else the PBX's zone) when the number gives none (unknown country, short number).

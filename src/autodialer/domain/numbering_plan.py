@@ -3,9 +3,10 @@ libphonenumber).
 
 For Russia the regulator's registry (Rossvyaz) lists every ABC/DEF range with its operator and region; no maintained
 package ships it (docs/call-windows.md), so a deployment that wants it writes this table from the registry and its own
-region-to-zone mapping. Format, one range per line: ``first,last,zone`` with inclusive E.164 bounds of equal length,
-e.g. ``+79130000000,+79139999999,Asia/Novosibirsk``; ``#`` starts a comment. Ranges must not overlap; errors name
-the line. A number outside every range gets no zone here, and the next source decides.
+region-to-zone mapping, and names its file in ``AUTODIALER_NUMBERING_PLAN`` (read once by bootstrap). Format, one
+range per line: ``first,last,zone`` with inclusive E.164 bounds of equal length, e.g.
+``+79130000000,+79139999999,Asia/Novosibirsk``; ``#`` starts a comment. Ranges must not overlap; errors name the
+line. A number outside every range gets no zone here, and the next source decides.
 """
 
 from __future__ import annotations
