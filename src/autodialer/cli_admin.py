@@ -9,12 +9,16 @@ adds, each with ``set_defaults(handler=fn)`` where ``fn(args) -> int`` like the 
 
     autodialer admin set-password [--password-stdin]   # prompts twice unless --password-stdin (first line of stdin)
     autodialer admin revoke-sessions                   # ends every session, refresh token and access token
-    autodialer admin api-key create NAME               # prints the key once; only its hash is stored
-    autodialer admin api-key list                      # prefix, name, created, last used, revoked
+    autodialer admin api-key create NAME [--scope read|write]  # prints the key once; only its hash is stored
+    autodialer admin api-key list                      # prefix, scope, name, created, last used, revoked
     autodialer admin api-key revoke PREFIX_OR_KEY
 
 A password is never taken from the command line (it would show in ``ps`` and shell history). The database is
 brought to the current schema first, so these work on a fresh installation.
+
+A key's scope (domain.api_scopes) is ``write`` unless ``--scope read`` is given: ``write`` is what every key could
+do before scopes existed, so a CRM handed a key as before keeps working; a ``read`` key may only GET (reports,
+wallboards, monitoring).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any, TypeVar
 
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.engine import create_engine, migrate
+from autodialer.domain.api_scopes import SCOPE_NAMES, ApiScope, parse_scope
 from autodialer.services.auth_service import AuthPolicy, AuthService
 from autodialer.settings import Settings, load_settings
 
@@ -55,6 +60,13 @@ def register(subparsers: Any) -> None:
     key_actions = keys.add_subparsers(dest="api_key_command", required=True)
     create = key_actions.add_parser("create", help="create a key and print it once")
     create.add_argument("name", help="who or what uses the key, e.g. crm-1c")
+    create.add_argument(
+        "--scope",
+        default=ApiScope.WRITE.value,
+        metavar="|".join(SCOPE_NAMES),
+        help="read: GET, HEAD and OPTIONS only (reports, wallboards, monitoring); write: everything, as keys always "
+        "could (default: write)",
+    )
     create.set_defaults(handler=_create_key)
     key_actions.add_parser("list", help="list keys (never the keys themselves)").set_defaults(handler=_list_keys)
     revoke = key_actions.add_parser("revoke", help="revoke a key by its prefix (or the whole key)")
@@ -107,12 +119,16 @@ def _revoke_sessions(_args: argparse.Namespace) -> int:
 
 def _create_key(args: argparse.Namespace) -> int:
     try:
-        new = asyncio.run(_with_service(load_settings(), lambda service: service.create_api_key(args.name)))
+        scope = parse_scope(args.scope, field="--scope")  # before the database is touched
+        new = asyncio.run(_with_service(load_settings(), lambda service: service.create_api_key(args.name, scope)))
     except ValueError as e:
         print(e, file=sys.stderr)
         return 2
     print(new.key)
-    print(f"prefix {new.record.prefix}: store the key now, it is not shown again", file=sys.stderr)
+    print(
+        f"prefix {new.record.prefix}, scope {new.record.scope.value}: store the key now, it is not shown again",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -122,10 +138,10 @@ def _when(epoch: float | None) -> str:
 
 def _list_keys(_args: argparse.Namespace) -> int:
     keys = asyncio.run(_with_service(load_settings(), lambda service: service.api_keys()))
-    print(f"{'prefix':<12}  {'created':<20}  {'last used':<20}  {'revoked':<20}  name")
+    print(f"{'prefix':<12}  {'scope':<5}  {'created':<20}  {'last used':<20}  {'revoked':<20}  name")
     for key in keys:
         when = (_when(key.created_at), _when(key.last_used_at), _when(key.revoked_at))
-        print(f"{key.prefix:<12}  {when[0]:<20}  {when[1]:<20}  {when[2]:<20}  {key.name}")
+        print(f"{key.prefix:<12}  {key.scope.value:<5}  {when[0]:<20}  {when[1]:<20}  {when[2]:<20}  {key.name}")
     return 0
 
 

@@ -11,6 +11,13 @@ CRMs written against ModuleAutoDialer on 2024.1) treat any non-200 as ``result:f
 2024.1 is the release whose cookie flow they use. Authentication runs before routing, so an unauthenticated request
 to an unknown path also gets 401 (MikoPBX answers 404 there, which tells a stranger which routes exist).
 
+Then the principal's scope (domain.api_scopes, issue 12): an API key scoped ``read`` may only make GET, HEAD and
+OPTIONS requests. Anything else is refused here with 403, before routing and before any body is read, so nothing is
+stored: on v2 and console paths as problem+json ``api-key-read-only`` (what the console's script reads), elsewhere
+(v1) in the same 2024.1 body as the 401. Either names the key's scope and the rule: ``this API key is scoped read:
+POST needs a write key``. Sessions, access tokens and exempt addresses have write scope; login routes never look at
+a key.
+
 The gate is a plain ASGI middleware (not BaseHTTPMiddleware) so it streams uploads untouched. The peer address is the
 socket's, or, from a proxy named in settings.trusted_proxies, the client its X-Forwarded-For names (api.forwarded,
 which runs first). A request relayed by a proxy we do not trust (it carries X-Forwarded-For or Forwarded) is never
@@ -33,7 +40,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from autodialer.api.context import AppContext
 from autodialer.api.forwarded import AddressMatcher, ForwardedPeerMiddleware
-from autodialer.api.v2.problems import V2_PATHS, unauthenticated_problem
+from autodialer.api.v2.problems import V2_PATHS, read_only_key_problem, unauthenticated_problem
+from autodialer.domain.api_scopes import refusal
 from autodialer.services.auth_service import AuthService, Principal
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,7 @@ PUBLIC_PATHS = frozenset(
     {SESSION_START_PATH, SESSION_END_PATH, V3_LOGIN_PATH, V3_REFRESH_PATH, V3_LOGOUT_PATH, HEALTH_PATH}
 )
 
+CONSOLE_PATHS = "/console/"  # answered in problem+json, as the console's CSRF refusals (api.console.csrf)
 NOT_AUTHENTICATED = "The user isn't authenticated."
 
 
@@ -131,8 +140,18 @@ class AuthMiddleware:
             )
             await response(scope, receive, send)
             return
+        refused = refusal(principal.scope, scope.get("method", "GET"))  # a websocket opens with a GET
+        if refused is not None:
+            log.warning("%s %s refused for API key %r: %s", scope.get("method"), scope["path"], principal.name, refused)
+            await self._forbidden(scope, refused)(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
         await self._app(scope, receive, send)
+
+    def _forbidden(self, scope: Scope, reason: str) -> Response:
+        if scope["path"].startswith((*V2_PATHS, CONSOLE_PATHS)):
+            return read_only_key_problem(reason)
+        return framework_error(403, reason, self._now(), self._timezone)
 
     async def _principal(self, scope: Scope) -> Principal | None:
         headers = _headers(scope)

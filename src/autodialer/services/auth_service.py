@@ -17,6 +17,8 @@ Invariants:
   and bumps the generation in one transaction, so every PHPSESSID, refresh token and access token issued before
   stops working at once, on every instance. API keys look like ``adk_<prefix>_<secret>``; the prefix
   (12 hex) finds the row, the hash of the whole key decides.
+- An API key has a scope (domain.api_scopes: ``read`` or ``write``), carried by its Principal for the gate to apply;
+  every other Principal is ``write``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
+
+from autodialer.domain.api_scopes import ApiScope
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +89,11 @@ class ApiKeyRecord:
     created_at: float
     last_used_at: float | None
     revoked_at: float | None
+    scope: ApiScope
 
 
 class ApiKeyStore(Protocol):
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, now: float) -> ApiKeyRecord: ...
+    async def add_api_key(self, name: str, prefix: str, key_hash: str, scope: ApiScope, now: float) -> ApiKeyRecord: ...
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKeyRecord | None: ...
 
@@ -210,10 +215,12 @@ class LoginOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who made a request: ``kind`` is session, jwt, api-key or exempt-address; ``name`` the login or key name."""
+    """Who made a request: ``kind`` is session, jwt, api-key, exempt-address or public (a login route); ``name`` the
+    login or key name; ``scope`` what it may do (domain.api_scopes.refusal): an API key's own, else ``write``."""
 
     kind: str
     name: str
+    scope: ApiScope = ApiScope.WRITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,16 +411,18 @@ class AuthService:
         now = self._now()
         if record.last_used_at is None or now - record.last_used_at > 60:  # not a write per request
             await self._stores.touch_api_key(record.id, now)
-        return Principal("api-key", record.name)
+        return Principal("api-key", record.name, record.scope)
 
     # --- API keys (CLI)
 
-    async def create_api_key(self, name: str) -> NewApiKey:
+    async def create_api_key(self, name: str, scope: ApiScope = ApiScope.WRITE) -> NewApiKey:
+        """A new key named ``name``. ``scope`` defaults to ``write``, what every key could do before scopes existed
+        (a CRM given a key keeps working); ``read`` keys may only make safe requests (GET, HEAD, OPTIONS)."""
         if not name or len(name) > 128:
             raise ValueError("name: must be 1 to 128 characters")
         prefix = secrets.token_hex(6)
         key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-        record = await self._stores.add_api_key(name, prefix, token_hash(key), self._now())
+        record = await self._stores.add_api_key(name, prefix, token_hash(key), scope, self._now())
         return NewApiKey(record, key)
 
     async def api_keys(self) -> Sequence[ApiKeyRecord]:

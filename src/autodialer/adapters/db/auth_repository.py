@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.tables import admin_credentials, api_keys, login_failures, sessions
 from autodialer.adapters.db.transactions import write_transaction
+from autodialer.domain.api_scopes import ApiScope, parse_scope
 from autodialer.services.auth_service import ApiKeyRecord
 
 
@@ -56,15 +57,15 @@ class SqlAuthRepository:
 
     # --- api_keys
 
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, now: float) -> ApiKeyRecord:
+    async def add_api_key(self, name: str, prefix: str, key_hash: str, scope: ApiScope, now: float) -> ApiKeyRecord:
         async with write_transaction(self._engine) as connection:
             result = await connection.execute(
                 insert(api_keys)
-                .values(name=name, prefix=prefix, key_hash=key_hash, created_at=now)
+                .values(name=name, prefix=prefix, key_hash=key_hash, created_at=now, scope=scope.value)
                 .returning(api_keys.c.id)
             )
             key_id = result.scalar_one()
-        return ApiKeyRecord(key_id, name, prefix, key_hash, now, None, None)
+        return ApiKeyRecord(key_id, name, prefix, key_hash, now, None, None, scope)
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKeyRecord | None:
         async with self._engine.connect() as connection:
@@ -173,4 +174,14 @@ def _api_key(row: Row[Any]) -> ApiKeyRecord:
         created_at=mapping["created_at"],
         last_used_at=mapping["last_used_at"],
         revoked_at=mapping["revoked_at"],
+        scope=_stored_scope(mapping["scope"]),
     )
+
+
+def _stored_scope(value: str) -> ApiScope:
+    """The stored scope; a value only a hand edit can leave (no code writes one) counts as ``read``, the lesser
+    right, rather than failing every request of that key."""
+    try:
+        return parse_scope(value)
+    except ValueError:
+        return ApiScope.READ

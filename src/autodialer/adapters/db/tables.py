@@ -317,6 +317,8 @@ api_keys = Table(
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
+    # domain.api_scopes: "read" (GET, HEAD, OPTIONS only) or "write" (everything); migration 0013 made older keys write
+    Column("scope", String(8), nullable=False, server_default="write"),
 )
 
 sessions = Table(

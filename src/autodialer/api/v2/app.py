@@ -5,11 +5,14 @@ guarded exactly as v1 is. The docs page (/api/docs, docs.py) belongs to the oute
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from autodialer.api.v2 import audio_routes, campaign_routes, dnc_routes, live_routes, number_routes, poll_routes
-from autodialer.api.v2.problems import install_problem_handlers
+from autodialer.api.v2.problems import MEDIA_TYPE, install_problem_handlers
 from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
+from autodialer.domain.api_scopes import SAFE_METHODS
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.dnc_lists import DncLists
 from autodialer.services.idempotency import IdempotencyService
@@ -20,9 +23,18 @@ from autodialer.services.polls import PollUseCases
 PREFIX = "/api/v2"
 DESCRIPTION = """Campaigns (v1 "tasks") and their numbers, typed. Errors are RFC 9457 problem details
 (`application/problem+json`) naming each field at fault. Authentication as v1: local addresses are exempt, else
-`Authorization: Bearer <JWT or API key>` or a session cookie. A POST may carry `Idempotency-Key`: a repeat with the
+`Authorization: Bearer <JWT or API key>` or a session cookie. An API key scoped `read` may only GET (and HEAD,
+OPTIONS): any other method is refused with 403 `api-key-read-only`, nothing changed; `write` keys, sessions and
+tokens may do everything. A POST may carry `Idempotency-Key`: a repeat with the
 same body within a day gets the first (successful) answer again, with `Idempotency-Replayed: true`; with another body
 it is refused (422), while the first still runs 409."""
+
+FORBIDDEN = {
+    "description": "Forbidden: an API key scoped read used a method that needs a write key (`api-key-read-only`), "
+    "or a request made with the session cookie lacks X-CSRF-Token (`csrf-token-missing`), or a browser sent it "
+    "cross-site (`cross-site-refused`)",
+    "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 DEFAULT_LIMITS = BodyLimits(json_bytes=4 * 1024 * 1024, numbers_bytes=64 * 1024 * 1024)
@@ -65,4 +77,22 @@ def create_v2_app(
         app.state.dnc = dnc
         app.include_router(dnc_routes.router)
     app.include_router(live_routes.router)
+    _document_forbidden(app)
     return app
+
+
+def _document_forbidden(app: FastAPI) -> None:
+    """Every operation a read-scoped key may not use (any method but GET, HEAD, OPTIONS) documents the gate's 403.
+    The gate (api.auth) answers it before routing, so no route declares it; it is added to the generated document
+    here, once for all routes, as domain.api_scopes decides by method alone."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI after the first call; adding again changes nothing
+        for path_item in schema.get("paths", {}).values():
+            for method, operation in path_item.items():
+                if method.upper() not in SAFE_METHODS and isinstance(operation, dict) and "responses" in operation:
+                    operation["responses"].setdefault("403", FORBIDDEN)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

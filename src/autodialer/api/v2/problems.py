@@ -81,6 +81,12 @@ def unauthenticated_problem() -> Response:
     return problem(401, detail, "not-authenticated", headers={"WWW-Authenticate": "Bearer"})
 
 
+def read_only_key_problem(reason: str) -> Response:
+    """The auth gate's refusal of a read-scoped API key's unsafe request on v2 paths (api.auth);
+    ``reason`` is domain.api_scopes.refusal's."""
+    return problem(403, reason, "api-key-read-only")
+
+
 def field_name(loc: Sequence[str | int]) -> str:
     """``("body", "numbers", 3, "phone")`` → ``numbers[3].phone``; the location kind (body/query/path) is dropped."""
     parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
