@@ -13,7 +13,8 @@ import pytest
 from autodialer import cli_admin
 from autodialer.adapters.db.auth_repository import SqlAuthRepository
 from autodialer.adapters.db.engine import create_engine
-from autodialer.services.auth_service import AuthPolicy, AuthService, LoginStatus
+from autodialer.domain.api_scopes import ApiScope
+from autodialer.services.auth_service import AuthPolicy, AuthService, LoginStatus, Principal
 
 
 def run(*argv: str) -> int:
@@ -89,3 +90,39 @@ def test_revoke_sessions_ends_the_stored_sessions(data_dir: Path, capsys: pytest
     assert run("admin", "revoke-sessions") == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("2 sessions and refresh tokens ended")
     assert check(data_dir, f"session:{cookie}") is None
+
+
+def test_api_key_scope_defaults_to_write_and_the_listing_shows_it(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("admin", "api-key", "create", "crm-1c") == 0
+    writer = capsys.readouterr()
+    assert "scope write" in writer.err
+    assert run("admin", "api-key", "create", "reports", "--scope", "read") == 0
+    reader = capsys.readouterr()
+    assert "scope read" in reader.err
+    assert check(data_dir, writer.out.strip()) == Principal("api-key", "crm-1c", ApiScope.WRITE)
+    assert check(data_dir, reader.out.strip()) == Principal("api-key", "reports", ApiScope.READ)
+    assert run("admin", "api-key", "list") == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["prefix", "scope"]
+    assert [(row.split()[1], row.split()[-1]) for row in rows] == [("write", "crm-1c"), ("read", "reports")]
+
+
+@pytest.mark.parametrize("scope", ["admin", "READ", ""])
+def test_a_bad_scope_is_refused_in_one_line_and_creates_nothing(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], scope: str
+) -> None:
+    assert run("admin", "api-key", "create", "crm", "--scope", scope) == 2
+    refused = capsys.readouterr()
+    assert refused.out == ""
+    assert refused.err == f"--scope: must be read or write, not {scope!r}\n"
+    assert run("admin", "api-key", "list") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []
+
+
+def test_the_help_names_the_scopes_and_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run("admin", "api-key", "create", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--scope read|write" in text and "(default: write)" in text
