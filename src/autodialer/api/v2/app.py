@@ -25,9 +25,9 @@ DESCRIPTION = """Campaigns (v1 "tasks") and their numbers, typed. Errors are RFC
 (`application/problem+json`) naming each field at fault. Authentication as v1: local addresses are exempt, else
 `Authorization: Bearer <JWT or API key>` or a session cookie. An API key scoped `read` may only GET (and HEAD,
 OPTIONS): any other method is refused with 403 `api-key-read-only`, nothing changed; `write` keys, sessions and
-tokens may do everything. A POST may carry `Idempotency-Key`: a repeat with the
-same body within a day gets the first (successful) answer again, with `Idempotency-Replayed: true`; with another body
-it is refused (422), while the first still runs 409."""
+tokens may do everything. A POST may carry `Idempotency-Key`: a repeat with the same body within a day gets the first
+(successful) answer again, with `Idempotency-Replayed: true`; with another body it is refused (422), while the first
+still runs 409."""
 
 FORBIDDEN = {
     "description": "Forbidden: an API key scoped read used a method that needs a write key (`api-key-read-only`), "

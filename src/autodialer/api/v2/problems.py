@@ -82,7 +82,7 @@ def unauthenticated_problem() -> Response:
 
 
 def read_only_key_problem(reason: str) -> Response:
-    """The auth gate's refusal of a read-scoped API key's unsafe request on v2 paths (api.auth);
+    """The auth gate's refusal of a read-scoped API key's unsafe request on v2 and console paths (api.auth);
     ``reason`` is domain.api_scopes.refusal's."""
     return problem(403, reason, "api-key-read-only")
 
