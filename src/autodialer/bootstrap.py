@@ -72,6 +72,7 @@ from autodialer.services.dnc_lists import DncLists
 from autodialer.services.health import HealthCheck
 from autodialer.services.idempotency import IdempotencyService
 from autodialer.services.live_board import LiveBoard
+from autodialer.services.live_conditions import LiveConditions
 from autodialer.services.live_events import LiveEvents
 from autodialer.services.mikopbx_polls import MikoPolls
 from autodialer.services.mikopbx_tasks import ResultsFeed, TaskService
@@ -128,6 +129,10 @@ class Dialer:
     # The engine's planning reads kept in memory: told of task changes with the engine (build_service).
     planning: PlanningReads
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def live_conditions(self) -> LiveConditions:
+        """The engine's target and link state for explain (the same reads its planning rounds make)."""
+        return LiveConditions(self.engine, self.availability, roster=self.availability, link=self.link)
 
     async def start(self) -> None:
         await self.agi.start()
@@ -267,9 +272,11 @@ def build_campaign_service(
     now: Callable[[], float],
     on_change: Callable[[], None],
     numbering_plan: NumberingPlan | None = None,
+    live: LiveConditions | None = None,
 ) -> CampaignService:
     """The campaign use cases (v2 API, explain) on the SQL store; ``on_change`` wakes the dialer after a write;
-    ``numbering_plan``: the loaded table (None: loaded here from the settings)."""
+    ``numbering_plan``: the loaded table (None: loaded here from the settings); ``live``: the dialer's target and
+    link state in this process (explain's live holds; None outside the service)."""
     repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
     policy = CampaignPolicy(
         lines_ceiling=settings.max_count_channels_ceiling,
@@ -277,7 +284,7 @@ def build_campaign_service(
         call_hours=settings.call_hours,
         numbering_plan=load_numbering_plan(settings) if numbering_plan is None else numbering_plan,
     )
-    return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change)
+    return CampaignService(repository, PhoneNumbering(settings.default_region), policy, now, on_change, live)
 
 
 def build_poll_use_cases(
@@ -326,6 +333,7 @@ def build_context(
     speech: PromptRenderer | None = None,
     pbx_status: Callable[[], PbxStatus] | None = None,
     numbering_plan: NumberingPlan | None = None,
+    live: LiveConditions | None = None,
 ) -> AppContext:
     """Every service the HTTP edges (v1, v2, console) use, on the SQL stores. Services wake the dialer through
     ``context.on_tasks_changed``, read when called, so the caller may rebind it after building. ``numbering_plan``:
@@ -338,7 +346,7 @@ def build_context(
         context.on_tasks_changed()
 
     page_limit = settings.results_page_limit
-    context.campaigns = build_campaign_service(settings, db, now, changed, numbering_plan)
+    context.campaigns = build_campaign_service(settings, db, now, changed, numbering_plan, live)
     context.dnc = build_dnc_lists(settings, db, now, changed)
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), now)
     context.polls = build_poll_use_cases(settings, db, now, changed, speech)
@@ -380,6 +388,7 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
         speech=speech,
         pbx_status=None if dialer is None else dialer.status,
         numbering_plan=plan,
+        live=None if dialer is None else dialer.live_conditions(),
     )
     assert context.campaigns is not None
     context.live = build_live_board(context.campaigns, dialer)

@@ -23,6 +23,9 @@ Tasks take turns (one start per task per round, the task that started a call lea
 sharing an agent pool share it instead of the lowest id taking everything, also across successive plans when the
 agent frees up one call at a time; within a task the lowest number id goes first.
 
+A task's line capacity and its target's free agents are counted by ``dial_capacity.lines_free`` and
+``agents_free``, the functions eligibility's ``TARGET_BUSY`` hold (the explain endpoint) judges by.
+
 How many calls a task places is its pacing policy's decision (``domain/pacing.py``). Progressive, the default, is
 asked at each turn whether the free agents left allow one more call, which then takes one of them as above. A
 policy that does not reserve agents (power, predictive) is asked once per plan for a number of calls, which then
@@ -39,6 +42,7 @@ from enum import IntEnum
 from operator import attrgetter
 from types import MappingProxyType
 
+from autodialer.domain.dial_capacity import agents_free, lines_free
 from autodialer.domain.pacing import PROGRESSIVE, PacingInput, PacingPolicy
 
 
@@ -128,7 +132,7 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
             reserved.add(member)
     taken = set(snapshot.numbers_in_call)
     queues = {t.task_id: _eligible(t, now, taken) for t in snapshot.tasks if t.state == TaskState.OPEN}
-    capacity = {t.task_id: max(0, t.max_channels - t.in_progress) for t in snapshot.tasks}
+    capacity = {t.task_id: lines_free(t.max_channels, t.in_progress) for t in snapshot.tasks}
     budget = {  # calls a non-reserving policy wants now, asked once
         t.task_id: t.pacing.calls_to_start(_pacing_input(snapshot, t, t.in_progress, reserved))
         for t in snapshot.tasks
@@ -179,8 +183,8 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
 
 def _pacing_input(snapshot: DialSnapshot, task: TaskSlice, in_use: int, reserved: set[str]) -> PacingInput:
     free = snapshot.free_agents.get(task.inner_num, frozenset())
-    # Counted, not built: the intersection walks the smaller set (a plan asks once per start of a 2,500-member queue).
-    available = len(free) - len(free.intersection(reserved)) if reserved else len(free)
+    # The target's capacity rule eligibility's TARGET_BUSY hold shares (a queue's demand is in ``reserved`` here).
+    available = agents_free(free, reserved)
     pool = snapshot.agent_pools.get(task.inner_num)
     return PacingInput(
         now=snapshot.now,

@@ -2,15 +2,26 @@
 
 The one answer the engine (before an Originate), the explain endpoint and ``autodialer explain`` share. Rules here:
 the number's own earliest time (``timeCallAllow``) and retry wait, the campaign's start and end, the call window in
-every candidate zone of the callee, the do-not-call lists and the attempt limits. (Task state, target capacity and
-the PBX link are the engine's to add as further HoldKinds; they hold every number of a task alike.)
+every candidate zone of the callee, the do-not-call lists and the attempt limits; given a ``DialConditions``
+snapshot (domain/dial_capacity.py), also the holds that end with a change of the PBX's state rather than at a time:
+``TARGET_BUSY`` (no free agent at the target, or every line of the campaign in use) and ``PBX_LINK`` (the AMI link
+down, or dispatch paused after the PBX refused calls). The campaign's and the row's own state (paused, closed,
+final, in a call) are added around this by domain/number_explain.py.
+
+The engine does not call ``evaluate`` per number for the live holds: it plans a whole round at once
+(``dialing.plan_dials``), and it decides them with the same functions this module judges them by:
+``dial_capacity.agents_free`` (a target's free agents, ``plan_dials``' ``PacingInput.free``), ``lines_free``
+(``plan_dials``' line capacity) and ``link_block`` (``dial_rounds.DialRounds._plan``'s pause). The SQL store's due
+time is only a coarse prefilter in front of all this.
 
 Combination: ``next_at`` is the earliest instant at which every rule allows a call. All rules but the window only
 ever let go as time passes (a wait ends, a daily cap resets at midnight) and never take hold again without a new
 attempt, so ``next_at`` is the window's first opening at or after the latest of their release times; a rule that
 never lets go by itself (do-not-call, total attempts, a campaign that has ended, a window that never holds in all
-candidate zones) makes it None. Invariants (Hypothesis-tested): ``allowed`` iff no hold; ``next_at`` is allowed and
-no instant in ``[now, next_at)`` is; a listed number is never allowed.
+candidate zones) makes it None. A live hold makes it None too, not a guess: nobody knows when an agent hangs up or
+the link comes back; ``earliest_at`` then says when the other rules would allow the call (None if one never lets go).
+Invariants (Hypothesis-tested): ``allowed`` iff no hold; ``next_at`` is allowed and no instant in ``[now, next_at)``
+is; a listed number is never allowed; nor is one whose target has no free agent or line, or whose link is down.
 """
 
 from __future__ import annotations
@@ -24,7 +35,9 @@ from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt, attempt
 from autodialer.domain.call_hours import format_spans
 from autodialer.domain.call_window import CallSchedule, is_allowed, next_allowed, zone_allows
 from autodialer.domain.callee_zones import CalleeZones, zone_info
+from autodialer.domain.dial_capacity import DialConditions, LinkBlock, LinkFacts, TargetLoad, lines_free
 from autodialer.domain.do_not_call import DncListing, dnc_texts
+from autodialer.domain.live_state import AgentState
 
 
 class HoldKind(StrEnum):
@@ -41,6 +54,16 @@ class HoldKind(StrEnum):
     CAMPAIGN_CLOSED = "campaign-closed"
     NUMBER_FINAL = "number-final"
     IN_CALL = "in-call"
+    # What holds every number of the campaign until the PBX's state changes (``DialConditions``): no time known.
+    TARGET_BUSY = "target-busy"  # rule: agent (an extension), queue, lines (maxCountChannels all in use)
+    PBX_LINK = "pbx-link"  # rule: down, paused
+
+
+LIVE_KINDS = frozenset({HoldKind.TARGET_BUSY, HoldKind.PBX_LINK})
+LIVE_UNKNOWN = (
+    "whether the target has a free agent and line and the PBX link is up is known only to the running dialer "
+    "(its explain route says)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +80,33 @@ class Verdict:
     holds: tuple[Hold, ...]
     next_at: float | None  # ``now`` when allowed; None: not without a change (unlisting, new hours, a tz …)
     pbx_zone: str = "UTC"
+    # With live holds only besides holds that let go in time: when those would allow the call (else None).
+    earliest_at: float | None = None
+    note: str = ""  # a last line, e.g. that the live state was not known (LIVE_UNKNOWN)
 
     @property
     def allowed(self) -> bool:
         return not self.holds
 
+    @property
+    def waits_for_change(self) -> bool:
+        """Held only until the PBX's state changes (an agent, a line, the link) and by rules that let go in time."""
+        return self.earliest_at is not None and any(h.kind in LIVE_KINDS for h in self.holds)
+
     def lines(self) -> list[str]:
-        """The verdict in words: each hold, then when the number may next be dialled."""
+        """The verdict in words: each hold, then when the number may next be dialled (and the note, if any)."""
+        note = [self.note] if self.note else []
         if self.allowed:
-            return ["may be dialled now"]
-        last = (
-            f"next dialable at {time_words.pbx(self.next_at, self.pbx_zone)}"
-            if self.next_at is not None
-            else "not dialable again unless something changes"
-        )
-        return [hold.text for hold in self.holds] + [last]
+            return ["may be dialled now", *note]
+        if self.next_at is not None:
+            last = f"next dialable at {time_words.pbx(self.next_at, self.pbx_zone)}"
+        elif self.waits_for_change and self.earliest_at is not None:
+            last = "next dialable when that changes (no time can be known)"
+            if self.earliest_at > self.now:
+                last += f", and not before {time_words.pbx(self.earliest_at, self.pbx_zone)}"
+        else:
+            last = "not dialable again unless something changes"
+        return [hold.text for hold in self.holds] + [last, *note]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +126,16 @@ class NumberFacts:
     attempts: tuple[PastAttempt, ...] = ()  # this number's attempts in every campaign
 
 
-def evaluate(rules: CampaignRules, facts: NumberFacts, now: float, pbx_zone: str) -> Verdict:
-    """The verdict at ``now``; ``pbx_zone`` is the clock the words give times on besides the callee's."""
+def evaluate(
+    rules: CampaignRules,
+    facts: NumberFacts,
+    now: float,
+    pbx_zone: str,
+    conditions: DialConditions | None = None,
+) -> Verdict:
+    """The verdict at ``now``; ``pbx_zone`` is the clock the words give times on besides the callee's.
+    ``conditions``: the campaign's target, lines and link now (None: not judged, e.g. outside the service)."""
+    live = live_holds(conditions, now, pbx_zone) if conditions is not None else []
     holds: list[Hold] = []
     if facts.not_before > now:
         text = f"not before {time_words.pbx(facts.not_before, pbx_zone)} (timeCallAllow)"
@@ -111,7 +154,79 @@ def evaluate(rules: CampaignRules, facts: NumberFacts, now: float, pbx_zone: str
     schedule = rules.schedule
     window_holds = _window_holds(schedule, facts.zones, now, pbx_zone) if schedule is not None else []
     holds.extend(window_holds)
-    return Verdict(now, tuple(holds), _next_at(schedule, facts.zones, now, holds), pbx_zone)
+    next_at = _next_at(schedule, facts.zones, now, holds)
+    if live:
+        return Verdict(now, (*live, *holds), None, pbx_zone, earliest_at=next_at)
+    return Verdict(now, tuple(holds), next_at, pbx_zone)
+
+
+def live_holds(conditions: DialConditions, now: float, pbx_zone: str) -> list[Hold]:
+    """The holds of the campaign's target, lines and PBX link at ``now``, in words; none gives a time (``until``
+    None): they end when the state changes. The link comes first: while it is down nothing is known of the agents."""
+    holds: list[Hold] = []
+    link = conditions.link
+    block = link.block(now)
+    if block is LinkBlock.DOWN:
+        holds.append(Hold(HoldKind.PBX_LINK, _link_down_words(link, pbx_zone), None, "down"))
+    elif block is LinkBlock.PAUSED:
+        said = f" ({link.pause_reason})" if link.pause_reason else ""
+        text = (
+            f"dispatch paused since {time_words.pbx_clock(link.paused_since, pbx_zone)}: the PBX refused calls{said}; "
+            f"tried again from {time_words.pbx_clock(link.paused_until, pbx_zone)} or when the link reconnects"
+        )
+        holds.append(Hold(HoldKind.PBX_LINK, text, None, "paused"))
+    if lines_free(conditions.lines_limit, conditions.lines_in_use) <= 0:
+        text = (
+            f"waits for a free line: all {conditions.lines_limit} of the campaign's lines (maxCountChannels) "
+            f"are in calls ({conditions.lines_in_use} in flight)"
+        )
+        holds.append(Hold(HoldKind.TARGET_BUSY, text, None, "lines"))
+    target = conditions.target
+    if target is not None and not target.paced and block is not LinkBlock.DOWN and target.free <= 0:
+        rule = "queue" if target.is_queue else "agent"
+        holds.append(Hold(HoldKind.TARGET_BUSY, f"waits for a free agent: {_target_words(target)}", None, rule))
+    return holds
+
+
+def _link_down_words(link: LinkFacts, pbx_zone: str) -> str:
+    since = f" since {time_words.pbx_clock(link.since, pbx_zone)}" if link.since is not None else ""
+    what = "re-syncing the agents' states" if link.state == "connected" else f"down ({link.state or 'not connected'})"
+    error = f" (last error: {link.last_error})" if link.last_error else ""
+    return f"PBX link {what}{since}{error}: no call is placed until it is back"
+
+
+_AGENT_WORDS = {
+    AgentState.TALKING: "in a call",
+    AgentState.RINGING: "ringing",
+    AgentState.PAUSED: "paused or on do-not-disturb",
+    AgentState.UNAVAILABLE: "unavailable (not registered)",
+    AgentState.RESERVED: "held for another call of ours",
+    AgentState.FREE: "free",
+}
+
+
+def _target_words(target: TargetLoad) -> str:
+    if not target.is_queue:
+        if not target.states:
+            return f"extension {target.target} is not known to the PBX as an agent"
+        state = target.states[0]
+        if state is AgentState.FREE:  # shown free, yet not able: held by a call of ours, or its hint is not idle
+            held = bool(target.able) and target.able <= target.reserved
+            return f"extension {target.target} is " + (
+                _AGENT_WORDS[AgentState.RESERVED] if held else "not idle by its hint"
+            )
+        return f"extension {target.target} is {_AGENT_WORDS[state]}"
+    counts = [(state, sum(1 for s in target.states if s is state)) for state in _AGENT_WORDS]
+    members = ", ".join(f"{n} {_AGENT_WORDS[state]}" for state, n in counts if n)
+    of = f" ({len(target.states)} members: {members})" if target.states else " (no members known)"
+    able = len(target.able - target.reserved)
+    if able <= 0:
+        return f"queue {target.target} has no member able to take a call{of}"
+    return (
+        f"queue {target.target}'s {able} member{'s' if able != 1 else ''} able to take a call "
+        f"{'are' if able != 1 else 'is'} needed by the {target.demand} call{'s' if target.demand != 1 else ''} "
+        f"already waiting for one{of}"
+    )
 
 
 def _next_at(schedule: CallSchedule | None, zones: CalleeZones, now: float, holds: list[Hold]) -> float | None:

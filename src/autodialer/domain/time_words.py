@@ -22,3 +22,8 @@ def local_and_pbx(t: float, zone: str, pbx_zone: str) -> str:
 
 def pbx(t: float, pbx_zone: str) -> str:
     return f"{wall(t, pbx_zone)} PBX time"
+
+
+def pbx_clock(t: float, pbx_zone: str) -> str:
+    """``2026-12-05 19:02:11 PBX time``: to the second, for states that began at an instant (a link lost)."""
+    return f"{datetime.fromtimestamp(t, zone_info(pbx_zone)).strftime('%Y-%m-%d %H:%M:%S')} PBX time"

@@ -36,6 +36,7 @@ from autodialer.domain.campaigns import (
     check_target,
     stats_from,
 )
+from autodialer.domain.dial_capacity import DialConditions
 from autodialer.domain.eligibility import Verdict
 from autodialer.domain.number_explain import DncEntry, explain
 from autodialer.domain.numbering_plan import NO_PLAN, NumberingPlan
@@ -92,6 +93,12 @@ class CampaignRepository(Protocol):
         ...
 
 
+class DialConditionsView(Protocol):
+    """The running dialer's view of a campaign's target, lines and PBX link (services/live_conditions.py)."""
+
+    def conditions(self, campaign: Campaign) -> DialConditions: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignPolicy:
     lines_ceiling: int
@@ -108,8 +115,12 @@ class CampaignService:
         policy: CampaignPolicy,
         now: Callable[[], float],
         on_change: Callable[[], None] = lambda: None,
+        live: DialConditionsView | None = None,
     ) -> None:
+        """``live``: the dialer's view in this process; None (an API-only instance, ``autodialer explain``): explain
+        says that the target's and the link's state are known only to the running dialer."""
         self._repo = repository
+        self._live = live
         self._eligibility = NumberEligibility(
             phones, policy.pbx_zone, policy.call_hours, numbering_plan=policy.numbering_plan
         )
@@ -220,6 +231,8 @@ class CampaignService:
             pbx_zone=self._policy.pbx_zone,
             rules=self._eligibility.rules(campaign_id, campaign.schedule, campaign.limits),
             attempts=history,
+            conditions=self._live.conditions(campaign) if self._live is not None else None,
+            live_known=self._live is not None,
         )
 
     async def explain_phone(self, campaign_id: int, phone: str) -> tuple[NumberRecord, Verdict]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from autodialer.domain import call_results
+from autodialer.domain.dial_capacity import LinkBlock, link_block
 from autodialer.domain.dialing import DialSnapshot, DialStart, DueNumber, TaskSlice, plan_dials
 from autodialer.domain.mikopbx_results import EventName, ResultRow, RowEvent
 from autodialer.domain.token_bucket import TokenBucket
@@ -110,12 +111,14 @@ class DialRounds:
         """Plan a round, store its attempts and mark them written (called holding the engine lock)."""
         now = self._clock.now()
         watchdog_at = await self._reconciliation.watchdog(now)
-        if not self._availability.is_connected():
+        # The link rule eligibility's PBX_LINK hold (the explain endpoint) shares.
+        block = link_block(self._availability.is_connected(), self._state.pbx_paused_until, now)
+        if block is LinkBlock.DOWN:
             # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
             # Calls may end (or the PBX restart and lose them) while we cannot hear it: reconcile once it is back.
             self._state.reconciled = False
             return _Round(now, watchdog_at, watchdog_at)
-        if now < self._state.pbx_paused_until:
+        if block is LinkBlock.PAUSED:
             # A reconnect's reconcile resumes sooner.
             return _Round(now, _earliest(self._state.pbx_paused_until, watchdog_at), watchdog_at)
         allowance = self._originates.available(now)
@@ -279,11 +282,14 @@ class DialRounds:
         finally:
             await self._ledger.flush_announcements()
         if unsent:
+            reason = next(str(o) for o in outcomes if isinstance(o, PbxUnavailable))
             self._state.pbx_paused_until = now + self._settings.pbx_pause_s
+            self._state.pbx_paused_since = now
+            self._state.pbx_pause_reason = reason
             log.warning(
                 "the PBX did not take %d Originates (%s): numbers queued again, untouched; dialing paused",
                 len(unsent),
-                next(str(o) for o in outcomes if isinstance(o, PbxUnavailable)),
+                reason,
             )
 
     async def _open_tasks(self, now: float) -> list[DialTask]:

@@ -39,7 +39,7 @@ from autodialer.services.call_progress import ConnectContext, PollContext
 from autodialer.services.call_reports import CallReports
 from autodialer.services.dial_rounds import DialRounds
 from autodialer.services.dialer_store import Attempt, DialerStore
-from autodialer.services.engine_state import EngineSettings, EngineState
+from autodialer.services.engine_state import EngineSettings, EngineState, PbxPause
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.pbx_events import UserEventSink
 from autodialer.services.poll_reports import PollReports
@@ -155,6 +155,14 @@ class DialerEngine:
     def calls_now(self) -> list[Attempt]:
         """The calls in flight (the wallboard's read; a copy)."""
         return self._ledger.all()
+
+    def is_paced(self, attempt: Attempt) -> bool:
+        """A call its campaign's pacing placed without reserving anyone (not a queue's demand)."""
+        return self._state.pacing.is_paced(attempt)
+
+    def dispatch_pause(self) -> PbxPause:
+        """Dispatch paused after a PBX refusal: since, until, what the PBX said (explain's words)."""
+        return self._state.pbx_pause()
 
     def observe_calls(self, observer: CallObserver) -> None:
         """Tell ``observer`` of every call's start, progress and end (one observer: the live wallboard)."""

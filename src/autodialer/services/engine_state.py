@@ -9,8 +9,8 @@ again while it settles the PBX's answers (dial_rounds.DialRounds), by each batch
 FastAGI reports and the planner interleave only between whole steps and a number's row is never updated from two
 stale copies.
 
-``reconciled`` and ``pbx_paused_until`` are plain flags, read and written by the parts on the event loop (one
-thread): no lock of their own.
+``reconciled`` and ``pbx_paused_until`` (with its since and reason) are plain flags, read and written by the parts
+on the event loop (one thread): no lock of their own.
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ class EngineSettings:
     originate_burst: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PbxPause:
+    """Dispatch paused after the PBX refused Originates for reasons of its own (``until`` 0: never paused)."""
+
+    since: float
+    until: float
+    reason: str | None
+
+
 class EngineState:
     """The engine's shared state. ``lock`` guards ``ledger``, ``pacing`` and the store writes about calls in
     flight (see the module docstring); ``wakeup`` is set to make the run loop plan again."""
@@ -84,6 +93,11 @@ class EngineState:
         # no call is placed and no event applied before that.
         self.reconciled = False
         self.pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
+        self.pbx_paused_since = 0.0  # when that pause began, and what the PBX said (for explain's words)
+        self.pbx_pause_reason: str | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
+
+    def pbx_pause(self) -> PbxPause:
+        return PbxPause(self.pbx_paused_since, self.pbx_paused_until, self.pbx_pause_reason)

@@ -25,16 +25,26 @@ def dial_targets(
 
     ``paced`` calls (power, predictive: nobody reserved) are their campaign policy's own business (its ringing
     calls and waiting customers, ``pacing_book``): they are ours, but not counted as demand here."""
+    return target_loads((t.inner_num for t in tasks if not t.is_poll), availability, in_flight, paced)
+
+
+def target_loads(
+    targets: Iterable[str],
+    availability: AvailabilityView,
+    in_flight: Iterable[Attempt],
+    paced: Callable[[Attempt], bool] = lambda attempt: False,
+) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+    """``dial_targets`` for these inner numbers (explain asks it for one campaign's target: the same counts)."""
     free: dict[str, frozenset[str]] = {}
     loads: dict[str, QueueLoad] = {}
-    for task in tasks:
-        if task.is_poll or task.inner_num in free:
+    for inner_num in targets:
+        if inner_num in free:
             continue
-        load = availability.queue_load(task.inner_num)
+        load = availability.queue_load(inner_num)
         if load is None:
-            free[task.inner_num] = availability.free_agents(task.inner_num)
+            free[inner_num] = availability.free_agents(inner_num)
         else:
-            free[task.inner_num], loads[task.inner_num] = load.able, load
+            free[inner_num], loads[inner_num] = load.able, load
     if not loads:
         return free, {}
     ours: set[str] = set()
