@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
 from autodialer.cli import main
+from autodialer.domain.eligibility import LIVE_UNKNOWN
 
 TASK = 1_000_000_001
 
@@ -61,7 +62,8 @@ async def test_explain_names_the_window_and_the_list_and_when_the_number_is_next
     monkeypatch.setenv("AUTODIALER_PBX_TIMEZONE", "UTC")
     monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "00:00-24:00; sat,sun 00:00-24:00")
     assert await run(["explain", str(TASK), "8 952 223-34-46"]) == 0
-    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now"]
+    # The agents and the link are the running service's to know: the command says so.
+    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now", f"  {LIVE_UNKNOWN}"]
 
     monkeypatch.setenv("AUTODIALER_CALL_WINDOW", "09:00-21:00")
     assert await run(["explain", str(TASK), "8 952 223-34-46"]) == 1
@@ -71,7 +73,7 @@ async def test_explain_names_the_window_and_the_list_and_when_the_number_is_next
     opening = (local.replace(hour=9, minute=0, second=0, microsecond=0)).astimezone(UTC)
     assert lines[1].startswith(f"  outside 09:00–21:00 {zone} (now ")
     assert "zone from the number's tz param), next at " in lines[1]
-    assert lines[2] == f"  next dialable at {opening:%Y-%m-%d %H:%M %a} PBX time"
+    assert lines[2:] == [f"  next dialable at {opening:%Y-%m-%d %H:%M %a} PBX time", f"  {LIVE_UNKNOWN}"]
 
     await SqlDialerStore(migrated_engine, page_limit=10_000).add_dnc("+79522233446", "poll:201", time.time())
     assert await run(["explain", str(TASK), "89522233446"]) == 1  # another spelling of the same phoneId

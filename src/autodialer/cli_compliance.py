@@ -15,9 +15,11 @@ from autodialer.settings import load_settings
 EXPLAIN_DESCRIPTION = """\
 Print every rule that holds a number of a task back (timeCallAllow, retry wait, the call window in each of the
 callee's candidate zones: its tz param, else AUTODIALER_NUMBERING_PLAN, else the number's; the do-not-call list, the
-task's and the row's own state), in words, and when it next becomes dialable. TASK_ID is the v1 task id; PHONE the
-number as the CRM sent it (another spelling with the same phoneId finds it too). Exit status: 0 dialable now, 1 held
-back, 2 no such task or number or bad settings."""
+task's and the row's own state), in words, and when it next becomes dialable. Whether the target has a free agent
+and line and the PBX link is up is known only to the running service: this command says so, and the v2 explain
+route there names them (GET /api/v2/campaigns/{id}/numbers/{nid}/explain). TASK_ID is the v1 task id; PHONE the
+number as the CRM sent it (another spelling with the same phoneId finds it too). Exit status: 0 dialable now by
+those rules, 1 held back, 2 no such task or number or bad settings."""
 
 
 DNC_IMPORT_DESCRIPTION = """\

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from autodialer.domain.eligibility import LIVE_UNKNOWN
 from conftest import T0, V2
 
 C = "/api/v2/campaigns"
@@ -170,13 +171,15 @@ async def test_explain_each_rule_in_words_with_the_next_time(v2: V2) -> None:
         url = await campaign(client)
         await add(client, url, [{"phone": "+7 952 223-34-46"}])
         now = await explain(client, url)
-        assert now["allowed"] is True and now["next_at"] == now["at"] and now["text"] == ["may be dialled now"]
+        assert now["allowed"] is True and now["next_at"] == now["at"]
+        # No dialer in this app: the target's agents and the PBX link are not judged, and the words say so.
+        assert now["text"] == ["may be dialled now", LIVE_UNKNOWN] and now["waits_for_change"] is False
 
         await add(client, url, [{"phone": "+7 952 223-34-46", "not_before": "2024-08-21T18:00:00"}])
         later = await explain(client, url)
         assert later["allowed"] is False and [h["kind"] for h in later["holds"]] == ["not-before"]
         assert later["next_at"] == "2024-08-21T15:00:00Z"
-        assert later["text"][-1] == "next dialable at 2024-08-21 18:00 Wed PBX time"
+        assert later["text"][-2:] == ["next dialable at 2024-08-21 18:00 Wed PBX time", LIVE_UNKNOWN]
 
         await v2.execute(f"UPDATE task_numbers SET next_attempt_at = {T0 + 86400}")
         retry = await explain(client, url)

@@ -207,14 +207,13 @@ _AGENT_WORDS = {
 
 def _target_words(target: TargetLoad) -> str:
     if not target.is_queue:
+        if target.able and target.able <= target.reserved:  # free on the PBX, but a call of ours holds it
+            return f"extension {target.target} is {_AGENT_WORDS[AgentState.RESERVED]}"
         if not target.states:
             return f"extension {target.target} is not known to the PBX as an agent"
         state = target.states[0]
-        if state is AgentState.FREE:  # shown free, yet not able: held by a call of ours, or its hint is not idle
-            held = bool(target.able) and target.able <= target.reserved
-            return f"extension {target.target} is " + (
-                _AGENT_WORDS[AgentState.RESERVED] if held else "not idle by its hint"
-            )
+        if state is AgentState.FREE:  # shown free by the roster, yet not able: its hint is not idle
+            return f"extension {target.target} is not idle by its hint"
         return f"extension {target.target} is {_AGENT_WORDS[state]}"
     counts = [(state, sum(1 for s in target.states if s is state)) for state in _AGENT_WORDS]
     members = ", ".join(f"{n} {_AGENT_WORDS[state]}" for state, n in counts if n)

@@ -49,7 +49,8 @@ def explain(
     """The verdict for ``number`` of ``campaign`` at ``now`` under ``rules`` (the engine's: the call window when one
     is set). ``e164`` is None when the number has no E.164 form (a short internal number): its do-not-call entries
     are then named without eligibility's E.164 listing. ``conditions``: the campaign's target, lines and link now;
-    ``live_known`` False (no dialer in this process) adds ``LIVE_UNKNOWN`` as the last line."""
+    ``live_known`` False (no dialer in this process) adds ``LIVE_UNKNOWN`` as the last line of a verdict that lets
+    the number go now or at a known time (one held for good does not wait for an agent)."""
     rules = rules or CampaignRules(campaign.id)
     listings = tuple(DncListing(e164, e.campaign_id, e.since, e.source) for e in dnc) if e164 else ()
     facts = NumberFacts(
@@ -77,7 +78,7 @@ def explain(
     # The live holds only while nothing of the campaign's or the row's own holds it for good: a paused campaign's
     # or a final number's agent is not what it waits for.
     verdict = evaluate(rules, facts, now, pbx_zone, None if own else conditions)
-    if not live_known and not own:
+    if not live_known and not own and verdict.next_at is not None:  # only where the live state would matter
         verdict = replace(verdict, note=LIVE_UNKNOWN)
     if not own:
         return verdict

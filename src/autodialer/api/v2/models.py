@@ -379,6 +379,13 @@ class ExplainOut(BaseModel):
     allowed: bool
     at: datetime = Field(description="the instant judged (now)")
     next_at: datetime | None = Field(description="the earliest instant every rule allows; null: not without a change")
+    waits_for_change: bool = Field(
+        description="held by the target's agents or lines or the PBX link (target-busy, pbx-link), which end when "
+        "the PBX's state changes, at no time known, and otherwise only by rules that let go in time"
+    )
+    earliest_at: datetime | None = Field(
+        description="when waits_for_change: the earliest instant the other rules allow (null otherwise)"
+    )
     holds: list[HoldOut]
     text: list[str] = Field(description="the verdict in words, one line per rule, then when it may be dialled")
 
@@ -388,6 +395,8 @@ class ExplainOut(BaseModel):
             allowed=v.allowed,
             at=utc(v.now),
             next_at=None if v.next_at is None else utc(v.next_at),
+            waits_for_change=v.waits_for_change,
+            earliest_at=utc(v.earliest_at) if v.waits_for_change and v.earliest_at is not None else None,
             holds=[HoldOut(kind=h.kind.value, text=h.text, until=utc_or_none(h.until)) for h in v.holds],
             text=v.lines(),
         )

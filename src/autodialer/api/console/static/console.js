@@ -645,7 +645,8 @@
       if (!words) return hold.text;
       return words.replace("{until}", fmtTime(hold.until)).replace("{result}", n.result || "—");
     });
-    lines.push(why.next_at ? I18N.ruHolds.next.replace("{at}", fmtTime(why.next_at)) : I18N.ruHolds.never);
+    lines.push(why.next_at ? I18N.ruHolds.next.replace("{at}", fmtTime(why.next_at))
+      : why.waits_for_change ? I18N.ruHolds.change : I18N.ruHolds.never);
     return lines;
   }
 

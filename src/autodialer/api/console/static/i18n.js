@@ -128,7 +128,10 @@ window.CONSOLE_I18N = {
     "campaign-closed": "кампания закрыта",
     "number-final": "у номера итоговый результат {result}",
     "in-call": "сейчас в разговоре; дальше решит исход звонка",
+    "target-busy": "ждёт свободного сотрудника или линии",
+    "pbx-link": "нет связи с АТС или отправка звонков приостановлена",
     next: "можно звонить с {at}",
+    change: "позвонят, как только это изменится (время заранее неизвестно)",
     never: "без изменений звонить больше не будут",
   },
   // Reasons the API gives in English (domain/phone_numbers.py), as Russian readers see them.
