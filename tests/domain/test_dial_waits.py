@@ -62,3 +62,15 @@ def test_the_reason_is_logged_once_until_it_changes(caplog: pytest.LogCaptureFix
         "task 1: not dialling: maxCountChannels 1 reached (1 in progress)",
         "task 1: not dialling: 1 due, but nobody at 201 is free",
     ]
+
+
+def test_a_queue_whose_free_members_are_needed_by_callers_already_waiting() -> None:
+    members = frozenset({"PJSIP/201", "PJSIP/202"})
+    slice_ = task(inner="2200")
+    snapshot = DialSnapshot(100.0, [slice_], {"2200": members}, frozenset(), frozenset(), queue_demand={"2200": 2})
+    assert plan_dials(snapshot).starts == ()
+    wait = why_waiting(slice_, snapshot)
+    assert wait is not None and wait.kind is WaitKind.NO_FREE_AGENT
+    assert wait.text == "1 due, but the free members of 2200 are needed by 2 calls waiting"
+    one_left = DialSnapshot(100.0, [slice_], {"2200": members}, frozenset(), frozenset(), queue_demand={"2200": 1})
+    assert plan_dials(one_left).starts and why_waiting(slice_, one_left) is None

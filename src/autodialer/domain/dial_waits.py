@@ -1,7 +1,8 @@
 """Why an open task started no call in a planning round, in words an operator understands.
 
 ``plan_dials`` decides; this explains a task it left alone, from the same snapshot: paused, every channel in use,
-nothing due yet (and when the next number is), or no free agent for its extension or queue. None means the task
+nothing due yet (and when the next number is), or no free agent for its extension or queue (counted by
+``dial_capacity``'s rules, as the plan and eligibility count them). None means the task
 could have dialled but another task had its turn (turn-taking) or its number went to another task.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from autodialer.domain.dial_capacity import agents_free, lines_free
 from autodialer.domain.dialing import DialSnapshot, TaskSlice, TaskState
 
 
@@ -31,7 +33,7 @@ def why_waiting(task: TaskSlice, snapshot: DialSnapshot) -> Wait | None:
     """The reason ``task`` starts nothing at ``snapshot.now``; None when it could (and did, or lost its turn)."""
     if task.state == TaskState.PAUSED:
         return Wait(WaitKind.PAUSED, "paused (state 2)")
-    if task.in_progress >= task.max_channels:
+    if lines_free(task.max_channels, task.in_progress) <= 0:
         return Wait(
             WaitKind.CHANNELS_FULL, f"maxCountChannels {task.max_channels} reached ({task.in_progress} in progress)"
         )
@@ -46,6 +48,10 @@ def why_waiting(task: TaskSlice, snapshot: DialSnapshot) -> Wait | None:
             return Wait(WaitKind.NO_FREE_AGENT, f"{len(due)} due, but nobody at {task.inner_num} is free")
         if not free - snapshot.reserved:
             return Wait(WaitKind.NO_FREE_AGENT, f"{len(due)} due, but the free agents of {task.inner_num} are taken")
+        demand = snapshot.queue_demand.get(task.inner_num, 0)
+        if task.pacing.reserves_agents and agents_free(free, snapshot.reserved, demand) <= 0:
+            text = f"{len(due)} due, but the free members of {task.inner_num} are needed by {demand} calls waiting"
+            return Wait(WaitKind.NO_FREE_AGENT, text)
     return None
 
 
