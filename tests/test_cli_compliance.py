@@ -118,7 +118,7 @@ async def test_explain_takes_the_zone_from_the_numbering_plan_unless_a_tz_param_
 
     # In the plan's range too, but its tz param puts it at 15:00 now: the param decides, so it may be called.
     assert await run(["explain", str(TASK), "8 913 765-43-21"]) == 0
-    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now"]
+    assert capsys.readouterr().out.splitlines()[1:] == ["  may be dialled now", f"  {LIVE_UNKNOWN}"]
 
 
 async def test_explain_without_the_task_or_the_number_says_which(
