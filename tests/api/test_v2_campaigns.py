@@ -216,6 +216,17 @@ async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body
     assert bad_key.status_code == 422 and fields(bad_key) == ["Idempotency-Key"]
 
 
+async def test_openapi_documents_the_idempotency_key_on_every_post(v2: V2) -> None:
+    async with v2.client() as client:
+        spec = (await client.get("/api/v2/openapi.json")).json()
+    posts = [item["post"] for item in spec["paths"].values() if "post" in item]
+    assert len(posts) >= 9  # campaigns, pause, resume, numbers (JSON, CSV), polls, audio, the do-not-call lists
+    key = {"$ref": "#/components/parameters/IdempotencyKey"}
+    assert all(key in post["parameters"] and "409" in post["responses"] for post in posts)
+    header = spec["components"]["parameters"]["IdempotencyKey"]
+    assert header["in"] == "header" and header["name"] == "Idempotency-Key" and header["schema"]["maxLength"] == 255
+
+
 async def test_a_failed_request_frees_its_key_and_keys_are_per_client(v2: V2) -> None:
     key = {"Idempotency-Key": "k-2"}
     async with v2.client() as client:

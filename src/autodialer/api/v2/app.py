@@ -15,7 +15,7 @@ from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.domain.api_scopes import SAFE_METHODS
 from autodialer.services.campaigns import CampaignService
 from autodialer.services.dnc_lists import DncLists
-from autodialer.services.idempotency import IdempotencyService
+from autodialer.services.idempotency import MAX_KEY_LENGTH, IdempotencyService
 from autodialer.services.live_board import LiveBoard
 from autodialer.services.live_events import LiveEvents
 from autodialer.services.polls import PollUseCases
@@ -78,6 +78,7 @@ def create_v2_app(
         app.include_router(dnc_routes.router)
     app.include_router(live_routes.router)
     _document_forbidden(app)
+    _document_idempotency_key(app)
     return app
 
 
@@ -94,5 +95,40 @@ def _document_forbidden(app: FastAPI) -> None:
                 if method.upper() not in SAFE_METHODS and isinstance(operation, dict) and "responses" in operation:
                     operation["responses"].setdefault("403", FORBIDDEN)
         return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A repeat with the same key and body within a day gets the first successful answer again "
+    "(`Idempotency-Replayed: true`); with another body 422, while the first still runs 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
+}
+
+IN_PROGRESS: dict[str, Any] = {
+    "description": "Conflict (also: a request with this Idempotency-Key is still running)",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def _document_idempotency_key(app: FastAPI) -> None:
+    """Every POST takes ``Idempotency-Key`` (RequestGuard, before any route): the OpenAPI document says so on each,
+    with the 409 it may answer, so clients and the schemathesis run see the header."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                post = item.get("post")
+                if post is None:
+                    continue
+                post.setdefault("parameters", []).append({"$ref": "#/components/parameters/IdempotencyKey"})
+                post["responses"].setdefault("409", IN_PROGRESS)
+            schema.setdefault("components", {}).setdefault("parameters", {})["IdempotencyKey"] = IDEMPOTENCY_KEY
+        return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
