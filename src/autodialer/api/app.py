@@ -49,6 +49,7 @@ def create_app(context: AppContext) -> FastAPI:
             live=context.live,
             heartbeat_s=context.sse_heartbeat_s,
             stream_lifetime_s=context.sse_lifetime_s,
+            export_page=context.export_page_rows,
         )
         app.mount(V2_PREFIX, v2)
         app.include_router(v2_docs.router)

@@ -54,6 +54,7 @@ class AppContext:
     live: LiveBoard | None = None
     sse_heartbeat_s: float = 15.0
     sse_lifetime_s: float = 600.0  # an event stream ends after this; the client resumes from its last id
+    export_page_rows: int = 1000  # the v2 CSV exports read and send this many rows at a time
 
 
 def get_context(request: Request) -> AppContext:

@@ -239,6 +239,17 @@ class NumberPage:
     next_after: int | None  # the id to continue after; None on the last page
 
 
+ChangeKey = tuple[int, int]  # (change time in microseconds, number id): the order of the results feed
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedNumbers:
+    """A page of numbers in the order of their last change (v1's results feed), across campaigns."""
+
+    items: tuple[NumberRecord, ...]
+    next_after: ChangeKey | None  # the key to continue after; None on the last page
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     id: str

@@ -20,6 +20,8 @@ from autodialer.domain.campaigns import (
     CampaignChanges,
     CampaignState,
     CampaignStats,
+    ChangedNumbers,
+    ChangeKey,
     InvalidField,
     NewCampaign,
     NewNumber,
@@ -71,6 +73,13 @@ class CampaignRepository(Protocol):
     async def numbers(self, campaign_id: int, flt: NumberFilter, after_id: int | None, limit: int) -> NumberPage: ...
 
     async def number(self, campaign_id: int, number_id: int) -> NumberRecord | None: ...
+
+    async def changed_numbers(
+        self, *, since_us: int, until_us: int | None, campaign_id: int | None, after: ChangeKey | None, limit: int
+    ) -> ChangedNumbers:
+        """Live numbers (of every campaign, or of ``campaign_id``) whose last change time (µs, the results feed's
+        changeTime) is in [since_us, until_us), ordered by (change time, id), after the ``after`` key."""
+        ...
 
     async def attempts(self, campaign_id: int, number_id: int) -> Sequence[AttemptRecord]: ...
 
@@ -200,6 +209,31 @@ class CampaignService:
     ) -> NumberPage:
         await self.get(campaign_id)
         return await self._repo.numbers(campaign_id, flt, after_id, _page(limit))
+
+    async def changed_numbers(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        campaign_id: int | None = None,
+        after: ChangeKey | None = None,
+        limit: int = 100,
+    ) -> ChangedNumbers:
+        """The numbers whose last change was at ``since`` or later and before ``until`` (epoch seconds; None: no
+        bound), of one campaign or of all, in change order: v1's results feed as pages. A number that changes again
+        while a client pages moves to its new place (it may be seen twice, never missed). InvalidField naming
+        ``until`` when it is not after ``since``; NotFound naming ``campaign_id`` for a campaign that is not there."""
+        if since is not None and until is not None and until <= since:
+            raise InvalidField("must be later than since", "until")
+        if campaign_id is not None:
+            await self.get(campaign_id)
+        return await self._repo.changed_numbers(
+            since_us=0 if since is None else max(0, round(since * 1_000_000)),
+            until_us=None if until is None else max(0, round(until * 1_000_000)),
+            campaign_id=campaign_id,
+            after=after,
+            limit=_page(limit),
+        )
 
     async def number(self, campaign_id: int, number_id: int) -> NumberRecord:
         await self.get(campaign_id)

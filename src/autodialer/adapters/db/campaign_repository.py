@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, not_, null, or_, select
+from sqlalchemy import and_, func, literal, not_, null, or_, select, tuple_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +29,8 @@ from autodialer.domain.campaigns import (
     Campaign,
     CampaignChanges,
     CampaignState,
+    ChangedNumbers,
+    ChangeKey,
     Conflict,
     InvalidField,
     NewCampaign,
@@ -163,6 +165,27 @@ class SqlCampaignRepository:
         more = len(rows) > limit
         items = tuple(rows[:limit])
         return NumberPage(items, items[-1].id if more else None)
+
+    async def changed_numbers(
+        self, *, since_us: int, until_us: int | None, campaign_id: int | None, after: ChangeKey | None, limit: int
+    ) -> ChangedNumbers:
+        """Read along the results feed's (change_time_us, id) index; numbers being removed are left out."""
+        n = task_numbers.c
+        key = tuple_(n.change_time_us, n.id)
+        query = select(task_numbers).where(n.pending_delete.is_(False), n.change_time_us >= since_us)
+        if until_us is not None:
+            query = query.where(n.change_time_us < until_us)
+        if campaign_id is not None:
+            query = query.where(n.task_id == campaign_id)
+        if after is not None:
+            query = query.where(key > tuple_(literal(after[0]), literal(after[1])))
+        query = query.order_by(n.change_time_us, n.id).limit(limit + 1)
+        async with self._engine.connect() as connection:
+            rows = list((await connection.execute(query)).mappings())
+        page = rows[:limit]
+        last = page[-1] if page and len(rows) > limit else None
+        next_after = None if last is None else (int(last["change_time_us"]), int(last["id"]))
+        return ChangedNumbers(tuple(_number(r) for r in page), next_after)
 
     async def number(self, campaign_id: int, number_id: int) -> NumberRecord | None:
         query = select(task_numbers).where(

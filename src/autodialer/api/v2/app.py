@@ -9,7 +9,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from autodialer.api.v2 import audio_routes, campaign_routes, dnc_routes, live_routes, number_routes, poll_routes
+from autodialer.api.v2 import (
+    audio_routes,
+    campaign_routes,
+    dnc_routes,
+    live_routes,
+    number_routes,
+    poll_routes,
+    result_routes,
+)
 from autodialer.api.v2.problems import MEDIA_TYPE, install_problem_handlers
 from autodialer.api.v2.request_guard import BodyLimits, RequestGuard
 from autodialer.domain.api_scopes import SAFE_METHODS
@@ -49,9 +57,10 @@ def create_v2_app(
     live: LiveBoard | None = None,
     heartbeat_s: float = 15.0,
     stream_lifetime_s: float = 600.0,
+    export_page: int = 1000,
 ) -> FastAPI:
     """``live``: the wallboard (bootstrap builds it with the dialer); without one, an API-only instance shows
-    campaigns' counters and no agents, calls or PBX link."""
+    campaigns' counters and no agents, calls or PBX link. ``export_page``: rows per page of the CSV exports."""
     app = FastAPI(
         title="autodialer API",
         version="2.0",
@@ -65,10 +74,12 @@ def create_v2_app(
     app.state.live = live if live is not None else LiveBoard(LiveEvents(), campaigns)
     app.state.heartbeat_s = heartbeat_s
     app.state.stream_lifetime_s = stream_lifetime_s
+    app.state.export_page = export_page
     app.add_middleware(RequestGuard, limits=limits, idempotency=idempotency)  # inside CrashToProblem
     install_problem_handlers(app)
     app.include_router(campaign_routes.router)
     app.include_router(number_routes.router)
+    app.include_router(result_routes.router)
     if polls is not None:  # polls, audio prompts and the TTS preview
         app.state.polls = polls
         app.include_router(poll_routes.router)

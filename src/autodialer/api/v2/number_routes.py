@@ -160,7 +160,6 @@ ResultFilter = Annotated[
     str | None, Query(max_length=50, description="final result, e.g. SUCCESS; 'open' for numbers without one")
 ]
 PhoneFilter = Annotated[str | None, Query(max_length=64, description="the number in any spelling")]
-EXPORT_PAGE = 1000
 
 
 def _filter(state: str | None, result: str | None, phone: str | None) -> NumberFilter:
@@ -201,6 +200,7 @@ async def list_numbers(
 async def export_numbers(
     campaign_id: CampaignId,
     service: Service,
+    request: Request,
     state: StateFilter = None,
     result: ResultFilter = None,
     phone: PhoneFilter = None,
@@ -208,20 +208,19 @@ async def export_numbers(
     """UTF-8 CSV, comma-separated, RFC 4180 quoting; times ISO 8601 UTC, empty when absent; params as JSON."""
     flt = _filter(state, result, phone)
     await service.get(campaign_id)  # a missing campaign is a 404 problem, not an empty file
+    page_rows: int = request.app.state.export_page
 
     async def lines() -> AsyncIterator[str]:
         yield csv_export.header()
         after: int | None = None
         while True:
-            page = await service.numbers(campaign_id, flt, after_id=after, limit=EXPORT_PAGE)
+            page = await service.numbers(campaign_id, flt, after_id=after, limit=page_rows)
             yield csv_export.rows(page.items)
             if page.next_after is None:
                 return
             after = page.next_after
 
-    filename = f"campaign-{campaign_id}-numbers.csv"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
+    return csv_export.response(lines(), f"campaign-{campaign_id}-numbers.csv")
 
 
 @router.get("/campaigns/{campaign_id}/numbers/{number_id}", summary="One number", response_model=NumberOut)

@@ -1,19 +1,22 @@
-"""Polls: create, list, read, replace, delete, and the answers per number."""
+"""Polls: create, list, read, replace, delete, and the answers per number (JSON pages, or all of them as CSV)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
-from autodialer.api.v2 import cursors
+from autodialer.api.v2 import csv_export, cursors
 from autodialer.api.v2.models import MAX_ID
 from autodialer.api.v2.poll_models import NumberAnswersOut, PollIn, PollList, PollOut, PollResults, PollSummaryOut
 from autodialer.api.v2.problems import PROBLEM_RESPONSE
 from autodialer.domain.campaigns import InvalidField
+from autodialer.domain.phone_numbers import InvalidPhoneNumber, parse_phone
 from autodialer.services.polls import PollService, PollUseCases
 
 router = APIRouter(tags=["polls"], responses={k: PROBLEM_RESPONSE[k] for k in (401, 422)})
@@ -103,6 +106,51 @@ async def poll_results(
     items = [NumberAnswersOut.of(n) for n in found[:limit]]
     more = len(found) > limit
     return PollResults(items=items, next_cursor=_encode(items[-1].campaign_id, items[-1].phone) if more else None)
+
+
+@router.get(
+    "/polls/{poll_id}/results.csv",
+    summary="Every answer as CSV, one line per answer, per number (campaign and phone) in key order; streamed",
+    response_class=StreamingResponse,
+    responses={
+        **NOT_FOUND,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "a header line, then one line per answer",
+        },
+    },
+)
+async def export_poll_results(
+    poll_id: PollId,
+    service: Service,
+    request: Request,
+    campaign_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this campaign's answers")] = None,
+    phone: Annotated[str | None, Query(max_length=64, description="only this number (as the campaign has it)")] = None,
+) -> StreamingResponse:
+    """The filters of ``/results``; UTF-8 CSV, RFC 4180 quoting, ``at`` ISO 8601 UTC. Read a page of numbers at a
+    time (keyset on campaign and phone), never held whole."""
+    if phone:
+        try:
+            parse_phone(phone)
+        except InvalidPhoneNumber as e:
+            raise InvalidField(str(e), "phone") from e
+    page_numbers: int = request.app.state.export_page
+    # The first page is read now: an unknown poll is a 404 problem, not an empty file.
+    first = await service.answers(poll_id, campaign_id=campaign_id, phone=phone or None, limit=page_numbers)
+
+    async def lines() -> AsyncIterator[str]:
+        yield csv_export.header(csv_export.ANSWER_COLUMNS)
+        page = first
+        while True:
+            yield csv_export.answer_rows(page)
+            if len(page) < page_numbers:
+                return
+            after = (page[-1].campaign_id, page[-1].phone)
+            page = await service.answers(
+                poll_id, campaign_id=campaign_id, phone=phone or None, after=after, limit=page_numbers
+            )
+
+    return csv_export.response(lines(), f"poll-{poll_id}-results.csv")
 
 
 def _encode(campaign_id: int, phone: str) -> str:
