@@ -175,3 +175,48 @@ def test_a_retry_coming_due_goes_before_higher_ids_held_in_memory() -> None:
         assert [r.dial_number for r in h.calls.originated] == ["5551000", "5551001", "5551000"]
 
     asyncio.run(run())
+
+
+class SlowReadStore(InMemoryDialerStore):
+    """Each read of the open tasks answers as of its start and returns only once ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def open_tasks(self) -> Sequence[DialTask]:
+        answer = await super().open_tasks()
+        self.reading.set()
+        await self.release.wait()
+        return answer
+
+
+def test_a_task_created_while_the_open_tasks_are_read_is_dialled() -> None:
+    """The API's invalidate comes from outside the engine lock: a read in flight must not overwrite it (a new task
+    was once not dialled for 15 s: the round planned from the older list and the engine slept)."""
+
+    async def run() -> None:
+        store = SlowReadStore()
+        h = Harness(store=store, planning=True)
+        h.engine = h.new_engine()
+        store.add_task(1, "201", max_channels=1)
+        store.add_number(1, "5551000")
+        store.release.set()
+        await h.step()
+        h.end(h.last_call())  # task 1 is done
+        await h.step()
+        store.release.clear()
+        store.reading.clear()
+        h.engine.wake()
+        round_ = asyncio.create_task(h.step())
+        await store.reading.wait()  # the round has read the open tasks: none
+        store.add_task(2, "201", max_channels=1)  # the API commits a task, then tells the engine
+        store.add_number(2, "5552000")
+        h.task_changed()
+        store.release.set()
+        await round_
+        await h.step()
+        assert [r.dial_number for r in h.calls.originated] == ["5551000", "5552000"]
+
+    asyncio.run(run())

@@ -18,6 +18,12 @@ Correctness never rests on this cache: ``start_attempts`` re-checks each number 
 open, not on a do-not-call list), so a number another process changed is refused, and a refused claim drops the
 task's numbers. What another process adds or reopens without telling us is seen after ``refresh_s`` at most.
 A unit of work that rolls back forgets everything.
+
+A read is kept only if nothing was forgotten while it was awaited: the API's ``invalidate`` comes from outside the
+engine lock, so a task created while a round's read of the open tasks is in flight would otherwise be overwritten
+by that older answer, and the engine, woken for it, would plan from the stale list and then sleep (seen: a new
+task not dialled for 15 s under load). Every change to what is held bumps ``_epoch``; a read that sees the epoch
+moved answers its round but is not kept, so the next round reads again.
 """
 
 from __future__ import annotations
@@ -60,9 +66,11 @@ class PlanningReads:
         self._next_due_known = False
         self._expires_at = -math.inf
         self._saved: dict[int, ResultRow] = {}  # rows given a verdict during their call, by number id
+        self._epoch = 0  # bumped by every change to what is held: a read awaited across one is not kept
 
     def invalidate(self) -> None:
         """Forget every answer (a task or its numbers changed elsewhere, e.g. through the API)."""
+        self._epoch += 1
         self._tasks = None
         self._finals.clear()
         self._due.clear()
@@ -74,9 +82,13 @@ class PlanningReads:
     async def open_tasks(self) -> Sequence[DialTask]:
         self._expire(self._clock.now())
         if self._tasks is None or any(t.task_id in self._finals and not self._has_due(t.task_id) for t in self._tasks):
+            epoch = self._epoch
+            tasks = list(await self._store.open_tasks())
+            if epoch != self._epoch:
+                return tasks  # something changed while it was read: answer this round, read again next
             self._finals.clear()
-            self._tasks = list(await self._store.open_tasks())
-            open_ids = {t.task_id for t in self._tasks}
+            self._tasks = tasks
+            open_ids = {t.task_id for t in tasks}
             for task_id in [k for k in self._due if k not in open_ids]:
                 del self._due[task_id]
         return list(self._tasks)
@@ -86,14 +98,21 @@ class PlanningReads:
         entry = self._due.get(task_id)
         if entry is None or (not entry.complete and len(entry.numbers) < limit):
             want = max(limit, self._prefetch)
+            epoch = self._epoch
             numbers = list(await self._store.due_numbers(task_id, now, want))
+            if epoch != self._epoch:
+                return numbers[: max(0, limit)]
             entry = self._due[task_id] = _Due(numbers, complete=len(numbers) < want)
         return entry.numbers[: max(0, limit)]
 
     async def next_due_at(self, now: float) -> float | None:
         self._expire(now)
         if not self._next_due_known:
-            self._next_due = await self._store.next_due_at(now)
+            epoch = self._epoch
+            next_due = await self._store.next_due_at(now)
+            if epoch != self._epoch:
+                return next_due
+            self._next_due = next_due
             self._next_due_known = True
         return self._next_due
 
@@ -107,16 +126,19 @@ class PlanningReads:
             self._expires_at = now + self._refresh_s
         elif self._next_due_known and self._next_due is not None and now >= self._next_due:
             # Something came due: it may come before the numbers held (lower id), and the next time is past.
+            self._epoch += 1
             self._due.clear()
             self._next_due_known = False
 
     def _due_later(self, at: float) -> None:
         """A number becomes due at ``at`` (in the future): the next due time is that or sooner."""
+        self._epoch += 1  # a read of the next due time in flight may not know it
         if self._next_due_known and (self._next_due is None or at < self._next_due):
             self._next_due = at
 
     def _back_in_queue(self, task_id: int, row: ResultRow | None, now: float) -> None:
         """A number of ``task_id`` is idle again with ``row`` (None: as it was, unknown here)."""
+        self._epoch += 1
         if row is not None and row.is_closed:
             self._finals.add(task_id)
         elif row is not None and row.next_attempt_at > now:
@@ -147,6 +169,7 @@ class PlanningReads:
         except BaseException:
             self.invalidate()
             raise
+        self._epoch += 1
         taken = {a.number_id for a in claimed}
         for task_id in {a.task_id for a in claimed}:
             entry = self._due.get(task_id)
@@ -177,6 +200,7 @@ class PlanningReads:
 
     async def defer_numbers(self, waits: Sequence[tuple[int, float]]) -> None:
         await self._store.defer_numbers(waits)
+        self._epoch += 1
         deferred = {number_id for number_id, _until in waits}
         for entry in self._due.values():
             entry.numbers = [n for n in entry.numbers if n.number_id not in deferred]
@@ -185,6 +209,7 @@ class PlanningReads:
 
     async def close_task(self, task_id: int, now: float) -> None:
         await self._store.close_task(task_id, now)
+        self._epoch += 1
         self._tasks = None
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
