@@ -27,7 +27,7 @@ from autodialer.services.call_reports import CallReports
 from autodialer.services.call_window_gate import CallWindowGate
 from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask
-from autodialer.services.engine_state import EngineState
+from autodialer.services.engine_state import EngineState, PbxPause
 from autodialer.services.number_eligibility import NumberEligibility
 from autodialer.services.pbx_events import start_dial_fields
 from autodialer.services.ports import (
@@ -112,7 +112,7 @@ class DialRounds:
         now = self._clock.now()
         watchdog_at = await self._reconciliation.watchdog(now)
         # The link rule eligibility's PBX_LINK hold (the explain endpoint) shares.
-        block = link_block(self._availability.is_connected(), self._state.pbx_paused_until, now)
+        block = link_block(self._availability.is_connected(), self._state.pbx_pause.until, now)
         if block is LinkBlock.DOWN:
             # Nothing is known to be free and an Originate would be refused; on_change wakes us after the re-sync.
             # Calls may end (or the PBX restart and lose them) while we cannot hear it: reconcile once it is back.
@@ -120,7 +120,7 @@ class DialRounds:
             return _Round(now, watchdog_at, watchdog_at)
         if block is LinkBlock.PAUSED:
             # A reconnect's reconcile resumes sooner.
-            return _Round(now, _earliest(self._state.pbx_paused_until, watchdog_at), watchdog_at)
+            return _Round(now, _earliest(self._state.pbx_pause.until, watchdog_at), watchdog_at)
         allowance = self._originates.available(now)
         if allowance < self._round_tokens:
             # The link had its share of Originates: plan once enough for a round came back (bursts spread in time).
@@ -215,8 +215,8 @@ class DialRounds:
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, _DIAL_OUTCOMES):
                 raise outcome  # the supervisor logs it; an attempt left in flight is reconciled
-        if self._state.pbx_paused_until > planned.now:
-            return _earliest(self._state.pbx_paused_until, planned.watchdog_at)
+        if self._state.pbx_pause.until > planned.now:
+            return _earliest(self._state.pbx_pause.until, planned.watchdog_at)
         return planned.deadline
 
     async def _settle_round(
@@ -283,9 +283,7 @@ class DialRounds:
             await self._ledger.flush_announcements()
         if unsent:
             reason = next(str(o) for o in outcomes if isinstance(o, PbxUnavailable))
-            self._state.pbx_paused_until = now + self._settings.pbx_pause_s
-            self._state.pbx_paused_since = now
-            self._state.pbx_pause_reason = reason
+            self._state.pbx_pause = PbxPause(now, now + self._settings.pbx_pause_s, reason)
             log.warning(
                 "the PBX did not take %d Originates (%s): numbers queued again, untouched; dialing paused",
                 len(unsent),

@@ -162,7 +162,7 @@ class DialerEngine:
 
     def dispatch_pause(self) -> PbxPause:
         """Dispatch paused after a PBX refusal: since, until, what the PBX said (explain's words)."""
-        return self._state.pbx_pause()
+        return self._state.pbx_pause
 
     def observe_calls(self, observer: CallObserver) -> None:
         """Tell ``observer`` of every call's start, progress and end (one observer: the live wallboard)."""

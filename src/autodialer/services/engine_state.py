@@ -9,7 +9,7 @@ again while it settles the PBX's answers (dial_rounds.DialRounds), by each batch
 FastAGI reports and the planner interleave only between whole steps and a number's row is never updated from two
 stale copies.
 
-``reconciled`` and ``pbx_paused_until`` (with its since and reason) are plain flags, read and written by the parts
+``reconciled`` and ``pbx_pause`` are plain fields, read and written by the parts
 on the event loop (one thread): no lock of their own.
 """
 
@@ -68,6 +68,9 @@ class PbxPause:
     reason: str | None
 
 
+NO_PAUSE = PbxPause(0.0, 0.0, None)
+
+
 class EngineState:
     """The engine's shared state. ``lock`` guards ``ledger``, ``pacing`` and the store writes about calls in
     flight (see the module docstring); ``wakeup`` is set to make the run loop plan again."""
@@ -92,12 +95,9 @@ class EngineState:
         # False until the attempts a previous run (or a PBX outage) left in flight were reconciled with the PBX:
         # no call is placed and no event applied before that.
         self.reconciled = False
-        self.pbx_paused_until = 0.0  # the PBX refused Originates for reasons of its own: no dialing before this
-        self.pbx_paused_since = 0.0  # when that pause began, and what the PBX said (for explain's words)
-        self.pbx_pause_reason: str | None = None
+        # The PBX refused Originates for reasons of its own: no dialing before its ``until`` (since and what the PBX
+        # said: explain's words).
+        self.pbx_pause = NO_PAUSE
 
     def wake(self) -> None:
         self.wakeup.set()
-
-    def pbx_pause(self) -> PbxPause:
-        return PbxPause(self.pbx_paused_since, self.pbx_paused_until, self.pbx_pause_reason)

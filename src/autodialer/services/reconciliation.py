@@ -24,7 +24,7 @@ from autodialer.domain import call_results
 from autodialer.domain.mikopbx_results import ANSWER
 from autodialer.services.call_reports import CallReports
 from autodialer.services.dialer_store import Attempt
-from autodialer.services.engine_state import EngineState
+from autodialer.services.engine_state import NO_PAUSE, EngineState
 from autodialer.services.ports import CallMarks
 
 log = logging.getLogger("autodialer.services.dialer_engine")
@@ -130,7 +130,7 @@ class Reconciliation:
 
     async def _after_reconcile(self) -> None:
         """The PBX answers again: dispatching resumes and the UserEvents it refused meanwhile go out."""
-        self._state.pbx_paused_until = 0.0
+        self._state.pbx_pause = NO_PAUSE
         await self._ledger.resend_announcements()
 
     async def _close_lost(self, attempt: Attempt, now: float, marks: CallMarks) -> None:
