@@ -19,7 +19,7 @@ from autodialer.simulator import Behaviour
 pytestmark = pytest.mark.slow
 
 FAST: dict[str, Any] = {**RING_TIMEOUTS, "call_window": "09:00-21:00"}
-TALK = Behaviour(answer_after=0.5, hangup_after=6.0)
+TALK = Behaviour(answer_after=0.5, hangup_after=12.0)  # 600 ms of talk: see test_dialer_campaigns.TALK
 LEAD_S = 3.0  # the service's clock starts this long before the window opens
 
 

@@ -20,7 +20,11 @@ from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 pytestmark = pytest.mark.slow
 
 FAST: dict[str, Any] = RING_TIMEOUTS
-TALK = Behaviour(answer_after=0.5, hangup_after=6.0)  # 25 ms of ringing, 300 ms of talk at time_scale 0.05
+# 25 ms of ringing, 600 ms of talk at time_scale 0.05. The customer's talk time runs from their answer, and our
+# connect step must reach the Dial inside it (~10 ms at idle) for the call to count as SUCCESS_CLIENT_H: a shorter
+# talk let one pause of the test process late in a CI run (200 ms, the full suite's heap) turn a success into
+# FAIL_CLIENT_H_BEFORE_ANSWER, as a real customer hanging up that early would.
+TALK = Behaviour(answer_after=0.5, hangup_after=12.0)
 
 
 def agents_of(calls: list[dict[str, Any]]) -> list[str]:
@@ -105,7 +109,7 @@ async def test_pause_lets_the_current_call_finish_and_resume_continues(
     async with running_stack(tmp_path, db_url, **FAST) as stack:
         numbers = ["5552601", "5552602", "5552603"]
         for number in numbers:
-            stack.sim.control.set_customer(number, Behaviour(answer_after=0.5, hangup_after=4.0))
+            stack.sim.control.set_customer(number, TALK)
         task = await stack.post_task({"name": "pause", "innerNum": "201", "numbers": numbers})
         await stack.until(stack.originates, 5, "the first Originate")
         paused = await stack.put_task(task["id"], {"state": 2})
