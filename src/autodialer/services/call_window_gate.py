@@ -9,8 +9,13 @@ dialer does not try the number: the SQL's due-time prefilter then leaves it out 
 explain); a wait that ends is judged again, so a DST change or a new setting after a restart is never missed. A
 number held for good (the campaign has ended, no common window in its candidate zones, all its attempts made) is
 looked at again daily. A wait is never cut short by a later change of the schedule (a wider window is used from the
-number's next look; a narrower one is applied at that look, so nothing is ever dialled outside it). With no window,
-no schedule and no limits (v1's default), due numbers pass straight through, at no cost.
+number's next look; a narrower one is applied at that look, so nothing is ever dialled outside it).
+
+The store's due time (``max(timeCallAllow, next_attempt_at) <= now``) is only a prefilter: every number it returns
+is judged by ``evaluate`` before it is dialled, its own times included. With no window, no schedule and no limits
+(v1's default) that is ``own_times_verdict``, which needs neither the callee's zones nor a read; a row the prefilter
+let through that the rule holds (never expected: both spell the same rule, but a planning read kept in memory may be
+older than the row) is left out of the round, not deferred: the store's copy decides when it is next looked at.
 
 A number it allows under a cap across campaigns gets that cap as the claim re-checks it (``caps``, by number id):
 two campaigns may hold the same callee in one round, each judged against the calls before it, so the claim counts
@@ -24,7 +29,7 @@ from typing import Protocol
 
 from autodialer.domain.attempt_limits import CalleeDayCap, PastAttempt, callee_day_cap
 from autodialer.services.dialer_store import DialNumber, DialTask
-from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility
+from autodialer.services.number_eligibility import NO_LIMITS, NumberEligibility, own_times_verdict
 
 PAGE = 200  # numbers judged per read when many in a row are held back
 MAX_PASSES = 10  # per task and planning round; the engine plans again at once when cut short
@@ -57,7 +62,9 @@ class CallWindowGate:
             return []
         eligibility = self._eligibility
         if eligibility is None or not eligibility.applies(task.schedule, task.limits):
-            return await self._store.due_numbers(task.task_id, now, capacity)
+            zone = eligibility.pbx_zone if eligibility is not None else "UTC"  # the zone only words a hold
+            page = await self._store.due_numbers(task.task_id, now, capacity)
+            return [n for n in page if own_times_verdict(task.task_id, *_own_times(n), now, zone).allowed]
         allowed: dict[int, DialNumber] = {}
         size = capacity  # the common case reads no more than without a window; pages once numbers wait
         for _ in range(MAX_PASSES):
@@ -88,7 +95,11 @@ class CallWindowGate:
             history = await self._store.callee_attempts(task.task_id, keys, now - LOOKBACK_S)
         waits: list[tuple[int, float]] = []
         for number, callee in zip(page, callees, strict=True):
-            verdict = eligibility.verdict(rules, callee, now, attempts=history.get(callee.key, ()))
+            not_before, retry_at = _own_times(number)
+            attempts = history.get(callee.key, ())
+            verdict = eligibility.verdict(
+                rules, callee, now, not_before=not_before, retry_at=retry_at, attempts=attempts
+            )
             if verdict.allowed:
                 allowed.setdefault(number.number_id, number)
                 cap = callee_day_cap(task.limits, callee.key, callee.zones.zones, now)
@@ -97,3 +108,8 @@ class CallWindowGate:
             else:
                 waits.append((number.number_id, verdict.next_at if verdict.next_at is not None else now + RECHECK_S))
         return waits
+
+
+def _own_times(number: DialNumber) -> tuple[float, float]:
+    """The number's ``timeCallAllow`` and retry time, as eligibility takes them."""
+    return float(number.time_call_allow), number.row.next_attempt_at

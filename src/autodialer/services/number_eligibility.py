@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.call_hours import WeeklyHours
-from autodialer.domain.callee_zones import CalleeZones, resolve_callee_zones
+from autodialer.domain.callee_zones import CalleeZones, ZoneSource, resolve_callee_zones
 from autodialer.domain.campaign_schedule import CampaignSchedule, call_schedule
 from autodialer.domain.do_not_call import DncListing
 from autodialer.domain.e164 import UnparseablePhoneNumber
@@ -27,6 +27,18 @@ from autodialer.domain.phone_numbers import phone_id_of
 
 NO_LIMITS = AttemptLimits()
 NO_SCHEDULE = CampaignSchedule()
+
+
+def own_times_verdict(campaign_id: int, not_before: float, retry_at: float, now: float, pbx_zone: str) -> Verdict:
+    """``evaluate`` for a campaign that no window, schedule or limit applies to (v1's default): only the number's own
+    times (``timeCallAllow``, the retry wait) can hold it, so no callee facts are needed (its zones are not read)."""
+    facts = NumberFacts(
+        e164="+0",
+        zones=CalleeZones((pbx_zone,), ZoneSource.CAMPAIGN_DEFAULT),
+        not_before=not_before,
+        retry_at=retry_at,
+    )
+    return evaluate(CampaignRules(campaign_id), facts, now, pbx_zone)
 
 
 class PhoneDirectory(Protocol):
