@@ -224,7 +224,7 @@ async def test_the_dial_does_not_wait_for_the_answer_to_be_stored_but_the_mark_d
     h = Harness()
     call_id, number_id = await answered(h)
     channel = FakeChannel(on_dial=employee_answers_and_hangs_up)
-    async with h.engine._lock:
+    async with h.engine.state.lock:
         step = asyncio.create_task(handler(h).handle(channel, call_id))
         await settle()
         assert ("EXEC", "Dial", "PJSIP/201,20,g") in channel.commands

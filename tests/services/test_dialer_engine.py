@@ -402,8 +402,8 @@ async def test_watchdog_prefers_a_real_end_event_that_arrived_meanwhile() -> Non
     call_id = h.last_call()
     h.clock.advance(30)
     h.fail(call_id, CustomerOutcome.BUSY, 17, "User busy", "BUSY")  # queued, not yet handled
-    async with h.engine._lock:  # the watchdog runs inside a step; call it directly with the queue still full
-        await h.engine._maybe_watchdog(h.clock.now())
+    async with h.engine.state.lock:  # the watchdog runs inside a step; call it directly with the queue still full
+        await h.engine.watchdog(h.clock.now())
     assert h.row(number_id).out_dial_state == "BUSY"
 
 
@@ -932,7 +932,7 @@ async def test_a_connect_handler_cancelled_while_its_report_waits_still_gets_it_
     call_id = h.last_call()
     h.answer(call_id)
     await h.step()
-    async with h.engine._lock:  # the engine is busy (a planning round): the report has to wait
+    async with h.engine.state.lock:  # the engine is busy (a planning round): the report has to wait
         handler = asyncio.ensure_future(h.engine.connect_started(call_id, "[C-1]"))
         await settle()
         assert not handler.done()

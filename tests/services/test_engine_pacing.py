@@ -62,7 +62,7 @@ async def test_the_policy_object_is_kept_while_the_settings_stay_and_replaced_wh
     h.availability.set_queue("2200", {"PJSIP/201"})
     queue_task(h, PREDICTIVE)
     await h.step()
-    book = h.engine._pacing
+    book = h.engine.state.pacing
     first = book.policy(1)
     assert isinstance(first, PredictivePacing)
     await h.step()
@@ -81,7 +81,7 @@ async def test_predictive_dials_progressively_while_cold_and_learns_from_its_cal
     queue_task(h, PREDICTIVE, numbers=40, lines=40)
     await h.step()
     assert len(h.calls.originated) == 2  # warm-up: one per free agent
-    policy = h.engine._pacing.policy(1)
+    policy = h.engine.state.pacing.policy(1)
     assert isinstance(policy, PredictivePacing)
     h.clock.advance(10)
     h.answer(h.calls.call_ids[0])
@@ -101,7 +101,7 @@ async def test_predictive_counts_abandonment_per_pbx_day_across_a_dst_change() -
     h.availability.set_queue("2200", {"PJSIP/201"})
     queue_task(h, PREDICTIVE)
     await h.step()
-    policy = h.engine._pacing.policy(1)
+    policy = h.engine.state.pacing.policy(1)
     assert isinstance(policy, PredictivePacing)
     evening = datetime(2026, 6, 1, 23, 30, tzinfo=berlin).timestamp()
     for i in range(5):

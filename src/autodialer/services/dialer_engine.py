@@ -81,8 +81,6 @@ class DialerEngine:
         self._clock = clock
         self._sleeper = sleeper
         self._ledger = self._state.ledger
-        self._lock = self._state.lock  # the engine lock (tests hold it to make a report wait)
-        self._pacing = self._state.pacing
         self._reports = CallReports(self._state)
         self._polls = PollReports(self._state, self._reports)
         self._reconciliation = Reconciliation(self._state, self._reports)
@@ -100,7 +98,7 @@ class DialerEngine:
             self._subscribed = True
             self._calls.on_call_event(self._reports.enqueue)
             self._availability.on_change(self.wake)
-        async with self._lock:
+        async with self._state.lock:
             if not self._state.reconciled:
                 self._state.reconciled = await self._reconciliation.reconcile()
 
@@ -168,8 +166,15 @@ class DialerEngine:
         """Tell ``observer`` of every call's start, progress and end (one observer: the live wallboard)."""
         self._ledger.observer = observer
 
-    async def _maybe_watchdog(self, now: float) -> float:
-        """The watchdog, due or not (called holding the engine lock; tests call it directly)."""
+    @property
+    def state(self) -> EngineState:
+        """What the engine's parts share: the engine lock (whoever holds ``state.lock`` holds every part back, as a
+        planning round does), the calls in flight, the pacing book."""
+        return self._state
+
+    async def watchdog(self, now: float) -> float:
+        """Check the calls in flight against the PBX if the watchdog is due (a step does this; the caller holds
+        ``state.lock``); the next time it is due."""
         return await self._reconciliation.watchdog(now)
 
     # ---- waiting
