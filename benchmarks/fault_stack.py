@@ -1,4 +1,4 @@
-"""What the fault runs (fault_kill9.py) share: the service, the PBX it dials and the PBX's record.
+"""What the fault runs (fault_kill9.py, outage_resume.py) share: the service, the PBX it dials and the PBX's record.
 
 * ``Service``: ``python -m autodialer serve`` as a real subprocess, on the same ports and data every time it is
   started, so a run can kill it and start it again;
@@ -213,8 +213,19 @@ class PbxRecord:
         """Customers who answered and hung up before any employee was rung for them."""
         return sum(1 for c in self.answered_at if c not in self.rung_at and c in self.ended)
 
+    def all_gone(self, at: float) -> None:
+        """The PBX died at simulated time ``at`` (kill -9): every call still up ended then, without an event."""
+        for linked, channels in self.live.items():
+            if channels > 0:
+                self.live[linked] = 0
+                self.ended[linked] = at
+
     def in_flight(self) -> int:
         return sum(1 for n in self.live.values() if n > 0)
+
+    def talking(self) -> int:
+        """Calls up whose customer an employee has answered."""
+        return sum(1 for linked, n in self.live.items() if n > 0 and linked in self.talked)
 
     def originates(self) -> list[dict[str, Any]]:
         """Every Originate of ours (call id ``dlr-…``) the PBX received, in arrival order."""

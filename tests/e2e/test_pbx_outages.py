@@ -84,7 +84,9 @@ async def test_core_restart_with_originates_pending_charges_nothing_to_the_numbe
 
 
 async def test_dialing_resumes_within_seconds_of_the_ami_port_accepting_again(tmp_path: Path) -> None:
-    """A functional bound (it resumes at all, promptly); the figure itself is for benchmarks, not this test."""
+    """A functional bound (it resumes at all, promptly); the figure itself is measured by
+    benchmarks/outage_resume.py: after 30 s outages, p50 0.44 s and max 0.44 s on SQLite, p50 0.51 s and max 0.55 s
+    on PostgreSQL (14.4 s before the fix; ARCHITECTURE.md, "Reconnects")."""
     async with running_stack(tmp_path, time_scale=0.05, sim_config=SIM, **SETTINGS) as stack:
         await busy_campaigns(stack, per_extension=200)
         await until(lambda: len(stack.originates()) >= 20, 20, "the campaign under way")
