@@ -36,6 +36,11 @@ async def test_results_csv_in_change_order_with_window_and_campaign(v2: V2) -> N
             "/api/v2/results.csv", params={"since": "2024-08-21T10:11:15Z", "until": "2024-08-21T13:11:17"}
         )
         bad_time = await client.get("/api/v2/results.csv", params={"since": "yesterday"})
+        # epoch numbers, which pydantic alone would take for a date-time, in every spelling (schemathesis sent one)
+        numbers = [
+            await client.get("/api/v2/results.csv", params={"since": text})
+            for text in ("1724234000", "-7.435312143988354e-282", "1e9", "inf", " 12.5 ")
+        ]
         backwards = await client.get(
             "/api/v2/results.csv", params={"since": "2024-08-22T00:00:00Z", "until": "2024-08-21T00:00:00Z"}
         )
@@ -49,6 +54,8 @@ async def test_results_csv_in_change_order_with_window_and_campaign(v2: V2) -> N
     assert {r["campaign_id"] for r in table(one.text)} == {str(ids[1])}
     assert [int(r["id"]) for r in table(window.text)] == [2, 3]  # 13:11:17 MSK is 10:11:17Z, excluded
     assert bad_time.status_code == 422 and bad_time.json()["errors"][0]["field"] == "since"
+    assert [r.status_code for r in numbers] == [422] * 5
+    assert {r.json()["errors"][0]["field"] for r in numbers} == {"since"}
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "until"
     assert unknown.status_code == 404 and unknown.headers["content-type"] == PROBLEM
     assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "campaign_id"

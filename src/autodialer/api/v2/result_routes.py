@@ -27,8 +27,13 @@ _TIME = "ISO 8601 (without an offset: on the PBX clock)"
 
 
 def _not_a_number(value: object) -> object:
-    """A time is written out (ISO 8601), as the schema says; pydantic alone would also take epoch numbers."""
-    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+    """A time is written out (ISO 8601), as the schema says; pydantic alone would also take epoch numbers, in any
+    spelling Python's ``float`` reads ("1e9", "-7.4e-282", "inf"): every one of them is refused."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
         raise ValueError("must be an ISO 8601 date-time, e.g. 2024-08-21T13:11:13")
     return value
 
