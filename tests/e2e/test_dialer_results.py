@@ -26,6 +26,9 @@ ONE_QUICK_RETRY = {
     "agent_busy": {"delay_s": 0.1, "max_retries": 0},
 }
 FAST = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "retry_policy": ONE_QUICK_RETRY}
+# Lab customer 5551001 talks 6 s (300 ms real) and 201 rings 1.5 s (75 ms): our connect step had ~225 ms to reach
+# the Dial for SUCCESS_CLIENT_H, no more than a stall of a loaded test process. 12 s of talk: 600 ms.
+TALKS = Behaviour(answer_after=1.0, hangup_after=12.0)
 
 
 def stack_on(tmp_path: Path, database_url: str = "", **settings: Any) -> Any:
@@ -72,18 +75,21 @@ async def test_customer_failures_get_mikopbx_results_after_retries(
 
 async def test_employee_outcomes(tmp_path: Path, db_url: str, migrated_engine: Any) -> None:
     """SUCCESS_CLIENT_H, SUCCESS_USER_H, FAIL_CLIENT_H_BEFORE_ANSWER and FAIL_USER_NO_ANSWER, one task each."""
-    async with stack_on(tmp_path, db_url) as stack:
+    # 202 rings for 12 s, not 5: the customer hanging up while it rings must do so after our connect step began
+    async with stack_on(tmp_path, db_url, agent_dial_timeout_s=12) as stack:
         control = stack.sim.control
         # 201 answers after 0.5 s and hangs up 2 s later; customer 5551003 waits for our BYE
         control.set_employee("201", Behaviour(answer_after=0.5, hangup_after=2.0))
         user_hangup = await run_task(stack, "201", ["5551003"])
-        # 201 answers; the customer (lab 5551001) hangs up 6 s after answering: first
+        # 201 answers; the customer hangs up 12 s after answering: first
         control.set_employee("201", Behaviour(answer_after=0.5))
+        control.set_customer("5551001", TALKS)
         client_hangup = await run_task(stack, "201", ["5551001"])
-        # 202 rings for ever (lab); the customer hangs up 2 s after answering, before the 5 s Dial timeout
-        control.set_customer("5552001", Behaviour(answer_after=0.5, hangup_after=2.0))
+        # 202 rings for ever (lab); the customer hangs up 6 s (300 ms real) after answering: after our connect step
+        # began (at 2 s, 100 ms, a slow AGI start made it FAIL) and 6 s before the 12 s Dial timeout (was 3 s, 150 ms)
+        control.set_customer("5552001", Behaviour(answer_after=0.5, hangup_after=6.0))
         before_answer = await run_task(stack, "202", ["5552001"])
-        # 202 rings until the 5 s Dial timeout; the customer waits
+        # 202 rings until the 12 s Dial timeout; the customer waits
         no_answer = await run_task(stack, "202", ["5551003"])
 
     row = user_hangup["5551003"]
@@ -114,9 +120,10 @@ async def test_employee_outcomes(tmp_path: Path, db_url: str, migrated_engine: A
 
 
 async def test_employee_on_dnd_when_the_customer_answers_gives_fail_user_busy(tmp_path: Path) -> None:
-    async with stack_on(tmp_path) as stack:
+    async with stack_on(tmp_path, originate_timeout_s=60) as stack:  # the customer rings past the 5 s default
         control = stack.sim.control
-        control.set_customer("5552002", Behaviour(answer_after=3.0))  # 0.15 s of ringing: time to change 201
+        # 10 s (500 ms) of ringing: time to see the Originate and change 201 (3 s, 150 ms, was a stall's length)
+        control.set_customer("5552002", Behaviour(answer_after=10.0))
         task = await stack.post_task({"name": "dnd", "innerNum": "201", "numbers": ["5552002"]})
         await stack.until(stack.originates, 5, "the Originate")
         control.set_dnd("201", True)  # the MikoPBX way: AstDB UserBuddyStatus + UserEvent
@@ -130,9 +137,11 @@ async def test_employee_on_dnd_when_the_customer_answers_gives_fail_user_busy(tm
 
 async def test_employee_busy_requeues_without_charging_the_customer(tmp_path: Path) -> None:
     policy = {**ONE_QUICK_RETRY, "agent_busy": {"delay_s": 0.1, "max_retries": 3}}
-    async with stack_on(tmp_path, retry_policy=policy) as stack:
+    async with stack_on(tmp_path, retry_policy=policy, originate_timeout_s=60) as stack:  # rings past 5 s
         control = stack.sim.control
-        control.set_customer("5552003", Behaviour(answer_after=3.0, hangup_after=4.0))
+        # 10 s (500 ms) of ringing to see the Originate and set DND (was 150 ms); then 12 s (600 ms) of talk for the
+        # second try's connect step to reach the Dial and 201's 75 ms ring (4 s left ~125 ms for it)
+        control.set_customer("5552003", Behaviour(answer_after=10.0, hangup_after=12.0))
         task = await stack.post_task({"name": "requeue", "innerNum": "201", "numbers": ["5552003"]})
         await stack.until(stack.originates, 5, "the first Originate")
         control.set_dnd("201", True)
@@ -151,6 +160,7 @@ async def test_employee_busy_requeues_without_charging_the_customer(tmp_path: Pa
 
 async def test_results_feed_delivers_rows_as_1c_reads_them(tmp_path: Path) -> None:
     async with stack_on(tmp_path) as stack:
+        stack.sim.control.set_customer("5551001", TALKS)
         first = await stack.results_since(0)
         assert first == []
         task = await stack.post_task({"name": "feed", "innerNum": "201", "numbers": ["5551001", "5551404"]})
