@@ -33,7 +33,7 @@ from autodialer.dialplan import snippet
 from autodialer.services.ports import Clock
 from autodialer.settings import load_settings
 from autodialer.simulator.config import SimulatorConfig
-from autodialer.simulator.scenario import Scenario
+from autodialer.simulator.scenario import Behaviour, Scenario
 from autodialer.simulator.simulator import PBXSimulator
 
 MODULE = "/pbxcore/api/module-dialer/v1"
@@ -43,6 +43,10 @@ LAB_AMI_RIGHTS = ("all", "all")  # read=, write= of the lab's manager.conf (test
 # loaded machine: a customer or employee answering 1 s (simulated) after the ring then loses to the timeout (a CI run
 # failed so). 60 s is 3 s of real time at 0.05; a test that needs a timeout to fire sets its own.
 RING_TIMEOUTS: dict[str, Any] = {"originate_timeout_s": 60, "agent_dial_timeout_s": 60}
+# Lab customer 5551001 talks 6 s after answering (300 ms real at 0.05) and lab employee 201 rings 1.5 s (75 ms): the
+# connect step had ~225 ms to reach the Dial for SUCCESS_CLIENT_H, no more than one stall of a loaded test process.
+# Tests that count on that success give 5551001 this: 12 s of talk, 600 ms real.
+LAB_5551001_TALKS = Behaviour(answer_after=1.0, hangup_after=12.0)
 
 
 def shipped_ami_rights() -> tuple[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import RING_TIMEOUTS, ChannelSampler, running_stack
+from tests.e2e.harness import LAB_5551001_TALKS, RING_TIMEOUTS, ChannelSampler, running_stack
 
 from autodialer.simulator import Behaviour, EmployeeConfig, QueueConfig
 
@@ -188,6 +188,7 @@ async def test_retries_keep_the_number_open_until_its_final_outcome(
 
 async def test_autodialer_user_events_reach_the_pbx(tmp_path: Path) -> None:
     async with running_stack(tmp_path, **FAST) as stack:
+        stack.sim.control.set_customer("5551001", LAB_5551001_TALKS)
         events = stack.record_events("UserEvent")
         task = await stack.post_task({"name": "events", "innerNum": "201", "numbers": ["5551001", "5551404"]})
         await stack.wait_final(task["id"])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import Stack, running_stack
+from tests.e2e.harness import LAB_5551001_TALKS, Stack, running_stack
 
 from autodialer.simulator import Behaviour
 
@@ -26,9 +26,6 @@ ONE_QUICK_RETRY = {
     "agent_busy": {"delay_s": 0.1, "max_retries": 0},
 }
 FAST = {"originate_timeout_s": 5, "agent_dial_timeout_s": 5, "retry_policy": ONE_QUICK_RETRY}
-# Lab customer 5551001 talks 6 s (300 ms real) and 201 rings 1.5 s (75 ms): our connect step had ~225 ms to reach
-# the Dial for SUCCESS_CLIENT_H, no more than a stall of a loaded test process. 12 s of talk: 600 ms.
-TALKS = Behaviour(answer_after=1.0, hangup_after=12.0)
 
 
 def stack_on(tmp_path: Path, database_url: str = "", **settings: Any) -> Any:
@@ -83,7 +80,7 @@ async def test_employee_outcomes(tmp_path: Path, db_url: str, migrated_engine: A
         user_hangup = await run_task(stack, "201", ["5551003"])
         # 201 answers; the customer hangs up 12 s after answering: first
         control.set_employee("201", Behaviour(answer_after=0.5))
-        control.set_customer("5551001", TALKS)
+        control.set_customer("5551001", LAB_5551001_TALKS)
         client_hangup = await run_task(stack, "201", ["5551001"])
         # 202 rings for ever (lab); the customer hangs up 6 s (300 ms real) after answering: after our connect step
         # began (at 2 s, 100 ms, a slow AGI start made it FAIL) and 6 s before the 12 s Dial timeout (was 3 s, 150 ms)
@@ -160,7 +157,7 @@ async def test_employee_busy_requeues_without_charging_the_customer(tmp_path: Pa
 
 async def test_results_feed_delivers_rows_as_1c_reads_them(tmp_path: Path) -> None:
     async with stack_on(tmp_path) as stack:
-        stack.sim.control.set_customer("5551001", TALKS)
+        stack.sim.control.set_customer("5551001", LAB_5551001_TALKS)
         first = await stack.results_since(0)
         assert first == []
         task = await stack.post_task({"name": "feed", "innerNum": "201", "numbers": ["5551001", "5551404"]})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e.harness import LAB_AMI_RIGHTS, RING_TIMEOUTS, running_stack, shipped_ami_rights
+from tests.e2e.harness import LAB_5551001_TALKS, LAB_AMI_RIGHTS, RING_TIMEOUTS, running_stack, shipped_ami_rights
 
 from autodialer.simulator.events import manager_classes
 
@@ -34,6 +34,7 @@ async def test_a_campaign_call_works_under_the_shipped_ami_rights(
         stack.sim.control.drop_ami_connections(graceful=True)
         await stack.until(lambda: refused, 10, "the re-login's Filter to be refused")
         await stack.until(stack.service.dialer.availability.is_connected, 10, "the AMI link back")
+        stack.sim.control.set_customer("5551001", LAB_5551001_TALKS)
         task = await stack.post_task({"name": "rights", "innerNum": "201", "numbers": ["5551001", "5551404"]})
         final = stack.by_phone(await stack.wait_final(task["id"]))
         await stack.until(
