@@ -77,9 +77,11 @@ async def test_the_ringall_race_on_both_back_ends(tmp_path: Path, db_url: str, m
 
 async def test_a_queue_with_nobody_able_to_take_the_call_is_busy(tmp_path: Path) -> None:
     final = {"agent_busy": {"delay_s": 60, "max_retries": 0}}  # the verdict stays, no requeue
-    async with running_stack(tmp_path, retry_policy=final, **FAST) as stack:
+    # The customer rings 10 s (500 ms real) while the test sees the Originate and pauses both members; 4 s (200 ms)
+    # was one stall of a loaded test process. The Originate waits 60 s so that ring may last.
+    async with running_stack(tmp_path, retry_policy=final, **{**FAST, "originate_timeout_s": 60}) as stack:
         control = stack.sim.control
-        control.set_customer("5552721", Behaviour(answer_after=4.0, hangup_after=30.0))
+        control.set_customer("5552721", Behaviour(answer_after=10.0, hangup_after=30.0))
         seen = stack.record_events("QueueCallerJoin")
         task = await stack.post_task({"name": "busy queue", "innerNum": "2200", "numbers": ["5552721"]})
         await stack.until(stack.originates, 5, "the Originate")
