@@ -67,8 +67,10 @@ def final_task(http: httpx.Client, task_id: str, seconds: float = 90.0) -> dict[
 def test_serve_dials_any_number_and_runs_a_poll_against_autodialer_sim(tmp_path: Path) -> None:
     ami, agi, http_port = free_port(), free_port(), free_port()
     scenario = tmp_path / "scenario.json"
+    # 79522233446 talks 12 s (600 ms real): the connect step must reach 201's Dial (75 ms ring) and the poll read its
+    # key inside that; 6 s (300 ms) left ~225 ms, one stall of a loaded machine.
     scenario.write_text(
-        json.dumps({"customers": {"79522233446": {"answer_after": 1, "dtmf": [[1.5, "1"]], "hangup_after": 6}}})
+        json.dumps({"customers": {"79522233446": {"answer_after": 1, "dtmf": [[1.5, "1"]], "hangup_after": 12}}})
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTODIALER_")}
     sim_args = ["sim", "--ami-port", str(ami), "--agi-port", str(agi), "--time-scale", "0.05"]
