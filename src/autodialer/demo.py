@@ -35,19 +35,21 @@ MODULE = "/pbxcore/api/module-dialer/v1"
 SCENARIO: dict[str, Any] = {
     "default_customer": {"outcome": "answer", "answer_after": 2.0, "hangup_after": 6.0},
     "employees": {
-        # 201 rings 3 s: 5552003 hangs up 1.5 s after answering, while it rings (FAIL_CLIENT_H_BEFORE_ANSWER) with
-        # 1.5 s to spare; at 2 s the test's compressed clock (25 ms of margin) let a stall reorder the two.
-        "201": {"outcome": "answer", "answer_after": 3.0},
+        # 201 rings 12 s: 5552003 hangs up 6 s after answering, after our connect step began and while 201 rings
+        # (FAIL_CLIENT_H_BEFORE_ANSWER), 6 s from either. At the test's time scale (0.05) that is 300 ms each way;
+        # 1.5 s of talk and 3 s of ring left 75 ms to start the connect step, 2 s of ring 25 ms to the answer,
+        # and a stall of the loaded test process reordered them. The others talk long enough to outlast the ring.
+        "201": {"outcome": "answer", "answer_after": 12.0},
         "202": {"outcome": "answer", "answer_after": 1.5, "hangup_after": 5.0},
     },
     "customers": {
-        "5552001": {"outcome": "answer", "answer_after": 2.0, "hangup_after": 8.0},
+        "5552001": {"outcome": "answer", "answer_after": 2.0, "hangup_after": 24.0},
         "5552002": {"outcome": "busy", "ring": False},
-        "5552003": {"outcome": "answer", "answer_after": 1.0, "hangup_after": 1.5},
+        "5552003": {"outcome": "answer", "answer_after": 1.0, "hangup_after": 6.0},
         "5552004": {"outcome": "unallocated", "ring": False},
         "5552005": {"outcome": "noanswer"},
-        "5553001": {"outcome": "answer", "answer_after": 1.0, "hangup_after": 12.0},
-        "5553002": {"outcome": "answer", "answer_after": 3.0, "hangup_after": 12.0},
+        "5553001": {"outcome": "answer", "answer_after": 1.0, "hangup_after": 30.0},
+        "5553002": {"outcome": "answer", "answer_after": 3.0, "hangup_after": 30.0},
         "5553003": {"outcome": "congestion", "ring": False},
         "5554001": {"outcome": "answer", "answer_after": 1.0, "dtmf": [[2.0, "1"], [8.0, "2"]]},
         "5554002": {"outcome": "answer", "answer_after": 1.0, "dtmf": [[2.0, "2"]]},
