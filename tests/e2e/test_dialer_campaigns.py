@@ -142,7 +142,10 @@ async def test_pause_lets_the_current_call_finish_and_resume_continues(
 async def test_retries_keep_the_number_open_until_its_final_outcome(
     tmp_path: Path, db_url: str, migrated_engine: Any
 ) -> None:
-    policy = {"customer_busy": {"delay_s": 0.3, "max_retries": 2}}
+    # 0.6 s between attempts: the test must see 5552702's first attempt end busy and switch it to answering before
+    # the retry dials it; 0.3 s was about one stall of a loaded test process (then it is busy again: countTry 3)
+    delay = 0.6
+    policy = {"customer_busy": {"delay_s": delay, "max_retries": 2}}
     async with running_stack(tmp_path, db_url, retry_policy=policy, **FAST) as stack:
         control = stack.sim.control
         control.set_customer("5552701", TALK)
@@ -182,7 +185,7 @@ async def test_retries_keep_the_number_open_until_its_final_outcome(
     for rows in by_phone.values():
         assert all(r["ended_at"] is not None for r in rows)
         for earlier, later in pairwise(rows):
-            assert later["created_at"] >= earlier["ended_at"] + 0.3 - 0.05
+            assert later["created_at"] >= earlier["ended_at"] + delay - 0.05
     assert sorted(c["channel_id"] for c in calls) == sorted(r["id"] for r in history)  # one Originate per attempt
 
 
