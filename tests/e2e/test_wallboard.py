@@ -19,8 +19,9 @@ from autodialer.simulator.scenario import Scenario
 pytestmark = pytest.mark.slow
 
 SCENARIO = {
-    # At the harness's time scale (1/20): a call rings 0.1 s and talks ~0.8 s; one line, four numbers: ~4 s.
-    "default_customer": {"outcome": "answer", "answer_after": 2.0, "hangup_after": 16.0},
+    # At the harness's time scale (1/20): a call rings 0.3 s and talks ~0.8 s; one line, four numbers: ~5 s. The
+    # page is sampled every 50 ms (longer on a loaded machine) and must see a call ringing: 0.1 s was two samples.
+    "default_customer": {"outcome": "answer", "answer_after": 6.0, "hangup_after": 16.0},
     "employees": {"201": {"outcome": "answer", "answer_after": 0.5}},
     "customers": {"5551002": {"outcome": "busy", "ring": False}},
 }
