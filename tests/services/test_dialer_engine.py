@@ -978,6 +978,35 @@ async def test_a_bridged_call_adopted_without_its_startdial_ends_as_the_success_
     assert h.row(number_id).result == "SUCCESS_CLIENT_H"
 
 
+async def test_a_bridged_call_that_ends_while_the_verdict_waits_for_another_is_the_success_it_was() -> None:
+    """Fault run (kill -9 x3, SQLite): a customer answered, the connect step dialled and the employee answered just
+    as we died; restarted, the listing shows the call bridged, but the verdict waits out the grace of another call
+    written and not yet listed, and the customer hangs up meanwhile. That hang-up, applied before the verdict,
+    read the row as startDial with no Dial answered: FAIL_CLIENT_H_BEFORE_ANSWER, the customer blamed for our kill.
+    What the listing shows is applied as it is seen."""
+    h = Harness(settings=EngineSettings(unconfirmed_grace_s=3.0))
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    assert await h.engine.connect_started(call, "[C-1]")
+    other = h.store.add_number(1, "5551002")
+    await h.store.start_attempts(
+        [Attempt("dlr-late", 1, other.number_id, "5551002", "201", "connect", None, h.clock.now(), confirmed=False)]
+    )
+    h.calls.live[call] = "Up"
+    h.calls.agent_connected.add(call)  # the employee answered as we died: nobody stored it
+    h.engine = h.new_engine()
+    await h.step()  # listed bridged; dlr-late is not listed yet: the verdict waits
+    del h.calls.live[call]
+    h.calls.agent_connected.discard(call)
+    h.end(call)  # the customer hangs up after talking, while we wait
+    h.clock.advance(3.0)
+    await h.step()
+    row = h.row(number_id)
+    assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1)
+
+
 async def test_a_connect_step_run_while_reconciliation_waits_applies_on_the_adopted_row() -> None:
     """Written, unconfirmed, the PBX lists it late: its connect step may report before the verdict. The row is
     begun (CreateCallFile) before those reports apply, so startDial is not overwritten by the adoption."""

@@ -25,7 +25,7 @@ from autodialer.domain.mikopbx_results import ANSWER
 from autodialer.services.call_reports import CallReports
 from autodialer.services.dialer_store import Attempt
 from autodialer.services.engine_state import NO_PAUSE, EngineState
-from autodialer.services.ports import CallMarks
+from autodialer.services.ports import CallMarks, LiveCall
 
 log = logging.getLogger("autodialer.services.dialer_engine")
 
@@ -63,13 +63,9 @@ class Reconciliation:
         except ConnectionError:
             log.warning("PBX unreachable: %d attempts held until it answers", len(self._ledger))
             return False
+        await self._adopt_listed(live)
         if self._awaiting_unconfirmed(live):
             return False
-        # Taken by the PBX after all: their rows begin first, so that what queued meanwhile (a connect step may have
-        # run while we were judging) applies on top of them, not under a row begun afresh.
-        for attempt in self._ledger.all():
-            if attempt.call_id in live and not attempt.confirmed:
-                await self._confirm_adopted(attempt, self._clock.now())
         # Events that arrived before the verdict belong before it: a call that ended normally is not lost.
         await self._reports.handle_queued()
         self._reports.reports_done()
@@ -90,17 +86,9 @@ class Reconciliation:
             elif call is None:
                 log.info("call %s vanished while we could not hear the PBX: lost", attempt.call_id)
                 await self._close_lost(attempt, now, marked)
-            else:
-                if not attempt.confirmed:
-                    await self._confirm_adopted(attempt, now)
-                if call.state == "Up":
-                    # An employee already talking to the customer must end as SUCCESS_*, not as a hangup before
-                    # answer.
-                    current = self._ledger.get(attempt.call_id) or attempt
-                    if call.agent_connected:
-                        current = await self._reports.employee_step_ran(current)
-                    m_dial_status = ANSWER if call.agent_connected else current.m_dial_status
-                    await self._ledger.save(replace(current, answered=True, m_dial_status=m_dial_status))
+            elif call.state == "Up" and not attempt.answered:
+                # Adopted (and, if bridged to an employee, stored so by _adopt_listed): the customer answered.
+                await self._ledger.save(replace(attempt, answered=True))
         await self._ledger.release(unsent)
         log.info(
             "reconciled %d attempts in flight: %d still live, %d never reached the PBX",
@@ -110,6 +98,28 @@ class Reconciliation:
         )
         await self._after_reconcile()
         return True
+
+    async def _adopt_listed(self, live: Mapping[str, LiveCall]) -> None:
+        """What a listing shows, applied as it is seen, even while the verdict waits for a call not yet listed.
+
+        A listed call was taken by the PBX after all: its row begins first, so that what queued meanwhile (a connect
+        step may have run while we were judging) applies on top of it, not under a row begun afresh. A listed call
+        whose originated half is bridged was answered by an employee (the connect step that would report endDial
+        died with the old process): stored now, so that its end, heard while the verdict waits, is the success it
+        was, not a hang-up before the answer blamed on the customer."""
+        now = self._clock.now()
+        for attempt in self._ledger.all():
+            call = live.get(attempt.call_id)
+            if call is None:
+                continue
+            if not attempt.confirmed:
+                await self._confirm_adopted(attempt, now)
+            current = self._ledger.get(attempt.call_id) or attempt
+            if call.agent_connected and not current.agent_connected:
+                log.info("call %s: bridged to an employee when listed: an employee answered", attempt.call_id)
+                current = await self._reports.employee_step_ran(current)
+                connected = replace(current, answered=True, agent_connected=True, m_dial_status=ANSWER)
+                await self._ledger.save(connected)
 
     def _awaiting_unconfirmed(self, live: Mapping[str, object]) -> bool:
         """True while an Originate we wrote, unconfirmed and not listed by the PBX, is inside its grace: the whole
