@@ -113,6 +113,13 @@ async def _kill_while_dialling(
         await service.start(http)
 
 
+BLAMED_FIELDS = ("phone", "result", "state", "inDialState", "outDialState", "cause", "countTry", "linkedId")
+
+
+def _blamed(row: dict[str, Any]) -> bool:
+    return row["result"] in CUSTOMER_RESULTS and row["state"] != LOST
+
+
 def _figures(
     args: argparse.Namespace,
     rows: list[dict[str, Any]],
@@ -135,9 +142,9 @@ def _figures(
         "duplicate_dials": sum(kinds.values()),
         "duplicate_kinds": dict(kinds),
         "closed_without_a_dial": sum(1 for r in final if not by_number.get(r["phone"])),
-        "blamed_on_customers": sum(
-            1 for r in final if r["result"] in CUSTOMER_RESULTS and r["state"] != "lostOnRestart"
-        ),
+        "blamed_on_customers": len(blamed := [r for r in final if _blamed(r)]),
+        # what a blamed row says, to trace it in the service's log (--log): by its verboseCallId / linkedId
+        "blamed_rows": [{k: r.get(k) for k in BLAMED_FIELDS} for r in blamed[:20]],
         "results": dict(Counter(r["result"] or "(open)" for r in rows)),
         "lost_on_restart_final": sum(1 for r in final if r["state"] == LOST),
         "answer_to_employee_rung_s": {
@@ -172,6 +179,8 @@ def main() -> None:
     print(f"  duplicate dials:              {figures['duplicate_dials']} (must be 0) {figures['duplicate_kinds']}")
     print(f"  numbers closed without a dial: {figures['closed_without_a_dial']} (must be 0)")
     print(f"  calls blamed on customers:    {figures['blamed_on_customers']} (must be 0)")
+    for row in figures["blamed_rows"]:
+        print(f"    {row}")
     wait = figures["answer_to_employee_rung_s"]
     print(f"  answer -> employee rung:      p50 {wait['p50']} s, p95 {wait['p95']} s, max {wait['max']} s")
     print(f"  hung up before anyone rang:   {figures['hung_up_before_an_employee_rang']}")
