@@ -18,9 +18,11 @@ Also printed: how long answered customers waited for an employee to be rung (the
 seconds from the customer's answer to the Dial's DialBegin towards an employee: p50, p95, max), and how many
 answered customers hung up before any employee was rung for them.
 
-A call lost with the service after its customer answered (e.g. answered while the service was down: nobody
-connected them) ends ``lostOnRestart``, final, and is not dialled again (ARCHITECTURE.md): such rows are counted in
-``results`` as FAIL and in ``lost_on_restart_final``, never as blamed on customers.
+A call lost with the service after its customer answered and before any employee did (e.g. answered while the
+service was down: nobody connected them) ends ``lostOnRestart`` and is dialled again under the policy's
+``lost_on_restart`` rule (ARCHITECTURE.md); once those retries are spent it is final, counted in ``results`` as FAIL
+and in ``lost_on_restart_final``, never as blamed on customers. A number dialled again after an employee answered
+its customer is a duplicate dial.
 
     .venv/bin/python benchmarks/fault_kill9.py [--numbers 2000] [--agents 100] [--kills 3] [--database-url URL]
         [--json] [--log FILE]

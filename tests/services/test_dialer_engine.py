@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from tests.services.harness import NO_RETRIES, Harness
 
-from autodialer.domain.call_events import AgentConnected, CustomerOutcome, CustomerRinging
+from autodialer.domain.call_events import AgentConnected, CallEnded, CustomerOutcome, CustomerRinging
 from autodialer.domain.call_results import LOST_ANSWERED_CAUSE, LOST_CAUSE
 from autodialer.domain.mikopbx_results import ResultRow
 from autodialer.domain.poll_flow import PollDefinition, Press, Question
@@ -711,9 +711,52 @@ async def lost_after_the_answer(h: Harness, *, heard: bool) -> int:
 
 
 @pytest.mark.parametrize("heard", [True, False], ids=["answer-stored", "answer-only-marked-by-the-pbx"])
-async def test_a_call_lost_after_its_customer_answered_is_final_and_never_the_customers_doing(heard: bool) -> None:
+async def test_a_call_lost_after_its_customer_answered_and_before_any_employee_did_is_retried(heard: bool) -> None:
+    """Issue 9: a call lost because we died is retried under the policy and never the customer's doing. The PBX
+    marks every employee's answer (U()): no mark, nobody served the customer, so dialling again serves them."""
     policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
     h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id = await lost_after_the_answer(h, heard=heard)
+    row = h.row(number_id)
+    assert (row.state, row.result, row.cause, row.count_try) == ("lostOnRestart", "", LOST_ANSWERED_CAUSE, 1)
+    assert row.close_time == 0 and row.out_dial_state is None  # reopened by lost_on_restart
+    h.clock.advance(3600.0)
+    await h.step()
+    assert len(h.calls.originated) == 2 and h.row(number_id).count_try == 2
+
+
+@pytest.mark.parametrize("employee_answered", [False, True], ids=["nobody-talked", "employee-talked"])
+async def test_an_answered_call_the_pbx_hangs_up_while_shutting_down(employee_answered: bool) -> None:
+    """Heard live to its end: no AgentConnected means no employee answered, so the call is retried, never the
+    customer's doing; with one, it is the success it was."""
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    number_id = await h.dial_one()
+    call = h.last_call()
+    h.answer(call)
+    await h.step()
+    assert await h.engine.connect_started(call, "[C-1]")
+    if employee_answered:
+        h.calls.emit(AgentConnected(call))
+    h.calls.live.pop(call, None)
+    h.calls.emit(CallEnded(call, 4, "Normal Clearing", pbx_shutdown=True))
+    await h.step()
+    row = h.row(number_id)
+    if employee_answered:
+        assert (row.result, row.count_try) == ("SUCCESS_CLIENT_H", 1) and row.close_time != 0
+    else:
+        assert (row.state, row.result, row.close_time, row.cause) == ("lostOnRestart", "", 0, LOST_ANSWERED_CAUSE)
+    h.clock.advance(3600.0)
+    await h.step()
+    assert len(h.calls.originated) == (1 if employee_answered else 2)
+
+
+@pytest.mark.parametrize("heard", [True, False], ids=["answer-stored", "answer-only-marked-by-the-pbx"])
+async def test_without_the_employees_mark_a_call_lost_after_its_customer_answered_stays_final(heard: bool) -> None:
+    """A dialplan from before the employee's mark cannot say whether an employee talked to the customer."""
+    policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
+    h = Harness(settings=EngineSettings(retry_policy=policy))
+    h.calls.agent_marks = None
     number_id = await lost_after_the_answer(h, heard=heard)
     row = h.row(number_id)
     assert (row.state, row.result, row.cause, row.count_try) == ("lostOnRestart", "FAIL", LOST_ANSWERED_CAUSE, 1)
@@ -728,6 +771,7 @@ async def test_without_the_dialplans_answer_mark_no_lost_call_is_retried() -> No
     policy = RetryPolicy(lost_on_restart=RetryRule(delay_s=10.0, max_retries=3))
     h = Harness(settings=EngineSettings(retry_policy=policy))
     h.calls.answer_marks = None
+    h.calls.agent_marks = None  # the employee's mark came later still
     number_id = await h.dial_one()
     del h.calls.live[h.last_call()]
     h.engine = h.new_engine()

@@ -150,12 +150,16 @@ class AttemptLedger:
             await self.announce(end_call_fields(attempt.phone, attempt.task_id, dial_status))
         self._on_finished()
 
-    async def close_lost(self, attempt: Attempt, now: float, *, proven_unanswered: bool) -> None:
+    async def close_lost(
+        self, attempt: Attempt, now: float, *, proven_unanswered: bool, proven_unserved: bool = False
+    ) -> None:
         """Close an attempt whose call the PBX no longer lists although we never saw it end: it died with the PBX
         or with us (restart, lost events, watchdog). A call an employee had answered is the success it was; any
-        other is ``lostOnRestart``, never put down to the customer. Only one that ``proven_unanswered`` never
-        reached its customer is retried under the policy: one whose customer answered, or may have, stays final
-        (dialling it again could call a customer who was already served)."""
+        other is ``lostOnRestart``, never put down to the customer, and is retried under the policy (class
+        ``lost_on_restart``) when it provably never reached its customer (``proven_unanswered``) or provably
+        never reached an employee (``proven_unserved``: the PBX marks every employee's answer and has no mark for
+        it, or we heard the call to its end). Any other stays final: dialling it again could call a customer who
+        was already served."""
         if attempt.agent_connected or call_results.employee_talked(attempt.m_dial_status):
             events = call_results.call_lost(attempt.call_id, ANSWER)
             await self.finish(attempt, now, dial_status=ANSWER, events=events)
@@ -166,9 +170,16 @@ class AttemptLedger:
             if row is not None:
                 lost = call_results.lost_on_restart(row, attempt.call_id, now, answered=not proven_unanswered)
                 policy = await self._policy(attempt.task_id)
-                row = decide(policy, lost, RetryClass.LOST_ON_RESTART if proven_unanswered else None, now)
+                retry = proven_unanswered or proven_unserved
+                row = decide(policy, lost, RetryClass.LOST_ON_RESTART if retry else None, now)
                 attempt = replace(attempt, settled=True, outcome=call_results.LOST_ON_RESTART_STATE)
-                why = "never reached the customer" if proven_unanswered else "the customer answered or may have"
+                why = (
+                    "never reached the customer"
+                    if proven_unanswered
+                    else "the customer answered, no employee did"
+                    if proven_unserved
+                    else "the customer answered or may have"
+                )
                 log.info(
                     "call %s: lost on restart (%s)%s", attempt.call_id, why, "" if row.is_closed else ", retry later"
                 )

@@ -193,7 +193,11 @@ class CallReports:
             case CustomerFailed(pbx_shutdown=True) | CallEnded(pbx_shutdown=True):
                 # We heard this call's events up to here, in order: whether its customer answered is known.
                 log.info("call %s: hung up by the PBX shutting down", event.call_id)
-                await self._ledger.close_lost(attempt, now, proven_unanswered=not attempt.answered)
+                # No employee answered either (AgentConnected would have come first): retried under the policy.
+                unserved = attempt.mode == "connect" and not attempt.agent_connected
+                await self._ledger.close_lost(
+                    attempt, now, proven_unanswered=not attempt.answered, proven_unserved=unserved
+                )
             case CustomerFailed():
                 status = call_results.customer_dial_status(event)
                 events = call_results.customer_failed(event)

@@ -156,7 +156,12 @@ class Reconciliation:
             ran = await self._reports.employee_step_ran(attempt)
             attempt = replace(ran, answered=True, agent_connected=True, m_dial_status=ANSWER)
             await self._ledger.save(attempt)
-        await self._ledger.close_lost(attempt, now, proven_unanswered=_proven_unanswered(attempt, marks))
+        await self._ledger.close_lost(
+            attempt,
+            now,
+            proven_unanswered=_proven_unanswered(attempt, marks),
+            proven_unserved=_proven_unserved(attempt, marks),
+        )
 
     async def _answered_on_pbx(self, lost: Sequence[Attempt]) -> CallMarks:
         """Of the ``lost`` attempts without an employee's answer stored here, those whose customer and those whose
@@ -238,3 +243,16 @@ def _proven_unanswered(attempt: Attempt, marks: CallMarks) -> bool:
     answered call of ours, has no mark for it."""
     marked = marks.customer
     return not (attempt.answered or attempt.agent_connected) and marked is not None and attempt.call_id not in marked
+
+
+def _proven_unserved(attempt: Attempt, marks: CallMarks) -> bool:
+    """A lost connect call provably never reached an employee: none answered by what we stored, and the PBX, which
+    marks every employee's answer to our Dial (the connect context's ``s`` step, U()), has no mark for it. A poll's
+    customer may have answered its questions: it is not judged so."""
+    marked = marks.employee
+    return (
+        attempt.mode == "connect"
+        and not attempt.agent_connected
+        and marked is not None
+        and attempt.call_id not in marked
+    )
