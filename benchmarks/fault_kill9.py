@@ -37,9 +37,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -50,15 +48,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fault_stack import (
+    Campaign,
     PbxRecord,
     Service,
-    database,
     duplicate_dials,
-    free_port,
-    post_tasks,
     quantile,
-    simulator,
-    wait_final,
+    run_campaign,
 )
 
 LOST = "lostOnRestart"
@@ -69,29 +64,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     # One extension per agent and one task per extension (a 2,000-number campaign split over the agents' own
     # tasks): each call rings its own employee, so ~agents calls are in flight and none waits for another.
     members = tuple(str(10000 + i) for i in range(args.agents))
-    agi_port = free_port()
-    sim = simulator(members, agi_port)
-    await sim.start()
-    record = PbxRecord(sim, set(members))
     kills: list[dict[str, float]] = []
-    started = time.monotonic()
-    try:
-        async with database(args.database_url) as db_url:
-            with tempfile.TemporaryDirectory() as data_dir:
-                service = Service(Path(data_dir), sim.ami_port, agi_port, db_url)
-                async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
-                    try:
-                        await service.start(http)
-                        task_ids = await post_tasks(http, members, args.numbers, "fault run")
-                        await _kill_while_dialling(args, record, service, http, kills)
-                        rows = await wait_final(http, task_ids, args.numbers, args.timeout)
-                    finally:
-                        service.stop()
-                        if args.log:
-                            shutil.copyfile(service.log, args.log)
-    finally:
-        await sim.stop()
-    elapsed = time.monotonic() - started
+
+    async def during(campaign: Campaign) -> None:
+        await _kill_while_dialling(args, campaign.record, campaign.service, campaign.http, kills)
+
+    rows, record, elapsed = await run_campaign(
+        members,
+        args.numbers,
+        "fault run",
+        during,
+        database_url=args.database_url,
+        timeout=args.timeout,
+        log=args.log,
+    )
     return _figures(args, rows, record, kills, elapsed)
 
 

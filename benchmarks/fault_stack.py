@@ -17,14 +17,17 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -261,3 +264,51 @@ def duplicate_dials(rows: Sequence[dict[str, Any]], record: PbxRecord) -> Counte
 def quantile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile of sorted ``values`` (nearest rank below), 0 for none."""
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What a fault run's ``during`` step works on: the PBX, its record, the service and an HTTP client to it."""
+
+    sim: PBXSimulator
+    record: PbxRecord
+    service: Service
+    http: httpx.AsyncClient
+
+
+async def run_campaign(
+    members: Sequence[str],
+    numbers: int,
+    name: str,
+    during: Callable[[Campaign], Awaitable[None]],
+    *,
+    database_url: str = "",
+    timeout: float = 600.0,
+    log: str = "",
+) -> tuple[list[Any], PbxRecord, float]:
+    """The simulator in this process, ``autodialer serve`` as a subprocess on a fresh database (``database_url``:
+    PostgreSQL, else SQLite), one task per member with ``numbers`` numbers between them; ``during`` runs once they
+    are posted (the faults), then every number is waited for final. Returns the rows, the PBX's record of the run
+    and its real seconds; ``log`` keeps the service's log there."""
+    agi_port = free_port()
+    sim = simulator(members, agi_port)
+    await sim.start()
+    record = PbxRecord(sim, set(members))
+    started = time.monotonic()
+    try:
+        async with database(database_url) as db_url:
+            with tempfile.TemporaryDirectory() as data_dir:
+                service = Service(Path(data_dir), sim.ami_port, agi_port, db_url)
+                async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
+                    try:
+                        await service.start(http)
+                        task_ids = await post_tasks(http, members, numbers, name)
+                        await during(Campaign(sim, record, service, http))
+                        rows = await wait_final(http, task_ids, numbers, timeout)
+                    finally:
+                        service.stop()
+                        if log:
+                            shutil.copyfile(service.log, log)
+    finally:
+        await sim.stop()
+    return rows, record, time.monotonic() - started

@@ -35,29 +35,21 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fault_stack import (
     TIME_SCALE,
+    Campaign,
     PbxRecord,
-    Service,
-    database,
     duplicate_dials,
-    free_port,
-    post_tasks,
-    simulator,
-    wait_final,
+    run_campaign,
 )
 
 from autodialer.simulator import PBXSimulator
@@ -86,31 +78,23 @@ class Logins:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     members = tuple(str(10000 + i) for i in range(args.agents))
-    agi_port = free_port()
-    sim = simulator(members, agi_port)
-    await sim.start()
-    record = PbxRecord(sim, set(members))
-    logins = Logins(sim)
     outages: list[dict[str, Any]] = []
-    started = time.monotonic()
-    try:
-        async with database(args.database_url) as db_url:
-            with tempfile.TemporaryDirectory() as data_dir:
-                service = Service(Path(data_dir), sim.ami_port, agi_port, db_url)
-                async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
-                    try:
-                        await service.start(http)
-                        task_ids = await post_tasks(http, members, args.numbers, "outage run")
-                        for k in range(args.outages):
-                            outages.append(await _outage(args, k, sim, record, logins))
-                        rows = await wait_final(http, task_ids, args.numbers, args.timeout)
-                    finally:
-                        service.stop()
-                        if args.log:
-                            shutil.copyfile(service.log, args.log)
-    finally:
-        await sim.stop()
-    return _figures(args, rows, record, outages, time.monotonic() - started)
+
+    async def during(campaign: Campaign) -> None:
+        logins = Logins(campaign.sim)  # from here on: every outage's login comes later
+        for k in range(args.outages):
+            outages.append(await _outage(args, k, campaign.sim, campaign.record, logins))
+
+    rows, record, elapsed = await run_campaign(
+        members,
+        args.numbers,
+        "outage run",
+        during,
+        database_url=args.database_url,
+        timeout=args.timeout,
+        log=args.log,
+    )
+    return _figures(args, rows, record, outages, elapsed)
 
 
 async def _outage(
