@@ -117,9 +117,7 @@ class Reconciliation:
             current = self._ledger.get(attempt.call_id) or attempt
             if call.agent_connected and not current.agent_connected:
                 log.info("call %s: bridged to an employee when listed: an employee answered", attempt.call_id)
-                current = await self._reports.employee_step_ran(current)
-                connected = replace(current, answered=True, agent_connected=True, m_dial_status=ANSWER)
-                await self._ledger.save(connected)
+                await self._employee_answered(current)
 
     def _awaiting_unconfirmed(self, live: Mapping[str, object]) -> bool:
         """True while an Originate we wrote, unconfirmed and not listed by the PBX, is inside its grace: the whole
@@ -153,15 +151,21 @@ class Reconciliation:
             attempt = self._ledger.get(attempt.call_id) or attempt
         if not attempt.agent_connected and attempt.call_id in (marks.employee or ()):
             log.info("call %s: an employee answered by the PBX's mark, not stored before we lost it", attempt.call_id)
-            ran = await self._reports.employee_step_ran(attempt)
-            attempt = replace(ran, answered=True, agent_connected=True, m_dial_status=ANSWER)
-            await self._ledger.save(attempt)
+            attempt = await self._employee_answered(attempt)
         await self._ledger.close_lost(
             attempt,
             now,
             proven_unanswered=_proven_unanswered(attempt, marks),
             proven_unserved=_proven_unserved(attempt, marks),
         )
+
+    async def _employee_answered(self, attempt: Attempt) -> Attempt:
+        """Store what the PBX showed (a bridge in its listing, an employee's mark) and we did not hear: an employee
+        answered this call, so its Dial's status is ANSWER and the connect step ran up to it (employee_step_ran)."""
+        ran = await self._reports.employee_step_ran(attempt)
+        connected = replace(ran, answered=True, agent_connected=True, m_dial_status=ANSWER)
+        await self._ledger.save(connected)
+        return connected
 
     async def _answered_on_pbx(self, lost: Sequence[Attempt]) -> CallMarks:
         """Of the ``lost`` attempts without an employee's answer stored here, those whose customer and those whose
