@@ -28,8 +28,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dnc_import
-from api_task_get import server
 from dnc_import import GOAL_S, write_csv
+from serve_process import serve
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -65,7 +65,7 @@ def run(url: str, rows: int, open_numbers: int, already: int, workdir: Path) -> 
     old, phones = set(setup[:already]), setup[already:]
     data_dir = workdir / f"serve-{url.split(':')[0]}"
     data_dir.mkdir()
-    with server(data_dir, url) as (base, _pid), httpx.Client(base_url=base, timeout=600) as http:
+    with serve(data_dir, url) as server, httpx.Client(base_url=server.base_url, timeout=600) as http:
         started = time.perf_counter()
         reply = http.post("/api/v2/dnc.csv", content=chunks(csv_path), headers={"content-type": "text/csv"})
         seconds = time.perf_counter() - started

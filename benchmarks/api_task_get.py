@@ -6,9 +6,9 @@ Goal: the server's peak RSS grows by at most 50 MB during the GET, whatever the 
 
 One server (API only; SQLite in a temporary directory unless ``--database-url``) gets, for each size, a task of N
 numbers by POST (the body streamed from the client); then the GET is read as a stream and checked (envelope head
-and tail, one result row per number). The server's peak RSS is its
-``/proc/<pid>/status`` VmHWM, reset before each GET through ``/proc/<pid>/clear_refs`` (so the figure is the GET's
-own peak), and compared with its RSS just before.
+and tail, one result row per number). The server's peak RSS is its processes' ``/proc/<pid>/status`` VmHWM
+(serve_process.TreeRss: serve and any API worker under it), reset before each GET through ``/proc/<pid>/clear_refs``
+(so the figure is the GET's own peak), and compared with their RSS just before.
 
     .venv/bin/python benchmarks/api_task_get.py [--numbers 100000 1000000] [--database-url URL] [--json]
 
@@ -19,12 +19,7 @@ own peak), and compared with its RSS just before.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +28,10 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serve_process import TreeRss, serve
+
 GOAL_GROWTH_MB = 50.0
 BASELINE = (
     "before streaming (issue 10): 750,000 numbers 17 s, RSS 0.66 -> 2.5 GB; this benchmark on that code (2 shared"
@@ -40,64 +39,6 @@ BASELINE = (
 )
 TASK = "/pbxcore/api/module-dialer/v1/task"
 ROW_KEY = b'"phoneId": '
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def status_mb(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} for {pid}")
-
-
-def reset_peak(pid: int) -> bool:
-    """Reset VmHWM to the current RSS (Linux: "5" > clear_refs); False where that is not allowed."""
-    try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def server(data_dir: Path, database_url: str) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTODIALER_")}
-    env |= {
-        "AUTODIALER_DATA_DIR": str(data_dir),
-        "AUTODIALER_HTTP_HOST": "127.0.0.1",
-        "AUTODIALER_HTTP_PORT": str(port),
-        "AUTODIALER_DIALER_ENABLED": "false",
-    }
-    if database_url:
-        env["AUTODIALER_DATABASE_URL"] = database_url
-    log = (data_dir / "serve.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "autodialer", "serve"], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError((data_dir / "serve.log").read_text()[-2000:])
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("autodialer serve did not answer in 60 s")
-            time.sleep(0.2)
-        yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def body(count: int, crm_id: str) -> Iterator[bytes]:
@@ -109,7 +50,7 @@ def body(count: int, crm_id: str) -> Iterator[bytes]:
     yield b"]}"
 
 
-def run(base: str, pid: int, count: int) -> dict[str, float | bool | int]:
+def run(base: str, rss: TreeRss, count: int) -> dict[str, float | bool | int]:
     with httpx.Client(base_url=base, timeout=3600) as http:
         started = time.perf_counter()
         reply = http.post(TASK, content=body(count, f"bench-{count}"))
@@ -117,8 +58,8 @@ def run(base: str, pid: int, count: int) -> dict[str, float | bool | int]:
         assert reply.status_code == 200 and reply.json()["result"] is True, reply.text[:500]
         task_id = reply.json()["data"]["id"]
         time.sleep(1)  # let the server settle after the POST before its peak is reset
-        rss_before = status_mb(pid, "VmRSS")
-        peak_reset = reset_peak(pid)
+        rss_before = rss.rss_mb()
+        peak_reset = rss.reset()
         started = time.perf_counter()
         size, rows, head, tail = 0, 0, b"", b""
         with http.stream("GET", f"{TASK}/{task_id}") as response:
@@ -129,7 +70,7 @@ def run(base: str, pid: int, count: int) -> dict[str, float | bool | int]:
                 tail = (tail + chunk)[-64:]
                 size += len(chunk)
         get_s = time.perf_counter() - started
-    peak = status_mb(pid, "VmHWM")
+    peak = rss.peak_mb()
     assert head.startswith(b'{\n    "result": true,\n    "data": {\n        "id": '), head
     assert tail.rstrip().endswith(b"}"), tail
     assert rows == count, (rows, count)
@@ -152,9 +93,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     args = parser.parse_args()
     runs = []
-    with tempfile.TemporaryDirectory() as tmp, server(Path(tmp), args.database_url) as (base, pid):
+    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), args.database_url) as server:
+        assert server.rss is not None
         for count in args.numbers:
-            figures = run(base, pid, count)
+            figures = run(server.base_url, server.rss, count)
             runs.append(figures)
             peak_note = "" if figures["peak_reset"] else " (peak not resettable here: since the server started)"
             print(f"GET /task with {count:,} numbers ({figures['body_mb']} MB answer) over HTTP")

@@ -43,18 +43,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fault_stack import (
     Campaign,
     PbxRecord,
-    Service,
     duplicate_dials,
     quantile,
     run_campaign,
 )
+from serve_process import ServeProcess
 
 LOST = "lostOnRestart"
 CUSTOMER_RESULTS = {"FAIL_CLIENT_H_BEFORE_ANSWER", "FAIL", "FAIL_PROVIDER"}  # what says "the customer failed"
@@ -67,7 +65,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     kills: list[dict[str, float]] = []
 
     async def during(campaign: Campaign) -> None:
-        await _kill_while_dialling(args, campaign.record, campaign.service, campaign.http, kills)
+        await _kill_while_dialling(args, campaign.record, campaign.service, kills)
 
     rows, record, elapsed = await run_campaign(
         members,
@@ -84,8 +82,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 async def _kill_while_dialling(
     args: argparse.Namespace,
     record: PbxRecord,
-    service: Service,
-    http: httpx.AsyncClient,
+    service: ServeProcess,
     kills: list[dict[str, float]],
 ) -> None:
     for k in range(args.kills):
@@ -98,7 +95,7 @@ async def _kill_while_dialling(
             await asyncio.sleep(0.01)
         kills.append({"in_flight": record.in_flight(), "originated": len(record.originates())})
         service.kill()
-        await service.start(http)
+        await service.start_async()
 
 
 BLAMED_FIELDS = ("phone", "result", "state", "inDialState", "outDialState", "cause", "countTry", "linkedId")

@@ -1,8 +1,9 @@
 """What the fault runs (fault_kill9.py, outage_resume.py) share: the service, the PBX it dials and the PBX's record.
 
-* ``Service``: ``python -m autodialer serve`` as a real subprocess, on the same ports and data every time it is
-  started, so a run can kill it and start it again;
-* ``database``: a fresh PostgreSQL database on a server URL (dropped afterwards), or SQLite in the data directory;
+* ``service``: ``python -m autodialer serve`` as a real subprocess (serve_process.py), on the same ports and data
+  every time it is started, so a run can kill it and start it again;
+* ``serve_process.fresh_database``: a fresh PostgreSQL database on a server URL (dropped afterwards), or SQLite in
+  the data directory;
 * ``simulator``: the PBX simulator in this process, one employee per extension, every customer answering and
   talking once an employee answers;
 * ``PbxRecord``: what the PBX saw of each call (its channels' lives, whether an employee talked), and
@@ -14,28 +15,24 @@ Campaigns go in over real HTTP to the MikoPBX v1 API, one task per employee (``p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
-from autodialer.adapters.db.engine import create_engine
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serve_process import ServeProcess, free_port, fresh_database
+
 from autodialer.cli_sim import product_dialplan
 from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, SimulatorConfig
 
@@ -45,88 +42,25 @@ CUSTOMER = Behaviour(answer_after=20.0, hangup_after=40.0)  # rings 1 s, talks 2
 EMPLOYEE = Behaviour(answer_after=4.0)  # 0.2 s
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Service:
-    """``autodialer serve`` in a subprocess, on the same ports and data every time it is started."""
-
-    def __init__(self, data_dir: Path, ami_port: int, agi_port: int, database_url: str) -> None:
-        self.http_port = free_port()
-        self.log = data_dir / "service.log"
-        # a ringall queue rings members other callers were promised (issue 9 item 1): requeue until one is free
-        policy = {
-            "lost_on_restart": {"delay_s": 0.5, "max_retries": 10},
-            "agent_busy": {"delay_s": 0.2, "max_retries": 100},
-        }
-        self.env = {
-            **os.environ,
-            "AUTODIALER_ENVIRONMENT": "test",
-            "AUTODIALER_DATA_DIR": str(data_dir),
-            "AUTODIALER_DATABASE_URL": database_url,
-            "AUTODIALER_HTTP_HOST": "127.0.0.1",
-            "AUTODIALER_HTTP_PORT": str(self.http_port),
-            "AUTODIALER_AMI_PORT": str(ami_port),
-            "AUTODIALER_FASTAGI_PORT": str(agi_port),
-            "AUTODIALER_AMI_PING_INTERVAL_S": "1",
-            "AUTODIALER_ORIGINATE_TIMEOUT_S": "60",
-            "AUTODIALER_AGENT_DIAL_TIMEOUT_S": "20",
-            "AUTODIALER_MAX_COUNT_CHANNELS_CEILING": "1000",
-            "AUTODIALER_RETRY_POLICY": json.dumps(policy),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.base_url = f"http://127.0.0.1:{self.http_port}{MODULE}"
-
-    async def start(self, http: httpx.AsyncClient) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "autodialer", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        for _ in range(600):
-            if self.process.poll() is not None:
-                raise SystemExit(f"the service exited:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/task")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-        raise SystemExit("the service did not come up")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@contextlib.asynccontextmanager
-async def database(server_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database on ``server_url`` (dropped afterwards), or "" for SQLite."""
-    if not server_url:
-        yield ""
-        return
-    head, _, _ = server_url.rpartition("/")
-    name = f"autodialer_fault_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(f"{head}/postgres")
-    async with admin.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{head}/{name}"
-    finally:
-        async with admin.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+def service(data_dir: Path, ami_port: int, agi_port: int, database_url: str) -> ServeProcess:
+    """``autodialer serve`` dialing the simulator (serve_process.ServeProcess: the same port and data every time it
+    is started, so a run can kill it and start it again); not started yet."""
+    # a ringall queue rings members other callers were promised (issue 9 item 1): requeue until one is free
+    policy = {
+        "lost_on_restart": {"delay_s": 0.5, "max_retries": 10},
+        "agent_busy": {"delay_s": 0.2, "max_retries": 100},
+    }
+    settings = {
+        "ENVIRONMENT": "test",
+        "AMI_PORT": str(ami_port),
+        "FASTAGI_PORT": str(agi_port),
+        "AMI_PING_INTERVAL_S": "1",
+        "ORIGINATE_TIMEOUT_S": "60",
+        "AGENT_DIAL_TIMEOUT_S": "20",
+        "MAX_COUNT_CHANNELS_CEILING": "1000",
+        "RETRY_POLICY": json.dumps(policy),
+    }
+    return ServeProcess(data_dir, database_url, dialer=True, settings=settings)
 
 
 def simulator(members: Sequence[str], agi_port: int) -> PBXSimulator:
@@ -272,7 +206,7 @@ class Campaign:
 
     sim: PBXSimulator
     record: PbxRecord
-    service: Service
+    service: ServeProcess
     http: httpx.AsyncClient
 
 
@@ -296,19 +230,18 @@ async def run_campaign(
     record = PbxRecord(sim, set(members))
     started = time.monotonic()
     try:
-        async with database(database_url) as db_url:
-            with tempfile.TemporaryDirectory() as data_dir:
-                service = Service(Path(data_dir), sim.ami_port, agi_port, db_url)
-                async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
-                    try:
-                        await service.start(http)
-                        task_ids = await post_tasks(http, members, numbers, name)
-                        await during(Campaign(sim, record, service, http))
-                        rows = await wait_final(http, task_ids, numbers, timeout)
-                    finally:
-                        service.stop()
-                        if log:
-                            shutil.copyfile(service.log, log)
+        with tempfile.TemporaryDirectory() as data_dir, fresh_database(database_url, Path(data_dir)) as db_url:
+            serve = service(Path(data_dir), sim.ami_port, agi_port, db_url)
+            async with httpx.AsyncClient(base_url=serve.base_url + MODULE, timeout=30) as http:
+                try:
+                    await serve.start_async()
+                    task_ids = await post_tasks(http, members, numbers, name)
+                    await during(Campaign(sim, record, serve, http))
+                    rows = await wait_final(http, task_ids, numbers, timeout)
+                finally:
+                    serve.stop()
+                    if log:
+                        shutil.copyfile(serve.log, log)
     finally:
         await sim.stop()
     return rows, record, time.monotonic() - started
