@@ -27,6 +27,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
 
 from autodialer.adapters.asterisk.agi_call import AGICall
 from autodialer.adapters.asterisk.agi_channel import AGIChannel, channel_handler
@@ -367,6 +368,8 @@ class Service:
     app: FastAPI
     dialer: Dialer | None
     live: LiveBoard
+    # What the API's writes call (context.on_tasks_changed); the API worker's wake-ups call it in the dialer process.
+    tasks_changed: Callable[[], None] = field(default=lambda: None)
 
 
 async def build_service(settings: Settings, clock: Clock | None = None) -> Service:
@@ -403,7 +406,7 @@ async def build_service(settings: Settings, clock: Clock | None = None) -> Servi
         context.on_tasks_changed = tasks_changed
     else:
         context.on_tasks_changed = context.live.campaigns_changed
-    return Service(settings, db, create_app(context), dialer, context.live)
+    return Service(settings, db, create_app(context), dialer, context.live, context.on_tasks_changed)
 
 
 def build_live_board(campaigns: CampaignService, dialer: Dialer | None) -> LiveBoard:
@@ -431,7 +434,7 @@ class _HttpServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def http_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+def http_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     """How uvicorn serves the API. Its own proxy-header handling is off whatever its environment says (uvicorn reads
     FORWARDED_ALLOW_IPS, often ``*`` in container images): api.forwarded trusts only settings.trusted_proxies."""
     return uvicorn.Config(
@@ -446,7 +449,13 @@ def http_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
 
 
 async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    """Migrate, start the dialer, then serve the REST API until cancelled."""
+    """Migrate, start the dialer, then serve the REST API until cancelled: from an API worker process when
+    settings.api_workers is 1 (bootstrap_processes), else from this process."""
+    if settings.dialer_enabled and settings.api_workers == 1:
+        from autodialer.bootstrap_processes import run_split_service
+
+        await run_split_service(settings, ready=ready)
+        return
     service = await build_service(settings)
     server = _HttpServer(http_config(service.app, settings))
     server.on_shutdown = service.live.close

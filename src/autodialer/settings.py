@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # --- dialer engine
     # False: API only (no AMI, no FastAGI, no calls), e.g. a read-only replica.
     dialer_enabled: bool = True
+    # Processes serving the public REST API beside the dialer's. 1: the API runs in its own worker process (lower CPU
+    # priority), so heavy API traffic cannot slow dialing; 0: one process for both (as before). Ignored when
+    # dialer_enabled is false (the API alone, in one process). ARCHITECTURE.md, "Processes".
+    api_workers: int = Field(default=1, ge=0, le=1)
     # Overrides of the default retry policy, e.g. {"customer_busy": {"delay_s": 600, "max_retries": 1}};
     # classes: customer_busy, customer_no_answer, customer_congestion, agent_busy, originate_rejected.
     retry_policy: dict[str, dict[str, int | float]] = Field(

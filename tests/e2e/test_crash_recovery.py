@@ -13,15 +13,9 @@ the simulator in this test process, so SIGKILL loses everything that was only in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -29,15 +23,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
-from tests.e2e.harness import MODULE, running_stack, until
+from tests.e2e.harness import running_stack, until
+from tests.e2e.service_process import EXTENSIONS, FASTAGI_UP, ServiceProcess, simulator
 
 from autodialer.adapters.db.tables import attempts
 from autodialer.cli_sim import product_dialplan
-from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, SimulatorConfig, SimulatorControl
+from autodialer.simulator import Behaviour, PBXSimulator, SimulatorControl
 
 pytestmark = pytest.mark.slow
-
-EXTENSIONS = tuple(str(201 + i) for i in range(6))
 
 # Ring timeouts in simulated seconds for the tests at time scale 0.02, where 5 simulated seconds are 0.1 s real: a
 # 0.1 s stall of this process (a loaded machine, a collection) let the Originate's timeout fire together with the
@@ -50,13 +43,6 @@ RING_TIMEOUTS: dict[str, Any] = {"originate_timeout_s": 100, "agent_dial_timeout
 def bridged(control: SimulatorControl) -> set[str]:
     """Calls whose ;1 half (Uniqueid = our call id) is in a bridge: the employee answered and talks to the customer."""
     return {c["linkedid"] for c in control.channels() if c["uniqueid"] == c["linkedid"] and c["bridge"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class CallLog:
@@ -89,74 +75,6 @@ class CallLog:
 
     def in_flight(self) -> int:
         return sum(1 for n in self.live.values() if n > 0)
-
-
-FASTAGI_UP = "FastAGI server listening"  # logged by the service once its FastAGI server is up
-
-
-class ServiceProcess:
-    """``autodialer serve`` in a subprocess, started and SIGKILLed at will, always on the same ports and data."""
-
-    def __init__(self, data_dir: Path, ami_port: int, **settings: Any) -> None:
-        self.agi_port = free_port()
-        self.http_port = free_port()
-        self.env = {
-            **os.environ,
-            "AUTODIALER_ENVIRONMENT": "test",
-            "AUTODIALER_DATA_DIR": str(data_dir),
-            "AUTODIALER_HTTP_HOST": "127.0.0.1",
-            "AUTODIALER_HTTP_PORT": str(self.http_port),
-            "AUTODIALER_AMI_PORT": str(ami_port),
-            "AUTODIALER_FASTAGI_PORT": str(self.agi_port),
-            **{f"AUTODIALER_{k.upper()}": v if isinstance(v, str) else json.dumps(v) for k, v in settings.items()},
-        }
-        self.log = data_dir / "service.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.base_url = f"http://127.0.0.1:{self.http_port}{MODULE}"
-
-    async def start(self, http: httpx.AsyncClient) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "autodialer", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        for _ in range(300):
-            if self.process.poll() is not None:
-                raise AssertionError(f"service exited: {self.log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/task")).status_code == 200:
-                    return
-            await asyncio.sleep(0.05)
-        raise AssertionError("service did not come up")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@contextlib.asynccontextmanager
-async def simulator(time_scale: float, dialplan: str | None = None) -> AsyncIterator[PBXSimulator]:
-    # The dialplan docs/dialplan.md installs (its connect step marks every answered call in AstDB), unless told.
-    config = SimulatorConfig(
-        ami_port=0,
-        time_scale=time_scale,
-        employees=tuple(EmployeeConfig(e) for e in EXTENSIONS),
-        dialplan_text=product_dialplan() if dialplan is None else dialplan,
-    )
-    sim = PBXSimulator(config)
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
 
 
 async def rows_of(http: httpx.AsyncClient, task_ids: list[int]) -> list[dict[str, Any]]:
