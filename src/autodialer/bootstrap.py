@@ -372,12 +372,14 @@ class Service:
     tasks_changed: Callable[[], None] = field(default=lambda: None)
 
 
-async def build_service(settings: Settings, clock: Clock | None = None) -> Service:
+async def build_service(
+    settings: Settings, clock: Clock | None = None, numbering_plan: NumberingPlan | None = None
+) -> Service:
     """Migrate the database and build the API (and the dialer unless settings.dialer_enabled is false). ``clock``
     is the wall clock unless a test gives another (the e2e tests cross call-window boundaries on chosen dates).
     The numbering plan is read first, once, for the engine and explain: a bad file stops the start before anything
-    is written."""
-    plan = load_numbering_plan(settings)
+    is written (``numbering_plan``: already read by the caller)."""
+    plan = load_numbering_plan(settings) if numbering_plan is None else numbering_plan
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     db = create_engine(settings.effective_database_url)

@@ -38,6 +38,7 @@ from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.dialer_proxy import DialerProxy, SocketPeerMiddleware
 from autodialer.bootstrap import _HttpServer, build_context, build_service, http_config, load_numbering_plan
+from autodialer.domain.numbering_plan import NumberingPlan
 from autodialer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,21 +50,22 @@ async def run_split_service(settings: Settings, *, ready: asyncio.Event | None =
     """The dialer process: spawn the API worker (it imports meanwhile), migrate, start the dialer and its full app
     on the Unix socket, then let the worker serve; until cancelled (or the worker cannot be started: WorkerFailed).
     Stops the worker first, then the dialer."""
+    plan = load_numbering_plan(settings)  # a bad file stops the start before anything is created
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_dir = RunDir.create(settings.data_dir)
     worker = ApiWorkerProcess(_worker_argv(run_dir), settings.model_dump_json().encode(), env=_worker_env())
     await worker.spawn()
     try:
-        await _serve_dialer(settings, run_dir, worker, ready)
+        await _serve_dialer(settings, plan, run_dir, worker, ready)
     finally:
         await worker.stop()
         run_dir.remove()
 
 
 async def _serve_dialer(
-    settings: Settings, run_dir: RunDir, worker: ApiWorkerProcess, ready: asyncio.Event | None
+    settings: Settings, plan: NumberingPlan, run_dir: RunDir, worker: ApiWorkerProcess, ready: asyncio.Event | None
 ) -> None:
-    service = await build_service(settings)
+    service = await build_service(settings, numbering_plan=plan)
     dialer = service.dialer
     assert dialer is not None
     internal = _HttpServer(_socket_config(SocketPeerMiddleware(service.app)))

@@ -111,7 +111,9 @@ class DialerProxy:
         await self._client.aclose()
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = self._client.build_request(
+        # A bare Request, not client.build_request: that adds the client's defaults (Accept, Accept-Encoding,
+        # User-Agent) to what the client sent.
+        request = httpx.Request(
             scope["method"],
             httpx.URL("http://dialer", raw_path=_target(scope)),
             headers=_request_headers(scope),
