@@ -100,7 +100,8 @@ Run the REST API (MikoPBX ModuleAutoDialer v1) and, unless AUTODIALER_DIALER_ENA
 client to Asterisk (AUTODIALER_AMI_HOST/_PORT/_USERNAME/_SECRET) and a FastAGI server for the answered calls
 (AUTODIALER_FASTAGI_HOST/_PORT, default 127.0.0.1:4573). The database is migrated first. Every setting is an
 AUTODIALER_* variable (`autodialer settings`); the flags below override their variable. Health: GET /health,
-readiness: GET /status."""
+readiness: GET /status. The REST API is served by a worker process this one starts, at a lower CPU priority, so API
+load cannot slow dialing (AUTODIALER_API_WORKERS=0: one process); SIGTERM stops both."""
 
 
 def _port(text: str) -> int:
