@@ -54,12 +54,16 @@ async def ready_to_dial(http: httpx.AsyncClient, root: str) -> bool:
 async def first_originate_after_post(
     http: httpx.AsyncClient, sim: PBXSimulator, body: dict[str, Any]
 ) -> tuple[int, float]:
-    """Post a v1 task; (its id, seconds from the POST to the simulator receiving its first Originate)."""
+    """Post a v1 task; (its id, seconds from sending the POST to the simulator receiving its first Originate)."""
     before = len(sim.control.requests)
     started = time.monotonic()
     reply = (await http.post("/task", content=json.dumps(body))).json()
+    answered = time.monotonic()
     await until(lambda: len(sim.control.requests) > before, 10, "the task's first Originate")
-    return int(reply["data"]["id"]), time.monotonic() - started
+    done = time.monotonic()
+    post_ms, then_ms = (answered - started) * 1000, (done - answered) * 1000
+    print(f"POST /task answered in {post_ms:.0f} ms, the first Originate {then_ms:.0f} ms later")
+    return int(reply["data"]["id"]), done - started
 
 
 async def read_events(http: httpx.AsyncClient, url: str, lines: list[str]) -> None:
