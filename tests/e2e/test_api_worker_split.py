@@ -3,8 +3,9 @@
 The real command runs as a subprocess against the simulator in this test process. Through the PUBLIC port only:
 a v1 task posted there is dialled at once (the worker's wake-up reaches the dialer: the engine's own re-read, the
 watchdog, is set to 60 s here), the live wallboard, its event stream and explain's live holds come from the
-dialer process, ``GET /status`` shows the AMI link. SIGTERM ends both processes with exit code 0 (the event stream
-ends too); after ``kill -9`` of the service the worker dies with it and the port is free for a restart.
+dialer process, ``GET /status`` shows the AMI link. A worker that dies is replaced. SIGTERM ends both processes
+with exit code 0 (the event stream ends too); after ``kill -9`` of the service the worker dies with it and the port
+is free for a restart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -120,14 +122,21 @@ async def test_split_service_dials_at_once_serves_live_state_and_stops_cleanly(
                 assert LIVE_UNKNOWN not in explained["text"]
                 assert "target-busy" in [h["kind"] for h in explained["holds"]], explained
 
-                service.kill()  # kill -9: the worker dies with it, the port is free for a restart at once
+                os.kill(worker, signal.SIGKILL)  # the worker dies: the service starts another
                 with contextlib.suppress(httpx.TransportError):
                     await asyncio.wait_for(stream, 5)  # cut, not hanging
+                await until(lambda: len(service.worker_pids()) == 2, 10, "a new API worker")
+                worker = service.worker_pids()[-1]
+                await until(lambda: port_free(service.http_port) is False, 5, "the new worker's port")
+                assert (await http.get(f"{root}/health")).json()["pid"] == worker
+                assert (await http.get(f"{root}/status")).json()["ami"]["loggedIn"] is True
+
+                service.kill()  # kill -9: the worker dies with it, the port is free for a restart at once
                 await until(lambda: not alive(worker), 2, "the API worker to die with its parent")
                 await until(lambda: port_free(service.http_port), 2, "the public port to be free")
 
                 await service.start(http)
-                (_, worker) = service.worker_pids()
+                worker = service.worker_pids()[-1]
                 assert (await http.get(f"{root}/health")).json()["pid"] == worker
                 events.clear()
                 stream = asyncio.create_task(read_events(http, f"{root}/api/v2/events", events))

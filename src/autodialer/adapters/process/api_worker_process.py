@@ -39,12 +39,19 @@ class ApiWorkerProcess:
     ``stdin``: the bytes the child reads first (its settings); ``env``: its environment (None: ours)."""
 
     def __init__(
-        self, argv: Sequence[str], stdin: bytes, *, env: Mapping[str, str] | None = None, stop_timeout_s: float = 5.0
+        self,
+        argv: Sequence[str],
+        stdin: bytes,
+        *,
+        env: Mapping[str, str] | None = None,
+        stop_timeout_s: float = 5.0,
+        backoff_s: float = 0.25,
     ) -> None:
         self._argv = list(argv)
         self._stdin = stdin
         self._env = None if env is None else dict(env)
         self._stop_timeout_s = stop_timeout_s
+        self._backoff_s = backoff_s  # half the first delay before a restart (tests shorten it)
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._ready_fd: int | None = None  # the read end of a spawned worker's ready pipe, until it is read
@@ -90,7 +97,7 @@ class ApiWorkerProcess:
                 return
             code = await self._exit_code()
             if attempt < _START_ATTEMPTS:
-                delay = _backoff(attempt)
+                delay = self._backoff(attempt)
                 log.error("API worker exited with %s before it served; starting it again in %.1fs", code, delay)
                 await asyncio.sleep(delay)
         raise WorkerFailed(f"the API worker exited before its port accepted, {_START_ATTEMPTS} times")
@@ -102,11 +109,11 @@ class ApiWorkerProcess:
             code = await self._exit_code()
             served_s = asyncio.get_running_loop().time() - started
             failures = 0 if served_s >= _STABLE_S else failures + 1
-            delay = _backoff(failures)
+            delay = self._backoff(failures)
             log.error("API worker exited unexpectedly (%s) after %.0fs; restarting in %.1fs", code, served_s, delay)
             await asyncio.sleep(delay)
             await self._start_until_ready()
-            log.info("API worker restarted (pid %s) on %s", self.pid, self.url)
+            log.info("API worker restarted: REST API on %s (API worker pid %s)", self.url, self.pid)
 
     async def _ready(self) -> bool:
         """Give the spawned worker (or a new one) its settings; True once it wrote its ready line, False if it
@@ -129,6 +136,10 @@ class ApiWorkerProcess:
         assert self._process is not None
         return await self._process.wait()
 
+    def _backoff(self, failures: int) -> float:
+        """0.5 s after the first failure in a row, doubling, at most _BACKOFF_MAX_S."""
+        return float(min(_BACKOFF_MAX_S, self._backoff_s * 2 ** max(1, failures)))
+
     async def stop(self) -> None:
         """Stop supervising, then SIGTERM the worker; SIGKILL if it has not exited after the stop timeout."""
         if self._supervisor is not None:
@@ -150,11 +161,6 @@ class ApiWorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
-
-
-def _backoff(failures: int) -> float:
-    """0.5 s after the first failure in a row, doubling, at most _BACKOFF_MAX_S."""
-    return float(min(_BACKOFF_MAX_S, 0.25 * 2 ** max(1, failures)))
 
 
 async def _read_line(fd: int) -> str:
