@@ -172,6 +172,12 @@ def test_agi_channel_satisfies_the_service_ports() -> None:
     assert prompt is not plain
 
 
+def _committed() -> asyncio.Future[bool]:
+    stored = asyncio.get_running_loop().create_future()
+    stored.set_result(True)
+    return stored
+
+
 class FakeProgress:
     """CallProgress that knows one connect call and records the reports."""
 
@@ -186,16 +192,19 @@ class FakeProgress:
 
     def connect_started(self, call_id: str, verbose_call_id: str | None) -> Awaitable[bool]:
         self.reports.append(("started", call_id, verbose_call_id))
-        stored = asyncio.get_running_loop().create_future()
-        stored.set_result(True)
-        return stored
+        return _committed()
 
-    async def agent_busy(self, call_id: str) -> None:
+    def agent_busy(self, call_id: str) -> Awaitable[bool]:
         self.reports.append(("busy", call_id))
+        return _committed()
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
+    def abandoned(self, call_id: str) -> Awaitable[bool]:
+        self.reports.append(("abandoned", call_id))
+        return _committed()
+
+    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> Awaitable[bool]:
         self.reports.append(("ended", call_id, dial_status, customer_hung_up_first))
-        return True
+        return _committed()
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         return None

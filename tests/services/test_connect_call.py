@@ -316,3 +316,52 @@ def test_a_call_id_that_could_break_the_dial_string_gets_no_mark_and_a_bad_conte
     assert marking_handler(h)._dial_options("a^b),x") == "g"
     with pytest.raises(ValueError, match="agent_mark_context"):
         ConnectSettings(agent_mark_context="ctx^evil")
+
+
+async def cancelled_while_the_store_is_behind(h: Harness, channel: FakeChannel, call_id: str) -> None:
+    """Run the connect step while the engine cannot commit (its lock held: a long event backlog), and cancel the
+    step once it waits on the store, as the FastAGI server does when the hangup grace runs out."""
+    async with h.engine.state.lock:
+        step = asyncio.create_task(handler(h).handle(channel, call_id))
+        await settle()
+        assert not step.done()  # waiting for startDial's commit, to delete the PBX's mark of the answer
+        step.cancel()
+        await asyncio.gather(step, return_exceptions=True)
+
+
+async def test_a_kept_waiting_customer_is_abandoned_even_when_the_step_is_cancelled_after_the_hangup() -> None:
+    """Issue 11 (1,000 live calls): the step waited for startDial's commit before it reported the abandon; the
+    store was seconds behind, the hangup grace cancelled the step and the abandon was never reported, so the
+    customer we kept waiting read FAIL_CLIENT_H_BEFORE_ANSWER. The verdict is queued before any wait now."""
+    h = Harness(settings=EngineSettings(retry_policy=RetryPolicy(agent_busy=RetryRule(delay_s=60, max_retries=5))))
+    call_id, number_id = await answered(h)
+    await cancelled_while_the_store_is_behind(h, SlowStep(h, 1.5), call_id)
+    h.end(call_id)
+    await h.step()
+    row = h.store.numbers[number_id].row
+    assert (row.result, row.state, row.requeues) == ("", "abandoned", 1)
+
+
+async def test_how_the_dial_ended_is_stored_even_when_the_step_is_cancelled_after_the_hangup() -> None:
+    """The customer talked to an employee and hung up; the step read DIALSTATUS=ANSWER and then waited for the store
+    to delete the mark of the answer; cancelled there, its report was never queued and, without AMI's AgentConnect,
+    the call read FAIL_CLIENT_H_BEFORE_ANSWER: a customer who talked recorded as never answered by anyone."""
+    h = Harness()
+    call_id, number_id = await answered(h)
+    await cancelled_while_the_store_is_behind(h, FakeChannel(on_dial=customer_hangs_up_during_the_bridge), call_id)
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "SUCCESS_CLIENT_H"
+
+
+async def test_a_busy_verdict_is_stored_even_when_the_step_is_cancelled() -> None:
+    """Nobody could take the answered customer: allUserBusy (FAIL_USER_BUSY, retried as not the customer's doing),
+    not the customer's FAIL_CLIENT_H_BEFORE_ANSWER, whether or not the step lived to see startDial committed."""
+    h = Harness()
+    call_id, number_id = await answered(h)
+    h.availability.set_free("201", set())  # 201 took a direct call while the customer's phone rang
+    await cancelled_while_the_store_is_behind(h, FakeChannel(), call_id)
+    h.end(call_id)
+    await h.step()
+    row = h.store.numbers[number_id].row
+    assert (row.result, row.state) == ("FAIL_USER_BUSY", "allUserBusy")

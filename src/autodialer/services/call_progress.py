@@ -52,19 +52,24 @@ class CallProgress(Protocol):
         both are committed (the PBX's own mark of the answer may go then), False if their write was rolled back."""
         ...
 
-    async def agent_busy(self, call_id: str) -> None:
-        """Nobody can take the answered call; the handler hangs up (allUserBusy → FAIL_USER_BUSY)."""
+    # The three verdicts below, like connect_started, are queued when called, not when awaited: a handler cancelled
+    # afterwards (the FastAGI server's hangup grace ran out while it waited for the store) leaves them queued, and
+    # they still apply. A handler queues its verdict before any wait of its own.
+
+    def agent_busy(self, call_id: str) -> Awaitable[bool]:
+        """Nobody can take the answered call; the handler hangs up (allUserBusy → FAIL_USER_BUSY). True once
+        committed."""
         ...
 
-    async def abandoned(self, call_id: str) -> None:
+    def abandoned(self, call_id: str) -> Awaitable[bool]:
         """The answered customer was not put through to an agent in time: no agent took the call within
         abandon_after_s (the handler plays the safe-harbor message and hangs up), or the customer left while our
         connect step was still getting to the Dial (FAIL_USER_BUSY, state abandoned, requeued as an agent-busy
-        call; counted against the campaign's abandonment cap)."""
+        call; counted against the campaign's abandonment cap). True once committed."""
         ...
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
-        """The Dial to the employee returned with ``dial_status`` (ANSWER, NOANSWER, BUSY …). Report before the
+    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> Awaitable[bool]:
+        """The Dial to the employee returned with ``dial_status`` (ANSWER, NOANSWER, BUSY …). Queued before the
         FastAGI socket closes: Asterisk keeps the channel until then, so this always precedes CallEnded. True once
         committed (the PBX's mark of the employee's answer may go then), False if the write was rolled back."""
         ...

@@ -150,13 +150,17 @@ class CallReports:
 
     async def report(self, call_id: str, events: Sequence[RowEvent]) -> None:
         """Apply ``events`` to the call's row, queued like any report, and wait until that was applied."""
+        await self.queue_events(call_id, events)
+
+    def queue_events(self, call_id: str, events: Sequence[RowEvent]) -> asyncio.Future[bool]:
+        """Queue ``events`` for the call's row now; the future is set once applied (True: committed)."""
 
         async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is not None:
                 await self._ledger.apply(attempt, events, self._state.clock.now())
 
-        await self.submit(call_id, work)
+        return self.queue(call_id, work)
 
     async def _drain(self) -> None:
         """Apply the queue now (the run loop may be busy with a planning round, or not running at all)."""
@@ -277,10 +281,10 @@ class CallReports:
 
         return self.queue(call_id, work)
 
-    async def agent_busy(self, call_id: str) -> None:
-        await self.report(call_id, [call_results.agent_busy(call_id)])
+    def agent_busy(self, call_id: str) -> asyncio.Future[bool]:
+        return self.queue_events(call_id, [call_results.agent_busy(call_id)])
 
-    async def abandoned(self, call_id: str) -> None:
+    def abandoned(self, call_id: str) -> asyncio.Future[bool]:
         async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
@@ -290,9 +294,9 @@ class CallReports:
             self._state.pacing.abandoned(attempt, now)
             await self._ledger.apply(attempt, [call_results.abandoned(call_id)], now)
 
-        await self.submit(call_id, work)
+        return self.queue(call_id, work)
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
+    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> asyncio.Future[bool]:
         async def work() -> None:
             attempt = self._ledger.get(call_id)
             if attempt is None:
@@ -306,4 +310,4 @@ class CallReports:
             events = call_results.connect_ended(call_id, status, customer_hung_up_first)
             await self._ledger.apply(self._ledger.get(call_id) or attempt, events, self._state.clock.now())
 
-        return await self.queue(call_id, work)
+        return self.queue(call_id, work)

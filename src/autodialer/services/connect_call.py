@@ -101,7 +101,13 @@ def _is_own_device(context: ConnectContext) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Step:
-    """One connect step: its call, when it started and whether the engine has stored its answer yet."""
+    """One connect step: its call, when it started and whether the engine has stored its answer yet.
+
+    Every verdict (how the Dial ended, busy, abandoned) is queued before the step waits for ``stored``: under load
+    the store can be seconds behind, a customer who hung up leaves the step ``hangup_grace`` to finish, and the
+    FastAGI server then cancels it. Cancelled while waiting, a step leaves its AstDB mark behind (never a wrong
+    verdict); a verdict not yet queued would be lost, and the call read as the customer's hangup before anyone
+    answered (issue 11: 1,000 live calls)."""
 
     call_id: str
     context: ConnectContext
@@ -146,8 +152,9 @@ class ConnectCallHandler:
             return
         if target is None or not self._target_free(context):
             log.info("connect: %s cannot take call %s now", context.inner_num, call_id)
+            busy = self._progress.agent_busy(call_id)  # queued before any wait (see _Step)
             await self._forget_mark(channel, step)
-            await self._progress.agent_busy(call_id)
+            await busy
             if not channel.hung_up:
                 await channel.hangup()
             return
@@ -159,8 +166,9 @@ class ConnectCallHandler:
         # Dial returns -1 only when the caller's channel hung up (with option g an employee hangup returns 0); the
         # asynchronous HANGUP line may arrive after that result, so hung_up alone can still be False here.
         customer_first = channel.hung_up or dial_result == -1
+        ended = self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
         await self._forget_mark(channel, step)
-        await self._connect_ended(channel, call_id, status, customer_first)
+        await self._forget_agent_mark(channel, call_id, status, ended)
         if not channel.hung_up:
             await channel.hangup()
 
@@ -168,12 +176,13 @@ class ConnectCallHandler:
         """``g``, and ``U(<context>^<call id>)`` when the employee's answer is to be marked (docs/dialplan.md)."""
         return employee_dial_options(self._settings.agent_mark_context, call_id)
 
-    async def _connect_ended(self, channel: PromptChannel, call_id: str, status: str, customer_first: bool) -> None:
-        """Report how the Dial ended; an employee's answer (ANSWER) committed, the PBX's mark of it goes. Rolled
-        back, or the step cancelled before this: the mark stays, and a call lost with us is still the success it
-        was."""
-        committed = await self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
-        if committed and status == ANSWER and marks_employee(self._dial_options(call_id)):
+    async def _forget_agent_mark(
+        self, channel: PromptChannel, call_id: str, status: str, ended: Awaitable[bool]
+    ) -> None:
+        """Once the report of how the Dial ended (``ended``, queued) committed an employee's answer (ANSWER), the
+        PBX's mark of it goes. Rolled back, or the step cancelled before this: the mark stays, and a call lost with
+        us is still the success it was."""
+        if await ended and status == ANSWER and marks_employee(self._dial_options(call_id)):
             await channel.clear_agent_mark()
 
     async def _forget_mark(self, channel: PromptChannel, step: _Step) -> None:
@@ -188,14 +197,17 @@ class ConnectCallHandler:
         """The customer left before any employee was offered the call: at once (theirs: startDial then endCall is
         FAIL_CLIENT_H_BEFORE_ANSWER, as in MikoPBX), or after waiting for our step to reach the Dial (ours)."""
         waited = self._clock.now() - step.started_at
-        await self._forget_mark(channel, step)
+        abandoned = None
         if waited > self._settings.left_at_once_s:
             log.warning(
                 "connect: call %s: the customer left after %.1fs, before we dialled anyone: abandoned by us",
                 step.call_id,
                 waited,
             )
-            await self._progress.abandoned(step.call_id)
+            abandoned = self._progress.abandoned(step.call_id)  # queued before any wait (see _Step)
+        await self._forget_mark(channel, step)
+        if abandoned is not None:
+            await abandoned
 
     async def _to_queue(self, channel: PromptChannel, step: _Step, target: str, wait_s: float) -> None:
         """A paced call: the customer waits for an agent at most ``wait_s``, else hears the safe harbor."""
@@ -206,11 +218,14 @@ class ConnectCallHandler:
         dial_result = await channel.exec("Dial", target, _seconds(wait_s), self._dial_options(call_id))
         status = await channel.get_variable("DIALSTATUS") or "NOANSWER"
         customer_first = channel.hung_up or dial_result == -1
-        await self._forget_mark(channel, step)
         if status == ANSWER or customer_first:
-            await self._connect_ended(channel, call_id, status, customer_first)
+            ended = self._progress.connect_ended(call_id, status, customer_hung_up_first=customer_first)
+            await self._forget_mark(channel, step)
+            await self._forget_agent_mark(channel, call_id, status, ended)
         else:
-            await self._progress.abandoned(call_id)  # the verdict first: it must not wait for the message
+            abandoned = self._progress.abandoned(call_id)  # the verdict first: it must not wait for the message
+            await self._forget_mark(channel, step)
+            await abandoned
             await self._safe_harbor(channel, context)
         if not channel.hung_up:
             await channel.hangup()

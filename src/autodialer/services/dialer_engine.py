@@ -207,14 +207,14 @@ class DialerEngine:
     def connect_started(self, call_id: str, verbose_call_id: str | None) -> asyncio.Future[bool]:
         return self._reports.connect_started(call_id, verbose_call_id)
 
-    async def agent_busy(self, call_id: str) -> None:
-        await self._reports.agent_busy(call_id)
+    def agent_busy(self, call_id: str) -> asyncio.Future[bool]:
+        return self._reports.agent_busy(call_id)
 
-    async def abandoned(self, call_id: str) -> None:
-        await self._reports.abandoned(call_id)
+    def abandoned(self, call_id: str) -> asyncio.Future[bool]:
+        return self._reports.abandoned(call_id)
 
-    async def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> bool:
-        return await self._reports.connect_ended(call_id, dial_status, customer_hung_up_first)
+    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> asyncio.Future[bool]:
+        return self._reports.connect_ended(call_id, dial_status, customer_hung_up_first)
 
     async def poll_context(self, call_id: str) -> PollContext | None:
         return await self._polls.poll_context(call_id)
