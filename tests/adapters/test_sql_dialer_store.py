@@ -499,3 +499,48 @@ async def test_two_instances_claiming_a_capped_callee_at_once_place_one_call(
     finally:
         await other_engine.dispose()
     assert sorted(len(r) for r in results) == [0, 1]
+
+
+async def test_row_and_progress_writes_inside_a_batch_go_together_seen_by_reads_and_in_order_with_ends(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    """Issue 11: an event batch of hundreds of calls wrote each answer and startDial as its own statement (a round
+    trip each to SQLite's worker thread). They are collected now, the last per row and per attempt, and written in one
+    statement each before the next read and at commit; a change after an end of the same call keeps its order."""
+    await make_task(migrated_engine, "100", "200", "300")
+    rows = await store.due_numbers(TASK, T0, 10)
+    calls = [attempt(n.number_id, f"call-{i}") for i, n in enumerate(rows)]
+    assert await store.start_attempts(calls)
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(migrated_engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with store.batch():
+            for i, (n, a) in enumerate(zip(rows, calls, strict=True)):
+                await store.update_attempt(replace(a, answered=True))
+                await store.save_row(n.number_id, replace(n.row, state="CreateCallFile", change_time=T0 + i))
+                await store.update_attempt(replace(a, answered=True, agent_connected=i > 0, m_dial_status="ANSWER"))
+                await store.save_row(n.number_id, replace(n.row, state="startDial", change_time=T0 + i))
+            seen = await store.get_number(rows[2].number_id)  # a read in the batch sees the collected writes
+            assert seen is not None and seen.row.state == "startDial"
+            ended = replace(calls[0], answered=True, m_dial_status="ANSWER")
+            await store.finish_attempt(ended, T0 + 9)
+            await store.update_attempt(replace(ended, m_dial_status="NOANSWER"))  # after its end: changes nothing
+    finally:
+        event.remove(migrated_engine.sync_engine, "before_cursor_execute", note)
+    row_writes = [s for s in statements if s.lstrip().upper().startswith("UPDATE TASK_NUMBERS")]
+    progress_writes = [s for s in statements if s.lstrip().upper().startswith("UPDATE ATTEMPTS")]
+    assert len(row_writes) == 2  # the collected rows, then the end's release
+    assert len(progress_writes) == 3  # answered and talking, then the end
+    states = [(await store.get_number(n.number_id)).row.state for n in rows]  # type: ignore[union-attr]
+    assert states == ["startDial"] * 3
+    async with migrated_engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT id, dial_status, state FROM attempts ORDER BY id"))).all()
+    assert [tuple(r) for r in stored] == [
+        ("call-0", "ANSWER", "ended"),
+        ("call-1", "ANSWER", "talking"),
+        ("call-2", "ANSWER", "talking"),
+    ]

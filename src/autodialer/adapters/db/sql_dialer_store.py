@@ -12,9 +12,12 @@ not being deleted, its task open), so an API change racing with the engine canno
 or busy number.
 
 Throughput: the engine's statements run for many calls at once. A planning round's claims are one executemany and
-one read-back of who holds the numbers; inside a unit of work (``batch``) the ends of calls are collected and
-written together, before the next other statement and at commit; and the feed clock is read once per unit of work
-(feed_clock.BatchClock). So the cost per call is a few rows in set statements, not a statement per change.
+one read-back of who holds the numbers; inside a unit of work (``batch``) the rows' new results (``save_row``), the
+attempts' progress (``update_attempt``) and the ends of calls are collected and written together, before the next
+other statement and at commit (the last write of a row or attempt stands for the ones before it: each writes the
+whole state); and the feed clock is read once per unit of work (feed_clock.BatchClock). So the cost per call is a
+few rows in set statements, not a statement per change: an event batch of 500 calls' answers and startDials was
+~1,000 statements, each a round trip to SQLite's worker thread (issue 11, 1,000 live calls).
 """
 
 from __future__ import annotations
@@ -137,6 +140,13 @@ _END_ATTEMPT = (
     )
 )
 _RELEASE_WITH_ROW = update(task_numbers).where(_held_by_call).values({**_set_row, "active_attempt_id": None})
+_SAVE_ROW = update(task_numbers).where(task_numbers.c.id == bindparam("p_number_id")).values(_set_row)
+# An attempt's progress (update_attempt): not after its end. Answered, the answer's time and state are written too.
+_in_flight = and_(attempts.c.id == bindparam("p_call_id"), attempts.c.ended_at.is_(None))
+_PROGRESS = (
+    update(attempts).where(_in_flight).values(dial_status=bindparam("p_dial_status"), outcome=bindparam("p_outcome"))
+)
+_PROGRESS_ANSWERED = _PROGRESS.values(answered_at=bindparam("p_answered_at"), state=bindparam("p_state"))
 _RELEASE = update(task_numbers).where(_held_by_call).values(active_attempt_id=None)
 
 
@@ -259,6 +269,10 @@ class _Batch:
     connection: AsyncConnection
     clock: feed_clock.BatchClock
     ended: list[dict[str, Any]] = field(default_factory=list)  # finish_attempt calls not yet written
+    # save_row and update_attempt calls not yet written: the last per number and per call (each writes it whole)
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    progress: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ended_keys: set[int | str] = field(default_factory=set)  # numbers and calls of ``ended``
 
 
 class SqlDialerStore:
@@ -280,7 +294,7 @@ class SqlDialerStore:
             token = self._batch.set(batch)
             try:
                 yield
-                await self._write_ended(batch)
+                await self._write_pending(batch)
                 await batch.clock.flush(connection)
             finally:
                 self._batch.reset(token)
@@ -304,7 +318,7 @@ class SqlDialerStore:
         """The open batch's connection if this task has one, else a connection of its own."""
         current = self._batch.get()
         if current is not None:
-            await self._write_ended(current)  # whatever comes next sees the calls that ended before it
+            await self._write_pending(current)  # whatever comes next sees the changes made before it
             yield current.connection
             return
         async with open_new() as connection:
@@ -516,21 +530,24 @@ class SqlDialerStore:
             )
 
     async def save_row(self, number_id: int, row: ResultRow) -> None:
-        async with self._write() as connection:
-            # A row deleted meanwhile updates nothing; its change time is then simply unused (they need only be
-            # unique and increasing, not dense).
-            at = await self._allocate(connection, feed_clock.RESULTS, 1, row.change_time)
-            await connection.execute(
-                update(task_numbers).where(task_numbers.c.id == number_id).values(**_row_values(row), change_time_us=at)
-            )
+        # A row deleted meanwhile updates nothing; its change time is then simply unused (they need only be unique and
+        # increasing, not dense). In a unit of work the write is collected (_write_pending); outside one, it is a
+        # unit of work of its own.
+        async with self.batch():
+            batch = self._batch.get()
+            assert batch is not None
+            if number_id in batch.ended_keys:
+                await self._write_pending(batch)  # after the end of a call on this number: written in that order
+            at = await batch.clock.allocate(batch.connection, feed_clock.RESULTS, 1, row.change_time)
+            batch.rows[number_id] = {"p_number_id": number_id, **_row_params(row, at)}
 
     async def update_attempt(self, attempt: Attempt) -> None:
-        async with self._write() as connection:
-            await connection.execute(
-                update(attempts)
-                .where(attempts.c.id == attempt.call_id, attempts.c.ended_at.is_(None))
-                .values(**self._progress(attempt))
-            )
+        async with self.batch():
+            batch = self._batch.get()
+            assert batch is not None
+            if attempt.call_id in batch.ended_keys:
+                await self._write_pending(batch)  # after its end: written in that order (and then changes nothing)
+            batch.progress[attempt.call_id] = self._progress(attempt)
 
     async def finish_attempt(self, attempt: Attempt, now: float, row: ResultRow | None = None) -> None:
         # In a unit of work the ends are collected and written together, before the next other statement or at
@@ -539,6 +556,22 @@ class SqlDialerStore:
             batch = self._batch.get()
             assert batch is not None
             await self._end(batch, attempt, now, row)
+
+    async def _write_pending(self, batch: _Batch) -> None:
+        """Write what the unit of work collected: the rows' and attempts' changes, then the ends of calls (a change
+        recorded after an end of the same number or call wrote the collection first, so each number and call keeps
+        its order)."""
+        rows, batch.rows = batch.rows, {}
+        progress, batch.progress = batch.progress, {}
+        connection = batch.connection
+        if rows:
+            await connection.execute(_SAVE_ROW, list(rows.values()))
+        answered = [p for p in progress.values() if "p_state" in p]
+        if answered:
+            await connection.execute(_PROGRESS_ANSWERED, answered)
+        if len(answered) < len(progress):
+            await connection.execute(_PROGRESS, [p for p in progress.values() if "p_state" not in p])
+        await self._write_ended(batch)
 
     async def _end(self, batch: _Batch, attempt: Attempt, now: float, row: ResultRow | None) -> None:
         params: dict[str, Any] = {
@@ -553,6 +586,7 @@ class SqlDialerStore:
             at = await batch.clock.allocate(batch.connection, feed_clock.RESULTS, 1, row.change_time)
             params.update(_row_params(row, at))
         batch.ended.append(params)
+        batch.ended_keys.update((attempt.number_id, attempt.call_id))
 
     @staticmethod
     async def _write_ended(batch: _Batch) -> None:
@@ -560,6 +594,7 @@ class SqlDialerStore:
         apply only while the number is still held by that call, so an attempt that had already finished (a late
         duplicate) changes nothing; a number the API removed during its call is deleted now."""
         ended, batch.ended = batch.ended, []
+        batch.ended_keys.clear()
         if not ended:
             return
         connection = batch.connection
@@ -753,13 +788,15 @@ class SqlDialerStore:
 
     @staticmethod
     def _progress(attempt: Attempt) -> dict[str, Any]:
+        """The parameters of _PROGRESS, or of _PROGRESS_ANSWERED once the customer answered."""
         values: dict[str, Any] = {
-            "dial_status": attempt.m_dial_status,
-            "outcome": (attempt.outcome or "") if attempt.settled else None,
+            "p_call_id": attempt.call_id,
+            "p_dial_status": attempt.m_dial_status,
+            "p_outcome": (attempt.outcome or "") if attempt.settled else None,
         }
         if attempt.answered:
-            values["answered_at"] = attempt.created_at
-            values["state"] = _TALKING if attempt.agent_connected else "answered"
+            values["p_answered_at"] = attempt.created_at
+            values["p_state"] = _TALKING if attempt.agent_connected else "answered"
         return values
 
 
