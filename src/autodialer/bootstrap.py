@@ -6,6 +6,7 @@ Everything else receives what it needs as arguments; nothing reads settings or o
               └─events──▶ AsteriskPbxGateway (call events)  ──on_call_event──▶ DialerEngine
     FastAGIServer /connect, /poll ──▶ ConnectCallHandler / PollCallHandler ──CallProgress──▶ DialerEngine
     REST API ──on_tasks_changed──▶ PlanningReads.invalidate, DialerEngine.task_changed
+             (PostgreSQL: also NOTIFY ──▶ other instances' PgTaskListener ──▶ the same, there)
     DialerEngine ──▶ PlanningReads (planning reads kept in memory) ──▶ SqlDialerStore
     build_context: every service the HTTP edges get (api.context.AppContext), never an adapter:
     v1 API ──▶ TaskService ──▶ SqlTaskRepository · ResultsFeed ──▶ SqlResultsFeed · MikoPolls ──▶ SqlPollRepository
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.adapters.db.poll_store import SqlPollStore
 from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.db.task_notifications import PgTaskListener, PgTaskNotifier, is_postgresql, source_of
 from autodialer.adapters.db.task_repository import SqlTaskRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.adapters.numbering_plan_file import read_numbering_plan
@@ -129,6 +132,8 @@ class Dialer:
     link: PbxLinkMonitor
     # The engine's planning reads kept in memory: told of task changes with the engine (build_service).
     planning: PlanningReads
+    # On PostgreSQL: other instances' writes wake this dialer (build_service sets it; started and stopped here).
+    listener: PgTaskListener | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def live_conditions(self) -> LiveConditions:
@@ -139,6 +144,8 @@ class Dialer:
         await self.agi.start()
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.engine.run(), name="dialer-engine"))
+        if self.listener is not None:
+            self.listener.start()
 
     def status(self) -> PbxStatus:
         """The PBX side as GET /status shows it."""
@@ -158,6 +165,8 @@ class Dialer:
         )
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -368,7 +377,8 @@ class Service:
     app: FastAPI
     dialer: Dialer | None
     live: LiveBoard
-    # What the API's writes call (context.on_tasks_changed); the API worker's wake-ups call it in the dialer process.
+    # What a write of this instance changes here (context.on_tasks_changed, less the PostgreSQL NOTIFY to other
+    # instances); the API worker's wake-ups call it in the dialer process.
     tasks_changed: Callable[[], None] = field(default=lambda: None)
 
 
@@ -397,6 +407,7 @@ async def build_service(
     )
     assert context.campaigns is not None
     context.live = build_live_board(context.campaigns, dialer)
+    local = context.live.campaigns_changed
     if dialer is not None:
         engine, live, planning = dialer.engine, context.live, dialer.planning
 
@@ -405,10 +416,22 @@ async def build_service(
             engine.task_changed()
             live.campaigns_changed()
 
-        context.on_tasks_changed = tasks_changed
-    else:
-        context.on_tasks_changed = context.live.campaigns_changed
-    return Service(settings, db, create_app(context), dialer, context.live, context.on_tasks_changed)
+        local = tasks_changed
+    context.on_tasks_changed = local
+    if is_postgresql(settings.effective_database_url):  # other instances on the database wake too
+        source = source_of(os.getpid())
+        context.on_tasks_changed = both(local, PgTaskNotifier(db, source))
+        if dialer is not None:
+            dialer.listener = PgTaskListener(settings.effective_database_url, source, local)
+    return Service(settings, db, create_app(context), dialer, context.live, local)
+
+
+def both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def call() -> None:
+        first()
+        second()
+
+    return call
 
 
 def build_live_board(campaigns: CampaignService, dialer: Dialer | None) -> LiveBoard:

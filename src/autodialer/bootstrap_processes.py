@@ -7,6 +7,7 @@ the API gets its own process and event loop. The database is the boundary; a dat
     build_service (migrates; AMI, FastAGI, engine, full app)   build_context without dialer; no migration
       full app ◀── run/dialer.sock (0600) ── DialerProxy ◀──── public HTTP host:port: /live, /events, explain, /status
       WakeListener ◀── run/wake.sock ◀── WakeSender ◀────────── context.on_tasks_changed (every write)
+      PgTaskListener (PostgreSQL) ◀── NOTIFY ◀── PgTaskNotifier ◀── other instances (this worker's: ignored)
       ApiWorkerProcess: spawn, ready line, restart with backoff, stop (SIGTERM, wait, SIGKILL)
                                                                die_with_parent: SIGKILLed when serve dies
 
@@ -22,6 +23,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,7 @@ import uvicorn
 import autodialer
 from autodialer.adapters.clock import SystemClock
 from autodialer.adapters.db.engine import create_engine
+from autodialer.adapters.db.task_notifications import PgTaskNotifier, is_postgresql, source_of
 from autodialer.adapters.process.api_worker_process import READY_FD_PLACEHOLDER, ApiWorkerProcess
 from autodialer.adapters.process.local_sockets import RunDir, bind_stream_socket
 from autodialer.adapters.process.parent_death import parent_gone
@@ -37,7 +40,7 @@ from autodialer.adapters.process.wake_socket import WakeListener, WakeSender
 from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.dialer_proxy import DialerProxy, SocketPeerMiddleware
-from autodialer.bootstrap import _HttpServer, build_context, build_service, http_config, load_numbering_plan
+from autodialer.bootstrap import _HttpServer, both, build_context, build_service, http_config, load_numbering_plan
 from autodialer.domain.numbering_plan import NumberingPlan
 from autodialer.settings import Settings
 
@@ -133,11 +136,14 @@ async def run_api_worker(
     cancelled or the dialer process is gone."""
     db = create_engine(settings.effective_database_url)
     wake = WakeSender(wake_socket)
+    changed: Callable[[], None] = wake
+    if is_postgresql(settings.effective_database_url):  # other instances wake too; our dialer ignores its own
+        changed = both(wake, PgTaskNotifier(db, source_of(parent_pid)))
     context = build_context(
         settings,
         db,
         SystemClock().now,
-        on_tasks_changed=wake,
+        on_tasks_changed=changed,
         speech=build_prompt_renderer(settings),
         numbering_plan=load_numbering_plan(settings),
     )
