@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,36 +76,42 @@ class Bench:
 async def bench_stack(sim_config: dict[str, Any], database_url: str = "", **settings: Any) -> AsyncIterator[Bench]:
     """The simulator (``sim_config``: members, time_scale, customer, employee) in a subprocess, the service here."""
     agi_port = free_port()
+    with sim_process(sim_config, agi_port) as (sim, ami_port), tempfile.TemporaryDirectory() as data_dir:
+        overrides: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": Path(data_dir),
+            "database_url": database_url,
+            "ami_port": ami_port,
+            "fastagi_port": agi_port,
+            **settings,
+        }
+        service = await build_service(load_settings(**overrides))
+        assert service.dialer is not None
+        await service.dialer.start()
+        try:
+            for _ in range(500):
+                if service.dialer.availability.is_connected():
+                    break
+                await asyncio.sleep(0.01)
+            transport = httpx.ASGITransport(app=service.app)
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://bench{MODULE}") as http:
+                yield Bench(service, http, sim)
+        finally:
+            await service.dialer.stop()
+            await service.db.dispose()
+
+
+@contextlib.contextmanager
+def sim_process(sim_config: dict[str, Any], agi_port: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """The simulator (``sim_config``, see ``serve_sim``) in a subprocess of its own, and its AMI port; its stdout
+    carries the stamps it prints."""
     config = {**sim_config, "agi_port": agi_port}
     sim = subprocess.Popen(
         [sys.executable, __file__, "--serve-sim", json.dumps(config)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert sim.stdout is not None
-        ami_port = int(sim.stdout.readline())
-        with tempfile.TemporaryDirectory() as data_dir:
-            overrides: dict[str, Any] = {
-                "environment": "test",
-                "data_dir": Path(data_dir),
-                "database_url": database_url,
-                "ami_port": ami_port,
-                "fastagi_port": agi_port,
-                **settings,
-            }
-            service = await build_service(load_settings(**overrides))
-            assert service.dialer is not None
-            await service.dialer.start()
-            try:
-                for _ in range(500):
-                    if service.dialer.availability.is_connected():
-                        break
-                    await asyncio.sleep(0.01)
-                transport = httpx.ASGITransport(app=service.app)
-                async with httpx.AsyncClient(transport=transport, base_url=f"http://bench{MODULE}") as http:
-                    yield Bench(service, http, sim)
-            finally:
-                await service.dialer.stop()
-                await service.db.dispose()
+        yield sim, int(sim.stdout.readline())
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait()
@@ -114,12 +120,18 @@ async def bench_stack(sim_config: dict[str, Any], database_url: str = "", **sett
 class _Requests(list[dict[str, Any]]):
     """The simulator's Originate record; with the latency probe on, each arrival is stamped and printed."""
 
-    def __init__(self, probe: dict[str, float | None] | None) -> None:
+    def __init__(self, probe: dict[str, float | None] | None, stamp_all: bool = False, prefix: str = "") -> None:
         super().__init__()
         self._probe = probe
+        self._stamp_all = stamp_all
+        self._prefix = f"Local/{prefix}"  # only Originates of these numbers answer the probe
 
     def append(self, item: dict[str, Any]) -> None:
         super().append(item)
+        if self._stamp_all:
+            print(f"originated {time.perf_counter()!r}", flush=True)
+        if not (item.get("channel") or "").startswith(self._prefix):
+            return
         if self._probe is not None and self._probe["free_at"] is not None:
             # perf_counter is CLOCK_MONOTONIC: the same clock in both processes.
             print(f"originate {self._probe['free_at']!r} {time.perf_counter()!r}", flush=True)
@@ -129,7 +141,9 @@ class _Requests(list[dict[str, Any]]):
 async def serve_sim(raw: str) -> None:
     """The simulator process: the product's dialplan snippet (any number routes to the trunk), employees, one
     queue 2200 of them, behaviours from the spec. With ``probe_agent`` set it stamps the moment that agent's
-    device becomes NOT_INUSE and prints it with the arrival of the next Originate (engine_latency.py)."""
+    device becomes NOT_INUSE and prints it with the arrival of the next Originate (engine_latency.py); with
+    ``stamp_originates`` it prints the arrival of every Originate, and with ``probe_numbers`` (a prefix) only the
+    Originates of those numbers answer the probe (api_load_dialing.py, where other agents dial too)."""
     spec = json.loads(raw)
     members = tuple(spec["members"])
     config = SimulatorConfig(
@@ -164,7 +178,7 @@ async def serve_sim(raw: str) -> None:
                 watched["free_at"] = time.perf_counter()
 
         sim.pbx.bus.subscribe(on_event)
-    sim.pbx.requests = _Requests(probe)
+    sim.pbx.requests = _Requests(probe, bool(spec.get("stamp_originates")), spec.get("probe_numbers", ""))
     for exten in spec.get("dnd", []):
         sim.control.set_dnd(exten)
     await sim.start()
