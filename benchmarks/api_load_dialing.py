@@ -156,7 +156,8 @@ async def generate(config: dict[str, Any]) -> dict[str, Any]:
             _, late = await asyncio.wait(set(pending), timeout=GRACE_S)
             for request in late:
                 request.cancel()
-            failures["unanswered at the end"] += len(late)
+            if late:
+                failures["unanswered at the end"] += len(late)
         stop.set()
         big_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
