@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
 import signal
@@ -143,7 +144,8 @@ async def serve_sim(raw: str) -> None:
     queue 2200 of them, behaviours from the spec. With ``probe_agent`` set it stamps the moment that agent's
     device becomes NOT_INUSE and prints it with the arrival of the next Originate (engine_latency.py); with
     ``stamp_originates`` it prints the arrival of every Originate, and with ``probe_numbers`` (a prefix) only the
-    Originates of those numbers answer the probe (api_load_dialing.py, where other agents dial too)."""
+    Originates of those numbers answer the probe (api_load_dialing.py, where other agents dial too); with
+    ``profile`` (a path) it writes a cProfile of its run there when stopped."""
     spec = json.loads(raw)
     members = tuple(spec["members"])
     config = SimulatorConfig(
@@ -188,7 +190,13 @@ async def serve_sim(raw: str) -> None:
         asyncio.get_running_loop().create_task(_toggle(sim, toggle["exten"], float(toggle["period_s"])))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    profiler = cProfile.Profile() if spec.get("profile") else None
+    if profiler is not None:
+        profiler.enable()
     await stop.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(spec["profile"])
     os._exit(0)  # calls still up need no orderly teardown
 
 

@@ -13,13 +13,15 @@ calls (bridges holding a queue member and the customer's side), and at the end f
 (API, engine, SQL, AMI, FastAGI) per call; the simulator's is its own process's. Numbers are loaded with POST
 /task through the service's app in-process (no socket).
 
-    .venv/bin/python benchmarks/engine_throughput.py [--live-calls 250] [--calls N] [--database-url URL] [--json]
+    .venv/bin/python benchmarks/engine_throughput.py [--live-calls 250] [--calls N] [--database-url URL]
+        [--profile DIR] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import logging
 import os
@@ -101,6 +103,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "customer": {"outcome": "answer", "answer_after": 0.2, "hangup_after": talk},
         "employee": {"answer_after": 0.2},
     }
+    profiler = None
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        sim["profile"] = str(Path(args.profile) / "simulator.prof")
+        profiler = cProfile.Profile()
     settings = {
         "max_count_channels_ceiling": len(members),
         "results_page_limit": 10000,
@@ -123,6 +130,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         numbers = [f"7{9200000000 + i}" for i in range(calls)]
         body = {"name": "throughput", "innerNum": "2200", "numbers": numbers, "maxCountChannels": args.live_calls}
         cpu0, sim_cpu0, t0 = time.process_time(), cpu_seconds(bench.sim.pid), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         task_id = await bench.post_task(body)
         deadline = time.perf_counter() + calls / RATE * 4 + talk + 60
         async with bench.service.db.connect() as connection:
@@ -133,6 +142,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     break
                 await connection.rollback()  # a fresh snapshot next time (PostgreSQL)
         elapsed = time.perf_counter() - t0
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(Path(args.profile) / "service.prof"))
         cpu, sim_cpu = time.process_time() - cpu0, cpu_seconds(bench.sim.pid) - sim_cpu0
         links_lost = bench.service.dialer.ami.connect_count - 1  # AMI sessions that ended during the run
         async with bench.service.db.connect() as connection:
@@ -175,6 +187,9 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default="")
     parser.add_argument("--log", default="", help="keep the service's log (INFO and up) in this file")
+    parser.add_argument(
+        "--profile", default="", help="write cProfiles of the service (service.prof) and simulator into this folder"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     r = asyncio.run(run(args))
