@@ -84,6 +84,28 @@ async def test_exclude_filter_drops_only_that_event(sim: PBXSimulator) -> None:
     await plain.close()
 
 
+async def test_an_event_no_session_takes_is_counted_and_not_built(sim: PBXSimulator) -> None:
+    # The bus skips building an event whose name every session filters out (EventBus.wanted); the PBX still counts
+    # it, and a regular-expression filter, which needs the text, still sees every event.
+    filtered = AMITestClient()
+    await filtered.login(sim.ami_port, ("!Event: Newexten", "!Event: VarSet"))
+    before = sim.control.event_count
+    await filtered.request("Originate", ORIGINATE)
+    await filtered.wait_for(lambda: len(filtered.named("Hangup")) == 3)
+    alone = sim.control.event_count - before
+    assert not filtered.named("Newexten") and not filtered.named("VarSet")
+    regex = AMITestClient()
+    await regex.login(sim.ami_port, ("!Variable: DIAL.*",))
+    before = sim.control.event_count
+    await filtered.request("Originate", ORIGINATE)
+    await regex.wait_for(lambda: len(regex.named("Hangup")) == 3)
+    assert sim.control.event_count - before == alone
+    varsets = [e.get("Variable") or "" for e in regex.named("VarSet")]
+    assert varsets and not any(v.startswith("DIAL") for v in varsets)
+    await filtered.close()
+    await regex.close()
+
+
 async def test_include_filter_passes_only_matching_events(sim: PBXSimulator) -> None:
     c = AMITestClient()
     await c.login(sim.ami_port, ("Event: Hangup",))

@@ -211,7 +211,7 @@ async def filter_(s: AMISession, a: Action) -> str | None:
         s.respond(a, "Error", [("Message", "Unknown operation")])
         return None
     try:
-        s.filters.append(EventFilter(a.get("Filter") or ""))
+        s.add_filter(EventFilter(a.get("Filter") or ""))
     except Exception:
         s.respond(a, "Error", [("Message", "Filter Not Added")])
         return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from autodialer.protocols.ami import Action, AMIConnection, AMIProtocolError, Banner, Event, Response, Role
 
-from .events import Fields, event_classes, manager_classes
+from .events import Fields, event_classes, manager_classes, privilege
 
 if TYPE_CHECKING:
     from .pbx import PBX
@@ -32,6 +32,7 @@ SHUTTING_DOWN = "Asterisk is shutting down"
 # Trace 09 (`core restart now`, idle PBX): the CLI command at .610823, `Event: Shutdown` at .629658, EOF at .658252.
 SHUTDOWN_EVENT_AFTER_S = 0.019
 EOF_AFTER_SHUTDOWN_S = 0.029
+_DROP, _TAKE, _READ_FIELDS = 0, 1, 2  # a session's verdict on an event name (AMISession._decide)
 
 
 class EventFilter:
@@ -54,11 +55,13 @@ class AMISession:
         self.pbx = server.pbx
         self.reader, self.writer = reader, writer
         self.conn = AMIConnection(Role.SERVER)
-        self.authenticated = False
-        self.events_on = True
-        self.filters: list[EventFilter] = []
+        # What this session takes of each event name, while what it depends on stays (see `_decide`).
+        self._verdicts: dict[str, int] = {}
+        self._authenticated = False
+        self._events_on = True
+        self._filters: tuple[EventFilter, ...] = ()
         # The user's classes (manager.conf read=/write=), fixed at login as manager.c copies them to the session.
-        self.read_classes = manager_classes(server.pbx.config.read_classes)
+        self._read_classes = manager_classes(server.pbx.config.read_classes)
         self.write_classes = manager_classes(server.pbx.config.write_classes)
         self.login_at = 0.0  # simulated time of the successful Login (manager.c sessionstart_tv -> SessionTV)
         self.backlog: list[bytes] = []  # events produced while the PBX is "frozen" (SIGSTOP)
@@ -68,7 +71,44 @@ class AMISession:
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.remote = f"IPV4/TCP/{peer[0]}/{peer[1]}"
         self.local = f"IPV4/TCP/{server.host}/{server.port}"
-        self._unsubscribe = self.pbx.bus.subscribe(self.on_event)
+        self._unsubscribe = self.pbx.bus.subscribe(self.on_event, self.wants)
+
+    # --- what reaches this session ----------------------------------------------------------------------
+    # Every setting an event's fate depends on clears the verdicts kept per event name.
+    @property
+    def authenticated(self) -> bool:
+        return self._authenticated
+
+    @authenticated.setter
+    def authenticated(self, value: bool) -> None:
+        self._authenticated = value
+        self._verdicts.clear()
+
+    @property
+    def events_on(self) -> bool:
+        return self._events_on
+
+    @events_on.setter
+    def events_on(self, value: bool) -> None:
+        self._events_on = value
+        self._verdicts.clear()
+
+    @property
+    def read_classes(self) -> frozenset[str]:
+        return self._read_classes
+
+    @read_classes.setter
+    def read_classes(self, value: frozenset[str]) -> None:
+        self._read_classes = value
+        self._verdicts.clear()
+
+    @property
+    def filters(self) -> tuple[EventFilter, ...]:
+        return self._filters
+
+    def add_filter(self, event_filter: EventFilter) -> None:
+        self._filters = (*self._filters, event_filter)
+        self._verdicts.clear()
 
     # --- output --------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -117,10 +157,29 @@ class AMISession:
                 return event_classes(value) <= self.read_classes
         return True
 
+    def wants(self, name: str) -> bool:
+        """Might `on_event` take an event called `name`? False is certain: the bus may skip building it."""
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = self._verdicts[name] = self._decide(name)
+        return verdict != _DROP
+
+    def _decide(self, name: str) -> int:
+        # Everything but a filter's regular expression is decided by the name: a bus event's Privilege header is
+        # privilege(name) (events.EventBus.emit) and a simple filter compares the name.
+        if not self._authenticated or not self._events_on:
+            return _DROP
+        if not event_classes(privilege(name)) <= self._read_classes:
+            return _DROP
+        if any(f.event_name is None for f in self._filters):
+            return _READ_FIELDS
+        return _TAKE if self.passes(name, []) else _DROP
+
     def on_event(self, name: str, fields: Fields) -> None:
-        if not self.authenticated or not self.events_on:
-            return
-        if not self.may_read(fields) or not self.passes(name, fields):
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = self._verdicts[name] = self._decide(name)
+        if verdict == _DROP or (verdict == _READ_FIELDS and not self.passes(name, fields)):
             return
         try:
             data = self.conn.send(Event(tuple(fields)))
@@ -138,12 +197,12 @@ class AMISession:
         self.backlog.clear()
 
     def passes(self, name: str, fields: Fields) -> bool:
-        if not self.filters:
+        if not self._filters:
             return True
-        includes = [f for f in self.filters if not f.exclude]
+        includes = [f for f in self._filters if not f.exclude]
         if includes and not any(f.matches(name, fields) for f in includes):
             return False
-        return not any(f.matches(name, fields) for f in self.filters if f.exclude)
+        return not any(f.matches(name, fields) for f in self._filters if f.exclude)
 
     # --- input ---------------------------------------------------------------------------------------
     async def run(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .events import Fields
@@ -48,6 +49,30 @@ CAUSE_TEXT = {
 # (ast_softhangup_all at core stop/restart), 16 = AST_SOFTHANGUP_APPUNLOAD (the PBX loop ending),
 # 32 = AST_SOFTHANGUP_EXPLICIT (AGI HANGUP, AMI Hangup).
 SOFT_SHUTDOWN, SOFT_APPUNLOAD, SOFT_EXPLICIT = 4, 16, 32
+
+
+_CHANNEL_KEYS = (
+    "Channel",
+    "ChannelState",
+    "ChannelStateDesc",
+    "CallerIDNum",
+    "CallerIDName",
+    "ConnectedLineNum",
+    "ConnectedLineName",
+    "Language",
+    "AccountCode",
+    "Context",
+    "Exten",
+    "Priority",
+    "Uniqueid",
+    "Linkedid",
+)
+
+
+@lru_cache(maxsize=16)
+def _field_keys(prefix: str) -> tuple[str, ...]:
+    """A channel's field names in event order, ``prefix`` (Dest, DestBridge…) before each."""
+    return tuple(prefix + key for key in _CHANNEL_KEYS)
 
 
 @dataclass(eq=False)
@@ -95,23 +120,28 @@ class Channel:
         return 2 if self.name.endswith(";2") else 1
 
     def fields(self, prefix: str = "") -> Fields:
-        p = prefix
-        return [
-            (f"{p}Channel", self.name),
-            (f"{p}ChannelState", str(self.state)),
-            (f"{p}ChannelStateDesc", STATE_DESC.get(self.state, "Unknown")),
-            (f"{p}CallerIDNum", self.caller_num),
-            (f"{p}CallerIDName", self.caller_name),
-            (f"{p}ConnectedLineNum", self.connected_num),
-            (f"{p}ConnectedLineName", self.connected_name),
-            (f"{p}Language", self.language),
-            (f"{p}AccountCode", self.accountcode),
-            (f"{p}Context", self.context),
-            (f"{p}Exten", self.exten),
-            (f"{p}Priority", str(self.priority)),
-            (f"{p}Uniqueid", self.uniqueid),
-            (f"{p}Linkedid", self.linkedid),
-        ]
+        return list(
+            zip(
+                _field_keys(prefix),
+                (
+                    self.name,
+                    str(self.state),
+                    STATE_DESC.get(self.state, "Unknown"),
+                    self.caller_num,
+                    self.caller_name,
+                    self.connected_num,
+                    self.connected_name,
+                    self.language,
+                    self.accountcode,
+                    self.context,
+                    self.exten,
+                    str(self.priority),
+                    self.uniqueid,
+                    self.linkedid,
+                ),
+                strict=True,
+            )
+        )
 
     def poke(self) -> None:
         """Wake whatever app is waiting on this channel (hangup, state, bridge or DTMF changed)."""

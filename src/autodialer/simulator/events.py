@@ -90,18 +90,31 @@ def event_classes(privilege_header: str) -> frozenset[str]:
 
 
 class EventBus:
+    """Subscribers get every event; one that says which names it wants (``wants``) lets the PBX skip building the
+    fields of an event nobody takes (at a thousand live calls about half of what it produces is VarSet and
+    Newexten, which a dialer filters out). ``count`` counts every event produced, built or not."""
+
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._wants: list[Callable[[str], bool] | None] = []
         self.count = 0
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+    def subscribe(self, subscriber: Subscriber, wants: Callable[[str], bool] | None = None) -> Callable[[], None]:
+        """``wants(name)`` False promises that ``subscriber`` would drop every event of that name as things stand;
+        without it the subscriber is taken to want everything."""
         self._subscribers.append(subscriber)
+        self._wants.append(wants)
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+                i = self._subscribers.index(subscriber)
+                del self._subscribers[i], self._wants[i]
 
         return unsubscribe
+
+    def wanted(self, name: str) -> bool:
+        """Would any subscriber take an event called ``name`` now? When not, its producer may only count it."""
+        return any(wants is None or wants(name) for wants in self._wants)
 
     def emit(self, name: str, fields: Fields) -> None:
         full: Fields = [("Event", name), ("Privilege", privilege(name)), *fields]

@@ -70,6 +70,9 @@ class PBX:
         self.bus.emit(name, fields)
 
     def chan_event(self, name: str, ch: Channel, extra: Fields | tuple[tuple[str, str], ...] = ()) -> None:
+        if not self.bus.wanted(name):  # nobody takes it (a VarSet to a dialer): counted, not built
+            self.bus.count += 1
+            return
         self.bus.emit(name, [*ch.fields(), *extra])
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
