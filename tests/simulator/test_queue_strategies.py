@@ -9,8 +9,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from autodialer.simulator import Behaviour, PBXSimulator, QueueConfig, SimulatorConfig
+from autodialer.simulator.queue_call import rotated_order
 
 from .harness import AMITestClient
 
@@ -185,3 +188,45 @@ async def test_a_member_in_wrap_up_is_not_rung_until_it_ends(
         assert waited >= wrapup_s - 1.5  # lastcall is whole seconds, as app_queue's time_t
     else:
         assert waited < 4.0
+
+
+@given(n=st.integers(0, 2600), start=st.integers(0, 2700))
+def test_rotated_order_is_the_stable_sort_of_calc_metric(n: int, start: int) -> None:
+    # rrmemory/linear: calc_metric gives a member its place from rrpos/linpos on and 1000 + its place before; the
+    # ring order is a stable sort of that (queues.conf order on a tie, which happens past 1,000 members).
+    metrics = [(1000 + pos if pos < start else pos, pos) for pos in range(n)]
+    assert list(rotated_order(n, start)) == sorted(metrics, key=lambda item: item[0])
+
+
+def ready_from_scratch(sim: PBXSimulator) -> dict[str, set[int]]:
+    queues = sim.pbx.queues
+    return {q.name: {m.queuepos for m in q.members if queues._ready(q, m)} for q in queues.queues.values()}
+
+
+async def test_the_members_kept_ready_follow_calls_pauses_and_lost_phones(
+    stopper: list[tuple[PBXSimulator, AMITestClient]],
+) -> None:
+    # Whose turn it is counts the queue's `ready` members, kept as device states and pauses change instead of a
+    # scan per check: after every kind of change they must be what a scan finds. 299 has no endpoint (INVALID).
+    queues = (QueueConfig(strategy="rrmemory", autofill=True), QueueConfig(name="2201", members=("202", "299")))
+    sim = PBXSimulator(SimulatorConfig(ami_port=0, time_scale=SCALE, queues=queues))
+    await sim.start()
+    ami = AMITestClient()
+    await ami.login(sim.ami_port)
+    stopper.append((sim, ami))
+
+    def kept() -> dict[str, set[int]]:
+        return {q.name: set(q.ready) for q in sim.pbx.queues.queues.values()}
+
+    assert kept() == ready_from_scratch(sim) == {"2200": {0, 1}, "2201": {0}}
+    sim.control.set_employee("201", TALK)
+    sim.control.set_employee("202", TALK)
+    await two_callers(sim, ami)
+    assert kept() == ready_from_scratch(sim) == {"2200": set(), "2201": set()}
+    sim.pbx.reset()  # as a PBX restart forgets every call
+    assert kept() == ready_from_scratch(sim) == {"2200": {0, 1}, "2201": {0}}
+    sim.control.pause_member("PJSIP/202")
+    sim.control.set_reachable("201", False)
+    assert kept() == ready_from_scratch(sim) == {"2200": set(), "2201": set()}
+    sim.control.pause_member("PJSIP/202", False)
+    assert kept() == ready_from_scratch(sim) == {"2200": {1}, "2201": {0}}

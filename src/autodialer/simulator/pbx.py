@@ -106,6 +106,7 @@ class PBX:
         self.channels.clear()
         for device in self.devices.state:
             self.devices.state[device] = "NOT_INUSE"
+        self.queues.recount()
         for queue in self.queues.queues.values():
             queue.callers.clear()
         self.started_at = self.clock.now()

@@ -18,7 +18,11 @@ in queues.conf order (Asterisk's hash container makes that order arbitrary). A m
 from __future__ import annotations
 
 import asyncio
+import bisect
+import heapq
+import itertools
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,37 +37,76 @@ if TYPE_CHECKING:
 RECHECK_S = 1.0  # app_queue's RECHECK: how often a waiting caller looks whether it is its turn
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Attempt:
     """One member in one round of ringing (app_queue's struct callattempt)."""
 
     member: Member
     metric: int
+    pos: int  # the member's place in queues.conf order
     still_going: bool = True
     channel: Channel | None = None
     tried: bool = False
 
 
-class _Attempts(list[_Attempt]):
-    """One round's attempts in queues.conf order, and find_best over them in O(1) amortised: an attempt once rung,
-    tried or given up never becomes a candidate again and metrics do not change within a round, so a cursor over
-    the attempts sorted by metric (stable: ties in queues.conf order, as ``min`` picks) finds what a fresh scan
-    would. A scan per pick made each caller's round O(members²): 1,260 members at 1,000 live calls took the
-    simulator's whole core and delayed its AGI answers by seconds (issue 11)."""
+def rotated_order(n: int, start: int) -> Iterator[tuple[int, int]]:
+    """``(metric, pos)`` of ``n`` members in the order ``sorted`` by metric (stable) puts them, lazily, where
+    calc_metric gives ``pos`` from ``start`` on and ``1000 + pos`` before it (rrmemory's rrpos, linear's linpos).
+    Two runs, each rising: the members before ``start`` win ties, as they come first in queues.conf order."""
+    before = ((1000 + pos, pos) for pos in range(min(start, n)))
+    after = ((pos, pos) for pos in range(max(start, 0), n))
+    if n <= 1000:  # metrics below 1000 after start, 1000 and up before it: no ties, no interleaving
+        return itertools.chain(after, before)
+    return heapq.merge(before, after, key=lambda item: item[0])
 
-    def __init__(self, attempts: list[_Attempt]) -> None:
-        super().__init__(attempts)
-        self._by_metric = sorted(attempts, key=lambda a: a.metric)
-        self._cursor = 0
+
+class _Attempts:
+    """One round's attempts, and find_best over them in O(1) amortised: an attempt once rung, tried or given up
+    never becomes a candidate again and metrics do not change within a round, so a cursor over the attempts in
+    metric order (stable: ties in queues.conf order, as ``min`` picks) finds what a fresh scan would. A scan per
+    pick made each caller's round O(members²): 1,260 members at 1,000 live calls took the simulator's whole core and
+    delayed its AGI answers by seconds (issue 11).
+
+    The attempts are made as the cursor reaches them: an attempt not reached yet would be untouched (still going,
+    no channel, not tried), so rrmemory and linear, whose order is known without computing every metric, do not
+    build an attempt per member for each caller's round (another second per thousand members at 1,000 live).
+    ``every`` makes them all (ringall rings every member at once)."""
+
+    def __init__(self, members: list[Member], order: Iterable[tuple[int, int]]) -> None:
+        self._members = members
+        self._order = iter(order)
+        self._made: list[_Attempt] = []
+        self._head: _Attempt | None = None
+        self.rung: list[_Attempt] = []  # attempts given a channel, in queues.conf order
+
+    def _next(self) -> _Attempt | None:
+        item = next(self._order, None)
+        if item is None:
+            return None
+        metric, pos = item
+        attempt = _Attempt(self._members[pos], metric, pos)
+        self._made.append(attempt)
+        return attempt
 
     def best(self) -> _Attempt | None:
-        order = self._by_metric
-        while self._cursor < len(order):
-            a = order[self._cursor]
+        while True:
+            a = self._head
+            if a is None:
+                a = self._head = self._next()
+                if a is None:
+                    return None
             if a.still_going and a.channel is None and not a.tried:
                 return a
-            self._cursor += 1
-        return None
+            self._head = None
+
+    def every(self) -> list[_Attempt]:
+        """Every attempt, in queues.conf order."""
+        while self._next() is not None:
+            pass
+        return sorted(self._made, key=lambda a: a.pos)
+
+    def mark_rung(self, attempt: _Attempt) -> None:
+        bisect.insort(self.rung, attempt, key=lambda a: a.pos)
 
 
 class QueueCall:
@@ -118,7 +161,7 @@ class QueueCall:
     async def _try_calling(self) -> tuple[Member, Channel, float] | None:
         self.queue.pending.add(self.caller.name)
         try:
-            attempts = _Attempts([_Attempt(m, self._metric(m, pos)) for pos, m in enumerate(self.queue.members)])
+            attempts = _Attempts(self.queue.members, self._order())
             self._ring_one(attempts)
             answered = await self._wait(attempts)
             self._store_next(attempts)
@@ -126,19 +169,24 @@ class QueueCall:
         finally:
             self.queue.pending.discard(self.caller.name)
 
-    def _metric(self, m: Member, pos: int) -> int:
-        """calc_metric (every penalty 0): the lowest metric rings first."""
-        strategy, queue = self.queue.config.strategy, self.queue
+    def _order(self) -> Iterable[tuple[int, int]]:
+        """``(metric, pos)`` of every member, lowest metric first, ties in queues.conf order: calc_metric for each
+        member as try_calling computes it (with its side effects), sorted as find_best picks."""
+        strategy, queue, n = self.queue.config.strategy, self.queue, len(self.queue.members)
         if strategy == "linear":
-            if pos < self.linpos:
-                return 1000 + pos
-            self.linwrapped = self.linwrapped or pos > self.linpos
-            return pos
+            self.linwrapped = self.linwrapped or n - 1 > self.linpos  # some member after linpos
+            return rotated_order(n, self.linpos)
         if strategy in ("rrmemory", "rrordered"):
-            if m.queuepos < queue.rrpos:
-                return 1000 + m.queuepos
-            queue.wrapped = queue.wrapped or m.queuepos > queue.rrpos
-            return m.queuepos
+            queue.wrapped = queue.wrapped or n - 1 > queue.rrpos  # queuepos is the member's place
+            return rotated_order(n, queue.rrpos)
+        if strategy == "ringall":
+            return ((0, pos) for pos in range(n))
+        metrics = [(self._metric(m), pos) for pos, m in enumerate(queue.members)]
+        return sorted(metrics, key=lambda item: item[0])
+
+    def _metric(self, m: Member) -> int:
+        """calc_metric (every penalty 0) of the strategies whose metric is not the member's place."""
+        strategy = self.queue.config.strategy
         if strategy == "leastrecent":
             return 0 if not m.last_call else 1000000 - (int(self.pbx.clock.now()) - m.last_call)
         if strategy == "fewestcalls":
@@ -159,13 +207,16 @@ class QueueCall:
             if best is None:
                 return False
             if self.queue.config.strategy == "ringall":
-                rung = [self._ring(a) for a in attempts if a.still_going and not a.tried and a.metric <= best.metric]
+                every = attempts.every()
+                rung = [
+                    self._ring(attempts, a) for a in every if a.still_going and not a.tried and a.metric <= best.metric
+                ]
                 if any(rung):
                     return True
-            elif self._ring(best):
+            elif self._ring(attempts, best):
                 return True
 
-    def _ring(self, attempt: _Attempt) -> bool:
+    def _ring(self, attempts: _Attempts, attempt: _Attempt) -> bool:
         """ring_entry: call one member, or mark it done when it cannot be rung (paused, busy, no channel)."""
         attempt.tried = True
         m = attempt.member
@@ -197,6 +248,7 @@ class QueueCall:
         out.exten = self.caller.exten
         self.pbx.spawn(far_end(self.pbx, out, behaviour))
         attempt.channel = out
+        attempts.mark_rung(attempt)
         return True
 
     def _store_next(self, attempts: _Attempts) -> None:
@@ -234,7 +286,7 @@ class QueueCall:
         ringall = self.queue.config.strategy == "ringall"
 
         def live() -> list[_Attempt]:
-            return [a for a in attempts if a.channel is not None and a.still_going]
+            return [a for a in attempts.rung if a.channel is not None and a.still_going]
 
         while True:
             for a in live():

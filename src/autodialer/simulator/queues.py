@@ -61,6 +61,9 @@ class Queue:
     pending: set[str] = field(default_factory=set)  # callers (channel names) ringing members right now
     rrpos: int = 0  # rrmemory: the member position to ring first next time
     wrapped: bool = False
+    # Places (queuepos) of the members available but for wrap-up: kept as device states and pauses change, so
+    # whose turn it is needs no scan of every member (a thousand at a thousand live calls, per caller per check).
+    ready: set[int] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -83,6 +86,15 @@ class Queues:
         for queue in self.queues.values():
             for m in queue.members:
                 self._memberships.setdefault(m.interface, []).append((queue, m))
+        self.recount()
+
+    def recount(self) -> None:
+        """Every queue's `ready` members from scratch (at start, and when the PBX resets its device states)."""
+        for queue in self.queues.values():
+            queue.ready = {m.queuepos for m in queue.members if self._ready(queue, m)}
+
+    def _update_ready(self, queue: Queue, m: Member) -> None:
+        (queue.ready.add if self._ready(queue, m) else queue.ready.discard)(m.queuepos)
 
     # --- state events ------------------------------------------------------------------------------------
     def member_fields(self, queue: Queue, m: Member, *, listing: bool = False) -> list[tuple[str, str]]:
@@ -133,6 +145,8 @@ class Queues:
         self.pending_members.discard(device)  # update_status: a real status change ends "pending"
         # device_state_cb: the queues that have the member, each one's status event(s) then its _avail device.
         memberships = self._memberships.get(device, [])
+        for queue, m in memberships:
+            self._update_ready(queue, m)
         for i, (queue, m) in enumerate(memberships):
             self._pbx.emit("QueueMemberStatus", self.member_fields(queue, m))
             if i + 1 == len(memberships) or memberships[i + 1][0] is not queue:
@@ -140,8 +154,12 @@ class Queues:
 
     def _available(self, queue: Queue, m: Member) -> bool:
         """is_member_available: not paused; a device in use, busy, ringing or on hold only with ringinuse=yes."""
+        return self._ready(queue, m) and not self._wrapping_up(queue, m)
+
+    def _ready(self, queue: Queue, m: Member) -> bool:
+        """is_member_available but for wrap-up, the one part that changes with time alone."""
         state = self._pbx.devices.get(m.interface)
-        if m.paused or state in ("UNAVAILABLE", "INVALID") or self._wrapping_up(queue, m):
+        if m.paused or state in ("UNAVAILABLE", "INVALID"):
             return False
         return queue.config.ringinuse or state in ("NOT_INUSE", "UNKNOWN")
 
@@ -163,12 +181,16 @@ class Queues:
 
     def available_count(self, queue: Queue) -> int:
         """num_available_members: with ringall or autofill=no, "at least one" is all that counts."""
-        count = 0
-        for m in queue.members:
-            count += self._available(queue, m)
-            if count and (queue.config.strategy == "ringall" or not queue.config.autofill):
-                break
-        return count
+        one = queue.config.strategy == "ringall" or not queue.config.autofill
+        if not queue.config.wrapup_s:
+            count = len(queue.ready)
+        else:
+            count = 0
+            for pos in queue.ready:
+                count += not self._wrapping_up(queue, queue.members[pos])
+                if count and one:
+                    break
+        return min(count, 1) if one else count
 
     def is_our_turn(self, queue: Queue, caller: Channel) -> bool:
         """is_our_turn: the caller's place among the callers ahead that are not ringing anybody is below the
@@ -185,7 +207,8 @@ class Queues:
         return False
 
     def _refresh_avail(self, queue: Queue) -> None:
-        new = "NOT_INUSE" if any(self._available(queue, m) for m in queue.members) else "INUSE"
+        any_available = any(not self._wrapping_up(queue, queue.members[pos]) for pos in queue.ready)
+        new = "NOT_INUSE" if any_available else "INUSE"
         if new != queue.avail:
             queue.avail = new
             self._pbx.emit("DeviceStateChange", [("Device", f"Queue:{queue.name}_avail"), ("State", new)])
@@ -199,6 +222,7 @@ class Queues:
                 if m.interface == interface or m.exten == interface:
                     found = True
                     m.paused, m.paused_reason = paused, reason if paused else ""
+                    self._update_ready(queue, m)
                     m.last_pause = int(self._pbx.clock.now())
                     self._pbx.emit("QueueMemberPause", self.member_fields(queue, m))
                     self._pbx.emit(
