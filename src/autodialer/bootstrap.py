@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from autodialer.adapters.asterisk.agi_call import AGICall
-from autodialer.adapters.asterisk.agi_channel import AGIChannel, channel_handler
+from autodialer.adapters.asterisk.agi_channel import AGIChannel
 from autodialer.adapters.asterisk.ami_client import AMIClient
 from autodialer.adapters.asterisk.ami_errors import AMILoginFailed
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
@@ -85,6 +85,7 @@ from autodialer.services.planning_reads import PlanningReads
 from autodialer.services.poll_call import PollCallHandler, PollSettings
 from autodialer.services.polls import PollService, PollUseCases
 from autodialer.services.ports import Clock
+from autodialer.services.stale_marks import StaleAnswerMarks
 from autodialer.services.tts_preview import TtsPreview
 from autodialer.settings import Settings
 from autodialer.settings_check import SettingsError, env_name
@@ -134,6 +135,8 @@ class Dialer:
     planning: PlanningReads
     # On PostgreSQL: other instances' writes wake this dialer (build_service sets it; started and stopped here).
     listener: PgTaskListener | None = None
+    # Reads the PBX's stale answer marks now and then; the FastAGI routes delete them (services/stale_marks.py).
+    stale_marks: StaleAnswerMarks | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def live_conditions(self) -> LiveConditions:
@@ -144,6 +147,8 @@ class Dialer:
         await self.agi.start()
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.engine.run(), name="dialer-engine"))
+        if self.stale_marks is not None:
+            self._tasks.append(asyncio.create_task(self.stale_marks.run(AsyncioSleeper()), name="stale-answer-marks"))
         if self.listener is not None:
             self.listener.start()
 
@@ -205,10 +210,10 @@ def build_dialer(
     ami.on_connected(lambda: availability.resync(ami))
     ami.on_disconnected(availability.disconnected)
 
-    planning = PlanningReads(
-        SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=PhoneNumbering(settings.default_region)),
-        clock,
+    store = SqlDialerStore(
+        db, page_limit=settings.results_page_limit, numbering=PhoneNumbering(settings.default_region)
     )
+    planning = PlanningReads(store, clock)
     engine = DialerEngine(
         planning,
         gateway,
@@ -261,19 +266,37 @@ def build_dialer(
         ),
     )
 
+    stale_marks = StaleAnswerMarks(gateway, store, interval_s=settings.answer_mark_sweep_interval_s)
+
     async def connect_route(call: AGICall) -> None:
+        channel = AGIChannel(call)
         # The lab dialplan sends polls to /connect with DIALER_MODE=poll as the second argument.
         if len(call.args) > 1 and call.args[1] == "poll":
-            await poll.handle(AGIChannel(call), call.uniqueid)
+            await poll.handle(channel, call.uniqueid)
         else:
-            await connect.handle(AGIChannel(call), call.uniqueid)
+            await connect.handle(channel, call.uniqueid)
+        await stale_marks.clear_some(channel)  # its own step is done: a few old marks go on this session
+
+    async def poll_route(call: AGICall) -> None:
+        channel = AGIChannel(call)
+        await poll.handle(channel, call.uniqueid)
+        await stale_marks.clear_some(channel)
 
     agi = FastAGIServer(
-        {"/connect": connect_route, "/poll": channel_handler(poll.handle)},
+        {"/connect": connect_route, "/poll": poll_route},
         host=settings.fastagi_host,
         port=settings.fastagi_port,
     )
-    return Dialer(ami, availability, gateway, engine, agi, PbxLinkMonitor(ami, availability, clock.now), planning)
+    return Dialer(
+        ami,
+        availability,
+        gateway,
+        engine,
+        agi,
+        PbxLinkMonitor(ami, availability, clock.now),
+        planning,
+        stale_marks=stale_marks,
+    )
 
 
 def build_campaign_service(

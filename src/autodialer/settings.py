@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     )
     watchdog_interval_s: float = Field(default=30.0, gt=0)
     max_call_s: float = Field(default=4 * 3600.0, gt=0)
+    # How often the PBX's AstDB answer marks are read for those of ended calls, which later FastAGI sessions then
+    # delete (services/stale_marks.py, docs/dialplan.md).
+    answer_mark_sweep_interval_s: float = Field(default=600.0, gt=0)
 
     # --- logging (log_config.py): per-logger levels over the defaults, e.g.
     # "autodialer.services.dialer_engine=DEBUG,sqlalchemy.engine=INFO"; AMI_TRACE above has its own switch.

@@ -220,6 +220,9 @@ class InMemoryDialerStore:
     async def attempts_in_flight(self) -> Sequence[Attempt]:
         return list(self.attempts.values())
 
+    async def ended_calls(self, call_ids: Sequence[str]) -> frozenset[str]:
+        return frozenset(c for c in call_ids if c in self.ended_at)
+
     async def get_poll(self, poll_id: int) -> PollDefinition | None:
         return self.polls.get(poll_id)
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from autodialer.adapters.asterisk import answer_marks
 from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandError, AGICommandFailed, AGIHangup
+from autodialer.services.stale_marks import MarkKind
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,14 @@ class AGIChannel:
     async def clear_agent_mark(self) -> None:
         await self._delete_mark(answer_marks.AGENT_FAMILY, "employee's answer mark")
 
-    async def _delete_mark(self, family: str, what: str) -> None:
+    async def clear_mark(self, kind: MarkKind, call_id: str) -> None:
+        """Another call's stale mark (services/stale_marks.py), deleted on this session."""
+        family = answer_marks.FAMILY if kind == "customer" else answer_marks.AGENT_FAMILY
+        await self._delete_mark(family, f"stale {kind} mark of {call_id}", call_id)
+
+    async def _delete_mark(self, family: str, what: str, call_id: str | None = None) -> None:
         try:  # res_agi runs DATABASE on a dead channel too
-            await self._call.command("DATABASE DEL", family, self._call.uniqueid)
+            await self._call.command("DATABASE DEL", family, call_id or self._call.uniqueid)
         except (AGIHangup, AGICommandError) as exc:  # the socket is gone or the PBX refused: the mark stays
             log.warning("AGI %s: %s not deleted: %s", self._call.uniqueid, what, exc)
 

@@ -11,9 +11,8 @@
 Asterisk writes both whether or not we are alive to hear the answer, and AstDB outlives our process, so after a crash
 a call the PBX no longer lists is provably unanswered only if it has no customer mark, and is the success it was
 if it has an employee mark. The FastAGI handler deletes each mark (``DATABASE DEL``, which works on a dead channel
-too) once the engine stored the same fact itself; the marks of calls answered while we were down stay (a few per
-crash, named by call ids that are never reused, ``database deltree dialer-answered`` and
-``database deltree dialer-agent-answered`` clear them).
+too) once the engine stored the same fact itself; the marks that outlive their call (answered while we were down, a
+step cancelled before its answer was stored) are found and deleted later (services/stale_marks.py).
 
 Read with DBGetTree (main/db.c: "system" or "reporting" write class; ours has reporting). Whether the installed
 dialplan writes each mark at all is read from ShowDialPlan of the connect context (same class): a dialplan from

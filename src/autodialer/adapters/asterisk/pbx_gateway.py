@@ -37,6 +37,7 @@ from autodialer.services.ports import (
     OriginateUnconfirmed,
     PbxUnavailable,
 )
+from autodialer.services.stale_marks import AnswerMark
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,21 @@ class AsteriskPbxGateway:
             return answer_marks.marked_calls(tree.items, family) & wanted
 
         return CallMarks(marked(answer_marks.FAMILY, customer), marked(answer_marks.AGENT_FAMILY, employee))
+
+    async def answer_marks(self) -> Sequence[AnswerMark]:
+        """Every answer mark the PBX holds, of both kinds (services/stale_marks.py): two DBGetTree, one round trip."""
+        try:
+            customer, employee = await asyncio.gather(
+                self._ami.send_list_action(Action.build("DBGetTree", [("Family", answer_marks.FAMILY)])),
+                self._ami.send_list_action(Action.build("DBGetTree", [("Family", answer_marks.AGENT_FAMILY)])),
+            )
+        except TimeoutError as e:
+            raise ConnectionError(f"DBGetTree got no answer: {e}") from e
+        # A family with no key answers "Response: Error, Database entry not found": no marks.
+        return [AnswerMark("customer", c) for c in sorted(answer_marks.marked_calls(customer.items))] + [
+            AnswerMark("employee", c)
+            for c in sorted(answer_marks.marked_calls(employee.items, answer_marks.AGENT_FAMILY))
+        ]
 
     # ---- fed by the AMI client
 

@@ -617,6 +617,14 @@ class SqlDialerStore:
         async with self._read() as connection:
             return [_attempt(r) for r in (await connection.execute(query)).mappings()]
 
+    async def ended_calls(self, call_ids: Sequence[str]) -> frozenset[str]:
+        """Of ``call_ids``, those whose attempt has ended (services/stale_marks.py); by primary key."""
+        if not call_ids:
+            return frozenset()
+        query = select(attempts.c.id).where(attempts.c.id.in_(list(call_ids)), attempts.c.ended_at.is_not(None))
+        async with self._read() as connection:
+            return frozenset((await connection.execute(query)).scalars())
+
     async def get_poll(self, poll_id: int) -> PollDefinition | None:
         async with self._read() as connection:
             rows = await read_poll_rows(connection, poll_id)
