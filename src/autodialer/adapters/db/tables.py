@@ -129,8 +129,16 @@ NUMBER_TASK_KEY: ColumnElement[int] = task_numbers.c.task_id + literal_column("0
 
 
 def number_of_task(task: object) -> ColumnElement[bool]:
-    """``task_id + 0 = task`` (an id or a correlated column): the rows of one task, by the open-rows index's key."""
+    """``task_id + 0 = task`` (an id) or ``task_id + 0 = task + 0`` (a correlated column such as ``tasks.id``): the
+    rows of one task, by the open-rows index's key.
+
+    A correlated column is given a ``+ 0`` of its own: SQLite (3.40, no statistics) does not match the index's
+    expression against ``task_id + 0 = tasks.id`` and instead scanned all of ix_task_numbers_open_due (in task id
+    order) for each task's "any number open", so a paused 750,000-number task cost every open-task read ~1.4 s
+    (issue 11). With an expression on both sides it seeks ix_task_numbers_open_by_id."""
     key = NUMBER_TASK_KEY  # a lower-case name: ruff's yoda rule would swap "NUMBER_TASK_KEY == task" into a bool
+    if isinstance(task, ColumnElement):
+        return key == task + literal_column("0")
     return key == task
 
 
