@@ -1,13 +1,14 @@
 """Does predictive pacing's per-call risk tell which calls will be abandoned? Predicted against realized, by bucket.
 
 Runs a scenario like ``pacing.py`` (predictive only) and remembers, for each call the policy placed past its warm-up,
-the risk the model gave it when it was placed (``PacingOutlook.risk`` with the calls placed alongside it, read from
-the very outlook the policy computed, so the run is not perturbed) and how many agents were free then. Each answered
-call is then counted as connected or abandoned. Printed: the realized abandonment of answered calls against the mean
+the risk the model gave it when it was placed and how many agents were free then. The calls of one round are alike
+(each has all the others alongside), so each gets the risk of the round's last one, ``PacingOutlook.risk(n - 1)``,
+read from the very outlook the policy computed (another outlook per round would perturb the run). Each answered call
+is then counted as connected or abandoned. Printed: the realized abandonment of answered calls against the mean
 predicted risk, by predicted-risk bucket, by free agents at dial time and by ring-to-answer time.
 
-A model whose risk discriminated would show the realized rate rising with the predicted one; what the rule can gain
-by reweighing states is bounded by how much it does.
+The rule dials up to θ, so the predicted risks bunch just under it; what the model misses shows as realized rates
+that differ where the predicted ones do not.
 
     .venv/bin/python benchmarks/pacing_calibration.py --scenario benchmarks/scenarios/pacing/S-20.json [--seed 2]
 """
@@ -44,7 +45,8 @@ class RecordingPacing(PredictivePacing):
         self._seen = None
         count = super().calls_to_start(view)
         seen = self._seen
-        self.placed = [None if seen is None else (seen.risk(i), view.free) for i in range(count)]
+        risk = None if seen is None or count == 0 else seen.risk(count - 1)  # each call with all the others
+        self.placed = [None if risk is None else (risk, view.free) for _ in range(count)]
         return count
 
 
