@@ -8,9 +8,9 @@ seconds (so 400 Originates/s would hold ``--live-calls`` calls up) and the custo
 free, so every number must end SUCCESS_CLIENT_H: a customer who hangs up unconnected after 2.5 s is a lost one.
 
 Counted from our own AMI client's events: Originates/s (OriginateResponse, middle 80 % of the run), peak live
-calls (bridges holding a queue member and the customer's side), and at the end from the store: wrong results
-(a final result other than SUCCESS_CLIENT_H) and numbers without a final result. Service CPU is this process's
-(API, engine, SQL, AMI, FastAGI) per call; the simulator's is its own process's. Numbers are loaded with POST
+calls (customers connected to a queue member: AgentConnect until AgentComplete), and at the end from the store:
+wrong results (a final result other than SUCCESS_CLIENT_H) and numbers without a final result. Service CPU is this
+process's (API, engine, SQL, AMI, FastAGI) per call; the simulator's is its own process's. Numbers are loaded with POST
 /task through the service's app in-process (no socket).
 
     .venv/bin/python benchmarks/engine_throughput.py [--live-calls 250] [--calls N] [--database-url URL]
@@ -64,10 +64,10 @@ class CancelledHandlers(logging.Handler):
 
 
 class LiveCalls:
-    """Bridges that hold a queue member (PJSIP/1xxxx) and the customer's side, from our AMI client's events."""
+    """Customers talking with a queue member, from our AMI client's events: AgentConnect until AgentComplete of
+    the queue's caller channel (the dialer filters bridge events out of its session)."""
 
     def __init__(self) -> None:
-        self.bridges: dict[str, set[str]] = defaultdict(set)
         self.talking: set[str] = set()
         self.peak = 0
         self.originated: list[float] = []
@@ -78,17 +78,11 @@ class LiveCalls:
         name = item.name
         if name == "OriginateResponse":
             self.originated.append(time.perf_counter())
-        elif name in ("BridgeEnter", "BridgeLeave"):
-            bridge, channel = item.get("BridgeUniqueid") or "", item.get("Channel") or ""
-            members = self.bridges[bridge]
-            (members.add if name == "BridgeEnter" else members.discard)(channel)
-            if len(members) >= 2 and any(c.startswith("PJSIP/1") for c in members):
-                self.talking.add(bridge)
-                self.peak = max(self.peak, len(self.talking))
-            else:
-                self.talking.discard(bridge)
-            if not members:
-                del self.bridges[bridge]
+        elif name == "AgentConnect":
+            self.talking.add(item.get("Uniqueid") or "")
+            self.peak = max(self.peak, len(self.talking))
+        elif name == "AgentComplete":
+            self.talking.discard(item.get("Uniqueid") or "")
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
