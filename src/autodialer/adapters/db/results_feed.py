@@ -45,12 +45,12 @@ class SqlResultsFeed:
     async def task_results_since(self, change_time_us: int) -> Sequence[TaskResultRow]:
         """task_numbers rows with change_time_us >= the given value, one page."""
         rows = await self._page(task_numbers, NUMBER_WIRE_COLUMNS, change_time_us)
-        return [TaskResultRow._make(row) for row in rows]
+        return list(map(TaskResultRow._make, rows))
 
     async def poll_results_since(self, change_time_us: int) -> Sequence[PollAnswerRow]:
         """poll_answers rows with change_time_us >= the given value, one page."""
         rows = await self._page(poll_answers, ANSWER_WIRE_COLUMNS, change_time_us)
-        return [PollAnswerRow._make(row) for row in rows]
+        return list(map(PollAnswerRow._make, rows))
 
     async def _page(self, table: Table, columns: Sequence[Any], change_time_us: int) -> Sequence[Sequence[Any]]:
         query = (
