@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -496,6 +497,17 @@ def http_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     )
 
 
+def freeze_startup_heap() -> None:
+    """Once a process has built what it serves with: collect, then move every object left into the collector's
+    permanent generation (``gc.freeze``), so later full collections walk only what was made since.
+
+    They are triggered by allocation counts, so a 10,000-row results page (tens of thousands of row objects) ran
+    one every few requests, and each walked the ~150,000 objects of the app, the schema and the numbering plan:
+    60-110 ms on this 2-core machine, 0.6-1.0 s of 40 feed answers' time, against 0.07 s frozen (issue 11)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_service(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Migrate, start the dialer, then serve the REST API until cancelled: from an API worker process when
     settings.api_workers is 1 (bootstrap_processes), else from this process."""
@@ -524,6 +536,7 @@ async def run_service(settings: Settings, *, ready: asyncio.Event | None = None)
         log.info("REST API on http://%s:%s", settings.http_host, settings.http_port)
         if ready is not None:
             ready.set()
+        freeze_startup_heap()
         # Shielded: cancelling run_service must let uvicorn close its sockets rather than kill it mid-flight.
         await asyncio.shield(serve)
     finally:

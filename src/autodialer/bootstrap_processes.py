@@ -40,7 +40,15 @@ from autodialer.adapters.process.wake_socket import WakeListener, WakeSender
 from autodialer.adapters.tts.prompt_cache import build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.dialer_proxy import DialerProxy, SocketPeerMiddleware
-from autodialer.bootstrap import _HttpServer, both, build_context, build_service, http_config, load_numbering_plan
+from autodialer.bootstrap import (
+    _HttpServer,
+    both,
+    build_context,
+    build_service,
+    freeze_startup_heap,
+    http_config,
+    load_numbering_plan,
+)
 from autodialer.domain.numbering_plan import NumberingPlan
 from autodialer.settings import Settings
 
@@ -90,6 +98,7 @@ async def _serve_dialer(
         log.info("REST API on %s (API worker pid %s)", url, worker.pid)
         if ready is not None:
             ready.set()
+        freeze_startup_heap()
         supervised = asyncio.ensure_future(worker.wait())
         done, _ = await asyncio.wait({serve, supervised}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -162,6 +171,7 @@ async def run_api_worker(
         shown = settings.http_host if settings.http_port else host
         os.write(ready_fd, f"http://{_url_host(shown)}:{port}\n".encode())
         os.close(ready_fd)
+        freeze_startup_heap()
         await asyncio.wait({serve, orphaned}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         orphaned.cancel()
