@@ -169,6 +169,27 @@ async def test_time_call_allow_and_dnc(store: SqlDialerStore, migrated_engine: A
     assert [tuple(r) for r in listed] == [("+79522233446", "+7 952 223-34-46", "poll-optout")]
 
 
+async def test_after_task_changes_only_the_numbers_written_since_are_checked_against_the_lists(
+    store: SqlDialerStore, migrated_engine: AsyncEngine
+) -> None:
+    await make_task(migrated_engine, "79522233446", "100")
+    await store.add_dnc("100", "api", T0)
+    assert await store.close_written_do_not_call(T0 + 1) == 1  # the first call: every open number
+    await store.add_dnc("79522233446", "api", T0)  # listed without its closing sweep: rows written before stay
+    await make_task(migrated_engine, "84953334455", crm="other")
+    await store.add_dnc("84953334455", "api", T0)
+    assert await store.close_written_do_not_call(T0 + 2) == 1  # the new task's number only
+    assert await store.close_written_do_not_call(T0 + 3) == 0  # nothing written since (its own closing excepted)
+    async with migrated_engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT phone, state, close_time FROM task_numbers"))).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("100", "doNotCall", int(T0) + 1),
+        ("79522233446", "CreateTask", 0),
+        ("84953334455", "doNotCall", int(T0) + 2),
+    ]
+    assert await store.close_do_not_call(T0 + 4) == 1  # a list's change sweeps every open number
+
+
 async def test_a_number_listed_after_it_was_read_as_due_is_refused_at_the_claim_and_closed(
     store: SqlDialerStore, migrated_engine: AsyncEngine
 ) -> None:

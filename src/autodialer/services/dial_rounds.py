@@ -127,7 +127,7 @@ class DialRounds:
             return _Round(now, _earliest(self._originates.ready_at(self._round_tokens, now), watchdog_at), watchdog_at)
         if self._check_do_not_call:
             self._check_do_not_call = False
-            closed = await self._store.close_do_not_call(now)
+            closed = await self._store.close_written_do_not_call(now)
             if closed:
                 log.info("%d open numbers are on the do-not-call list: closed", closed)
         tasks = await self._open_tasks(now)

@@ -206,6 +206,12 @@ class DialerStore(Protocol):
         Returns how many rows it closed."""
         ...
 
+    async def close_written_do_not_call(self, now: float) -> int:
+        """close_do_not_call for the numbers written (created, changed, reopened) since this store's previous call
+        of it, every open number at the first: after task changes only those can be new to the lists' checks, and a
+        list's own changes close their numbers themselves (DncLists). Costs O(rows written since), not O(numbers)."""
+        ...
+
     async def callee_attempts(
         self, task_id: int, callees: Sequence[str], since: float
     ) -> Mapping[str, Sequence[PastAttempt]]:

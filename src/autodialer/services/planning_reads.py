@@ -218,6 +218,12 @@ class PlanningReads:
             self.invalidate()
         return closed
 
+    async def close_written_do_not_call(self, now: float) -> int:
+        closed = await self._store.close_written_do_not_call(now)
+        if closed:
+            self.invalidate()
+        return closed
+
     async def attempts_in_flight(self) -> Sequence[Attempt]:
         self.invalidate()  # reconciliation: start from what the store holds
         return await self._store.attempts_in_flight()

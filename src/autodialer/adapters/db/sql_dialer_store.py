@@ -43,6 +43,7 @@ from autodialer.adapters.db.tables import (
     attempts,
     dnc_campaign_numbers,
     dnc_numbers,
+    feed_clocks,
     number_of_task,
     poll_answers,
     poll_questions,
@@ -75,6 +76,19 @@ _dialable = and_(
     task_numbers.c.active_attempt_id.is_(None),
     task_numbers.c.pending_delete.is_(False),
 )  # listed numbers are refused at the claim, by their E.164 key (start_attempts), and closed then
+# Open rows not in a call whose phone_id is on a do-not-call list: phone_id (indexed on every table) finds the
+# candidates, the E.164 key decides (+1 952 223 3446 and +7 952 223 3446 share a phone_id).
+_LISTED_AND_OPEN = and_(
+    task_numbers.c.result == "",
+    task_numbers.c.active_attempt_id.is_(None),
+    or_(
+        exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
+        exists().where(
+            dnc_campaign_numbers.c.phone_id == task_numbers.c.phone_id,
+            dnc_campaign_numbers.c.task_id == task_numbers.c.task_id,
+        ),
+    ),
+)
 
 
 _ROW_COLUMNS = (
@@ -281,6 +295,7 @@ class SqlDialerStore:
         self._batch: ContextVar[_Batch | None] = ContextVar(f"dialer-store-batch-{id(self)}", default=None)
         self._engine = engine
         self._step = feed_clock.step_us(page_limit)
+        self._dnc_checked_from: int | None = None  # close_written_do_not_call: rows from this change time on
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
@@ -675,31 +690,34 @@ class SqlDialerStore:
             )
 
     async def close_do_not_call(self, now: float, phone: str | None = None) -> int:
-        # phone_id (indexed on every table) finds the candidates; the E.164 key decides (+1 952 223 3446 and
-        # +7 952 223 3446 share a phone_id).
-        condition = and_(
-            task_numbers.c.result == "",
-            task_numbers.c.active_attempt_id.is_(None),
-            or_(
-                exists().where(dnc_numbers.c.phone_id == task_numbers.c.phone_id),
-                exists().where(
-                    dnc_campaign_numbers.c.phone_id == task_numbers.c.phone_id,
-                    dnc_campaign_numbers.c.task_id == task_numbers.c.task_id,
-                ),
-            ),
-        )
+        condition = _LISTED_AND_OPEN
         if phone is not None:
             condition = and_(condition, task_numbers.c.phone_id == phone_id_of(phone))
         async with self._write() as connection:
-            query = (
-                select(task_numbers.c.id, task_numbers.c.task_id, task_numbers.c.phone)
-                .where(condition)
-                .order_by(task_numbers.c.id)
-            )
-            candidates = (await connection.execute(query)).all()
-            listed = await self._listed(connection, [(row.task_id, row.phone) for row in candidates])
-            ids = [row.id for row in candidates if (row.task_id, row.phone) in listed]
-            await self._close_listed(connection, ids, now)
+            query = select(task_numbers.c.id, task_numbers.c.task_id, task_numbers.c.phone).where(condition)
+            return await self._close_candidates(connection, query.order_by(task_numbers.c.id), now)
+
+    async def close_written_do_not_call(self, now: float) -> int:
+        """close_do_not_call for the rows written since this store's previous call (every row at the first): read
+        along the results feed's (change_time_us, id) index from the feed clock's value then. Change times are
+        allocated in commit order, so a row committed later has a larger one; the value is read before the rows."""
+        async with self._write() as connection:
+            clock = select(feed_clocks.c.last_us).where(feed_clocks.c.feed == feed_clock.RESULTS)
+            last = (await connection.execute(clock)).scalar_one_or_none()
+            query = select(task_numbers.c.id, task_numbers.c.task_id, task_numbers.c.phone).where(_LISTED_AND_OPEN)
+            if self._dnc_checked_from is not None:
+                # no ORDER BY id: SQLite would walk every row in id order rather than sort what the index finds
+                query = query.where(task_numbers.c.change_time_us >= self._dnc_checked_from)
+            closed = await self._close_candidates(connection, query, now)
+        self._dnc_checked_from = None if last is None else int(last) + 1
+        return closed
+
+    async def _close_candidates(self, connection: AsyncConnection, query: Any, now: float) -> int:
+        """Close the rows ``query`` finds (id, task_id, phone) that are on a do-not-call list by their E.164 key."""
+        candidates = (await connection.execute(query)).all()
+        listed = await self._listed(connection, [(row.task_id, row.phone) for row in candidates])
+        ids = sorted(row.id for row in candidates if (row.task_id, row.phone) in listed)
+        await self._close_listed(connection, ids, now)
         return len(ids)
 
     async def _listed(self, connection: AsyncConnection, numbers: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
