@@ -112,7 +112,6 @@ task_numbers = Table(
     Column("pending_delete", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("task_id", "phone_id"),
     Index(None, "change_time_us", "id"),
-    Index(None, "task_id", "close_time", "next_attempt_at", "id"),
     Index(None, "phone_id"),  # do-not-call look-ups across tasks
     Index(None, "task_id", "id"),  # GET /task/{id}: a task's rows in pages, by id (0008)
 )
