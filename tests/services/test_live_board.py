@@ -155,6 +155,36 @@ async def test_reservations_show_as_reserved_after_one_coalesced_diff() -> None:
     live.close()
 
 
+async def test_agents_are_not_read_while_nobody_listens_and_a_resuming_client_gets_what_changed() -> None:
+    live, roster, _, _ = board()
+    reads = 0
+    facts = roster.agents
+
+    def counted() -> list[AgentFacts]:
+        nonlocal reads
+        reads += 1
+        return facts()
+
+    roster.agents = counted  # type: ignore[method-assign]
+    roster.change([AgentFacts("PJSIP/201", "201", AgentState.FREE), AgentFacts("PJSIP/202", "202", AgentState.FREE)])
+    first = live.subscribe(None)
+    await settle()
+    last = first._queue[-1]
+    first.end()
+    reads_then = reads
+    roster.change([AgentFacts("PJSIP/201", "201", AgentState.TALKING)])  # nobody listens: no diff
+    roster.change([AgentFacts("PJSIP/201", "201", AgentState.RINGING)])
+    await settle()
+    assert reads == reads_then
+    resumed = live.subscribe(last.id)
+    assert kinds(resumed) == [("agent_gone", "PJSIP/202"), ("agent", live.agents()[0])]
+    assert live.agents()[0].state == "ringing"
+    fresh = live.subscribe(live.events.last_id)
+    await settle()
+    assert kinds(fresh) == []  # nothing changed since
+    live.close()
+
+
 async def test_a_burst_of_agent_changes_is_one_list() -> None:
     live, roster, _, _ = board()
     stream = live.subscribe(None)

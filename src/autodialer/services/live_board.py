@@ -6,7 +6,10 @@ agent roster (any availability change), the PBX link (state changes) and the API
 Those calls are synchronous and cheap (a dict update, an append per subscriber); whatever costs more is coalesced:
 
 * agents: one diff of the roster per ``settle_s`` after a change (availability changes come in bursts of several
-  AMI events per state change); more than ``AGENT_BURST`` changed agents go out as one ``agents`` event;
+  AMI events per state change), only while somebody listens: the next subscriber first gets the diff of what
+  changed meanwhile (a resuming client thus learns every agent that changed, a new one reads the state anyway).
+  The roster's view costs ~20 ms per diff at 1,000 agents, which at 2,000 live calls was a fifth of the service's
+  CPU with nobody watching; more than ``AGENT_BURST`` changed agents go out as one ``agents`` event;
 * campaign counters (numbers by result, answer and abandonment rates) need the store: the campaigns a call touched
   are read once per ``settle_s``, only while somebody listens (else one ``campaigns`` event says "re-read them"),
   and again a minute after a call started (when it leaves originates/min).
@@ -85,7 +88,8 @@ class LiveBoard:
         self._calls = calls
         self._link = link
         self._settle_s = settle_s
-        self._agents: dict[str, AgentView] = {}
+        self._agents: dict[str, AgentView] = {}  # as last published
+        self._agents_stale = False  # the roster changed while nobody listened: not published yet
         self._shown_calls: dict[str, CallView] = {}
         self._dirty_campaigns: set[int] = set()
         self._agents_due: asyncio.TimerHandle | None = None
@@ -133,6 +137,8 @@ class LiveBoard:
 
     def subscribe(self, after: str | None) -> Subscription:
         """The event stream from ``after`` on (None: from now)."""
+        if self._agents_stale:  # what changed while nobody listened, before the stream's backlog is taken
+            self._diff_agents()
         return self.events.subscribe(after)
 
     # ---- what changes (CallObserver, roster, link, API)
@@ -202,6 +208,13 @@ class LiveBoard:
 
     def _publish_agents(self) -> None:
         self._agents_due = None
+        if not self.events.subscribers:
+            self._agents_stale = True  # nobody to tell: the next subscriber gets the diff (subscribe)
+            return
+        self._diff_agents()
+
+    def _diff_agents(self) -> None:
+        self._agents_stale = False
         current = {v.agent: v for v in self.agents()}
         changed = [v for k, v in current.items() if self._agents.get(k) != v]
         gone = [k for k in self._agents if k not in current]
