@@ -24,6 +24,7 @@ from autodialer.protocols.ami import (
     Role,
 )
 from autodialer.protocols.ami.framing import _parse_block, _parse_fields
+from autodialer.protocols.ami.messages import parsed_event
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
@@ -332,3 +333,22 @@ def test_block_parser_fast_path_matches_line_by_line_rules(block: str) -> None:
 
     slow = outcome(lambda: _parse_fields(block.split("\n")))
     assert outcome(lambda: _parse_block(block)) == slow
+
+
+@settings(max_examples=300)
+@given(
+    fields=st.lists(st.tuples(st.sampled_from(["Key", "key", "KEY", "Other", "x", "X", "Linkedid"]), st.text())),
+    key=st.sampled_from(["Key", "key", "kEY", "Other", "OTHER", "x", "X", "Linkedid", "Missing"]),
+)
+def test_get_is_the_first_exact_field_else_the_first_field_of_any_case(fields: list[tuple[str, str]], key: str) -> None:
+    # The lookup tables built on the first get hold Message.get to the scan it replaced.
+    def scan() -> str | None:
+        for k, v in fields:
+            if k == key:
+                return v
+        return next((v for k, v in fields if k.lower() == key.lower()), None)
+
+    for message in (Event.build("E", fields), parsed_event((("Event", "E"), *fields)), Action.build("A", fields)):
+        assert message.get(key) == message.get(key, None) == scan()
+        assert message.get(key, "absent") == (scan() if scan() is not None else "absent")
+        assert (key in message) == (scan() is not None)

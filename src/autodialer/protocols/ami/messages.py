@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -21,19 +21,30 @@ class Message:
     """Base of Action, Response and Event: the fields in wire order, repeated keys kept."""
 
     fields: tuple[tuple[str, str], ...]
+    # Lookup tables built on the first ``get`` (first occurrence of each key as spelt, then of each lower-cased
+    # key): the service looks a dozen fields up per event, many of them absent (Linkedid of a DeviceStateChange),
+    # and a scan per lookup, two with lower() per field on a miss, was the largest item of its event handling.
+    _exact: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _folded: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        """Value of the first field named ``key`` (case-insensitive), or ``default`` when there is none."""
-        # Asterisk spells its headers one way, so an exact-case pass almost always finds the key without a lower()
-        # per field (the service looks fields up ~700 times per call); only a miss pays for the case-insensitive one.
-        for k, v in self.fields:
-            if k == key:
-                return v
-        wanted = key.lower()
-        for k, v in self.fields:
-            if k.lower() == wanted:
-                return v
-        return default
+        """Value of the first field named ``key`` (case-insensitive), or ``default`` when there is none.
+
+        A field spelt exactly as ``key`` wins over an earlier one that differs in case (Asterisk spells its
+        headers one way; a repeated key in another case is a peer's oddity)."""
+        exact = self._exact
+        if exact is None:
+            exact = dict(reversed(self.fields))  # the first occurrence is written last, so it stays
+            _set_exact(self, exact)
+        value = exact.get(key)
+        if value is not None:
+            return value
+        folded = self._folded
+        if folded is None:
+            folded = {k.lower(): v for k, v in reversed(self.fields)}
+            _set_folded(self, folded)
+        value = folded.get(key.lower())
+        return default if value is None else value
 
     def get_all(self, key: str) -> list[str]:
         """Every value of ``key`` (case-insensitive), in wire order; ``[]`` when absent."""
@@ -123,7 +134,10 @@ class Event(Message):
 
 
 _new_object = object.__new__
-_set_fields = Message.__dict__["fields"].__set__  # the slot, set as the frozen dataclass's __init__ sets it
+# The slots, set as the frozen dataclass's __init__ sets them.
+_set_fields = Message.__dict__["fields"].__set__
+_set_exact = Message.__dict__["_exact"].__set__
+_set_folded = Message.__dict__["_folded"].__set__
 
 
 def parsed_event(fields: tuple[tuple[str, str], ...]) -> Event:
@@ -131,6 +145,8 @@ def parsed_event(fields: tuple[tuple[str, str], ...]) -> Event:
     ``__init__`` call, which costs as much as the rest of classifying a message."""
     event = _new_object(Event)
     _set_fields(event, fields)
+    _set_exact(event, None)
+    _set_folded(event, None)
     return event
 
 
