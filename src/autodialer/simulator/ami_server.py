@@ -82,7 +82,7 @@ class AMISession:
     @authenticated.setter
     def authenticated(self, value: bool) -> None:
         self._authenticated = value
-        self._verdicts.clear()
+        self._forget_verdicts()
 
     @property
     def events_on(self) -> bool:
@@ -91,7 +91,7 @@ class AMISession:
     @events_on.setter
     def events_on(self, value: bool) -> None:
         self._events_on = value
-        self._verdicts.clear()
+        self._forget_verdicts()
 
     @property
     def read_classes(self) -> frozenset[str]:
@@ -100,7 +100,7 @@ class AMISession:
     @read_classes.setter
     def read_classes(self, value: frozenset[str]) -> None:
         self._read_classes = value
-        self._verdicts.clear()
+        self._forget_verdicts()
 
     @property
     def filters(self) -> tuple[EventFilter, ...]:
@@ -108,7 +108,7 @@ class AMISession:
 
     def add_filter(self, event_filter: EventFilter) -> None:
         self._filters = (*self._filters, event_filter)
-        self._verdicts.clear()
+        self._forget_verdicts()
 
     # --- output --------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
@@ -156,6 +156,10 @@ class AMISession:
             if key == "Privilege":
                 return event_classes(value) <= self.read_classes
         return True
+
+    def _forget_verdicts(self) -> None:
+        self._verdicts.clear()
+        self.pbx.bus.wishes_changed()
 
     def wants(self, name: str) -> bool:
         """Might `on_event` take an event called `name`? False is certain: the bus may skip building it."""

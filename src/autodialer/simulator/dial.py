@@ -53,8 +53,8 @@ def parse_target(pbx: PBX, target: str) -> Target | None:
     if tech == "PJSIP":
         number, at, endpoint = rest.partition("@")
         endpoint = endpoint if at else number
-        known = {e.exten for e in pbx.config.employees} | {pbx.config.trunk_endpoint}
-        return Target(endpoint, number, rest) if endpoint in known else None
+        known = endpoint in pbx.employees or endpoint == pbx.config.trunk_endpoint
+        return Target(endpoint, number, rest) if known else None
     if tech == "Local":
         exten, _, context = rest.partition("@")
         context = context.split("/", 1)[0]
@@ -80,7 +80,7 @@ def make_callee(pbx: PBX, caller: Channel, target: Target, app: str = "AppDial")
     context = "from-trunk" if trunk else pbx.config.internal_context
     out = pbx.channels.pjsip(target.endpoint, pbx.channels.new_uniqueid(now), caller.linkedid, context, now)
     if not trunk:
-        emp = next(e for e in pbx.config.employees if e.exten == target.endpoint)
+        emp = pbx.employees[target.endpoint]
         out.caller_num, out.caller_name = emp.exten, emp.display_name
     pbx.chan_event("Newchannel", out)
     if app == "AppDial":

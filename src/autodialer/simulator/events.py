@@ -97,24 +97,34 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._wants: list[Callable[[str], bool] | None] = []
+        self._wanted: dict[str, bool] = {}  # wanted() per event name, until a subscriber or its wishes change
         self.count = 0
 
     def subscribe(self, subscriber: Subscriber, wants: Callable[[str], bool] | None = None) -> Callable[[], None]:
         """``wants(name)`` False promises that ``subscriber`` would drop every event of that name as things stand;
-        without it the subscriber is taken to want everything."""
+        without it the subscriber is taken to want everything. A subscriber whose wishes change calls
+        ``wishes_changed``."""
         self._subscribers.append(subscriber)
         self._wants.append(wants)
+        self._wanted.clear()
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
                 i = self._subscribers.index(subscriber)
                 del self._subscribers[i], self._wants[i]
+                self._wanted.clear()
 
         return unsubscribe
 
+    def wishes_changed(self) -> None:
+        self._wanted.clear()
+
     def wanted(self, name: str) -> bool:
         """Would any subscriber take an event called ``name`` now? When not, its producer may only count it."""
-        return any(wants is None or wants(name) for wants in self._wants)
+        answer = self._wanted.get(name)
+        if answer is None:
+            answer = self._wanted[name] = any(wants is None or wants(name) for wants in self._wants)
+        return answer
 
     def emit(self, name: str, fields: Fields) -> None:
         full: Fields = [("Event", name), ("Privilege", privilege(name)), *fields]

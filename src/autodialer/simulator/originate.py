@@ -264,7 +264,7 @@ def _pjsip_channel(pbx: PBX, req: OriginateRequest, target: Target, uid: str) ->
     context = "from-trunk" if trunk else pbx.config.internal_context
     out = pbx.channels.pjsip(target.endpoint, uid, uid, context, now)
     if not trunk:
-        emp = next(e for e in pbx.config.employees if e.exten == target.endpoint)
+        emp = pbx.employees[target.endpoint]
         out.caller_num, out.caller_name = emp.exten, emp.display_name
     pbx.chan_event("Newchannel", out)
     for key, value in req.variables:

@@ -22,7 +22,7 @@ from . import dial_variables, topology
 from .bridges import Bridges
 from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, SOFT_SHUTDOWN, UP, Channel, ChannelRegistry
 from .clock import SimClock
-from .config import SimulatorConfig
+from .config import EmployeeConfig, SimulatorConfig
 from .devices import DeviceStates
 from .dialplan import Dialplan, substitute
 from .dialplan_functions import call_function, run_hangup_handlers
@@ -37,6 +37,10 @@ HANGUP = "hangup"  # an app result meaning: stop the PBX loop
 class PBX:
     def __init__(self, config: SimulatorConfig, scenario: Scenario, clock: SimClock) -> None:
         self.config = config
+        # Employees by extension (static, like the config): a dial looks its target up here, not by a scan of them all.
+        self.employees: dict[str, EmployeeConfig] = {}
+        for employee in config.employees:
+            self.employees.setdefault(employee.exten, employee)  # the first of a repeated extension, as a scan found
         self.scenario = scenario
         self.clock = clock
         self.bus = EventBus()
