@@ -16,14 +16,14 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from autodialer.protocols.agi import AGIConnection, AGIProtocolError, Command, CommandResult, Environment, HangupNotice
 from autodialer.protocols.agi import Role as AGIRole
 
 from .agi_commands import DEAD_OK, execute
-from .channels import Channel
+from .channels import Channel, Waiter
 from .dialplan import split_args
 from .pbx import HANGUP
 
@@ -62,18 +62,18 @@ class AGISession:
                 return None  # ConnectionClosed
             if self._read is None:
                 self._read = asyncio.ensure_future(self.reader.read(65536))
-            wake = asyncio.Event()
+            wake = Waiter()
             self.ch.watchers.add(wake)
-            waiter = asyncio.ensure_future(wake.wait())
             timeout = None
             try:
                 if self.ch.hungup:
                     self.send_notice()
                     timeout = self._grace_left()
-                await asyncio.wait({self._read, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                either: set[asyncio.Future[Any]] = {self._read, wake.future}
+                await asyncio.wait(either, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 self.ch.watchers.discard(wake)
-                waiter.cancel()
+                wake.future.cancel()
             if timeout is not None and not self._read.done() and self._grace_left() <= 0:
                 log.info(
                     "FastAGI server kept %s open %.0f s after the hangup; closing",

@@ -48,7 +48,8 @@ class Bridges:
     def enter(self, bridge: Bridge, ch: Channel) -> None:
         bridge.members.append(ch)
         ch.bridge = bridge
-        self._pbx.emit("BridgeEnter", [*bridge.fields(), *ch.fields()])
+        if not self._pbx.unwanted("BridgeEnter"):
+            self._pbx.emit("BridgeEnter", [*bridge.fields(), *ch.fields()])
 
     def leave(self, ch: Channel) -> None:
         bridge = ch.bridge
@@ -56,7 +57,8 @@ class Bridges:
             return
         bridge.members.remove(ch)
         ch.bridge = None
-        self._pbx.emit("BridgeLeave", [*bridge.fields(), *ch.fields()])
+        if not self._pbx.unwanted("BridgeLeave"):
+            self._pbx.emit("BridgeLeave", [*bridge.fields(), *ch.fields()])
         for other in bridge.members:
             other.poke()
         if not bridge.members and not bridge.destroyed:

@@ -81,7 +81,8 @@ class DeviceStates:
         self.state[device] = new
         self._pbx.emit("DeviceStateChange", [("Device", device), ("State", new)])
         for ctx, exten in self.hint_for(device):
-            self._pbx.emit("ExtensionStatus", extension_status_fields(ctx, exten, device, new))
+            if not self._pbx.unwanted("ExtensionStatus"):
+                self._pbx.emit("ExtensionStatus", extension_status_fields(ctx, exten, device, new))
         self._pbx.queues.member_state_changed(device)
 
     def local(self, ch: Channel, state: str) -> None:

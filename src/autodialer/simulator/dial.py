@@ -131,8 +131,8 @@ def indicate_ringing(pbx: PBX, caller: Channel, out: Channel) -> None:
 
 
 def dial_event(pbx: PBX, name: str, caller: Channel | None, out: Channel, extra: list[tuple[str, str]]) -> None:
-    fields = [*(caller.fields() if caller is not None else []), *out.fields("Dest"), *extra]
-    pbx.emit(name, fields)
+    if not pbx.unwanted(name):
+        pbx.emit(name, [*(caller.fields() if caller is not None else []), *out.fields("Dest"), *extra])
 
 
 def parse_options(text: str) -> dict[str, str]:

@@ -73,11 +73,17 @@ class PBX:
     def emit(self, name: str, fields: Fields) -> None:
         self.bus.emit(name, fields)
 
+    def unwanted(self, name: str) -> bool:
+        """True when no subscriber takes an event called `name` (a VarSet to a dialer): it is counted, and its
+        producer need not build it."""
+        if self.bus.wanted(name):
+            return False
+        self.bus.count += 1
+        return True
+
     def chan_event(self, name: str, ch: Channel, extra: Fields | tuple[tuple[str, str], ...] = ()) -> None:
-        if not self.bus.wanted(name):  # nobody takes it (a VarSet to a dialer): counted, not built
-            self.bus.count += 1
-            return
-        self.bus.emit(name, [*ch.fields(), *extra])
+        if not self.unwanted(name):
+            self.bus.emit(name, [*ch.fields(), *extra])
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

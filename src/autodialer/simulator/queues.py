@@ -148,7 +148,8 @@ class Queues:
         for queue, m in memberships:
             self._update_ready(queue, m)
         for i, (queue, m) in enumerate(memberships):
-            self._pbx.emit("QueueMemberStatus", self.member_fields(queue, m))
+            if not self._pbx.unwanted("QueueMemberStatus"):
+                self._pbx.emit("QueueMemberStatus", self.member_fields(queue, m))
             if i + 1 == len(memberships) or memberships[i + 1][0] is not queue:
                 self._refresh_avail(queue)
 
