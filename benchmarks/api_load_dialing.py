@@ -26,12 +26,19 @@ within 10% of idle for Originates/s and p99, 0 answered customers dropped; a mis
 status 1 when a check fails: an API answer other than 2xx or not the right rows, a number of the paused tasks
 dialled, a phase without a probe call.
 
+Where the CPU goes, per phase (``idle_cpu_cores``, ``loaded_cpu_cores``): cores used by the dialer (serve's own
+process), the API worker, the simulator, the generator, this process, PostgreSQL's processes and everything else on
+the machine (other people's work), from /proc/<pid>/stat; and ``*_cpu_wait_ms_per_s``: how long per second the main
+thread of each of ours waited for a CPU while it could run (/proc/<pid>/schedstat), the dialer's first.
+``--generator-sched-idle`` runs the generator under SCHED_IDLE, so it takes only the CPU the rest leaves, as load from
+other machines would (the generator shares serve's cores here; in production the clients and the PBX do not).
+
 ``--workers 0 1`` runs the whole thing once per ``AUTODIALER_API_WORKERS`` value (0: one process, the baseline;
 1: the API in a worker process, serve's default) and prints them side by side; ``--json`` prints one object on the
 last line: the keys below for the last run listed, and ``runs`` by workers value.
 
     .venv/bin/python benchmarks/api_load_dialing.py [--rate 500] [--big 750000] [--phase-s 30] [--agents 50]
-        [--workers 0 1] [--database-url URL] [--json]
+        [--workers 0 1] [--database-url URL] [--generator-sched-idle] [--json]
     .venv/bin/python benchmarks/api_load_dialing.py --rate 100 --big 20000 --phase-s 8 --agents 5 --workers 0  # small
 """
 
@@ -61,7 +68,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_bench import sim_process
-from serve_process import ServeProcess, free_port, fresh_database
+from serve_process import ServeProcess, descendants, free_port, fresh_database
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -180,6 +187,50 @@ def quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+# ---------------------------------------------------------------- where the CPU goes
+
+
+def cpu_table() -> dict[int, tuple[str, float, float]]:
+    """Every process: its name, its own user + system CPU seconds so far (/proc/<pid>/stat) and the seconds its main
+    thread has waited for a CPU while runnable (/proc/<pid>/schedstat, 0 where the kernel keeps no schedstats)."""
+    table: dict[int, tuple[str, float, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                name, rest = stat.split(" (", 1)[1].rsplit(") ", 1)
+                fields = rest.split()
+                cpu = (int(fields[11]) + int(fields[12])) / tick
+                waited = 0.0
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    waited = int((entry / "schedstat").read_text().split()[1]) / 1e9
+                table[int(entry.name)] = (name, cpu, waited)
+    return table
+
+
+def cpu_by_role(
+    before: dict[int, tuple[str, float, float]],
+    after: dict[int, tuple[str, float, float]],
+    roles: dict[int, str],
+    seconds: float,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU cores used per role between two tables (a process born meanwhile counts from 0; one that died is lost):
+    the roles given by pid, ``postgres`` for the database server's processes, ``other`` for the rest (other
+    people's work on the machine); and, for the roles given by pid, milliseconds per second their main thread
+    waited for a CPU while it could run."""
+    used: Counter[str] = Counter()
+    waited: Counter[str] = Counter()
+    for pid, (name, cpu, wait) in after.items():
+        role = roles.get(pid) or ("postgres" if name.startswith("postgres") else "other")
+        _, cpu_before, wait_before = before.get(pid, (name, 0.0, 0.0))
+        used[role] += cpu - cpu_before
+        if pid in roles:
+            waited[role] += wait - wait_before
+    cores = {role: round(used[role] / seconds, 2) for role in sorted(used)}
+    return cores, {role: round(1000 * waited[role] / seconds, 1) for role in sorted(waited)}
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -282,9 +333,9 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
                     numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
                     campaign.append(post(http, task_body(f"agent {agent}", agent, numbers)))
                 time.sleep(args.warmup_s)
-                idle_start, idle_epoch = time.perf_counter(), time.time()
+                idle_start, idle_epoch, idle_cpu = time.perf_counter(), time.time(), cpu_table()
                 time.sleep(args.phase_s)
-                idle_end, idle_epoch_end = time.perf_counter(), time.time()
+                idle_end, idle_epoch_end, idle_cpu_end = time.perf_counter(), time.time(), cpu_table()
                 generator = subprocess.Popen(
                     [sys.executable, __file__, "--generate", json.dumps(load_config(args, serve, small, big, probe))],
                     stdout=subprocess.PIPE,
@@ -292,11 +343,18 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
                 )
                 assert generator.stdout is not None
                 loaded_start, loaded_epoch = float(generator.stdout.readline().split()[1]), time.time()
+                loaded_cpu, loaded_cpu_end = cpu_table(), {}
+                at_end = loaded_start + args.phase_s - time.perf_counter()
+                timer = threading.Timer(at_end, lambda: loaded_cpu_end.update(cpu_table()))
+                timer.start()
                 try:
                     out, _ = generator.communicate(timeout=args.phase_s + GRACE_S + 120)
                 finally:
                     generator.kill()
+                    timer.cancel()
                 loaded_end = loaded_start + args.phase_s
+                roles = {serve.pid: "dialer", simulator.pid: "simulator", generator.pid: "generator"}
+                roles |= {pid: "api_worker" for pid in descendants(serve.pid)} | {os.getpid(): "benchmark"}
                 loaded_epoch_end = loaded_epoch + args.phase_s
                 api = json.loads(out.strip().splitlines()[-1])
                 for task_id in campaign:
@@ -311,6 +369,8 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         finally:
             serve.stop()
     idle, loaded = stamps.phase(idle_start, idle_end), stamps.phase(loaded_start, loaded_end)
+    idle_cores, idle_waits = cpu_by_role(idle_cpu, idle_cpu_end, roles, idle_end - idle_start)
+    loaded_cores, loaded_waits = cpu_by_role(loaded_cpu, loaded_cpu_end, roles, args.phase_s)
     dropped = [r for r in rows if r.result != EXPECTED or not r.close_time]
     wrong_dials = [r.phone for r in rows if r.phone.startswith(("7930", "7931", "7940"))]
 
@@ -342,9 +402,14 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         "api_failures": api["failures"],
         "big_gets": api["big_gets"],
         "big_get_s": api["big_get_s"],
+        "idle_cpu_cores": idle_cores,
+        "loaded_cpu_cores": loaded_cores,
+        "idle_cpu_wait_ms_per_s": idle_waits,
+        "loaded_cpu_wait_ms_per_s": loaded_waits,
         "server_peak_rss_mb": {str(pid): round(mb, 1) for pid, mb in peaks.items()},
         "wrong_dials": len(wrong_dials),
         "load": [round(x, 2) for x in os.getloadavg()],
+        "generator_sched_idle": args.generator_sched_idle,
     }
 
 
@@ -357,6 +422,7 @@ def load_config(args: argparse.Namespace, serve: ServeProcess, small: int, big: 
         "big": big,
         "big_rows": args.big,
         "campaign": probe,
+        "sched_idle": args.generator_sched_idle,
     }
 
 
@@ -402,6 +468,10 @@ ROWS = (
     ("API requests without answer", "failures"),
     ("big GETs done, median s", "big"),
     ("server peak RSS MB (per process)", "rss"),
+    ("CPU cores idle: dialer / API worker", "cpu_idle"),
+    ("CPU cores loaded: dialer / API worker", "cpu_loaded"),
+    ("  loaded: sim / generator / pg / other", "cpu_rest"),
+    ("dialer CPU wait ms/s idle / loaded", "cpu_wait"),
     ("load average", "load"),
 )
 
@@ -421,6 +491,14 @@ def cell(run: dict[str, Any], key: str) -> str:
         return f"{run['big_gets']}, {run['big_get_s']}"
     if key == "rss":
         return " + ".join(f"{mb:.0f}" for mb in run["server_peak_rss_mb"].values())
+    if key in ("cpu_idle", "cpu_loaded"):
+        cores = run[f"{key[4:]}_cpu_cores"]
+        return f"{cores.get('dialer', 0)} / {cores.get('api_worker', 0)}"
+    if key == "cpu_rest":
+        cores = run["loaded_cpu_cores"]
+        return " / ".join(str(cores.get(role, 0)) for role in ("simulator", "generator", "postgres", "other"))
+    if key == "cpu_wait":
+        return f"{run['idle_cpu_wait_ms_per_s'].get('dialer')} / {run['loaded_cpu_wait_ms_per_s'].get('dialer')}"
     if key == "load":
         return " ".join(str(x) for x in run["load"])
     return str(run[key])
@@ -435,12 +513,19 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=50, help="agents dialing for throughput, one task each")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="AUTODIALER_API_WORKERS values")
     parser.add_argument("--database-url", default="", help="a PostgreSQL URL (a new database is made on its server)")
+    parser.add_argument(
+        "--generator-sched-idle",
+        action="store_true",
+        help="run the load generator under SCHED_IDLE: it gets only the CPU the server and simulator leave",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     parser.add_argument("--generate", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         config = json.loads(args.generate)
         faulthandler.dump_traceback_later(float(config["duration"]) + GRACE_S + 60, exit=True)  # never hang
+        if config.get("sched_idle"):  # the load as if it came from other machines: only the CPU serve leaves
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         print(json.dumps(asyncio.run(generate(config))), flush=True)
         return
     runs = {workers: run(args, workers) for workers in args.workers}
