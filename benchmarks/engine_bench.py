@@ -30,6 +30,7 @@ from autodialer.bootstrap import Service, build_service
 from autodialer.dialplan import snippet
 from autodialer.settings import load_settings
 from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, QueueConfig, SimulatorConfig
+from autodialer.simulator.simulator import tune_gc
 
 MODULE = "/pbxcore/api/module-dialer/v1"
 BASELINE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "asterisk" / "loadtest-results.json"
@@ -184,6 +185,7 @@ async def serve_sim(raw: str) -> None:
     for exten in spec.get("dnd", []):
         sim.control.set_dnd(exten)
     await sim.start()
+    tune_gc()  # as the simulator's CLIs do in their own process
     print(sim.ami_port, flush=True)
     toggle = spec.get("toggle_agent")
     if toggle:  # an agent whose phone drops off and comes back, every period: state events and nothing to dial

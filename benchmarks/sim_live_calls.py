@@ -58,6 +58,7 @@ def cpu_seconds(pid: int) -> float:
 
 def serve(spec: dict[str, object]) -> None:
     from autodialer.simulator import Behaviour, EmployeeConfig, PBXSimulator, QueueConfig, SimulatorConfig
+    from autodialer.simulator.simulator import tune_gc
 
     members = [str(10000 + i) for i in range(int(spec["members"]))]  # type: ignore[call-overload]
     queues = int(spec["queues"])  # type: ignore[call-overload]
@@ -86,6 +87,7 @@ def serve(spec: dict[str, object]) -> None:
         for m in members:
             sim.control.set_employee(m, Behaviour(answer_after=0.2))
         await sim.start()
+        tune_gc()  # as the simulator's CLIs do in their own process
         print(sim.ami_port, flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -64,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, config: SimulatorConfig, scenario: Scenario) -> None:
     from autodialer.simulator import PBXSimulator
+    from autodialer.simulator.simulator import tune_gc
 
     async with PBXSimulator(config, scenario) as sim:
+        tune_gc()  # this process is the simulator's
         control = f", control API on {config.host}:{sim.http_port}" if sim.http_port is not None else ""
         if args.agi_host or args.agi_port:
             agi = f"AGI() goes to {args.agi_host or 'the dialplan host'}:{args.agi_port or 'the dialplan port'}"

@@ -14,7 +14,7 @@ import sys
 from .config import SimulatorConfig
 from .options import HelpFormatter, add_arguments, config_from_args, scenario_from_args
 from .scenario import ScenarioError
-from .simulator import run_simulator
+from .simulator import run_simulator, tune_gc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as e:
         print(f"python -m autodialer.simulator: error: {e}", file=sys.stderr)
         return 2
+    tune_gc()  # this process is the simulator's
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_simulator(config_from_args(args), scenario))
     return 0
