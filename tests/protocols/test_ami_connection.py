@@ -350,5 +350,10 @@ def test_get_is_the_first_exact_field_else_the_first_field_of_any_case(fields: l
 
     for message in (Event.build("E", fields), parsed_event((("Event", "E"), *fields)), Action.build("A", fields)):
         assert message.get(key) == message.get(key, None) == scan()
+        if isinstance(message, Event):
+            assert message.name == "E"
         assert message.get(key, "absent") == (scan() if scan() is not None else "absent")
         assert (key in message) == (scan() is not None)
+    # An event whose "Event:" is not first (not as Asterisk writes it) is still named by its first such field.
+    late = Event((*fields, ("event", "Late"), ("Event", "Exact")))
+    assert late.name == late.get("Event") == "Exact"

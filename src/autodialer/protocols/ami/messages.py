@@ -125,6 +125,10 @@ class Event(Message):
 
     @property
     def name(self) -> str:
+        # Asterisk writes "Event:" first (and the parser keeps wire order): the service asks ~9 times per event.
+        fields = self.fields
+        if fields and fields[0][0] == "Event":
+            return fields[0][1]
         return self.get("Event") or ""
 
     @classmethod
