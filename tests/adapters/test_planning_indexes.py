@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.adapters.test_sql_dialer_store import T0, make_task
 
+from autodialer.adapters.db.campaign_repository import SqlCampaignRepository
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
 
 
@@ -78,3 +79,13 @@ async def test_the_sweep_after_task_changes_reads_the_rows_written_since_along_t
     number_steps = [step for step in plan if "task_numbers" in step]
     # not a walk of every open row (0.25 s per task change with a paused 750,000-number task in the database)
     assert number_steps == ["SEARCH task_numbers USING INDEX ix_task_numbers_change_time_us_id (change_time_us>?)"]
+
+
+async def test_a_campaigns_number_counts_read_one_covering_index(sqlite_engine: AsyncEngine) -> None:
+    task = await make_task(sqlite_engine, *(f"7900000{i:04d}" for i in range(50)))
+    repo = SqlCampaignRepository(sqlite_engine, page_limit=1000, render_params=str)
+    plan = await _plan_of(sqlite_engine, lambda: repo.number_counts(task))
+    # Not a look-up of each row (0.66 s of CPU per count at 1,000,000 numbers, ~0.09 s from the index alone), and
+    # grouped in the index's order (no sort of the campaign's rows).
+    assert plan == ["SEARCH task_numbers USING COVERING INDEX ix_task_numbers_counts (task_id=?)"]
+    assert await repo.number_counts(task) == ({"CreateTask": 50}, {"": 50})

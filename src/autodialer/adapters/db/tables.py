@@ -114,6 +114,8 @@ task_numbers = Table(
     Index(None, "change_time_us", "id"),
     Index(None, "phone_id"),  # do-not-call look-ups across tasks
     Index(None, "task_id", "id"),  # GET /task/{id}: a task's rows in pages, by id (0008)
+    # A campaign's numbers counted by state and result from the index alone, not its rows (0015, issue 11).
+    Index("ix_task_numbers_counts", "task_id", "state", "result", "pending_delete"),
 )
 
 # The dialer's questions about a task cost O(what they return), not O(its numbers) (issue 11): "is any number
