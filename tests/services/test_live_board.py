@@ -214,6 +214,53 @@ async def test_counters_nobody_was_sent_make_a_resuming_client_re_read_the_campa
     live.close()
 
 
+class SlowCampaigns(FakeCampaigns):
+    """Counters whose read takes ``read_s`` of the loop's time (a big campaign's GROUP BYs)."""
+
+    def __init__(self, read_s: float) -> None:
+        super().__init__()
+        self.read_s = read_s
+        self.open = 1
+
+    async def stats(self, campaign_id: int):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        await asyncio.sleep(self.read_s)
+        return stats_from(7, {}, {"": self.open}, AttemptCounts(0, 0, 0, 0, 0))
+
+
+async def test_a_campaign_whose_counters_cost_is_read_again_only_after_a_wait_in_proportion() -> None:
+    campaigns = SlowCampaigns(read_s=0.05)
+    engine = FakeEngine()
+    live = LiveBoard(LiveEvents(boot="s"), campaigns, calls=engine, settle_s=0, read_share=0.1)  # type: ignore[arg-type]
+    stream = live.subscribe(None)
+    first = attempt("c1")
+    engine.attempts[first.call_id] = first
+    live.call_changed(first)
+    while campaigns.reads < 1 or not any(e.kind == "campaign" for e in stream._queue):
+        await asyncio.sleep(0.01)
+    kinds(stream)
+    campaigns.open = 0  # changed in the store meanwhile
+    second = attempt("c2", agent=None)
+    engine.attempts[second.call_id] = second
+    live.call_changed(second)  # within 9 x 0.05 s of the read: the line with the calls now, the counters as read
+    await settle()
+    lines = [d for k, d in kinds(stream) if k == "campaign"]
+    assert [(line.calls_ringing, line.numbers_open) for line in lines] == [(2, 1)]  # type: ignore[attr-defined]
+    assert campaigns.reads == 1
+    started = asyncio.get_running_loop().time()
+    for _ in range(500):  # the read booked for the end of the wait (>= 0.45 s), and only one
+        await asyncio.sleep(0.01)
+        if campaigns.reads == 2 and any(e.kind == "campaign" for e in stream._queue):
+            break
+    assert asyncio.get_running_loop().time() - started >= 0.4
+    lines = [d for k, d in kinds(stream) if k == "campaign"]
+    assert [(line.calls_ringing, line.numbers_open) for line in lines] == [(2, 0)]  # type: ignore[attr-defined]
+    assert campaigns.reads == 2
+    line = await live.campaign(7)  # a client's GET reads now
+    assert campaigns.reads == 3 and line.numbers_open == 0
+    live.close()
+
+
 async def test_link_changes_and_campaign_list_changes_are_published() -> None:
     link = FakeLink()
     live, _, _, _ = board(link=link)
