@@ -1,0 +1,198 @@
+"""Benchmark: what a wallboard watching a big campaign costs the dialer (issue 11 goal 1). A real ``autodialer
+serve`` (dialer on, the API in its worker process) dials the PBX simulator: a campaign of ``--big`` numbers on
+extension 201 and one small campaign on each of ``--agents`` more extensions. Every customer answers after 25 ms and
+hangs up 1 s later (engine_bench.sim_process, time scale 0.05).
+
+After ``--warmup-s``, two phases of ``--phase-s`` each: nobody watching, then one viewer on ``GET /api/v2/events``
+(what the wallboard page follows). Per phase: the dialer process's CPU (serve's own process, /proc/<pid>/stat, not
+the API worker), PostgreSQL's (every process named postgres, with the workers it has reaped), the Originates per
+second of the small campaigns and of the big one (attempts started in the phase), and with the viewer, the big
+campaign's lines received and how often their counters changed (each change is a read of its numbers by state and
+result; its open count falls by one per call), with the longest gap between them.
+
+    .venv/bin/python benchmarks/wallboard_counts.py [--big 1000000] [--agents 10] [--phase-s 30] [--warmup-s 15]
+        [--database-url URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from engine_bench import sim_process
+from serve_process import ServeProcess, cpu_seconds, free_port, fresh_database
+
+from autodialer.adapters.db.engine import create_engine
+
+V1 = "/pbxcore/api/module-dialer/v1"
+
+
+def task_body(name: str, inner: str, numbers: Iterator[str]) -> Iterator[bytes]:
+    yield json.dumps({"name": name, "innerNum": inner})[:-1].encode() + b', "numbers": ['
+    first = True
+    for chunk in iter(lambda: list(itertools.islice(numbers, 10_000)), []):
+        yield (b"" if first else b", ") + ", ".join(f'"{n}"' for n in chunk).encode()
+        first = False
+    yield b"]}"
+
+
+def post(http: httpx.Client, body: Iterator[bytes]) -> int:
+    reply = http.post(f"{V1}/task", content=body)
+    if reply.status_code != 200 or reply.json().get("result") is not True:
+        raise SystemExit(f"CHECK FAILED: POST /task answered {reply.status_code}: {reply.text[:300]}")
+    return int(reply.json()["data"]["id"])
+
+
+class Viewer(threading.Thread):
+    """A client on /api/v2/events: the big campaign's lines, when each came and its counters."""
+
+    def __init__(self, base_url: str, campaign_id: int) -> None:
+        super().__init__(daemon=True)
+        self.url = base_url + "/api/v2/events"
+        self.campaign_id = campaign_id
+        self.lines: list[tuple[float, int, int]] = []  # (perf_counter, numbers_open, attempts_ended)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.stream("GET", self.url, timeout=None) as response:
+            kind = ""
+            for raw in response.iter_lines():
+                if self.stop.is_set():
+                    return
+                if raw.startswith("event:"):
+                    kind = raw.split(":", 1)[1].strip()
+                elif raw.startswith("data:") and kind == "campaign":
+                    data = json.loads(raw.split(":", 1)[1])
+                    if data.get("campaign_id") == self.campaign_id:
+                        self.lines.append((time.perf_counter(), data["numbers_open"], data["attempts_ended"]))
+
+
+async def started(url: str, since: float, until: float) -> dict[int, int]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            query = text(
+                "SELECT task_id, count(*) FROM attempts WHERE created_at >= :a AND created_at < :b GROUP BY task_id"
+            )
+            return {int(t): int(n) for t, n in (await connection.execute(query, {"a": since, "b": until})).all()}
+    finally:
+        await engine.dispose()
+
+
+def postgres_cpu() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().startswith("postgres"):
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
+def phase(url: str, pid: int, seconds: float, big: int) -> dict[str, Any]:
+    epoch, cpu, pg, load = time.time(), cpu_seconds(pid), postgres_cpu(), os.getloadavg()[0]
+    time.sleep(seconds)
+    cpu_used, pg_used, end = cpu_seconds(pid) - cpu, postgres_cpu() - pg, time.time()
+    counts = asyncio.run(started(url, epoch, end))
+    return {
+        "dialer_cpu_cores": round(cpu_used / seconds, 3),
+        "postgres_cpu_cores": round(pg_used / seconds, 3),
+        "small_originates_per_s": round(sum(n for t, n in counts.items() if t != big) / seconds, 2),
+        "big_originates_per_s": round(counts.get(big, 0) / seconds, 2),
+        "load": [round(load, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    agents = [str(3001 + k) for k in range(args.agents)]
+    sim = {
+        "members": ["201", *agents],
+        "time_scale": 0.05,
+        "customer": {"outcome": "answer", "answer_after": 0.5, "hangup_after": 20.0},
+        "employee": {"answer_after": 0.5},
+    }
+    per_task = int(2 * (2 * args.phase_s + args.warmup_s + 30))  # an agent finishes a call in ~1.1 s
+    agi_port = free_port()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(args.database_url, Path(tmp)) as url,
+        sim_process(sim, agi_port) as (_, ami_port),
+    ):
+        settings = {
+            "ENVIRONMENT": "test",
+            "AMI_PORT": str(ami_port),
+            "FASTAGI_PORT": str(agi_port),
+            "MAX_COUNT_CHANNELS_CEILING": "1000",
+            "ORIGINATE_TIMEOUT_S": "10",
+        }
+        serve = ServeProcess(Path(tmp), url, dialer=True, settings=settings)
+        try:
+            serve.start()
+            with httpx.Client(base_url=serve.base_url, timeout=600) as http:
+                posted = time.perf_counter()
+                big = post(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big))))
+                post_s = time.perf_counter() - posted
+                for k, agent in enumerate(agents):
+                    post(http, task_body(f"agent {agent}", agent, (f"7910{k:03d}{n:04d}" for n in range(per_task))))
+            time.sleep(args.warmup_s)
+            unwatched = phase(url, serve.pid, args.phase_s, big)
+            viewer = Viewer(serve.base_url, big)
+            viewer.start()
+            watched_at = time.perf_counter()
+            watched = phase(url, serve.pid, args.phase_s, big)
+            viewer.stop.set()
+        finally:
+            serve.stop()
+    lines = [line for line in viewer.lines if line[0] >= watched_at]
+    changes = [lines[0][0]] if lines else []
+    changes += [b[0] for a, b in itertools.pairwise(lines) if a[1:] != b[1:]]
+    watched |= {
+        "big_lines": len(lines),
+        "big_counter_changes": max(0, len(changes) - 1),
+        "big_longest_gap_s": round(max((b - a for a, b in itertools.pairwise(changes)), default=0.0), 2),
+    }
+    return {
+        "backend": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "big": args.big,
+        "agents": args.agents,
+        "post_big_s": round(post_s, 1),
+        "unwatched": unwatched,
+        "watched": watched,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--phase-s", type=float, default=30.0)
+    parser.add_argument("--warmup-s", type=float, default=15.0)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL URL (a new database is made on its server)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args)
+    for name in ("unwatched", "watched"):
+        print(name, result[name])
+    print("big campaign POST", result["post_big_s"], "s")
+    if args.json:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
