@@ -58,7 +58,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +67,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_bench import sim_process
-from serve_process import ServeProcess, descendants, free_port, fresh_database
+from serve_process import V1, ServeProcess, descendants, free_port, fresh_database, post_task, task_body
 
 from autodialer.adapters.db.engine import create_engine
 
-V1 = "/pbxcore/api/module-dialer/v1"
 V2 = "/api/v2"
 GOAL_RATIO = 0.10
 CONNECTIONS = 64  # the generator's connections for the mixed requests (plus one for the big GETs)
@@ -262,27 +260,6 @@ class Stamps:
         }
 
 
-def task_body(name: str, inner: str, numbers: Iterator[str], state: int | None = None) -> Iterator[bytes]:
-    head: dict[str, Any] = {"name": name, "innerNum": inner} | ({} if state is None else {"state": state})
-    yield json.dumps(head)[:-1].encode() + b', "numbers": ['
-    batch: list[str] = []
-    first = True
-    for number in itertools.chain(numbers, [""]):
-        if number:
-            batch.append(f'"{number}"')
-        if len(batch) == 10_000 or (not number and batch):
-            yield (b"" if first else b", ") + ", ".join(batch).encode()
-            batch, first = [], False
-    yield b"]}"
-
-
-def post(http: httpx.Client, body: Iterator[bytes]) -> int:
-    reply = http.post(f"{V1}/task", content=body)
-    if reply.status_code != 200 or reply.json().get("result") is not True:
-        raise SystemExit(f"CHECK FAILED: POST /task answered {reply.status_code}: {reply.text[:300]}")
-    return int(reply.json()["data"]["id"])
-
-
 async def dialled_rows(url: str) -> list[Any]:
     engine = create_engine(url)
     try:
@@ -325,13 +302,13 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
             serve.start()
             assert serve.rss is not None
             with httpx.Client(base_url=serve.base_url, timeout=600) as http:
-                big = post(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big)), state=2))
-                small = post(http, task_body("small", "201", (f"7931{n:07d}" for n in range(10)), state=2))
-                probe = post(http, task_body("probe", "201", (f"{PROBE_PREFIX}{n:07d}" for n in range(per_task))))
+                big = post_task(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big)), state=2))
+                small = post_task(http, task_body("small", "201", (f"7931{n:07d}" for n in range(10)), state=2))
+                probe = post_task(http, task_body("probe", "201", (f"{PROBE_PREFIX}{n:07d}" for n in range(per_task))))
                 campaign = [probe]
                 for k, agent in enumerate(agents):
                     numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
-                    campaign.append(post(http, task_body(f"agent {agent}", agent, numbers)))
+                    campaign.append(post_task(http, task_body(f"agent {agent}", agent, numbers)))
                 time.sleep(args.warmup_s)
                 idle_start, idle_epoch, idle_cpu = time.perf_counter(), time.time(), cpu_table()
                 time.sleep(args.phase_s)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import os
 import signal
 import socket
@@ -28,6 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy
@@ -276,3 +279,27 @@ def fresh_database(server_url: str, sqlite_dir: Path) -> Iterator[str]:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+# ---------------------------------------------------------------- MikoPBX v1 tasks, streamed
+
+V1 = "/pbxcore/api/module-dialer/v1"
+
+
+def task_body(name: str, inner: str, numbers: Iterator[str], state: int | None = None) -> Iterator[bytes]:
+    """A v1 ``POST /task`` body streamed 10,000 numbers at a time (a 1M-number task is never built in memory)."""
+    head: dict[str, Any] = {"name": name, "innerNum": inner} | ({} if state is None else {"state": state})
+    yield json.dumps(head)[:-1].encode() + b', "numbers": ['
+    first = True
+    for chunk in iter(lambda: list(itertools.islice(numbers, 10_000)), []):
+        yield (b"" if first else b", ") + ", ".join(f'"{n}"' for n in chunk).encode()
+        first = False
+    yield b"]}"
+
+
+def post_task(http: httpx.Client, body: Iterator[bytes]) -> int:
+    """POST the task over ``http`` (a client on serve's base URL); its id, or exit naming the answer."""
+    reply = http.post(f"{V1}/task", content=body)
+    if reply.status_code != 200 or reply.json().get("result") is not True:
+        raise SystemExit(f"CHECK FAILED: POST /task answered {reply.status_code}: {reply.text[:300]}")
+    return int(reply.json()["data"]["id"])

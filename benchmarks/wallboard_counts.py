@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +35,9 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine_bench import sim_process
-from serve_process import ServeProcess, cpu_seconds, free_port, fresh_database
+from serve_process import ServeProcess, cpu_seconds, free_port, fresh_database, post_task, task_body
 
 from autodialer.adapters.db.engine import create_engine
-
-V1 = "/pbxcore/api/module-dialer/v1"
-
-
-def task_body(name: str, inner: str, numbers: Iterator[str]) -> Iterator[bytes]:
-    yield json.dumps({"name": name, "innerNum": inner})[:-1].encode() + b', "numbers": ['
-    first = True
-    for chunk in iter(lambda: list(itertools.islice(numbers, 10_000)), []):
-        yield (b"" if first else b", ") + ", ".join(f'"{n}"' for n in chunk).encode()
-        first = False
-    yield b"]}"
-
-
-def post(http: httpx.Client, body: Iterator[bytes]) -> int:
-    reply = http.post(f"{V1}/task", content=body)
-    if reply.status_code != 200 or reply.json().get("result") is not True:
-        raise SystemExit(f"CHECK FAILED: POST /task answered {reply.status_code}: {reply.text[:300]}")
-    return int(reply.json()["data"]["id"])
 
 
 class Viewer(threading.Thread):
@@ -145,10 +126,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             serve.start()
             with httpx.Client(base_url=serve.base_url, timeout=600) as http:
                 posted = time.perf_counter()
-                big = post(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big))))
+                big = post_task(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big))))
                 post_s = time.perf_counter() - posted
                 for k, agent in enumerate(agents):
-                    post(http, task_body(f"agent {agent}", agent, (f"7910{k:03d}{n:04d}" for n in range(per_task))))
+                    numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
+                    post_task(http, task_body(f"agent {agent}", agent, numbers))
             time.sleep(args.warmup_s)
             unwatched = phase(url, serve.pid, args.phase_s, big)
             viewer = Viewer(serve.base_url, big)
