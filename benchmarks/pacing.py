@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pacing_oracle import LEVELS, simulate_oracle
-from pacing_scenario import Scenario, ScenarioError, load
+from pacing_scenario import Scenario, add_scenario_arguments, scenario_from
 from pacing_sim import Outcome, simulate
 
 from autodialer.domain.pacing import PacingPolicy, PowerPacing, PredictivePacing, ProgressivePacing
@@ -68,20 +68,13 @@ def report(scenario: Scenario, mode: str, paced: Outcome, progressive: Outcome, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", type=Path, required=True)
-    parser.add_argument("--agents", type=int, help="override the scenario's agent count")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--hours", type=float, help="override the scenario's length")
+    add_scenario_arguments(parser)
     parser.add_argument("--mode", choices=["predictive", "power", "progressive"], default="predictive")
     parser.add_argument("--lines-per-agent", type=float, default=1.5, help="power mode's lines per free agent")
     parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
     parser.add_argument("--headroom", action="store_true", help="also run the rule with exact agents, then calls")
     args = parser.parse_args()
-    try:
-        scenario = load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
-    except ScenarioError as e:
-        print(f"pacing: {e}", file=sys.stderr)
-        return 2
+    scenario = scenario_from(parser, args, "pacing")
     started = time.perf_counter()
     paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent))
     progressive = simulate(scenario, ProgressivePacing())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pacing_scenario import Scenario, load
+from pacing_scenario import Scenario, add_scenario_arguments, scenario_from
 from pacing_sim import CallCentre
 
 from autodialer.domain.pacing import PacingInput, PredictivePacing
@@ -96,12 +96,9 @@ def _table(title: str, rows: dict[str, list[float]]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", type=Path, required=True)
-    parser.add_argument("--agents", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--hours", type=float)
+    add_scenario_arguments(parser)
     args = parser.parse_args()
-    scenario = load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
+    scenario = scenario_from(parser, args, "pacing_calibration")
     centre = RecordingCentre(scenario, RecordingPacing(scenario))
     out = centre.run()
     bound = scenario.bound_talk_min_per_agent_hour

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pacing_scenario import Scenario, load
+from pacing_scenario import Scenario, add_scenario_arguments, scenario_from
 from pacing_sim import ANSWER, FAIL, CallCentre, Outcome, simulate
 
 from autodialer.domain.pacing import WARMUP_OUTCOMES, PacingInput, PredictivePacing
@@ -78,15 +78,12 @@ class HangupCentre(CallCentre):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", type=Path, required=True)
-    parser.add_argument("--agents", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--hours", type=float)
+    add_scenario_arguments(parser)
     parser.add_argument("--min-ring", type=float, default=15.0, help="seconds a call rings before it may be ended")
     parser.add_argument("--factor", type=float, default=6.0, help="hang up above factor·θ (below 1: that risk)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    scenario = load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
+    scenario = scenario_from(parser, args, "pacing_hangup")
     started = time.perf_counter()
     centre = HangupCentre(
         scenario, PredictivePacing(scenario.max_abandon_rate, scenario.abandon_after_s), args.min_ring, args.factor

@@ -17,6 +17,7 @@ the field and the rule.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -65,6 +66,23 @@ class Scenario:
     def bound_talk_min_per_agent_hour(self) -> float:
         """60·talk/(talk+wrap): what an agent who never waits for a customer would talk."""
         return 60.0 * self.talk_s.mean / (self.talk_s.mean + self.wrap_s.mean)
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--scenario FILE`` and the overrides every pacing benchmark takes (``scenario_from`` reads them)."""
+    parser.add_argument("--scenario", type=Path, required=True)
+    parser.add_argument("--agents", type=int, help="override the scenario's agent count")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--hours", type=float, help="override the scenario's length")
+
+
+def scenario_from(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> Scenario:
+    """The scenario ``add_scenario_arguments`` named, with its overrides; a bad file ends the run (exit 2) with
+    ``name: <what is wrong>``."""
+    try:
+        return load(args.scenario, agents=args.agents, seed=args.seed, hours=args.hours)
+    except ScenarioError as e:
+        parser.exit(2, f"{name}: {e}\n")
 
 
 def load(path: Path, **overrides: Any) -> Scenario:
