@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from autodialer.adapters.asterisk.agi_call import AGICall
-from autodialer.adapters.asterisk.agi_channel import AGIChannel
+from autodialer.adapters.asterisk.agi_channel import channel_handler
 from autodialer.adapters.asterisk.ami_client import AMIClient
 from autodialer.adapters.asterisk.ami_errors import AMILoginFailed
 from autodialer.adapters.asterisk.availability import AvailabilityTracker
@@ -134,10 +134,10 @@ class Dialer:
     link: PbxLinkMonitor
     # The engine's planning reads kept in memory: told of task changes with the engine (build_service).
     planning: PlanningReads
+    # Reads the PBX's stale answer marks now and then; the FastAGI routes delete them (services/stale_marks.py).
+    stale_marks: StaleAnswerMarks
     # On PostgreSQL: other instances' writes wake this dialer (build_service sets it; started and stopped here).
     listener: PgTaskListener | None = None
-    # Reads the PBX's stale answer marks now and then; the FastAGI routes delete them (services/stale_marks.py).
-    stale_marks: StaleAnswerMarks | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def live_conditions(self) -> LiveConditions:
@@ -148,8 +148,7 @@ class Dialer:
         await self.agi.start()
         self.ami.start()
         self._tasks.append(asyncio.create_task(self.engine.run(), name="dialer-engine"))
-        if self.stale_marks is not None:
-            self._tasks.append(asyncio.create_task(self.stale_marks.run(AsyncioSleeper()), name="stale-answer-marks"))
+        self._tasks.append(asyncio.create_task(self.stale_marks.run(AsyncioSleeper()), name="stale-answer-marks"))
         if self.listener is not None:
             self.listener.start()
 
@@ -269,22 +268,16 @@ def build_dialer(
 
     stale_marks = StaleAnswerMarks(gateway, store, interval_s=settings.answer_mark_sweep_interval_s)
 
-    async def connect_route(call: AGICall) -> None:
-        channel = AGIChannel(call)
-        # The lab dialplan sends polls to /connect with DIALER_MODE=poll as the second argument.
-        if len(call.args) > 1 and call.args[1] == "poll":
-            await poll.handle(channel, call.uniqueid)
-        else:
-            await connect.handle(channel, call.uniqueid)
-        await stale_marks.clear_some(channel)  # its own step is done: a few old marks go on this session
+    # Once a session's own step is done, a few old marks go on it (services/stale_marks.py).
+    connect_step = channel_handler(connect.handle, after=stale_marks.clear_some)
+    poll_step = channel_handler(poll.handle, after=stale_marks.clear_some)
 
-    async def poll_route(call: AGICall) -> None:
-        channel = AGIChannel(call)
-        await poll.handle(channel, call.uniqueid)
-        await stale_marks.clear_some(channel)
+    async def connect_route(call: AGICall) -> None:
+        # The lab dialplan sends polls to /connect with DIALER_MODE=poll as the second argument.
+        await (poll_step if len(call.args) > 1 and call.args[1] == "poll" else connect_step)(call)
 
     agi = FastAGIServer(
-        {"/connect": connect_route, "/poll": poll_route},
+        {"/connect": connect_route, "/poll": poll_step},
         host=settings.fastagi_host,
         port=settings.fastagi_port,
     )
@@ -296,7 +289,7 @@ def build_dialer(
         agi,
         PbxLinkMonitor(ami, availability, clock.now),
         planning,
-        stale_marks=stale_marks,
+        stale_marks,
     )
 
 

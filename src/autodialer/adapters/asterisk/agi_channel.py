@@ -91,11 +91,18 @@ class AGIChannel:
             return None
 
 
-def channel_handler(handle: Callable[[AGIChannel, str], Awaitable[None]]) -> Callable[[AGICall], Awaitable[None]]:
-    """Route handler running ``handle(AGIChannel(call), call.uniqueid)``."""
+def channel_handler(
+    handle: Callable[[AGIChannel, str], Awaitable[None]],
+    after: Callable[[AGIChannel], Awaitable[object]] | None = None,
+) -> Callable[[AGICall], Awaitable[None]]:
+    """Route handler running ``handle(AGIChannel(call), call.uniqueid)``, then ``after(channel)`` on the same session
+    once the step returned (e.g. StaleAnswerMarks.clear_some)."""
 
     async def run(call: AGICall) -> None:
-        await handle(AGIChannel(call), call.uniqueid)
+        channel = AGIChannel(call)
+        await handle(channel, call.uniqueid)
+        if after is not None:
+            await after(channel)
 
     run.__qualname__ = getattr(handle, "__qualname__", "channel_handler")
     return run
