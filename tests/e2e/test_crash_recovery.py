@@ -427,6 +427,17 @@ async def test_pbx_restart_under_the_service_reconnects_resyncs_and_leaves_nothi
             for ext, numbers in (("201", ["5553101", "5553102"]), ("202", ["5553103", "5553104"]))
         ]
         await until(lambda: len(bridged(control)) == 2, 10, "both employees talking")
+
+        async def both_answers_heard() -> bool:
+            # What the assertions below rest on: the service heard both employees answer (AgentConnected, stored as
+            # the attempt's state "talking") before the PBX goes. A kill -9 loses the events the PBX had not sent
+            # yet, and the simulator shows a bridge before its DialEnd is on the wire: once in CI the restart came
+            # first, the answer was never heard and (no employee mark in this dialplan) the call ended lostOnRestart.
+            async with stack.service.db.connect() as connection:
+                states = (await connection.execute(select(attempts.c.state))).scalars().all()
+            return list(states).count("talking") == 2
+
+        await until(both_answers_heard, 10, "the service heard both employees answer")
         gone = {r["channel_id"] for r in stack.originates()}
         await control.restart(graceful=graceful, down_s=10.0)  # 0.2 s down; every call is lost with the PBX
         availability = stack.service.dialer.availability if stack.service.dialer else None
