@@ -15,7 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
+from autodialer.adapters.db.task_notifications import PgTaskListener, is_postgresql
 from autodialer.adapters.db.task_repository import NumberColumns, NumberRow, SqlTaskRepository
+from autodialer.adapters.process.local_sockets import RunDir
+from autodialer.adapters.process.wake_socket import WakeListener
 from autodialer.cli import main
 from autodialer.domain.eligibility import LIVE_UNKNOWN
 
@@ -167,3 +170,35 @@ async def test_dnc_import_stores_good_rows_reports_bad_ones_and_closes_listed_op
     (tmp_path / "bad.csv").write_text("name;note\nx;y\n", encoding="utf-8")
     assert await run(["dnc", "import", str(tmp_path / "bad.csv")]) == 2
     assert "the header row must name a phone column" in capsys.readouterr().err
+
+
+async def test_dnc_import_wakes_the_dialer_of_a_serve_on_the_data_directory_and_on_postgresql_every_instance(
+    migrated_engine: AsyncEngine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Closing numbers may close a task: a running dialer should hear of it at once, not at its next re-read.
+    await _task(migrated_engine, "UTC")
+    monkeypatch.setenv("AUTODIALER_DATABASE_URL", db_url)
+    monkeypatch.setenv("AUTODIALER_DATA_DIR", str(tmp_path))
+    local: list[int] = []
+    listener = WakeListener(RunDir.create(tmp_path).wake_socket, lambda: local.append(1))
+    listener.open()
+    notified: list[int] = []
+    pg = None
+    if is_postgresql(db_url):
+        # Another instance's dialer (the command runs in this process: a listener signed with our pid would
+        # rightly ignore it as its own).
+        pg = PgTaskListener(db_url, "another-host:1", lambda: notified.append(1))
+        pg.start()
+        await asyncio.wait_for(pg.listening.wait(), 10)
+    try:
+        csv_file = tmp_path / "dnc.csv"
+        csv_file.write_text("phone\n+7 (952) 223-34-46\n", encoding="utf-8")
+        assert await run(["dnc", "import", str(csv_file)]) == 0
+        deadline = time.monotonic() + 5
+        while not local or (pg is not None and not notified):
+            assert time.monotonic() < deadline, f"local wake-ups {local}, notifies {notified}"
+            await asyncio.sleep(0.02)
+    finally:
+        listener.close()
+        if pg is not None:
+            await pg.stop()

@@ -55,12 +55,20 @@ from autodialer.adapters.db.poll_repository import SqlPollRepository
 from autodialer.adapters.db.poll_store import SqlPollStore
 from autodialer.adapters.db.results_feed import SqlResultsFeed
 from autodialer.adapters.db.sql_dialer_store import SqlDialerStore
-from autodialer.adapters.db.task_notifications import PgTaskListener, PgTaskNotifier, is_postgresql, source_of
+from autodialer.adapters.db.task_notifications import (
+    PgTaskListener,
+    PgTaskNotifier,
+    is_postgresql,
+    notify_tasks_changed,
+    source_of,
+)
 from autodialer.adapters.db.task_repository import SqlTaskRepository
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.adapters.numbering_plan_file import read_numbering_plan
 from autodialer.adapters.phone_numbering import PhoneNumbering
 from autodialer.adapters.poll_prompts import PollPromptRenderer
+from autodialer.adapters.process.local_sockets import RunDir
+from autodialer.adapters.process.wake_socket import WakeSender
 from autodialer.adapters.tts.prompt_cache import PromptRenderer, build_prompt_renderer
 from autodialer.api.app import create_app
 from autodialer.api.context import AppContext
@@ -337,6 +345,20 @@ def build_dnc_lists(
     numbering = PhoneNumbering(settings.default_region)
     store = SqlDialerStore(db, page_limit=settings.results_page_limit, numbering=numbering)
     return DncLists(SqlDncRepository(db, store), numbering.e164, now, on_change)
+
+
+async def wake_dialers(settings: Settings, db: AsyncEngine) -> None:
+    """After a CLI command's write (``dnc import``): the dialer of a serve on this data directory wakes over its
+    local socket, and on PostgreSQL every instance's over NOTIFY (the command is none of them, so none ignores it).
+    Neither is needed for correctness, only for promptness: without them the dialers see the change at their own
+    re-read (a task whose last open numbers the write closed is then closed, the wallboard counts it)."""
+    sender = WakeSender(RunDir.of(settings.data_dir).wake_socket)
+    try:
+        sender.send_now()
+    finally:
+        sender.close()
+    if is_postgresql(settings.effective_database_url):
+        await notify_tasks_changed(db, source_of(os.getpid()))
 
 
 def build_auth_service(settings: Settings, db: AsyncEngine, now: Callable[[], float]) -> AuthService:

@@ -88,7 +88,7 @@ async def _dnc_import_async(path: str) -> int:
     from pathlib import Path
 
     from autodialer.adapters.db.engine import create_engine, migrate
-    from autodialer.bootstrap import build_dnc_lists
+    from autodialer.bootstrap import build_dnc_lists, wake_dialers
     from autodialer.domain.dnc_import import InvalidDncFile
 
     settings = load_settings()
@@ -99,6 +99,7 @@ async def _dnc_import_async(path: str) -> int:
         lists = build_dnc_lists(settings, db, time.time)
         with open(path, encoding="utf-8", newline="") as lines:
             report = await lists.import_csv(lines, f"csv import {Path(path).name}")
+        await wake_dialers(settings, db)
     except (InvalidDncFile, OSError, UnicodeDecodeError) as e:
         print(f"autodialer: error: {path}: {e}", file=sys.stderr)
         return 2

@@ -69,16 +69,24 @@ class PgTaskNotifier:
     async def _notify(self) -> None:
         while True:
             self._again = False
-            try:
-                async with self._db.connect() as connection:
-                    await connection.execute(_NOTIFY, {"channel": CHANNEL, "source": self._source})
-                    await connection.commit()
-                self.sent += 1
-            except Exception as e:  # a wake-up never fails the write it follows
-                log.warning("NOTIFY %s failed (other instances wake at their own re-read): %s", CHANNEL, e)
+            if not await notify_tasks_changed(self._db, self._source):
                 return
+            self.sent += 1
             if not self._again:
                 return
+
+
+async def notify_tasks_changed(db: AsyncEngine, source: str) -> bool:
+    """One ``NOTIFY autodialer_tasks, source`` now (a CLI command's write awaits it before it closes its engine);
+    False, logged, when it could not be sent: a wake-up never fails the write it follows."""
+    try:
+        async with db.connect() as connection:
+            await connection.execute(_NOTIFY, {"channel": CHANNEL, "source": source})
+            await connection.commit()
+    except Exception as e:
+        log.warning("NOTIFY %s failed (other instances wake at their own re-read): %s", CHANNEL, e)
+        return False
+    return True
 
 
 class PgTaskListener:

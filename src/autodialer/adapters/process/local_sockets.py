@@ -37,8 +37,14 @@ class RunDir:
         return self.path / "wake.sock"
 
     @classmethod
+    def of(cls, data_dir: Path) -> RunDir:
+        """Where a service on ``data_dir`` listens (nothing is created; when its path was too long for a socket,
+        the service used a temporary directory instead, and nothing else can find it)."""
+        return cls(data_dir.resolve() / "run", temporary=False)
+
+    @classmethod
     def create(cls, data_dir: Path) -> RunDir:
-        wanted = data_dir.resolve() / "run"
+        wanted = cls.of(data_dir).path
         if len(str(wanted / "dialer.sock")) <= _MAX_PATH:
             wanted.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(wanted, 0o700)

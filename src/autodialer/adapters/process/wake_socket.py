@@ -45,13 +45,14 @@ class WakeSender:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # called outside a loop (a CLI command): send now
-            self._send()
+        except RuntimeError:  # called outside a loop: send now
+            self.send_now()
             return
         self._pending = True
-        loop.call_soon(self._send)
+        loop.call_soon(self.send_now)
 
-    def _send(self) -> None:
+    def send_now(self) -> None:
+        """One datagram now, whatever the loop (a CLI command's write, before it exits)."""
         self._pending = False
         try:
             self._socket.sendto(WAKE, self._path)
