@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -64,7 +66,12 @@ async def run_split_service(settings: Settings, *, ready: asyncio.Event | None =
     plan = load_numbering_plan(settings)  # a bad file stops the start before anything is created
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_dir = RunDir.create(settings.data_dir)
-    worker = ApiWorkerProcess(_worker_argv(run_dir), settings.model_dump_json().encode(), env=_worker_env())
+    worker = ApiWorkerProcess(
+        _worker_argv(run_dir),
+        settings.model_dump_json().encode(),
+        env=_worker_env(),
+        restart_stdin=None if settings.http_port else functools.partial(_port_pinned, settings),
+    )
     await worker.spawn()
     try:
         await _serve_dialer(settings, plan, run_dir, worker, ready)
@@ -118,6 +125,11 @@ async def _serve_dialer(
 def _socket_config(app: SocketPeerMiddleware) -> uvicorn.Config:
     # Served on a socket bound here (mode 0600), never on a TCP port.
     return uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, proxy_headers=False)
+
+
+def _port_pinned(settings: Settings, first_url: str) -> bytes:
+    """The settings of a restarted worker when ``http_port`` is 0 (any free port): the port the first one got."""
+    return settings.model_copy(update={"http_port": urlsplit(first_url).port}).model_dump_json().encode()
 
 
 def _worker_argv(run_dir: RunDir) -> list[str]:

@@ -4,6 +4,7 @@ children that behave as a worker would: read the settings, write the ready line 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -91,3 +92,30 @@ async def test_a_worker_that_ignores_sigterm_is_killed_after_the_timeout(tmp_pat
     assert pid is not None
     await asyncio.wait_for(process.stop(), 5)
     assert not alive(pid)
+
+
+async def test_a_restarted_worker_reads_the_settings_derived_from_the_first_ones_url(tmp_path: Path) -> None:
+    # serve with http_port 0: the first worker picks a port, every later one must serve that same port.
+    argv = [sys.executable, "-c", CHILD, READY_FD_PLACEHOLDER, str(tmp_path / "seen"), "serve"]
+    process = ApiWorkerProcess(
+        argv, b'{"http_port": 0}', backoff_s=0.01, restart_stdin=lambda url: b'{"pinned": "%s"}' % url.encode()
+    )
+    first_url = await process.start()
+    seen = tmp_path / "seen"
+    for lines in (2, 3):  # kill the worker twice: both later ones get the first one's URL
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        for _ in range(250):
+            if len(seen.read_bytes().splitlines()) == lines:
+                break
+            await asyncio.sleep(0.02)
+    await process.stop()
+    assert seen.read_bytes().splitlines() == [b'{"http_port": 0}'] + [b'{"pinned": "%s"}' % first_url.encode()] * 2
+
+
+def test_serve_pins_the_port_its_first_worker_chose() -> None:
+    from autodialer.bootstrap_processes import _port_pinned
+    from autodialer.settings import Settings
+
+    pinned = json.loads(_port_pinned(Settings(http_port=0, http_host="127.0.0.1"), "http://127.0.0.1:41234"))
+    assert pinned["http_port"] == 41234 and pinned["http_host"] == "127.0.0.1"

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ class WorkerFailed(RuntimeError):
 
 class ApiWorkerProcess:
     """``argv``: the child's command line, ``{ready_fd}`` standing for the pipe it writes its ready line to;
-    ``stdin``: the bytes the child reads first (its settings); ``env``: its environment (None: ours)."""
+    ``stdin``: the bytes the child reads first (its settings); ``env``: its environment (None: ours);
+    ``restart_stdin``: given the first worker's ready line, the bytes every later worker reads instead (serve pins
+    a port the first worker chose, so that a restarted worker serves where the clients were told)."""
 
     def __init__(
         self,
@@ -44,11 +46,13 @@ class ApiWorkerProcess:
         stdin: bytes,
         *,
         env: Mapping[str, str] | None = None,
+        restart_stdin: Callable[[str], bytes] | None = None,
         stop_timeout_s: float = 5.0,
         backoff_s: float = 0.25,
     ) -> None:
         self._argv = list(argv)
         self._stdin = stdin
+        self._restart_stdin = restart_stdin
         self._env = None if env is None else dict(env)
         self._stop_timeout_s = stop_timeout_s
         self._backoff_s = backoff_s  # half the first delay before a restart (tests shorten it)
@@ -129,6 +133,8 @@ class ApiWorkerProcess:
         line = await _read_line(read_fd)
         if not line:
             return False
+        if not self.url and self._restart_stdin is not None:
+            self._stdin = self._restart_stdin(line)
         self.url = line
         return True
 
