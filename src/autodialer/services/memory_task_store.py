@@ -265,8 +265,11 @@ class _MemoryWriteUnit:
     async def poll_exists(self, poll_id: int) -> bool:
         return poll_id in self._store.polls
 
-    async def allocate_change_times(self, count: int) -> int:
+    async def allocate_change_times(self, task_id: int, count: int) -> int:
         return self._store._allocate(count, self._now)
+
+    async def settle_change_times(self, task_id: int, first: int, count: int) -> int:
+        return first  # allocated for good: no other writer runs meanwhile
 
     async def upsert_numbers(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> None:
         store = self._store

@@ -61,8 +61,15 @@ class TaskWriteUnit(Protocol):
 
     async def poll_exists(self, poll_id: int) -> bool: ...
 
-    async def allocate_change_times(self, count: int) -> int:
-        """The first of ``count`` change times (µs) after every one given out, none before the unit's now."""
+    async def allocate_change_times(self, task_id: int, count: int) -> int:
+        """The first of ``count`` change times (µs) for numbers of the task about to be written, none before the
+        unit's now; ``settle_change_times`` follows once they are."""
+        ...
+
+    async def settle_change_times(self, task_id: int, first: int, count: int) -> int:
+        """The numbers are written: make their change times (from ``first``) final, after every one given out
+        before; answers the final first (a store that handed them out ahead of its clock may move them, all by
+        one shift)."""
         ...
 
     async def upsert_numbers(self, task_id: int, rows: NumberColumns, change_times: list[int]) -> None:
@@ -188,13 +195,15 @@ async def _write_numbers(
 ) -> None:
     """Upsert the posted numbers chunk by chunk, duplicates merged, their change times from one allocation; with
     ``replace`` the numbers not posted (a change time older than this post's first one) then go."""
-    first = await unit.allocate_change_times(count) if count else None
+    first = await unit.allocate_change_times(task_id, count) if count else None
     for chunk in chunks:
         if first is None:
             continue
         rows = merge_duplicates(chunk)
         step = unit.step_us
         await unit.upsert_numbers(task_id, rows, [first + position * step for position in rows.positions])
+    if first is not None:
+        first = await unit.settle_change_times(task_id, first, count)
     if replace:
         await _drop_numbers(unit, task_id, older_than=first)
 
