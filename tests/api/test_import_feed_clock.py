@@ -136,3 +136,22 @@ async def test_numbers_merged_into_an_existing_task_keep_the_clock_until_commit(
     status, merged = await api.post("/task", body("big"))
     assert status == 200 and merged["result"] is True
     assert refused == ["LockNotAvailable"]
+
+
+async def test_two_new_tasks_imported_at_once_end_in_commit_order(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both reserve the same values (same size, same clock, same now); the one committing second is moved after the
+    first."""
+    later: list[int] = []
+
+    async def other_post() -> None:
+        status, other = await api.post("/task", body("other"))
+        assert status == 200
+        later.append(int(other["data"]["id"]))
+
+    during_import(monkeypatch, other_post)
+    status, big = await api.post("/task", body("big"))
+    assert status == 200 and later
+    first_committed, second = await change_times(api, later[0]), await change_times(api, int(big["data"]["id"]))
+    assert first_committed == [first_committed[0] + k * STEP for k in range(len(first_committed))]
+    assert second[0] >= first_committed[-1] + STEP
+    assert second == [second[0] + k * STEP for k in range(len(second))]
