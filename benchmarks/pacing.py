@@ -8,12 +8,17 @@ path (``dialing.plan_dials``) on a virtual clock (``pacing_sim``), and prints bo
     .venv/bin/python benchmarks/pacing.py --scenario benchmarks/scenarios/pacing/S-20.json [--agents N] [--json]
         [--headroom]
 
+Predictive ends ringing calls that rang ``--min-ring`` seconds (15, the legal minimum, by default) when their
+customer would likely find no agent, as the engine does (``PredictivePacing.calls_to_end``); ``--keep-ringing``
+measures the rule without that.
+
 ``--headroom`` also runs the predictive rule with knowledge no dialer has (``pacing_oracle``): each busy agent's
 exact free time (``oracle_agents``), then also each ringing call's outcome and answer time (``oracle_calls``), to
 show what the learned model loses and what the answer process itself costs.
 
 With ``--json`` the last line is one JSON object: talk_min_per_agent_hour, abandon_rate,
-progressive_talk_min_per_agent_hour, bound_talk_min_per_agent_hour, and more (fraction of the bound, counts).
+progressive_talk_min_per_agent_hour, bound_talk_min_per_agent_hour, and more (fraction of the bound, counts,
+ended_ringing: the ringing calls predictive ended).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pacing_oracle import LEVELS, simulate_oracle
 from pacing_scenario import Scenario, add_scenario_arguments, scenario_from
 from pacing_sim import Outcome, simulate
 
-from autodialer.domain.pacing import PacingPolicy, PowerPacing, PredictivePacing, ProgressivePacing
+from autodialer.domain.pacing import MIN_RING_S, PacingPolicy, PowerPacing, PredictivePacing, ProgressivePacing
 
 
 def policy_for(mode: str, scenario: Scenario, lines_per_agent: float) -> PacingPolicy:
@@ -62,6 +67,7 @@ def report(scenario: Scenario, mode: str, paced: Outcome, progressive: Outcome, 
         "max_lines_in_use": paced.max_lines,
         "line_limit": scenario.lines,
         "progressive_calls": progressive.calls,
+        "ended_ringing": paced.ended,
         "seconds": round(seconds, 2),
     }
 
@@ -72,11 +78,16 @@ def main() -> int:
     parser.add_argument("--mode", choices=["predictive", "power", "progressive"], default="predictive")
     parser.add_argument("--lines-per-agent", type=float, default=1.5, help="power mode's lines per free agent")
     parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
+    parser.add_argument("--min-ring", type=float, default=MIN_RING_S, help="seconds before a ringing call may end")
+    parser.add_argument("--keep-ringing", action="store_true", help="never end a ringing call (the rule before)")
     parser.add_argument("--headroom", action="store_true", help="also run the rule with exact agents, then calls")
     args = parser.parse_args()
     scenario = scenario_from(parser, args, "pacing")
     started = time.perf_counter()
-    paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent))
+    if args.min_ring < MIN_RING_S:
+        parser.error(f"--min-ring: at least {MIN_RING_S:g} s (the legal minimum)")
+    min_ring = None if args.keep_ringing else args.min_ring
+    paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent), min_ring)
     progressive = simulate(scenario, ProgressivePacing())
     oracles = {level: simulate_oracle(scenario, level) for level in (LEVELS if args.headroom else ())}
     result = report(scenario, args.mode, paced, progressive, time.perf_counter() - started)
@@ -90,7 +101,7 @@ def main() -> int:
         f"  {args.mode:<12} {result['talk_min_per_agent_hour']:6.2f} talk-min/agent-hour "
         f"({100 * paced.talk_min_per_agent_hour / scenario.bound_talk_min_per_agent_hour:5.1f}% of the bound), "
         f"abandoned {paced.abandoned}/{paced.answered} = {100 * paced.abandon_rate:.2f}% "
-        f"(cap {100 * scenario.max_abandon_rate:g}%), {paced.calls} calls\n"
+        f"(cap {100 * scenario.max_abandon_rate:g}%), {paced.calls} calls, {paced.ended} ended ringing\n"
         f"  {'progressive':<12} {result['progressive_talk_min_per_agent_hour']:6.2f} talk-min/agent-hour "
         f"({100 * progressive.talk_min_per_agent_hour / scenario.bound_talk_min_per_agent_hour:5.1f}% of the bound), "
         f"{progressive.calls} calls\n"

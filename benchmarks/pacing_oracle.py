@@ -29,7 +29,7 @@ LEVELS = ("agents", "calls")
 
 class OracleCentre(CallCentre):
     def __init__(self, scenario: Scenario, policy: OraclePacing) -> None:
-        super().__init__(scenario, policy)
+        super().__init__(scenario, policy, min_ring_s=None)  # the dial rule's headroom: no ringing calls ended
         policy.centre = self
         self.answer_at: dict[int, float | None] = {}  # ringing call -> when it answers (None: it fails)
         self.free_at: dict[str, float] = {}  # busy agent -> when its wrap-up ends

@@ -9,7 +9,9 @@ then wraps up, then is free again. Talk is counted up to the end of the day.
 The dialer side is the production code: after every instant with events (and at the deadline the plan asked for)
 the simulation builds a ``DialSnapshot`` as the engine does and calls ``dialing.plan_dials`` with the campaign's
 pacing policy in its ``TaskSlice``; the policy is told only what a dialer hears (its calls' answers, failures,
-connections and abandonments, and talk/wrap-up durations from the agents' states), never the scenario.
+connections and abandonments, and talk/wrap-up durations from the agents' states), never the scenario. The ringing
+calls the plan ends (``DialPlan.ends``: rang ``min_ring_s``, 15 s by default, None: never) are hung up at once as
+the engine does: their answer or failure never happens and the policy hears ``CallCutOff``.
 
 The run checks itself: an agent never holds two calls, the line limit is never exceeded, no call is placed with no
 agent logged in, and every answered call ends up connected or abandoned exactly once.
@@ -25,9 +27,11 @@ from pacing_scenario import Scenario
 
 from autodialer.domain.dialing import AgentPool, DialSnapshot, DueNumber, TaskSlice, TaskState, plan_dials
 from autodialer.domain.pacing import (
+    MIN_RING_S,
     CallAbandoned,
     CallAnswered,
     CallConnected,
+    CallCutOff,
     CallFailed,
     PacingFact,
     PacingPolicy,
@@ -58,6 +62,7 @@ class Outcome:
     connected: int = 0
     abandoned: int = 0
     plans: int = 0
+    ended: int = 0  # ringing calls the policy ended after min_ring_s
     max_lines: int = 0
     agent_hours: float = 0.0
     waits: list[float] = field(default_factory=list)
@@ -72,9 +77,11 @@ class Outcome:
 
 
 class CallCentre:
-    def __init__(self, scenario: Scenario, policy: PacingPolicy) -> None:
+    def __init__(self, scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = MIN_RING_S) -> None:
         self.s = scenario
         self.policy = policy
+        self.min_ring_s = min_ring_s
+        self._ended: set[int] = set()  # calls ended while ringing whose answer or failure is still in the heap
         self.end = DAY_START + scenario.hours * 3600.0
         # One random stream per quantity: both policies' n-th call meets the same customer.
         seed = scenario.seed
@@ -125,6 +132,9 @@ class CallCentre:
         self.policy.observe(fact)
 
     def _handle(self, kind: int, key: int | str, now: float) -> None:
+        if kind in (ANSWER, FAIL) and key in self._ended:
+            self._ended.discard(int(key))
+            return
         if kind == ANSWER:
             self._answered(int(key), now)
         elif kind == FAIL:
@@ -158,6 +168,8 @@ class CallCentre:
             pacing=self.policy,
             ringing_since=tuple(self.ringing.values()),
             waiting=len(self.waiting),
+            ringing_calls=tuple(map(str, self.ringing)),
+            min_ring_s=self.min_ring_s,
         )
         pool = AgentPool(self.s.agents, tuple(self.talking.values()), tuple(self.wrapping.values()))
         plan = plan_dials(
@@ -170,6 +182,8 @@ class CallCentre:
                 agent_pools={QUEUE: pool},
             )
         )
+        for end in plan.ends:
+            self._end_ringing(int(end.call_id), now)
         for start in plan.starts:
             self._dial(start.number_id, start.agent, now)
         if plan.next_deadline is not None and plan.next_deadline > now and self._review_at is None:
@@ -220,6 +234,15 @@ class CallCentre:
         else:
             self.waiting[call_id] = now
             self._at(now + self.s.abandon_after_s, ABANDON, call_id)
+
+    def _end_ringing(self, call_id: int, now: float) -> None:
+        started = self.ringing.pop(call_id)
+        call = self.calls.pop(call_id)
+        assert call.agent is None, "a call reserving an agent was ended"
+        assert now - started >= max(MIN_RING_S, self.min_ring_s or 0.0), "ended before the minimum ring"
+        self._ended.add(call_id)
+        self.out.ended += 1
+        self._tell(CallCutOff(now, now - started))
 
     def _unreserved_free(self) -> str | None:
         for agent in self.free:
@@ -276,5 +299,5 @@ class CallCentre:
             self._connect(call_id, agent, now)
 
 
-def simulate(scenario: Scenario, policy: PacingPolicy) -> Outcome:
-    return CallCentre(scenario, policy).run()
+def simulate(scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = MIN_RING_S) -> Outcome:
+    return CallCentre(scenario, policy, min_ring_s).run()

@@ -32,13 +32,29 @@ async def test_predictive_and_power_settings_are_stored_and_read_back(v2: V2) ->
         "max_abandon_rate": 0.02,
         "abandon_after_s": 3.0,
         "safe_harbor": {"text": "We will call you back.", "audio": None, "lang": "en"},
+        "min_ring_s": 15.0,  # the default: ringing calls may be ended after the legal minimum
     }
     assert power.json()["pacing"]["mode"] == "power" and power.json()["pacing"]["lines_per_agent"] == 2.5
+    assert power.json()["pacing"]["min_ring_s"] is None  # power never ends a ringing call
     assert power.json()["pacing"]["abandon_after_s"] == 2.0  # the default
     assert back.json()["pacing"]["mode"] == "progressive"
     assert renamed.json()["pacing"]["mode"] == "progressive"
     stored = await v2.scalar("SELECT pacing FROM tasks WHERE id = :id", id=made.json()["id"])
     assert stored is None  # progressive is NULL, as every v1 task
+
+
+async def test_min_ring_s_is_stored_and_read_back(v2: V2) -> None:
+    async with v2.client() as client:
+        made = await client.post(C, json={"target": QUEUE, "pacing": {"mode": "predictive", "min_ring_s": 20}})
+        assert made.status_code == 201, made.text
+        read = (await client.get(f"{C}/{made.json()['id']}")).json()
+        refused = await client.patch(
+            f"{C}/{made.json()['id']}", json={"pacing": {"mode": "predictive", "min_ring_s": 14.9}}
+        )
+    assert read["pacing"]["min_ring_s"] == 20.0
+    assert refused.status_code == 422
+    error = refused.json()["errors"][0]
+    assert error["field"] == "pacing.min_ring_s" and "15" in error["message"], error
 
 
 async def test_a_v1_task_is_progressive(v2: V2) -> None:
@@ -52,6 +68,7 @@ async def test_a_v1_task_is_progressive(v2: V2) -> None:
         "max_abandon_rate": None,
         "abandon_after_s": None,
         "safe_harbor": None,
+        "min_ring_s": None,
     }
 
 
@@ -64,6 +81,8 @@ async def test_bad_pacing_is_refused_naming_the_field(v2: V2) -> None:
         ({"mode": "predictive", "safe_harbor": {"text": "a\nb"}}, "pacing.safe_harbor.text"),
         ({"mode": "predictive", "safe_harbor": {"voice": "x"}}, "pacing.safe_harbor.voice"),
         ({"mode": "predictive", "target_rate": 0.01}, "pacing.target_rate"),
+        ({"mode": "predictive", "min_ring_s": 10}, "pacing.min_ring_s"),  # under the legal 15 s
+        ({"mode": "predictive", "min_ring_s": 301}, "pacing.min_ring_s"),
     ]
     async with v2.client() as client:
         for pacing, field in cases:

@@ -81,6 +81,17 @@ def test_predictive_on_a_short_day_keeps_the_books_straight() -> None:
     assert out.max_lines <= parse(s).lines
 
 
+def test_ringing_calls_ended_after_the_minimum_keep_the_books_and_the_answer_rate_straight() -> None:
+    s = world(agents=10, hours=1.5, answer_probability=0.3, ring_to_answer_s={"uniform": [3, 25]}, seed=3)
+    s |= {"talk_s": {"lognormal_mean": 120, "sigma": 0.6}, "wrap_s": 10, "failure_after_s": 30}
+    policy = PredictivePacing()
+    out = simulate(parse(s), policy)  # asserts that no call is ended before 15 s and none that reserved an agent
+    assert out.ended > 100
+    assert out.connected + out.abandoned <= out.answered <= out.calls - out.ended
+    assert abs(policy.model.answer.p - 0.3) < 0.05  # learned from the ended calls as censored, not as failed
+    assert simulate(parse(s), PredictivePacing(), None).ended == 0
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_the_oracle_knows_each_agents_free_time_and_each_calls_fate_before_they_happen(level: str) -> None:
     s = world(agents=6, hours=0.5, answer_probability=0.35, ring_to_answer_s={"uniform": [3, 20]})
@@ -100,7 +111,8 @@ def test_knowing_the_ringing_calls_fate_dials_closer_to_the_bound() -> None:
     s = world(agents=10, hours=1.5, answer_probability=0.3, ring_to_answer_s={"uniform": [3, 20]}, seed=3)
     s |= {"talk_s": {"lognormal_mean": 120, "sigma": 0.6}, "wrap_s": 10, "failure_after_s": 25}
     scenario = parse(s)
-    learned, exact = simulate(scenario, PredictivePacing()), simulate_oracle(scenario, "calls")
+    # the dial rule alone (the oracle ends no ringing call)
+    learned, exact = simulate(scenario, PredictivePacing(), None), simulate_oracle(scenario, "calls")
     assert exact.talk_s > 1.02 * learned.talk_s
     assert exact.abandon_rate <= 0.05
 

@@ -45,6 +45,7 @@ class FakeCallControl:
     def __init__(self) -> None:
         self.originated: list[OriginateRequest] = []
         self.hung_up: list[str] = []
+        self.hangup_causes: dict[str, int] = {}  # call id -> the cause of our last Hangup of it
         self.live: dict[str, str] = {}  # call id -> channel state
         self.agent_connected: set[str] = set()  # live calls whose customer is bridged to an employee
         # The dialplan's AstDB marks of answered calls (docs/dialplan.md); None: a dialplan that writes none.
@@ -69,6 +70,7 @@ class FakeCallControl:
 
     async def hangup(self, call_id: str, cause: int = 16) -> None:
         self.hung_up.append(call_id)
+        self.hangup_causes[call_id] = cause
 
     async def live_calls(self) -> Sequence[LiveCall]:
         if self.unreachable:

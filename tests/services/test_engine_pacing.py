@@ -1,6 +1,7 @@
 """Power and predictive campaigns in the engine (issue 13), on fakes and virtual time: calls go to the queue
 unreserved, the policy sees its own ringing and waiting calls, and a customer no agent takes within abandon_after_s
-hears the safe harbor and is abandoned (FAIL_USER_BUSY, state abandoned, retried as agent-busy)."""
+hears the safe harbor and is abandoned (FAIL_USER_BUSY, state abandoned, retried as agent-busy). A ringing call
+predictive ends is hung up with cause 19 and recorded as a customer no-answer, retried as one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from tests.services.fakes import FakeChannel, FakeClock, FakeRenderer
 from tests.services.harness import NO_RETRIES, Harness
 
 from autodialer.domain.call_events import AgentConnected, CustomerOutcome
-from autodialer.domain.pacing import CallConnected, PowerPacing, PredictivePacing, ProgressivePacing
+from autodialer.domain.pacing import (
+    CallAnswered,
+    CallConnected,
+    CallFailed,
+    PowerPacing,
+    PredictivePacing,
+    ProgressivePacing,
+    TalkEnded,
+)
 from autodialer.domain.pacing_config import (
     DEFAULT_SAFE_HARBOR_TEXT,
     PROGRESSIVE_SETTINGS,
@@ -203,3 +212,57 @@ async def test_the_safe_harbor_failing_to_render_still_ends_the_call_abandoned()
     await handler(h, FakeRenderer(broken=True)).handle(channel, call_id)
     assert channel.commands[-1] == ("HANGUP",)
     assert h.row(number_id).state == "abandoned"
+
+
+def warmed(h: Harness) -> PredictivePacing:
+    """The campaign's predictive policy, told 200 calls: a third answered after 3-25 s and talked, the rest failed."""
+    policy = h.engine.state.pacing.policy(1)
+    assert isinstance(policy, PredictivePacing)
+    at = h.clock.now() - 3600
+    for i in range(200):
+        if i % 3 == 0:
+            policy.observe(CallAnswered(at + i, 3 + (i % 23)))
+            policy.observe(CallConnected(at + i))
+            policy.observe(TalkEnded(at + i + 90, 90.0))
+        else:
+            policy.observe(CallFailed(at + i, 30.0 if i % 2 else 3.0))
+    return policy
+
+
+async def test_predictive_ends_a_ringing_call_past_the_minimum_as_a_no_answer_retried_as_one() -> None:
+    policy_rules = RetryPolicy(customer_no_answer=RetryRule(delay_s=600, max_retries=1))
+    h = Harness(settings=EngineSettings(retry_policy=policy_rules))
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    numbers = queue_task(h, PREDICTIVE, numbers=12, lines=12)
+    await h.step()  # warm-up: progressive, one call per free member
+    policy = warmed(h)
+    await h.step()
+    placed = list(h.calls.call_ids)
+    assert len(placed) >= 2
+    h.availability.set_queue("2200", set())  # both members taken by other calls: nobody for an answer now
+    h.clock.advance(14.5)
+    await h.step()
+    assert h.calls.hung_up == []  # under 15 s of ringing nothing is ended, whatever the risk
+    h.clock.advance(1.0)
+    await h.step()
+    ended = list(h.calls.hung_up)
+    assert ended and set(ended) <= set(placed)
+    assert {h.calls.hangup_causes[c] for c in ended} == {19}
+    await h.step()
+    assert h.calls.hung_up == ended  # not hung up twice while the PBX confirms
+    outcomes = policy.model.answer.outcomes
+    failures = len(policy.model.failure)
+    first = ended[0]
+    # What the PBX reports for a leg hung up while ringing: the Dial cancelled, a cause the tracker cannot classify.
+    h.fail(first, CustomerOutcome.FAILED, 16, "Normal Clearing", "CANCEL")
+    await h.step()
+    (attempt,) = [a for a in h.store.finished if a.call_id == first]
+    assert attempt.outcome == "FAIL"  # this attempt's result, as for a no-answer; the number is retried:
+    number_id = attempt.number_id
+    row = h.row(number_id)
+    assert (row.result, row.state, row.cause) == ("", "failedOriginate", "User alerting, no answer")  # open
+    assert row.out_dial_state == "CANCEL"
+    assert row.next_attempt_at == h.clock.now() + 600  # the no-answer rule's delay
+    assert policy.model.answer.outcomes == outcomes + 1  # learned from, as censored: no failure time recorded
+    assert len(policy.model.failure) <= failures + 1
+    assert number_id in numbers

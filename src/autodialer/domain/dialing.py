@@ -32,18 +32,22 @@ policy that does not reserve agents (power, predictive) is asked once per plan f
 take turns like any other; its answered customers go to the queue, so its own ringing calls and waiting customers
 (``TaskSlice.ringing_since``/``waiting``) are its business and not ``queue_demand``'s. Such a policy may want to
 look again as time passes with no event (``review_at``): that joins the next deadline while it has numbers and lines.
+
+A paced task with ``min_ring_s`` set is also asked, first, which of its ringing calls to end (``calls_to_end``; only
+calls that rang max(min_ring_s, 15 s), oldest first, never a progressive task's): the plan lists them in ``ends``
+for the engine to hang up as no-answers of ours, and the dial budget is then asked without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from operator import attrgetter
 from types import MappingProxyType
 
 from autodialer.domain.dial_capacity import agents_free, lines_free
-from autodialer.domain.pacing import PROGRESSIVE, PacingInput, PacingPolicy
+from autodialer.domain.pacing import PROGRESSIVE, PacingInput, PacingPolicy, past_minimum
 
 
 class TaskState(IntEnum):
@@ -71,6 +75,8 @@ class TaskSlice:
     pacing: PacingPolicy = PROGRESSIVE
     ringing_since: tuple[float, ...] = ()  # start times of this task's calls not yet answered (paced tasks)
     waiting: int = 0  # this task's answered customers not yet with an agent (paced tasks)
+    ringing_calls: tuple[str, ...] = ()  # the call ids of ``ringing_since``, in the same order (paced tasks)
+    min_ring_s: float | None = None  # ringing calls may be ended after this (never under 15 s); None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +116,19 @@ class DialStart:
 
 
 @dataclass(frozen=True, slots=True)
+class DialEnd:
+    """A ringing call of a paced task to hang up: it rang the minimum and its customer would likely find no agent."""
+
+    task_id: int
+    call_id: str
+    ring_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class DialPlan:
     starts: tuple[DialStart, ...]
     next_deadline: float | None  # when something becomes due; None: only an event can change the plan
+    ends: tuple[DialEnd, ...] = ()
 
 
 def plan_dials(snapshot: DialSnapshot) -> DialPlan:
@@ -131,15 +147,17 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
                 break
             reserved.add(member)
     taken = set(snapshot.numbers_in_call)
-    queues = {t.task_id: _eligible(t, now, taken) for t in snapshot.tasks if t.state == TaskState.OPEN}
-    capacity = {t.task_id: lines_free(t.max_channels, t.in_progress) for t in snapshot.tasks}
+    ends: list[DialEnd] = []
+    tasks = [_ending(snapshot, t, reserved, ends) for t in snapshot.tasks]
+    queues = {t.task_id: _eligible(t, now, taken) for t in tasks if t.state == TaskState.OPEN}
+    capacity = {t.task_id: lines_free(t.max_channels, t.in_progress) for t in tasks}
     budget = {  # calls a non-reserving policy wants now, asked once
         t.task_id: t.pacing.calls_to_start(_pacing_input(snapshot, t, t.in_progress, reserved))
-        for t in snapshot.tasks
+        for t in tasks
         if t.needs_agent and not t.pacing.reserves_agents and queues.get(t.task_id)
     }
     starts: list[DialStart] = []
-    turns = sorted(snapshot.tasks, key=lambda t: (t.last_turn, t.task_id))
+    turns = sorted(tasks, key=lambda t: (t.last_turn, t.task_id))
     limit = snapshot.max_starts
     progress = limit is None or limit > 0
     while progress:
@@ -173,12 +191,33 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
             starts.append(DialStart(task.task_id, number_id, agent))
             progress = True
     deadline = _next_deadline(snapshot)
-    for task in snapshot.tasks:
+    for task in tasks:
         if task.task_id in budget and queues.get(task.task_id) and capacity[task.task_id] > 0:
             review = task.pacing.review_at(now)
             if review is not None and review > now:
                 deadline = review if deadline is None else min(deadline, review)
-    return DialPlan(tuple(starts), deadline)
+    return DialPlan(tuple(starts), deadline, tuple(ends))
+
+
+def _ending(snapshot: DialSnapshot, task: TaskSlice, reserved: set[str], ends: list[DialEnd]) -> TaskSlice:
+    """``task`` less the ringing calls its policy ends now (added to ``ends``); unchanged if it ends none."""
+    if task.min_ring_s is None or task.pacing.reserves_agents or not task.needs_agent or not task.ringing_since:
+        return task
+    if len(task.ringing_calls) != len(task.ringing_since):
+        raise ValueError("ringing_calls must name each call of ringing_since")
+    now = snapshot.now
+    allowed = set(past_minimum(now, task.ringing_since, task.min_ring_s))  # whatever a policy answers
+    view = _pacing_input(snapshot, task, task.in_progress, reserved)
+    chosen = allowed.intersection(task.pacing.calls_to_end(view, task.min_ring_s))
+    if not chosen:
+        return task
+    ends.extend(DialEnd(task.task_id, task.ringing_calls[i], now - task.ringing_since[i]) for i in sorted(chosen))
+    kept = [i for i in range(len(task.ringing_since)) if i not in chosen]
+    return replace(
+        task,
+        ringing_since=tuple(task.ringing_since[i] for i in kept),
+        ringing_calls=tuple(task.ringing_calls[i] for i in kept),
+    )
 
 
 def _pacing_input(snapshot: DialSnapshot, task: TaskSlice, in_use: int, reserved: set[str]) -> PacingInput:

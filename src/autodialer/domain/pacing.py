@@ -16,14 +16,21 @@ facts about its own calls. Everything is pure: time comes in as ``now`` and in t
   rate nears the cap or the recent rate is far above it, until it recovers.
   A cold campaign dials progressively for its first ``WARMUP_OUTCOMES`` outcomes: before them even the answer
   probability is a guess, and all calls placed on a wrong guess would be answered at once.
+  It also ends ringing calls (``calls_to_end``): a call that has rung the campaign's minimum (never under
+  ``MIN_RING_S``, the FTC's and Ofcom's 15 s) is kept only while the risk that its customer, answering, finds no
+  agent stays under the same θ a new call must meet, so the rule that places a call is the rule that keeps it. The
+  engine hangs it up as a no-answer of ours; the policy learns from it as a censored observation (``CallCutOff``:
+  "not answered within r s", not "failed"), so the answer rate is not biased by the calls it chose to end.
 
 Invariants (tested with Hypothesis): never more calls than free lines, none when no agent is logged in, and no fewer
-than the calls progressive pacing would place for the free agents nobody is already on the way to.
+than the calls progressive pacing would place for the free agents nobody is already on the way to; never ends a call
+that rang less than ``MIN_RING_S`` or the campaign's minimum, and progressive and power never end a call.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +40,9 @@ from autodialer.domain.pacing_model import CallModel, PacingOutlook, Priors, out
 DEFAULT_MAX_ABANDON_RATE = 0.03  # FTC (US) and Ofcom (UK): abandoned calls / live answers, per campaign day
 DEFAULT_ABANDON_AFTER_S = 2.0  # an answered customer with no agent within this is abandoned
 WARMUP_OUTCOMES = 20  # a cold campaign dials progressively until it has seen this many of its calls end ringing
+# A ringing call may be ended by us only after this long: the US Telemarketing Sales Rule (16 CFR 310.4(b)(4)(i):
+# "at least fifteen (15) seconds or four (4) rings") and Ofcom's persistent-misuse policy both say 15 s.
+MIN_RING_S = 15.0
 
 
 class InvalidPacing(ValueError):
@@ -81,6 +91,12 @@ class CallFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCutOff:
+    at: float
+    ring_s: float  # we ended it while it rang, after this long: not answered within ring_s (censored), not failed
+
+
+@dataclass(frozen=True, slots=True)
 class CallConnected:
     at: float  # the answered customer reached an agent
 
@@ -102,7 +118,7 @@ class WrapEnded:
     wrap_s: float
 
 
-PacingFact = CallAnswered | CallFailed | CallConnected | CallAbandoned | TalkEnded | WrapEnded
+PacingFact = CallAnswered | CallFailed | CallCutOff | CallConnected | CallAbandoned | TalkEnded | WrapEnded
 
 
 class PacingPolicy(Protocol):
@@ -110,6 +126,11 @@ class PacingPolicy(Protocol):
     def reserves_agents(self) -> bool: ...
 
     def calls_to_start(self, view: PacingInput) -> int: ...
+
+    def calls_to_end(self, view: PacingInput, min_ring_s: float) -> tuple[int, ...]:
+        """Which ringing calls to end now, as indexes into ``view.ringing_since``: only calls that rang at least
+        max(``min_ring_s``, ``MIN_RING_S``) (``past_minimum``); () for a policy that never ends calls."""
+        ...
 
     def observe(self, fact: PacingFact) -> None: ...
 
@@ -125,6 +146,9 @@ class ProgressivePacing:
 
     def calls_to_start(self, view: PacingInput) -> int:
         return min(view.free, view.free_lines) if view.logged_in > 0 else 0
+
+    def calls_to_end(self, view: PacingInput, min_ring_s: float) -> tuple[int, ...]:
+        return ()  # each call has its agent reserved: nobody else will need it
 
     def observe(self, fact: PacingFact) -> None:
         return None
@@ -151,6 +175,9 @@ class PowerPacing:
             return 0
         wanted = math.floor(self.lines_per_agent * view.free + 1e-9) - len(view.ringing_since) - view.waiting
         return max(0, min(wanted, view.free_lines))
+
+    def calls_to_end(self, view: PacingInput, min_ring_s: float) -> tuple[int, ...]:
+        return ()  # no model to judge a call by
 
     def observe(self, fact: PacingFact) -> None:
         return None
@@ -198,6 +225,30 @@ class PredictivePacing:
         wanted = max(wanted, floor)
         return floor + math.floor((1.0 - backoff) * (wanted - floor) + 1e-9)
 
+    def calls_to_end(self, view: PacingInput, min_ring_s: float) -> tuple[int, ...]:
+        """End each call past the minimum ring (oldest first) whose risk of finding no agent if it answers is over θ.
+        A call's risk is the new-call risk at each answer horizon without its own term, weighted by when it would
+        answer (its conditional ring-to-answer increments per horizon); ending it takes its terms out for the next.
+        A call the model gives no chance of answering any more is kept (ending it would change nothing). Nothing
+        while warming up: the model is a guess then."""
+        eligible = past_minimum(view.now, view.ringing_since, min_ring_s)
+        if not eligible or self.model.answer.outcomes < WARMUP_OUTCOMES:
+            return ()
+        look = self._outlook(view)
+        mean, variance = list(look.mean), list(look.variance)
+        k = len(mean)
+        threshold = self.guard.threshold
+        ended: list[int] = []
+        for i in eligible:
+            row = self.model.ring_row(view.now - view.ringing_since[i])
+            if look.keep_risk(mean, variance, row) <= threshold:
+                continue
+            for h in range(k):
+                mean[h] -= row[h]
+                variance[h] -= row[k + h]
+            ended.append(i)
+        return tuple(ended)
+
     def _outlook(self, view: PacingInput) -> PacingOutlook:
         return outlook(
             self.model,
@@ -215,6 +266,8 @@ class PredictivePacing:
                 self.model.answered(ring_s)
             case CallFailed(ring_s=ring_s):
                 self.model.failed(ring_s)
+            case CallCutOff(ring_s=ring_s):
+                self.model.cut_off(ring_s)
             case CallConnected(at=at):
                 self.guard.record(at, abandoned=False)
             case CallAbandoned(at=at):
@@ -226,3 +279,11 @@ class PredictivePacing:
 
     def review_at(self, now: float) -> float | None:
         return now + self._review_s
+
+
+def past_minimum(now: float, ringing_since: Sequence[float], min_ring_s: float) -> list[int]:
+    """Indexes of the calls in ``ringing_since`` that rang at least max(``min_ring_s``, ``MIN_RING_S``), oldest
+    first: the only calls a policy may end."""
+    least = max(min_ring_s, MIN_RING_S)
+    old = [i for i, started in enumerate(ringing_since) if now - started >= least]
+    return sorted(old, key=lambda i: ringing_since[i])

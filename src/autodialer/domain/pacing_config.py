@@ -5,7 +5,9 @@ task gets), ``power`` (``lines_per_agent`` ringing calls per free agent) or ``pr
 learned model allows while abandonment stays under ``max_abandon_rate``). Power and predictive calls reserve nobody:
 the answered customer goes to the campaign's queue, and if no agent takes the call within ``abandon_after_s`` the
 customer hears the safe-harbor message (``safe_harbor_text`` spoken, or ``safe_harbor_audio``, an uploaded file;
-neither: ``DEFAULT_SAFE_HARBOR_TEXT``) and the call ends, abandoned.
+neither: ``DEFAULT_SAFE_HARBOR_TEXT``) and the call ends, abandoned. Predictive also ends ringing calls that rang
+``min_ring_s`` (15 s by default and at least: US TSR, Ofcom) when their customer would likely find no agent; the
+engine hangs them up as no-answers of ours.
 
 Stored as one JSON object in ``tasks.pacing`` (NULL: progressive). ``check_pacing`` refuses bad settings naming the
 field as the v2 API spells it (``pacing.max_abandon_rate``); ``build_policy`` gives the policy object the engine
@@ -24,6 +26,7 @@ from autodialer.domain.attempt_limits import local_day
 from autodialer.domain.pacing import (
     DEFAULT_ABANDON_AFTER_S,
     DEFAULT_MAX_ABANDON_RATE,
+    MIN_RING_S,
     PROGRESSIVE,
     PacingPolicy,
     PowerPacing,
@@ -35,6 +38,7 @@ DEFAULT_SAFE_HARBOR_TEXT = (
     "Sorry, all our operators are busy at the moment. We will call you back later. Thank you, goodbye."
 )
 MAX_SAFE_HARBOR_TEXT = 500
+MAX_MIN_RING_S = 300.0  # at or above the Originate timeout a campaign never ends a ringing call
 
 
 class PacingMode(StrEnum):
@@ -70,6 +74,12 @@ class PacingSettings:
     max_abandon_rate: float = DEFAULT_MAX_ABANDON_RATE  # predictive only
     abandon_after_s: float = DEFAULT_ABANDON_AFTER_S  # power and predictive
     safe_harbor: SafeHarbor = SafeHarbor()
+    min_ring_s: float = MIN_RING_S  # predictive: a ringing call may be ended after this long
+
+    @property
+    def ends_ringing_after(self) -> float | None:
+        """How long a call must ring before the policy may end it; None: this campaign never ends one."""
+        return self.min_ring_s if self.mode is PacingMode.PREDICTIVE else None
 
     @property
     def reserves_agents(self) -> bool:
@@ -84,6 +94,7 @@ class PacingSettings:
             out["lines_per_agent"] = self.lines_per_agent
         if self.mode is PacingMode.PREDICTIVE:
             out["max_abandon_rate"] = self.max_abandon_rate
+            out["min_ring_s"] = self.min_ring_s
         if self.mode is not PacingMode.PROGRESSIVE:
             out["abandon_after_s"] = self.abandon_after_s
             harbor = self.safe_harbor
@@ -108,7 +119,7 @@ def pacing_from_json(stored: object) -> PacingSettings:
 
 def check_pacing(data: Mapping[str, object]) -> PacingSettings:
     """Settings from their JSON shape (v2's ``pacing`` object), else PacingError naming ``pacing.<field>``."""
-    known = {"mode", "lines_per_agent", "max_abandon_rate", "abandon_after_s", "safe_harbor"}
+    known = {"mode", "lines_per_agent", "max_abandon_rate", "abandon_after_s", "safe_harbor", "min_ring_s"}
     for name in data:
         if name not in known:
             raise PacingError("is not a pacing setting", f"pacing.{name}")
@@ -120,10 +131,19 @@ def check_pacing(data: Mapping[str, object]) -> PacingSettings:
     lines = _number(data, "lines_per_agent", DEFAULT_LINES_PER_AGENT, 1.0, 10.0, "a number from 1 to 10")
     cap = _number(data, "max_abandon_rate", DEFAULT_MAX_ABANDON_RATE, 0.001, 0.2, "a fraction from 0.001 to 0.2")
     after = _number(data, "abandon_after_s", DEFAULT_ABANDON_AFTER_S, 1.0, 60.0, "seconds from 1 to 60")
+    min_ring = _number(
+        data,
+        "min_ring_s",
+        MIN_RING_S,
+        MIN_RING_S,
+        MAX_MIN_RING_S,
+        f"seconds from {MIN_RING_S:g} to {MAX_MIN_RING_S:g}: how long a call rings before predictive may end it "
+        f"(US TSR and Ofcom: at least {MIN_RING_S:g} s)",
+    )
     harbor = _safe_harbor(data.get("safe_harbor"))
     if mode is PacingMode.PROGRESSIVE:
         return PROGRESSIVE_SETTINGS
-    return PacingSettings(mode, lines, cap, after, harbor)
+    return PacingSettings(mode, lines, cap, after, harbor, min_ring if mode is PacingMode.PREDICTIVE else MIN_RING_S)
 
 
 def _number(data: Mapping[str, object], name: str, default: float, low: float, high: float, rule: str) -> float:

@@ -1,7 +1,8 @@
 """What a predictive campaign has learned about its own calls, and the risk of one more call.
 
 The model is fed only what a real dialer sees: its own calls' outcomes (answered after r seconds of ringing, failed
-after f seconds, connected or abandoned) and its agents' states (talk and wrap-up durations). It keeps:
+after f seconds, ended by us after c seconds of ringing (censored: ``cut_off``), connected or abandoned) and its
+agents' states (talk and wrap-up durations). It keeps:
 
 * the answer probability as a running mean that becomes exponentially weighted (``answer_memory`` outcomes), so it
   follows the drift through the day; its sampling variance is kept too, so a cold model is a cautious one;
@@ -34,6 +35,7 @@ TALK_BUCKET_S = 2.0
 WRAP_BUCKET_S = 1.0
 _REFRESH_EVERY = 100  # new samples before the cached tables are recomputed
 _RING_P_TOLERANCE = 0.02  # ringing tables follow the answer probability to within this fraction of it
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 class DurationWindow:
@@ -72,6 +74,12 @@ class DurationWindow:
             return 0.0
         return self._sorted[min(len(self._sorted) - 1, int(q * len(self._sorted)))]
 
+    def quantile_above(self, x: float, q: float) -> float:
+        """The ``q`` quantile of the durations above ``x``; ``x`` itself when none is (a lower bound is all we know)."""
+        start = bisect_right(self._sorted, x)
+        tail = len(self._sorted) - start
+        return self._sorted[start + min(tail - 1, int(q * tail))] if tail > 0 else x
+
     def mean(self) -> float:
         return sum(self._sorted) / len(self._sorted) if self._sorted else 0.0
 
@@ -85,10 +93,11 @@ class AnswerRate:
         self._memory = float(memory)
         self.outcomes = 0  # real ones, not counting the prior
 
-    def add(self, answered: bool) -> None:
+    def add(self, answered: float) -> None:
+        """One outcome: 1 answered, 0 not, or between for a censored call (the probability that it would have)."""
         self.outcomes += 1
         self._weight = min(self._weight + 1.0, self._memory)
-        self.p += ((1.0 if answered else 0.0) - self.p) / self._weight
+        self.p += (float(answered) - self.p) / self._weight
 
     def variance(self) -> float:
         """Sampling variance of ``p`` (an EWMA of weight w behaves like a mean of about 2w - 1 outcomes)."""
@@ -119,6 +128,9 @@ class CallModel:
         self.talk = DurationWindow(priors.talk_s, window)
         self.wrap = DurationWindow(priors.wrap_s, window)
         self._fresh = 0
+        self._cut_answers = 0.0  # imputed answers (fractions) owed to the ring window by censored calls
+        self._cut_failures = 0.0
+        self._impute_u = 0.0
         self._horizons: tuple[float, ...] = ()
         self._ring_p = self.answer.p
         self._ring_rows: dict[int, tuple[float, ...]] = {}
@@ -137,6 +149,36 @@ class CallModel:
         self.answer.add(False)
         self.failure.add(ring_s)
         self._touch()
+
+    def cut_off(self, ring_s: float) -> None:
+        """A call we ended while it rang, after ``ring_s``: censored, it would have answered later or failed later.
+
+        Efron's redistribute-to-the-right, the self-consistent (Kaplan-Meier) estimate: the call counts as answered
+        with the model's probability that a call still ringing at ``ring_s`` answers,
+        w = p·S_ring(r) / (p·S_ring(r) + (1-p)·S_fail(r)), and the ring-to-answer and failure windows receive
+        imputed durations from their own tails beyond ``ring_s`` in proportion w : 1-w (whole samples, the
+        fractions carried over). Counting it as failed would drag p down and cut the tail of ring times; leaving it
+        out would push p up (the calls still ringing at 15 s are mostly ones that would not answer)."""
+        p = self.answer.p
+        answer_left = p * (1.0 - self.ring.cdf(ring_s))
+        fail_left = (1.0 - p) * (1.0 - self.failure.cdf(ring_s))
+        alive = answer_left + fail_left
+        w = answer_left / alive if alive > 0.0 else p
+        self.answer.add(w)
+        self._cut_answers += w
+        self._cut_failures += 1.0 - w
+        if self._cut_answers >= 1.0:
+            self._cut_answers -= 1.0
+            self.ring.add(self._imputed(self.ring, ring_s))
+        if self._cut_failures >= 1.0:
+            self._cut_failures -= 1.0
+            self.failure.add(self._imputed(self.failure, ring_s))
+        self._touch()
+
+    def _imputed(self, window: DurationWindow, beyond: float) -> float:
+        # The tail's quantiles in a golden-ratio sequence: evenly spread, deterministic, no random stream to seed.
+        self._impute_u = (self._impute_u + _GOLDEN) % 1.0
+        return window.quantile_above(beyond, self._impute_u)
 
     def talked(self, talk_s: float) -> None:
         self.talk.add(talk_s)
@@ -251,6 +293,24 @@ class PacingOutlook:
             spread = v + others * pi * (1.0 - pi) + self.rate_variance * counted * counted + 0.05
             total += _normal_cdf((m + others * pi + 0.5) / math.sqrt(spread))
         return total / len(self.mean)
+
+    def keep_risk(self, mean: Sequence[float], variance: Sequence[float], row: Sequence[float]) -> float:
+        """P(no agent for a ringing call with ring row ``row`` (``CallModel.ring_row``) if it answers), given
+        ``mean``/``variance`` (this outlook's, less the calls already chosen to end). Its own terms are taken out
+        (it is the one answering) and the horizons are weighted by its chance of answering between them; a call the
+        model gives no chance of answering carries no risk."""
+        k = len(mean)
+        total = weight = before = 0.0
+        for i in range(k):
+            w = row[i] - before
+            before = row[i]
+            if w <= 0.0:
+                continue
+            counted = max(0.0, self.ringing[i] - row[i])
+            spread = max(0.0, variance[i] - row[k + i]) + self.rate_variance * counted * counted + 0.05
+            total += w * _normal_cdf((mean[i] - row[i] + 0.5) / math.sqrt(spread))
+            weight += w
+        return total / weight if weight > 0.0 else 0.0
 
 
 def outlook(

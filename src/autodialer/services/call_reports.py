@@ -183,6 +183,7 @@ class CallReports:
             log.debug("event for a call that is not ours or already finished: %s", event)
             return
         now = self._state.clock.now()
+        event = self._state.pacing.ended_by_us(event)  # a ringing call predictive ended: a no-answer of ours
         self._state.pacing.observe(attempt, event, now)
         match event:
             case CustomerRinging():

@@ -7,7 +7,9 @@ agents held, rows untouched) and marked written BEFORE any Originate goes out, w
 Asterisk ChannelId/Linkedid. The lock is then released: the Originates go out back to back and their answers are
 awaited together, without the lock, so call events and FastAGI reports about other calls are applied meanwhile;
 those about the round's own calls are held back (call_reports) until the round is settled, which takes the lock
-again and records in one unit of work what the PBX did with each Originate.
+again and records in one unit of work what the PBX did with each Originate. The ringing calls the plan ends
+(predictive, ``DialPlan.ends``) are noted in the pacing book under the lock and hung up (AMI Hangup, cause 19) before
+the round's Originates go out; their CustomerFailed is then applied as a no-answer (``PacingBook.ended_by_us``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from autodialer.services.dial_decisions import DecisionLog
 from autodialer.services.dialer_store import Attempt, DialNumber, DialTask
 from autodialer.services.engine_state import EngineState, PbxPause
 from autodialer.services.number_eligibility import NumberEligibility
+from autodialer.services.pacing_book import NO_ANSWER_CAUSE
 from autodialer.services.pbx_events import start_dial_fields
 from autodialer.services.ports import (
     AvailabilityView,
@@ -52,6 +55,7 @@ class _Round:
     deadline: float | None
     watchdog_at: float
     dialled: Sequence[tuple[DialTask, Attempt, DialNumber]] = ()
+    ends: Sequence[str] = ()  # ringing calls to hang up (their policy ended them)
 
 
 # What an Originate can end with that _settle_round handles (anything else is a bug for the supervisor).
@@ -151,6 +155,14 @@ class DialRounds:
         )
         plan = plan_dials(snapshot)
         self._decisions.note(snapshot, plan)
+        for end in plan.ends:
+            log.info(
+                "task %s: ending call %s after %.1f s of ringing: its customer would likely find no agent",
+                end.task_id,
+                end.call_id,
+                end.ring_s,
+            )
+            self._state.pacing.ending(end.call_id, now)
         by_id = {t.task_id: t for t in tasks}
         # Every attempt of the round is stored (one transaction, unconfirmed: numbers held, rows untouched) before
         # any of its Originates goes out; the rows change once the PBX took them (_settle_round).
@@ -189,7 +201,8 @@ class DialRounds:
             deadline = _earliest(deadline, self._originates.ready_at(self._round_tokens, now))
         if self._window.cut_short or replan:
             deadline = now  # more due numbers to judge (call window) or to take a refused claim's place: plan again
-        return _Round(now, deadline, watchdog_at, [(c[0], c[1], c[2]) for c in claimed])
+        ends = [end.call_id for end in plan.ends]
+        return _Round(now, deadline, watchdog_at, [(c[0], c[1], c[2]) for c in claimed], ends)
 
     async def _send_round(self, planned: _Round) -> float | None:
         """Send a stored round's Originates and record what the PBX answered; return when to plan again.
@@ -198,6 +211,8 @@ class DialRounds:
         are applied meanwhile (a /connect must not wait for a round of hundreds of Originates). Those about the
         round's own calls are held back until the round is settled, so a call's row never sees its events before
         the answer to its Originate (the attempt itself was stored before anything was sent)."""
+        if planned.ends:
+            await asyncio.gather(*(self._end_ringing(call_id) for call_id in planned.ends))
         if not planned.dialled:
             return planned.deadline
         self._reports.hold_back(attempt.call_id for _task, attempt, _number in planned.dialled)
@@ -346,6 +361,14 @@ class DialRounds:
             confirmed=False,  # until the PBX took it (_settle_round)
         )
         return task, attempt, number, row
+
+    async def _end_ringing(self, call_id: str) -> None:
+        """Hang up a ringing call its policy ended. If the link fails, the call rings on to the Originate timeout
+        and is still a no-answer of ours (the book keeps it as ending)."""
+        try:
+            await self._calls.hangup(call_id, NO_ANSWER_CAUSE)
+        except (ConnectionError, TimeoutError, PbxUnavailable) as e:
+            log.warning("call %s: could not hang it up (%s): it rings until the Originate timeout", call_id, e)
 
     async def _dial(self, task: DialTask, attempt: Attempt, number: DialNumber) -> None:
         """Originate a stored attempt; what the PBX answered is settled by ``_settle_round``."""

@@ -11,26 +11,52 @@ more calls than it should). Wrap-up is not visible either: the model keeps its p
 
 Facts (``pacing.CallAnswered`` …) come from the engine's call events and from the connect step's report that a
 customer was abandoned (no agent within ``abandon_after_s``).
+
+Ringing calls the plan ends (``DialPlan.ends``) are noted here (``ending``) before the engine hangs them up: the
+next rounds no longer count them as ringing (nor end them twice), their failure is a no-answer of ours
+(``ended_by_us``: whatever the PBX reports for a leg we hung up, a customer who never answered, retried as a
+no-answer) and the policy hears ``CallCutOff`` (censored: not answered within r s) instead of ``CallFailed``. A
+customer who answered in the milliseconds before our Hangup reached the PBX was cut off after answering: the policy
+counts it abandoned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from autodialer.domain.call_events import AgentConnected, CallEnded, CallEvent, CustomerAnswered, CustomerFailed
+from autodialer.domain.call_events import (
+    AgentConnected,
+    CallEnded,
+    CallEvent,
+    CustomerAnswered,
+    CustomerFailed,
+    CustomerOutcome,
+)
 from autodialer.domain.dialing import AgentPool, TaskSlice
 from autodialer.domain.pacing import (
     PROGRESSIVE,
     CallAbandoned,
     CallAnswered,
     CallConnected,
+    CallCutOff,
     CallFailed,
     PacingPolicy,
     TalkEnded,
 )
 from autodialer.domain.pacing_config import PROGRESSIVE_SETTINGS, PacingSettings, build_policy
 from autodialer.services.dialer_store import Attempt, DialTask
+
+# Q.850 19 "User alerting, no answer": the cause our Hangup gives a call we end while it rings, and the one Asterisk
+# gives a call whose Originate timed out ringing (README §6 of the recorded traces): both are the same no-answer.
+NO_ANSWER_CAUSE = 19
+NO_ANSWER_CAUSE_TEXT = "User alerting, no answer"
+# What the PBX may report for a leg we hung up while it rang; anything more specific (busy, congestion …) came from
+# the customer's side first and stands.
+_OURS = frozenset({CustomerOutcome.NO_ANSWER, CustomerOutcome.FAILED})
+
+E = TypeVar("E", bound=CallEvent)
 
 
 @dataclass(slots=True)
@@ -44,6 +70,7 @@ class PacingBook:
         self._campaigns: dict[int, _Campaign] = {}
         self._connected_at: dict[str, float] = {}  # call id -> when an agent took it (paced or not: agents' talk)
         self._zone = zone  # the PBX's: predictive counts abandonment per local day
+        self._ending: dict[str, float] = {}  # call id -> when the plan ended it while it rang
 
     # ---- campaigns
 
@@ -79,16 +106,25 @@ class PacingBook:
         policy = self.policy(task.task_id)
         if policy.reserves_agents:
             return task if task.pacing is policy else replace(task, pacing=policy)
-        ringing: list[float] = []
+        ringing: list[tuple[float, str]] = []
         waiting = 0
         for attempt in in_flight():
             if attempt.task_id != task.task_id or attempt.settled or not self.is_paced(attempt):
                 continue
             if not attempt.answered:
-                ringing.append(attempt.created_at)
+                if attempt.call_id not in self._ending:
+                    ringing.append((attempt.created_at, attempt.call_id))
             elif not attempt.agent_connected:
                 waiting += 1
-        return replace(task, pacing=policy, ringing_since=tuple(sorted(ringing)), waiting=waiting)
+        ringing.sort()
+        return replace(
+            task,
+            pacing=policy,
+            ringing_since=tuple(at for at, _ in ringing),
+            ringing_calls=tuple(call_id for _, call_id in ringing),
+            waiting=waiting,
+            min_ring_s=self.settings(task.task_id).ends_ringing_after,
+        )
 
     def agent_pools(
         self, tasks: Sequence[TaskSlice], free_agents: Mapping[str, frozenset[str]], in_flight: Iterable[Attempt]
@@ -107,6 +143,29 @@ class PacingBook:
             for inner, since in talking.items()
         }
 
+    # ---- ringing calls the plan ends
+
+    def ending(self, call_id: str, now: float) -> None:
+        """The plan ended this ringing call: the engine is hanging it up."""
+        self._ending[call_id] = now
+
+    def is_ending(self, call_id: str) -> bool:
+        return call_id in self._ending
+
+    def ended_by_us(self, event: E) -> E:
+        """``event`` as the engine must apply it: a ringing call we hung up failed as a customer no-answer (cause 19,
+        the Originate timeout's), whatever unclassified cause the PBX gave the leg we cut; else unchanged."""
+        if (
+            isinstance(event, CustomerFailed)
+            and event.call_id in self._ending
+            and not event.pbx_shutdown
+            and event.outcome in _OURS
+        ):
+            return replace(
+                event, outcome=CustomerOutcome.NO_ANSWER, cause=NO_ANSWER_CAUSE, cause_text=NO_ANSWER_CAUSE_TEXT
+            )
+        return event
+
     # ---- facts
 
     def observe(self, attempt: Attempt, event: CallEvent, now: float) -> None:
@@ -115,6 +174,11 @@ class PacingBook:
         match event:
             case CustomerAnswered() if not attempt.answered:
                 policy.observe(CallAnswered(now, max(0.0, now - attempt.created_at)))
+                if self._ending.pop(attempt.call_id, None) is not None:
+                    # Answered as our Hangup went out: the customer is cut off after answering, an abandoned call.
+                    policy.observe(CallAbandoned(now))
+            case CustomerFailed(pbx_shutdown=False) if self._ending.pop(attempt.call_id, None) is not None:
+                policy.observe(CallCutOff(now, max(0.0, now - attempt.created_at)))
             case CustomerFailed(pbx_shutdown=False):
                 policy.observe(CallFailed(now, max(0.0, now - attempt.created_at)))
             case AgentConnected() if attempt.call_id not in self._connected_at:
@@ -137,3 +201,5 @@ class PacingBook:
         live = {a.call_id for a in in_flight}
         for call_id in [c for c in self._connected_at if c not in live]:
             del self._connected_at[call_id]
+        for call_id in [c for c in self._ending if c not in live]:
+            del self._ending[call_id]

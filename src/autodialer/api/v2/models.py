@@ -102,7 +102,9 @@ class PacingModel(_In):
     every v1 task's). ``power``: ``lines_per_agent`` ringing calls per free agent. ``predictive``: as many as the
     learned model allows with abandonment under ``max_abandon_rate`` over the campaign day. Power and predictive
     calls go to the campaign's queue; a customer no agent takes within ``abandon_after_s`` hears the safe-harbor
-    message and the call ends as abandoned (v1: FAIL_USER_BUSY, state ``abandoned``), retried as agent-busy."""
+    message and the call ends as abandoned (v1: FAIL_USER_BUSY, state ``abandoned``), retried as agent-busy.
+    Predictive also hangs up a call that has rung ``min_ring_s`` when its customer would likely find no agent: a
+    no-answer (v1: FAIL, outDialState NOANSWER), retried as one."""
 
     mode: Literal["progressive", "power", "predictive"] = "progressive"
     lines_per_agent: Seconds | None = Field(default=None, ge=1, le=10, description="power: calls per free agent")
@@ -113,6 +115,12 @@ class PacingModel(_In):
         default=None, ge=1, le=60, description="an answered customer with no agent after this is abandoned (2)"
     )
     safe_harbor: SafeHarborModel | None = None
+    min_ring_s: Seconds | None = Field(
+        default=None,
+        ge=15,
+        le=300,
+        description="predictive: a ringing call may be ended after this many seconds (15, the legal minimum)",
+    )
 
     def domain(self) -> PacingSettings:
         data = self.model_dump(exclude_none=True)
@@ -129,6 +137,7 @@ class PacingModel(_In):
             max_abandon_rate=p.max_abandon_rate if p.mode is PacingMode.PREDICTIVE else None,
             abandon_after_s=p.abandon_after_s,
             safe_harbor=SafeHarborModel.model_construct(text=h.text, audio=h.audio, lang=h.lang),
+            min_ring_s=p.min_ring_s if p.mode is PacingMode.PREDICTIVE else None,
         )
 
 
