@@ -4,6 +4,7 @@ the one planning rule, and the answer rate learned right from the calls it ended
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -229,3 +230,24 @@ def test_min_ring_s_is_checked_naming_the_field() -> None:
         "abandon_after_s": 2.0,
         "safe_harbor": {},
     }
+
+
+def test_a_campaign_with_no_number_left_looks_again_when_a_call_reaches_the_minimum() -> None:
+    task = TaskSlice(
+        task_id=1,
+        state=TaskState.OPEN,
+        inner_num=QUEUE,
+        needs_agent=True,
+        max_channels=10,
+        in_progress=2,
+        numbers=[],
+        pacing=WARM,
+        ringing_since=(NOW - 10.0, NOW - 4.0),
+        ringing_calls=("a", "b"),
+        min_ring_s=20.0,
+    )
+    snapshot = DialSnapshot(NOW, [task], {QUEUE: frozenset()}, frozenset(), frozenset(), queue_demand={QUEUE: 0})
+    assert plan_dials(snapshot).next_deadline == NOW + 10.0  # the older call reaches 20 s
+    assert plan_dials(replace(snapshot, tasks=[replace(task, min_ring_s=None)])).next_deadline is None
+    power = replace(task, pacing=PowerPacing(2.0))
+    assert plan_dials(replace(snapshot, tasks=[power])).next_deadline is None

@@ -111,3 +111,32 @@ async def test_the_connect_step_marks_an_answered_call_in_astdb_and_an_unanswere
     assert tree.get("Response") == "Success"
     assert set(sim.pbx.db.get("dialer-answered", {})) == {"mark-1"}
     assert sim.pbx.db["dialer-answered"]["mark-1"].isdigit()  # ${EPOCH}
+
+
+async def test_an_ami_hangup_of_a_ringing_originate_is_a_failure_and_is_in_its_record(
+    shipped: tuple[PBXSimulator, AMITestClient],
+) -> None:
+    """What the engine does to a ringing call predictive ends: AMI Hangup (cause 19) of each of its channels. As
+    Asterisk's Originate (main/dial.c, then pbx_dial_reason) reports it: the channel's Hangup with the cause we
+    gave, DialEnd NOANSWER (ast_hangup_cause_to_dial_status(19)), OriginateResponse Failure with Reason 0 (the dial
+    ends unanswered and its own cause is 0); the simulator's record of the Originate shows the hang-up."""
+    sim, ami = shipped
+    sim.control.set_customer("5557002", Behaviour(outcome="noanswer"))
+    fields = [(k, "60000" if k == "Timeout" else v) for k, v in originate("5557002", "hc-2")]
+    await ami.request("Originate", fields)
+    await ami.wait_for(lambda: any(e.get("ChannelState") == "5" for e in ami.named("Newstate")), 5)
+    live = [c["channel"] for c in sim.control.channels() if c["linkedid"] == "hc-2"]
+    assert live
+    for channel in live:
+        reply = await ami.request("Hangup", [("Channel", channel), ("Cause", "19")])
+        assert reply.status == "Success" or reply.message == "No such channel"  # a Local half may go with its peer
+    await ami.wait_for(lambda: ami.named("OriginateResponse"), 5)
+    (response,) = ami.named("OriginateResponse")
+    assert (response.get("Response"), response.get("Reason"), response.get("Uniqueid")) == ("Failure", "0", "hc-2")
+    await ami.wait_for(lambda: gone(ami, "hc-2"), 5)
+    hangups = {e.get("Channel"): e.get("Cause") for e in ami.named("Hangup") if e.get("Linkedid") == "hc-2"}
+    assert hangups[live[0]] == "19"
+    (record,) = [r for r in sim.control.requests if r["channel_id"] == "hc-2"]
+    assert (record["response"], record["reason"]) == ("Failure", 0)
+    assert record["hangups"] and record["hangups"][0]["cause"] == 19 and record["hangups"][0]["channel"] == live[0]
+    assert sim.control.channels() == [] or all(c["linkedid"] != "hc-2" for c in sim.control.channels())

@@ -47,7 +47,7 @@ from operator import attrgetter
 from types import MappingProxyType
 
 from autodialer.domain.dial_capacity import agents_free, lines_free
-from autodialer.domain.pacing import PROGRESSIVE, PacingInput, PacingPolicy, past_minimum
+from autodialer.domain.pacing import MIN_RING_S, PROGRESSIVE, PacingInput, PacingPolicy, past_minimum
 
 
 class TaskState(IntEnum):
@@ -196,7 +196,25 @@ def plan_dials(snapshot: DialSnapshot) -> DialPlan:
             review = task.pacing.review_at(now)
             if review is not None and review > now:
                 deadline = review if deadline is None else min(deadline, review)
+        ending = _ending_review(task, now)
+        if ending is not None:
+            deadline = ending if deadline is None else min(deadline, ending)
     return DialPlan(tuple(starts), deadline, tuple(ends))
+
+
+def _ending_review(task: TaskSlice, now: float) -> float | None:
+    """When a task that may end ringing calls must be asked again with no event: at its policy's review while a
+    call it kept is past the minimum, else when the next one reaches it (a campaign with no number left to dial
+    still ends its ringing calls on time)."""
+    if task.min_ring_s is None or task.pacing.reserves_agents or not task.needs_agent or not task.ringing_since:
+        return None
+    review = task.pacing.review_at(now)
+    if review is None or review <= now:
+        return None  # a policy that does not look again by itself (power) ends nothing
+    least = max(task.min_ring_s, MIN_RING_S)
+    if any(now - since >= least for since in task.ringing_since):
+        return review
+    return max(review, min(task.ringing_since) + least)
 
 
 def _ending(snapshot: DialSnapshot, task: TaskSlice, reserved: set[str], ends: list[DialEnd]) -> TaskSlice:

@@ -223,7 +223,8 @@ async def filter_(s: AMISession, a: Action) -> str | None:
 async def originate(s: AMISession, a: Action) -> str | None:
     pbx = s.pbx
     req = OriginateRequest.from_fields(a.get, a.get_all)
-    pbx.requests.append(req.record(pbx.clock.now()))
+    req.recorded = req.record(pbx.clock.now())
+    pbx.record_originate(req.recorded)
     error = validate(pbx, req)
     if error is not None:
         s.respond(a, "Error", [("Message", error)])
@@ -268,6 +269,7 @@ async def hangup(s: AMISession, a: Action) -> str | None:
         s.respond(a, "Error", [("Message", "No such channel")])
         return None
     for ch in targets:
+        s.pbx.note_hangup_action(ch, cause)
         ch.hangup_cause = cause
         s.pbx.soft_hangup(ch, SOFT_EXPLICIT)
     s.respond(

@@ -136,7 +136,7 @@ class SimulatorControl:
         return self._pbx.requests
 
     def reset_requests(self) -> None:
-        self._pbx.requests.clear()
+        self._pbx.forget_requests()
         self._pbx.prompts.clear()
 
     @property

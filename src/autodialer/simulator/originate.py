@@ -81,6 +81,8 @@ class OriginateRequest:
     other_channel_id: str | None = None
     is_async: bool = False
     action_id: str | None = None
+    # Its entry in the PBX's record of Originates (``record``), completed with the outcome and any AMI Hangup.
+    recorded: dict[str, Any] | None = None
     # Sync originate: called once with the outcome, before the failed channels' Hangup events (trace 05).
     on_result: Callable[[bool], None] | None = None
 
@@ -123,6 +125,9 @@ class OriginateRequest:
             "channel_id": self.channel_id,
             "other_channel_id": self.other_channel_id,
             "async": self.is_async,
+            "response": None,  # "Success"/"Failure" once the outcome is known, with the Reason sent
+            "reason": None,
+            "hangups": [],  # AMI Hangup actions on this call's channels: {"time", "channel", "state", "cause"}
         }
 
 
@@ -205,6 +210,8 @@ def start_local_pair(
 def originate_response(
     pbx: PBX, req: OriginateRequest, success: bool, channel: str, reason: int, uniqueid: str
 ) -> None:
+    if req.recorded is not None:
+        req.recorded.update(response="Success" if success else "Failure", reason=reason)
     if not req.is_async:  # only Async originates report through an event; sync ones answer in the Response
         if req.on_result is not None:
             req.on_result(success)

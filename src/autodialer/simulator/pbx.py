@@ -20,7 +20,7 @@ from typing import Any
 
 from . import dial_variables, topology
 from .bridges import Bridges
-from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, SOFT_SHUTDOWN, UP, Channel, ChannelRegistry
+from .channels import CAUSE_TEXT, RINGING, SOFT_APPUNLOAD, SOFT_SHUTDOWN, STATE_DESC, UP, Channel, ChannelRegistry
 from .clock import SimClock
 from .config import EmployeeConfig, SimulatorConfig
 from .devices import DeviceStates
@@ -59,6 +59,7 @@ class PBX:
         self.db: dict[str, dict[str, str]] = {}
         self.global_vars: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []  # every Originate received, wazo-mock style
+        self._request_of: dict[str, dict[str, Any]] = {}  # ChannelId (the call's Linkedid) -> its entry above
         self.prompts: list[tuple[str, str]] = []  # (channel name, sound file) for every file streamed
         self.agi_sessions = 0
         self._callids: dict[str, str] = {}  # linkedid -> "[C-%08x]", as CHANNEL(callid) shows it
@@ -223,6 +224,22 @@ class PBX:
     @staticmethod
     def _tech_cause(ch: Channel) -> list[tuple[str, str]]:
         return [] if ch.tech_cause is None else [("TechCause", str(ch.tech_cause))]
+
+    def record_originate(self, record: dict[str, Any]) -> None:
+        self.requests.append(record)
+        if record.get("channel_id"):
+            self._request_of[record["channel_id"]] = record
+
+    def forget_requests(self) -> None:
+        self.requests.clear()
+        self._request_of.clear()
+
+    def note_hangup_action(self, ch: Channel, cause: int) -> None:
+        """An AMI Hangup of ``ch``: added to the record of the Originate whose call it belongs to (its Linkedid)."""
+        record = self._request_of.get(ch.linkedid)
+        if record is not None:
+            state = STATE_DESC.get(ch.state, str(ch.state))
+            record["hangups"].append({"time": self.clock.now(), "channel": ch.name, "state": state, "cause": cause})
 
     def soft_hangup(self, ch: Channel, flag: int) -> None:
         if ch.destroyed:
