@@ -266,3 +266,21 @@ async def test_predictive_ends_a_ringing_call_past_the_minimum_as_a_no_answer_re
     assert policy.model.answer.outcomes == outcomes + 1  # learned from, as censored: no failure time recorded
     assert len(policy.model.failure) <= failures + 1
     assert number_id in numbers
+
+
+async def test_a_customer_who_answers_as_our_hangup_goes_out_counts_as_abandoned() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    queue_task(h, PREDICTIVE, numbers=4, lines=4)
+    await h.step()
+    policy = warmed(h)
+    h.availability.set_queue("2200", set())
+    h.clock.advance(16.0)
+    await h.step()
+    assert h.calls.hung_up
+    ended = h.calls.hung_up[0]
+    answered, abandoned = policy.guard.answered_today, policy.guard.abandoned_today
+    h.answer(ended)  # the answer crossed our Hangup: the customer is cut off after picking up
+    await h.step()
+    assert (policy.guard.answered_today, policy.guard.abandoned_today) == (answered + 1, abandoned + 1)
+    assert not h.engine.state.pacing.is_ending(ended)
