@@ -12,8 +12,9 @@ lower bound, up to one sampling period short) and the longest lock wait of any s
 dropped: dialled numbers whose final result is not SUCCESS_CLIENT_H once the campaign is paused and drained.
 
     .venv/bin/python benchmarks/api_import_dialing.py [--big 1000000] [--agents 10] [--idle-s 10]
-        [--database-url URL] [--json]
+        [--v2-csv] [--database-url URL] [--json]
 
+``--v2-csv`` imports the numbers into a paused v2 campaign by ``numbers.csv`` instead (5,000 rows per transaction).
 ``--json`` prints one object on the last line (the keys of ``run``); exit status 1 when a check fails (the stored
 big task is not the posted one, a paused number dialled, no probe call in a phase).
 """
@@ -40,6 +41,7 @@ import sqlalchemy
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_load_dialing import EXPECTED, PROBE_PREFIX, Stamps, dialled_rows, quantile
+from api_post_million import file_chunks
 from engine_bench import sim_process
 from serve_process import ServeProcess, free_port, fresh_database, post_task, task_body
 
@@ -77,6 +79,30 @@ class LockWaits:
         self._stop.set()
         self._thread.join()
         self._engine.dispose()
+
+
+def paused_campaign(http: httpx.Client, csv_path: Path, rows: int) -> int:
+    """A paused v2 campaign on extension 201 for ``--v2-csv``, and its CSV of ``rows`` numbers written to a file."""
+    with csv_path.open("wb") as out:
+        out.write(b"phone,client\r\n")
+        for start in range(0, rows, 10_000):
+            end = min(rows, start + 10_000)
+            out.write("".join(f"{BIG_PREFIX}{n:07d},Ivanov {n}\r\n" for n in range(start, end)).encode())
+    created = http.post(f"{V2}/campaigns", json={"target": {"kind": "extension", "value": "201"}})
+    campaign = int(created.json()["id"])
+    http.post(f"{V2}/campaigns/{campaign}/pause").raise_for_status()
+    return campaign
+
+
+def post_csv(http: httpx.Client, campaign: int, csv_path: Path, rows: int) -> int:
+    """POST the CSV to the campaign's numbers.csv and read its progress to the end; the campaign, or exit."""
+    size = csv_path.stat().st_size
+    headers = {"Content-Length": str(size)}
+    reply = http.post(f"{V2}/campaigns/{campaign}/numbers.csv", content=file_chunks(csv_path), headers=headers)
+    last = json.loads(reply.text.splitlines()[-1]) if reply.status_code == 200 else {}
+    if not (last.get("done") and last.get("accepted") == rows):
+        raise SystemExit(f"CHECK FAILED: numbers.csv answered {reply.status_code}: {reply.text[-300:]}")
+    return campaign
 
 
 def probe_waits(stamps: Stamps, start: float, end: float) -> dict[str, Any]:
@@ -147,6 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for k, agent in enumerate(agents):
                     numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
                     campaign.append(post_task(http, task_body(f"agent {agent}", agent, numbers)))
+                csv_path = Path(tmp) / "numbers.csv"
+                csv_campaign = paused_campaign(http, csv_path, args.big) if args.v2_csv else 0
                 time.sleep(args.warmup_s)
                 idle_start = time.perf_counter()
                 time.sleep(args.idle_s)
@@ -154,8 +182,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if url.startswith("postgresql"):
                     waits = LockWaits(url)
                 import_start = time.perf_counter()
-                big_numbers = (f"{BIG_PREFIX}{n:07d}" for n in range(args.big))
-                big = post_task(http, task_body("big", "201", big_numbers, state=2))
+                if args.v2_csv:
+                    big = post_csv(http, csv_campaign, csv_path, args.big)
+                else:
+                    big_numbers = (f"{BIG_PREFIX}{n:07d}" for n in range(args.big))
+                    big = post_task(http, task_body("big", "201", big_numbers, state=2))
                 import_end = time.perf_counter()
                 if waits is not None:
                     waits.close()
@@ -179,6 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "backend": "postgresql" if url.startswith("postgresql") else "sqlite",
         "big": args.big,
+        "way": "v2 numbers.csv" if args.v2_csv else "v1 POST /task",
         "agents": args.agents,
         "import_s": round(import_end - import_start, 1),
         "idle_originates_per_s": idle["originates_per_s"],
@@ -224,10 +256,12 @@ def main() -> None:
     parser.add_argument("--idle-s", type=float, default=10.0, help="seconds of the idle phase")
     parser.add_argument("--import-budget-s", type=float, default=120.0, help="numbers enough to dial this long too")
     parser.add_argument("--database-url", default="", help="a PostgreSQL URL (a new database is made on its server)")
+    parser.add_argument("--v2-csv", action="store_true", help="import into a paused v2 campaign by numbers.csv instead")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on the last line")
     args = parser.parse_args()
     figures = run(args)
-    print(f"{figures['big']:,}-number POST while dialing ({args.agents} agents + the probe), {figures['backend']}")
+    head = f"{figures['big']:,}-number {figures['way']} while dialing ({args.agents} agents + the probe)"
+    print(f"{head}, {figures['backend']}")
     print(f"import {figures['import_s']} s; load {' '.join(map(str, figures['load']))}")
     for phase in ("idle", "import"):
         print(

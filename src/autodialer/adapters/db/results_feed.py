@@ -18,7 +18,9 @@ holds fewer than a third of a page; ``N - 1``, ``N`` and ``N + 1`` together hold
 always ends at a second ≥ ``N + 2`` and the client's next ``N`` is larger. Hence with the rounding clients too the
 feed neither loops nor loses rows (page limits below 4 are raised to 4 so the argument holds). The price: while
 more than ``limit/3`` rows per second are written (a large re-POST), change times run ahead of the wall clock by
-``rows / (limit/3)`` seconds (a million numbers at the default 10000: ~5 minutes); they stay increasing.
+``rows / (limit/3)`` seconds (a million numbers at the default 10000: ~5 minutes); they stay increasing. A new
+task's numbers on PostgreSQL start up to two minutes further ahead (feed_clock.reserve: the head start that lets
+the import write them without holding the clock).
 """
 
 from __future__ import annotations
