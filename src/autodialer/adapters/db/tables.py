@@ -4,8 +4,9 @@ SQLAlchemy Core tables; Alembic migrations in src/autodialer/migrations build ex
 Conventions:
 - Times are epoch seconds as floats (created_at …) except the feed clocks below, which are integer microseconds.
 - ``change_time_us`` on task_numbers and poll_answers is allocated from ``feed_clocks`` inside the writing
-  transaction: strictly increasing, unique per feed, in commit order (the clock row is locked until commit), so a
-  reader of ``/results/{changeTime}`` that keeps the largest value it has seen can never miss or loop on rows.
+  transaction: strictly increasing, unique per feed, in commit order (the clock row is locked until commit; a new
+  task's numbers on PostgreSQL lock it only at the end, see feed_clock.reserve), so a reader of
+  ``/results/{changeTime}`` that keeps the largest value it has seen can never miss or loop on rows.
 - Wire values (MikoPBX strings, PHP-serialized params) are rendered by the API layer, not stored pre-rendered, except
   ``params_php`` which is kept exactly as the original serves it.
 """
