@@ -251,6 +251,7 @@ def build_dialer(
         settings.prompt_delivery,
         settings.prompt_http_base_url,
     )
+    stale_marks = StaleAnswerMarks(gateway, store, interval_s=settings.answer_mark_sweep_interval_s)
     connect = ConnectCallHandler(
         engine,
         availability,
@@ -262,6 +263,7 @@ def build_dialer(
             agent_mark_context=settings.connect_context,
         ),
         prompts,
+        later_marks=stale_marks,  # a step ends without waiting for its endDial's commit to delete the mark
     )
     poll = PollCallHandler(
         engine,
@@ -273,8 +275,6 @@ def build_dialer(
             agent_mark_context=settings.connect_context,  # the transfer marks the employee's answer as connect does
         ),
     )
-
-    stale_marks = StaleAnswerMarks(gateway, store, interval_s=settings.answer_mark_sweep_interval_s)
 
     # Once a session's own step is done, a few old marks go on it (services/stale_marks.py).
     connect_step = channel_handler(connect.handle, after=stale_marks.clear_some)

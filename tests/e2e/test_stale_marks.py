@@ -37,8 +37,11 @@ async def test_marks_of_ended_calls_are_deleted_and_others_stay(
 
         second = await stack.post_task({"name": "second", "innerNum": "201", "numbers": ["5551001"]})
         await stack.wait_final(second["id"], timeout=15)
-        await stack.until(lambda: dialer.stale_marks is not None and dialer.stale_marks.pending == 0, 5, "deletes")
-        assert dialer.stale_marks.cleared == 2
-
+        latest = stack.originates()[1]["channel_id"]
+        # The second call's step deleted the two old marks; its own employee mark goes on its session if its endDial
+        # had committed by then, else it waits for a later session (connect_call: the step does not wait for it).
+        await stack.until(lambda: dialer.stale_marks is not None and dialer.stale_marks.cleared == 2, 5, "deletes")
+        waiting = dialer.stale_marks.pending
+        assert waiting in (0, 1)
     assert sim.pbx.db.get(CUSTOMER, {}) == {"dlr-not-ours": "1764000000"}
-    assert sim.pbx.db.get(EMPLOYEE, {}) == {}
+    assert set(sim.pbx.db.get(EMPLOYEE, {})) <= ({latest} if waiting else set())

@@ -7,11 +7,13 @@ import asyncio
 import pytest
 from tests.services.fakes import FakeChannel
 from tests.services.harness import Harness
+from tests.services.test_stale_marks import Eraser, FakeEnded, FakeMarks, marks
 
 from autodialer.domain.retry_policy import RetryPolicy, RetryRule
 from autodialer.services.call_progress import ConnectContext
 from autodialer.services.connect_call import ConnectCallHandler, ConnectSettings, dial_target
 from autodialer.services.dialer_engine import EngineSettings
+from autodialer.services.stale_marks import StaleAnswerMarks
 
 
 async def answered(h: Harness, inner: str = "201") -> tuple[str, int]:
@@ -365,3 +367,49 @@ async def test_a_busy_verdict_is_stored_even_when_the_step_is_cancelled() -> Non
     await h.step()
     row = h.store.numbers[number_id].row
     assert (row.result, row.state) == ("FAIL_USER_BUSY", "allUserBusy")
+
+
+class SlowDial(FakeChannel):
+    """The employee talks until the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__(on_dial=employee_answers_and_hangs_up)
+        self.dialling = asyncio.Event()
+        self.talk_ends = asyncio.Event()
+
+    async def exec(self, app: str, *args: str) -> int:
+        self.dialling.set()
+        await self.talk_ends.wait()
+        return await super().exec(app, *args)
+
+
+async def test_with_later_marks_the_step_ends_without_waiting_for_its_report_and_the_mark_goes_later() -> None:
+    """Asterisk keeps the channel (and the call's line) until the step ends: it must not wait for the engine to
+    commit endDial. The employee's mark still goes only after that commit, on a later session."""
+    h = Harness()
+    call_id, number_id = await answered(h)
+    pbx = FakeMarks(marks(f"e:{call_id}"))
+    later = StaleAnswerMarks(pbx, FakeEnded(set()))
+    step_handler = ConnectCallHandler(
+        h.engine,
+        h.availability,
+        h.clock,
+        ConnectSettings(dial_timeout_s=20, agent_mark_context="dialer-connect"),
+        later_marks=later,
+    )
+    channel = SlowDial()
+    step = asyncio.create_task(step_handler.handle(channel, call_id))
+    await channel.dialling.wait()
+    await settle()  # startDial committed during the talk
+    assert h.store.numbers[number_id].row.state == "startDial"
+    async with h.engine.state.lock:  # the engine busy: endDial cannot commit
+        channel.talk_ends.set()
+        await asyncio.wait_for(step, 5)
+        assert channel.answer_mark_cleared and not channel.agent_mark_cleared and later.pending == 0
+    await settle()
+    assert h.store.numbers[number_id].row.state == "endDial"
+    assert later.pending == 1
+    assert await later.clear_some(Eraser(pbx)) == 1 and pbx.marks == set()
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.result == "SUCCESS_USER_H"

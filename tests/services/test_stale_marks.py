@@ -116,3 +116,22 @@ async def test_the_loop_refreshes_on_time_and_survives_an_unreachable_pbx() -> N
 def test_settings_out_of_range_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="interval_s must be > 0"):
         StaleAnswerMarks(FakeMarks(), FakeEnded(set()), **bad)  # type: ignore[arg-type]
+
+
+async def test_a_mark_handed_over_goes_once_its_report_committed_and_stays_if_rolled_back() -> None:
+    pbx = FakeMarks(marks("e:dlr-1", "e:dlr-2"))
+    sweep = StaleAnswerMarks(pbx, FakeEnded(set()))
+    loop = asyncio.get_running_loop()
+    committed, rolled_back = loop.create_future(), loop.create_future()
+    sweep.delete_once_stored(AnswerMark("employee", "dlr-1"), committed)
+    sweep.delete_once_stored(AnswerMark("employee", "dlr-2"), rolled_back)
+    assert sweep.pending == 0  # not before the commit: AstDB must hold the answer until the store does
+    committed.set_result(True)
+    rolled_back.set_result(False)
+    await asyncio.sleep(0)
+    assert sweep.pending == 1
+    # A refresh keeps it though the store has not ended its call yet (the step's report came first).
+    assert await sweep.refresh() == 1
+    eraser = Eraser(pbx)
+    assert await sweep.clear_some(eraser) == 1
+    assert pbx.marks == set(marks("e:dlr-2"))

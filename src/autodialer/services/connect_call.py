@@ -20,7 +20,11 @@ Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ra
    answer in AstDB, as the first step marked the customer's (ARCHITECTURE.md: a call lost with us after that is the
    success it was, not lostOnRestart);
 5. report the DIALSTATUS and who hung up first, then hang up if the customer is still there; once that report
-   (ANSWER) is committed, the employee's mark is deleted, as the customer's is once startDial is.
+   (ANSWER) is committed, the employee's mark is deleted, as the customer's is once startDial is. The step does not
+   wait for that commit when it is given ``later_marks`` (the service does): Asterisk keeps the channel, and so
+   the call's line, until the FastAGI socket closes, and the next call to the same employee (one line by default)
+   waited a batch commit for it. The mark then goes to ``later_marks``, which deletes it on a later session once
+   the report committed (services/stale_marks.py); at every instant the store or AstDB holds the answer.
 
 Who is blamed for a customer gone before the Dial began (no employee was offered the call): if they left within
 ``left_at_once_s`` of the connect step's start, they hung up at once of their own accord, and the row reads as
@@ -51,12 +55,19 @@ from autodialer.services.call_channel import PromptChannel
 from autodialer.services.call_progress import CallProgress, ConnectContext
 from autodialer.services.poll_call import PromptRenderer, PromptUnavailable
 from autodialer.services.ports import AvailabilityView, Clock
+from autodialer.services.stale_marks import AnswerMark, LaterMarks
 
 log = logging.getLogger(__name__)
 
 # Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
 SAFE_HARBOR_LANG = "en-US"  # the default message's language, and a campaign text's when it names none
+
+
+def _done(report: Awaitable[bool]) -> bool:
+    """Whether a queued report (a future, CallProgress) was applied already."""
+    done = getattr(report, "done", None)
+    return bool(done()) if callable(done) else False
 
 
 def _seconds(value: float) -> str:
@@ -123,12 +134,14 @@ class ConnectCallHandler:
         clock: Clock,
         settings: ConnectSettings | None = None,
         prompts: PromptRenderer | None = None,  # the safe-harbor message; None: the call just ends
+        later_marks: LaterMarks | None = None,  # deletes the employee's mark after the step (None: the step waits)
     ) -> None:
         self._progress = progress
         self._availability = availability
         self._clock = clock
         self._settings = settings or ConnectSettings()
         self._prompts = prompts
+        self._later_marks = later_marks
 
     async def handle(self, channel: PromptChannel, call_id: str) -> None:
         """Run the connect step for ``call_id`` (the FastAGI ``agi_uniqueid``) on ``channel``."""
@@ -180,9 +193,15 @@ class ConnectCallHandler:
         self, channel: PromptChannel, call_id: str, status: str, ended: Awaitable[bool]
     ) -> None:
         """Once the report of how the Dial ended (``ended``, queued) committed an employee's answer (ANSWER), the
-        PBX's mark of it goes. Rolled back, or the step cancelled before this: the mark stays, and a call lost with
-        us is still the success it was."""
-        if await ended and status == ANSWER and marks_employee(self._dial_options(call_id)):
+        PBX's mark of it goes: now if it is committed already or nobody can delete it later, else by a later session
+        (``later_marks``) so that this step ends at once. Rolled back, or the step cancelled before this: the mark
+        stays, and a call lost with us is still the success it was."""
+        if status != ANSWER or not marks_employee(self._dial_options(call_id)):
+            return
+        if self._later_marks is not None and not _done(ended):
+            self._later_marks.delete_once_stored(AnswerMark("employee", call_id), ended)
+            return
+        if await ended:
             await channel.clear_agent_mark()
 
     async def _forget_mark(self, channel: PromptChannel, step: _Step) -> None:

@@ -9,6 +9,10 @@ calls), or calls answered while we were down. AstDB keeps them forever, and ever
 A mark is stale once its call's attempt has ended in our store: reconciliation only ever asks about attempts in
 flight. A mark whose call id our store does not know is left alone (another deployment may share the PBX).
 
+A connect step that ends before the engine committed its report of the employee's answer hands that mark here
+(``delete_once_stored``) instead of waiting for the commit (the call's channel, and line, last until the step ends):
+once the report committed it joins the marks to delete; rolled back, it stays, as a step's own mark would.
+
 Our AMI user has no ``system`` write class (DBDel is a system action, and that class also allows shutdown and
 reload), so a stale mark is deleted the way the steps delete their own: ``DATABASE DEL`` on a FastAGI session, a few
 at the end of each later step (``clear_some``), after its own work is done, so a call never waits for it.
@@ -16,9 +20,11 @@ at the end of each later step (``clear_some``), after its own work is done, so a
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -55,6 +61,12 @@ class MarkEraser(Protocol):
         ...
 
 
+class LaterMarks(Protocol):
+    def delete_once_stored(self, mark: AnswerMark, stored: Awaitable[bool]) -> None:
+        """Delete ``mark`` on a later session once ``stored`` (a queued report) gives True; keep it otherwise."""
+        ...
+
+
 class StaleAnswerMarks:
     """Finds stale marks every ``interval_s`` and hands at most ``per_session`` of them to each FastAGI session that
     finished its own step; at most ``cap`` are held between two refreshes (the rest wait for the next one)."""
@@ -78,6 +90,7 @@ class StaleAnswerMarks:
         self._cap = cap
         self._chunk = chunk
         self._pending: collections.deque[AnswerMark] = collections.deque()
+        self._awaited: set[asyncio.Future[bool]] = set()  # reports whose commit a handed-over mark waits for
         self.cleared = 0  # marks deleted since start (a session's delete may still have found none)
 
     @property
@@ -98,12 +111,31 @@ class StaleAnswerMarks:
                 break
             for call_id in sorted(await self._store.ended_calls(ids[start : start + self._chunk])):
                 stale.extend(by_call[call_id])
-        self._pending = collections.deque(stale[: self._cap])
+        # A mark waiting from before and still on the PBX stays (one a step handed over may name a call not ended
+        # in the store yet); one gone from the PBX goes.
+        on_pbx, chosen = set(marks), set(stale)
+        left = [mark for mark in self._pending if mark in on_pbx and mark not in chosen]
+        self._pending = collections.deque((left + stale)[: self._cap])
         if stale:
             log.info(
                 "%d answer marks of ended calls to delete (of %d marks on the PBX)", len(self._pending), len(marks)
             )
         return len(self._pending)
+
+    def delete_once_stored(self, mark: AnswerMark, stored: Awaitable[bool]) -> None:
+        """``mark`` joins the marks to delete once ``stored`` gives True (committed); rolled back, cancelled or
+        failed, it stays on the PBX (the sweep finds it once its call has ended). Beyond ``cap`` waiting marks it
+        is left to the sweep too."""
+        waiting = asyncio.ensure_future(stored)
+        self._awaited.add(waiting)
+        waiting.add_done_callback(functools.partial(self._stored, mark))
+
+    def _stored(self, mark: AnswerMark, stored: asyncio.Future[bool]) -> None:
+        self._awaited.discard(stored)
+        if stored.cancelled() or stored.exception() is not None or not stored.result():
+            return
+        if len(self._pending) < self._cap:
+            self._pending.append(mark)
 
     async def clear_some(self, channel: MarkEraser) -> int:
         """Delete up to ``per_session`` stale marks through ``channel`` (a session whose step is done)."""
