@@ -8,9 +8,9 @@ path (``dialing.plan_dials``) on a virtual clock (``pacing_sim``), and prints bo
     .venv/bin/python benchmarks/pacing.py --scenario benchmarks/scenarios/pacing/S-20.json [--agents N] [--json]
         [--headroom]
 
-Predictive ends ringing calls that rang ``--min-ring`` seconds (15, the legal minimum, by default) when their
-customer would likely find no agent, as the engine does (``PredictivePacing.calls_to_end``); ``--keep-ringing``
-measures the rule without that.
+With ``--min-ring S`` (at least 15, the legal minimum) predictive also ends ringing calls that rang S seconds when
+their customer would likely find no agent, as the engine does for a campaign given ``pacing.min_ring_s``
+(``PredictivePacing.calls_to_end``); without it, as a campaign's default, no ringing call is ended.
 
 ``--headroom`` also runs the predictive rule with knowledge no dialer has (``pacing_oracle``): each busy agent's
 exact free time (``oracle_agents``), then also each ringing call's outcome and answer time (``oracle_calls``), to
@@ -78,16 +78,20 @@ def main() -> int:
     parser.add_argument("--mode", choices=["predictive", "power", "progressive"], default="predictive")
     parser.add_argument("--lines-per-agent", type=float, default=1.5, help="power mode's lines per free agent")
     parser.add_argument("--json", action="store_true", help="end with one JSON object on the last line")
-    parser.add_argument("--min-ring", type=float, default=MIN_RING_S, help="seconds before a ringing call may end")
-    parser.add_argument("--keep-ringing", action="store_true", help="never end a ringing call (the rule before)")
+    parser.add_argument(
+        "--min-ring",
+        type=float,
+        default=None,
+        help="end ringing calls after this many seconds (a campaign's pacing.min_ring_s; default: never, as a "
+        "campaign's default)",
+    )
     parser.add_argument("--headroom", action="store_true", help="also run the rule with exact agents, then calls")
     args = parser.parse_args()
     scenario = scenario_from(parser, args, "pacing")
     started = time.perf_counter()
-    if args.min_ring < MIN_RING_S:
+    if args.min_ring is not None and args.min_ring < MIN_RING_S:
         parser.error(f"--min-ring: at least {MIN_RING_S:g} s (the legal minimum)")
-    min_ring = None if args.keep_ringing else args.min_ring
-    paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent), min_ring)
+    paced = simulate(scenario, policy_for(args.mode, scenario, args.lines_per_agent), args.min_ring)
     progressive = simulate(scenario, ProgressivePacing())
     oracles = {level: simulate_oracle(scenario, level) for level in (LEVELS if args.headroom else ())}
     result = report(scenario, args.mode, paced, progressive, time.perf_counter() - started)

@@ -77,7 +77,7 @@ class Outcome:
 
 
 class CallCentre:
-    def __init__(self, scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = MIN_RING_S) -> None:
+    def __init__(self, scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = None) -> None:
         self.s = scenario
         self.policy = policy
         self.min_ring_s = min_ring_s
@@ -299,5 +299,5 @@ class CallCentre:
             self._connect(call_id, agent, now)
 
 
-def simulate(scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = MIN_RING_S) -> Outcome:
+def simulate(scenario: Scenario, policy: PacingPolicy, min_ring_s: float | None = None) -> Outcome:
     return CallCentre(scenario, policy, min_ring_s).run()

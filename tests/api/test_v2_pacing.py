@@ -32,7 +32,7 @@ async def test_predictive_and_power_settings_are_stored_and_read_back(v2: V2) ->
         "max_abandon_rate": 0.02,
         "abandon_after_s": 3.0,
         "safe_harbor": {"text": "We will call you back.", "audio": None, "lang": "en"},
-        "min_ring_s": 15.0,  # the default: ringing calls may be ended after the legal minimum
+        "min_ring_s": None,  # the default: no ringing call is ended (opt in with 15 s or more)
     }
     assert power.json()["pacing"]["mode"] == "power" and power.json()["pacing"]["lines_per_agent"] == 2.5
     assert power.json()["pacing"]["min_ring_s"] is None  # power never ends a ringing call

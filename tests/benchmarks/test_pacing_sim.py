@@ -85,11 +85,11 @@ def test_ringing_calls_ended_after_the_minimum_keep_the_books_and_the_answer_rat
     s = world(agents=10, hours=1.5, answer_probability=0.3, ring_to_answer_s={"uniform": [3, 25]}, seed=3)
     s |= {"talk_s": {"lognormal_mean": 120, "sigma": 0.6}, "wrap_s": 10, "failure_after_s": 30}
     policy = PredictivePacing()
-    out = simulate(parse(s), policy)  # asserts that no call is ended before 15 s and none that reserved an agent
+    out = simulate(parse(s), policy, 15.0)  # asserts that no call is ended before 15 s nor one reserving an agent
     assert out.ended > 100
     assert out.connected + out.abandoned <= out.answered <= out.calls - out.ended
     assert abs(policy.model.answer.p - 0.3) < 0.05  # learned from the ended calls as censored, not as failed
-    assert simulate(parse(s), PredictivePacing(), None).ended == 0
+    assert simulate(parse(s), PredictivePacing()).ended == 0  # a campaign's default: no ringing call is ended
 
 
 @pytest.mark.parametrize("level", LEVELS)

@@ -212,7 +212,10 @@ def test_a_cut_off_call_is_neither_answered_nor_failed_for_the_policy() -> None:
 
 
 def test_min_ring_s_is_checked_naming_the_field() -> None:
-    assert check_pacing({"mode": "predictive"}).min_ring_s == MIN_RING_S
+    assert check_pacing({"mode": "predictive"}).min_ring_s is None  # opt in: never by default
+    assert check_pacing({"mode": "predictive", "min_ring_s": None}).ends_ringing_after is None
+    assert check_pacing({"mode": "predictive", "min_ring_s": MIN_RING_S}).ends_ringing_after == MIN_RING_S
+    assert "min_ring_s" not in (check_pacing({"mode": "predictive"}).to_json() or {})
     assert check_pacing({"mode": "predictive", "min_ring_s": 25}).ends_ringing_after == 25.0
     assert check_pacing({"mode": "power", "min_ring_s": 25}).ends_ringing_after is None
     assert PacingSettings().ends_ringing_after is None

@@ -35,6 +35,7 @@ from autodialer.services.dialer_engine import EngineSettings
 
 POWER = PacingSettings(PacingMode.POWER, lines_per_agent=2.0)
 PREDICTIVE = PacingSettings(PacingMode.PREDICTIVE, abandon_after_s=2.0)
+ENDS_RINGING = replace(PREDICTIVE, min_ring_s=15.0)  # opted in: ringing calls may be ended after 15 s
 
 
 def queue_task(h: Harness, pacing: PacingSettings, numbers: int = 10, lines: int = 20) -> list[int]:
@@ -233,7 +234,7 @@ async def test_predictive_ends_a_ringing_call_past_the_minimum_as_a_no_answer_re
     policy_rules = RetryPolicy(customer_no_answer=RetryRule(delay_s=600, max_retries=1))
     h = Harness(settings=EngineSettings(retry_policy=policy_rules))
     h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
-    numbers = queue_task(h, PREDICTIVE, numbers=12, lines=12)
+    numbers = queue_task(h, ENDS_RINGING, numbers=12, lines=12)
     await h.step()  # warm-up: progressive, one call per free member
     policy = warmed(h)
     await h.step()
@@ -271,7 +272,7 @@ async def test_predictive_ends_a_ringing_call_past_the_minimum_as_a_no_answer_re
 async def test_a_customer_who_answers_as_our_hangup_goes_out_counts_as_abandoned() -> None:
     h = Harness()
     h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
-    queue_task(h, PREDICTIVE, numbers=4, lines=4)
+    queue_task(h, ENDS_RINGING, numbers=4, lines=4)
     await h.step()
     policy = warmed(h)
     h.availability.set_queue("2200", set())
@@ -284,3 +285,16 @@ async def test_a_customer_who_answers_as_our_hangup_goes_out_counts_as_abandoned
     await h.step()
     assert (policy.guard.answered_today, policy.guard.abandoned_today) == (answered + 1, abandoned + 1)
     assert not h.engine.state.pacing.is_ending(ended)
+
+
+async def test_a_predictive_campaign_that_did_not_opt_in_never_ends_a_ringing_call() -> None:
+    h = Harness()
+    h.availability.set_queue("2200", {"PJSIP/201", "PJSIP/202"})
+    queue_task(h, PREDICTIVE, numbers=4, lines=4)
+    await h.step()
+    warmed(h)
+    await h.step()
+    h.availability.set_queue("2200", set())  # an answer now would find nobody: still left to ring
+    h.clock.advance(40.0)
+    await h.step()
+    assert h.calls.hung_up == []

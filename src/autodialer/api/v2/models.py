@@ -103,8 +103,8 @@ class PacingModel(_In):
     learned model allows with abandonment under ``max_abandon_rate`` over the campaign day. Power and predictive
     calls go to the campaign's queue; a customer no agent takes within ``abandon_after_s`` hears the safe-harbor
     message and the call ends as abandoned (v1: FAIL_USER_BUSY, state ``abandoned``), retried as agent-busy.
-    Predictive also hangs up a call that has rung ``min_ring_s`` when its customer would likely find no agent: a
-    no-answer (v1: FAIL, outDialState NOANSWER), retried as one."""
+    Predictive given ``min_ring_s`` (unset by default: never) also hangs up a call that has rung that long when its
+    customer would likely find no agent: a no-answer (v1: FAIL, outDialState NOANSWER), retried as one."""
 
     mode: Literal["progressive", "power", "predictive"] = "progressive"
     lines_per_agent: Seconds | None = Field(default=None, ge=1, le=10, description="power: calls per free agent")
@@ -119,7 +119,8 @@ class PacingModel(_In):
         default=None,
         ge=15,
         le=300,
-        description="predictive: a ringing call may be ended after this many seconds (15, the legal minimum)",
+        description="predictive: a ringing call may be ended after this many seconds (at least 15, the legal "
+        "minimum); null, the default: never",
     )
 
     def domain(self) -> PacingSettings:
