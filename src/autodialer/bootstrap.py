@@ -431,7 +431,8 @@ async def build_service(
     plan = load_numbering_plan(settings) if numbering_plan is None else numbering_plan
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
-    db = create_engine(settings.effective_database_url)
+    # SQLite: the dialer's writes pass the file's write gate before those of the API worker and CLI commands
+    db = create_engine(settings.effective_database_url, preferred_writer=settings.dialer_enabled)
     await migrate(db)
     speech = build_prompt_renderer(settings)
     dialer = build_dialer(settings, db, clock, speech, plan) if settings.dialer_enabled else None

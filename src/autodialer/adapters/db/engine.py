@@ -1,7 +1,8 @@
 """Database engines and migrations: the one place that knows SQLite from PostgreSQL.
 
 SQLite runs in WAL mode with foreign keys on, so the API and the engine (one process) can read while one writes; its
-writers queue in this process (transactions.write_transaction), the busy timeout is for other processes. PostgreSQL
+writers queue in this process (transactions.write_transaction), then at the file's write gate with other processes'
+(write_gate.py, the dialer first); the busy timeout is for writers that take no gate. PostgreSQL
 is for several instances. Both are brought to the schema by Alembic (``migrate``).
 """
 
@@ -16,6 +17,8 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from autodialer.adapters.db.transactions import prefer_writes_of
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -23,11 +26,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, busy_timeout_s: float = 30.0) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, busy_timeout_s: float = 30.0, preferred_writer: bool = False
+) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+psycopg://…``).
 
     ``busy_timeout_s`` (SQLite): how long a statement waits for another process's lock on the file. Writers of this
-    process queue in ``transactions.write_transaction`` instead, never in SQLite."""
+    process queue in ``transactions.write_transaction`` instead, never in SQLite, and other processes' gated writers
+    at the file's write gate (write_gate.py). ``preferred_writer`` (SQLite; the dialer's engine): this engine's
+    writers pass that gate before other processes' (which then wait; a preferred writer waits for at most the one
+    transaction of theirs under way)."""
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         if url.startswith("sqlite+aiosqlite:///") and not url.endswith(":memory:"):
@@ -38,6 +46,8 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout_s: float = 30.0)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, int(busy_timeout_s * 1000)))
+        if preferred_writer:
+            prefer_writes_of(engine)
     return engine
 
 
