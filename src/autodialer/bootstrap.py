@@ -63,6 +63,7 @@ from autodialer.adapters.db.task_notifications import (
     source_of,
 )
 from autodialer.adapters.db.task_repository import SqlTaskRepository
+from autodialer.adapters.db.writer_loop import WriterLoop
 from autodialer.adapters.jwt_tokens import Hs256Tokens
 from autodialer.adapters.numbering_plan_file import read_numbering_plan
 from autodialer.adapters.phone_numbering import PhoneNumbering
@@ -308,11 +309,15 @@ def build_campaign_service(
     on_change: Callable[[], None],
     numbering_plan: NumberingPlan | None = None,
     live: LiveConditions | None = None,
+    task_writer: WriterLoop | None = None,
 ) -> CampaignService:
     """The campaign use cases (v2 API, explain) on the SQL store; ``on_change`` wakes the dialer after a write;
     ``numbering_plan``: the loaded table (None: loaded here from the settings); ``live``: the dialer's target and
-    link state in this process (explain's live holds; None outside the service)."""
-    repository = SqlCampaignRepository(db, page_limit=settings.results_page_limit, render_params=php_serialize)
+    link state in this process (explain's live holds; None outside the service); ``task_writer``: where campaign
+    writes run on SQLite (None: on the caller's loop)."""
+    repository = SqlCampaignRepository(
+        db, page_limit=settings.results_page_limit, render_params=php_serialize, writer=task_writer
+    )
     policy = CampaignPolicy(
         lines_ceiling=settings.max_count_channels_ceiling,
         pbx_zone=settings.pbx_timezone,
@@ -383,10 +388,12 @@ def build_context(
     pbx_status: Callable[[], PbxStatus] | None = None,
     numbering_plan: NumberingPlan | None = None,
     live: LiveConditions | None = None,
+    task_writer: WriterLoop | None = None,
 ) -> AppContext:
     """Every service the HTTP edges (v1, v2, console) use, on the SQL stores. Services wake the dialer through
     ``context.on_tasks_changed``, read when called, so the caller may rebind it after building. ``numbering_plan``:
-    the loaded table (None: loaded from the settings)."""
+    the loaded table (None: loaded from the settings). ``task_writer`` (SQLite): the loop the task and campaign
+    writes run on, off this one (the API worker's: adapters/db/writer_loop.py)."""
     context = AppContext(settings=settings, now=now, pbx_status=pbx_status)
     if on_tasks_changed is not None:
         context.on_tasks_changed = on_tasks_changed
@@ -395,12 +402,12 @@ def build_context(
         context.on_tasks_changed()
 
     page_limit = settings.results_page_limit
-    context.campaigns = build_campaign_service(settings, db, now, changed, numbering_plan, live)
+    context.campaigns = build_campaign_service(settings, db, now, changed, numbering_plan, live, task_writer)
     context.dnc = build_dnc_lists(settings, db, now, changed)
     context.idempotency = IdempotencyService(SqlIdempotencyStore(db), now)
     context.polls = build_poll_use_cases(settings, db, now, changed, speech)
     context.audio = context.polls.audio
-    context.tasks = TaskService(SqlTaskRepository(db, page_limit=page_limit), now, changed)
+    context.tasks = TaskService(SqlTaskRepository(db, page_limit=page_limit, writer=task_writer), now, changed)
     context.results = ResultsFeed(SqlResultsFeed(db, page_limit=page_limit))
     files = StoredPromptFiles(settings.audio_dir, SqlAudioRepository(db))
     context.v1_polls = MikoPolls(SqlPollRepository(db), files, now, changed)

@@ -35,6 +35,7 @@ import autodialer
 from autodialer.adapters.clock import SystemClock
 from autodialer.adapters.db.engine import create_engine
 from autodialer.adapters.db.task_notifications import PgTaskNotifier, is_postgresql, source_of
+from autodialer.adapters.db.writer_loop import WriterLoop
 from autodialer.adapters.process.api_worker_process import READY_FD_PLACEHOLDER, ApiWorkerProcess
 from autodialer.adapters.process.local_sockets import RunDir, bind_stream_socket
 from autodialer.adapters.process.parent_death import parent_gone
@@ -156,6 +157,8 @@ async def run_api_worker(
     writes waking the dialer on ``wake_socket``; writes its URL on ``ready_fd`` once the port accepts. Until
     cancelled or the dialer process is gone."""
     db = create_engine(settings.effective_database_url)
+    # SQLite: task writes on a quiet loop of their own, so this busy one cannot stretch the dialer's wait for the lock
+    writer = WriterLoop(settings.effective_database_url)
     wake = WakeSender(wake_socket)
     changed: Callable[[], None] = wake
     if is_postgresql(settings.effective_database_url):  # other instances wake too; our dialer ignores its own
@@ -167,6 +170,7 @@ async def run_api_worker(
         on_tasks_changed=changed,
         speech=build_prompt_renderer(settings),
         numbering_plan=load_numbering_plan(settings),
+        task_writer=writer,
     )
     proxy = DialerProxy(create_app(context), httpx.AsyncHTTPTransport(uds=str(dialer_socket)))
     server = _HttpServer(http_config(proxy, settings))
@@ -192,6 +196,7 @@ async def run_api_worker(
             await asyncio.wait_for(serve, timeout=5)
         await proxy.aclose()
         wake.close()
+        await writer.aclose()
         await db.dispose()
 
 

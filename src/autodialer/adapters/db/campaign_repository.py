@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autodialer.adapters.db.sql_dialer_store import limits_of, schedule_of
 from autodialer.adapters.db.tables import attempts, dnc_campaign_numbers, dnc_numbers, task_numbers, tasks
 from autodialer.adapters.db.task_repository import SqlTaskRepository
+from autodialer.adapters.db.writer_loop import WriterLoop
 from autodialer.domain.attempt_limits import AttemptLimits, PastAttempt
 from autodialer.domain.call_results import ABANDONED_STATE
 from autodialer.domain.campaign_schedule import CampaignSchedule
@@ -51,9 +52,16 @@ _V1_FIELDS = {"crmId": "external_id", "innerNum": "target.value", "id": "id"}
 
 
 class SqlCampaignRepository:
-    def __init__(self, engine: AsyncEngine, *, page_limit: int, render_params: Callable[[object], str]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        page_limit: int,
+        render_params: Callable[[object], str],
+        writer: WriterLoop | None = None,
+    ) -> None:
         self._engine = engine
-        self._tasks = SqlTaskRepository(engine, page_limit=page_limit)
+        self._tasks = SqlTaskRepository(engine, page_limit=page_limit, writer=writer)
         self._render_params = render_params
 
     async def create(self, new: NewCampaign, now: float) -> Campaign:

@@ -31,8 +31,7 @@ before; the sequence values the failed COPY drew are left unused, as ids may hav
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, TypeVar
 
@@ -45,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from autodialer.adapters.db import feed_clock
 from autodialer.adapters.db.tables import poll_answers, polls, task_numbers, tasks
 from autodialer.adapters.db.transactions import write_transaction
+from autodialer.adapters.db.writer_loop import WriterLoop
 from autodialer.domain.mikopbx_tasks import (
     DELETED_CRM_PREFIX,
     NumberColumns,
@@ -138,12 +138,16 @@ _PG_UPSERT = (
 
 
 _Record = TypeVar("_Record", TaskResultRow, PollAnswerRow)
+_T = TypeVar("_T")
 
 
 class SqlTaskRepository:
-    def __init__(self, engine: AsyncEngine, *, page_limit: int) -> None:
+    """``writer`` (SQLite files): the write units of work run on it, off the caller's event loop (writer_loop.py)."""
+
+    def __init__(self, engine: AsyncEngine, *, page_limit: int, writer: WriterLoop | None = None) -> None:
         self._engine = engine
         self._step = feed_clock.step_us(page_limit)
+        self._writer = writer if writer is not None and WriterLoop.serves(engine) else None
 
     async def save_task(
         self,
@@ -178,19 +182,22 @@ class SqlTaskRepository:
         is read, so it simply runs again and merges into the winner's task. ``create_only`` (v2's create) refuses
         a crm_id that names a task instead of merging.
         """
+
+        async def save(unit: _SqlWriteUnit) -> tuple[RowMapping, bool]:
+            task, created = await task_writes.save_task(
+                unit,
+                task_id=task_id,
+                crm_id=crm_id,
+                columns=columns,
+                numbers=numbers,
+                number_count=number_count,
+                create_only=create_only,
+            )
+            return unit.rows[task.id], created
+
         for retry in (False, True):
             try:
-                async with self._unit(now) as unit:
-                    task, created = await task_writes.save_task(
-                        unit,
-                        task_id=task_id,
-                        crm_id=crm_id,
-                        columns=columns,
-                        numbers=numbers,
-                        number_count=number_count,
-                        create_only=create_only,
-                    )
-                    return unit.rows[task.id], created
+                return await self._in_unit(now, save)
             except _CreateRace:
                 if retry:
                     raise TaskConflict("crmId", "was created by a concurrent request; retry") from None
@@ -207,27 +214,37 @@ class SqlTaskRepository:
         self, *, task_id: int, crm_id: str, columns: Mapping[str, Any], now: float
     ) -> RowMapping | None:
         """PUT /task/{id}: change columns of the task found by crm_id (if given, the URL id is ignored) or id."""
-        async with self._unit(now) as unit:
+
+        async def change(unit: _SqlWriteUnit) -> RowMapping | None:
             task = await task_writes.change_task(unit, task_id=task_id, crm_id=crm_id, columns=columns)
             return None if task is None else unit.rows[task.id]
 
+        return await self._in_unit(now, change)
+
     async def delete_task(self, task_id: int, now: float) -> bool:
         """DELETE /task/{id}: soft-delete; numbers go except those in a live call (marked pending_delete)."""
-        async with self._unit(now) as unit:
-            return await task_writes.delete_task(unit, task_id)
+        return await self._in_unit(now, lambda unit: task_writes.delete_task(unit, task_id))
 
     async def add_numbers(self, task_id: int, numbers: Sequence[NumberRow], now: float, chunk: int = 5000) -> int:
         """Add numbers to a live task, or update those it has (new params and timeCallAllow, state and result
         kept); the task's other numbers stay. A task the dialer closed reopens. 0 if the task is gone."""
         chunks = (NumberColumns.of(numbers[i : i + chunk]) for i in range(0, len(numbers), chunk))
-        async with self._unit(now) as unit:
+
+        async def add(unit: _SqlWriteUnit) -> int:
             task = await task_writes.add_numbers(unit, task_id, chunks, len(numbers))
             return 0 if task is None else len(numbers)
 
-    @asynccontextmanager
-    async def _unit(self, now: float) -> AsyncIterator[_SqlWriteUnit]:
-        async with write_transaction(self._engine) as connection:
-            yield _SqlWriteUnit(connection, now, self._step)
+        return await self._in_unit(now, add)
+
+    async def _in_unit(self, now: float, work: Callable[[_SqlWriteUnit], Awaitable[_T]]) -> _T:
+        """``work`` in one write transaction: on the writer loop if there is one, else here."""
+        if self._writer is None:
+            return await self._unit_on(self._engine, now, work)
+        return await self._writer.run(lambda engine: self._unit_on(engine, now, work))
+
+    async def _unit_on(self, engine: AsyncEngine, now: float, work: Callable[[_SqlWriteUnit], Awaitable[_T]]) -> _T:
+        async with write_transaction(engine) as connection:
+            return await work(_SqlWriteUnit(connection, now, self._step))
 
     async def task(self, task_id: int) -> TaskRecord | None:
         """The task, unless it does not exist or was deleted."""
