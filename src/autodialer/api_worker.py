@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     die_with_parent(args.parent_pid)
     from autodialer import log_config
-    from autodialer.bootstrap_processes import API_WORKER_NICENESS, run_api_worker
+    from autodialer.bootstrap_processes import API_WORKER_NICENESS, API_WORKER_SWITCH_INTERVAL_S, run_api_worker
     from autodialer.process_signals import until_stopped
     from autodialer.settings import Settings
 
@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.nice(API_WORKER_NICENESS)
     except OSError as e:  # not allowed here: the worker still serves, at the dialer's priority
         log.warning("could not lower the API worker's CPU priority: %s", e)
+    sys.setswitchinterval(API_WORKER_SWITCH_INTERVAL_S)
     log.info("API worker (pid %d, nice %d) for the dialer process %d", os.getpid(), os.nice(0), args.parent_pid)
     run = run_api_worker(settings, args.dialer_socket, args.wake_socket, args.parent_pid, args.ready_fd)
     asyncio.run(until_stopped(run))

@@ -5,8 +5,8 @@ each ends with a callback on the event loop that sent it. On the API worker's lo
 second and a 750,000-number GET, each such turn waited ~100 ms for the callbacks queued before it: a 5-number
 ``POST /task`` (BEGIN, 7 statements, COMMIT) held the file's write lock 868 ms (p50; up to 1.5 s), where the same
 transaction took 5 ms on a quiet loop, and the dialer, which needs that lock for every round and call end, waited.
-On a loop of its own: 242 ms p50 (the rest is waiting for the GIL: see bootstrap_processes'
-API_WORKER_SWITCH_INTERVAL_S).
+On a loop of its own: 242 ms p50, 94 ms with the worker's GIL handed over every 0.5 ms instead of 5 (the rest is
+waiting for the GIL: bootstrap_processes' API_WORKER_SWITCH_INTERVAL_S).
 
 ``WriterLoop`` runs a unit of work (a coroutine function given an engine) on a loop that does nothing else, with an
 engine of its own on the same file, and hands the result or the error back to the caller's loop. Its writers take
