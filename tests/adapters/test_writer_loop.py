@@ -121,5 +121,6 @@ async def test_a_cancelled_caller_rolls_its_unit_back(url: str, writer: WriterLo
 
 def test_only_sqlite_files_are_served() -> None:
     assert WriterLoop.serves(create_engine("sqlite+aiosqlite:////tmp/x.sqlite3"))
+    assert WriterLoop.serves(create_engine("sqlite+aiosqlite:////tmp/memory.sqlite3"))
     assert not WriterLoop.serves(create_engine("sqlite+aiosqlite:///:memory:"))
     assert not WriterLoop.serves(create_engine("postgresql+psycopg://u@127.0.0.1/db"))

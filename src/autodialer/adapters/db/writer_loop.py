@@ -46,7 +46,8 @@ class WriterLoop:
     def serves(engine: AsyncEngine) -> bool:
         """Whether ``engine``'s database is a SQLite file (the only case a WriterLoop is for)."""
         database = engine.url.database or ""
-        return engine.dialect.name == "sqlite" and database not in ("", ":memory:") and "memory" not in database
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database
+        return engine.dialect.name == "sqlite" and not in_memory and engine.url.query.get("mode") != "memory"
 
     async def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         """``work(engine)`` on the writer loop; its result or its error here."""
