@@ -214,8 +214,9 @@ def build_dialer(
     gateway = AsteriskPbxGateway(
         ami, GatewayConfig(outgoing_context=settings.outgoing_context, connect_context=settings.connect_context)
     )
-    ami.on_event(availability.handle_event)
-    ami.on_event(gateway.handle_event)
+    # Each consumer gets only the event names it reads (AMIClient routes by name: ~60 events per call).
+    ami.on_event(availability.handle_event, availability.EVENT_NAMES)
+    ami.on_event(gateway.handle_event, gateway.EVENT_NAMES)
     ami.on_connected(lambda: availability.resync(ami))
     ami.on_disconnected(availability.disconnected)
 

@@ -429,6 +429,26 @@ async def test_slow_subscriber_overflows_explicitly_without_blocking_others(serv
         await anext(fast)
 
 
+async def test_named_callbacks_get_only_their_names_in_arrival_order(server: FakeAMIServer) -> None:
+    async with make_client(server) as client:
+        await client.connect(timeout=2)
+        every: list[str] = []
+        hangups: list[str] = []
+        client.on_event(lambda e: every.append(e.name))
+        remove = client.on_event(lambda e: hangups.append(f"{e.name}:{e.get('N')}"), ["Hangup", "newstate"])
+        subscription = client.subscribe()
+        server.broadcast(
+            *(Event.build(name, [("N", str(n))]) for n, name in enumerate(["Hangup", "VarSet", "Newstate"]))
+        )
+        await until(lambda: len(every) == 3)
+        assert every == ["Hangup", "VarSet", "Newstate"] and hangups == ["Hangup:0", "Newstate:2"]
+        assert [(await anext(subscription)).name for _ in range(3)] == every  # subscriptions get every event
+        remove()
+        server.broadcast(Event.build("Hangup"))
+        await until(lambda: len(every) == 4)
+        assert hangups == ["Hangup:0", "Newstate:2"]
+
+
 async def test_callback_errors_are_logged_not_fatal(server: FakeAMIServer, caplog: pytest.LogCaptureFixture) -> None:
     async with make_client(server) as client:
         await client.connect(timeout=2)

@@ -9,8 +9,9 @@ Job: keep one logged-in AMI session to Asterisk alive and let the service send a
   hooks (run in registration order in a task of their own, so a re-sync can send actions).
 * ``send(action)`` adds a generated ActionID and awaits the response carrying it; list actions (``is_list_action``
   or ``expect_list=True``) come back folded into one ``ListResult``. Every send has a timeout.
-* Events go, in arrival order, to synchronous callbacks (``on_event``, for cheap in-memory state updates) and to
-  bounded async subscriptions (``subscribe``; overflow policy in ``ami_subscription``).
+* Events go, in arrival order, to synchronous callbacks (``on_event``, for cheap in-memory state updates; each
+  gets only the event names it registered for, routed by name in ``ami_routes``) and to bounded async
+  subscriptions (``subscribe``, every event; overflow policy in ``ami_subscription``).
 * Keepalive: a ``Ping`` every ``ping_interval``; no answer and nothing else received within ``ping_timeout`` after
   it means a dead link (trace 09: a SIGSTOPped Asterisk keeps TCP up and nothing else tells) and the session is torn
   down. A Ping answered late while answers and events keep coming is a busy link, not a dead one (``_keepalive``).
@@ -32,7 +33,7 @@ import contextlib
 import enum
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from autodialer.adapters.asterisk.ami_errors import (
     AMIClientError,
@@ -40,6 +41,7 @@ from autodialer.adapters.asterisk.ami_errors import (
     AMILoginFailed,
     AMINotConnected,
 )
+from autodialer.adapters.asterisk.ami_routes import EventCallback, EventRoutes
 from autodialer.adapters.asterisk.ami_session import AMISession
 from autodialer.adapters.asterisk.ami_subscription import EventSubscription
 from autodialer.adapters.asterisk.backoff import LOGIN_REFUSED, RECONNECT, Backoff
@@ -63,7 +65,6 @@ _EXCLUDE_EVENT = re.compile(r"!\s*Event:\s*([A-Za-z0-9_]+)\s*")
 
 Sleep = Callable[[float], Awaitable[None]]
 ConnectedHook = Callable[[], Awaitable[None]]
-EventCallback = Callable[[Event], None]
 
 
 class AMIState(enum.Enum):
@@ -124,7 +125,7 @@ class AMIClient:
         self._on_connected: list[ConnectedHook] = []
         self._on_disconnected: list[Callable[[], None]] = []
         self._on_state: list[Callable[[], None]] = []
-        self._callbacks: list[EventCallback] = []
+        self._routes = EventRoutes()  # on_event callbacks by event name; refused filters route to nobody
         self._subscriptions: list[EventSubscription] = []
         self._local_exclusions: frozenset[str] = frozenset()  # refused filters, applied in _deliver
         self.banner: Banner | None = None
@@ -209,13 +210,14 @@ class AMIClient:
         """Call ``callback()`` synchronously after every change of ``state`` (the wallboard's link status)."""
         self._on_state.append(callback)
 
-    def on_event(self, callback: EventCallback) -> Callable[[], None]:
-        """Call ``callback(event)`` synchronously for every event, in arrival order; returns an unregister function.
+    def on_event(self, callback: EventCallback, names: Iterable[str] | None = None) -> Callable[[], None]:
+        """Call ``callback(event)`` synchronously for every event named in ``names`` (case-insensitive; every
+        event when None), in arrival order; returns an unregister function.
 
         Runs on the reader: keep it quick and non-blocking. An exception is logged and does not stop delivery.
+        A consumer that names what it reads is not called for the rest (most of a loaded PBX's events).
         """
-        self._callbacks.append(callback)
-        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None
+        return self._routes.add(callback, names)
 
     def subscribe(self, maxsize: int = 10_000) -> EventSubscription:
         """A bounded async iterator of every event from now on, in arrival order (see ``ami_subscription``)."""
@@ -339,6 +341,7 @@ class AMIClient:
         if not response.is_success:
             raise AMILoginFailed(f"AMI login as {self._username!r} refused: {response.message}")
         self._local_exclusions = await self._add_filters(session)
+        self._routes.exclude(self._local_exclusions)
         if self._fully_booted_timeout is not None:
             await asyncio.wait(
                 (session.fully_booted, session.ended),
@@ -387,13 +390,15 @@ class AMIClient:
         return frozenset(names)
 
     def _deliver(self, event: Event) -> None:
-        if self._local_exclusions and event.name in self._local_exclusions:
-            return
-        for callback in tuple(self._callbacks):
+        # The hot path (every event of a loaded PBX): one name lookup, then only the interested callbacks.
+        name = event.name
+        for callback in self._routes.targets(name):
             try:
                 callback(event)
             except Exception:  # one faulty consumer must not starve the others or kill the reader
-                log.exception("AMI event callback %r failed on %s", callback, event.name)
+                log.exception("AMI event callback %r failed on %s", callback, name)
+        if not self._subscriptions or (self._local_exclusions and name in self._local_exclusions):
+            return
         finished = [s for s in self._subscriptions if not s.push(event)]
         for subscription in finished:
             if subscription.overflowed:

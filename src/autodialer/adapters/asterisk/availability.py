@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from autodialer.adapters.asterisk import availability_state
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.availability_state import DND_FAMILY, AvailabilityState
 from autodialer.domain.live_state import AgentFacts
@@ -36,7 +37,10 @@ def resync_queries(internal_context: str = "internal") -> tuple[Action, ...]:
 
 
 class AvailabilityTracker:
-    """Implements services.ports.AvailabilityView. Feed it every AMI event with ``handle_event``."""
+    """Implements services.ports.AvailabilityView. Feed it the AMI events named in ``EVENT_NAMES`` with
+    ``handle_event`` (any other event changes nothing)."""
+
+    EVENT_NAMES = availability_state.EVENT_NAMES | {"shutdown"}
 
     def __init__(self, internal_context: str = "internal") -> None:
         self._queries = resync_queries(internal_context)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from autodialer.adapters.asterisk import queue_callers
 from autodialer.adapters.asterisk.queue_callers import QueueCallers
 from autodialer.domain.live_state import AgentFacts, AgentState
 from autodialer.protocols.ami import Event, ListResult
@@ -563,3 +564,5 @@ _HANDLERS = {
     # Asterisk < 13 name of QueueMemberPause.
     "queuememberpaused": AvailabilityState._on_queue_member_pause,
 }
+# What ``apply`` reads (lower-cased): its handlers' and the queue callers'; every other event changes nothing.
+EVENT_NAMES = frozenset(_HANDLERS) | queue_callers.EVENT_NAMES

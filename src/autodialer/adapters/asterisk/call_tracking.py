@@ -357,3 +357,5 @@ _HANDLERS = {
     "UserEvent": CallTracker._on_user_event,
     "SoftHangupRequest": CallTracker._on_soft_hangup_request,
 }
+# What ``feed`` reads; it returns nothing for every other event.
+EVENT_NAMES = frozenset(_HANDLERS)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autodialer.adapters.asterisk import answer_marks
+from autodialer.adapters.asterisk import answer_marks, call_tracking
 from autodialer.adapters.asterisk.ami_errors import AMINotConnected
 from autodialer.adapters.asterisk.ami_link import AMILink
 from autodialer.adapters.asterisk.call_tracking import CallTracker
@@ -167,7 +167,10 @@ def originate_action(request: OriginateRequest, config: GatewayConfig) -> Action
 
 
 class AsteriskPbxGateway:
-    """Implements services.ports.CallControl. Feed it every AMI event with ``handle_event``."""
+    """Implements services.ports.CallControl. Feed it the AMI events named in ``EVENT_NAMES`` with ``handle_event``
+    (any other event changes nothing)."""
+
+    EVENT_NAMES = call_tracking.EVENT_NAMES  # Newchannel (pending hangups) and OriginateResponse are among them
 
     def __init__(self, ami: AMILink, config: GatewayConfig | None = None) -> None:
         self._ami = ami
@@ -292,7 +295,9 @@ class AsteriskPbxGateway:
         if not isinstance(event, Event):
             return
         call_id = self._tracker.originate_call_id(event) if event.name == "OriginateResponse" else None
-        self._deliver(self._tracker.feed(event))
+        call_events = self._tracker.feed(event)
+        if call_events:
+            self._deliver(call_events)
         if call_id is not None and self._tracker.awaiting_channels(call_id) and call_id not in self._overdue:
             grace = self._config.failure_channel_grace_s
             self._overdue[call_id] = asyncio.get_running_loop().call_later(grace, self._channels_overdue, call_id)

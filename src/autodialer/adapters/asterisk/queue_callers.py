@@ -138,3 +138,5 @@ _HANDLERS = {
     "agentdump": QueueCallers._on_call_over,
     "hangup": QueueCallers._on_call_over,
 }
+# What ``apply`` reads (lower-cased); every other event changes nothing.
+EVENT_NAMES = frozenset(_HANDLERS)
