@@ -28,7 +28,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -42,8 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_load_dialing import EXPECTED, PROBE_PREFIX, Stamps, dialled_rows, quantile
 from api_post_million import file_chunks
-from engine_bench import sim_process
-from serve_process import ServeProcess, free_port, fresh_database, post_task, task_body
+from serve_process import agent_tasks, dialing_serve, post_task, task_body
 
 V2 = "/api/v2"
 BIG_PREFIX = "7950"
@@ -148,32 +146,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "stamp_originates": True,
     }
     per_task = int(2 * (args.warmup_s + args.idle_s + args.import_budget_s))  # an agent finishes a call in ~1.1 s
-    agi_port = free_port()
     waits: LockWaits | None = None
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        fresh_database(args.database_url, Path(tmp)) as url,
-        sim_process(sim, agi_port) as (simulator, ami_port),
-    ):
-        stamps = Stamps(simulator.stdout)
-        settings = {
-            "ENVIRONMENT": "test",
-            "AMI_PORT": str(ami_port),
-            "FASTAGI_PORT": str(agi_port),
-            "MAX_COUNT_CHANNELS_CEILING": "1000",
-            "ORIGINATE_TIMEOUT_S": "10",
-            "API_WORKERS": "1",
-        }
-        serve = ServeProcess(Path(tmp), url, dialer=True, settings=settings)
+    with dialing_serve(sim, args.database_url, {"API_WORKERS": "1"}) as stack:
+        serve, url = stack.serve, stack.database_url
+        stamps = Stamps(stack.simulator.stdout)
         try:
             serve.start()
             with httpx.Client(base_url=serve.base_url, timeout=900) as http:
                 probe = post_task(http, task_body("probe", "201", (f"{PROBE_PREFIX}{n:07d}" for n in range(per_task))))
-                campaign = [probe]
-                for k, agent in enumerate(agents):
-                    numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
-                    campaign.append(post_task(http, task_body(f"agent {agent}", agent, numbers)))
-                csv_path = Path(tmp) / "numbers.csv"
+                campaign = [probe, *agent_tasks(http, agents, per_task)]
+                csv_path = stack.data_dir / "numbers.csv"
                 csv_campaign = paused_campaign(http, csv_path, args.big) if args.v2_csv else 0
                 time.sleep(args.warmup_s)
                 idle_start = time.perf_counter()
@@ -203,7 +185,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             if waits is not None and waits._thread.is_alive():
                 waits.close()
-            serve.stop()
     idle = stamps.phase(idle_start, idle_end) | probe_waits(stamps, idle_start, idle_end)
     during = stamps.phase(import_start, import_end) | probe_waits(stamps, import_start, import_end)
     dropped = [r for r in rows if r.result != EXPECTED or not r.close_time]

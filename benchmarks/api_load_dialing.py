@@ -54,7 +54,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -66,8 +65,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import sim_process
-from serve_process import V1, ServeProcess, descendants, free_port, fresh_database, post_task, task_body
+from serve_process import V1, ServeProcess, agent_tasks, descendants, dialing_serve, post_task, task_body
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -282,22 +280,9 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         "stamp_originates": True,
     }
     per_task = int(2 * (2 * args.phase_s + args.warmup_s + 30))  # an agent finishes a call in ~1.1 s
-    agi_port = free_port()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        fresh_database(args.database_url, Path(tmp)) as url,
-        sim_process(sim, agi_port) as (simulator, ami_port),
-    ):
+    with dialing_serve(sim, args.database_url, {"API_WORKERS": str(workers)}) as stack:
+        serve, simulator, url = stack.serve, stack.simulator, stack.database_url
         stamps = Stamps(simulator.stdout)
-        settings = {
-            "ENVIRONMENT": "test",
-            "AMI_PORT": str(ami_port),
-            "FASTAGI_PORT": str(agi_port),
-            "MAX_COUNT_CHANNELS_CEILING": "1000",
-            "ORIGINATE_TIMEOUT_S": "10",
-            "API_WORKERS": str(workers),
-        }
-        serve = ServeProcess(Path(tmp), url, dialer=True, settings=settings)
         try:
             serve.start()
             assert serve.rss is not None
@@ -305,10 +290,7 @@ def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
                 big = post_task(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big)), state=2))
                 small = post_task(http, task_body("small", "201", (f"7931{n:07d}" for n in range(10)), state=2))
                 probe = post_task(http, task_body("probe", "201", (f"{PROBE_PREFIX}{n:07d}" for n in range(per_task))))
-                campaign = [probe]
-                for k, agent in enumerate(agents):
-                    numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
-                    campaign.append(post_task(http, task_body(f"agent {agent}", agent, numbers)))
+                campaign = [probe, *agent_tasks(http, agents, per_task)]
                 time.sleep(args.warmup_s)
                 idle_start, idle_epoch, idle_cpu = time.perf_counter(), time.time(), cpu_table()
                 time.sleep(args.phase_s)

@@ -8,6 +8,10 @@ as a service manager would) and started again on the same port and data.
 
 ``fresh_database`` gives each run an empty PostgreSQL database of its own (serve migrates it), or SQLite.
 
+``dialing_serve`` is the stack the benchmarks that load serve while it dials share: the simulator in a process of
+its own (engine_bench.sim_process), a fresh database and a dialing ``ServeProcess`` aimed at them; ``agent_tasks``
+gives each agent a v1 task of its own.
+
 ``TreeRss`` is the memory of the serving processes: serve's pid and every process under it (a split serve's API
 worker). A thread samples them every 0.1 s while the server runs and keeps each process's largest ``VmHWM`` (its
 peak resident set, /proc/<pid>/status), so a worker that has exited still counts. The peak reported is the sum over
@@ -25,10 +29,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +285,52 @@ def fresh_database(server_url: str, sqlite_dir: Path) -> Iterator[str]:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@dataclass(frozen=True)
+class DialingStack:
+    serve: ServeProcess  # not started: the caller starts it
+    simulator: subprocess.Popen[str]  # its stdout carries the simulator's stamps
+    database_url: str
+    data_dir: Path
+
+
+@contextlib.contextmanager
+def dialing_serve(
+    sim: Mapping[str, Any], database_url: str, settings: Mapping[str, str] | None = None
+) -> Iterator[DialingStack]:
+    """A dialing serve on a fresh database (``database_url``: a PostgreSQL server, else SQLite) and the simulator
+    (``sim``: engine_bench.serve_sim's config) it dials; serve is stopped on the way out. ``settings`` add to or
+    override the stack's own (test environment, the ports, 1,000 channels at most, 10 s Originate timeout)."""
+    from engine_bench import sim_process  # late: it imports the service, which the serve-only benchmarks need not
+
+    agi_port = free_port()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(database_url, Path(tmp)) as url,
+        sim_process(dict(sim), agi_port) as (simulator, ami_port),
+    ):
+        env = {
+            "ENVIRONMENT": "test",
+            "AMI_PORT": str(ami_port),
+            "FASTAGI_PORT": str(agi_port),
+            "MAX_COUNT_CHANNELS_CEILING": "1000",
+            "ORIGINATE_TIMEOUT_S": "10",
+            **(settings or {}),
+        }
+        serve = ServeProcess(Path(tmp), url, dialer=True, settings=env)
+        try:
+            yield DialingStack(serve, simulator, url, Path(tmp))
+        finally:
+            serve.stop()
+
+
+def agent_tasks(http: httpx.Client, agents: Sequence[str], per_task: int) -> list[int]:
+    """A v1 task of ``per_task`` numbers for each agent (``7910<agent index><n>``, numbers that route); their ids."""
+    return [
+        post_task(http, task_body(f"agent {agent}", agent, (f"7910{k:03d}{n:04d}" for n in range(per_task))))
+        for k, agent in enumerate(agents)
+    ]
 
 
 # ---------------------------------------------------------------- MikoPBX v1 tasks, streamed

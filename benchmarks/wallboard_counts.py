@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -34,8 +33,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_bench import sim_process
-from serve_process import ServeProcess, cpu_seconds, free_port, fresh_database, post_task, task_body
+from serve_process import agent_tasks, cpu_seconds, dialing_serve, post_task, task_body
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -108,38 +106,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "employee": {"answer_after": 0.5},
     }
     per_task = int(2 * (2 * args.phase_s + args.warmup_s + 30))  # an agent finishes a call in ~1.1 s
-    agi_port = free_port()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        fresh_database(args.database_url, Path(tmp)) as url,
-        sim_process(sim, agi_port) as (_, ami_port),
-    ):
-        settings = {
-            "ENVIRONMENT": "test",
-            "AMI_PORT": str(ami_port),
-            "FASTAGI_PORT": str(agi_port),
-            "MAX_COUNT_CHANNELS_CEILING": "1000",
-            "ORIGINATE_TIMEOUT_S": "10",
-        }
-        serve = ServeProcess(Path(tmp), url, dialer=True, settings=settings)
-        try:
-            serve.start()
-            with httpx.Client(base_url=serve.base_url, timeout=600) as http:
-                posted = time.perf_counter()
-                big = post_task(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big))))
-                post_s = time.perf_counter() - posted
-                for k, agent in enumerate(agents):
-                    numbers = (f"7910{k:03d}{n:04d}" for n in range(per_task))
-                    post_task(http, task_body(f"agent {agent}", agent, numbers))
-            time.sleep(args.warmup_s)
-            unwatched = phase(url, serve.pid, args.phase_s, big)
-            viewer = Viewer(serve.base_url, big)
-            viewer.start()
-            watched_at = time.perf_counter()
-            watched = phase(url, serve.pid, args.phase_s, big)
-            viewer.stop.set()
-        finally:
-            serve.stop()
+    with dialing_serve(sim, args.database_url) as stack:
+        serve, url = stack.serve, stack.database_url
+        serve.start()
+        with httpx.Client(base_url=serve.base_url, timeout=600) as http:
+            posted = time.perf_counter()
+            big = post_task(http, task_body("big", "201", (f"7930{n:07d}" for n in range(args.big))))
+            post_s = time.perf_counter() - posted
+            agent_tasks(http, agents, per_task)
+        time.sleep(args.warmup_s)
+        unwatched = phase(url, serve.pid, args.phase_s, big)
+        viewer = Viewer(serve.base_url, big)
+        viewer.start()
+        watched_at = time.perf_counter()
+        watched = phase(url, serve.pid, args.phase_s, big)
+        viewer.stop.set()
     lines = [line for line in viewer.lines if line[0] >= watched_at]
     changes = [lines[0][0]] if lines else []
     changes += [b[0] for a, b in itertools.pairwise(lines) if a[1:] != b[1:]]
