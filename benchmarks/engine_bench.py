@@ -146,7 +146,8 @@ async def serve_sim(raw: str) -> None:
     device becomes NOT_INUSE and prints it with the arrival of the next Originate (engine_latency.py); with
     ``stamp_originates`` it prints the arrival of every Originate, and with ``probe_numbers`` (a prefix) only the
     Originates of those numbers answer the probe (api_load_dialing.py, where other agents dial too); with
-    ``profile`` (a path) it writes a cProfile of its run there when stopped."""
+    ``profile`` (a path) it writes a cProfile of its run there when stopped; with ``connect_stamps`` (a path) it
+    writes there, when stopped, each connect call's answer→Dial times (``ConnectStamps``)."""
     spec = json.loads(raw)
     members = tuple(spec["members"])
     config = SimulatorConfig(
@@ -182,6 +183,9 @@ async def serve_sim(raw: str) -> None:
 
         sim.pbx.bus.subscribe(on_event)
     sim.pbx.requests = _Requests(probe, bool(spec.get("stamp_originates")), spec.get("probe_numbers", ""))
+    stamps = ConnectStamps() if spec.get("connect_stamps") else None
+    if stamps is not None:
+        sim.pbx.bus.subscribe(stamps.on_event, ConnectStamps.wants)
     for exten in spec.get("dnd", []):
         sim.control.set_dnd(exten)
     await sim.start()
@@ -199,7 +203,66 @@ async def serve_sim(raw: str) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(spec["profile"])
+    if stamps is not None:
+        Path(spec["connect_stamps"]).write_text(json.dumps(stamps.summary()))
     os._exit(0)  # calls still up need no orderly teardown
+
+
+class ConnectStamps:
+    """As the PBX sees it, per call: the customer's answer (the Originate's ``;1`` channel goes Up and enters the
+    connect dialplan), the first AGI command of its /connect step, and the Dial of the employee or queue
+    (DialBegin from ``;1``). Answer→Dial is the dead air of a customer who just picked up."""
+
+    NAMES = frozenset({"Newstate", "AGIExecStart", "DialBegin"})
+
+    def __init__(self) -> None:
+        self.up: dict[str, float] = {}
+        self.first_command: dict[str, float] = {}
+        self.dial: dict[str, float] = {}
+
+    @staticmethod
+    def wants(name: str) -> bool:
+        return name in ConnectStamps.NAMES
+
+    def on_event(self, name: str, fields: Any) -> None:
+        if name not in self.NAMES:
+            return
+        now = time.perf_counter()
+        values = dict(fields)
+        channel = values.get("Channel") or ""
+        if not (channel.startswith("Local/") and channel.endswith(";1") and "@dialer-out" in channel):
+            return
+        uid = values.get("Uniqueid") or ""
+        if name == "Newstate":
+            if values.get("ChannelState") == "6":
+                self.up.setdefault(uid, now)
+        elif name == "AGIExecStart":
+            self.first_command.setdefault(uid, now)
+        else:
+            self.dial.setdefault(uid, now)
+
+    def summary(self) -> dict[str, Any]:
+        def spread(pairs: list[float]) -> dict[str, float]:
+            pairs.sort()
+            if not pairs:
+                return {}
+            n = len(pairs)
+            return {
+                "n": n,
+                "p50_ms": round(1000 * pairs[n // 2], 1),
+                "p99_ms": round(1000 * pairs[min(n - 1, (99 * n) // 100)], 1),
+                "max_ms": round(1000 * pairs[-1], 1),
+            }
+
+        up = self.up
+        return {
+            "answer_to_dial": spread([t - up[u] for u, t in self.dial.items() if u in up]),
+            "answer_to_first_agi_command": spread([t - up[u] for u, t in self.first_command.items() if u in up]),
+            "first_agi_command_to_dial": spread(
+                [t - self.first_command[u] for u, t in self.dial.items() if u in self.first_command]
+            ),
+            "answered_never_dialled": sum(1 for u in up if u not in self.dial),
+        }
 
 
 async def _toggle(sim: PBXSimulator, exten: str, period_s: float) -> None:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -97,6 +98,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "customer": {"outcome": "answer", "answer_after": 0.2, "hangup_after": talk},
         "employee": {"answer_after": 0.2},
     }
+    stamps_file = Path(tempfile.mkdtemp()) / "connect_stamps.json"
+    sim["connect_stamps"] = str(stamps_file)
     profiler = None
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
@@ -147,6 +150,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     select(task_numbers.c.result, task_numbers.c.close_time).where(task_numbers.c.task_id == task_id)
                 )
             ).all()
+    connect = json.loads(stamps_file.read_text()) if stamps_file.exists() else {}
     stamps = live.originated
     done = len(stamps)
     lo, hi = (stamps[done // 10], stamps[(9 * done) // 10]) if done > 10 else (0.0, 0.0)
@@ -164,6 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "simulator_cpu_ms_per_call": round(1000 * sim_cpu / calls, 2),
         "results": dict(results),
         "connect_handlers_cancelled": cancelled.count,
+        "connect": connect,
         "ami_links_lost": links_lost,
         "originate_rate": args.originate_rate,
         "talk_s": talk,
@@ -199,6 +204,8 @@ def main() -> None:
         f" {r['without_final_result']} (goal 0 and 0); results {r['results']}"
     )
     print(f"  /connect handlers cancelled still running after the hangup: {r['connect_handlers_cancelled']} (goal 0)")
+    for name, spread in r["connect"].items():
+        print(f"  {name.replace('_', ' ')}: {spread}")
     print(f"  AMI link lost {r['ami_links_lost']} times (goal 0), Originate rate cap {r['originate_rate']:g}/s")
     print(
         f"  service CPU {r['service_cpu_ms_per_call']} ms per call (goal <= {GOAL_CPU_MS:g}), simulator"
