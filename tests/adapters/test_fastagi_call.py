@@ -57,9 +57,11 @@ class ScriptedRunner:
         raise AssertionError("script gave no result")
 
 
-def make_call(*script: tuple[str, list[Reply]]) -> tuple[AGICall, ScriptedRunner]:
+def make_call(
+    *script: tuple[str, list[Reply]], args: tuple[str, ...] = ("201", "poll")
+) -> tuple[AGICall, ScriptedRunner]:
     runner = ScriptedRunner(list(script))
-    return AGICall(Environment({"agi_uniqueid": "dlr-1"}, ("201", "poll")), runner), runner
+    return AGICall(Environment({"agi_uniqueid": "dlr-1"}, args), runner), runner
 
 
 ok = CommandResult.success
@@ -256,4 +258,37 @@ async def test_connect_service_reports_the_outcome_whatever_the_hangup_timing(
     handler = channel_handler(ConnectCallHandler(progress, FreeAgents(), SystemClock()).handle)
     await handler(call)
     assert progress.reports == [("started", "dlr-1", "abc"), expected_end]
+    assert runner.script == []
+
+
+async def test_the_shipped_dialplan_passes_the_log_call_id_so_the_dial_goes_out_first() -> None:
+    # docs/dialplan.md: AGI(.../connect,${EXTEN},${DIALER_MODE},${CHANNEL(callid)}): agi_arg_3 is the call id of
+    # the PBX's log, so nothing but the Dial is sent before the Dial.
+    call, runner = make_call(
+        ("EXEC Dial PJSIP/201,60,g", [ok(0)]),
+        ("GET VARIABLE DIALSTATUS", [ok(1, "ANSWER")]),
+        ("DATABASE DEL dialer-answered dlr-1", [ok(1)]),
+        ("HANGUP", [ok(1)]),
+        args=("201", "connect", "[C-0000001b]"),
+    )
+    progress = FakeProgress()
+    await channel_handler(ConnectCallHandler(progress, FreeAgents(), SystemClock()).handle)(call)
+    assert progress.reports[0] == ("started", "dlr-1", "[C-0000001b]")
+    assert runner.script == []
+
+
+@pytest.mark.parametrize(
+    ("args", "script", "expected"),
+    [
+        # A dialplan installed before the call id was an argument: read from the channel.
+        (("201", "connect"), [("GET VARIABLE CHANNEL(callid)", [ok(1, "[C-00000002]")])], "[C-00000002]"),
+        # Passed empty (a channel without a call id): none, as GET VARIABLE would say.
+        (("201", "connect", ""), [], None),
+    ],
+)
+async def test_log_call_id_falls_back_to_the_channel(
+    args: tuple[str, ...], script: list[tuple[str, list[Reply]]], expected: str | None
+) -> None:
+    call, runner = make_call(*script, args=args)
+    assert await AGIChannel(call).log_call_id() == expected
     assert runner.script == []

@@ -154,7 +154,9 @@ class FakeChannel:
         variables: dict[str, str] | None = None,
         keys: Sequence[str | None] = (),
         on_dial: Callable[[FakeChannel], int] | None = None,
+        log_call_id: str | None = None,  # passed by the dialplan (an AGI argument); None: read as a variable
     ) -> None:
+        self.passed_log_call_id = log_call_id
         self.variables = dict(variables or {})
         self.keys = list(keys)
         self.on_dial = on_dial
@@ -184,6 +186,11 @@ class FakeChannel:
     async def get_variable(self, name: str) -> str | None:
         self.commands.append(("GET VARIABLE", name))
         return self.variables.get(name)
+
+    async def log_call_id(self) -> str | None:
+        if self.passed_log_call_id is not None:
+            return self.passed_log_call_id
+        return await self.get_variable("CHANNEL(callid)")
 
     async def set_variable(self, name: str, value: str) -> None:
         self._command("SET VARIABLE", name, value)

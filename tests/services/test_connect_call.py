@@ -59,6 +59,17 @@ async def test_employee_hangs_up_first() -> None:
     assert (row.result, row.in_dial_state, row.verbose_call_id) == ("SUCCESS_USER_H", "ANSWER", "[C-0000001b]")
 
 
+async def test_the_log_call_id_passed_by_the_dialplan_costs_no_command_before_the_dial() -> None:
+    h = Harness()
+    call_id, number_id = await answered(h)
+    channel = FakeChannel(on_dial=employee_answers_and_hangs_up, log_call_id="[C-0000001c]")
+    await handler(h).handle(channel, call_id)
+    assert channel.commands[0] == ("EXEC", "Dial", "PJSIP/201,20,g")
+    h.end(call_id)
+    await h.step()
+    assert h.store.numbers[number_id].row.verbose_call_id == "[C-0000001c]"
+
+
 async def test_customer_hangs_up_first() -> None:
     h = Harness()
     call_id, number_id = await answered(h)

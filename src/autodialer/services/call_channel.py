@@ -29,6 +29,12 @@ class CallChannel(Protocol):
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
+    async def log_call_id(self) -> str | None:
+        """The channel's ``CHANNEL(callid)`` (``[C-0000001b]``, MikoPBX's verboseCallId), None when it has none.
+        Free when the dialplan passed it to the step (the shipped snippet does, docs/dialplan.md); read from the
+        channel (one round trip) for a dialplan installed before that."""
+        ...
+
     async def hangup(self) -> None: ...
 
     async def clear_answer_mark(self) -> None:

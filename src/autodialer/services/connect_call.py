@@ -4,9 +4,10 @@ MikoPBX's ``dialer-out-originate-in`` did the same in dialplan: startDial → bu
 Dial the employee → endDial(M_DIALSTATUS); the provider hangup handler then ran endCall. Here:
 
 1. ask the engine for the call's context (unknown call: hang up, nothing is reported);
-2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId (stored with the fact that the customer
-   answered). The report is queued, not waited for: the engine writes it in its next event batch, with the
-   reports of every connect step started meanwhile, while the customer is already being put through. The
+2. report startDial, with ``CHANNEL(callid)`` as MikoPBX's verboseCallId (an AGI argument of the shipped
+   dialplan, so no round trip delays the Dial; read from the channel for an older dialplan), stored with the fact
+   that the customer answered. The report is queued, not waited for: the engine writes it in its next event batch,
+   with the reports of every connect step started meanwhile, while the customer is already being put through. The
    dialplan's AstDB mark of the answer is deleted once that write committed, after the Dial (ARCHITECTURE.md);
 3. confirm the target can still take the call (the agent the engine reserved may have taken a direct call since;
    a queue must still have a member able to take a call, judged from the queue's own state, not one reserved
@@ -84,8 +85,8 @@ class ConnectSettings:
     dial_extensions_directly: bool = True
     # A customer gone before our Dial began, found so within this long of the connect step's start, hung up at once
     # (FAIL_CLIENT_H_BEFORE_ANSWER); found later, they were kept waiting by us (abandoned). Our step reaches the
-    # Dial in two AGI round trips, so a second is ample; it is also half the 2 s within which regulators (Ofcom)
-    # expect an answered person to be put through.
+    # Dial with its first command (two with a dialplan from before 2026-12-07), so a second is ample; it is also
+    # half the 2 s within which regulators (Ofcom) expect an answered person to be put through.
     left_at_once_s: float = 1.0
     # The context whose ``s`` extension marks an employee's answer in AstDB (the connect context of the shipped
     # dialplan, docs/dialplan.md): the Dial gets ``U(<it>^<call id>)``. None: no mark is asked for.
@@ -153,7 +154,8 @@ class ConnectCallHandler:
         started_at = self._clock.now()
         # Also stores that the customer answered. Queued, not awaited: the Dial goes out now, and the PBX's own
         # mark of the answer goes once the store has it (_forget_mark).
-        stored = self._progress.connect_started(call_id, await channel.get_variable("CHANNEL(callid)"))
+        # The call id of the PBX's log comes with the shipped dialplan's AGI arguments: no round trip before the Dial.
+        stored = self._progress.connect_started(call_id, await channel.log_call_id())
         await self._connect(channel, _Step(call_id, context, started_at, stored))
 
     async def _connect(self, channel: PromptChannel, step: _Step) -> None:

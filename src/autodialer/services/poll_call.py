@@ -139,7 +139,7 @@ class PollCallHandler:
                 )
             case poll_flow.Report(event=EventName.EVENT_POLLING):
                 # Like MikoPBX's AGI events it carries CHANNEL(callid): the verboseCallId of polling rows.
-                await self._progress.poll_started(call_id, await channel.get_variable("CHANNEL(callid)"))
+                await self._progress.poll_started(call_id, await channel.log_call_id())
             case poll_flow.Report():
                 await self._progress.poll_completed(call_id)
             case poll_flow.OptOut():

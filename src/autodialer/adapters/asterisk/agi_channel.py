@@ -6,6 +6,10 @@ in that case (no key, ``exec`` -1) and leaves ``hung_up`` true, which the handle
 cannot be played (result -1 on a live channel, e.g. a missing sound file) is logged and counts as "no key".
 A rejected command (510/520) is a bug in our command building and still raises AGICommandError.
 
+``log_call_id`` is the step's third AGI argument when the dialplan passes ``${CHANNEL(callid)}`` there (the shipped
+snippet, docs/dialplan.md: no round trip before the Dial), else ``GET VARIABLE CHANNEL(callid)`` (a dialplan
+installed earlier passes two arguments).
+
 ``channel_handler(service.handle)`` turns a service entry point ``handle(channel, call_id)`` into a
 FastAGIServer route handler; the call id is the channel's ``agi_uniqueid`` (the Originate ChannelId).
 """
@@ -21,6 +25,9 @@ from autodialer.adapters.asterisk.agi_call import AGICall, AGICommandError, AGIC
 from autodialer.services.stale_marks import MarkKind
 
 log = logging.getLogger(__name__)
+
+# The AGI arguments of the shipped dialplan: <inner number>, <mode>, <CHANNEL(callid)> (0-based: agi_arg_3).
+CALLID_ARG = 2
 
 
 class AGIChannel:
@@ -50,6 +57,12 @@ class AGIChannel:
             return await self._call.get_variable(name)
         except AGIHangup:
             return None
+
+    async def log_call_id(self) -> str | None:
+        args = self._call.args
+        if len(args) > CALLID_ARG:
+            return args[CALLID_ARG] or None
+        return await self.get_variable("CHANNEL(callid)")
 
     async def set_variable(self, name: str, value: str) -> None:
         with contextlib.suppress(AGIHangup):  # nothing left to set it on
