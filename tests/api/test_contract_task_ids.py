@@ -29,3 +29,21 @@ async def test_a_body_id_of_a_deleted_task_with_a_new_crm_id_is_refused_naming_i
     status, payload = await api.post("/task", {"innerNum": "201", "crmId": "fresh", "id": 1000000001})
     assert status == 409
     assert payload["messages"]["error"] == ["id: task 1000000001 was deleted; post without id to create a new task"]
+
+
+async def test_a_task_without_crm_id_takes_its_id_unless_another_task_holds_it(api: Api) -> None:
+    """The check and the write are one statement (task_repository.take_id_as_crm_id): the id is taken when free,
+    and the new task is refused (nothing stored) when another task's crmId is that id."""
+    status, payload = await api.post("/task", {"innerNum": "201", "numbers": ["100"]})
+    assert (status, payload["data"]["id"], payload["data"]["crmId"]) == (200, "1000000001", "1000000001")
+    await api.post("/task", {"innerNum": "201", "crmId": "1000000003", "numbers": ["200"]})  # id 1000000002
+    status, payload = await api.post("/task", {"innerNum": "201", "numbers": ["300"]})
+    assert status == 409
+    assert payload["messages"]["error"] == [
+        "crmId: the new task's id 1000000003 is another task's crmId; send a crmId"
+    ], payload
+    assert await api.rows("SELECT id, crm_id FROM tasks ORDER BY id") == [
+        (1000000001, "1000000001"),
+        (1000000002, "1000000003"),
+    ]
+    assert await api.rows("SELECT phone FROM task_numbers ORDER BY phone") == [("100",), ("200",)]

@@ -238,8 +238,11 @@ class _MemoryWriteUnit:
     async def id_holder(self, task_id: int) -> StoredTask | None:
         return self._stored(self._store.tasks.get(task_id))
 
-    async def crm_id_holder(self, crm_id: str) -> int | None:
-        return next((t.id for t in self._store.tasks.values() if t.crm_id == crm_id), None)
+    async def take_id_as_crm_id(self, task_id: int) -> TaskRecord | None:
+        crm_id = str(task_id)
+        if any(t.crm_id == crm_id for t in self._store.tasks.values()):
+            return None
+        return await self.update(task_id, {"crm_id": crm_id})
 
     async def create(self, task_id: int | None, crm_id: str | None, columns: Mapping[str, Any]) -> TaskRecord:
         tasks = self._store.tasks

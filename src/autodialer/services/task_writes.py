@@ -46,7 +46,10 @@ class TaskWriteUnit(Protocol):
 
     async def id_holder(self, task_id: int) -> StoredTask | None: ...
 
-    async def crm_id_holder(self, crm_id: str) -> int | None: ...
+    async def take_id_as_crm_id(self, task_id: int) -> TaskRecord | None:
+        """The task's crm_id becomes its id (as text), unless another task holds that crm_id: then None, nothing
+        changed. One step, so a store can check and write in one statement."""
+        ...
 
     async def create(self, task_id: int | None, crm_id: str | None, columns: Mapping[str, Any]) -> TaskRecord:
         """A new task with the given id (else the next one) and the columns given (not None; the rest default).
@@ -169,9 +172,10 @@ async def _create(unit: TaskWriteUnit, task_id: int | None, crm_id: str, columns
     task = await unit.create(task_id, crm_id or None, {k: v for k, v in columns.items() if v is not None})
     if crm_id:
         return task
-    if await unit.crm_id_holder(str(task.id)) is not None:
+    taken = await unit.take_id_as_crm_id(task.id)
+    if taken is None:
         raise TaskConflict("crmId", f"the new task's id {task.id} is another task's crmId; send a crmId")
-    return await unit.update(task.id, {"crm_id": str(task.id)})
+    return taken
 
 
 async def _check_id_free(unit: TaskWriteUnit, task_id: int, crm_id: str) -> None:

@@ -319,9 +319,10 @@ class _SqlWriteUnit:
             self.rows[int(row["id"])] = row
         return row
 
-    async def _reread(self, task_id: int) -> TaskRecord:
-        row = await self._read(tasks.c.id == task_id)
+    def _written(self, row: RowMapping | None) -> TaskRecord:
+        """The tasks row a write answered (``RETURNING`` every column: no read after the write)."""
         assert row is not None  # written in this transaction
+        self.rows[int(row["id"])] = row
         return task_record(row)
 
     async def find(self, task_id: int | None, crm_id: str) -> StoredTask | None:
@@ -337,8 +338,20 @@ class _SqlWriteUnit:
         row = await self._read(tasks.c.id == task_id)
         return None if row is None else StoredTask(task_record(row), bool(row["deleted"]))
 
-    async def crm_id_holder(self, crm_id: str) -> int | None:
-        return (await self._connection.execute(select(tasks.c.id).where(tasks.c.crm_id == crm_id))).scalar()
+    async def take_id_as_crm_id(self, task_id: int) -> TaskRecord | None:
+        """The check (no other task holds the crm_id) and the write in one statement."""
+        crm_id, other = str(task_id), tasks.alias("other")
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id, ~exists().where(other.c.crm_id == crm_id))
+            .values(crm_id=crm_id, updated_at=self._now)
+            .returning(tasks)
+        )
+        try:
+            row = (await self._connection.execute(statement)).mappings().first()
+        except IntegrityError as e:  # taken by a concurrent transaction meanwhile (PostgreSQL)
+            raise _CreateRace from e
+        return None if row is None else self._written(row)
 
     async def create(self, task_id: int | None, crm_id: str | None, columns: Mapping[str, Any]) -> TaskRecord:
         values: dict[str, Any] = {
@@ -350,26 +363,27 @@ class _SqlWriteUnit:
         if task_id is not None:
             values["id"] = task_id
         try:
-            new_id = (await self._connection.execute(insert(tasks).values(**values).returning(tasks.c.id))).scalar_one()
+            row = (await self._connection.execute(insert(tasks).values(**values).returning(tasks))).mappings().one()
         except IntegrityError as e:
             raise _CreateRace from e
+        new_id = int(row["id"])
         if task_id is not None and self._connection.dialect.name == "postgresql":
             # An explicit id does not advance the identity sequence; keep it ahead of every id in use.
             await self._connection.execute(
                 text("SELECT setval(pg_get_serial_sequence('tasks', 'id'), (SELECT MAX(id) FROM tasks))")
             )
-        self._created.add(int(new_id))
-        return await self._reread(new_id)
+        self._created.add(new_id)
+        return self._written(row)
 
     async def update(self, task_id: int, values: Mapping[str, Any]) -> TaskRecord:
-        statement = update(tasks).where(tasks.c.id == task_id).values(**values, updated_at=self._now)
+        statement = update(tasks).where(tasks.c.id == task_id).values(**values, updated_at=self._now).returning(tasks)
         try:
-            await self._connection.execute(statement)
+            row = (await self._connection.execute(statement)).mappings().first()
         except IntegrityError as e:
             if "crm_id" in values:  # a new task taking its id as crmId, taken by a concurrent one meanwhile
                 raise _CreateRace from e
             raise
-        return await self._reread(task_id)
+        return self._written(row)
 
     async def mark_deleted(self, task_id: int, crm_id: str) -> bool:
         found = await self._connection.execute(
