@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -420,3 +421,18 @@ async def test_stop_waits_for_running_calls_then_cancels() -> None:
         await FakeAsterisk.connect(srv.port)
     await quick_fake.close()
     await slow_fake.close()
+
+
+async def test_a_burst_of_answered_calls_is_queued_while_the_loop_is_busy(server: FastAGIServer) -> None:
+    # Each answered call opens a connection (up to ~400/s). While our loop is busy nothing is accepted; with
+    # asyncio's default backlog (100) the kernel then drops the SYNs of the rest and each customer waits for TCP's
+    # retry after 1 s. 300 connects made while the loop cannot accept (they block it) must all complete at once.
+    sockets = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)  # a drop would block 1 s or more
+            sockets.append(s)
+    finally:
+        for s in sockets:
+            s.close()
+    assert len(sockets) == 300
