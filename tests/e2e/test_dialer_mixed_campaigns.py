@@ -38,16 +38,17 @@ POLICY = {
 # 5 s was that wait exactly, which the connect step, now dialling the moment a customer answers, reaches.
 SETTINGS: dict[str, Any] = {"originate_timeout_s": 5, "agent_dial_timeout_s": 10, "retry_policy": POLICY}
 MEMBERS = ("203", "204", "205", "206")
-TIME_SCALE = 0.3
+TIME_SCALE = 0.4
 
-# Customer behaviours (TIME_SCALE 0.3: one simulated second is 300 ms) and the result each gives when the target
-# answers after 2 s, or never answers (202). "Hangs up early" hangs up 1 s (300 ms real) after answering: after our
+# Customer behaviours (TIME_SCALE 0.4: one simulated second is 400 ms) and the result each gives when the target
+# answers after 2 s, or never answers (202). "Hangs up early" hangs up 1 s (400 ms real) after answering: after our
 # connect step has begun (startDial) and before the employee answers. A hang-up before the connect step begins is a
 # different outcome (FAIL: the customer never reached the dialer's logic, as MikoPBX sets no startDial either); at
 # 0.1 s (5 ms real) the AGI's start raced the hang-up under load and the test flaked between the two, and at
 # time_scale 0.05 (50 ms between the hang-up and the employee's answer) a commit's delay could still reorder them.
-# At 0.2 both windows were 200 ms, one stall of a loaded test process; at 0.3 they are 300 ms. "Talks" hangs up 7 s
-# after answering: 2 s (600 ms real) after the queue's second customer is bridged (the 5 s wait above).
+# At 0.2 both windows were 200 ms, one stall of a loaded test process; at 0.3 (300 ms) a fresh clone run beside two
+# benchmarks (load 4.3) once read SUCCESS_CLIENT_H for 'hangs up early' on PostgreSQL; at 0.4 they are 400 ms.
+# "Talks" hangs up 7 s after answering: 2 s (800 ms real) after the queue's second customer is bridged.
 CUSTOMERS: dict[str, Behaviour] = {
     "talks": Behaviour(answer_after=0.5, hangup_after=7.0),
     "waits": Behaviour(answer_after=0.5),  # stays until we hang up
