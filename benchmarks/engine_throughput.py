@@ -25,6 +25,7 @@ import cProfile
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -151,6 +152,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 )
             ).all()
     connect = json.loads(stamps_file.read_text()) if stamps_file.exists() else {}
+    shutil.rmtree(stamps_file.parent, ignore_errors=True)
     stamps = live.originated
     done = len(stamps)
     lo, hi = (stamps[done // 10], stamps[(9 * done) // 10]) if done > 10 else (0.0, 0.0)
