@@ -70,10 +70,21 @@ def prefer_writes_of(engine: AsyncEngine) -> None:
     _preferred.add(engine.sync_engine)
 
 
+def sqlite_in_memory(engine: AsyncEngine) -> bool:
+    """Whether a SQLite engine's database lives in memory: no file, so no other process, no gate, no writer loop."""
+    database = engine.url.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or "mode=memory" in database
+        or engine.url.query.get("mode") == "memory"
+    )
+
+
 def _writers_of(engine: AsyncEngine) -> _Writers:
     by_file = _writers.setdefault(asyncio.get_running_loop(), {})
     database = engine.url.database or ""
-    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    in_memory = sqlite_in_memory(engine)
     key = database if in_memory else os.path.realpath(database)
     writers = by_file.get(key)
     if writers is None:

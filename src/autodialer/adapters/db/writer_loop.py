@@ -27,6 +27,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from autodialer.adapters.db.engine import create_engine
+from autodialer.adapters.db.transactions import sqlite_in_memory
 
 T = TypeVar("T")
 
@@ -45,9 +46,7 @@ class WriterLoop:
     @staticmethod
     def serves(engine: AsyncEngine) -> bool:
         """Whether ``engine``'s database is a SQLite file (the only case a WriterLoop is for)."""
-        database = engine.url.database or ""
-        in_memory = database in ("", ":memory:") or database.startswith("file::memory:") or "mode=memory" in database
-        return engine.dialect.name == "sqlite" and not in_memory and engine.url.query.get("mode") != "memory"
+        return engine.dialect.name == "sqlite" and not sqlite_in_memory(engine)
 
     async def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         """``work(engine)`` on the writer loop; its result or its error here."""
