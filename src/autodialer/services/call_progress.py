@@ -8,6 +8,7 @@ can never reopen or change a settled row.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -68,7 +69,7 @@ class CallProgress(Protocol):
         call; counted against the campaign's abandonment cap). True once committed."""
         ...
 
-    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> Awaitable[bool]:
+    def connect_ended(self, call_id: str, dial_status: str, customer_hung_up_first: bool) -> asyncio.Future[bool]:
         """The Dial to the employee returned with ``dial_status`` (ANSWER, NOANSWER, BUSY …). Queued before the
         FastAGI socket closes: Asterisk keeps the channel until then, so this always precedes CallEnded. True once
         committed (the PBX's mark of the employee's answer may go then), False if the write was rolled back."""

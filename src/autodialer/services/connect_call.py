@@ -43,6 +43,7 @@ and the call ends. The queue itself never connects a customer to a member alread
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable
@@ -63,12 +64,6 @@ log = logging.getLogger(__name__)
 # Only plain numbers reach a dial string: inner numbers come from the API and must not inject dialplan syntax.
 _DIALABLE = re.compile(r"[0-9*#+]{1,32}")
 SAFE_HARBOR_LANG = "en-US"  # the default message's language, and a campaign text's when it names none
-
-
-def _done(report: Awaitable[bool]) -> bool:
-    """Whether a queued report (a future, CallProgress) was applied already."""
-    done = getattr(report, "done", None)
-    return bool(done()) if callable(done) else False
 
 
 def _seconds(value: float) -> str:
@@ -192,7 +187,7 @@ class ConnectCallHandler:
         return employee_dial_options(self._settings.agent_mark_context, call_id)
 
     async def _forget_agent_mark(
-        self, channel: PromptChannel, call_id: str, status: str, ended: Awaitable[bool]
+        self, channel: PromptChannel, call_id: str, status: str, ended: asyncio.Future[bool]
     ) -> None:
         """Once the report of how the Dial ended (``ended``, queued) committed an employee's answer (ANSWER), the
         PBX's mark of it goes: now if it is committed already or nobody can delete it later, else by a later session
@@ -200,7 +195,7 @@ class ConnectCallHandler:
         stays, and a call lost with us is still the success it was."""
         if status != ANSWER or not marks_employee(self._dial_options(call_id)):
             return
-        if self._later_marks is not None and not _done(ended):
+        if self._later_marks is not None and not ended.done():
             self._later_marks.delete_once_stored(AnswerMark("employee", call_id), ended)
             return
         if await ended:

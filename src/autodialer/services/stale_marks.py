@@ -24,7 +24,7 @@ import asyncio
 import collections
 import functools
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -62,7 +62,7 @@ class MarkEraser(Protocol):
 
 
 class LaterMarks(Protocol):
-    def delete_once_stored(self, mark: AnswerMark, stored: Awaitable[bool]) -> None:
+    def delete_once_stored(self, mark: AnswerMark, stored: asyncio.Future[bool]) -> None:
         """Delete ``mark`` on a later session once ``stored`` (a queued report) gives True; keep it otherwise."""
         ...
 
@@ -90,7 +90,6 @@ class StaleAnswerMarks:
         self._cap = cap
         self._chunk = chunk
         self._pending: collections.deque[AnswerMark] = collections.deque()
-        self._awaited: set[asyncio.Future[bool]] = set()  # reports whose commit a handed-over mark waits for
         self.cleared = 0  # marks deleted since start (a session's delete may still have found none)
 
     @property
@@ -122,16 +121,13 @@ class StaleAnswerMarks:
             )
         return len(self._pending)
 
-    def delete_once_stored(self, mark: AnswerMark, stored: Awaitable[bool]) -> None:
+    def delete_once_stored(self, mark: AnswerMark, stored: asyncio.Future[bool]) -> None:
         """``mark`` joins the marks to delete once ``stored`` gives True (committed); rolled back, cancelled or
         failed, it stays on the PBX (the sweep finds it once its call has ended). Beyond ``cap`` waiting marks it
         is left to the sweep too."""
-        waiting = asyncio.ensure_future(stored)
-        self._awaited.add(waiting)
-        waiting.add_done_callback(functools.partial(self._stored, mark))
+        stored.add_done_callback(functools.partial(self._stored, mark))
 
     def _stored(self, mark: AnswerMark, stored: asyncio.Future[bool]) -> None:
-        self._awaited.discard(stored)
         if stored.cancelled() or stored.exception() is not None or not stored.result():
             return
         if len(self._pending) < self._cap:
