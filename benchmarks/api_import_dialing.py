@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_load_dialing import EXPECTED, PROBE_PREFIX, Stamps, dialled_rows, quantile
 from api_post_million import file_chunks
-from serve_process import agent_tasks, dialing_serve, post_task, task_body
+from serve_process import agent_tasks, dialing_serve, post_task, talking_sim, task_body
 
 V2 = "/api/v2"
 BIG_PREFIX = "7950"
@@ -136,15 +136,7 @@ async def big_task_stored(url: str, task_id: int) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     agents = [str(3001 + k) for k in range(args.agents)]
-    sim = {
-        "members": ["201", *agents],
-        "time_scale": 0.05,
-        "customer": {"outcome": "answer", "answer_after": 0.5, "hangup_after": 20.0},
-        "employee": {"answer_after": 0.5},
-        "probe_agent": "201",
-        "probe_numbers": PROBE_PREFIX,
-        "stamp_originates": True,
-    }
+    sim = talking_sim(agents, PROBE_PREFIX)
     per_task = int(2 * (args.warmup_s + args.idle_s + args.import_budget_s))  # an agent finishes a call in ~1.1 s
     waits: LockWaits | None = None
     with dialing_serve(sim, args.database_url, {"API_WORKERS": "1"}) as stack:

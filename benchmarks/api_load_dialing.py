@@ -65,7 +65,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_process import V1, ServeProcess, agent_tasks, descendants, dialing_serve, post_task, task_body
+from serve_process import V1, ServeProcess, agent_tasks, descendants, dialing_serve, post_task, talking_sim, task_body
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -270,15 +270,7 @@ async def dialled_rows(url: str) -> list[Any]:
 
 def run(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     agents = [str(3001 + k) for k in range(args.agents)]
-    sim = {
-        "members": ["201", *agents],
-        "time_scale": 0.05,
-        "customer": {"outcome": "answer", "answer_after": 0.5, "hangup_after": 20.0},
-        "employee": {"answer_after": 0.5},
-        "probe_agent": "201",
-        "probe_numbers": PROBE_PREFIX,
-        "stamp_originates": True,
-    }
+    sim = talking_sim(agents, PROBE_PREFIX)
     per_task = int(2 * (2 * args.phase_s + args.warmup_s + 30))  # an agent finishes a call in ~1.1 s
     with dialing_serve(sim, args.database_url, {"API_WORKERS": str(workers)}) as stack:
         serve, simulator, url = stack.serve, stack.simulator, stack.database_url

@@ -325,6 +325,21 @@ def dialing_serve(
             serve.stop()
 
 
+def talking_sim(agents: Sequence[str], probe_numbers: str | None = None) -> dict[str, Any]:
+    """The simulator those benchmarks dial: 201 and ``agents`` answer in 0.5 s, customers answer in 0.5 s and talk
+    20 s (time scale 0.05: ~1.1 s a call); with ``probe_numbers`` (a number prefix) 201 is the probe agent for them
+    and every Originate is stamped."""
+    sim: dict[str, Any] = {
+        "members": ["201", *agents],
+        "time_scale": 0.05,
+        "customer": {"outcome": "answer", "answer_after": 0.5, "hangup_after": 20.0},
+        "employee": {"answer_after": 0.5},
+    }
+    if probe_numbers is not None:
+        sim |= {"probe_agent": "201", "probe_numbers": probe_numbers, "stamp_originates": True}
+    return sim
+
+
 def agent_tasks(http: httpx.Client, agents: Sequence[str], per_task: int) -> list[int]:
     """A v1 task of ``per_task`` numbers for each agent (``7910<agent index><n>``, numbers that route); their ids."""
     return [

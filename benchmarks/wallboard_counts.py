@@ -33,7 +33,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve_process import agent_tasks, cpu_seconds, dialing_serve, post_task, task_body
+from serve_process import agent_tasks, cpu_seconds, dialing_serve, post_task, talking_sim, task_body
 
 from autodialer.adapters.db.engine import create_engine
 
@@ -99,12 +99,7 @@ def phase(url: str, pid: int, seconds: float, big: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     agents = [str(3001 + k) for k in range(args.agents)]
-    sim = {
-        "members": ["201", *agents],
-        "time_scale": 0.05,
-        "customer": {"outcome": "answer", "answer_after": 0.5, "hangup_after": 20.0},
-        "employee": {"answer_after": 0.5},
-    }
+    sim = talking_sim(agents)
     per_task = int(2 * (2 * args.phase_s + args.warmup_s + 30))  # an agent finishes a call in ~1.1 s
     with dialing_serve(sim, args.database_url) as stack:
         serve, url = stack.serve, stack.database_url
