@@ -162,7 +162,7 @@ class DialRounds:
                 end.call_id,
                 end.ring_s,
             )
-            self._state.pacing.ending(end.call_id, now)
+            self._state.pacing.ending(end.call_id)
         by_id = {t.task_id: t for t in tasks}
         # Every attempt of the round is stored (one transaction, unconfirmed: numbers held, rows untouched) before
         # any of its Originates goes out; the rows change once the PBX took them (_settle_round).

@@ -70,7 +70,7 @@ class PacingBook:
         self._campaigns: dict[int, _Campaign] = {}
         self._connected_at: dict[str, float] = {}  # call id -> when an agent took it (paced or not: agents' talk)
         self._zone = zone  # the PBX's: predictive counts abandonment per local day
-        self._ending: dict[str, float] = {}  # call id -> when the plan ended it while it rang
+        self._ending: set[str] = set()  # calls the plan ended while they rang
 
     # ---- campaigns
 
@@ -145,12 +145,19 @@ class PacingBook:
 
     # ---- ringing calls the plan ends
 
-    def ending(self, call_id: str, now: float) -> None:
+    def ending(self, call_id: str) -> None:
         """The plan ended this ringing call: the engine is hanging it up."""
-        self._ending[call_id] = now
+        self._ending.add(call_id)
 
     def is_ending(self, call_id: str) -> bool:
         return call_id in self._ending
+
+    def _no_longer_ending(self, call_id: str) -> bool:
+        """Whether the plan had ended this call (forgotten now: its answer or failure has come)."""
+        if call_id not in self._ending:
+            return False
+        self._ending.discard(call_id)
+        return True
 
     def ended_by_us(self, event: E) -> E:
         """``event`` as the engine must apply it: a ringing call we hung up failed as a customer no-answer (cause 19,
@@ -174,10 +181,10 @@ class PacingBook:
         match event:
             case CustomerAnswered() if not attempt.answered:
                 policy.observe(CallAnswered(now, max(0.0, now - attempt.created_at)))
-                if self._ending.pop(attempt.call_id, None) is not None:
+                if self._no_longer_ending(attempt.call_id):
                     # Answered as our Hangup went out: the customer is cut off after answering, an abandoned call.
                     policy.observe(CallAbandoned(now))
-            case CustomerFailed(pbx_shutdown=False) if self._ending.pop(attempt.call_id, None) is not None:
+            case CustomerFailed(pbx_shutdown=False) if self._no_longer_ending(attempt.call_id):
                 policy.observe(CallCutOff(now, max(0.0, now - attempt.created_at)))
             case CustomerFailed(pbx_shutdown=False):
                 policy.observe(CallFailed(now, max(0.0, now - attempt.created_at)))
@@ -201,5 +208,4 @@ class PacingBook:
         live = {a.call_id for a in in_flight}
         for call_id in [c for c in self._connected_at if c not in live]:
             del self._connected_at[call_id]
-        for call_id in [c for c in self._ending if c not in live]:
-            del self._ending[call_id]
+        self._ending &= live
